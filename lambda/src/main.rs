@@ -1,0 +1,3 @@
+//! The `bootstrap` binary: the Lambda runtime loop around the handlers.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The typed Amazon States Language model.

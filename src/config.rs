@@ -1,0 +1,403 @@
+//! `deploy.toml`: where and how the pipeline is deployed (account, region, the function, the chunk
+//! store, one table per state machine).
+//!
+//! Unknown keys and wrong types are errors that name the key and its line (serde + toml spans), and
+//! every value with a rule is a small type that checks it while parsing, so a loaded `DeployConfig`
+//! is always valid.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use etl_lambda::contract::{ChunkBudget, ChunkStoreUri};
+use serde::{Deserialize, Serialize};
+
+/// The file `synth`, `deploy`, `start` and `status` read unless `--config` says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "deploy.toml";
+
+/// The whole of `deploy.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    pub region: Region,
+    pub account: AccountId,
+    /// A named profile of the shared AWS config; the default credential chain when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    pub function: FunctionConfig,
+    pub chunk_store: ChunkStoreConfig,
+    pub chunking: ChunkBudget,
+    pub state_machines: BTreeMap<StateMachineName, StateMachineConfig>,
+}
+
+/// The one Lambda function behind every Task.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionConfig {
+    pub name: ResourceName,
+    pub role_arn: Arn,
+    pub memory_mb: MemoryMb,
+    pub timeout_seconds: TimeoutSeconds,
+    pub architecture: Architecture,
+    /// The alias the state machine invokes; deploy moves it to each published version.
+    pub alias: ResourceName,
+    /// The Secrets Manager secret holding the warehouse's connection URL (never the password here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_secret_arn: Option<Arn>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+}
+
+/// The S3 location under which each execution's chunks are stored.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkStoreConfig {
+    pub bucket: ResourceName,
+    /// A key prefix such as `task02/`; each execution's chunks go under `<prefix><execution>/`.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// One `[state_machines.NAME]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateMachineConfig {
+    pub role_arn: Arn,
+    /// How many chunks the inline Map processes at once (1 to 40, AWS's inline Map limit).
+    pub map_max_concurrency: MapConcurrency,
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// CloudWatch Logs settings of a state machine.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    #[serde(default)]
+    pub level: LogLevel,
+    /// Whether execution input and output are logged; our payloads hold no SSN, but off is safer.
+    #[serde(default)]
+    pub include_execution_data: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group_arn: Option<Arn>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    #[default]
+    Off,
+    All,
+    Error,
+    Fatal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum Architecture {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Architecture {
+    /// The name AWS Lambda uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+/// Declares a string newtype that is checked while `deploy.toml` is parsed.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $rule:literal, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                let check: fn(&str) -> bool = $check;
+                if check(&value) { Ok(Self(value)) } else { Err(format!("`{value}` {}", $rule)) }
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+/// Declares an integer newtype with an inclusive range, checked while parsing.
+macro_rules! checked_range {
+    ($(#[$doc:meta])* $name:ident, $min:literal ..= $max:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+        #[serde(try_from = "u32", into = "u32")]
+        pub struct $name(u32);
+
+        impl $name {
+            pub fn get(self) -> u32 {
+                self.0
+            }
+        }
+
+        impl TryFrom<u32> for $name {
+            type Error = String;
+            fn try_from(value: u32) -> Result<Self, String> {
+                if ($min..=$max).contains(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(format!("{value} is out of range: it must be from {} to {}", $min, $max))
+                }
+            }
+        }
+
+        impl From<$name> for u32 {
+            fn from(value: $name) -> u32 {
+                value.0
+            }
+        }
+    };
+}
+
+checked_string!(
+    /// An AWS region such as `us-east-1`.
+    Region,
+    "is not an AWS region (like us-east-1)",
+    |s| {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.len() >= 3
+            && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+            && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    }
+);
+checked_string!(
+    /// A 12-digit AWS account id.
+    AccountId,
+    "is not a 12-digit AWS account id",
+    |s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+);
+checked_string!(
+    /// An ARN (`arn:partition:service:...`).
+    Arn,
+    "is not an ARN (arn:aws:SERVICE:...)",
+    |s| s.starts_with("arn:") && s.split(':').count() >= 6
+);
+checked_string!(
+    /// The name of a function, alias, bucket or state machine: 1 to 80 of A-Z a-z 0-9 - _ .
+    ResourceName,
+    "must be 1 to 80 characters of A-Z, a-z, 0-9, '-', '_' or '.'",
+    |s| (1..=80).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+);
+checked_string!(
+    /// The name of a state machine, the key of its `[state_machines.NAME]` table.
+    StateMachineName,
+    "must be 1 to 80 characters of A-Z, a-z, 0-9, '-' or '_'",
+    |s| (1..=80).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+);
+
+checked_range!(
+    /// Lambda memory in MB.
+    MemoryMb, 128..=10240
+);
+checked_range!(
+    /// Lambda timeout in seconds.
+    TimeoutSeconds, 1..=900
+);
+checked_range!(
+    /// Inline Map concurrency: AWS runs at most 40 iterations of an inline Map at once.
+    MapConcurrency, 1..=40
+);
+
+/// `deploy.toml` could not be used: the message names the file, the key and the line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}; run from the repository root or pass --config PATH")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(
+        "{path} has no [state_machines.{name}] table; the state machines it defines are: {known}"
+    )]
+    UnknownStateMachine {
+        path: PathBuf,
+        name: String,
+        known: String,
+    },
+}
+
+impl DeployConfig {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text` as the contents of `path` (the path is only used in messages).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|err| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: err.to_string().trim_end().to_owned(),
+        })?;
+        if config.chunking.max_rows == 0 || config.chunking.max_keys == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                message: "`chunking.max_rows` and `chunking.max_keys` must be at least 1".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// The `[state_machines.NAME]` table, or an error listing the names there are.
+    pub fn state_machine(
+        &self,
+        name: &str,
+        path: &Path,
+    ) -> Result<(&StateMachineName, &StateMachineConfig), ConfigError> {
+        self.state_machines
+            .iter()
+            .find(|(key, _)| key.as_str() == name)
+            .ok_or_else(|| ConfigError::UnknownStateMachine {
+                path: path.to_owned(),
+                name: name.to_owned(),
+                known: self
+                    .state_machines
+                    .keys()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The unqualified function ARN.
+    pub fn function_arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account, self.function.name
+        )
+    }
+
+    /// The function ARN qualified with the alias: what the state machine invokes, so a deploy
+    /// moves every new execution to the new version at once.
+    pub fn function_alias_arn(&self) -> String {
+        format!("{}:{}", self.function_arn(), self.function.alias)
+    }
+
+    pub fn state_machine_arn(&self, name: &StateMachineName) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            self.region, self.account, name
+        )
+    }
+
+    /// Where the deployed function stores chunks (each execution under its own key prefix).
+    pub fn chunk_store_uri(&self) -> ChunkStoreUri {
+        ChunkStoreUri::new(format!(
+            "s3://{}/{}",
+            self.chunk_store.bucket, self.chunk_store.prefix
+        ))
+        .expect("a checked bucket name always makes a valid s3 URI")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn committed() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_committed_file_parses_and_uses_the_documentation_account() {
+        let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.account.as_str(), "123456789012");
+        assert_eq!(config.region.as_str(), "us-east-1");
+        let (name, _) = config
+            .state_machine("cm-etl-pipeline-phase2", Path::new("deploy.toml"))
+            .unwrap();
+        assert_eq!(
+            config.state_machine_arn(name),
+            "arn:aws:states:us-east-1:123456789012:stateMachine:cm-etl-pipeline-phase2"
+        );
+        assert!(config.function_alias_arn().ends_with(&format!(
+            ":function:{}:{}",
+            config.function.name, config.function.alias
+        )));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_line() {
+        let text = committed().replace("[function]\n", "[function]\nmemroy_mb = 1\n");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("memroy_mb"))
+            .unwrap()
+            + 1;
+        let err = DeployConfig::parse(&text, Path::new("deploy.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("memroy_mb"), "{err}");
+        assert!(err.contains(&format!("line {line}")), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_or_value_is_named_with_its_line() {
+        let text = committed().replace("timeout_seconds = 900", "timeout_seconds = \"900\"");
+        let err = DeployConfig::parse(&text, Path::new("deploy.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line "), "{err}");
+        assert!(err.contains("timeout_seconds"), "{err}");
+
+        let text = committed().replace("map_max_concurrency = 10", "map_max_concurrency = 41");
+        let err = DeployConfig::parse(&text, Path::new("deploy.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("from 1 to 40"), "{err}");
+
+        let text = committed().replace("123456789012", "1234");
+        let err = DeployConfig::parse(&text, Path::new("deploy.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("12-digit"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_state_machine_lists_the_known_ones() {
+        let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
+        let err = config
+            .state_machine("nope", Path::new("deploy.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[state_machines.nope]"), "{err}");
+        assert!(err.contains("cm-etl-pipeline-phase2"), "{err}");
+    }
+}

@@ -1,0 +1,45 @@
+//! The `cm-etl` command line: routes each subcommand to the module that owns it and turns errors
+//! into one message and a non-zero exit.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cm_etl::{deploy, execution, runner, synth};
+
+/// Define, check, run and deploy the cm-etl-pipeline-phase2 Step Functions pipeline.
+#[derive(Parser)]
+#[command(name = "cm-etl", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Synth(synth::SynthArgs),
+    Run(runner::RunArgs),
+    Diff(deploy::DiffArgs),
+    Deploy(deploy::DeployArgs),
+    Start(execution::StartArgs),
+    Status(execution::StatusArgs),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Synth(args) => synth::main(args),
+        Command::Run(args) => runner::main(args).await,
+        Command::Diff(args) => deploy::diff_main(args).await,
+        Command::Deploy(args) => deploy::main(args).await,
+        Command::Start(args) => execution::start_main(args).await,
+        Command::Status(args) => execution::status_main(args).await,
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

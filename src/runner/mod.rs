@@ -1,0 +1,11 @@
+//! `run`: executes the committed definition locally with the real handlers, under AWS's limits.
+
+use std::process::ExitCode;
+
+/// Run the committed definition locally on an embedded SQLite warehouse.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {}
+
+pub async fn main(_args: RunArgs) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("run is not built yet")
+}

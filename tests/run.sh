@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Runs every test of the project: installs what the tests need (moto server, PostgreSQL, the two ASL
+# validators, cargo-lambda), starts the servers on 127.0.0.1 only, runs the whole cargo test suite
+# and the validators on the committed definition, then stops the servers.
+#
+#   bash tests/run.sh                 # everything
+#   bash tests/run.sh -- --test deploy  # extra arguments go to `cargo test`
+#
+# A service that cannot be installed or started fails the run; no test is ever skipped for it.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+state="$root/.services"
+mkdir -p "$state"
+log() { printf '[tests/run.sh] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+cargo_args=()
+if [[ "${1:-}" == "--" ]]; then shift; cargo_args=("$@"); fi
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for() { # wait_for WHAT SECONDS COMMAND...
+  local what=$1 seconds=$2; shift 2
+  for _ in $(seq 1 $((seconds * 10))); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  die "$what did not start within ${seconds}s (see $state/*.log)"
+}
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]:-}"; do [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true; done
+  if [[ -n "${pgdata:-}" && -d "${pgdata:-}" ]]; then
+    runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pgdata"
+  fi
+}
+trap cleanup EXIT
+
+# --- Python tools: moto server, statelint, cargo-lambda (one virtualenv) ---------------------------
+venv="$state/venv"
+if [[ ! -x "$venv/bin/moto_server" || ! -x "$venv/bin/statelint" || ! -x "$venv/bin/cargo-lambda" ]]; then
+  log "installing moto[server], statelint and cargo-lambda into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'statelint>=3.1,<4' 'cargo-lambda>=1.9,<2' \
+    || die "pip install failed; PyPI must be reachable"
+fi
+export PATH="$venv/bin:$PATH"
+
+# --- asl-validator from npm ------------------------------------------------------------------------
+node_dir="$state/node"
+if [[ ! -x "$node_dir/node_modules/.bin/asl-validator" ]]; then
+  log "installing asl-validator@4 into $node_dir"
+  mkdir -p "$node_dir"
+  (cd "$node_dir" && npm install --silent --no-audit --no-fund asl-validator@4 >/dev/null) \
+    || die "npm install asl-validator@4 failed; node and the npm registry must be reachable"
+fi
+export ASL_VALIDATOR="$node_dir/node_modules/.bin/asl-validator"
+export STATELINT="$venv/bin/statelint"
+
+# --- PostgreSQL (Debian's package), a throwaway cluster on 127.0.0.1 --------------------------------
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [[ -z "$pgbin" || ! -x "$pgbin/initdb" ]]; then
+  log "installing postgresql (Debian)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+    || die "apt-get install postgresql failed"
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+id postgres >/dev/null 2>&1 || useradd --system --home /var/lib/postgresql postgres
+pgdata=$(mktemp -d /tmp/cm-etl-pg.XXXXXX)
+chown postgres "$pgdata"
+pgport=$(free_port)
+runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 >"$state/postgres-init.log" 2>&1 \
+  || die "initdb failed (see $state/postgres-init.log)"
+runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 30 \
+  -o "-h 127.0.0.1 -p $pgport -k $pgdata -F" start >/dev/null || { cat "$pgdata/server.log" >&2; die "PostgreSQL did not start"; }
+runuser -u postgres -- "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U postgres cm_etl_test
+export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/cm_etl_test"
+log "PostgreSQL on 127.0.0.1:$pgport"
+
+# --- moto server on 127.0.0.1, with real Step Functions execution and Docker-free Lambda ------------
+moto_port=$(free_port)
+moto_server -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+pids+=($!)
+wait_for "moto server" 30 curl -sf "http://127.0.0.1:$moto_port/moto-api/"
+curl -sf -X POST "http://127.0.0.1:$moto_port/moto-api/config" -H 'Content-Type: application/json' \
+  -d '{"lambda":{"use_docker":false},"stepfunctions":{"execute_state_machine":true}}' >/dev/null \
+  || die "could not configure moto server"
+export MOTO_PORT=$moto_port
+export MOTO_ENDPOINT="http://127.0.0.1:$moto_port"
+log "moto server on $MOTO_ENDPOINT"
+
+# The SDK must never reach for real credentials or a real endpoint from a test.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_ENDPOINT_URL || true
+
+# --- the tests ---------------------------------------------------------------------------------------
+log "cargo test --workspace ${cargo_args[*]:-}"
+cargo test --workspace "${cargo_args[@]}"
+
+if [[ ${#cargo_args[@]} -eq 0 ]]; then
+  for def in definitions/*.json; do
+    log "asl-validator $def"
+    "$ASL_VALIDATOR" --json-path "$def"
+    log "statelint $def"
+    "$STATELINT" "$def"
+  done
+fi
+log "all tests passed"
