@@ -86,7 +86,11 @@ fn post(path: &str, content_type: &str, body: &str, service: Option<&str>) -> St
     }
     let out = curl.output().expect("curl runs");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "POST {path} failed: {text} {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "POST {path} failed: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text
 }
 
@@ -105,7 +109,9 @@ fn create_role(name: &str, service: &str) -> String {
 fn form_escape(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -266,16 +272,27 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
             .to_owned()
     });
 
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml"))
-        .unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap();
     let text = committed
-        .replace("state_machines.cm-etl-pipeline-phase2", &format!("state_machines.{name}"))
-        .replace("name = \"cm-etl-phase2\"", &format!("name = \"{function}\""));
+        .replace(
+            "state_machines.cm-etl-pipeline-phase2",
+            &format!("state_machines.{name}"),
+        )
+        .replace(
+            "name = \"cm-etl-phase2\"",
+            &format!("name = \"{function}\""),
+        );
     assert!(text.contains(&format!("[state_machines.{name}]")));
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("deploy.toml");
     std::fs::write(&config, text).unwrap();
-    Deployed { _dir: dir, config, name, arn }
+    Deployed {
+        _dir: dir,
+        config,
+        name,
+        arn,
+    }
 }
 
 /// `cm-etl ARGS --config ... --endpoint-url moto`.
@@ -290,7 +307,11 @@ fn cli(deployed: &Deployed, args: &[&str]) -> Command {
 }
 
 fn run(mut command: Command) -> (Option<i32>, String, String) {
-    let Output { status, stdout, stderr } = command.output().unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
     (
         status.code(),
         String::from_utf8(stdout).unwrap(),
@@ -325,20 +346,43 @@ fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
 
     let (code, stdout, stderr) = run(cli(
         &deployed,
-        &["start", "--state-machine", &deployed.name, "--input", INPUT, "--wait", "--output", "json"],
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+            "--output",
+            "json",
+        ],
     ));
     assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
     let report = report(&stdout);
     assert_eq!(report.status, Status::Succeeded);
     assert_eq!(
         report.map_iterations,
-        MapIterations { succeeded: 4, failed: 0, total: chunk_ids.len() as u64 }
+        MapIterations {
+            succeeded: 4,
+            failed: 0,
+            total: chunk_ids.len() as u64
+        }
     );
-    assert_eq!(report.output.as_ref().unwrap()["task02_chunks"]["chunk_ids"], json!(chunk_ids));
-    assert!(report.execution_arn.starts_with(&deployed.arn.replace(":stateMachine:", ":execution:")));
+    assert_eq!(
+        report.output.as_ref().unwrap()["task02_chunks"]["chunk_ids"],
+        json!(chunk_ids)
+    );
+    assert!(
+        report
+            .execution_arn
+            .starts_with(&deployed.arn.replace(":stateMachine:", ":execution:"))
+    );
     assert!(stderr.contains(&report.execution_arn), "{stderr}");
     assert!(report.duration_ms.is_some() && report.stop.is_some());
-    assert_eq!((report.error, report.cause, report.failed_state), (None, None, None));
+    assert_eq!(
+        (report.error, report.cause, report.failed_state),
+        (None, None, None)
+    );
 }
 
 #[test]
@@ -350,21 +394,41 @@ fn status_of_a_finished_execution_reports_what_start_wait_did() {
     queue_lambda_results(&results);
     let (code, started, stderr) = run(cli(
         &deployed,
-        &["start", "--input", INPUT, "--name", "nightly-1", "--wait", "--output", "json",
-          "--state-machine", &deployed.name],
+        &[
+            "start",
+            "--input",
+            INPUT,
+            "--name",
+            "nightly-1",
+            "--wait",
+            "--output",
+            "json",
+            "--state-machine",
+            &deployed.name,
+        ],
     ));
     assert_eq!(code, Some(0), "{stderr}");
     let started = report(&started);
     assert_eq!(started.name, "nightly-1");
 
-    let (code, by_arn, stderr) = run(cli(&deployed, &["status", &started.execution_arn, "--output", "json"]));
+    let (code, by_arn, stderr) = run(cli(
+        &deployed,
+        &["status", &started.execution_arn, "--output", "json"],
+    ));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report(&by_arn), started);
 
     // A bare name is looked up under the state machine deploy.toml names.
     let (code, by_name, stderr) = run(cli(
         &deployed,
-        &["status", "nightly-1", "--state-machine", &deployed.name, "--output", "json"],
+        &[
+            "status",
+            "nightly-1",
+            "--state-machine",
+            &deployed.name,
+            "--output",
+            "json",
+        ],
     ));
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(report(&by_name), started);
@@ -377,10 +441,21 @@ fn status_of_a_finished_execution_reports_what_start_wait_did() {
     // The same name again is refused with a way out, and nothing new starts.
     let (code, _, stderr) = run(cli(
         &deployed,
-        &["start", "--input", INPUT, "--name", "nightly-1", "--state-machine", &deployed.name],
+        &[
+            "start",
+            "--input",
+            INPUT,
+            "--name",
+            "nightly-1",
+            "--state-machine",
+            &deployed.name,
+        ],
     ));
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("already exists") && stderr.contains("--name"), "{stderr}");
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--name"),
+        "{stderr}"
+    );
     assert_eq!(executions_of(&deployed), 1);
 }
 
@@ -393,7 +468,14 @@ fn a_split_without_chunk_ids_fails_and_the_report_names_state_and_error() {
 
     let (code, stdout, stderr) = run(cli(
         &deployed,
-        &["start", "--state-machine", &deployed.name, "--input", INPUT, "--wait"],
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+        ],
     ));
     assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
     let arn = stdout.lines().next().unwrap().to_owned();
@@ -405,12 +487,21 @@ fn a_split_without_chunk_ids_fails_and_the_report_names_state_and_error() {
     let report = report(&json);
     assert_eq!(report.status, Status::Failed);
     assert_eq!(report.error.as_deref(), Some("States.Runtime"));
-    let state = report.failed_state.clone().expect("the failing state is named");
-    assert!(["GetTask02Chunks", "ProcessTask02Chunks"].contains(&state.as_str()), "{state}");
+    let state = report
+        .failed_state
+        .clone()
+        .expect("the failing state is named");
+    assert!(
+        ["GetTask02Chunks", "ProcessTask02Chunks"].contains(&state.as_str()),
+        "{state}"
+    );
     // moto's cause names the state it failed in: the history walk must agree with it.
     let cause = report.cause.clone().unwrap();
     assert!(cause.contains(&format!("'{state}'")), "{state} vs {cause}");
-    assert!(stdout.contains(&format!("failed state  {state}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("failed state  {state}")),
+        "{stdout}"
+    );
     assert_eq!(report.output, None);
 }
 
@@ -419,35 +510,81 @@ fn a_bad_input_is_one_clear_error_and_starts_nothing() {
     let _turn = serial();
     let deployed = deploy("input", None);
     let cases = [
-        (r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"},"dry_run":true}"#, "unknown field `dry_run`"),
-        (r#"{"date_range":{"from":"2024-02-30","to":"2024-03-31"}}"#, "date_range.from"),
-        (r#"{"date_range":{"from":"2024-03-01","to":"2024-01-31"}}"#, "must not be after"),
-        (r#"{"date_range":{"from":"2024-01-01"}}"#, "missing field `to`"),
+        (
+            r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"},"dry_run":true}"#,
+            "unknown field `dry_run`",
+        ),
+        (
+            r#"{"date_range":{"from":"2024-02-30","to":"2024-03-31"}}"#,
+            "date_range.from",
+        ),
+        (
+            r#"{"date_range":{"from":"2024-03-01","to":"2024-01-31"}}"#,
+            "must not be after",
+        ),
+        (
+            r#"{"date_range":{"from":"2024-01-01"}}"#,
+            "missing field `to`",
+        ),
     ];
     for (input, named) in cases {
         let (code, stdout, stderr) = run(cli(
             &deployed,
-            &["start", "--state-machine", &deployed.name, "--input", input, "--wait"],
+            &[
+                "start",
+                "--state-machine",
+                &deployed.name,
+                "--input",
+                input,
+                "--wait",
+            ],
         ));
         assert_eq!(code, Some(2), "{input}: {stderr}");
         assert!(stdout.is_empty(), "{stdout}");
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.starts_with("error: --input is not a valid pipeline input"), "{stderr}");
+        assert!(
+            stderr.starts_with("error: --input is not a valid pipeline input"),
+            "{stderr}"
+        );
         assert!(stderr.contains(named), "{input}: {stderr}");
     }
     let file = deployed.config.with_file_name("input.json");
     std::fs::write(&file, r#"{"range":{}}"#).unwrap();
     let (code, _, stderr) = run(cli(
         &deployed,
-        &["start", "--state-machine", &deployed.name, "--input-file", file.to_str().unwrap()],
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input-file",
+            file.to_str().unwrap(),
+        ],
     ));
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("--input-file") && stderr.contains("unknown field `range`"), "{stderr}");
-    let (code, _, stderr) = run(cli(&deployed, &["start", "--state-machine", &deployed.name, "--name", "a/b", "--input", INPUT]));
+    assert!(
+        stderr.contains("--input-file") && stderr.contains("unknown field `range`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--name",
+            "a/b",
+            "--input",
+            INPUT,
+        ],
+    ));
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--name"), "{stderr}");
 
-    assert_eq!(executions_of(&deployed), 0, "a refused input must start nothing");
+    assert_eq!(
+        executions_of(&deployed),
+        0,
+        "a refused input must start nothing"
+    );
 }
 
 #[test]
@@ -455,20 +592,33 @@ fn an_undeployed_state_machine_and_an_unreachable_endpoint_are_one_line_errors()
     let _turn = serial();
     let deployed = deploy("errors", None);
     let text = std::fs::read_to_string(&deployed.config).unwrap();
-    std::fs::write(&deployed.config, text.replace(&deployed.name, "never-deployed")).unwrap();
+    std::fs::write(
+        &deployed.config,
+        text.replace(&deployed.name, "never-deployed"),
+    )
+    .unwrap();
     let (code, _, stderr) = run(cli(&deployed, &["start", "--input", INPUT]));
     assert_eq!(code, Some(2));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("`never-deployed` is not deployed") && stderr.contains("cm-etl deploy"), "{stderr}");
+    assert!(
+        stderr.contains("`never-deployed` is not deployed") && stderr.contains("cm-etl deploy"),
+        "{stderr}"
+    );
 
     let mut command = Command::cargo_bin("cm-etl").unwrap();
-    command.args(["status", "some-run", "--config"]).arg(&deployed.config).args(["--endpoint-url", "http://127.0.0.1:9"]);
+    command
+        .args(["status", "some-run", "--config"])
+        .arg(&deployed.config)
+        .args(["--endpoint-url", "http://127.0.0.1:9"]);
     let (code, _, stderr) = run(command);
     assert_eq!(code, Some(2));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot reach the AWS endpoint"), "{stderr}");
 
-    let (code, _, stderr) = run(cli(&deployed, &["status", "no-such-run", "--state-machine", "never-deployed"]));
+    let (code, _, stderr) = run(cli(
+        &deployed,
+        &["status", "no-such-run", "--state-machine", "never-deployed"],
+    ));
     assert_eq!(code, Some(2));
     assert!(stderr.contains("is not deployed"), "{stderr}");
 }
@@ -478,26 +628,47 @@ fn ctrl_c_stops_following_but_never_the_execution() {
     let _turn = serial();
     let hold = json!({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 120, "End": true}}});
     let deployed = deploy("ctrlc", Some(hold));
-    let mut child = cli(&deployed, &["start", "--state-machine", &deployed.name, "--input", INPUT, "--wait"]);
+    let mut child = cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+        ],
+    );
     let mut child = child
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut arn = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut arn).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut arn)
+        .unwrap();
     let arn = arn.trim().to_owned();
     assert!(arn.contains(":execution:"), "{arn}");
     std::thread::sleep(Duration::from_millis(700));
-    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(stderr.contains(&format!("cm-etl status {arn} --wait")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cm-etl status {arn} --wait")),
+        "{stderr}"
+    );
 
     let client = sfn();
     let described = block_on(client.describe_execution().execution_arn(&arn).send()).unwrap();
-    assert_eq!(described.status(), &aws_sdk_sfn::types::ExecutionStatus::Running);
+    assert_eq!(
+        described.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Running
+    );
     block_on(client.stop_execution().execution_arn(&arn).send()).unwrap();
 }

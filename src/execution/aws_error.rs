@@ -17,7 +17,8 @@ const THROTTLING_CODES: [&str; 5] = [
 
 /// Whether `err` says "slow down" rather than "this failed".
 pub fn is_throttling<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    err.code().is_some_and(|code| THROTTLING_CODES.contains(&code))
+    err.code()
+        .is_some_and(|code| THROTTLING_CODES.contains(&code))
 }
 
 /// Turns a failed call into one line: `doing` says what was being done ("starting the execution").
@@ -39,9 +40,9 @@ where
              network",
             root_cause(err)
         ),
-        SdkError::TimeoutError(_) => anyhow::anyhow!(
-            "{doing}: AWS did not answer in time; check the network and try again"
-        ),
+        SdkError::TimeoutError(_) => {
+            anyhow::anyhow!("{doing}: AWS did not answer in time; check the network and try again")
+        }
         SdkError::ServiceError(_) => {
             let code = err.code().unwrap_or("UnknownError");
             let message = err.message().unwrap_or("no message");

@@ -69,7 +69,10 @@ impl<'a> Observer<'a> {
         history::read_new_events(self.client, &self.execution_arn, &mut self.tally)
             .await
             .map_err(|err| {
-                throttled_or(&err, aws_error::describe("reading the execution history", &err))
+                throttled_or(
+                    &err,
+                    aws_error::describe("reading the execution history", &err),
+                )
             })?;
         let map_runs: Vec<String> = self.tally.map_run_arns().map(str::to_owned).collect();
         for arn in map_runs {
@@ -79,7 +82,9 @@ impl<'a> Observer<'a> {
                 .map_run_arn(&arn)
                 .send()
                 .await
-                .map_err(|err| throttled_or(&err, aws_error::describe("describing the Map run", &err)))?;
+                .map_err(|err| {
+                    throttled_or(&err, aws_error::describe("describing the Map run", &err))
+                })?;
             if let Some(counts) = run.item_counts() {
                 self.tally.set_map_run_counts(&arn, counts);
             }
@@ -97,10 +102,13 @@ impl<'a> Observer<'a> {
         Ok(ExecutionReport {
             status,
             execution_arn: described.execution_arn().to_owned(),
-            name: described
-                .name()
-                .map(str::to_owned)
-                .unwrap_or_else(|| self.execution_arn.rsplit(':').next().unwrap_or_default().to_owned()),
+            name: described.name().map(str::to_owned).unwrap_or_else(|| {
+                self.execution_arn
+                    .rsplit(':')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            }),
             state_machine_arn: described.state_machine_arn().to_owned(),
             start: rfc3339(described.start_date()),
             stop: described.stop_date().map(rfc3339),
@@ -202,7 +210,8 @@ impl Progress {
             self.bar
                 .set_message(format!("({} failed) {state}", it.failed));
         } else {
-            self.bar.set_message(format!("{} {state}", report.status.as_str()));
+            self.bar
+                .set_message(format!("{} {state}", report.status.as_str()));
         }
     }
 

@@ -59,7 +59,9 @@ impl HistoryTally {
     /// Takes in one event; events must come in id order, each once.
     pub fn absorb(&mut self, event: &HistoryEvent) {
         self.last_event_id = self.last_event_id.max(event.id());
-        let entered = event.state_entered_event_details().map(|d| d.name().to_owned());
+        let entered = event
+            .state_entered_event_details()
+            .map(|d| d.name().to_owned());
         if let Some(name) = &entered {
             self.current_state = Some(name.clone());
         }
@@ -235,7 +237,11 @@ mod tests {
         StateEnteredEventDetails, TaskFailedEventDetails,
     };
 
-    fn event(id: i64, previous: i64, kind: HistoryEventType) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
+    fn event(
+        id: i64,
+        previous: i64,
+        kind: HistoryEventType,
+    ) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
         HistoryEvent::builder()
             .id(id)
             .previous_event_id(previous)
@@ -245,17 +251,29 @@ mod tests {
 
     fn entered(id: i64, previous: i64, kind: HistoryEventType, name: &str) -> HistoryEvent {
         event(id, previous, kind)
-            .state_entered_event_details(StateEnteredEventDetails::builder().name(name).build().unwrap())
+            .state_entered_event_details(
+                StateEnteredEventDetails::builder()
+                    .name(name)
+                    .build()
+                    .unwrap(),
+            )
             .build()
             .unwrap()
     }
 
     fn iteration(id: i64, kind: HistoryEventType, index: i32) -> HistoryEvent {
-        let details = MapIterationEventDetails::builder().name("ProcessChunks").index(index).build();
+        let details = MapIterationEventDetails::builder()
+            .name("ProcessChunks")
+            .index(index)
+            .build();
         let builder = event(id, 2, kind.clone());
         match kind {
-            HistoryEventType::MapIterationStarted => builder.map_iteration_started_event_details(details),
-            HistoryEventType::MapIterationSucceeded => builder.map_iteration_succeeded_event_details(details),
+            HistoryEventType::MapIterationStarted => {
+                builder.map_iteration_started_event_details(details)
+            }
+            HistoryEventType::MapIterationSucceeded => {
+                builder.map_iteration_succeeded_event_details(details)
+            }
             _ => builder.map_iteration_failed_event_details(details),
         }
         .build()
@@ -270,13 +288,20 @@ mod tests {
         let events = vec![
             entered(1, 0, HistoryEventType::MapStateEntered, "ProcessChunks"),
             event(2, 1, HistoryEventType::MapStateStarted)
-                .map_state_started_event_details(MapStateStartedEventDetails::builder().length(3).build())
+                .map_state_started_event_details(
+                    MapStateStartedEventDetails::builder().length(3).build(),
+                )
                 .build()
                 .unwrap(),
             iteration(3, HistoryEventType::MapIterationStarted, 0),
             iteration(4, HistoryEventType::MapIterationStarted, 1),
             iteration(5, HistoryEventType::MapIterationSucceeded, 0),
-            entered(6, 4, HistoryEventType::TaskStateEntered, "ProcessTask02Chunk"),
+            entered(
+                6,
+                4,
+                HistoryEventType::TaskStateEntered,
+                "ProcessTask02Chunk",
+            ),
             event(7, 6, HistoryEventType::TaskFailed)
                 .task_failed_event_details(
                     TaskFailedEventDetails::builder()
@@ -290,7 +315,9 @@ mod tests {
                 .build()
                 .unwrap(),
             iteration(8, HistoryEventType::MapIterationFailed, 1),
-            event(9, 8, HistoryEventType::MapStateFailed).build().unwrap(),
+            event(9, 8, HistoryEventType::MapStateFailed)
+                .build()
+                .unwrap(),
             event(10, 7, HistoryEventType::ExecutionFailed)
                 .execution_failed_event_details(
                     ExecutionFailedEventDetails::builder()
@@ -306,19 +333,31 @@ mod tests {
         }
         assert_eq!(
             tally.map_iterations(),
-            MapIterations { succeeded: 1, failed: 1, total: 3 }
+            MapIterations {
+                succeeded: 1,
+                failed: 1,
+                total: 3
+            }
         );
         assert_eq!(tally.failed_state(), Some("ProcessTask02Chunk"));
         assert_eq!(
             tally.failure_error_and_cause(),
-            (Some("Task02.ChunkNotFound"), Some("chunk 1 is not in the store"))
+            (
+                Some("Task02.ChunkNotFound"),
+                Some("chunk 1 is not in the store")
+            )
         );
     }
 
     #[test]
     fn a_history_without_failure_names_no_failed_state() {
         let mut tally = HistoryTally::default();
-        tally.absorb(&entered(1, 0, HistoryEventType::TaskStateEntered, "GetTask02Chunks"));
+        tally.absorb(&entered(
+            1,
+            0,
+            HistoryEventType::TaskStateEntered,
+            "GetTask02Chunks",
+        ));
         assert_eq!(tally.failed_state(), None);
         assert_eq!(tally.current_state(), Some("GetTask02Chunks"));
         assert_eq!(tally.map_iterations(), MapIterations::default());

@@ -23,23 +23,25 @@ pub fn pipeline_input(inline: Option<&str>, file: Option<&Path>) -> anyhow::Resu
         }
         _ => anyhow::bail!("pass the pipeline input with --input JSON or --input-file PATH"),
     };
-    let input = parse_pipeline_input(&text)
-        .map_err(|problem| anyhow::anyhow!("{origin} is not a valid pipeline input: {problem}; expected {INPUT_SHAPE}"))?;
+    let input = parse_pipeline_input(&text).map_err(|problem| {
+        anyhow::anyhow!("{origin} is not a valid pipeline input: {problem}; expected {INPUT_SHAPE}")
+    })?;
     Ok(serde_json::to_string(&input).expect("a PipelineInput always serializes"))
 }
 
 /// Parses `text` as a `PipelineInput`; the error names the field that is wrong.
 pub fn parse_pipeline_input(text: &str) -> Result<PipelineInput, String> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let input: PipelineInput = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path == "." {
-            inner.to_string()
-        } else {
-            format!("field `{path}`: {inner}")
-        }
-    })?;
+    let input: PipelineInput =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if path == "." {
+                inner.to_string()
+            } else {
+                format!("field `{path}`: {inner}")
+            }
+        })?;
     deserializer.end().map_err(|err| err.to_string())?;
     Ok(input)
 }
@@ -72,22 +74,33 @@ mod tests {
     fn a_valid_input_is_accepted_and_normalized() {
         let input = r#" {"date_range": {"to": "2024-01-31", "from": "2024-01-01"}} "#;
         let sent = pipeline_input(Some(input), None).unwrap();
-        assert_eq!(sent, r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}"#);
+        assert_eq!(
+            sent,
+            r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}"#
+        );
     }
 
     #[test]
     fn each_bad_input_names_what_is_wrong() {
-        let unknown = parse_pipeline_input(r#"{"date_range": {"from": "2024-01-01", "to": "2024-01-02"}, "limit": 3}"#);
+        let unknown = parse_pipeline_input(
+            r#"{"date_range": {"from": "2024-01-01", "to": "2024-01-02"}, "limit": 3}"#,
+        );
         assert!(unknown.unwrap_err().contains("unknown field `limit`"));
-        let bad_date = parse_pipeline_input(r#"{"date_range": {"from": "2024-13-01", "to": "2024-01-02"}}"#)
-            .unwrap_err();
+        let bad_date =
+            parse_pipeline_input(r#"{"date_range": {"from": "2024-13-01", "to": "2024-01-02"}}"#)
+                .unwrap_err();
         assert!(bad_date.contains("date_range.from"), "{bad_date}");
-        let reversed = parse_pipeline_input(r#"{"date_range": {"from": "2024-02-01", "to": "2024-01-02"}}"#)
-            .unwrap_err();
-        assert!(reversed.contains("date_range") && reversed.contains("must not be after"), "{reversed}");
+        let reversed =
+            parse_pipeline_input(r#"{"date_range": {"from": "2024-02-01", "to": "2024-01-02"}}"#)
+                .unwrap_err();
+        assert!(
+            reversed.contains("date_range") && reversed.contains("must not be after"),
+            "{reversed}"
+        );
         let missing = parse_pipeline_input("{}").unwrap_err();
         assert!(missing.contains("missing field `date_range`"), "{missing}");
-        let trailing = parse_pipeline_input(r#"{"date_range": {"from": "2024-01-01", "to": "2024-01-02"}} x"#);
+        let trailing =
+            parse_pipeline_input(r#"{"date_range": {"from": "2024-01-01", "to": "2024-01-02"}} x"#);
         assert!(trailing.is_err());
         let err = pipeline_input(None, None).unwrap_err().to_string();
         assert!(err.contains("--input"), "{err}");
@@ -97,11 +110,17 @@ mod tests {
     fn generated_names_are_valid_sortable_and_distinct() {
         let earlier = generated_execution_name("2026-11-26T16:13:20.123Z".parse().unwrap());
         let later = generated_execution_name("2026-11-26T16:13:20.124Z".parse().unwrap());
-        assert!(earlier.as_str().starts_with("20261126T161320.123Z-"), "{earlier}");
+        assert!(
+            earlier.as_str().starts_with("20261126T161320.123Z-"),
+            "{earlier}"
+        );
         assert!(earlier < later);
         let now = Utc::now();
         assert_ne!(generated_execution_name(now), generated_execution_name(now));
         assert!(execution_name(Some("bad/name")).is_err());
-        assert_eq!(execution_name(Some("nightly-1")).unwrap().as_str(), "nightly-1");
+        assert_eq!(
+            execution_name(Some("nightly-1")).unwrap().as_str(),
+            "nightly-1"
+        );
     }
 }

@@ -100,7 +100,8 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     let input = input::pipeline_input(args.input.as_deref(), args.input_file.as_deref())?;
     let name = input::execution_name(args.name.as_deref())?;
     let config = DeployConfig::load(&args.config)?;
-    let machine = resolve::state_machine_name(&config, args.state_machine.as_deref(), &args.config)?;
+    let machine =
+        resolve::state_machine_name(&config, args.state_machine.as_deref(), &args.config)?;
 
     let client = Client::new(&sdk_config(&args.aws, &config).await);
     let machine_arn = resolve::state_machine_arn(&client, &config, machine, &args.config).await?;

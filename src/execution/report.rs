@@ -31,7 +31,9 @@ impl Status {
             ExecutionStatus::Failed => Status::Failed,
             ExecutionStatus::TimedOut => Status::TimedOut,
             ExecutionStatus::Aborted => Status::Aborted,
-            other => anyhow::bail!("AWS reported an execution status this tool does not know: {other}"),
+            other => {
+                anyhow::bail!("AWS reported an execution status this tool does not know: {other}")
+            }
         })
     }
 
@@ -104,7 +106,11 @@ impl fmt::Display for ExecutionReport {
             line(f, "stopped", stop)?;
         }
         if let Some(ms) = self.duration_ms {
-            line(f, "duration", &format_args!("{}.{:03} s", ms / 1000, ms % 1000))?;
+            line(
+                f,
+                "duration",
+                &format_args!("{}.{:03} s", ms / 1000, ms % 1000),
+            )?;
         }
         let it = self.map_iterations;
         line(
@@ -153,7 +159,11 @@ mod tests {
             start: "2025-11-26T16:13:20.123Z".into(),
             stop: Some("2025-11-26T16:13:21.160Z".into()),
             duration_ms: Some(1037),
-            map_iterations: MapIterations { succeeded: 2, failed: 1, total: 3 },
+            map_iterations: MapIterations {
+                succeeded: 2,
+                failed: 1,
+                total: 3,
+            },
             output: None,
             error: Some("Task02.ChunkNotFound".into()),
             cause: Some("chunk 1 is missing".into()),
