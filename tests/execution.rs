@@ -670,5 +670,12 @@ fn ctrl_c_stops_following_but_never_the_execution() {
         described.status(),
         &aws_sdk_sfn::types::ExecutionStatus::Running
     );
+
+    // `status` of the running execution: RUNNING, exit 0, no stop time yet.
+    let (code, json, stderr) = run(cli(&deployed, &["status", &arn, "--output", "json"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let running = report(&json);
+    assert_eq!(running.status, Status::Running);
+    assert_eq!((running.stop, running.duration_ms), (None, None));
     block_on(client.stop_execution().execution_arn(&arn).send()).unwrap();
 }

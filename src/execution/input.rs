@@ -35,9 +35,11 @@ pub fn parse_pipeline_input(text: &str) -> Result<PipelineInput, String> {
     let input: PipelineInput =
         serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
             let path = err.path().to_string();
-            let inner = err.into_inner();
-            if path == "." {
-                inner.to_string()
+            let inner = err.into_inner().to_string();
+            // serde already names an unknown or missing field; the path says where a value is wrong.
+            let last = path.rsplit('.').next().unwrap_or(&path);
+            if path == "." || inner.contains(&format!("`{last}`")) {
+                inner
             } else {
                 format!("field `{path}`: {inner}")
             }
