@@ -679,3 +679,48 @@ fn ctrl_c_stops_following_but_never_the_execution() {
     assert_eq!((running.stop, running.duration_ms), (None, None));
     block_on(client.stop_execution().execution_arn(&arn).send()).unwrap();
 }
+
+/// moto's Lambda cannot raise, so a Fail state inside the Map stands in for a chunk whose handler
+/// failed: the report counts the failed iteration and names the state, error and cause.
+#[test]
+fn a_failed_map_iteration_is_counted_and_its_state_named() {
+    let _turn = serial();
+    let definition = json!({"StartAt": "ListChunks", "States": {
+        "ListChunks": {"Type": "Pass", "Result": [0, 1, 2], "ResultPath": "$.chunk_ids", "Next": "ProcessTask02Chunks"},
+        "ProcessTask02Chunks": {"Type": "Map", "ItemsPath": "$.chunk_ids", "MaxConcurrency": 1,
+            "ItemSelector": {"chunk_id.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "IsChunkThere", "States": {
+                "IsChunkThere": {"Type": "Choice", "Default": "Migrated",
+                    "Choices": [{"Variable": "$.chunk_id", "NumericEquals": 1, "Next": "ChunkMissing"}]},
+                "Migrated": {"Type": "Pass", "End": true},
+                "ChunkMissing": {"Type": "Fail", "Error": "Task02.ChunkNotFound", "Cause": "chunk 1 is not in the store"}}},
+            "ResultPath": null, "End": true}}});
+    let deployed = deploy("mapfail", Some(definition));
+    let (code, json, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report = report(&json);
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(
+        report.map_iterations,
+        MapIterations {
+            succeeded: 1,
+            failed: 1,
+            total: 3
+        }
+    );
+    assert_eq!(report.failed_state.as_deref(), Some("ChunkMissing"));
+    assert_eq!(report.error.as_deref(), Some("Task02.ChunkNotFound"));
+    assert_eq!(report.cause.as_deref(), Some("chunk 1 is not in the store"));
+}
