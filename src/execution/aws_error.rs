@@ -76,3 +76,40 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     }
     current.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sfn::error::ErrorMetadata;
+    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+
+    fn service_error(code: &str, message: &str) -> SdkError<DescribeExecutionError, ()> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        SdkError::service_error(DescribeExecutionError::generic(meta), ())
+    }
+
+    #[test]
+    fn throttling_is_told_apart_from_other_service_errors() {
+        assert!(is_throttling(&service_error(
+            "ThrottlingException",
+            "Rate exceeded"
+        )));
+        assert!(!is_throttling(&service_error(
+            "ExecutionDoesNotExist",
+            "no such execution"
+        )));
+        let line = describe(
+            "describing the execution",
+            &service_error("ThrottlingException", "Rate exceeded"),
+        );
+        assert!(line.to_string().contains("throttling"), "{line}");
+        let line = describe(
+            "describing the execution",
+            &service_error("AccessDeniedException", "not allowed"),
+        );
+        assert_eq!(
+            line.to_string(),
+            "describing the execution: AccessDeniedException: not allowed"
+        );
+    }
+}
