@@ -1,19 +1,210 @@
 //! `start` and `status`: run the deployed pipeline and follow it chunk by chunk.
+//!
+//! `start` checks the input against `PipelineInput` and names the execution before any AWS call,
+//! then starts it; `--wait` and `status` look at the execution through DescribeExecution, its
+//! history (Map iterations, the failing state) and DescribeMapRun (a Distributed Map's items).
+//! Following never stops an execution: Ctrl-C only stops watching it.
 
+mod aws_error;
+mod follow;
+mod history;
+mod input;
+mod report;
+mod resolve;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Start an execution of a deployed state machine.
-#[derive(clap::Args, Debug)]
-pub struct StartArgs {}
+use aws_sdk_sfn::Client;
 
-/// Report on an execution.
-#[derive(clap::Args, Debug)]
-pub struct StatusArgs {}
+pub use history::MapIterations;
+pub use report::{ExecutionReport, Status};
 
-pub async fn start_main(_args: StartArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("start is not built yet")
+use crate::aws::{AwsArgs, sdk_config};
+use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
+use follow::{Observer, Progress};
+
+/// Exit code when Ctrl-C stops the following (the execution keeps running).
+const INTERRUPTED: u8 = 130;
+
+/// How the report is printed.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Aligned lines for people.
+    #[default]
+    Text,
+    /// One JSON document for scripts: status, execution_arn, name, start, stop, duration_ms,
+    /// map_iterations {succeeded, failed, total}, output, error, cause, failed_state.
+    Json,
 }
 
-pub async fn status_main(_args: StatusArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("status is not built yet")
+/// Start an execution of a deployed state machine, and with --wait follow it until it ends.
+///
+/// Exit status with --wait: 0 when the execution SUCCEEDED, 1 when it FAILED, TIMED_OUT or was
+/// ABORTED, 130 when Ctrl-C stopped the following (the execution keeps running), 2 on an error.
+#[derive(clap::Args, Debug)]
+pub struct StartArgs {
+    /// The state machine: a `[state_machines.NAME]` table of deploy.toml (default: the only one).
+    #[arg(long, value_name = "NAME")]
+    pub state_machine: Option<String>,
+    /// The pipeline input, e.g. '{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}'.
+    #[arg(long, value_name = "JSON", conflicts_with = "input_file")]
+    pub input: Option<String>,
+    /// Read the pipeline input from this file.
+    #[arg(long, value_name = "PATH")]
+    pub input_file: Option<PathBuf>,
+    /// The execution name (default: a new sortable one, like 20261126T161320.123Z-3f9a1c).
+    #[arg(long, value_name = "EXECUTION")]
+    pub name: Option<String>,
+    /// Follow the execution until it ends, then report how it went.
+    #[arg(long)]
+    pub wait: bool,
+    /// text, or json for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The deployment description.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Report on an execution that is running or finished.
+///
+/// Exit status: 0 when it SUCCEEDED or is still running, 1 when it FAILED, TIMED_OUT or was
+/// ABORTED, 130 when Ctrl-C stopped --wait, 2 on an error.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// The execution's ARN, or its name (then the state machine comes from --state-machine or
+    /// deploy.toml).
+    #[arg(value_name = "EXECUTION_ARN_OR_NAME")]
+    pub execution: String,
+    /// The state machine a bare execution name belongs to (default: the only one in deploy.toml).
+    #[arg(long, value_name = "NAME")]
+    pub state_machine: Option<String>,
+    /// Follow the execution until it ends.
+    #[arg(long)]
+    pub wait: bool,
+    /// text, or json for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The deployment description.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
+    // Everything that can be checked locally is checked before the first AWS call.
+    let input = input::pipeline_input(args.input.as_deref(), args.input_file.as_deref())?;
+    let name = input::execution_name(args.name.as_deref())?;
+    let config = DeployConfig::load(&args.config)?;
+    let machine =
+        resolve::state_machine_name(&config, args.state_machine.as_deref(), &args.config)?;
+
+    let client = Client::new(&sdk_config(&args.aws, &config).await);
+    let machine_arn = resolve::state_machine_arn(&client, &config, machine, &args.config).await?;
+    let started = client
+        .start_execution()
+        .state_machine_arn(&machine_arn)
+        .name(name.as_str())
+        .input(input)
+        .send()
+        .await
+        .map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_execution_already_exists())
+            {
+                anyhow::anyhow!(
+                    "an execution named `{name}` already exists for {machine_arn}; pass another \
+                     --name, or leave it out for a new one"
+                )
+            } else {
+                aws_error::describe("starting the execution", &err)
+            }
+        })?;
+    let execution_arn = started.execution_arn().to_owned();
+    match args.output {
+        OutputFormat::Text => println!("{execution_arn}"),
+        OutputFormat::Json => eprintln!("started {execution_arn}"),
+    }
+    if !args.wait {
+        if args.output == OutputFormat::Json {
+            let report = Observer::new(&client, &execution_arn).observe().await?;
+            println!("{}", report.to_json());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    watch(&client, &execution_arn, true, args.output).await
+}
+
+pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let config = DeployConfig::load(&args.config)?;
+    let bare_name = if args.execution.starts_with("arn:") {
+        None
+    } else {
+        Some(input::execution_name(Some(&args.execution)).map_err(|_| {
+            anyhow::anyhow!(
+                "`{}` is neither an execution ARN nor an execution name (1 to 80 of A-Z a-z 0-9 - _ .)",
+                args.execution
+            )
+        })?)
+    };
+    let machine = match &bare_name {
+        Some(_) => Some(resolve::state_machine_name(
+            &config,
+            args.state_machine.as_deref(),
+            &args.config,
+        )?),
+        None => None,
+    };
+    let client = Client::new(&sdk_config(&args.aws, &config).await);
+    let execution_arn = match (bare_name, machine) {
+        (Some(name), Some(machine)) => {
+            let machine_arn =
+                resolve::state_machine_arn(&client, &config, machine, &args.config).await?;
+            resolve::execution_arn(&machine_arn, name.as_str())?
+        }
+        _ => args.execution.clone(),
+    };
+    watch(&client, &execution_arn, args.wait, args.output).await
+}
+
+/// Looks at the execution once, or follows it until it ends (until Ctrl-C, which leaves it
+/// running), prints the report and turns its status into the exit code.
+async fn watch(
+    client: &Client,
+    execution_arn: &str,
+    wait: bool,
+    output: OutputFormat,
+) -> anyhow::Result<ExitCode> {
+    let mut observer = Observer::new(client, execution_arn);
+    let report = if wait {
+        let progress = Progress::on_stderr();
+        tokio::select! {
+            report = follow::follow(&mut observer, &progress) => report?,
+            _ = tokio::signal::ctrl_c() => {
+                progress.finish();
+                eprintln!(
+                    "stopped following; the execution keeps running. Follow it again with:\n  \
+                     cm-etl status {execution_arn} --wait"
+                );
+                return Ok(ExitCode::from(INTERRUPTED));
+            }
+        }
+    } else {
+        observer.observe().await?
+    };
+    match output {
+        OutputFormat::Text => print!("{report}"),
+        OutputFormat::Json => println!("{}", report.to_json()),
+    }
+    Ok(match report.status {
+        Status::Succeeded | Status::Running => ExitCode::SUCCESS,
+        Status::Failed | Status::TimedOut | Status::Aborted | Status::PendingRedrive => {
+            ExitCode::FAILURE
+        }
+    })
 }

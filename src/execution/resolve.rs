@@ -1,0 +1,117 @@
+//! Which state machine and which execution a command means: the name from deploy.toml, the ARN
+//! computed from its account and region, or found by name when that ARN is not there.
+
+use std::path::Path;
+
+use aws_sdk_sfn::Client;
+
+use super::aws_error;
+use crate::config::DeployConfig;
+
+/// The `[state_machines.NAME]` table the user means: `--state-machine`, or the only one there is.
+pub fn state_machine_name<'a>(
+    config: &'a DeployConfig,
+    given: Option<&str>,
+    path: &Path,
+) -> anyhow::Result<&'a str> {
+    match given {
+        Some(name) => Ok(config.state_machine(name, path)?.0.as_str()),
+        None => {
+            let mut names = config.state_machines.keys();
+            match (names.next(), names.next()) {
+                (Some(only), None) => Ok(only.as_str()),
+                _ => anyhow::bail!(
+                    "{} defines several state machines ({}); pass --state-machine NAME",
+                    path.display(),
+                    config
+                        .state_machines
+                        .keys()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    }
+}
+
+/// The deployed state machine's ARN: the one deploy.toml implies, else the one with that name in
+/// the account and region the SDK talks to (a different account, or a `--region` override).
+pub async fn state_machine_arn(
+    client: &Client,
+    config: &DeployConfig,
+    name: &str,
+    path: &Path,
+) -> anyhow::Result<String> {
+    let (name, _) = config.state_machine(name, path)?;
+    let computed = config.state_machine_arn(name);
+    match client
+        .describe_state_machine()
+        .state_machine_arn(&computed)
+        .send()
+        .await
+    {
+        Ok(found) => return Ok(found.state_machine_arn().to_owned()),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_state_machine_does_not_exist() || e.is_invalid_arn()) => {}
+        Err(err) => return Err(aws_error::describe("looking up the state machine", &err)),
+    }
+    let mut pages = client.list_state_machines().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|err| aws_error::describe("listing state machines", &err))?;
+        if let Some(item) = page
+            .state_machines()
+            .iter()
+            .find(|item| item.name() == name.as_str())
+        {
+            return Ok(item.state_machine_arn().to_owned());
+        }
+    }
+    anyhow::bail!(
+        "state machine `{name}` is not deployed (looked for {computed} and by name); deploy it with \
+         `cm-etl deploy --state-machine {name}` or check --region and --profile"
+    )
+}
+
+/// The ARN of execution `execution` of the state machine `state_machine_arn`:
+/// `arn:aws:states:REGION:ACCOUNT:execution:SM_NAME:NAME`.
+pub fn execution_arn(state_machine_arn: &str, execution: &str) -> anyhow::Result<String> {
+    match state_machine_arn.split_once(":stateMachine:") {
+        Some((prefix, machine)) => Ok(format!("{prefix}:execution:{machine}:{execution}")),
+        None => anyhow::bail!("`{state_machine_arn}` is not a state machine ARN"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_execution_arn_is_built_from_the_state_machine_arn() {
+        assert_eq!(
+            execution_arn(
+                "arn:aws:states:eu-west-1:111122223333:stateMachine:cm-etl-pipeline-phase2",
+                "nightly-1"
+            )
+            .unwrap(),
+            "arn:aws:states:eu-west-1:111122223333:execution:cm-etl-pipeline-phase2:nightly-1"
+        );
+        assert!(execution_arn("arn:aws:lambda:x", "n").is_err());
+    }
+
+    #[test]
+    fn the_only_state_machine_is_the_default() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml"));
+        let config = DeployConfig::load(path).unwrap();
+        assert_eq!(
+            state_machine_name(&config, None, path).unwrap(),
+            "cm-etl-pipeline-phase2"
+        );
+        let err = state_machine_name(&config, Some("nope"), path)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[state_machines.nope]"), "{err}");
+    }
+}

@@ -1,0 +1,726 @@
+//! `start` and `status` against moto server: the real CLI binary, a state machine and function
+//! deployed in moto, and canned Lambda results standing in for the handlers.
+//!
+//! moto's Lambda results are one queue per region, shared by every execution, so the tests take
+//! turns (`serial()`), each starting from a reset moto (an empty queue) and queueing exactly the
+//! results its execution consumes.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use cm_etl::execution::{ExecutionReport, MapIterations, Status};
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+const INPUT: &str = r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}"#;
+
+fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run `bash tests/run.sh -- --test execution`")
+}
+
+/// Waits for this test's turn, then resets moto: nothing another test left queued or created is
+/// seen. (cargo runs test binaries one after another, so no other binary is using moto now.)
+fn serial() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    post("/moto-api/reset", "application/json", "{}", None);
+    turn
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(moto_endpoint())
+        .load()
+        .await
+}
+
+fn sfn() -> aws_sdk_sfn::Client {
+    aws_sdk_sfn::Client::new(&block_on(sdk_config()))
+}
+
+/// POSTs JSON or a form to moto with curl (moto's own API, and IAM's query API: the SDK for IAM
+/// is not a dependency of this project). moto does not check signatures, only the service named
+/// in the credential scope.
+fn post(path: &str, content_type: &str, body: &str, service: Option<&str>) -> String {
+    let mut curl = Command::new("curl");
+    curl.args(["-sS", "--fail-with-body", "-X", "POST"])
+        .arg(format!("{}{path}", moto_endpoint()))
+        .args(["-H", &format!("Content-Type: {content_type}")])
+        .args(["--data-binary", body]);
+    if let Some(service) = service {
+        curl.args([
+            "-H",
+            &format!(
+                "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+            ),
+        ]);
+    }
+    let out = curl.output().expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "POST {path} failed: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn create_role(name: &str, service: &str) -> String {
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]});
+    let body = format!(
+        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+        form_escape(&policy.to_string())
+    );
+    let reply = post("/", "application/x-www-form-urlencoded", &body, Some("iam"));
+    assert!(reply.contains("<Arn>"), "CreateRole: {reply}");
+    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
+}
+
+fn form_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Queues the results moto's Docker-free Lambda returns, one per invocation, in order.
+fn queue_lambda_results(results: &[Value]) {
+    let results: Vec<String> = results.iter().map(Value::to_string).collect();
+    post(
+        "/moto-api/static/lambda-simple/response",
+        "application/json",
+        &json!({"results": results, "region": REGION}).to_string(),
+        None,
+    );
+}
+
+fn chunks_result(execution_hint: &str, chunk_ids: Option<&[u32]>) -> Value {
+    let mut result = json!({
+        "format_version": 1,
+        "execution": execution_hint,
+        "chunk_store": "s3://cm-etl-phase2-chunks/task02/",
+        "date_range": {"from": "2024-01-01", "to": "2024-01-31"},
+        "num_chunks": chunk_ids.map_or(0, <[u32]>::len),
+        "total_keys": 40,
+        "total_rows": 400,
+    });
+    if let Some(ids) = chunk_ids {
+        result["chunk_ids"] = json!(ids);
+    }
+    result
+}
+
+fn chunk_summary(id: u32) -> Value {
+    json!({"chunk_id": id, "rows_migrated": 100, "rows_rejected": 0})
+}
+
+/// A state machine deployed into moto, with a deploy.toml that names it.
+struct Deployed {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    name: String,
+    arn: String,
+}
+
+/// The pipeline's shape (the committed definition is written by another part of the project):
+/// GetTask02Chunks, then a Map over its chunk ids calling ProcessTask02Chunk, through the alias.
+fn pipeline_definition(alias_arn: &str) -> Value {
+    json!({
+        "StartAt": "GetTask02Chunks",
+        "States": {
+            "GetTask02Chunks": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {
+                    "FunctionName": alias_arn,
+                    "Payload": {"action": "get_task02_chunks", "input": {
+                        "execution.$": "$$.Execution.Name",
+                        "date_range.$": "$.date_range",
+                        "budget": {"max_rows": 50000, "max_keys": 1000}}}
+                },
+                "ResultSelector": {
+                    "format_version.$": "$.Payload.format_version",
+                    "execution.$": "$.Payload.execution",
+                    "chunk_store.$": "$.Payload.chunk_store",
+                    "num_chunks.$": "$.Payload.num_chunks",
+                    "chunk_ids.$": "$.Payload.chunk_ids"
+                },
+                "ResultPath": "$.task02_chunks",
+                "Next": "ProcessTask02Chunks"
+            },
+            "ProcessTask02Chunks": {
+                "Type": "Map",
+                "ItemsPath": "$.task02_chunks.chunk_ids",
+                "ItemSelector": {
+                    "chunk_id.$": "$$.Map.Item.Value",
+                    "execution.$": "$.task02_chunks.execution",
+                    "chunk_store.$": "$.task02_chunks.chunk_store",
+                    "format_version.$": "$.task02_chunks.format_version"
+                },
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "ProcessTask02Chunk",
+                    "States": {"ProcessTask02Chunk": {
+                        "Type": "Task",
+                        "Resource": "arn:aws:states:::lambda:invoke",
+                        "Parameters": {"FunctionName": alias_arn,
+                            "Payload": {"action": "process_task02_chunk", "input.$": "$"}},
+                        "ResultPath": null,
+                        "End": true
+                    }}
+                },
+                "MaxConcurrency": 10,
+                "ResultPath": null,
+                "Next": "Done"
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    })
+}
+
+/// Deploys the function (any small zip: moto's Docker-free Lambda does not run it), its `live`
+/// alias and a state machine with `definition` (the pipeline when `None`), under fresh names.
+/// The one place to switch to the committed definition or to `cm-etl deploy`.
+fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
+    let function = unique(&format!("fn-{tag}"));
+    let name = unique(&format!("sm-{tag}"));
+    let lambda_role = create_role(&unique("lambda"), "lambda.amazonaws.com");
+    let states_role = create_role(&unique("states"), "states.amazonaws.com");
+
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file("bootstrap", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut zip, b"#!/bin/sh\n").unwrap();
+    let zip = zip.finish().unwrap().into_inner();
+
+    let arn = block_on(async {
+        let config = sdk_config().await;
+        let lambda = aws_sdk_lambda::Client::new(&config);
+        lambda
+            .create_function()
+            .function_name(&function)
+            .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(&lambda_role)
+            .code(
+                aws_sdk_lambda::types::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateFunction");
+        let version = lambda
+            .publish_version()
+            .function_name(&function)
+            .send()
+            .await
+            .expect("PublishVersion");
+        let alias = lambda
+            .create_alias()
+            .function_name(&function)
+            .name("live")
+            .function_version(version.version().unwrap())
+            .send()
+            .await
+            .expect("CreateAlias");
+        let alias_arn = alias.alias_arn().unwrap().to_owned();
+        let definition = definition.unwrap_or_else(|| pipeline_definition(&alias_arn));
+        aws_sdk_sfn::Client::new(&config)
+            .create_state_machine()
+            .name(&name)
+            .role_arn(&states_role)
+            .definition(definition.to_string())
+            .send()
+            .await
+            .expect("CreateStateMachine")
+            .state_machine_arn()
+            .to_owned()
+    });
+
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap();
+    let text = committed
+        .replace(
+            "state_machines.cm-etl-pipeline-phase2",
+            &format!("state_machines.{name}"),
+        )
+        .replace(
+            "name = \"cm-etl-phase2\"",
+            &format!("name = \"{function}\""),
+        );
+    assert!(text.contains(&format!("[state_machines.{name}]")));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("deploy.toml");
+    std::fs::write(&config, text).unwrap();
+    Deployed {
+        _dir: dir,
+        config,
+        name,
+        arn,
+    }
+}
+
+/// `cm-etl ARGS --config ... --endpoint-url moto`.
+fn cli(deployed: &Deployed, args: &[&str]) -> Command {
+    let mut command = Command::cargo_bin("cm-etl").unwrap();
+    command
+        .args(args)
+        .arg("--config")
+        .arg(&deployed.config)
+        .args(["--endpoint-url", &moto_endpoint()]);
+    command
+}
+
+fn run(mut command: Command) -> (Option<i32>, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    (
+        status.code(),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+fn report(stdout: &str) -> ExecutionReport {
+    serde_json::from_str(stdout).unwrap_or_else(|err| panic!("not a JSON report ({err}): {stdout}"))
+}
+
+fn executions_of(deployed: &Deployed) -> usize {
+    block_on(
+        sfn()
+            .list_executions()
+            .state_machine_arn(&deployed.arn)
+            .send(),
+    )
+    .expect("ListExecutions")
+    .executions()
+    .len()
+}
+
+#[test]
+fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
+    let _turn = serial();
+    let deployed = deploy("ok", None);
+    let chunk_ids = [0, 1, 2, 3];
+    let mut results = vec![chunks_result("any", Some(&chunk_ids))];
+    results.extend(chunk_ids.iter().map(|&id| chunk_summary(id)));
+    queue_lambda_results(&results);
+
+    let (code, stdout, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    let report = report(&stdout);
+    assert_eq!(report.status, Status::Succeeded);
+    assert_eq!(
+        report.map_iterations,
+        MapIterations {
+            succeeded: 4,
+            failed: 0,
+            total: chunk_ids.len() as u64
+        }
+    );
+    assert_eq!(
+        report.output.as_ref().unwrap()["task02_chunks"]["chunk_ids"],
+        json!(chunk_ids)
+    );
+    assert!(
+        report
+            .execution_arn
+            .starts_with(&deployed.arn.replace(":stateMachine:", ":execution:"))
+    );
+    assert!(stderr.contains(&report.execution_arn), "{stderr}");
+    assert!(report.duration_ms.is_some() && report.stop.is_some());
+    assert_eq!(
+        (report.error, report.cause, report.failed_state),
+        (None, None, None)
+    );
+}
+
+#[test]
+fn status_of_a_finished_execution_reports_what_start_wait_did() {
+    let _turn = serial();
+    let deployed = deploy("status", None);
+    let mut results = vec![chunks_result("any", Some(&[0, 1]))];
+    results.extend([chunk_summary(0), chunk_summary(1)]);
+    queue_lambda_results(&results);
+    let (code, started, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--input",
+            INPUT,
+            "--name",
+            "nightly-1",
+            "--wait",
+            "--output",
+            "json",
+            "--state-machine",
+            &deployed.name,
+        ],
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
+    let started = report(&started);
+    assert_eq!(started.name, "nightly-1");
+
+    let (code, by_arn, stderr) = run(cli(
+        &deployed,
+        &["status", &started.execution_arn, "--output", "json"],
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report(&by_arn), started);
+
+    // A bare name is looked up under the state machine deploy.toml names.
+    let (code, by_name, stderr) = run(cli(
+        &deployed,
+        &[
+            "status",
+            "nightly-1",
+            "--state-machine",
+            &deployed.name,
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(report(&by_name), started);
+
+    let (code, text, _) = run(cli(&deployed, &["status", &started.execution_arn]));
+    assert_eq!(code, Some(0));
+    assert!(text.contains("status        SUCCEEDED"), "{text}");
+    assert!(text.contains("2 of 2 succeeded, 0 failed"), "{text}");
+
+    // The same name again is refused with a way out, and nothing new starts.
+    let (code, _, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--input",
+            INPUT,
+            "--name",
+            "nightly-1",
+            "--state-machine",
+            &deployed.name,
+        ],
+    ));
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--name"),
+        "{stderr}"
+    );
+    assert_eq!(executions_of(&deployed), 1);
+}
+
+#[test]
+fn a_split_without_chunk_ids_fails_and_the_report_names_state_and_error() {
+    let _turn = serial();
+    let deployed = deploy("fail", None);
+    // Only the split is invoked: the execution fails before any chunk.
+    queue_lambda_results(&[chunks_result("any", None)]);
+
+    let (code, stdout, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+        ],
+    ));
+    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    let arn = stdout.lines().next().unwrap().to_owned();
+    assert!(stdout.contains("status        FAILED"), "{stdout}");
+    assert!(stdout.contains("error         States.Runtime"), "{stdout}");
+
+    let (code, json, _) = run(cli(&deployed, &["status", &arn, "--output", "json"]));
+    assert_eq!(code, Some(1));
+    let report = report(&json);
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(report.error.as_deref(), Some("States.Runtime"));
+    let state = report
+        .failed_state
+        .clone()
+        .expect("the failing state is named");
+    assert!(
+        ["GetTask02Chunks", "ProcessTask02Chunks"].contains(&state.as_str()),
+        "{state}"
+    );
+    // moto's cause names the state it failed in: the history walk must agree with it.
+    let cause = report.cause.clone().unwrap();
+    assert!(cause.contains(&format!("'{state}'")), "{state} vs {cause}");
+    assert!(
+        stdout.contains(&format!("failed state  {state}")),
+        "{stdout}"
+    );
+    assert_eq!(report.output, None);
+}
+
+#[test]
+fn a_bad_input_is_one_clear_error_and_starts_nothing() {
+    let _turn = serial();
+    let deployed = deploy("input", None);
+    let cases = [
+        (
+            r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"},"dry_run":true}"#,
+            "unknown field `dry_run`",
+        ),
+        (
+            r#"{"date_range":{"from":"2024-02-30","to":"2024-03-31"}}"#,
+            "date_range.from",
+        ),
+        (
+            r#"{"date_range":{"from":"2024-03-01","to":"2024-01-31"}}"#,
+            "must not be after",
+        ),
+        (
+            r#"{"date_range":{"from":"2024-01-01"}}"#,
+            "missing field `to`",
+        ),
+    ];
+    for (input, named) in cases {
+        let (code, stdout, stderr) = run(cli(
+            &deployed,
+            &[
+                "start",
+                "--state-machine",
+                &deployed.name,
+                "--input",
+                input,
+                "--wait",
+            ],
+        ));
+        assert_eq!(code, Some(2), "{input}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.starts_with("error: --input is not a valid pipeline input"),
+            "{stderr}"
+        );
+        assert!(stderr.contains(named), "{input}: {stderr}");
+    }
+    let file = deployed.config.with_file_name("input.json");
+    std::fs::write(&file, r#"{"range":{}}"#).unwrap();
+    let (code, _, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input-file",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("--input-file") && stderr.contains("unknown field `range`"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--name",
+            "a/b",
+            "--input",
+            INPUT,
+        ],
+    ));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--name"), "{stderr}");
+
+    assert_eq!(
+        executions_of(&deployed),
+        0,
+        "a refused input must start nothing"
+    );
+}
+
+#[test]
+fn an_undeployed_state_machine_and_an_unreachable_endpoint_are_one_line_errors() {
+    let _turn = serial();
+    let deployed = deploy("errors", None);
+    let text = std::fs::read_to_string(&deployed.config).unwrap();
+    std::fs::write(
+        &deployed.config,
+        text.replace(&deployed.name, "never-deployed"),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(cli(&deployed, &["start", "--input", INPUT]));
+    assert_eq!(code, Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("`never-deployed` is not deployed") && stderr.contains("cm-etl deploy"),
+        "{stderr}"
+    );
+
+    let mut command = Command::cargo_bin("cm-etl").unwrap();
+    command
+        .args(["status", "some-run", "--config"])
+        .arg(&deployed.config)
+        .args(["--endpoint-url", "http://127.0.0.1:9"]);
+    let (code, _, stderr) = run(command);
+    assert_eq!(code, Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot reach the AWS endpoint"), "{stderr}");
+
+    let (code, _, stderr) = run(cli(
+        &deployed,
+        &["status", "no-such-run", "--state-machine", "never-deployed"],
+    ));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is not deployed"), "{stderr}");
+}
+
+#[test]
+fn ctrl_c_stops_following_but_never_the_execution() {
+    let _turn = serial();
+    let hold = json!({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 120, "End": true}}});
+    let deployed = deploy("ctrlc", Some(hold));
+    let mut child = cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+        ],
+    );
+    let mut child = child
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut arn = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut arn)
+        .unwrap();
+    let arn = arn.trim().to_owned();
+    assert!(arn.contains(":execution:"), "{arn}");
+    std::thread::sleep(Duration::from_millis(700));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cm-etl status {arn} --wait")),
+        "{stderr}"
+    );
+
+    let client = sfn();
+    let described = block_on(client.describe_execution().execution_arn(&arn).send()).unwrap();
+    assert_eq!(
+        described.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Running
+    );
+
+    // `status` of the running execution: RUNNING, exit 0, no stop time yet.
+    let (code, json, stderr) = run(cli(&deployed, &["status", &arn, "--output", "json"]));
+    assert_eq!(code, Some(0), "{stderr}");
+    let running = report(&json);
+    assert_eq!(running.status, Status::Running);
+    assert_eq!((running.stop, running.duration_ms), (None, None));
+    block_on(client.stop_execution().execution_arn(&arn).send()).unwrap();
+}
+
+/// moto's Lambda cannot raise, so a Fail state inside the Map stands in for a chunk whose handler
+/// failed: the report counts the failed iteration and names the state, error and cause.
+#[test]
+fn a_failed_map_iteration_is_counted_and_its_state_named() {
+    let _turn = serial();
+    let definition = json!({"StartAt": "ListChunks", "States": {
+        "ListChunks": {"Type": "Pass", "Result": [0, 1, 2], "ResultPath": "$.chunk_ids", "Next": "ProcessTask02Chunks"},
+        "ProcessTask02Chunks": {"Type": "Map", "ItemsPath": "$.chunk_ids", "MaxConcurrency": 1,
+            "ItemSelector": {"chunk_id.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "IsChunkThere", "States": {
+                "IsChunkThere": {"Type": "Choice", "Default": "Migrated",
+                    "Choices": [{"Variable": "$.chunk_id", "NumericEquals": 1, "Next": "ChunkMissing"}]},
+                "Migrated": {"Type": "Pass", "End": true},
+                "ChunkMissing": {"Type": "Fail", "Error": "Task02.ChunkNotFound", "Cause": "chunk 1 is not in the store"}}},
+            "ResultPath": null, "End": true}}});
+    let deployed = deploy("mapfail", Some(definition));
+    let (code, json, stderr) = run(cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+            "--output",
+            "json",
+        ],
+    ));
+    assert_eq!(code, Some(1), "{stderr}");
+    let report = report(&json);
+    assert_eq!(report.status, Status::Failed);
+    assert_eq!(
+        report.map_iterations,
+        MapIterations {
+            succeeded: 1,
+            failed: 1,
+            total: 3
+        }
+    );
+    assert_eq!(report.failed_state.as_deref(), Some("ChunkMissing"));
+    assert_eq!(report.error.as_deref(), Some("Task02.ChunkNotFound"));
+    assert_eq!(report.cause.as_deref(), Some("chunk 1 is not in the store"));
+}
