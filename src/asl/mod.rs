@@ -11,10 +11,12 @@
 //! Invariant: `asl` does no I/O and knows nothing of this pipeline, of the Lambda contract or of
 //! AWS accounts; the pipeline writes its machine with it.
 
+pub mod mermaid;
 pub mod path;
 pub mod payload;
 pub mod state;
 pub mod typed;
+pub mod validate;
 
 pub use path::{ContextPath, ContextValue, PathError, ReferencePath, SchemaRoot, Segment};
 pub use payload::{PayloadTemplate, PayloadValue};

@@ -316,7 +316,7 @@ impl<S, T> Value<S, T> {
 impl<S, T: Serialize + PayloadSafe> Value<S, T> {
     /// A value fixed at synth time.
     pub fn literal(value: &T) -> Self {
-        Self::new(PayloadValue::Literal(
+        Self::new(PayloadValue::literal(
             serde_json::to_value(value).expect("payload literals serialize to JSON"),
         ))
     }
@@ -457,8 +457,11 @@ impl<In, Item> MapOver<In, Item> {
 pub struct MapSelecting<In, Item, Sel> {
     items_path: ReferencePath,
     item_selector: PayloadTemplate,
-    _types: PhantomData<fn() -> (In, Item, Sel)>,
+    _types: PhantomData<Types3<In, Item, Sel>>,
 }
+
+/// Marks three types as used without owning a value of any.
+type Types3<A, B, C> = fn() -> (A, B, C);
 
 impl<In, Item, Sel> MapSelecting<In, Item, Sel> {
     /// The states run per item; they must take exactly what the ItemSelector builds.

@@ -190,6 +190,12 @@ mod tests {
     }
 
     #[test]
+    fn the_definition_passes_every_synth_time_check_without_a_warning() {
+        let report = crate::asl::validate::validate(&definition(&config()));
+        assert_eq!(report, crate::asl::validate::Report::default());
+    }
+
+    #[test]
     fn the_map_gives_each_iteration_its_chunk_id_as_the_item() {
         let machine = rendered(&config());
         let map = &machine["States"][PROCESS_TASK02_CHUNKS];
