@@ -317,8 +317,16 @@ impl ChunkStatements {
         let valid_k = (dialect.valid_ssn)("k.ssn");
         let p = dialect.param;
         let (execution, chunk) = (p(1), p(2));
-        let dated_join = "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
-        let reject_columns = "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
+        let dated_join =
+            "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
+        let reject_columns =
+            "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
+        // Two executions may process the same keys at once: on PostgreSQL the second one's
+        // DELETE cannot see the first one's fresh rows, so the inserts upsert (last writer wins)
+        // instead of failing on the key. (SQLite serializes writers; the clause is a no-op there.)
+        let reject_conflict = "ON CONFLICT (source_id) DO UPDATE SET visit_date = excluded.visit_date, \
+             ssn = excluded.ssn, reason = excluded.reason, execution = excluded.execution, \
+             chunk_id = excluded.chunk_id";
         Self {
             delete_target: format!(
                 "DELETE FROM visits_migrated WHERE (visit_date, ssn) IN \
@@ -328,24 +336,28 @@ impl ChunkStatements {
             delete_rejects_dated: "DELETE FROM visits_rejected WHERE (visit_date, ssn) IN \
                  (SELECT visit_date, ssn FROM chunk_keys WHERE visit_date IS NOT NULL)"
                 .to_owned(),
-            delete_rejects_undated: "DELETE FROM visits_rejected WHERE visit_date IS NULL AND ssn IN \
+            delete_rejects_undated:
+                "DELETE FROM visits_rejected WHERE visit_date IS NULL AND ssn IN \
                  (SELECT ssn FROM chunk_keys WHERE visit_date IS NULL)"
-                .to_owned(),
+                    .to_owned(),
             insert_migrated: format!(
                 "INSERT INTO visits_migrated \
                  (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
                  SELECT v.visit_date, replace(v.ssn, '-', ''), v.id, v.amount_cents, \
-                 upper(trim(v.provider)), {execution}, {chunk} {dated_join} WHERE {valid_k}"
+                 upper(trim(v.provider)), {execution}, {chunk} {dated_join} WHERE {valid_k} \
+                 ON CONFLICT (visit_date, ssn, source_id) DO UPDATE SET \
+                 amount_cents = excluded.amount_cents, provider = excluded.provider, \
+                 execution = excluded.execution, chunk_id = excluded.chunk_id"
             ),
             insert_bad_ssn: format!(
                 "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
-                 {dated_join} WHERE NOT ({valid_k})",
+                 {dated_join} WHERE NOT ({valid_k}) {reject_conflict}",
                 RejectReason::BadSsnFormat.as_str()
             ),
             insert_missing_date: format!(
                 "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
                  FROM chunk_keys k JOIN visits v ON v.visit_date IS NULL AND v.ssn = k.ssn \
-                 WHERE k.visit_date IS NULL",
+                 WHERE k.visit_date IS NULL {reject_conflict}",
                 RejectReason::MissingDate.as_str()
             ),
             upsert_ledger: format!(
@@ -368,8 +380,7 @@ const KEYS_UNDATED: &str =
     "SELECT ssn, count(*) FROM visits WHERE visit_date IS NULL GROUP BY ssn ORDER BY ssn";
 const MIGRATED_ROWS: &str = "SELECT source_id, visit_date, ssn, amount_cents, provider, execution, \
      chunk_id FROM visits_migrated ORDER BY source_id";
-const REJECTED_ROWS: &str =
-    "SELECT source_id, visit_date, reason, execution, chunk_id FROM visits_rejected ORDER BY source_id";
+const REJECTED_ROWS: &str = "SELECT source_id, visit_date, reason, execution, chunk_id FROM visits_rejected ORDER BY source_id";
 const LEDGER_ROWS: &str = "SELECT execution, chunk_id, rows_migrated, rows_rejected \
      FROM task02_chunk_ledger ORDER BY execution, chunk_id";
 

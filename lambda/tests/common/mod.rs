@@ -25,7 +25,8 @@ pub fn unique(name: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!(
         "{}_{}_{}",
-        name.to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        name.to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
         std::process::id(),
         NEXT.fetch_add(1, Ordering::SeqCst)
     )
@@ -44,9 +45,13 @@ pub async fn database_url(engine: Engine, dir: &TempDir, name: &str) -> String {
         Engine::Postgres => {
             let base = required_env("TEST_DATABASE_URL");
             let schema = unique(name);
-            let admin = Warehouse::connect(&base).await.expect("connect to TEST_DATABASE_URL");
+            let admin = Warehouse::connect(&base)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
             admin
-                .execute_batch(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+                .execute_batch(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                ))
                 .await
                 .expect("create test schema");
             let separator = if base.contains('?') { '&' } else { '?' };
@@ -152,7 +157,9 @@ pub async fn process_all(handlers: &Handlers, chunks: &Task02Chunks) {
 pub fn expected_keys(sample: &SampleData) -> BTreeMap<(Option<NaiveDate>, String), u64> {
     let mut keys = BTreeMap::new();
     for row in sample.rows() {
-        *keys.entry((row.visit_date, row.ssn.expose().to_owned())).or_default() += 1;
+        *keys
+            .entry((row.visit_date, row.ssn.expose().to_owned()))
+            .or_default() += 1;
     }
     keys
 }
