@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_sdk_lambda::config::http::HttpResponse;
 use aws_sdk_lambda::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_lambda::config::{ConfigBag, Intercept};
+use aws_sdk_lambda::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_lambda::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use serde::Serialize;
@@ -64,10 +64,12 @@ impl Intercept for ApiCalls {
         "ApiCalls"
     }
 
-    /// Runs once per operation (not per retry attempt), before the request is built.
-    fn read_before_execution(
+    /// Runs once per operation (not per retry attempt), after the operation's configuration (which
+    /// names it) is in the bag; `read_before_execution` runs too early for a client interceptor.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(metadata) = cfg.load::<Metadata>() {

@@ -52,7 +52,8 @@ pub struct DeployArgs {
     /// The state machine to deploy: a `[state_machines.NAME]` table of deploy.toml.
     #[arg(long)]
     pub state_machine: String,
-    /// The deploy configuration; its directory is the repository (definitions/, lambda/).
+    /// The deploy configuration. Run from the repository root: definitions/ and lambda/ are
+    /// found there.
     #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
     /// Do every read and the build, print what would change, change nothing.
@@ -135,12 +136,10 @@ impl Aws {
     }
 }
 
-/// The directory `deploy.toml` is in: definitions/ and the lambda crate are found from there.
-fn workspace_root(config_path: &Path) -> PathBuf {
-    match config_path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
-        _ => PathBuf::from("."),
-    }
+/// The repository: commands run from its root, where definitions/ and the lambda crate are (as
+/// for `synth`); `--config` may point anywhere.
+fn workspace_root() -> PathBuf {
+    PathBuf::from(".")
 }
 
 /// The rendered definition, which must be byte for byte the committed file: deploy ships only
@@ -376,7 +375,7 @@ pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let config = DeployConfig::load(&args.config)?;
     let (name, machine) = config.state_machine(&args.state_machine, &args.config)?;
-    let root = workspace_root(&args.config);
+    let root = workspace_root();
     let definition = reviewed_definition(&config, name, &root)?;
     let desired_machine = DesiredStateMachine::new(&config, name, machine, definition)?;
     let desired_function = DesiredFunction::from_config(&config);
