@@ -112,12 +112,14 @@ fn a_second_deploy_with_nothing_changed_uploads_and_publishes_nothing() {
     assert_eq!(second_summary["code_sha256"], first_summary["code_sha256"]);
 
     eprintln!(
-        "BENCH deploy (dev-profile lambda, moto): first: {:.2}s, {} bytes uploaded, {} API calls ({} mutating); no-op: {:.2}s, {} bytes uploaded, {} API calls ({} mutating)",
+        "BENCH deploy (dev-profile lambda, moto): first: {:.2}s ({:.2}s build), {} bytes uploaded, {} API calls ({} mutating); no-op: {:.2}s ({:.2}s build), {} bytes uploaded, {} API calls ({} mutating)",
         first.seconds,
+        first_summary["build_seconds"].as_f64().unwrap(),
         first_summary["bytes_uploaded"],
         first_summary["api_calls"]["total"],
         first_summary["api_calls"]["mutating"],
         second.seconds,
+        second_summary["build_seconds"].as_f64().unwrap(),
         second_summary["bytes_uploaded"],
         second_summary["api_calls"]["total"],
         second_summary["api_calls"]["mutating"],
@@ -467,4 +469,47 @@ fn a_missing_cargo_lambda_says_what_to_install() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_failure_part_way_says_what_changed_and_a_rerun_continues() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+    // moto rejects a state machine role that is not a role ARN, after the function is done.
+    let edited = edited_config(
+        "role_arn = \"arn:aws:iam::123456789012:role/cm-etl-phase2-states\"",
+        "role_arn = \"arn:aws:iam::123456789012:user/cm-etl-phase2-states\"",
+    );
+    let failed = deploy(&[
+        "--config",
+        edited.path().join("deploy.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(failed.code, 2);
+    let stderr = failed.stderr.trim();
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "a warning and one error line: {stderr}"
+    );
+    let error = stderr.lines().last().unwrap();
+    assert!(
+        error.starts_with("error: deploy stopped at `create the state machine (publish version 1)`: CreateStateMachine failed:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Changed: create the function (")
+            && error.contains("publish a function version; create the alias. Not changed: create the state machine"),
+        "{error}"
+    );
+    assert!(moto.function_exists());
+    assert_eq!(moto.definition(), None);
+
+    let resumed = deploy(&[]).json();
+    assert_eq!(
+        changes(&resumed),
+        vec!["create the state machine (publish version 1)".to_owned()]
+    );
+    assert_eq!(resumed["bytes_uploaded"], 0);
+    assert_eq!(moto.versions(), vec!["1"]);
+    assert!(moto.definition().is_some());
 }

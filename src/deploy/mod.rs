@@ -320,6 +320,8 @@ pub struct DeploySummary {
     pub changes: Vec<String>,
     pub warnings: Vec<String>,
     pub api_calls: ApiCallCount,
+    /// Time spent in `cargo lambda build` (a no-op build still checks every fingerprint).
+    pub build_seconds: f64,
     pub elapsed_seconds: f64,
 }
 
@@ -367,7 +369,10 @@ impl DeploySummary {
             "  API calls:        {} ({} mutating)",
             self.api_calls.total, self.api_calls.mutating
         );
-        println!("  took:             {:.1}s", self.elapsed_seconds);
+        println!(
+            "  took:             {:.1}s ({:.1}s building)",
+            self.elapsed_seconds, self.build_seconds
+        );
     }
 }
 
@@ -401,8 +406,10 @@ pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
         args.lambda_profile.as_str(),
         config.function.architecture.as_str()
     ));
+    let build_started = Instant::now();
     let bootstrap =
         LambdaBuild::new(&root, config.function.architecture, args.lambda_profile).run()?;
+    let build_seconds = build_started.elapsed().as_secs_f64();
     let package = Package::from_bootstrap(&bootstrap)?;
 
     let function_plan = FunctionPlan::new(&desired_function, &package, &live_function);
@@ -469,6 +476,7 @@ pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
         changes: steps.iter().map(Step::to_string).collect(),
         warnings,
         api_calls: aws.calls.count(),
+        build_seconds,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     };
     match args.output {

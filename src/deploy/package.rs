@@ -138,6 +138,11 @@ impl LambdaBuild {
         require_cargo_lambda()?;
         let lambda_dir = self.lambda_dir();
         let mut command = Command::new("cargo");
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(is_set_by_cargo_for_its_programs) {
+                command.env_remove(name);
+            }
+        }
         command
             .current_dir(&self.workspace)
             .env("CARGO_TARGET_DIR", &self.target_dir)
@@ -178,6 +183,25 @@ impl LambdaBuild {
         std::fs::read(&binary)
             .with_context(|| format!("cargo lambda build did not produce {}", binary.display()))
     }
+}
+
+/// Variables cargo sets for the programs it runs (`cargo run -- deploy`, tests). Some build
+/// scripts rerun when they change (ring's tracks `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`,
+/// `OUT_DIR`), so leaking them into the Lambda build would rebuild half the dependency tree
+/// whenever deploy is started another way.
+fn is_set_by_cargo_for_its_programs(name: &str) -> bool {
+    const EXACT: [&str; 9] = [
+        "OUT_DIR",
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_")
 }
 
 /// Fails with what to install when cargo-lambda is not on PATH.
