@@ -211,6 +211,14 @@ impl Progress {
         }
     }
 
+    /// A `warning:` line on stderr, above the spinner when there is one.
+    fn warn(&self, message: &str) {
+        match &self.0 {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+
     fn finish(&self) {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
@@ -393,8 +401,7 @@ pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
     if let Validation::NotSupported(warning) =
         state_machine::validate(&aws, &desired_machine.definition).await?
     {
-        progress.step("");
-        eprintln!("warning: {warning}");
+        progress.warn(&warning);
         warnings.push(warning);
     }
     progress.step("reading the deployed function and state machine");
