@@ -331,18 +331,30 @@ fn diff_exit_code_is_0_after_deploy_and_1_after_a_pipeline_edit() {
     assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
     assert!(same.stdout.contains("no differences"), "{}", same.stdout);
 
-    // A pipeline edit: the Map's concurrency comes from deploy.toml.
-    let edited_dir = edited_config("map_max_concurrency = 10", "map_max_concurrency = 5");
+    // A pipeline edit: the definition invokes the function through the alias deploy.toml names.
+    let edited_dir = edited_config("alias = \"live\"", "alias = \"blue\"");
     let config_path = edited_dir.path().join("deploy.toml");
     let edited = diff(config_path.to_str().unwrap());
     assert_eq!(edited.code, 1, "{}", edited.stderr);
+    let changed_lines = |sign: char, text: &str| {
+        edited
+            .stdout
+            .lines()
+            .filter(|line| line.starts_with(sign) && line.contains(text))
+            .count()
+    };
     assert!(
-        edited.stdout.contains("-      \"MaxConcurrency\": 10"),
+        changed_lines('-', "function:cm-etl-phase2:live\"") >= 2,
         "{}",
         edited.stdout
     );
     assert!(
-        edited.stdout.contains("+      \"MaxConcurrency\": 5"),
+        changed_lines('+', "function:cm-etl-phase2:blue\"") >= 2,
+        "{}",
+        edited.stdout
+    );
+    assert!(
+        edited.stdout.starts_with("--- deployed\n+++ local\n"),
         "{}",
         edited.stdout
     );

@@ -76,6 +76,7 @@ pub struct DiffArgs {
     /// The state machine to compare: a `[state_machines.NAME]` table of deploy.toml.
     #[arg(long)]
     pub state_machine: String,
+    /// The deploy configuration the local definition is rendered with.
     #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
     /// Exit with 1 when the definitions differ (or the state machine is not deployed), 0 when
