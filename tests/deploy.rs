@@ -111,6 +111,21 @@ fn a_second_deploy_with_nothing_changed_uploads_and_publishes_nothing() {
     assert_eq!(second_summary["function_version"], "1");
     assert_eq!(second_summary["code_sha256"], first_summary["code_sha256"]);
 
+    let text = run(cm_etl().args(["deploy", "--state-machine", STATE_MACHINE]));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    for line in [
+        "everything is current: nothing to change",
+        "bytes uploaded:   0",
+        "function version: 1",
+        "(0 mutating)",
+    ] {
+        assert!(
+            text.stdout.contains(line),
+            "no `{line}` in:\n{}",
+            text.stdout
+        );
+    }
+
     eprintln!(
         "BENCH deploy (dev-profile lambda, moto): first: {:.2}s ({:.2}s build), {} bytes uploaded, {} API calls ({} mutating); no-op: {:.2}s ({:.2}s build), {} bytes uploaded, {} API calls ({} mutating)",
         first.seconds,
