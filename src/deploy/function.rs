@@ -406,3 +406,111 @@ pub async fn point_alias(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn desired() -> DesiredFunction {
+        let config =
+            DeployConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy.toml")).unwrap();
+        DesiredFunction::from_config(&config)
+    }
+
+    /// A live configuration equal to `desired`, with `sha` as its code and `version`.
+    fn live(desired: &DesiredFunction, sha: &str, version: &str) -> FunctionConfiguration {
+        FunctionConfiguration::builder()
+            .version(version)
+            .code_sha256(sha)
+            .role(&desired.role_arn)
+            .runtime(runtime())
+            .handler(HANDLER)
+            .memory_size(desired.memory_mb)
+            .timeout(desired.timeout_seconds)
+            .architectures(desired.lambda_architecture())
+            .environment(
+                aws_sdk_lambda::types::EnvironmentResponse::builder()
+                    .set_variables(Some(desired.environment.clone().into_iter().collect()))
+                    .build(),
+            )
+            .build()
+    }
+
+    fn package(sha: &str) -> Package {
+        Package {
+            zip: vec![0; 10],
+            code_sha256: sha.into(),
+        }
+    }
+
+    #[test]
+    fn the_environment_carries_the_chunk_store_and_the_secret_arn_only() {
+        let desired = desired();
+        assert_eq!(
+            desired.environment[CHUNK_STORE_ENV],
+            "s3://cm-etl-phase2-chunks/task02/"
+        );
+        assert!(desired.environment[WAREHOUSE_SECRET_ENV].starts_with("arn:aws:secretsmanager:"));
+        assert_eq!(desired.environment["RUST_LOG"], "info");
+    }
+
+    #[test]
+    fn a_missing_function_is_created_published_and_aliased() {
+        let plan = FunctionPlan::new(&desired(), &package("A"), &LiveFunction::default());
+        assert!(plan.create && plan.upload_code && plan.publish);
+        assert_eq!(plan.alias, AliasPlan::Create);
+    }
+
+    #[test]
+    fn nothing_is_published_when_the_alias_already_runs_this_code_and_configuration() {
+        let desired = desired();
+        let live_function = LiveFunction {
+            latest: Some(live(&desired, "A", "$LATEST")),
+            aliased: Some(live(&desired, "A", "3")),
+        };
+        let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
+        assert!(!plan.create && !plan.upload_code && !plan.publish);
+        assert!(plan.configuration.is_empty());
+        assert_eq!(plan.alias, AliasPlan::Keep);
+    }
+
+    #[test]
+    fn new_code_is_uploaded_published_and_the_alias_moved() {
+        let desired = desired();
+        let live_function = LiveFunction {
+            latest: Some(live(&desired, "A", "$LATEST")),
+            aliased: Some(live(&desired, "A", "3")),
+        };
+        let plan = FunctionPlan::new(&desired, &package("B"), &live_function);
+        assert!(plan.upload_code && plan.publish);
+        assert_eq!(plan.alias, AliasPlan::Move { from: "3".into() });
+    }
+
+    #[test]
+    fn a_rerun_after_an_upload_publishes_without_uploading_again() {
+        // The last run uploaded B to $LATEST and failed before publishing.
+        let desired = desired();
+        let live_function = LiveFunction {
+            latest: Some(live(&desired, "B", "$LATEST")),
+            aliased: Some(live(&desired, "A", "3")),
+        };
+        let plan = FunctionPlan::new(&desired, &package("B"), &live_function);
+        assert!(!plan.upload_code && plan.publish);
+    }
+
+    #[test]
+    fn a_configuration_change_names_the_fields() {
+        let mut desired = desired();
+        let live_function = LiveFunction {
+            latest: Some(live(&desired, "A", "$LATEST")),
+            aliased: Some(live(&desired, "A", "3")),
+        };
+        desired.memory_mb = 2048;
+        desired.environment.insert("EXTRA".into(), "1".into());
+        let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
+        assert_eq!(plan.configuration, vec!["memory_size", "environment"]);
+        assert!(!plan.upload_code && plan.publish);
+    }
+}
