@@ -1,0 +1,287 @@
+//! Least-privilege IAM documents for the two roles `deploy.toml` names, generated from the config
+//! so they name exactly this function, alias, bucket prefix, secret and log group.
+//!
+//! Written to `definitions/iam/` and kept current by `synth --check` (the committed files must equal
+//! `policy_documents(config)`). Deploy does not create roles: whoever owns IAM applies these.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::{DeployConfig, LogLevel};
+
+/// Where the documents live, relative to the repository root.
+pub const IAM_DIR: &str = "definitions/iam";
+
+/// An IAM policy document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyDocument {
+    version: &'static str,
+    statement: Vec<Statement>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Statement {
+    sid: &'static str,
+    effect: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<Principal>,
+    action: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resource: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Principal {
+    service: &'static str,
+}
+
+impl PolicyDocument {
+    fn new(statement: Vec<Statement>) -> Self {
+        Self {
+            version: "2012-10-17",
+            statement,
+        }
+    }
+
+    fn render(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a policy always serializes");
+        text.push('\n');
+        text
+    }
+}
+
+impl Statement {
+    fn allow(sid: &'static str, action: Vec<&'static str>, resource: Vec<String>) -> Self {
+        Self {
+            sid,
+            effect: "Allow",
+            principal: None,
+            action,
+            resource,
+            condition: None,
+        }
+    }
+
+    /// A trust statement letting `service` assume the role, only on behalf of this account (the
+    /// confused-deputy guard AWS recommends).
+    fn trust(service: &'static str, account: &str) -> Self {
+        Self {
+            sid: "AssumedByTheServiceForThisAccountOnly",
+            effect: "Allow",
+            principal: Some(Principal { service }),
+            action: vec!["sts:AssumeRole"],
+            resource: Vec::new(),
+            condition: Some(serde_json::json!({"StringEquals": {"aws:SourceAccount": account}})),
+        }
+    }
+}
+
+/// The Lambda function's permissions: its chunk prefix in S3, the warehouse secret, its own logs.
+fn lambda_role_policy(config: &DeployConfig) -> PolicyDocument {
+    let log_group = format!(
+        "arn:aws:logs:{}:{}:log-group:/aws/lambda/{}",
+        config.region, config.account, config.function.name
+    );
+    let mut statements = vec![
+        Statement::allow(
+            "ReadAndWriteChunksUnderTheChunkPrefixOnly",
+            vec!["s3:GetObject", "s3:PutObject"],
+            vec![format!(
+                "arn:aws:s3:::{}/{}*",
+                config.chunk_store.bucket, config.chunk_store.prefix
+            )],
+        ),
+        Statement::allow(
+            "CreateItsOwnLogGroup",
+            vec!["logs:CreateLogGroup"],
+            vec![log_group.clone()],
+        ),
+        Statement::allow(
+            "WriteItsOwnLogStreams",
+            vec!["logs:CreateLogStream", "logs:PutLogEvents"],
+            vec![format!("{log_group}:*")],
+        ),
+    ];
+    if let Some(secret) = &config.function.warehouse_secret_arn {
+        statements.push(Statement::allow(
+            "ReadTheWarehouseSecret",
+            vec!["secretsmanager:GetSecretValue"],
+            vec![secret_resource(secret.as_str())],
+        ));
+    }
+    PolicyDocument::new(statements)
+}
+
+/// Secrets Manager appends `-` and 6 random characters to a secret's ARN; a policy naming the
+/// secret without them must match exactly those 6 (not `*`, which would also match
+/// `warehouse-old-...`).
+fn secret_resource(arn: &str) -> String {
+    let name = arn.rsplit(':').next().unwrap_or_default();
+    let has_suffix = name.rsplit_once('-').is_some_and(|(_, suffix)| {
+        suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if has_suffix {
+        arn.to_owned()
+    } else {
+        format!("{arn}-??????")
+    }
+}
+
+/// The state machine's permissions: invoke the function through its alias only (the definition
+/// names the alias ARN), plus log delivery when a state machine logs.
+fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
+    let mut statements = vec![Statement::allow(
+        "InvokeTheFunctionThroughItsAliasOnly",
+        vec!["lambda:InvokeFunction"],
+        vec![config.function_alias_arn()],
+    )];
+    let logs = config
+        .state_machines
+        .values()
+        .any(|machine| machine.logging.level != LogLevel::Off);
+    if logs {
+        // CloudWatch Logs delivery actions do not support resource-level permissions: AWS documents
+        // `*` as the only resource for them.
+        statements.push(Statement::allow(
+            "DeliverExecutionLogs",
+            vec![
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            vec!["*".into()],
+        ));
+    }
+    PolicyDocument::new(statements)
+}
+
+/// Every IAM document, as (path relative to the repository root, pretty JSON + newline).
+pub fn policy_documents(config: &DeployConfig) -> Vec<(PathBuf, String)> {
+    let account = config.account.as_str();
+    let dir = PathBuf::from(IAM_DIR);
+    vec![
+        (
+            dir.join("lambda-role-policy.json"),
+            lambda_role_policy(config).render(),
+        ),
+        (
+            dir.join("lambda-role-trust.json"),
+            PolicyDocument::new(vec![Statement::trust("lambda.amazonaws.com", account)]).render(),
+        ),
+        (
+            dir.join("state-machine-role-policy.json"),
+            state_machine_role_policy(config).render(),
+        ),
+        (
+            dir.join("state-machine-role-trust.json"),
+            PolicyDocument::new(vec![Statement::trust("states.amazonaws.com", account)]).render(),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn committed_config() -> DeployConfig {
+        DeployConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy.toml")).unwrap()
+    }
+
+    fn document(config: &DeployConfig, file: &str) -> serde_json::Value {
+        let (_, text) = policy_documents(config)
+            .into_iter()
+            .find(|(path, _)| path.ends_with(file))
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn resources(document: &serde_json::Value) -> Vec<String> {
+        document["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["Resource"].as_array().cloned().unwrap_or_default())
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_state_machine_may_invoke_only_the_alias() {
+        let config = committed_config();
+        let policy = document(&config, "state-machine-role-policy.json");
+        assert_eq!(resources(&policy), vec![config.function_alias_arn()]);
+        assert_eq!(
+            policy["Statement"][0]["Action"],
+            serde_json::json!(["lambda:InvokeFunction"])
+        );
+    }
+
+    #[test]
+    fn the_lambda_reaches_only_its_prefix_secret_and_log_group() {
+        let config = committed_config();
+        let policy = document(&config, "lambda-role-policy.json");
+        let resources = resources(&policy);
+        assert!(resources.contains(&"arn:aws:s3:::cm-etl-phase2-chunks/task02/*".to_owned()));
+        assert!(
+            resources.contains(
+                &"arn:aws:secretsmanager:us-east-1:123456789012:secret:cm-etl/warehouse-??????"
+                    .to_owned()
+            )
+        );
+        assert!(
+            resources.iter().all(|r| r != "*" && !r.ends_with(":::*")),
+            "{resources:?}"
+        );
+        let logs: Vec<_> = resources
+            .iter()
+            .filter(|r| r.starts_with("arn:aws:logs:"))
+            .collect();
+        assert!(
+            logs.iter()
+                .all(|r| r.contains("log-group:/aws/lambda/cm-etl-phase2")),
+            "{logs:?}"
+        );
+    }
+
+    #[test]
+    fn a_full_secret_arn_is_not_suffixed_twice() {
+        assert_eq!(
+            secret_resource("arn:aws:secretsmanager:r:1:secret:db-AbC123"),
+            "arn:aws:secretsmanager:r:1:secret:db-AbC123"
+        );
+    }
+
+    /// Writes the documents when `CM_ETL_WRITE_IAM=1`, and otherwise checks the committed ones are
+    /// current (`synth --check` does the same once it is wired in).
+    #[test]
+    fn the_committed_documents_are_current() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (path, text) in policy_documents(&committed_config()) {
+            let full = root.join(&path);
+            if std::env::var_os("CM_ETL_WRITE_IAM").is_some() {
+                std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+                std::fs::write(&full, &text).unwrap();
+            }
+            let committed = std::fs::read_to_string(&full).unwrap_or_default();
+            assert_eq!(
+                committed,
+                text,
+                "{} is stale: re-run with CM_ETL_WRITE_IAM=1",
+                path.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Build and package: compiles the lambda crate's `bootstrap` for provided.al2023 (glibc 2.34)
+//! with cargo-lambda, and packs it into a deterministic zip whose CodeSha256 Lambda can compare.
+//!
+//! The zip is written here rather than by cargo-lambda so that its bytes depend only on the
+//! binary: one entry `bootstrap`, a fixed 1980-01-01 timestamp, mode 0755 and a fixed deflate
+//! level. The same binary therefore always gives the same CodeSha256, and deploy can skip the
+//! upload when it matches the live function's.
+
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::config::Architecture;
+
+/// The environment variable that selects the cargo profile of the Lambda build (`release` or
+/// `dev`); `--lambda-profile` wins over it.
+pub const PROFILE_ENV: &str = "CM_ETL_LAMBDA_PROFILE";
+/// The environment variable that moves the Lambda build's target directory (default:
+/// `<workspace>/target/lambda`), so several checkouts can share one build.
+pub const TARGET_DIR_ENV: &str = "CM_ETL_LAMBDA_TARGET_DIR";
+
+/// The package and binary the function runs.
+const LAMBDA_PACKAGE: &str = "etl-lambda";
+const BOOTSTRAP: &str = "bootstrap";
+
+/// Which cargo profile builds the Lambda: release for real deploys, dev for quick test cycles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildProfile {
+    #[default]
+    Release,
+    Dev,
+}
+
+impl BuildProfile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildProfile::Release => "release",
+            BuildProfile::Dev => "dev",
+        }
+    }
+}
+
+/// The cargo-lambda target triple for provided.al2023 on `architecture`: pinned to glibc 2.34, so a
+/// dependency needing a newer glibc fails at build time rather than on Lambda.
+pub fn target_triple(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::X86_64 => "x86_64-unknown-linux-gnu.2.34",
+        Architecture::Arm64 => "aarch64-unknown-linux-gnu.2.34",
+    }
+}
+
+/// A packaged function: the zip and its base64(sha256), as Lambda reports `CodeSha256`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    pub zip: Vec<u8>,
+    pub code_sha256: String,
+}
+
+impl Package {
+    /// Packs the `bootstrap` binary's bytes.
+    pub fn from_bootstrap(bootstrap: &[u8]) -> anyhow::Result<Self> {
+        let zip = deterministic_zip(bootstrap)?;
+        let code_sha256 = code_sha256(&zip);
+        Ok(Self { zip, code_sha256 })
+    }
+}
+
+/// The zip Lambda runs: one entry `bootstrap`, fixed timestamp and mode, fixed compression.
+pub fn deterministic_zip(bootstrap: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(6))
+        .last_modified_time(DateTime::DEFAULT)
+        .unix_permissions(0o755);
+    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    writer
+        .start_file(BOOTSTRAP, options)
+        .context("cannot start the zip entry")?;
+    writer
+        .write_all(bootstrap)
+        .context("cannot write the zip entry")?;
+    Ok(writer
+        .finish()
+        .context("cannot finish the zip")?
+        .into_inner())
+}
+
+/// base64(sha256(bytes)): Lambda's `CodeSha256` of a zip.
+pub fn code_sha256(zip: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip))
+}
+
+/// How to build the function's binary.
+#[derive(Clone, Debug)]
+pub struct LambdaBuild {
+    /// The cargo workspace holding the lambda crate.
+    pub workspace: PathBuf,
+    pub architecture: Architecture,
+    pub profile: BuildProfile,
+    /// cargo's target directory for this build (cargo-lambda needs `CARGO_TARGET_DIR`, not
+    /// `--target-dir`).
+    pub target_dir: PathBuf,
+}
+
+impl LambdaBuild {
+    /// The build for `workspace`, in `$CM_ETL_LAMBDA_TARGET_DIR` or `<workspace>/target/lambda`.
+    pub fn new(workspace: &Path, architecture: Architecture, profile: BuildProfile) -> Self {
+        let target_dir = std::env::var_os(TARGET_DIR_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace.join("target").join("lambda"));
+        Self {
+            workspace: workspace.to_owned(),
+            architecture,
+            profile,
+            target_dir,
+        }
+    }
+
+    /// One output directory per architecture and profile, so a stale binary of another build is
+    /// never picked up.
+    fn lambda_dir(&self) -> PathBuf {
+        self.target_dir.join(format!(
+            "out-{}-{}",
+            self.architecture.as_str(),
+            self.profile.as_str()
+        ))
+    }
+
+    /// Runs cargo-lambda and returns the `bootstrap` binary's bytes.
+    pub fn run(&self) -> anyhow::Result<Vec<u8>> {
+        require_cargo_lambda()?;
+        let lambda_dir = self.lambda_dir();
+        let mut command = Command::new("cargo");
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(is_set_by_cargo_for_its_programs) {
+                command.env_remove(name);
+            }
+        }
+        command
+            .current_dir(&self.workspace)
+            .env("CARGO_TARGET_DIR", &self.target_dir)
+            .args([
+                "lambda",
+                "build",
+                "--package",
+                LAMBDA_PACKAGE,
+                "--bin",
+                BOOTSTRAP,
+            ])
+            .args(["--target", target_triple(self.architecture)])
+            .arg("--lambda-dir")
+            .arg(&lambda_dir);
+        if self.profile == BuildProfile::Release {
+            command.arg("--release");
+        }
+        let output = command
+            .output()
+            .context("cannot run `cargo lambda build`")?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(25).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!(
+                "building the Lambda with `cargo lambda build --target {}` failed ({}){}; fix the build and re-run deploy, nothing was changed in AWS:\n{}",
+                target_triple(self.architecture),
+                output.status,
+                if self.architecture == Architecture::Arm64 {
+                    " (arm64 needs the aarch64 standard library: `rustup target add aarch64-unknown-linux-gnu`)"
+                } else {
+                    ""
+                },
+                tail.join("\n")
+            );
+        }
+        let binary = lambda_dir.join(BOOTSTRAP).join(BOOTSTRAP);
+        std::fs::read(&binary)
+            .with_context(|| format!("cargo lambda build did not produce {}", binary.display()))
+    }
+}
+
+/// Variables cargo sets for the programs it runs (`cargo run -- deploy`, tests). Some build
+/// scripts rerun when they change (ring's tracks `CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`,
+/// `OUT_DIR`), so leaking them into the Lambda build would rebuild half the dependency tree
+/// whenever deploy is started another way.
+fn is_set_by_cargo_for_its_programs(name: &str) -> bool {
+    const EXACT: [&str; 9] = [
+        "OUT_DIR",
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    EXACT.contains(&name) || name.starts_with("CARGO_PKG_") || name.starts_with("CARGO_BIN_EXE_")
+}
+
+/// Fails with what to install when cargo-lambda is not on PATH.
+fn require_cargo_lambda() -> anyhow::Result<()> {
+    let found = Command::new("cargo")
+        .args(["lambda", "--version"])
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false);
+    if !found {
+        bail!(
+            "cargo-lambda is not installed: install it with `pip install cargo-lambda` (it brings zig) or `cargo install --locked cargo-lambda`, then re-run deploy"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_binary_gives_the_same_zip_and_sha() {
+        let binary: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let first = Package::from_bootstrap(&binary).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let second = Package::from_bootstrap(&binary).unwrap();
+        assert_eq!(first.zip, second.zip);
+        assert_eq!(first.code_sha256, second.code_sha256);
+
+        let mut changed = binary.clone();
+        changed[1000] ^= 1;
+        assert_ne!(
+            Package::from_bootstrap(&changed).unwrap().code_sha256,
+            first.code_sha256
+        );
+    }
+
+    #[test]
+    fn the_zip_holds_one_executable_bootstrap_dated_1980() {
+        let package = Package::from_bootstrap(b"#!/bin/sh\necho hi\n").unwrap();
+        let mut archive = zip::ZipArchive::new(Cursor::new(&package.zip)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name().unwrap(), "bootstrap");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+        let modified = entry.last_modified().unwrap();
+        assert_eq!(
+            (modified.year(), modified.month(), modified.day()),
+            (1980, 1, 1)
+        );
+        assert_eq!(entry.compression(), CompressionMethod::Deflated);
+    }
+
+    #[test]
+    fn code_sha256_is_base64_of_the_sha256() {
+        // sha256("abc") = ba7816bf...; base64 of those 32 bytes:
+        assert_eq!(
+            code_sha256(b"abc"),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
+    }
+}

@@ -1,0 +1,542 @@
+//! `cm-etl deploy` and `cm-etl diff`, run as the real binary against moto server
+//! (`bash tests/run.sh -- --test deploy`). The tests reset moto and run one at a time.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn changes(summary: &serde_json::Value) -> Vec<String> {
+    summary["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A temporary directory holding deploy.toml with `from` replaced by `to`.
+fn edited_config(from: &str, to: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("deploy.toml")).unwrap();
+    assert!(text.contains(from), "deploy.toml has no `{from}`");
+    std::fs::write(dir.path().join("deploy.toml"), text.replace(from, to)).unwrap();
+    dir
+}
+
+fn fresh_moto_with_roles() -> Moto {
+    reset_moto();
+    create_roles();
+    Moto::connect()
+}
+
+#[test]
+fn the_first_deploy_creates_the_function_and_stores_the_committed_definition() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+
+    let summary = deploy(&[]).json();
+
+    let committed =
+        std::fs::read_to_string(repo().join("definitions/etl_pipeline_phase2_ready.json")).unwrap();
+    assert_eq!(moto.definition().as_deref(), Some(committed.as_str()));
+    assert!(moto.function_exists());
+    assert_eq!(moto.versions(), vec!["1"]);
+    assert_eq!(moto.alias_version(), "1");
+    assert_eq!(summary["function_version"], "1");
+    assert!(summary["bytes_uploaded"].as_u64().unwrap() > 0);
+    assert_eq!(summary["bytes_uploaded"], summary["zip_bytes"]);
+    assert!(
+        summary["state_machine_version_arn"]
+            .as_str()
+            .unwrap()
+            .starts_with(STATE_MACHINE_ARN),
+        "{summary}"
+    );
+    let changes = changes(&summary);
+    assert!(changes[0].starts_with("create the function"), "{changes:?}");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.starts_with("create the state machine")),
+        "{changes:?}"
+    );
+    // moto does not implement ValidateStateMachineDefinition: a warning, never silence.
+    assert!(
+        summary["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("ValidateStateMachineDefinition")
+    );
+
+    let environment = moto
+        .block_on(
+            moto.lambda
+                .get_function_configuration()
+                .function_name(FUNCTION)
+                .send(),
+        )
+        .unwrap()
+        .environment()
+        .unwrap()
+        .variables()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        environment["CHUNK_STORE_URI"],
+        "s3://cm-etl-phase2-chunks/task02/"
+    );
+    assert!(environment["WAREHOUSE_SECRET_ARN"].starts_with("arn:aws:secretsmanager:"));
+}
+
+/// Also the benchmark of the closing note: first deploy against a no-op deploy, in one run
+/// (`-- --nocapture` shows the figures).
+#[test]
+fn a_second_deploy_with_nothing_changed_uploads_and_publishes_nothing() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+    let first = deploy(&[]);
+    let first_summary = first.json();
+    let second = deploy(&[]);
+    let second_summary = second.json();
+
+    assert_eq!(second_summary["bytes_uploaded"], 0, "{second_summary}");
+    assert_eq!(changes(&second_summary), Vec::<String>::new());
+    assert_eq!(
+        second_summary["api_calls"]["mutating"], 0,
+        "{second_summary}"
+    );
+    assert_eq!(moto.versions(), vec!["1"]);
+    assert_eq!(second_summary["function_version"], "1");
+    assert_eq!(second_summary["code_sha256"], first_summary["code_sha256"]);
+
+    let text = run(cm_etl().args(["deploy", "--state-machine", STATE_MACHINE]));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    for line in [
+        "everything is current: nothing to change",
+        "bytes uploaded:   0",
+        "function version: 1",
+        "(0 mutating)",
+    ] {
+        assert!(
+            text.stdout.contains(line),
+            "no `{line}` in:\n{}",
+            text.stdout
+        );
+    }
+
+    eprintln!(
+        "BENCH deploy (dev-profile lambda, moto): first: {:.2}s ({:.2}s build), {} bytes uploaded, {} API calls ({} mutating); no-op: {:.2}s ({:.2}s build), {} bytes uploaded, {} API calls ({} mutating)",
+        first.seconds,
+        first_summary["build_seconds"].as_f64().unwrap(),
+        first_summary["bytes_uploaded"],
+        first_summary["api_calls"]["total"],
+        first_summary["api_calls"]["mutating"],
+        second.seconds,
+        second_summary["build_seconds"].as_f64().unwrap(),
+        second_summary["bytes_uploaded"],
+        second_summary["api_calls"]["total"],
+        second_summary["api_calls"]["mutating"],
+    );
+    eprintln!(
+        "BENCH calls first: {}\nBENCH calls no-op: {}",
+        first_summary["api_calls"]["by_operation"], second_summary["api_calls"]["by_operation"]
+    );
+}
+
+#[test]
+fn a_code_change_uploads_once_and_publishes_exactly_one_version() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+    let first = deploy(&[]).json();
+
+    let copy = tempfile::tempdir().unwrap();
+    copy_workspace(copy.path());
+    let main_rs = copy.path().join("lambda/src/main.rs");
+    let mut source = std::fs::read_to_string(&main_rs).unwrap();
+    source.push_str("\n#[used]\nstatic DEPLOY_TEST_CODE_CHANGE: [u8; 11] = *b\"code change\";\n");
+    std::fs::write(&main_rs, source).unwrap();
+    let in_copy = || {
+        run(cm_etl().current_dir(copy.path()).args([
+            "deploy",
+            "--state-machine",
+            STATE_MACHINE,
+            "--output",
+            "json",
+        ]))
+        .json()
+    };
+
+    let changed = in_copy();
+    assert_ne!(changed["code_sha256"], first["code_sha256"]);
+    assert_eq!(changed["bytes_uploaded"], changed["zip_bytes"]);
+    assert_eq!(
+        changes(&changed),
+        vec![
+            format!("upload the code ({} bytes)", changed["zip_bytes"]),
+            "publish a function version".to_owned(),
+            "move the alias from version 1".to_owned(),
+        ]
+    );
+    assert_eq!(moto.versions(), vec!["1", "2"]);
+    assert_eq!(moto.alias_version(), "2");
+    assert_eq!(changed["function_version"], "2");
+    // The state machine invokes the alias, so it now runs version 2 without an update.
+    let definition = moto.definition().unwrap();
+    assert!(
+        definition.contains("function:cm-etl-phase2:live\""),
+        "{definition}"
+    );
+
+    let again = in_copy();
+    assert_eq!(again["bytes_uploaded"], 0);
+    assert_eq!(moto.versions(), vec!["1", "2"]);
+}
+
+#[test]
+fn an_execution_runs_one_map_iteration_per_chunk_and_succeeds() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+    deploy(&[]).json();
+
+    let chunk_ids = [0, 1, 2];
+    let mut results = vec![serde_json::json!({
+        "format_version": 1,
+        "execution": "exec-1",
+        "chunk_store": "s3://cm-etl-phase2-chunks/task02/exec-1/",
+        "date_range": {"from": "2024-01-01", "to": "2024-01-31"},
+        "num_chunks": chunk_ids.len(),
+        "total_keys": 7,
+        "total_rows": 20,
+        "chunk_ids": chunk_ids,
+    })];
+    results.extend(
+        chunk_ids
+            .iter()
+            .map(|id| serde_json::json!({"chunk_id": id, "rows_migrated": 5, "rows_rejected": 1})),
+    );
+    queue_lambda_results(&results);
+
+    let execution_arn = moto
+        .block_on(
+            moto.sfn
+                .start_execution()
+                .state_machine_arn(STATE_MACHINE_ARN)
+                .name("exec-1")
+                .input(r#"{"date_range": {"from": "2024-01-01", "to": "2024-01-31"}}"#)
+                .send(),
+        )
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let started = Instant::now();
+    let status = loop {
+        let described = moto
+            .block_on(
+                moto.sfn
+                    .describe_execution()
+                    .execution_arn(&execution_arn)
+                    .send(),
+            )
+            .unwrap();
+        let status = described.status().as_str().to_owned();
+        if status != "RUNNING" || started.elapsed() > Duration::from_secs(60) {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let history = moto
+        .block_on(
+            moto.sfn
+                .get_execution_history()
+                .execution_arn(&execution_arn)
+                .max_results(1000)
+                .send(),
+        )
+        .unwrap();
+    let events: Vec<String> = history
+        .events()
+        .iter()
+        .map(|e| e.r#type().as_str().to_owned())
+        .collect();
+    assert_eq!(status, "SUCCEEDED", "{events:?}");
+    let iterations = events
+        .iter()
+        .filter(|e| *e == "MapIterationSucceeded")
+        .count();
+    assert_eq!(iterations, chunk_ids.len(), "{events:?}");
+    // Each iteration invoked the alias with its own chunk id, not the whole Map input.
+    let mut invoked_chunks: Vec<i64> = history
+        .events()
+        .iter()
+        .filter_map(|e| e.task_scheduled_event_details())
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d.parameters()).ok())
+        .filter(|p| p["Payload"]["action"] == "process_task02_chunk")
+        .map(|p| {
+            assert_eq!(
+                p["FunctionName"],
+                "arn:aws:lambda:us-east-1:123456789012:function:cm-etl-phase2:live"
+            );
+            p["Payload"]["input"]["chunk_id"].as_i64().unwrap()
+        })
+        .collect();
+    invoked_chunks.sort();
+    assert_eq!(invoked_chunks, vec![0, 1, 2]);
+}
+
+#[test]
+fn dry_run_reads_everything_and_changes_nothing() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+
+    let planned = deploy(&["--dry-run"]).json();
+    assert_eq!(planned["dry_run"], true);
+    assert_eq!(planned["api_calls"]["mutating"], 0, "{planned}");
+    assert_eq!(planned["bytes_uploaded"], 0);
+    assert!(
+        changes(&planned)[0].starts_with("create the function"),
+        "{planned}"
+    );
+    assert!(!moto.function_exists());
+    assert_eq!(moto.definition(), None);
+
+    deploy(&[]).json();
+    let edited = edited_config("memory_mb = 1024", "memory_mb = 2048");
+    let config_path = edited.path().join("deploy.toml");
+    let planned = deploy(&["--dry-run", "--config", config_path.to_str().unwrap()]).json();
+    assert_eq!(
+        changes(&planned),
+        vec![
+            "update the function configuration (memory_size)".to_owned(),
+            "publish a function version".to_owned(),
+            "move the alias from version 1".to_owned(),
+        ]
+    );
+    assert_eq!(planned["api_calls"]["mutating"], 0);
+    assert_eq!(moto.memory(), 1024);
+    assert_eq!(moto.versions(), vec!["1"]);
+}
+
+#[test]
+fn diff_exit_code_is_0_after_deploy_and_1_after_a_pipeline_edit() {
+    let _serial = serial();
+    let _moto = fresh_moto_with_roles();
+    let diff = |config: &str| {
+        run(cm_etl().args([
+            "diff",
+            "--state-machine",
+            STATE_MACHINE,
+            "--exit-code",
+            "--config",
+            config,
+        ]))
+    };
+
+    let before = diff("deploy.toml");
+    assert_eq!(before.code, 1, "{}", before.stderr);
+    assert!(
+        before.stdout.contains("is not deployed"),
+        "{}",
+        before.stdout
+    );
+
+    deploy(&[]).json();
+    let same = diff("deploy.toml");
+    assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
+    assert!(same.stdout.contains("no differences"), "{}", same.stdout);
+
+    // A pipeline edit: the definition invokes the function through the alias deploy.toml names.
+    let edited_dir = edited_config("alias = \"live\"", "alias = \"blue\"");
+    let config_path = edited_dir.path().join("deploy.toml");
+    let edited = diff(config_path.to_str().unwrap());
+    assert_eq!(edited.code, 1, "{}", edited.stderr);
+    let changed_lines = |sign: char, text: &str| {
+        edited
+            .stdout
+            .lines()
+            .filter(|line| line.starts_with(sign) && line.contains(text))
+            .count()
+    };
+    assert!(
+        changed_lines('-', "function:cm-etl-phase2:live\"") >= 2,
+        "{}",
+        edited.stdout
+    );
+    assert!(
+        changed_lines('+', "function:cm-etl-phase2:blue\"") >= 2,
+        "{}",
+        edited.stdout
+    );
+    assert!(
+        edited.stdout.starts_with("--- deployed\n+++ local\n"),
+        "{}",
+        edited.stdout
+    );
+    assert!(
+        !edited.stdout.contains('\x1b'),
+        "no colors when stdout is not a terminal"
+    );
+
+    // The committed definition is stale for that config: deploy refuses before any write.
+    let stale = deploy(&["--config", config_path.to_str().unwrap()]);
+    assert_eq!(stale.code, 2);
+    assert!(stale.stderr.contains("is stale"), "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("cargo run -- synth"),
+        "{}",
+        stale.stderr
+    );
+    assert_eq!(
+        diff("deploy.toml").code,
+        0,
+        "the stale deploy changed nothing"
+    );
+}
+
+#[test]
+fn an_unknown_state_machine_is_named_with_the_known_ones() {
+    let run = run(cm_etl().args(["deploy", "--state-machine", "no-such-machine"]));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("[state_machines.no-such-machine]"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("cm-etl-pipeline-phase2"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn no_credentials_is_one_clear_error() {
+    let _serial = serial();
+    let home = tempfile::tempdir().unwrap();
+    let run = run(cm_etl()
+        .args(["deploy", "--state-machine", STATE_MACHINE])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true"));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("no AWS credentials found"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_one_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let run = run(cm_etl().args([
+        "deploy",
+        "--state-machine",
+        STATE_MACHINE,
+        "--endpoint-url",
+        &endpoint,
+    ]));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach the AWS endpoint {endpoint}")),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_role_stops_before_anything_changes() {
+    let _serial = serial();
+    reset_moto();
+    let moto = Moto::connect();
+    let run = deploy(&[]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("arn:aws:iam::123456789012:role/cm-etl-phase2-lambda does not exist or cannot be assumed by Lambda"), "{}", run.stderr);
+    assert!(run.stderr.contains("Changed: nothing"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Not changed: create the function"),
+        "{}",
+        run.stderr
+    );
+    assert!(!moto.function_exists());
+    assert_eq!(moto.definition(), None);
+}
+
+#[test]
+fn a_missing_cargo_lambda_says_what_to_install() {
+    let _serial = serial();
+    let _moto = fresh_moto_with_roles();
+    let cargo = std::env::var("CARGO").unwrap();
+    let cargo_dir = std::path::Path::new(&cargo).parent().unwrap();
+    let run = run(cm_etl()
+        .args(["deploy", "--state-machine", STATE_MACHINE])
+        .env("PATH", cargo_dir));
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("cargo-lambda is not installed: install it with `pip install cargo-lambda`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_failure_part_way_says_what_changed_and_a_rerun_continues() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+    // moto rejects a state machine role that is not a role ARN, after the function is done.
+    let edited = edited_config(
+        "role_arn = \"arn:aws:iam::123456789012:role/cm-etl-phase2-states\"",
+        "role_arn = \"arn:aws:iam::123456789012:user/cm-etl-phase2-states\"",
+    );
+    let failed = deploy(&[
+        "--config",
+        edited.path().join("deploy.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(failed.code, 2);
+    let stderr = failed.stderr.trim();
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "a warning and one error line: {stderr}"
+    );
+    let error = stderr.lines().last().unwrap();
+    assert!(
+        error.starts_with("error: deploy stopped at `create the state machine (publish version 1)`: CreateStateMachine failed:"),
+        "{error}"
+    );
+    assert!(
+        error.contains("Changed: create the function (")
+            && error.contains("publish a function version; create the alias. Not changed: create the state machine"),
+        "{error}"
+    );
+    assert!(moto.function_exists());
+    assert_eq!(moto.definition(), None);
+
+    let resumed = deploy(&[]).json();
+    assert_eq!(
+        changes(&resumed),
+        vec!["create the state machine (publish version 1)".to_owned()]
+    );
+    assert_eq!(resumed["bytes_uploaded"], 0);
+    assert_eq!(moto.versions(), vec!["1"]);
+    assert!(moto.definition().is_some());
+}

@@ -1,0 +1,268 @@
+//! What the deploy tests share: the moto server's address, its reset and canned-result API, IAM
+//! roles (made with plain HTTP, moto's query API), SDK clients for checking what deploy left in
+//! moto, a copy of the workspace for edits, and running the real `cm-etl` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+/// The repository root (where deploy.toml, definitions/ and lambda/ are).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `MOTO_ENDPOINT`, exported by tests/run.sh.
+pub fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run `bash tests/run.sh -- --test deploy`")
+}
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Tests of this binary share one moto server and reset it: they run one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--max-time", "30"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    let body = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "curl {args:?} failed: {body} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    body
+}
+
+/// Clears every resource in moto (its execution and Lambda settings stay).
+pub fn reset_moto() {
+    curl(&["-X", "POST", &format!("{}/moto-api/reset", moto_endpoint())]);
+}
+
+/// Queues the results moto's Docker-free Lambda returns, one per invocation, in order.
+pub fn queue_lambda_results(results: &[serde_json::Value]) {
+    let body = serde_json::json!({
+        "results": results.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        "region": "us-east-1",
+    });
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body.to_string(),
+        &format!("{}/moto-api/static/lambda-simple/response", moto_endpoint()),
+    ]);
+}
+
+/// Creates an IAM role in moto with the committed trust document.
+pub fn create_role(name: &str, trust_file: &str) {
+    let trust = std::fs::read_to_string(repo().join("definitions/iam").join(trust_file)).unwrap();
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        "--data-urlencode",
+        "Action=CreateRole",
+        "--data-urlencode",
+        "Version=2010-05-08",
+        "--data-urlencode",
+        &format!("RoleName={name}"),
+        "--data-urlencode",
+        &format!("AssumeRolePolicyDocument={trust}"),
+        &format!("{}/", moto_endpoint()),
+    ]);
+}
+
+/// The two roles the committed deploy.toml names.
+pub fn create_roles() {
+    create_role("cm-etl-phase2-lambda", "lambda-role-trust.json");
+    create_role("cm-etl-phase2-states", "state-machine-role-trust.json");
+}
+
+/// `cm-etl` with the test environment: moto as the endpoint, a dev-profile Lambda build in the
+/// shared target directory (built once, then a no-op), run from the repository root.
+pub fn cm_etl() -> Command {
+    let mut command = Command::cargo_bin("cm-etl").unwrap();
+    command
+        .current_dir(repo())
+        .env("AWS_ENDPOINT_URL", moto_endpoint())
+        .env("CM_ETL_LAMBDA_PROFILE", "dev")
+        .env("CM_ETL_LAMBDA_TARGET_DIR", repo().join("target/lambda"));
+    command
+}
+
+/// What one run of the binary gave.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub seconds: f64,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        assert_eq!(
+            self.code, 0,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        serde_json::from_str(&self.stdout).unwrap_or_else(|err| {
+            panic!("not JSON ({err}): {}\nstderr: {}", self.stdout, self.stderr)
+        })
+    }
+}
+
+pub fn run(command: &mut Command) -> Run {
+    let started = std::time::Instant::now();
+    let output = command.output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// `deploy --state-machine cm-etl-pipeline-phase2 --output json` plus `extra`.
+pub fn deploy(extra: &[&str]) -> Run {
+    run(cm_etl()
+        .args([
+            "deploy",
+            "--state-machine",
+            STATE_MACHINE,
+            "--output",
+            "json",
+        ])
+        .args(extra))
+}
+
+pub const STATE_MACHINE: &str = "cm-etl-pipeline-phase2";
+pub const FUNCTION: &str = "cm-etl-phase2";
+pub const STATE_MACHINE_ARN: &str =
+    "arn:aws:states:us-east-1:123456789012:stateMachine:cm-etl-pipeline-phase2";
+
+/// A copy of what a build and a deploy read (manifests, sources, deploy.toml, definitions/), to
+/// edit without touching the repository.
+pub fn copy_workspace(into: &Path) {
+    for file in ["Cargo.toml", "Cargo.lock", "deploy.toml"] {
+        std::fs::copy(repo().join(file), into.join(file)).unwrap();
+    }
+    for dir in ["src", "lambda", "definitions"] {
+        copy_dir(&repo().join(dir), &into.join(dir));
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// SDK clients on moto, for checking what deploy did.
+pub struct Moto {
+    pub runtime: tokio::runtime::Runtime,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sfn: aws_sdk_sfn::Client,
+}
+
+impl Moto {
+    pub fn connect() -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let config = runtime.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("us-east-1"))
+                .endpoint_url(moto_endpoint())
+                .load(),
+        );
+        Self {
+            runtime,
+            lambda: aws_sdk_lambda::Client::new(&config),
+            sfn: aws_sdk_sfn::Client::new(&config),
+        }
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// The deployed definition, or `None` when the state machine does not exist.
+    pub fn definition(&self) -> Option<String> {
+        self.block_on(
+            self.sfn
+                .describe_state_machine()
+                .state_machine_arn(STATE_MACHINE_ARN)
+                .send(),
+        )
+        .ok()
+        .map(|out| out.definition().to_owned())
+    }
+
+    pub fn function_exists(&self) -> bool {
+        self.block_on(self.lambda.get_function().function_name(FUNCTION).send())
+            .is_ok()
+    }
+
+    /// The published versions (without `$LATEST`).
+    pub fn versions(&self) -> Vec<String> {
+        self.block_on(
+            self.lambda
+                .list_versions_by_function()
+                .function_name(FUNCTION)
+                .send(),
+        )
+        .unwrap()
+        .versions()
+        .iter()
+        .filter_map(|v| v.version())
+        .filter(|v| *v != "$LATEST")
+        .map(str::to_owned)
+        .collect()
+    }
+
+    pub fn alias_version(&self) -> String {
+        self.block_on(
+            self.lambda
+                .get_alias()
+                .function_name(FUNCTION)
+                .name("live")
+                .send(),
+        )
+        .unwrap()
+        .function_version()
+        .unwrap()
+        .to_owned()
+    }
+
+    pub fn memory(&self) -> i32 {
+        self.block_on(
+            self.lambda
+                .get_function_configuration()
+                .function_name(FUNCTION)
+                .send(),
+        )
+        .unwrap()
+        .memory_size()
+        .unwrap()
+    }
+}
