@@ -60,11 +60,15 @@ pub fn synthesize(config: &DeployConfig) -> anyhow::Result<Synthesis> {
     let name = pipeline_state_machine()?;
     let machine = checked_definition(config, &name)?;
     let report = asl::validate::validate(&machine);
-    let artifacts = vec![
+    let mut artifacts = vec![
         Artifact::new(DEFINITION_PATH, asl::render(&machine)),
         Artifact::new(DIAGRAM_PATH, render_diagram(&name, &machine)),
-        // Further generated files (the IAM policy documents) go here, one line each.
     ];
+    artifacts.extend(
+        crate::deploy::iam::policy_documents(config)
+            .into_iter()
+            .map(|(path, contents)| Artifact::new(path, contents)),
+    );
     Ok(Synthesis {
         artifacts,
         warnings: report.warnings,
