@@ -17,7 +17,9 @@ pub const CHUNK_FORMAT_VERSION: u16 = 1;
 
 /// The name of a Step Functions execution (`$$.Execution.Name`); it keys the chunk store, so two
 /// executions never see each other's chunks.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct ExecutionName(String);
 
@@ -392,9 +394,10 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_field_not_the_value() {
-        let err = serde_json::from_value::<DateRange>(json!({"from": "2024-02-01", "to": "2024-01-01"}))
-            .unwrap_err()
-            .to_string();
+        let err =
+            serde_json::from_value::<DateRange>(json!({"from": "2024-02-01", "to": "2024-01-01"}))
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("date_range"), "{err}");
         assert!(!err.contains("2024-02-01"), "{err}");
         assert!(ExecutionName::new("a/b").is_err());

@@ -1,5 +1,11 @@
 //! `run`: executes the committed definition locally with the real handlers, under AWS's limits.
 
+pub mod definition;
+pub mod engine;
+pub mod lambda;
+pub mod path;
+pub mod template;
+
 use std::process::ExitCode;
 
 /// Run the committed definition locally on an embedded SQLite warehouse.
