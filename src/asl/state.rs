@@ -1,0 +1,897 @@
+//! The untyped ASL model: a state machine and its states as the Amazon States Language (JSONPath
+//! query language) defines them, with serde giving the JSON form both ways.
+//!
+//! Keys are written in one fixed order, the data flow of a state: `Type`, `Comment`, what the
+//! state does (`Resource`, `ItemsPath`, `Choices`, ...), then `InputPath` -> `Parameters` ->
+//! (the work) -> `ResultSelector` -> `ResultPath` -> `OutputPath`, then `Retry`, `Catch` and last
+//! `Next`/`End`. Unknown keys are an error when parsing, so a parsed definition re-renders to the
+//! same bytes.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::path::{PathError, ReferencePath};
+use super::payload::PayloadTemplate;
+
+/// The states of a machine, a Map's processor or a Parallel branch, in the order they were added.
+pub type States = IndexMap<StateName, State>;
+
+/// A whole state machine definition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct StateMachine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub start_at: StateName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    pub states: States,
+}
+
+/// The name of a state: 1 to 80 characters, unique within the machine.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct StateName(String);
+
+impl StateName {
+    pub fn new(name: impl Into<String>) -> Result<Self, PathError> {
+        let name = name.into();
+        if (1..=80).contains(&name.chars().count()) {
+            Ok(Self(name))
+        } else {
+            Err(PathError {
+                text: name,
+                kind: "state name",
+                problem: "it must be 1 to 80 characters".into(),
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for StateName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::new(String::deserialize(deserializer)?).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Display for StateName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a state goes when it is done: to the next state, or the (sub)machine ends. A state
+/// cannot have both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transition {
+    Next(StateName),
+    End,
+}
+
+impl Serialize for Transition {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Serialized as a map so that, flattened into its state, it becomes one key of the state.
+        let mut map = serializer.serialize_map(Some(1))?;
+        match self {
+            Transition::Next(name) => map.serialize_entry("Next", name)?,
+            Transition::End => map.serialize_entry("End", &true)?,
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Transition {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TransitionVisitor;
+        impl<'de> Visitor<'de> for TransitionVisitor {
+            type Value = Transition;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`Next` or `End`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Transition, A::Error> {
+                let mut next: Option<StateName> = None;
+                let mut end: Option<bool> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "Next" => next = Some(map.next_value()?),
+                        "End" => end = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                match (next, end) {
+                    (Some(_), Some(_)) => Err(de::Error::custom(
+                        "a state has `Next` or `\"End\": true`, never both",
+                    )),
+                    (Some(next), None) => Ok(Transition::Next(next)),
+                    (None, Some(true)) => Ok(Transition::End),
+                    (None, Some(false)) => Err(de::Error::custom(
+                        "`\"End\": false` is not allowed: give the state a `Next` instead",
+                    )),
+                    (None, None) => Err(de::Error::custom(
+                        "a state that is not Choice, Succeed or Fail needs `Next` or `\"End\": true`",
+                    )),
+                }
+            }
+        }
+        // A struct request, so that a flattening parent hands over only these two keys.
+        deserializer.deserialize_struct("Transition", &["Next", "End"], TransitionVisitor)
+    }
+}
+
+/// Where a state puts its result in its input: absent means the result replaces the input,
+/// `null` discards the result (the output is the input).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum ResultPath {
+    #[default]
+    Replace,
+    At(ReferencePath),
+    Discard,
+}
+
+impl ResultPath {
+    pub fn is_replace(&self) -> bool {
+        matches!(self, ResultPath::Replace)
+    }
+}
+
+impl Serialize for ResultPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ResultPath::Replace => ReferencePath::root().serialize(serializer),
+            ResultPath::At(path) => path.serialize(serializer),
+            ResultPath::Discard => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ResultPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Reached only when the key is present (absent is `Default`), so `null` means discard.
+        Ok(match Option::<ReferencePath>::deserialize(deserializer)? {
+            None => ResultPath::Discard,
+            Some(path) => ResultPath::At(path),
+        })
+    }
+}
+
+/// An error name a Retry or Catch matches: `States.ALL`, `States.Timeout`, or a name a task
+/// raises such as `Lambda.ServiceException`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ErrorName(String);
+
+impl ErrorName {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// Matches every error; must be alone in its ErrorEquals and the last retrier or catcher.
+    pub fn all() -> Self {
+        Self::new("States.ALL")
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.0 == "States.ALL"
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ErrorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How retries spread out: `FULL` picks each delay at random up to the backoff interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum JitterStrategy {
+    Full,
+    None,
+}
+
+/// One entry of `Retry`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Retrier {
+    pub error_equals: Vec<ErrorName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_strategy: Option<JitterStrategy>,
+}
+
+impl Retrier {
+    /// A retrier for `errors` with AWS's defaults for everything else.
+    pub fn on(errors: impl IntoIterator<Item = ErrorName>) -> Self {
+        Self {
+            error_equals: errors.into_iter().collect(),
+            interval_seconds: None,
+            max_attempts: None,
+            backoff_rate: None,
+            max_delay_seconds: None,
+            jitter_strategy: None,
+        }
+    }
+}
+
+/// One entry of `Catch`: on a matching error, go to `Next` with the error at `ResultPath`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Catcher {
+    pub error_equals: Vec<ErrorName>,
+    #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
+    pub result_path: ResultPath,
+    pub next: StateName,
+}
+
+/// A state, tagged by its `Type`.
+// A definition holds a handful of states, built once: boxing the Map would only clutter matches.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "Type")]
+pub enum State {
+    Task(TaskState),
+    Map(MapState),
+    Parallel(ParallelState),
+    Choice(ChoiceState),
+    Pass(PassState),
+    Wait(WaitState),
+    Succeed(SucceedState),
+    Fail(FailState),
+}
+
+impl State {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            State::Task(_) => "Task",
+            State::Map(_) => "Map",
+            State::Parallel(_) => "Parallel",
+            State::Choice(_) => "Choice",
+            State::Pass(_) => "Pass",
+            State::Wait(_) => "Wait",
+            State::Succeed(_) => "Succeed",
+            State::Fail(_) => "Fail",
+        }
+    }
+
+    /// `Next`/`End`, for the states that have one.
+    pub fn transition(&self) -> Option<&Transition> {
+        match self {
+            State::Task(s) => Some(&s.transition),
+            State::Map(s) => Some(&s.transition),
+            State::Parallel(s) => Some(&s.transition),
+            State::Pass(s) => Some(&s.transition),
+            State::Wait(s) => Some(&s.transition),
+            State::Choice(_) | State::Succeed(_) | State::Fail(_) => None,
+        }
+    }
+
+    pub fn retry(&self) -> &[Retrier] {
+        match self {
+            State::Task(s) => &s.retry,
+            State::Map(s) => &s.retry,
+            State::Parallel(s) => &s.retry,
+            _ => &[],
+        }
+    }
+
+    pub fn catch(&self) -> &[Catcher] {
+        match self {
+            State::Task(s) => &s.catch,
+            State::Map(s) => &s.catch,
+            State::Parallel(s) => &s.catch,
+            _ => &[],
+        }
+    }
+
+    /// Every state this one can go to next, in the order they are written: its `Next`, a
+    /// Choice's rule targets and `Default`, and its catchers' targets.
+    pub fn targets(&self) -> Vec<&StateName> {
+        let mut targets = Vec::new();
+        if let Some(Transition::Next(next)) = self.transition() {
+            targets.push(next);
+        }
+        if let State::Choice(choice) = self {
+            targets.extend(choice.choices.iter().map(|rule| &rule.next));
+            targets.extend(choice.default.iter());
+        }
+        targets.extend(self.catch().iter().map(|catcher| &catcher.next));
+        targets
+    }
+
+    /// Whether the (sub)machine can end at this state.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, State::Succeed(_) | State::Fail(_))
+            || self.transition() == Some(&Transition::End)
+    }
+
+    /// The nested machines of a Map (its processor) or a Parallel (its branches).
+    pub fn nested(&self) -> Vec<&Branch> {
+        match self {
+            State::Map(map) => vec![&map.item_processor.branch],
+            State::Parallel(parallel) => parallel.branches.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A Task: runs a resource (a Lambda function, a service integration, an activity).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct TaskState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<PayloadTemplate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_selector: Option<PayloadTemplate>,
+    #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
+    pub result_path: ResultPath,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<Retrier>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch: Vec<Catcher>,
+    #[serde(flatten)]
+    pub transition: Transition,
+}
+
+impl TaskState {
+    /// A Task running `resource` with nothing else set.
+    pub fn new(resource: impl Into<String>, transition: Transition) -> Self {
+        Self {
+            comment: None,
+            resource: resource.into(),
+            input_path: None,
+            parameters: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+            result_selector: None,
+            result_path: ResultPath::Replace,
+            output_path: None,
+            retry: Vec::new(),
+            catch: Vec::new(),
+            transition,
+        }
+    }
+}
+
+/// A machine inside a state: a Parallel branch or (with its configuration) a Map's processor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct Branch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub start_at: StateName,
+    pub states: States,
+}
+
+/// A Map's `ItemProcessor`: how and what runs for each item.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ItemProcessor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processor_config: Option<ProcessorConfig>,
+    #[serde(flatten)]
+    pub branch: Branch,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ProcessorConfig {
+    pub mode: ProcessorMode,
+    /// Only for `DISTRIBUTED`: how each child workflow runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_type: Option<ExecutionType>,
+}
+
+/// `INLINE` runs the iterations in this execution (at most 40 at once); `DISTRIBUTED` starts
+/// child executions (up to 10,000 at once), reading items with an ItemReader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ProcessorMode {
+    Inline,
+    Distributed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ExecutionType {
+    Standard,
+    Express,
+}
+
+/// A Map: runs its processor once per item. Only `ItemProcessor` and `ItemSelector` exist here;
+/// the deprecated `Iterator` and Map `Parameters` cannot be written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct MapState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<ReferencePath>,
+    /// Distributed only: where the items are read from (an S3 object or listing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_reader: Option<ItemReader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_selector: Option<PayloadTemplate>,
+    /// Distributed only: groups items into batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_batcher: Option<ItemBatcher>,
+    pub item_processor: ItemProcessor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<u32>,
+    /// Distributed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerated_failure_percentage: Option<f64>,
+    /// Distributed only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerated_failure_count: Option<u32>,
+    /// Distributed only: names the child executions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Distributed only: writes the results to S3 instead of the state output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_writer: Option<ResultWriter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_selector: Option<PayloadTemplate>,
+    #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
+    pub result_path: ResultPath,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<Retrier>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch: Vec<Catcher>,
+    #[serde(flatten)]
+    pub transition: Transition,
+}
+
+impl MapState {
+    /// An inline Map running `processor` for each item, with nothing else set.
+    pub fn inline(processor: Branch, transition: Transition) -> Self {
+        Self {
+            comment: None,
+            input_path: None,
+            item_reader: None,
+            items_path: None,
+            item_selector: None,
+            item_batcher: None,
+            item_processor: ItemProcessor {
+                processor_config: Some(ProcessorConfig {
+                    mode: ProcessorMode::Inline,
+                    execution_type: None,
+                }),
+                branch: processor,
+            },
+            max_concurrency: None,
+            tolerated_failure_percentage: None,
+            tolerated_failure_count: None,
+            label: None,
+            result_writer: None,
+            result_selector: None,
+            result_path: ResultPath::Replace,
+            output_path: None,
+            retry: Vec::new(),
+            catch: Vec::new(),
+            transition,
+        }
+    }
+
+    pub fn is_distributed(&self) -> bool {
+        self.item_processor
+            .processor_config
+            .as_ref()
+            .is_some_and(|config| config.mode == ProcessorMode::Distributed)
+    }
+}
+
+/// A Distributed Map's `ItemReader`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ItemReader {
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader_config: Option<ReaderConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<PayloadTemplate>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ReaderConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_type: Option<ReaderInputType>,
+    #[serde(
+        default,
+        rename = "CSVHeaderLocation",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub csv_header_location: Option<CsvHeaderLocation>,
+    #[serde(
+        default,
+        rename = "CSVHeaders",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub csv_headers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ReaderInputType {
+    Csv,
+    Json,
+    Jsonl,
+    Manifest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CsvHeaderLocation {
+    #[serde(rename = "FIRST_ROW")]
+    FirstRow,
+    Given,
+}
+
+/// A Distributed Map's `ItemBatcher`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ItemBatcher {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items_per_batch: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_input_bytes_per_batch: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_input: Option<PayloadTemplate>,
+}
+
+/// A Distributed Map's `ResultWriter`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ResultWriter {
+    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<PayloadTemplate>,
+}
+
+/// A Parallel: runs every branch on the same input; the result is the array of their outputs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ParallelState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<PayloadTemplate>,
+    pub branches: Vec<Branch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_selector: Option<PayloadTemplate>,
+    #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
+    pub result_path: ResultPath,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retry: Vec<Retrier>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catch: Vec<Catcher>,
+    #[serde(flatten)]
+    pub transition: Transition,
+}
+
+/// A Choice: goes to the first rule's `Next` whose condition holds, else to `Default`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ChoiceState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<ReferencePath>,
+    pub choices: Vec<ChoiceRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<StateName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<ReferencePath>,
+}
+
+/// A top-level Choice rule: a condition and where to go when it holds. Nested conditions (inside
+/// And/Or/Not) have no `Next`, which is why they are a different type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChoiceRule {
+    pub condition: Condition,
+    pub next: StateName,
+}
+
+/// A Choice condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    And(Vec<Condition>),
+    Or(Vec<Condition>),
+    Not(Box<Condition>),
+    /// `{"Variable": "$.x", "<Operator>": operand}`.
+    Compare {
+        variable: ReferencePath,
+        comparison: Comparison,
+    },
+}
+
+/// Declares the comparison operators with the type of their operand.
+macro_rules! comparisons {
+    ($($operator:ident($operand:ty)),* $(,)?) => {
+        /// A comparison operator of a Choice rule, with its operand.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Comparison {
+            $($operator($operand),)*
+        }
+
+        impl Comparison {
+            pub fn operator(&self) -> &'static str {
+                match self {
+                    $(Comparison::$operator(_) => stringify!($operator),)*
+                }
+            }
+
+            fn operand_json(&self) -> serde_json::Value {
+                match self {
+                    $(Comparison::$operator(operand) => serde_json::to_value(operand)
+                        .expect("comparison operands always serialize"),)*
+                }
+            }
+
+            /// `Some` when `key` is an operator.
+            fn parse(key: &str, operand: serde_json::Value) -> Option<Result<Self, String>> {
+                match key {
+                    $(stringify!($operator) => Some(
+                        serde_json::from_value::<$operand>(operand)
+                            .map(Comparison::$operator)
+                            .map_err(|err| format!("`{}`: {err}", stringify!($operator))),
+                    ),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+comparisons!(
+    StringEquals(String),
+    StringEqualsPath(ReferencePath),
+    StringLessThan(String),
+    StringLessThanPath(ReferencePath),
+    StringGreaterThan(String),
+    StringGreaterThanPath(ReferencePath),
+    StringLessThanEquals(String),
+    StringLessThanEqualsPath(ReferencePath),
+    StringGreaterThanEquals(String),
+    StringGreaterThanEqualsPath(ReferencePath),
+    StringMatches(String),
+    NumericEquals(f64),
+    NumericEqualsPath(ReferencePath),
+    NumericLessThan(f64),
+    NumericLessThanPath(ReferencePath),
+    NumericGreaterThan(f64),
+    NumericGreaterThanPath(ReferencePath),
+    NumericLessThanEquals(f64),
+    NumericLessThanEqualsPath(ReferencePath),
+    NumericGreaterThanEquals(f64),
+    NumericGreaterThanEqualsPath(ReferencePath),
+    BooleanEquals(bool),
+    BooleanEqualsPath(ReferencePath),
+    TimestampEquals(String),
+    TimestampEqualsPath(ReferencePath),
+    TimestampLessThan(String),
+    TimestampLessThanPath(ReferencePath),
+    TimestampGreaterThan(String),
+    TimestampGreaterThanPath(ReferencePath),
+    TimestampLessThanEquals(String),
+    TimestampLessThanEqualsPath(ReferencePath),
+    TimestampGreaterThanEquals(String),
+    TimestampGreaterThanEqualsPath(ReferencePath),
+    IsNull(bool),
+    IsPresent(bool),
+    IsNumeric(bool),
+    IsString(bool),
+    IsBoolean(bool),
+    IsTimestamp(bool),
+);
+
+impl Condition {
+    fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut object = serde_json::Map::new();
+        match self {
+            Condition::And(all) => {
+                object.insert("And".into(), all.iter().map(Condition::to_value).collect());
+            }
+            Condition::Or(any) => {
+                object.insert("Or".into(), any.iter().map(Condition::to_value).collect());
+            }
+            Condition::Not(inner) => {
+                object.insert("Not".into(), inner.to_value());
+            }
+            Condition::Compare {
+                variable,
+                comparison,
+            } => {
+                object.insert("Variable".into(), variable.to_string().into());
+                object.insert(comparison.operator().into(), comparison.operand_json());
+            }
+        }
+        object
+    }
+
+    fn to_value(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.to_json())
+    }
+
+    /// Parses a condition object; `next` is true for a top-level rule, whose `Next` the caller
+    /// has already taken out.
+    fn from_json(mut object: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let conditions = |value: serde_json::Value| -> Result<Vec<Condition>, String> {
+            match value {
+                serde_json::Value::Array(items) => {
+                    items.into_iter().map(Condition::from_value).collect()
+                }
+                _ => Err("`And`/`Or` must be an array of conditions".into()),
+            }
+        };
+        let condition = if let Some(all) = object.shift_remove("And") {
+            Condition::And(conditions(all)?)
+        } else if let Some(any) = object.shift_remove("Or") {
+            Condition::Or(conditions(any)?)
+        } else if let Some(inner) = object.shift_remove("Not") {
+            Condition::Not(Box::new(Condition::from_value(inner)?))
+        } else {
+            let variable = object
+                .shift_remove("Variable")
+                .ok_or("a condition needs `And`, `Or`, `Not` or `Variable`")?;
+            let variable: ReferencePath =
+                serde_json::from_value(variable).map_err(|err| format!("`Variable`: {err}"))?;
+            let (key, operand) = object
+                .iter()
+                .next()
+                .map(|(key, operand)| (key.clone(), operand.clone()))
+                .ok_or("a condition with `Variable` needs a comparison operator")?;
+            let comparison = Comparison::parse(&key, operand)
+                .ok_or_else(|| format!("`{key}` is not a comparison operator"))??;
+            object.shift_remove(&key);
+            Condition::Compare {
+                variable,
+                comparison,
+            }
+        };
+        match object.keys().next() {
+            Some(extra) => Err(format!("unexpected `{extra}` in a Choice condition")),
+            None => Ok(condition),
+        }
+    }
+
+    fn from_value(value: serde_json::Value) -> Result<Self, String> {
+        match value {
+            serde_json::Value::Object(object) => Self::from_json(object),
+            _ => Err("a Choice condition must be an object".into()),
+        }
+    }
+}
+
+impl Serialize for ChoiceRule {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut object = self.condition.to_json();
+        object.insert("Next".into(), self.next.as_str().into());
+        object.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChoiceRule {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut object = serde_json::Map::deserialize(deserializer)?;
+        let next = object
+            .shift_remove("Next")
+            .ok_or_else(|| de::Error::custom("a Choice rule needs `Next`"))?;
+        let next = StateName::deserialize(next).map_err(de::Error::custom)?;
+        let condition = Condition::from_json(object).map_err(de::Error::custom)?;
+        Ok(ChoiceRule { condition, next })
+    }
+}
+
+/// A Pass: passes its input on, or a fixed `Result`, or the `Parameters` it builds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PassState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<PayloadTemplate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
+    pub result_path: ResultPath,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<ReferencePath>,
+    #[serde(flatten)]
+    pub transition: Transition,
+}
+
+/// How long a Wait waits: exactly one of the four forms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum WaitFor {
+    Seconds(u32),
+    Timestamp(String),
+    SecondsPath(ReferencePath),
+    TimestampPath(ReferencePath),
+}
+
+/// A Wait: pauses for a time or until a timestamp.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct WaitState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<ReferencePath>,
+    #[serde(flatten)]
+    pub wait_for: WaitFor,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<ReferencePath>,
+    #[serde(flatten)]
+    pub transition: Transition,
+}
+
+/// A Succeed: ends the (sub)machine successfully.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct SucceedState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_path: Option<ReferencePath>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_path: Option<ReferencePath>,
+}
+
+/// A Fail: ends the execution as failed with an error name and a cause.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct FailState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
