@@ -300,6 +300,13 @@ impl StateMachineDef {
         Ok(machine)
     }
 
+    /// Reads a definition already parsed as JSON (e.g. rendered from `crate::asl`'s model).
+    pub fn from_value(value: Value) -> Result<Self, DefinitionError> {
+        let machine: Self = serde_json::from_value(value)?;
+        machine.validate()?;
+        Ok(machine)
+    }
+
     pub fn validate(&self) -> Result<(), DefinitionError> {
         let mut seen = HashSet::new();
         self.validate_into(&mut seen)

@@ -6,6 +6,7 @@
 //! invocations (a Map's iterations) therefore get distinct environments, which is what broke the
 //! seed's "chunks in /tmp" design.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -29,6 +30,9 @@ pub struct ExecutionEnvironment {
     invocations: u64,
     /// Virtual time until which the last invocation ran.
     busy_until: Duration,
+    /// What the function keeps between invocations in this environment (its init phase: a
+    /// warehouse connection, say), as a Lambda keeps globals in a warm environment.
+    state: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl ExecutionEnvironment {
@@ -40,6 +44,7 @@ impl ExecutionEnvironment {
                 .tempdir()?,
             invocations: 0,
             busy_until: Duration::ZERO,
+            state: None,
         })
     }
 
@@ -50,6 +55,17 @@ impl ExecutionEnvironment {
     /// This environment's `/tmp`: private to it, kept between the invocations it serves.
     pub fn tmp_dir(&self) -> &Path {
         self.tmp.path()
+    }
+
+    /// What an earlier invocation in this environment kept with [`Self::keep`], if of type `T`.
+    pub fn kept<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state.as_ref()?.downcast_ref()
+    }
+
+    /// Keeps `value` for later invocations in this environment (and only this one).
+    pub fn keep<T: Send + Sync + 'static>(&mut self, value: T) -> &T {
+        self.state = Some(Box::new(value));
+        self.kept().expect("just stored")
     }
 
     /// How many invocations this environment served before the current one.
