@@ -3,5 +3,34 @@
 //! `contract` is always compiled and shared with the CLI; the handlers, the warehouse and the chunk
 //! store need the `handlers` feature, and the Lambda runtime loop (the `bootstrap` binary) needs
 //! `runtime`.
+//!
+//! Entry points with `handlers`: [`Handlers::handle`] (one request in, one JSON value or a named
+//! [`HandlerError`] out), [`Warehouse::connect`], [`ChunkStore::open`] and [`SampleData`].
 
 pub mod contract;
+
+#[cfg(feature = "handlers")]
+pub mod chunks;
+#[cfg(feature = "handlers")]
+pub mod error;
+#[cfg(feature = "handlers")]
+pub mod handlers;
+#[cfg(feature = "handlers")]
+pub mod sample;
+#[cfg(feature = "handlers")]
+pub mod ssn;
+#[cfg(feature = "handlers")]
+pub mod store;
+#[cfg(feature = "handlers")]
+pub mod warehouse;
+
+#[cfg(feature = "handlers")]
+pub use {
+    chunks::{ChunkKey, ChunkPacker, Manifest, StoredChunk},
+    error::HandlerError,
+    handlers::Handlers,
+    sample::SampleData,
+    ssn::Ssn,
+    store::{ChunkStore, ChunkStores},
+    warehouse::{Warehouse, WarehouseCounts},
+};

@@ -1,0 +1,94 @@
+//! What a chunk is: the packing of ordered (visit_date, ssn) keys into chunks under a row and a
+//! key budget, and the stored forms (one object per chunk plus a manifest) that GetTask02Chunks
+//! writes and ProcessTask02Chunk reads. Stored chunks carry SSNs, so they live only in the chunk
+//! store (S3 with SSE, or a private local directory), never in a state payload.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::contract::{ChunkBudget, ChunkId, DateRange, ExecutionName};
+use crate::ssn::Ssn;
+
+/// One distinct source key and how many source rows it has. `visit_date` is `None` for the
+/// undated rows, which are packed after every dated key (see the crate notes: they are rejected).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkKey {
+    pub visit_date: Option<NaiveDate>,
+    pub ssn: Ssn,
+    pub rows: u64,
+}
+
+/// A chunk in the making or as stored: its keys in order and their total row count.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PackedChunk {
+    pub keys: Vec<ChunkKey>,
+    pub rows: u64,
+}
+
+/// Packs ordered keys into chunks, streaming: push keys in order, take each chunk as it closes.
+/// Rules: a key is never split; a chunk holds at most `max_keys` keys and at most `max_rows` rows,
+/// except a key with more rows than `max_rows`, which gets a chunk of its own; no chunk is empty.
+#[derive(Debug)]
+pub struct ChunkPacker {
+    budget: ChunkBudget,
+    current: PackedChunk,
+}
+
+impl ChunkPacker {
+    /// `budget` must have both limits at least 1 (the handler checks it before packing).
+    pub fn new(budget: ChunkBudget) -> Self {
+        assert!(budget.max_rows >= 1 && budget.max_keys >= 1, "chunk budget must be at least 1");
+        Self {
+            budget,
+            current: PackedChunk::default(),
+        }
+    }
+
+    /// Adds the next key; returns the chunk this key closed, if any.
+    pub fn push(&mut self, key: ChunkKey) -> Option<PackedChunk> {
+        let full = !self.current.keys.is_empty()
+            && (self.current.keys.len() as u64 >= u64::from(self.budget.max_keys)
+                || self.current.rows + key.rows > u64::from(self.budget.max_rows));
+        let closed = full.then(|| std::mem::take(&mut self.current));
+        self.current.rows += key.rows;
+        self.current.keys.push(key);
+        closed
+    }
+
+    /// The last, partly filled chunk, if any key is left.
+    pub fn finish(self) -> Option<PackedChunk> {
+        (!self.current.keys.is_empty()).then_some(self.current)
+    }
+
+    /// Packs a whole sequence at once (tests and small inputs).
+    pub fn pack_all(budget: ChunkBudget, keys: impl IntoIterator<Item = ChunkKey>) -> Vec<PackedChunk> {
+        let mut packer = Self::new(budget);
+        let mut chunks: Vec<_> = keys.into_iter().filter_map(|key| packer.push(key)).collect();
+        chunks.extend(packer.finish());
+        chunks
+    }
+}
+
+/// One chunk as stored: stamped with the format version and the execution, so a reader can refuse
+/// a chunk from another build or another execution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredChunk {
+    pub format_version: u16,
+    pub execution: ExecutionName,
+    pub chunk_id: ChunkId,
+    pub rows: u64,
+    pub keys: Vec<ChunkKey>,
+}
+
+/// Written after every chunk of an execution: its presence says the chunk set is complete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u16,
+    pub execution: ExecutionName,
+    pub date_range: DateRange,
+    pub num_chunks: u32,
+    pub total_keys: u64,
+    pub total_rows: u64,
+}

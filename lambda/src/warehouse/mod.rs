@@ -1,0 +1,388 @@
+//! The warehouse: the source `visits`, the migrated target, the rejects and the chunk ledger,
+//! behind one interface over two engines chosen by `DATABASE_URL`: SQLite (embedded default:
+//! `sqlite://PATH`, `sqlite::memory:`) and PostgreSQL (`postgres://...`, deployed).
+//!
+//! Task 02 rules (the same SQL on both engines, differing only where noted in `Dialect`):
+//! - A key is (visit_date, ssn) as the source holds them. GetTask02Chunks reads the dated keys of
+//!   the requested range, then every undated key (visit_date NULL): undated rows belong to no
+//!   range, so every run covers them and rejects them (`missing_date`), which keeps
+//!   source rows = migrated + rejected when the range covers the dated rows.
+//! - A row migrates when its date is present and its SSN is `ddd-dd-dddd`; the target keeps the
+//!   nine digits (a bijection, so target keys of two chunks never meet), the provider trimmed and
+//!   upper-cased, the execution and the chunk id. Other rows go to `visits_rejected` with a reason.
+//! - ProcessTask02Chunk is one transaction: load the chunk's keys into a temporary table with one
+//!   statement, delete the target and reject rows of exactly those keys, insert the valid rows and
+//!   the rejects with `INSERT ... SELECT`, upsert the ledger row. Running it again replaces, so
+//!   nothing doubles and nothing is lost.
+
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::NaiveDate;
+use tokio::sync::mpsc;
+
+use crate::chunks::{ChunkKey, PackedChunk};
+use crate::contract::{ChunkBudget, ChunkId, DateRange, ExecutionName};
+use crate::error::HandlerError;
+use crate::ssn::Ssn;
+
+/// One source row, as the sample generator produces it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisitRow {
+    pub id: i64,
+    pub visit_date: Option<NaiveDate>,
+    pub ssn: Ssn,
+    pub amount_cents: i64,
+    pub provider: String,
+}
+
+/// Row counts of the three data tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarehouseCounts {
+    pub source_rows: u64,
+    pub migrated_rows: u64,
+    pub rejected_rows: u64,
+}
+
+/// What one chunk did: rows inserted into the target and into the rejects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkCounts {
+    pub migrated: u64,
+    pub rejected: u64,
+}
+
+/// Why a row was not migrated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectReason {
+    MissingDate,
+    BadSsnFormat,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::MissingDate => "missing_date",
+            RejectReason::BadSsnFormat => "bad_ssn_format",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, HandlerError> {
+        match text {
+            "missing_date" => Ok(Self::MissingDate),
+            "bad_ssn_format" => Ok(Self::BadSsnFormat),
+            _ => Err(HandlerError::transient(
+                "read visits_rejected",
+                "unknown reason code",
+            )),
+        }
+    }
+}
+
+/// One row of `visits_migrated`, for checks.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MigratedRow {
+    pub source_id: i64,
+    pub visit_date: NaiveDate,
+    /// The nine digits, without dashes.
+    pub ssn: Ssn,
+    pub amount_cents: i64,
+    pub provider: String,
+    pub execution: String,
+    pub chunk_id: i64,
+}
+
+/// One row of `visits_rejected`, for checks.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RejectedRow {
+    pub source_id: i64,
+    pub visit_date: Option<NaiveDate>,
+    pub reason: RejectReason,
+    pub execution: String,
+    pub chunk_id: i64,
+}
+
+/// One row of `task02_chunk_ledger`, without its timestamp.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LedgerRow {
+    pub execution: String,
+    pub chunk_id: i64,
+    pub rows_migrated: i64,
+    pub rows_rejected: i64,
+}
+
+/// A connected warehouse. Cheap to clone (one connection shared behind a lock: a Lambda
+/// environment serves one invocation at a time).
+#[derive(Clone)]
+pub struct Warehouse {
+    engine: Engine,
+    /// Test hook: fail the next ProcessTask02Chunk after its target insert (see
+    /// [`Warehouse::fail_next_chunk_midway`]).
+    fault: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+enum Engine {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+impl Warehouse {
+    /// Connects from a `DATABASE_URL`: `sqlite://PATH` (a file, created if missing),
+    /// `sqlite::memory:` (private, in memory), or `postgres://` / `postgresql://` URLs.
+    pub async fn connect(url: &str) -> Result<Self, HandlerError> {
+        let engine = if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            Engine::Sqlite(sqlite::Sqlite::open(None)?)
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() {
+                return Err(HandlerError::invalid_input(
+                    "DATABASE_URL",
+                    "has no SQLite file path; use sqlite://PATH or sqlite::memory:",
+                ));
+            }
+            Engine::Sqlite(sqlite::Sqlite::open(Some(path))?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Engine::Postgres(postgres::Postgres::connect(url).await?)
+        } else {
+            return Err(HandlerError::invalid_input(
+                "DATABASE_URL",
+                "must start with sqlite://, sqlite::memory: or postgres://",
+            ));
+        };
+        Ok(Self {
+            engine,
+            fault: Arc::default(),
+        })
+    }
+
+    /// Which engine this is: "sqlite" or "postgres" (for logs and benchmark labels).
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite(_) => "sqlite",
+            Engine::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Creates the four tables and their indexes if missing.
+    pub async fn create_schema(&self) -> Result<(), HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.execute_batch(sqlite::SCHEMA.to_owned()).await,
+            Engine::Postgres(db) => db.execute_batch(postgres::SCHEMA).await,
+        }
+    }
+
+    /// Inserts source rows in one transaction (the sample generator's loader).
+    pub async fn load_visits(
+        &self,
+        rows: impl Iterator<Item = VisitRow> + Send + 'static,
+    ) -> Result<u64, HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.load_visits(rows).await,
+            Engine::Postgres(db) => db.load_visits(rows).await,
+        }
+    }
+
+    /// Streams the distinct keys of `range` (then the undated keys), ordered, with their row
+    /// counts, packs them under `budget` and sends each chunk as it closes. Memory stays at one
+    /// chunk plus the channel, whatever the number of keys.
+    pub async fn pack_keys(
+        &self,
+        range: DateRange,
+        budget: ChunkBudget,
+        chunks: mpsc::Sender<PackedChunk>,
+    ) -> Result<(), HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.pack_keys(range, budget, chunks).await,
+            Engine::Postgres(db) => db.pack_keys(range, budget, chunks).await,
+        }
+    }
+
+    /// Migrates the rows of exactly `keys`, in one transaction (see the module notes).
+    pub async fn process_chunk(
+        &self,
+        execution: &ExecutionName,
+        chunk_id: ChunkId,
+        keys: Vec<ChunkKey>,
+    ) -> Result<ChunkCounts, HandlerError> {
+        let fault = self.fault.swap(false, Ordering::SeqCst);
+        let job = ChunkJob {
+            execution: execution.as_str().to_owned(),
+            chunk_id: i64::from(chunk_id.0),
+            keys,
+            fault,
+        };
+        match &self.engine {
+            Engine::Sqlite(db) => db.process_chunk(job).await,
+            Engine::Postgres(db) => db.process_chunk(job).await,
+        }
+    }
+
+    pub async fn counts(&self) -> Result<WarehouseCounts, HandlerError> {
+        let count = |table| async move {
+            let sql = format!("SELECT count(*) FROM {table}");
+            match &self.engine {
+                Engine::Sqlite(db) => db.query_i64(sql).await,
+                Engine::Postgres(db) => db.query_i64(&sql).await,
+            }
+            .map(|n| n as u64)
+        };
+        Ok(WarehouseCounts {
+            source_rows: count("visits").await?,
+            migrated_rows: count("visits_migrated").await?,
+            rejected_rows: count("visits_rejected").await?,
+        })
+    }
+
+    /// Every target row, ordered by source id.
+    pub async fn migrated_rows(&self) -> Result<Vec<MigratedRow>, HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.migrated_rows().await,
+            Engine::Postgres(db) => db.migrated_rows().await,
+        }
+    }
+
+    /// Every reject row, ordered by source id.
+    pub async fn rejected_rows(&self) -> Result<Vec<RejectedRow>, HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.rejected_rows().await,
+            Engine::Postgres(db) => db.rejected_rows().await,
+        }
+    }
+
+    /// The ledger rows of every execution, ordered by (execution, chunk id).
+    pub async fn ledger(&self) -> Result<Vec<LedgerRow>, HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.ledger().await,
+            Engine::Postgres(db) => db.ledger().await,
+        }
+    }
+
+    /// Runs SQL statements without parameters (tests and benchmarks: a schema per test, a raw
+    /// `INSERT ... SELECT` baseline, a change to the source).
+    #[doc(hidden)]
+    pub async fn execute_batch(&self, sql: &str) -> Result<(), HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(db) => db.execute_batch(sql.to_owned()).await,
+            Engine::Postgres(db) => db.execute_batch(sql).await,
+        }
+    }
+
+    /// Test hook for fault injection: the next ProcessTask02Chunk fails after it has deleted and
+    /// re-inserted the chunk's target rows, before the rejects and the ledger. On PostgreSQL the
+    /// server terminates the session (a dropped connection); on SQLite the transaction is
+    /// abandoned with an error. Either way the transaction must roll back.
+    #[doc(hidden)]
+    pub fn fail_next_chunk_midway(&self) {
+        self.fault.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One ProcessTask02Chunk's work, owned so it can move to a blocking thread.
+struct ChunkJob {
+    execution: String,
+    chunk_id: i64,
+    keys: Vec<ChunkKey>,
+    fault: bool,
+}
+
+/// The few places the two engines' SQL differs.
+struct Dialect {
+    /// A boolean SQL expression: `{}` (a column) is an SSN in the accepted format.
+    valid_ssn: fn(&str) -> String,
+    /// How the n-th (1-based) parameter is written.
+    param: fn(usize) -> String,
+}
+
+/// The statements of ProcessTask02Chunk after the keys are in the temporary table `chunk_keys`,
+/// in order; the third is the target insert (after which the fault hook fires), the fourth and
+/// fifth insert the rejects. Parameters: 1 = execution, 2 = chunk id.
+struct ChunkStatements {
+    delete_target: String,
+    delete_rejects_dated: String,
+    delete_rejects_undated: String,
+    insert_migrated: String,
+    insert_bad_ssn: String,
+    insert_missing_date: String,
+    /// Parameters: execution, chunk id, rows migrated, rows rejected.
+    upsert_ledger: String,
+}
+
+impl ChunkStatements {
+    fn new(dialect: &Dialect) -> Self {
+        let valid_k = (dialect.valid_ssn)("k.ssn");
+        let p = dialect.param;
+        let (execution, chunk) = (p(1), p(2));
+        let dated_join = "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
+        let reject_columns = "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
+        Self {
+            delete_target: format!(
+                "DELETE FROM visits_migrated WHERE (visit_date, ssn) IN \
+                 (SELECT k.visit_date, replace(k.ssn, '-', '') FROM chunk_keys k \
+                  WHERE k.visit_date IS NOT NULL AND {valid_k})"
+            ),
+            delete_rejects_dated: "DELETE FROM visits_rejected WHERE (visit_date, ssn) IN \
+                 (SELECT visit_date, ssn FROM chunk_keys WHERE visit_date IS NOT NULL)"
+                .to_owned(),
+            delete_rejects_undated: "DELETE FROM visits_rejected WHERE visit_date IS NULL AND ssn IN \
+                 (SELECT ssn FROM chunk_keys WHERE visit_date IS NULL)"
+                .to_owned(),
+            insert_migrated: format!(
+                "INSERT INTO visits_migrated \
+                 (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
+                 SELECT v.visit_date, replace(v.ssn, '-', ''), v.id, v.amount_cents, \
+                 upper(trim(v.provider)), {execution}, {chunk} {dated_join} WHERE {valid_k}"
+            ),
+            insert_bad_ssn: format!(
+                "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
+                 {dated_join} WHERE NOT ({valid_k})",
+                RejectReason::BadSsnFormat.as_str()
+            ),
+            insert_missing_date: format!(
+                "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
+                 FROM chunk_keys k JOIN visits v ON v.visit_date IS NULL AND v.ssn = k.ssn \
+                 WHERE k.visit_date IS NULL",
+                RejectReason::MissingDate.as_str()
+            ),
+            upsert_ledger: format!(
+                "INSERT INTO task02_chunk_ledger \
+                 (execution, chunk_id, rows_migrated, rows_rejected, finished_at) \
+                 VALUES ({execution}, {chunk}, {}, {}, CURRENT_TIMESTAMP) \
+                 ON CONFLICT (execution, chunk_id) DO UPDATE SET \
+                 rows_migrated = excluded.rows_migrated, rows_rejected = excluded.rows_rejected, \
+                 finished_at = excluded.finished_at",
+                p(3),
+                p(4)
+            ),
+        }
+    }
+}
+
+const KEYS_DATED: &str = "SELECT visit_date, ssn, count(*) FROM visits \
+     WHERE visit_date BETWEEN {from} AND {to} GROUP BY visit_date, ssn ORDER BY visit_date, ssn";
+const KEYS_UNDATED: &str =
+    "SELECT ssn, count(*) FROM visits WHERE visit_date IS NULL GROUP BY ssn ORDER BY ssn";
+const MIGRATED_ROWS: &str = "SELECT source_id, visit_date, ssn, amount_cents, provider, execution, \
+     chunk_id FROM visits_migrated ORDER BY source_id";
+const REJECTED_ROWS: &str =
+    "SELECT source_id, visit_date, reason, execution, chunk_id FROM visits_rejected ORDER BY source_id";
+const LEDGER_ROWS: &str = "SELECT execution, chunk_id, rows_migrated, rows_rejected \
+     FROM task02_chunk_ledger ORDER BY execution, chunk_id";
+
+fn keys_dated_sql(dialect: &Dialect) -> String {
+    KEYS_DATED
+        .replace("{from}", &(dialect.param)(1))
+        .replace("{to}", &(dialect.param)(2))
+}
+
+fn channel_closed() -> HandlerError {
+    HandlerError::transient("store chunks", "the chunk writer stopped")
+}
+
+fn count_to_u64(count: i64) -> u64 {
+    u64::try_from(count).unwrap_or(0)
+}

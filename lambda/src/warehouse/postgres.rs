@@ -1,0 +1,290 @@
+//! The PostgreSQL engine: one connection (reopened when the server dropped it) behind an async
+//! lock. Keys stream from the server (`query_raw`) so GetTask02Chunks holds one chunk at a time.
+
+use std::sync::{Arc, OnceLock};
+
+use chrono::NaiveDate;
+use futures_util::{TryStreamExt, pin_mut};
+use tokio::sync::{Mutex, MutexGuard, mpsc};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls};
+
+use super::{
+    ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
+    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow,
+    channel_closed, count_to_u64, keys_dated_sql,
+};
+use crate::chunks::{ChunkKey, ChunkPacker, PackedChunk};
+use crate::contract::{ChunkBudget, DateRange};
+use crate::error::HandlerError;
+use crate::ssn::Ssn;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS visits (
+    id BIGINT PRIMARY KEY,
+    visit_date DATE,
+    ssn TEXT NOT NULL,
+    amount_cents BIGINT NOT NULL,
+    provider TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_key ON visits (visit_date, ssn);
+CREATE TABLE IF NOT EXISTS visits_migrated (
+    visit_date DATE NOT NULL,
+    ssn TEXT NOT NULL,
+    source_id BIGINT NOT NULL,
+    amount_cents BIGINT NOT NULL,
+    provider TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    chunk_id BIGINT NOT NULL,
+    PRIMARY KEY (visit_date, ssn, source_id)
+);
+CREATE TABLE IF NOT EXISTS visits_rejected (
+    source_id BIGINT PRIMARY KEY,
+    visit_date DATE,
+    ssn TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    chunk_id BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_rejected_key ON visits_rejected (visit_date, ssn);
+CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
+    execution TEXT NOT NULL,
+    chunk_id BIGINT NOT NULL,
+    rows_migrated BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (execution, chunk_id)
+);
+";
+
+const DIALECT: Dialect = Dialect {
+    valid_ssn: |column| format!("{column} ~ '^[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}$'"),
+    param: |n| format!("${n}"),
+};
+
+fn statements() -> &'static ChunkStatements {
+    static STATEMENTS: OnceLock<ChunkStatements> = OnceLock::new();
+    STATEMENTS.get_or_init(|| ChunkStatements::new(&DIALECT))
+}
+
+/// Rows per multi-row insert when loading the source (arrays expanded by `unnest`).
+const LOAD_BATCH_ROWS: usize = 20_000;
+
+#[derive(Clone)]
+pub(super) struct Postgres {
+    config: tokio_postgres::Config,
+    client: Arc<Mutex<Option<Client>>>,
+}
+
+impl Postgres {
+    pub(super) async fn connect(url: &str) -> Result<Self, HandlerError> {
+        let config: tokio_postgres::Config = url.parse().map_err(|_| {
+            HandlerError::invalid_input("DATABASE_URL", "is not a valid PostgreSQL URL")
+        })?;
+        let this = Self {
+            config,
+            client: Arc::default(),
+        };
+        drop(this.client().await?);
+        Ok(this)
+    }
+
+    /// The connection, reopened if the server closed it (a Lambda environment outlives many
+    /// connections).
+    async fn client(&self) -> Result<MutexGuard<'_, Option<Client>>, HandlerError> {
+        let mut guard = self.client.lock().await;
+        if guard.as_ref().is_none_or(Client::is_closed) {
+            let (client, connection) = self.config.connect(NoTls).await?;
+            tokio::spawn(async move {
+                if connection.await.is_err() {
+                    tracing::warn!("PostgreSQL connection ended with an error");
+                }
+            });
+            *guard = Some(client);
+        }
+        Ok(guard)
+    }
+
+    pub(super) async fn execute_batch(&self, sql: &str) -> Result<(), HandlerError> {
+        let guard = self.client().await?;
+        Ok(connected(&guard).batch_execute(sql).await?)
+    }
+
+    pub(super) async fn query_i64(&self, sql: &str) -> Result<i64, HandlerError> {
+        let guard = self.client().await?;
+        Ok(connected(&guard).query_one(sql, &[]).await?.get(0))
+    }
+
+    pub(super) async fn load_visits(
+        &self,
+        rows: impl Iterator<Item = VisitRow> + Send + 'static,
+    ) -> Result<u64, HandlerError> {
+        let mut guard = self.client().await?;
+        let transaction = connected_mut(&mut guard).transaction().await?;
+        let insert = transaction
+            .prepare(
+                "INSERT INTO visits (id, visit_date, ssn, amount_cents, provider) \
+                 SELECT * FROM unnest($1::bigint[], $2::date[], $3::text[], $4::bigint[], $5::text[])",
+            )
+            .await?;
+        let mut rows = rows.peekable();
+        let mut loaded = 0;
+        while rows.peek().is_some() {
+            let batch: Vec<VisitRow> = rows.by_ref().take(LOAD_BATCH_ROWS).collect();
+            let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+            let dates: Vec<Option<NaiveDate>> = batch.iter().map(|r| r.visit_date).collect();
+            let ssns: Vec<&str> = batch.iter().map(|r| r.ssn.expose()).collect();
+            let amounts: Vec<i64> = batch.iter().map(|r| r.amount_cents).collect();
+            let providers: Vec<&str> = batch.iter().map(|r| r.provider.as_str()).collect();
+            loaded += transaction
+                .execute(&insert, &[&ids, &dates, &ssns, &amounts, &providers])
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(loaded)
+    }
+
+    pub(super) async fn pack_keys(
+        &self,
+        range: DateRange,
+        budget: ChunkBudget,
+        chunks: mpsc::Sender<PackedChunk>,
+    ) -> Result<(), HandlerError> {
+        let guard = self.client().await?;
+        let client = connected(&guard);
+        let mut packer = ChunkPacker::new(budget);
+
+        let dated_params: [&(dyn ToSql + Sync); 2] = [&range.from, &range.to];
+        let dated = client
+            .query_raw(&keys_dated_sql(&DIALECT), dated_params)
+            .await?;
+        pin_mut!(dated);
+        while let Some(row) = dated.try_next().await? {
+            let key = ChunkKey {
+                visit_date: Some(row.get(0)),
+                ssn: Ssn::new(row.get::<_, String>(1)),
+                rows: count_to_u64(row.get(2)),
+            };
+            if let Some(chunk) = packer.push(key) {
+                chunks.send(chunk).await.map_err(|_| channel_closed())?;
+            }
+        }
+        let no_params: [&(dyn ToSql + Sync); 0] = [];
+        let undated = client.query_raw(KEYS_UNDATED, no_params).await?;
+        pin_mut!(undated);
+        while let Some(row) = undated.try_next().await? {
+            let key = ChunkKey {
+                visit_date: None,
+                ssn: Ssn::new(row.get::<_, String>(0)),
+                rows: count_to_u64(row.get(1)),
+            };
+            if let Some(chunk) = packer.push(key) {
+                chunks.send(chunk).await.map_err(|_| channel_closed())?;
+            }
+        }
+        if let Some(chunk) = packer.finish() {
+            chunks.send(chunk).await.map_err(|_| channel_closed())?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn process_chunk(&self, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
+        let sql = statements();
+        let mut guard = self.client().await?;
+        let transaction = connected_mut(&mut guard).transaction().await?;
+        transaction
+            .batch_execute(
+                "CREATE TEMP TABLE chunk_keys (visit_date date, ssn text NOT NULL) ON COMMIT DROP",
+            )
+            .await?;
+        // Every key in one statement: two arrays expanded by unnest.
+        let dates: Vec<Option<NaiveDate>> = job.keys.iter().map(|k| k.visit_date).collect();
+        let ssns: Vec<&str> = job.keys.iter().map(|k| k.ssn.expose()).collect();
+        transaction
+            .execute(
+                "INSERT INTO chunk_keys SELECT * FROM unnest($1::date[], $2::text[])",
+                &[&dates, &ssns],
+            )
+            .await?;
+        // Statistics, so the planner joins the few keys to the source by index.
+        transaction.batch_execute("ANALYZE chunk_keys").await?;
+        transaction.execute(&sql.delete_target, &[]).await?;
+        transaction.execute(&sql.delete_rejects_dated, &[]).await?;
+        transaction.execute(&sql.delete_rejects_undated, &[]).await?;
+        let key: [&(dyn ToSql + Sync); 2] = [&job.execution, &job.chunk_id];
+        let migrated = transaction.execute(&sql.insert_migrated, &key).await?;
+        if job.fault {
+            // The server ends this session mid-transaction, exactly as a dropped connection.
+            transaction
+                .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
+                .await?;
+            return Err(HandlerError::transient("PostgreSQL", "injected fault mid-chunk"));
+        }
+        let rejected = transaction.execute(&sql.insert_bad_ssn, &key).await?
+            + transaction.execute(&sql.insert_missing_date, &key).await?;
+        transaction
+            .execute(
+                &sql.upsert_ledger,
+                &[&job.execution, &job.chunk_id, &(migrated as i64), &(rejected as i64)],
+            )
+            .await?;
+        transaction.commit().await?;
+        Ok(ChunkCounts { migrated, rejected })
+    }
+
+    pub(super) async fn migrated_rows(&self) -> Result<Vec<MigratedRow>, HandlerError> {
+        let guard = self.client().await?;
+        let rows = connected(&guard).query(MIGRATED_ROWS, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| MigratedRow {
+                source_id: row.get(0),
+                visit_date: row.get(1),
+                ssn: Ssn::new(row.get::<_, String>(2)),
+                amount_cents: row.get(3),
+                provider: row.get(4),
+                execution: row.get(5),
+                chunk_id: row.get(6),
+            })
+            .collect())
+    }
+
+    pub(super) async fn rejected_rows(&self) -> Result<Vec<RejectedRow>, HandlerError> {
+        let guard = self.client().await?;
+        let rows = connected(&guard).query(REJECTED_ROWS, &[]).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RejectedRow {
+                    source_id: row.get(0),
+                    visit_date: row.get(1),
+                    reason: RejectReason::parse(row.get(2))?,
+                    execution: row.get(3),
+                    chunk_id: row.get(4),
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn ledger(&self) -> Result<Vec<LedgerRow>, HandlerError> {
+        let guard = self.client().await?;
+        let rows = connected(&guard).query(LEDGER_ROWS, &[]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| LedgerRow {
+                execution: row.get(0),
+                chunk_id: row.get(1),
+                rows_migrated: row.get(2),
+                rows_rejected: row.get(3),
+            })
+            .collect())
+    }
+}
+
+/// The client a successful [`Postgres::client`] guarantees.
+fn connected<'a>(guard: &'a MutexGuard<'_, Option<Client>>) -> &'a Client {
+    guard.as_ref().expect("client() connects before returning")
+}
+
+fn connected_mut<'a>(guard: &'a mut MutexGuard<'_, Option<Client>>) -> &'a mut Client {
+    guard.as_mut().expect("client() connects before returning")
+}

@@ -1,0 +1,277 @@
+//! The SQLite engine: one connection behind a mutex, every call on a blocking thread.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::mpsc;
+
+use super::{
+    ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
+    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow,
+    channel_closed, count_to_u64, keys_dated_sql,
+};
+use crate::chunks::{ChunkKey, ChunkPacker, PackedChunk};
+use crate::contract::{ChunkBudget, DateRange};
+use crate::error::HandlerError;
+use crate::ssn::Ssn;
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS visits (
+    id INTEGER PRIMARY KEY,
+    visit_date TEXT,
+    ssn TEXT NOT NULL,
+    amount_cents INTEGER NOT NULL,
+    provider TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_key ON visits (visit_date, ssn);
+CREATE TABLE IF NOT EXISTS visits_migrated (
+    visit_date TEXT NOT NULL,
+    ssn TEXT NOT NULL,
+    source_id INTEGER NOT NULL,
+    amount_cents INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    PRIMARY KEY (visit_date, ssn, source_id)
+);
+CREATE TABLE IF NOT EXISTS visits_rejected (
+    source_id INTEGER PRIMARY KEY,
+    visit_date TEXT,
+    ssn TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    execution TEXT NOT NULL,
+    chunk_id INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS visits_rejected_key ON visits_rejected (visit_date, ssn);
+CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
+    execution TEXT NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    rows_migrated INTEGER NOT NULL,
+    rows_rejected INTEGER NOT NULL,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (execution, chunk_id)
+);
+";
+
+const DIALECT: Dialect = Dialect {
+    valid_ssn: |column| {
+        format!("{column} GLOB '[0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9][0-9]'")
+    },
+    param: |n| format!("?{n}"),
+};
+
+fn statements() -> &'static ChunkStatements {
+    static STATEMENTS: OnceLock<ChunkStatements> = OnceLock::new();
+    STATEMENTS.get_or_init(|| ChunkStatements::new(&DIALECT))
+}
+
+#[derive(Clone)]
+pub(super) struct Sqlite {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl Sqlite {
+    /// `None` opens a private in-memory database.
+    pub(super) fn open(path: Option<&str>) -> Result<Self, HandlerError> {
+        let connection = match path {
+            Some(path) => Connection::open(path)?,
+            None => Connection::open_in_memory()?,
+        };
+        // WAL lets readers run beside the one writer; a busy writer waits instead of failing.
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        if path.is_some() {
+            connection
+                .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+                .optional()?;
+        }
+        connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;")?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Runs `work` on a blocking thread with the connection.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, HandlerError> + Send + 'static,
+    ) -> Result<T, HandlerError> {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            // A panic mid-transaction rolled it back when the Transaction dropped: the
+            // connection is still usable.
+            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut connection)
+        })
+        .await
+        .map_err(|_| HandlerError::transient("SQLite", "worker thread panicked"))?
+    }
+
+    pub(super) async fn execute_batch(&self, sql: String) -> Result<(), HandlerError> {
+        self.run(move |c| Ok(c.execute_batch(&sql)?)).await
+    }
+
+    pub(super) async fn query_i64(&self, sql: String) -> Result<i64, HandlerError> {
+        self.run(move |c| Ok(c.query_row(&sql, [], |row| row.get(0))?))
+            .await
+    }
+
+    pub(super) async fn load_visits(
+        &self,
+        rows: impl Iterator<Item = VisitRow> + Send + 'static,
+    ) -> Result<u64, HandlerError> {
+        self.run(move |c| {
+            let transaction = c.transaction()?;
+            let mut loaded = 0;
+            {
+                let mut insert = transaction.prepare(
+                    "INSERT INTO visits (id, visit_date, ssn, amount_cents, provider) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for row in rows {
+                    insert.execute(params![
+                        row.id,
+                        row.visit_date,
+                        row.ssn.expose(),
+                        row.amount_cents,
+                        row.provider
+                    ])?;
+                    loaded += 1;
+                }
+            }
+            transaction.commit()?;
+            Ok(loaded)
+        })
+        .await
+    }
+
+    pub(super) async fn pack_keys(
+        &self,
+        range: DateRange,
+        budget: ChunkBudget,
+        chunks: mpsc::Sender<PackedChunk>,
+    ) -> Result<(), HandlerError> {
+        self.run(move |c| {
+            let mut packer = ChunkPacker::new(budget);
+            let mut push = |key| match packer.push(key) {
+                Some(chunk) => chunks.blocking_send(chunk).map_err(|_| channel_closed()),
+                None => Ok(()),
+            };
+            let mut dated = c.prepare(&keys_dated_sql(&DIALECT))?;
+            let mut rows = dated.query(params![range.from, range.to])?;
+            while let Some(row) = rows.next()? {
+                push(ChunkKey {
+                    visit_date: Some(row.get(0)?),
+                    ssn: Ssn::new(row.get::<_, String>(1)?),
+                    rows: count_to_u64(row.get(2)?),
+                })?;
+            }
+            let mut undated = c.prepare(KEYS_UNDATED)?;
+            let mut rows = undated.query([])?;
+            while let Some(row) = rows.next()? {
+                push(ChunkKey {
+                    visit_date: None,
+                    ssn: Ssn::new(row.get::<_, String>(0)?),
+                    rows: count_to_u64(row.get(1)?),
+                })?;
+            }
+            if let Some(chunk) = packer.finish() {
+                chunks.blocking_send(chunk).map_err(|_| channel_closed())?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn process_chunk(&self, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
+        self.run(move |c| {
+            let sql = statements();
+            // IMMEDIATE takes the write lock up front, so two writers queue instead of one
+            // failing to upgrade its read lock.
+            let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            transaction.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS chunk_keys (visit_date TEXT, ssn TEXT NOT NULL);
+                 DELETE FROM chunk_keys;",
+            )?;
+            // Every key in one statement: the chunk's JSON array, expanded by json_each.
+            let keys_json = serde_json::to_string(&job.keys)
+                .map_err(|_| HandlerError::transient("SQLite", "encode chunk keys"))?;
+            transaction.execute(
+                "INSERT INTO chunk_keys (visit_date, ssn) \
+                 SELECT value ->> '$.visit_date', value ->> '$.ssn' FROM json_each(?1)",
+                [keys_json],
+            )?;
+            transaction.execute(&sql.delete_target, [])?;
+            transaction.execute(&sql.delete_rejects_dated, [])?;
+            transaction.execute(&sql.delete_rejects_undated, [])?;
+            let key = params![job.execution, job.chunk_id];
+            let migrated = transaction.execute(&sql.insert_migrated, key)? as u64;
+            if job.fault {
+                // Dropping the transaction rolls it back, as a lost connection would.
+                return Err(HandlerError::transient("SQLite", "injected fault mid-chunk"));
+            }
+            let rejected = (transaction.execute(&sql.insert_bad_ssn, key)?
+                + transaction.execute(&sql.insert_missing_date, key)?) as u64;
+            transaction.execute(
+                &sql.upsert_ledger,
+                params![job.execution, job.chunk_id, migrated as i64, rejected as i64],
+            )?;
+            transaction.commit()?;
+            Ok(ChunkCounts { migrated, rejected })
+        })
+        .await
+    }
+
+    pub(super) async fn migrated_rows(&self) -> Result<Vec<MigratedRow>, HandlerError> {
+        self.run(|c| {
+            let mut statement = c.prepare(MIGRATED_ROWS)?;
+            let rows = statement.query_map([], |row| {
+                Ok(MigratedRow {
+                    source_id: row.get(0)?,
+                    visit_date: row.get(1)?,
+                    ssn: Ssn::new(row.get::<_, String>(2)?),
+                    amount_cents: row.get(3)?,
+                    provider: row.get(4)?,
+                    execution: row.get(5)?,
+                    chunk_id: row.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn rejected_rows(&self) -> Result<Vec<RejectedRow>, HandlerError> {
+        self.run(|c| {
+            let mut statement = c.prepare(REJECTED_ROWS)?;
+            let mut rows = statement.query([])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(RejectedRow {
+                    source_id: row.get(0)?,
+                    visit_date: row.get(1)?,
+                    reason: RejectReason::parse(&row.get::<_, String>(2)?)?,
+                    execution: row.get(3)?,
+                    chunk_id: row.get(4)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(super) async fn ledger(&self) -> Result<Vec<LedgerRow>, HandlerError> {
+        self.run(|c| {
+            let mut statement = c.prepare(LEDGER_ROWS)?;
+            let rows = statement.query_map([], |row| {
+                Ok(LedgerRow {
+                    execution: row.get(0)?,
+                    chunk_id: row.get(1)?,
+                    rows_migrated: row.get(2)?,
+                    rows_rejected: row.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+}
