@@ -37,7 +37,10 @@ pub struct ChunkPacker {
 impl ChunkPacker {
     /// `budget` must have both limits at least 1 (the handler checks it before packing).
     pub fn new(budget: ChunkBudget) -> Self {
-        assert!(budget.max_rows >= 1 && budget.max_keys >= 1, "chunk budget must be at least 1");
+        assert!(
+            budget.max_rows >= 1 && budget.max_keys >= 1,
+            "chunk budget must be at least 1"
+        );
         Self {
             budget,
             current: PackedChunk::default(),
@@ -61,9 +64,15 @@ impl ChunkPacker {
     }
 
     /// Packs a whole sequence at once (tests and small inputs).
-    pub fn pack_all(budget: ChunkBudget, keys: impl IntoIterator<Item = ChunkKey>) -> Vec<PackedChunk> {
+    pub fn pack_all(
+        budget: ChunkBudget,
+        keys: impl IntoIterator<Item = ChunkKey>,
+    ) -> Vec<PackedChunk> {
         let mut packer = Self::new(budget);
-        let mut chunks: Vec<_> = keys.into_iter().filter_map(|key| packer.push(key)).collect();
+        let mut chunks: Vec<_> = keys
+            .into_iter()
+            .filter_map(|key| packer.push(key))
+            .collect();
         chunks.extend(packer.finish());
         chunks
     }

@@ -42,7 +42,10 @@ impl HandlerError {
     /// A warehouse or store failure that may pass on retry. `operation` says what was being done;
     /// `detail` must be free of data values (an error code, a safe driver message).
     pub fn transient(operation: &str, detail: impl fmt::Display) -> Self {
-        Self::new(ErrorName::Transient, format!("{operation} failed: {detail}"))
+        Self::new(
+            ErrorName::Transient,
+            format!("{operation} failed: {detail}"),
+        )
     }
 }
 

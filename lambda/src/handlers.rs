@@ -36,7 +36,11 @@ impl Handlers {
         Self::with_stores(warehouse, chunk_store, ChunkStores::new())
     }
 
-    pub fn with_stores(warehouse: Warehouse, chunk_store: ChunkStoreUri, stores: ChunkStores) -> Self {
+    pub fn with_stores(
+        warehouse: Warehouse,
+        chunk_store: ChunkStoreUri,
+        stores: ChunkStores,
+    ) -> Self {
         Self {
             warehouse,
             chunk_store,
@@ -80,10 +84,16 @@ impl Handlers {
         input: GetTask02ChunksInput,
     ) -> Result<Task02Chunks, HandlerError> {
         if input.budget.max_rows == 0 {
-            return Err(HandlerError::invalid_input("input.budget.max_rows", "must be at least 1"));
+            return Err(HandlerError::invalid_input(
+                "input.budget.max_rows",
+                "must be at least 1",
+            ));
         }
         if input.budget.max_keys == 0 {
-            return Err(HandlerError::invalid_input("input.budget.max_keys", "must be at least 1"));
+            return Err(HandlerError::invalid_input(
+                "input.budget.max_keys",
+                "must be at least 1",
+            ));
         }
         let store = self
             .stores

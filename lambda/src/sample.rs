@@ -13,7 +13,12 @@ use crate::warehouse::{VisitRow, Warehouse};
 /// The days the keys spread over, from `start_date`.
 pub const SAMPLE_DAYS: u64 = 365;
 
-const PROVIDERS: [&str; 4] = ["  acme clinic", "Beta Health ", "city hospital", " Delta Care"];
+const PROVIDERS: [&str; 4] = [
+    "  acme clinic",
+    "Beta Health ",
+    "city hospital",
+    " Delta Care",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampleData {
@@ -137,7 +142,10 @@ mod tests {
     #[test]
     fn the_same_inputs_give_the_same_rows() {
         assert!(sample(10).rows().eq(sample(10).rows()));
-        let other_seed = SampleData { seed: 43, ..sample(10) };
+        let other_seed = SampleData {
+            seed: 43,
+            ..sample(10)
+        };
         assert!(!sample(10).rows().eq(other_seed.rows()));
     }
 
@@ -151,8 +159,14 @@ mod tests {
             .count() as u64;
         let (_, expected_rejected) = data.expected_split();
         assert_eq!(bad, expected_rejected);
-        assert!((100..=200).contains(&bad), "about 10% of 1500 rows, got {bad}");
-        assert!(rows.iter().all(|r| data.date_range().contains(r.visit_date.unwrap_or(data.start_date))));
+        assert!(
+            (100..=200).contains(&bad),
+            "about 10% of 1500 rows, got {bad}"
+        );
+        assert!(rows.iter().all(|r| {
+            data.date_range()
+                .contains(r.visit_date.unwrap_or(data.start_date))
+        }));
         assert_eq!(sample(0).expected_split(), (1500, 0));
     }
 

@@ -64,8 +64,18 @@ mod tests {
     #[test]
     fn only_the_dashed_nine_digit_format_is_valid() {
         assert!(Ssn::new("123-45-6789").is_valid_format());
-        for bad in ["123456789", "123-45-678", "123-45-678X", "12-345-6789", "", "123-45-67890"] {
-            assert!(!Ssn::new(bad).is_valid_format(), "{bad:?} should be invalid");
+        for bad in [
+            "123456789",
+            "123-45-678",
+            "123-45-678X",
+            "12-345-6789",
+            "",
+            "123-45-67890",
+        ] {
+            assert!(
+                !Ssn::new(bad).is_valid_format(),
+                "{bad:?} should be invalid"
+            );
         }
     }
 }

@@ -26,7 +26,9 @@ fn chunk_object_name(id: ChunkId) -> String {
 }
 
 fn parse_chunk_object_name(name: &str) -> Option<ChunkId> {
-    let digits = name.strip_prefix(CHUNK_PREFIX)?.strip_suffix(CHUNK_SUFFIX)?;
+    let digits = name
+        .strip_prefix(CHUNK_PREFIX)?
+        .strip_suffix(CHUNK_SUFFIX)?;
     digits.parse().ok().map(ChunkId)
 }
 
@@ -143,7 +145,8 @@ impl ChunkStore {
     }
 
     pub async fn put_chunk(&self, chunk: &StoredChunk) -> Result<(), HandlerError> {
-        self.put_json(&chunk_object_name(chunk.chunk_id), chunk).await
+        self.put_json(&chunk_object_name(chunk.chunk_id), chunk)
+            .await
     }
 
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), HandlerError> {
@@ -152,7 +155,8 @@ impl ChunkStore {
 
     /// Reads one chunk; refuses one written with another format version.
     pub async fn get_chunk(&self, id: ChunkId) -> Result<StoredChunk, HandlerError> {
-        self.get_versioned(&chunk_object_name(id), "chunk", Some(id)).await
+        self.get_versioned(&chunk_object_name(id), "chunk", Some(id))
+            .await
     }
 
     pub async fn get_manifest(&self) -> Result<Manifest, HandlerError> {
@@ -184,18 +188,28 @@ impl ChunkStore {
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(|e| s3_error("S3 ListObjectsV2", &e))?;
                     names.extend(page.contents().iter().filter_map(|object| {
-                        object.key()?.strip_prefix(prefix.as_str()).map(str::to_owned)
+                        object
+                            .key()?
+                            .strip_prefix(prefix.as_str())
+                            .map(str::to_owned)
                     }));
                 }
                 names
             }
         };
-        let mut ids: Vec<_> = names.iter().filter_map(|n| parse_chunk_object_name(n)).collect();
+        let mut ids: Vec<_> = names
+            .iter()
+            .filter_map(|n| parse_chunk_object_name(n))
+            .collect();
         ids.sort();
         Ok(ids)
     }
 
-    async fn put_json(&self, name: &str, value: &impl serde::Serialize) -> Result<(), HandlerError> {
+    async fn put_json(
+        &self,
+        name: &str,
+        value: &impl serde::Serialize,
+    ) -> Result<(), HandlerError> {
         let body = serde_json::to_vec(value)
             .map_err(|_| HandlerError::transient("serialize chunk object", name))?;
         match &self.backend {
@@ -250,7 +264,10 @@ impl ChunkStore {
                         Ok(Some(body.to_vec()))
                     }
                     Err(error)
-                        if matches!(error.code(), Some("NoSuchKey" | "NoSuchBucket" | "NotFound")) =>
+                        if matches!(
+                            error.code(),
+                            Some("NoSuchKey" | "NoSuchBucket" | "NotFound")
+                        ) =>
                     {
                         Ok(None)
                     }
@@ -272,7 +289,10 @@ impl ChunkStore {
         let unreadable = || {
             HandlerError::new(
                 ErrorName::ChunkFormatMismatch,
-                format!("{what} object {name} under {} is not a chunk-format object", self.uri),
+                format!(
+                    "{what} object {name} under {} is not a chunk-format object",
+                    self.uri
+                ),
             )
         };
         let probe: FormatProbe = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
@@ -327,7 +347,9 @@ fn s3_error<E: ProvideErrorMetadata, R>(
             service.err().code().unwrap_or("service error").to_owned()
         }
         aws_sdk_s3::error::SdkError::TimeoutError(_) => "timeout".to_owned(),
-        aws_sdk_s3::error::SdkError::DispatchFailure(_) => "could not reach the endpoint".to_owned(),
+        aws_sdk_s3::error::SdkError::DispatchFailure(_) => {
+            "could not reach the endpoint".to_owned()
+        }
         _ => "request failed".to_owned(),
     };
     HandlerError::transient(operation, detail)
@@ -340,7 +362,10 @@ mod tests {
     #[test]
     fn chunk_object_names_round_trip_and_sort_in_id_order() {
         assert_eq!(chunk_object_name(ChunkId(7)), "chunk-00000007.json");
-        assert_eq!(parse_chunk_object_name("chunk-00000007.json"), Some(ChunkId(7)));
+        assert_eq!(
+            parse_chunk_object_name("chunk-00000007.json"),
+            Some(ChunkId(7))
+        );
         assert_eq!(parse_chunk_object_name(MANIFEST), None);
         assert_eq!(parse_chunk_object_name(".chunk-00000007.json.1.tmp"), None);
         assert!(chunk_object_name(ChunkId(9)) < chunk_object_name(ChunkId(10)));

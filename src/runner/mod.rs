@@ -34,6 +34,9 @@ use engine::{Engine, ExecutionSpec};
 use lambda::Functions;
 use report::{OutputFormat, Progress, RunReport};
 
+/// The generator's seed: the same flags always give the same rows.
+const SAMPLE_SEED: u64 = 2024;
+
 /// The definition `run` executes unless `--definition` says otherwise.
 pub const DEFAULT_DEFINITION_PATH: &str = "definitions/etl_pipeline_phase2_ready.json";
 
@@ -103,9 +106,13 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
                 keys: args.keys,
                 rows_per_key: args.rows_per_key,
                 bad_rows_percent: args.bad_rows_percent,
-                ..SampleData::default()
+                seed: SAMPLE_SEED,
+                start_date: NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date"),
             };
-            let url = format!("sqlite://{}", workspace.path().join("warehouse.sqlite3").display());
+            let url = format!(
+                "sqlite://{}",
+                workspace.path().join("warehouse.sqlite3").display()
+            );
             (url, Some(sample))
         }
     };
@@ -174,8 +181,12 @@ pub fn load_committed(path: &Path) -> anyhow::Result<StateMachineDef> {
             path.display()
         )
     })?;
-    let model = crate::asl::parse(&text)
-        .with_context(|| format!("{} is not a definition the ASL model accepts", path.display()))?;
+    let model = crate::asl::parse(&text).with_context(|| {
+        format!(
+            "{} is not a definition the ASL model accepts",
+            path.display()
+        )
+    })?;
     let value = serde_json::to_value(&model)?;
     StateMachineDef::from_value(value)
         .with_context(|| format!("{} cannot be run locally", path.display()))
@@ -188,8 +199,9 @@ fn pipeline_input(args: &RunArgs, sample: Option<&SampleData>) -> anyhow::Result
         });
     }
     let date_range = match (args.date_from, args.date_to, sample) {
-        (Some(from), Some(to), _) => DateRange::new(from, to)
-            .map_err(|e| anyhow::anyhow!("--date-from/--date-to: {e}"))?,
+        (Some(from), Some(to), _) => {
+            DateRange::new(from, to).map_err(|e| anyhow::anyhow!("--date-from/--date-to: {e}"))?
+        }
         (_, _, Some(sample)) => sample.date_range(),
         _ => anyhow::bail!(
             "with --database-url, say which visits to migrate: --date-from YYYY-MM-DD --date-to YYYY-MM-DD, or --input JSON"

@@ -64,9 +64,11 @@ pub struct ProgressObserver {
 impl Observer for ProgressObserver {
     fn map_started(&self, state: &str, items: usize) {
         self.bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} chunks {msg} ({elapsed})")
-                .expect("a valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix} [{bar:40}] {pos}/{len} chunks {msg} ({elapsed})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
         );
         self.bar.set_prefix(state.to_owned());
         self.bar.set_length(items as u64);
@@ -179,11 +181,23 @@ impl RunReport {
             if accounted == self.source_rows {
                 " (every source row accounted for)".to_owned()
             } else {
-                format!(" ({} source rows NOT accounted for)", self.source_rows.abs_diff(accounted))
+                format!(
+                    " ({} source rows NOT accounted for)",
+                    self.source_rows.abs_diff(accounted)
+                )
             }
         );
-        let _ = writeln!(out, "largest payload per state (limit {} bytes):", self.payload_limit_bytes);
-        let width = self.largest_payload_bytes.keys().map(String::len).max().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "largest payload per state (limit {} bytes):",
+            self.payload_limit_bytes
+        );
+        let width = self
+            .largest_payload_bytes
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
         for (state, bytes) in &self.largest_payload_bytes {
             let _ = writeln!(
                 out,
@@ -208,7 +222,10 @@ mod tests {
 
     #[test]
     fn rows_come_from_the_chunk_summary_wherever_it_sits() {
-        assert_eq!(rows_in(&json!({"chunk_id": 1, "rows_migrated": 7, "rows_rejected": 2})), 9);
+        assert_eq!(
+            rows_in(&json!({"chunk_id": 1, "rows_migrated": 7, "rows_rejected": 2})),
+            9
+        );
         assert_eq!(rows_in(&json!({"summary": {"rows_migrated": 4}})), 4);
         assert_eq!(rows_in(&json!({"other": 1})), 0);
     }

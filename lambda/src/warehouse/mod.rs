@@ -317,8 +317,10 @@ impl ChunkStatements {
         let valid_k = (dialect.valid_ssn)("k.ssn");
         let p = dialect.param;
         let (execution, chunk) = (p(1), p(2));
-        let dated_join = "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
-        let reject_columns = "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
+        let dated_join =
+            "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
+        let reject_columns =
+            "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
         Self {
             delete_target: format!(
                 "DELETE FROM visits_migrated WHERE (visit_date, ssn) IN \
@@ -328,9 +330,10 @@ impl ChunkStatements {
             delete_rejects_dated: "DELETE FROM visits_rejected WHERE (visit_date, ssn) IN \
                  (SELECT visit_date, ssn FROM chunk_keys WHERE visit_date IS NOT NULL)"
                 .to_owned(),
-            delete_rejects_undated: "DELETE FROM visits_rejected WHERE visit_date IS NULL AND ssn IN \
+            delete_rejects_undated:
+                "DELETE FROM visits_rejected WHERE visit_date IS NULL AND ssn IN \
                  (SELECT ssn FROM chunk_keys WHERE visit_date IS NULL)"
-                .to_owned(),
+                    .to_owned(),
             insert_migrated: format!(
                 "INSERT INTO visits_migrated \
                  (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
@@ -368,8 +371,7 @@ const KEYS_UNDATED: &str =
     "SELECT ssn, count(*) FROM visits WHERE visit_date IS NULL GROUP BY ssn ORDER BY ssn";
 const MIGRATED_ROWS: &str = "SELECT source_id, visit_date, ssn, amount_cents, provider, execution, \
      chunk_id FROM visits_migrated ORDER BY source_id";
-const REJECTED_ROWS: &str =
-    "SELECT source_id, visit_date, reason, execution, chunk_id FROM visits_rejected ORDER BY source_id";
+const REJECTED_ROWS: &str = "SELECT source_id, visit_date, reason, execution, chunk_id FROM visits_rejected ORDER BY source_id";
 const LEDGER_ROWS: &str = "SELECT execution, chunk_id, rows_migrated, rows_rejected \
      FROM task02_chunk_ledger ORDER BY execution, chunk_id";
 

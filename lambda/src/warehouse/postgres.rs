@@ -11,8 +11,8 @@ use tokio_postgres::{Client, NoTls};
 
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
-    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow,
-    channel_closed, count_to_u64, keys_dated_sql,
+    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
+    count_to_u64, keys_dated_sql,
 };
 use crate::chunks::{ChunkKey, ChunkPacker, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
@@ -210,7 +210,9 @@ impl Postgres {
         transaction.batch_execute("ANALYZE chunk_keys").await?;
         transaction.execute(&sql.delete_target, &[]).await?;
         transaction.execute(&sql.delete_rejects_dated, &[]).await?;
-        transaction.execute(&sql.delete_rejects_undated, &[]).await?;
+        transaction
+            .execute(&sql.delete_rejects_undated, &[])
+            .await?;
         let key: [&(dyn ToSql + Sync); 2] = [&job.execution, &job.chunk_id];
         let migrated = transaction.execute(&sql.insert_migrated, &key).await?;
         if job.fault {
@@ -218,14 +220,22 @@ impl Postgres {
             transaction
                 .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
                 .await?;
-            return Err(HandlerError::transient("PostgreSQL", "injected fault mid-chunk"));
+            return Err(HandlerError::transient(
+                "PostgreSQL",
+                "injected fault mid-chunk",
+            ));
         }
         let rejected = transaction.execute(&sql.insert_bad_ssn, &key).await?
             + transaction.execute(&sql.insert_missing_date, &key).await?;
         transaction
             .execute(
                 &sql.upsert_ledger,
-                &[&job.execution, &job.chunk_id, &(migrated as i64), &(rejected as i64)],
+                &[
+                    &job.execution,
+                    &job.chunk_id,
+                    &(migrated as i64),
+                    &(rejected as i64),
+                ],
             )
             .await?;
         transaction.commit().await?;

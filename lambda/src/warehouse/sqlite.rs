@@ -7,8 +7,8 @@ use tokio::sync::mpsc;
 
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
-    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow,
-    channel_closed, count_to_u64, keys_dated_sql,
+    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
+    count_to_u64, keys_dated_sql,
 };
 use crate::chunks::{ChunkKey, ChunkPacker, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
@@ -54,9 +54,7 @@ CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
 ";
 
 const DIALECT: Dialect = Dialect {
-    valid_ssn: |column| {
-        format!("{column} GLOB '[0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9][0-9]'")
-    },
+    valid_ssn: |column| format!("{column} GLOB '[0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9][0-9]'"),
     param: |n| format!("?{n}"),
 };
 
@@ -207,13 +205,22 @@ impl Sqlite {
             let migrated = transaction.execute(&sql.insert_migrated, key)? as u64;
             if job.fault {
                 // Dropping the transaction rolls it back, as a lost connection would.
-                return Err(HandlerError::transient("SQLite", "injected fault mid-chunk"));
+                return Err(HandlerError::transient(
+                    "SQLite",
+                    "injected fault mid-chunk",
+                ));
             }
             let rejected = (transaction.execute(&sql.insert_bad_ssn, key)?
-                + transaction.execute(&sql.insert_missing_date, key)?) as u64;
+                + transaction.execute(&sql.insert_missing_date, key)?)
+                as u64;
             transaction.execute(
                 &sql.upsert_ledger,
-                params![job.execution, job.chunk_id, migrated as i64, rejected as i64],
+                params![
+                    job.execution,
+                    job.chunk_id,
+                    migrated as i64,
+                    rejected as i64
+                ],
             )?;
             transaction.commit()?;
             Ok(ChunkCounts { migrated, rejected })
