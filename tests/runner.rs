@@ -198,7 +198,7 @@ async fn seed_map_over_full_chunks_fails_with_data_limit_exceeded_at_30_chunks_o
     assert_eq!(error.error, "States.DataLimitExceeded");
     assert!(error.cause.contains("GetTask02Chunks"), "{}", error.cause);
     // Under Lambda's 6 MB (so Lambda returned it) but over Step Functions' 256 KiB.
-    let largest = out.largest_payload_bytes["GetTask02Chunks"];
+    let largest = out.largest_result_bytes["GetTask02Chunks"];
     assert!(
         largest > MAX_PAYLOAD_BYTES && largest < 1_000_000,
         "{largest}"
@@ -221,7 +221,7 @@ async fn seed_map_over_full_chunks_below_the_limit_fails_on_its_selector_instead
     let error = out.error.unwrap();
     assert_eq!(error.error, "States.Runtime");
     assert!(error.cause.contains("$.chunk_id"), "{}", error.cause);
-    assert!(out.largest_payload_bytes["GetTask02Chunks"] < MAX_PAYLOAD_BYTES);
+    assert!(out.largest_result_bytes["GetTask02Chunks"] < MAX_PAYLOAD_BYTES);
     assert!(seed.calls("process_task02_chunk").is_empty());
 }
 

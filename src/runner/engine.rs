@@ -167,8 +167,15 @@ pub struct ExecutionOutcome {
     pub error: Option<StateError>,
     pub virtual_elapsed: Duration,
     pub history_events: u64,
-    /// The largest input, output or task result per state, in bytes.
+    /// The largest input or output per state, in bytes.
     pub largest_payload_bytes: BTreeMap<String, usize>,
+    /// The largest raw result per Task, Map or Parallel state (before ResultSelector and
+    /// ResultPath: a Lambda envelope, a Map's array of iteration outputs), in bytes. AWS limits
+    /// these too.
+    pub largest_result_bytes: BTreeMap<String, usize>,
+    /// Task attempts, retries included (TaskScheduled events).
+    pub task_attempts: u64,
+    /// Lambda invocations that ran a function.
     pub invocations: u64,
     pub environments: usize,
 }
@@ -215,6 +222,8 @@ impl Engine {
             spec,
             started: Utc::now(),
             payloads: Mutex::new(BTreeMap::new()),
+            results: Mutex::new(BTreeMap::new()),
+            task_attempts: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
         };
         let history = History::default();
@@ -262,6 +271,8 @@ impl Engine {
             virtual_elapsed: clock,
             history_events: history.events.load(Ordering::Relaxed),
             largest_payload_bytes: run.payloads.into_inner().expect("payload map poisoned"),
+            largest_result_bytes: run.results.into_inner().expect("result map poisoned"),
+            task_attempts: run.task_attempts.load(Ordering::Relaxed),
             invocations: run.invocations.load(Ordering::Relaxed),
             environments: self.functions.environments_created(),
         }
@@ -293,6 +304,8 @@ struct Run<'e> {
     spec: &'e ExecutionSpec,
     started: DateTime<Utc>,
     payloads: Mutex<BTreeMap<String, usize>>,
+    results: Mutex<BTreeMap<String, usize>>,
+    task_attempts: AtomicU64,
     invocations: AtomicU64,
 }
 
@@ -315,9 +328,15 @@ struct MapItem<'v> {
 }
 
 impl<'e> Run<'e> {
-    fn record(&self, state: &str, what: &str, value: &Value) -> Result<(), StateError> {
+    /// Measures a state's input, output or result against the quota, keeping the largest.
+    fn record(&self, state: &str, what: Measured, value: &Value) -> Result<(), StateError> {
         let bytes = json_len(value);
-        let mut payloads = self.payloads.lock().expect("payload map poisoned");
+        let (map, what) = match what {
+            Measured::Input => (&self.payloads, "received an input"),
+            Measured::Output => (&self.payloads, "returned an output"),
+            Measured::Result => (&self.results, "returned a result"),
+        };
+        let mut payloads = map.lock().expect("payload map poisoned");
         let largest = payloads.entry(state.to_owned()).or_default();
         *largest = (*largest).max(bytes);
         if bytes > MAX_PAYLOAD_BYTES {
@@ -424,7 +443,7 @@ impl<'e> Run<'e> {
         clock: &mut Duration,
     ) -> Result<Step, StateError> {
         frame.history.add(1)?; // *StateEntered
-        self.record(name, "received an input", &raw_input)?;
+        self.record(name, Measured::Input, &raw_input)?;
         let step = match state {
             StateDef::Task(t) => {
                 self.run_with_retries(
@@ -483,7 +502,7 @@ impl<'e> Run<'e> {
         let output = match &step {
             Step::Next(_, output) | Step::End(output) => output,
         };
-        self.record(name, "returned an output", output)?;
+        self.record(name, Measured::Output, output)?;
         frame.history.add(1)?; // *StateExited
         Ok(step)
     }
@@ -600,7 +619,7 @@ impl<'e> Run<'e> {
         };
         match outcome {
             Ok(result) => {
-                self.record(name, "returned a result", &result)?;
+                self.record(name, Measured::Result, &result)?;
                 let selected = match result_selector {
                     Some(selector) => {
                         self.expand(selector, &result, name, *clock, retry_count, None)?
@@ -662,6 +681,7 @@ impl<'e> Run<'e> {
             None => effective.clone(),
         };
         frame.history.add(3)?; // TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed
+        self.task_attempts.fetch_add(1, Ordering::Relaxed);
         let optimised = t.resource == LAMBDA_INVOKE;
         let (function, payload) = if optimised {
             let function = request
@@ -850,6 +870,14 @@ impl<'e> Run<'e> {
     fn observer(&self) -> &dyn Observer {
         self.engine.observer.as_ref()
     }
+}
+
+/// What [`Run::record`] measures.
+#[derive(Clone, Copy)]
+enum Measured {
+    Input,
+    Output,
+    Result,
 }
 
 /// The work of a state that can Retry and Catch.

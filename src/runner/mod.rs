@@ -93,6 +93,8 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--execution-name: {e}"))?,
         None => default_execution_name(),
     };
+    // Bad input is refused before anything is generated or written.
+    let explicit_input = explicit_input(&args)?;
     let workspace = tempfile::Builder::new()
         .prefix("cm-etl-run-")
         .tempdir()
@@ -124,7 +126,17 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         warehouse.create_schema().await?;
         sample.load_into(&warehouse).await?;
     }
-    let input = pipeline_input(&args, sample.as_ref())?;
+    let input = match explicit_input {
+        Some(input) => input,
+        None => match &sample {
+            Some(sample) => PipelineInput {
+                date_range: sample.date_range(),
+            },
+            None => anyhow::bail!(
+                "with --database-url, say which visits to migrate: --date-from YYYY-MM-DD --date-to YYYY-MM-DD, or --input JSON"
+            ),
+        },
+    };
 
     let chunk_dir = match &args.chunk_dir {
         Some(dir) => {
@@ -192,22 +204,22 @@ pub fn load_committed(path: &Path) -> anyhow::Result<StateMachineDef> {
         .with_context(|| format!("{} cannot be run locally", path.display()))
 }
 
-fn pipeline_input(args: &RunArgs, sample: Option<&SampleData>) -> anyhow::Result<PipelineInput> {
+/// The execution input given by `--input` or `--date-from`/`--date-to`, checked against the
+/// contract; `None` when neither was given.
+fn explicit_input(args: &RunArgs) -> anyhow::Result<Option<PipelineInput>> {
     if let Some(text) = &args.input {
-        return serde_json::from_str(text).with_context(|| {
+        let input = serde_json::from_str(text).with_context(|| {
             "--input is not a pipeline input; expected {\"date_range\": {\"from\": \"YYYY-MM-DD\", \"to\": \"YYYY-MM-DD\"}}"
-        });
+        })?;
+        return Ok(Some(input));
     }
-    let date_range = match (args.date_from, args.date_to, sample) {
-        (Some(from), Some(to), _) => {
-            DateRange::new(from, to).map_err(|e| anyhow::anyhow!("--date-from/--date-to: {e}"))?
-        }
-        (_, _, Some(sample)) => sample.date_range(),
-        _ => anyhow::bail!(
-            "with --database-url, say which visits to migrate: --date-from YYYY-MM-DD --date-to YYYY-MM-DD, or --input JSON"
-        ),
-    };
-    Ok(PipelineInput { date_range })
+    match (args.date_from, args.date_to) {
+        (Some(from), Some(to)) => Ok(Some(PipelineInput {
+            date_range: DateRange::new(from, to)
+                .map_err(|e| anyhow::anyhow!("--date-from/--date-to: {e}"))?,
+        })),
+        _ => Ok(None),
+    }
 }
 
 fn default_execution_name() -> ExecutionName {

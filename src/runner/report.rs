@@ -107,10 +107,13 @@ pub struct RunReport {
     pub source_rows: u64,
     pub migrated_rows: u64,
     pub rejected_rows: u64,
-    /// The largest input, output or task result of each state, in bytes.
+    /// The largest input or output of each state, in bytes.
     pub largest_payload_bytes: BTreeMap<String, usize>,
+    /// The largest raw result (Lambda envelope, Map result array) of each state, in bytes.
+    pub largest_result_bytes: BTreeMap<String, usize>,
     pub payload_limit_bytes: usize,
     pub history_events: u64,
+    pub task_attempts: u64,
     pub invocations: u64,
     pub execution_environments: usize,
     pub virtual_elapsed_seconds: f64,
@@ -134,8 +137,10 @@ impl RunReport {
             migrated_rows: counts.migrated_rows,
             rejected_rows: counts.rejected_rows,
             largest_payload_bytes: outcome.largest_payload_bytes,
+            largest_result_bytes: outcome.largest_result_bytes,
             payload_limit_bytes: MAX_PAYLOAD_BYTES,
             history_events: outcome.history_events,
+            task_attempts: outcome.task_attempts,
             invocations: outcome.invocations,
             execution_environments: outcome.environments,
             virtual_elapsed_seconds: outcome.virtual_elapsed.as_secs_f64(),
@@ -147,12 +152,17 @@ impl RunReport {
         self.status == ExecutionStatus::Succeeded
     }
 
+    /// Prints to stdout; a closed pipe (`| head`) is not an error.
     pub fn print(&self, format: OutputFormat) -> anyhow::Result<()> {
-        match format {
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(self)?),
-            OutputFormat::Text => print!("{}", self.text()),
+        use std::io::Write;
+        let text = match format {
+            OutputFormat::Json => serde_json::to_string_pretty(self)? + "\n",
+            OutputFormat::Text => self.text(),
+        };
+        match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
         }
-        Ok(())
     }
 
     /// The human-readable summary.

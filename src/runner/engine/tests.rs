@@ -113,6 +113,7 @@ async fn retries_back_off_on_the_virtual_clock_and_then_succeed() {
     .await;
     assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
     assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!((out.task_attempts, out.invocations), (4, 4));
     // Delays 2 s, 4 s, then 8 s capped at 5 s; plus four invocations of 1 s each.
     assert_eq!(out.virtual_elapsed, Duration::from_secs(2 + 4 + 5 + 4));
     // Entered, 4 x (scheduled, started, done), exited, execution started and succeeded.
@@ -177,7 +178,7 @@ async fn data_limit_exceeded_is_not_caught_by_states_all() {
     assert_eq!(out.status, ExecutionStatus::Failed);
     assert_eq!(out.error.unwrap().error, "States.DataLimitExceeded");
     assert_eq!(out.invocations, 1, "not retried");
-    assert!(out.largest_payload_bytes["T"] > MAX_PAYLOAD_BYTES);
+    assert!(out.largest_result_bytes["T"] > MAX_PAYLOAD_BYTES);
 }
 
 #[tokio::test]
