@@ -5,17 +5,28 @@
 //! - [`path`]: paths into a state's input (`ReferencePath`, `$...`) and the context object
 //!   (`ContextPath`, `$$...`), distinct types.
 //! - [`payload`]: payload templates (`Parameters`, `ItemSelector`, `ResultSelector`).
+//! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
+//!   Map whose item and processor input are types (`path!`, `field!`, `selector!`, `record!`).
 //!
 //! Invariant: `asl` does no I/O and knows nothing of this pipeline, of the Lambda contract or of
 //! AWS accounts; the pipeline writes its machine with it.
 
+pub mod mermaid;
 pub mod path;
 pub mod payload;
 pub mod state;
+pub mod typed;
+pub mod validate;
 
 pub use path::{ContextPath, ContextValue, PathError, ReferencePath, SchemaRoot, Segment};
 pub use payload::{PayloadTemplate, PayloadValue};
 pub use state::*;
+pub use typed::{
+    FromContext, MapItem, PayloadSafe, Processor, Record, Scope, Selector, StateInput, Value,
+    context, map_over,
+};
+// The macros are exported at the crate root by `#[macro_export]`; they belong here.
+pub use crate::{field, path, payload_safe, record, selector};
 
 /// The definition as committed: pretty JSON indented by two spaces, keys in the model's fixed
 /// order, one trailing newline. The same machine always renders to the same bytes.

@@ -27,6 +27,20 @@ pub enum PayloadValue {
 }
 
 impl PayloadValue {
+    /// A JSON value fixed at synth time. An object becomes a nested template of literals, the
+    /// form parsing gives it, so a parsed definition equals the one it was rendered from.
+    pub fn literal(json: serde_json::Value) -> Self {
+        match json {
+            serde_json::Value::Object(object) => PayloadValue::Object(PayloadTemplate(
+                object
+                    .into_iter()
+                    .map(|(key, value)| (key, PayloadValue::literal(value)))
+                    .collect(),
+            )),
+            other => PayloadValue::Literal(other),
+        }
+    }
+
     /// Whether rendering suffixes the key with `.$`.
     fn is_dynamic(&self) -> bool {
         matches!(

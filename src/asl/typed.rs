@@ -1,0 +1,481 @@
+//! The typed, compile-time-checked layer over the model: paths that know the type they start from
+//! and the type they reach, payload values of a known type, selectors built as a whole struct, and
+//! a Map whose item is a value of the array's element type.
+//!
+//! What rustc checks here (each promise has a `tests/ui` case):
+//! - a path is built from field lenses (`path!(Root.a.b)`), so it names real fields and has the
+//!   type of the last one; `ItemsPath` accepts only a path to a `Vec<Item>`;
+//! - the Map item (`$$.Map.Item.Value`) is a value of type `Item`, a path into the Map's input is
+//!   another type, so `$` cannot be passed where the item is needed;
+//! - `selector!` builds a payload as a whole struct: every field present, no other field, each
+//!   value of the field's type; a Map's processor must take exactly the selector's type;
+//! - only `PayloadSafe` types travel in a payload.
+//!
+//! What rustc cannot check (the JSON names serde gives the fields) synth checks against each
+//! path's schema root (see `validate`).
+
+use std::marker::PhantomData;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::path::{ContextValue, ReferencePath, SchemaRoot};
+use super::payload::{PayloadTemplate, PayloadValue};
+use super::state::{Branch, MapState, Transition};
+
+/// A type whose values may travel in a state payload: ids, counts, URIs, dates, and structs made
+/// only of those. Sensitive values (SSNs, keys, secrets) must never implement it: a payload is
+/// visible in the execution history, the logs and the console.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` may not travel in a state payload",
+    label = "`{Self}` is not `PayloadSafe`",
+    note = "only ids, counts, URIs and dates go in a payload; a sensitive value (an SSN, a key) stays in the chunk store or the warehouse and travels by id"
+)]
+pub trait PayloadSafe {}
+
+macro_rules! payload_safe_std {
+    ($($ty:ty),*) => { $(impl PayloadSafe for $ty {})* };
+}
+payload_safe_std!(bool, u8, u16, u32, u64, i32, i64, String, chrono::NaiveDate);
+impl<T: PayloadSafe> PayloadSafe for Vec<T> {}
+impl<T: PayloadSafe> PayloadSafe for Option<T> {}
+
+/// A struct whose fields the model knows by name, declared with [`record!`](crate::record).
+pub trait Record: PayloadSafe + JsonSchema {
+    /// The Rust field names, all of them, in declaration order.
+    const FIELD_NAMES: &'static [&'static str];
+}
+
+/// Declares that a struct's values may travel in a payload, listing every field with its type.
+/// The expansion contains a never-called exhaustive destructure of the struct, so adding,
+/// removing or retyping a field of the struct breaks compilation here, and every field type must
+/// itself be `PayloadSafe`.
+#[macro_export]
+macro_rules! record {
+    ($ty:ident { $($field:ident : $field_ty:ty),* $(,)? }) => {
+        impl $crate::asl::typed::PayloadSafe for $ty {}
+        impl $crate::asl::typed::Record for $ty {
+            const FIELD_NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
+        }
+        const _: () = {
+            #[allow(dead_code, unused_variables)]
+            fn every_field_listed_with_its_type(value: $ty) {
+                let $ty { $($field),* } = value;
+                $(let $field: $field_ty = $field;)*
+            }
+            #[allow(dead_code)]
+            fn every_field_payload_safe() {
+                fn payload_safe<T: $crate::asl::typed::PayloadSafe>() {}
+                $(payload_safe::<$field_ty>();)*
+            }
+        };
+    };
+}
+
+/// Declares opaque types (newtypes with private fields: ids, names, URIs) payload-safe.
+#[macro_export]
+macro_rules! payload_safe {
+    ($($ty:ty),* $(,)?) => { $(impl $crate::asl::typed::PayloadSafe for $ty {})* };
+}
+
+/// A lens: the field of `Owner` whose JSON name is `name` and whose type is `T`. Built by
+/// [`field!`](crate::field) from an accessor, which is what proves the field exists with that type.
+pub struct Field<Owner, T> {
+    name: &'static str,
+    _types: PhantomData<fn(&Owner) -> &T>,
+}
+
+impl<Owner, T> Field<Owner, T> {
+    #[doc(hidden)]
+    pub fn new(name: &'static str, _accessor: fn(&Owner) -> &T) -> Self {
+        Self {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The field lens `name` of whatever type the context expects: `field!(chunk_ids)`.
+#[macro_export]
+macro_rules! field {
+    ($name:ident) => {
+        $crate::asl::typed::Field::new(stringify!($name), |owner| &owner.$name)
+    };
+}
+
+/// A path from a value of type `Root` to a value of type `T` inside it.
+pub struct Path<Root, T> {
+    fields: Vec<&'static str>,
+    _types: PhantomData<fn(&Root) -> &T>,
+}
+
+impl<Root, T> Clone for Path<Root, T> {
+    fn clone(&self) -> Self {
+        Self {
+            fields: self.fields.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Root> Path<Root, Root> {
+    /// `$`: the whole value.
+    pub fn root() -> Self {
+        Self {
+            fields: Vec::new(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Root, T> Path<Root, T> {
+    /// One field further.
+    pub fn at<U>(mut self, field: Field<T, U>) -> Path<Root, U> {
+        self.fields.push(field.name);
+        Path {
+            fields: self.fields,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Root: JsonSchema, T> Path<Root, T> {
+    /// The rendered path, annotated with `Root` so synth can resolve it in `Root`'s schema.
+    pub fn reference(&self) -> ReferencePath {
+        self.fields
+            .iter()
+            .fold(ReferencePath::root(), |path, name| path.field(*name))
+            .with_schema_root(SchemaRoot::of::<Root>())
+    }
+}
+
+/// A typed path: `path!(Task02State.task02_chunks.chunk_ids)` is a
+/// `Path<Task02State, Vec<ChunkId>>`.
+#[macro_export]
+macro_rules! path {
+    ($root:ident $(. $field:ident)*) => {
+        $crate::asl::typed::Path::<$root, $root>::root() $(.at($crate::field!($field)))*
+    };
+}
+
+/// Where a Map reads its items: only a path to a `Vec<Item>` qualifies.
+#[diagnostic::on_unimplemented(
+    message = "ItemsPath must point at an array, but `{Self}` does not",
+    label = "not a path to a `Vec<_>`",
+    note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item`"
+)]
+pub trait ItemsPath {
+    type Input;
+    type Item;
+    fn reference(&self) -> ReferencePath;
+}
+
+impl<In: JsonSchema, Item> ItemsPath for Path<In, Vec<Item>> {
+    type Input = In;
+    type Item = Item;
+    fn reference(&self) -> ReferencePath {
+        Path::reference(self)
+    }
+}
+
+/// The context object's values, as types, so that a payload field reads one by type.
+pub mod context {
+    use super::ContextValue;
+
+    /// A value of the context object.
+    pub trait ContextField {
+        const VALUE: ContextValue;
+    }
+
+    macro_rules! context_fields {
+        ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+            $(#[$doc])*
+            #[derive(Clone, Copy, Debug)]
+            pub struct $name;
+            impl ContextField for $name {
+                const VALUE: ContextValue = ContextValue::$name;
+            }
+        )*};
+    }
+
+    context_fields!(
+        /// `$$.Execution.Id`: the execution's ARN.
+        ExecutionId,
+        /// `$$.Execution.Name`: unique among the machine's executions.
+        ExecutionName,
+        /// `$$.Execution.StartTime`.
+        ExecutionStartTime,
+        /// `$$.StateMachine.Name`.
+        StateMachineName,
+        /// `$$.State.Name`.
+        StateName,
+        /// `$$.State.EnteredTime`.
+        StateEnteredTime,
+        /// `$$.State.RetryCount`.
+        StateRetryCount,
+    );
+}
+
+/// `Self` can be read from the context value `C` (for instance a validated execution-name type
+/// from `$$.Execution.Name`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from the context value `{C}`",
+    note = "implement `asl::typed::FromContext<{C}>` for `{Self}` if every value of `{C}` is a valid `{Self}`"
+)]
+pub trait FromContext<C> {}
+impl FromContext<context::ExecutionId> for String {}
+impl FromContext<context::ExecutionName> for String {}
+impl FromContext<context::ExecutionStartTime> for String {}
+impl FromContext<context::StateMachineName> for String {}
+impl FromContext<context::StateName> for String {}
+impl FromContext<context::StateEnteredTime> for String {}
+impl FromContext<context::StateRetryCount> for u32 {}
+
+/// What `$` means where a payload is evaluated, and which extra values exist there.
+pub trait Scope: Sized {
+    /// The type of `$`.
+    type Input: JsonSchema;
+
+    /// A value read from this scope's input (`"key.$": "$.a.b"`).
+    fn input<T: PayloadSafe>(&self, path: Path<Self::Input, T>) -> Value<Self, T> {
+        Value::new(PayloadValue::Path(path.reference()))
+    }
+
+    /// A value read from the context object (`"key.$": "$$.Execution.Name"`).
+    fn context<C: context::ContextField, T: FromContext<C> + PayloadSafe>(
+        &self,
+        _value: C,
+    ) -> Value<Self, T> {
+        Value::new(PayloadValue::Context(C::VALUE.into()))
+    }
+}
+
+/// The payload of a Task, Pass or Parallel: `$` is the state's input, of type `In`.
+pub struct StateInput<In>(PhantomData<fn() -> In>);
+
+impl<In> StateInput<In> {
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<In> Default for StateInput<In> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<In: JsonSchema> Scope for StateInput<In> {
+    type Input = In;
+}
+
+/// A Map's ItemSelector: `$` is the Map's input (`In`), and the current item is a value of type
+/// `Item` reachable only through [`MapItem::item`].
+pub struct MapItem<In, Item>(PhantomData<fn() -> (In, Item)>);
+
+impl<In: JsonSchema, Item> Scope for MapItem<In, Item> {
+    type Input = In;
+}
+
+impl<In, Item: PayloadSafe> MapItem<In, Item> {
+    /// The current item: `$$.Map.Item.Value`.
+    pub fn item(&self) -> Value<Self, Item> {
+        Value::new(PayloadValue::Context(ContextValue::MapItemValue.into()))
+    }
+
+    /// The current item's index: `$$.Map.Item.Index`.
+    pub fn item_index(&self) -> Value<Self, u32> {
+        Value::new(PayloadValue::Context(ContextValue::MapItemIndex.into()))
+    }
+}
+
+/// A payload value of type `T`, evaluated in scope `S`: a literal, a path into the scope's input,
+/// a context value, the Map item, or a whole selector.
+pub struct Value<S, T> {
+    value: PayloadValue,
+    _types: PhantomData<fn() -> (S, T)>,
+}
+
+impl<S, T> Value<S, T> {
+    fn new(value: PayloadValue) -> Self {
+        Self {
+            value,
+            _types: PhantomData,
+        }
+    }
+
+    pub fn into_payload(self) -> PayloadValue {
+        self.value
+    }
+}
+
+impl<S, T: Serialize + PayloadSafe> Value<S, T> {
+    /// A value fixed at synth time.
+    pub fn literal(value: &T) -> Self {
+        Self::new(PayloadValue::literal(
+            serde_json::to_value(value).expect("payload literals serialize to JSON"),
+        ))
+    }
+}
+
+impl<S, T> From<Selector<S, T>> for Value<S, T> {
+    fn from(selector: Selector<S, T>) -> Self {
+        Self::new(PayloadValue::Object(selector.template))
+    }
+}
+
+/// A payload template that builds a `T` in scope `S`, made by [`selector!`](crate::selector).
+pub struct Selector<S, T> {
+    template: PayloadTemplate,
+    _types: PhantomData<fn() -> (S, T)>,
+}
+
+impl<S, T> Selector<S, T> {
+    pub fn template(&self) -> &PayloadTemplate {
+        &self.template
+    }
+
+    pub fn into_template(self) -> PayloadTemplate {
+        self.template
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+
+    /// Never called: gives the value's type to the exhaustive construction in `selector!`.
+    pub fn value_type<S, T: PayloadSafe>(_: &Value<S, T>) -> T {
+        unreachable!("only used inside `if false`")
+    }
+
+    /// Ties every entry of one selector to the same scope.
+    pub fn entry<S, T>(
+        _scope: PhantomData<S>,
+        name: &'static str,
+        value: Value<S, T>,
+    ) -> (&'static str, PayloadValue) {
+        (name, value.value)
+    }
+
+    pub fn selector<S, T: PayloadSafe>(
+        _scope: PhantomData<S>,
+        entries: Vec<(&'static str, PayloadValue)>,
+    ) -> Selector<S, T> {
+        let mut template = PayloadTemplate::new();
+        for (name, value) in entries {
+            template.insert(name, value);
+        }
+        Selector {
+            template,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// Builds a payload as a whole `Type`: `selector!(Type { field: value, ... })`, each value a
+/// [`Value`] of the field's type. A never-run construction of `Type` from the values' types makes
+/// a missing field, an unknown field or a wrong type a compile error.
+#[macro_export]
+macro_rules! selector {
+    ($ty:ident { $($field:ident : $value:expr),* $(,)? }) => {{
+        // Evaluate every value before binding any name, so no value sees another's binding.
+        let ($($field,)*) = ($($value,)*);
+        #[allow(unreachable_code, clippy::diverging_sub_expression)]
+        if false {
+            let _: $ty = $ty {
+                $($field: $crate::asl::typed::__private::value_type(&$field),)*
+            };
+        }
+        let scope = ::std::marker::PhantomData;
+        $crate::asl::typed::__private::selector::<_, $ty>(
+            scope,
+            vec![$($crate::asl::typed::__private::entry(scope, stringify!($field), $field),)*],
+        )
+    }};
+}
+
+/// The states a Map runs for each item, taking input of type `Input`; `Task` names what runs
+/// first (a handler, for instance) so that a mismatch names it.
+pub struct Processor<Input, Task> {
+    branch: Branch,
+    _types: PhantomData<fn(Input) -> Task>,
+}
+
+impl<Input, Task> Processor<Input, Task> {
+    /// `branch` must start with a state that takes an `Input`.
+    pub fn new(branch: Branch) -> Self {
+        Self {
+            branch,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// The ItemSelector's type must be the processor's input type.
+#[diagnostic::on_unimplemented(
+    message = "the ItemSelector builds `{Self}` but `{Task}` takes `{Input}`",
+    label = "this processor does not take `{Self}`",
+    note = "build the ItemSelector with `selector!({Input} {{ .. }})`, or give the Map a processor whose input is `{Self}`"
+)]
+pub trait SelectorBuilds<Input, Task> {}
+impl<T, Task> SelectorBuilds<T, Task> for T {}
+
+/// A Map under construction: `map_over(items).item_selector(..).processor(..)`.
+pub struct MapOver<In, Item> {
+    items_path: ReferencePath,
+    _types: PhantomData<fn() -> (In, Item)>,
+}
+
+/// Starts an inline Map over the array at `items`.
+pub fn map_over<P: ItemsPath>(items: P) -> MapOver<P::Input, P::Item> {
+    MapOver {
+        items_path: items.reference(),
+        _types: PhantomData,
+    }
+}
+
+impl<In, Item> MapOver<In, Item> {
+    /// What each iteration receives, built from the Map's input and the item.
+    pub fn item_selector<Sel>(
+        self,
+        build: impl FnOnce(&MapItem<In, Item>) -> Selector<MapItem<In, Item>, Sel>,
+    ) -> MapSelecting<In, Item, Sel> {
+        MapSelecting {
+            items_path: self.items_path,
+            item_selector: build(&MapItem(PhantomData)).template,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// A Map with its ItemSelector, waiting for its processor.
+pub struct MapSelecting<In, Item, Sel> {
+    items_path: ReferencePath,
+    item_selector: PayloadTemplate,
+    _types: PhantomData<Types3<In, Item, Sel>>,
+}
+
+/// Marks three types as used without owning a value of any.
+type Types3<A, B, C> = fn() -> (A, B, C);
+
+impl<In, Item, Sel> MapSelecting<In, Item, Sel> {
+    /// The states run per item; they must take exactly what the ItemSelector builds.
+    pub fn processor<Input, Task>(
+        self,
+        processor: Processor<Input, Task>,
+        transition: Transition,
+    ) -> MapState
+    where
+        Sel: SelectorBuilds<Input, Task>,
+    {
+        let mut map = MapState::inline(processor.branch, transition);
+        map.items_path = Some(self.items_path);
+        map.item_selector = Some(self.item_selector);
+        map
+    }
+}
