@@ -343,3 +343,78 @@ fn committed_pipeline_migrates_the_same_data_with_small_payloads() {
     );
     assert!(report["error"].is_null());
 }
+
+/// A warehouse without the schema: GetTask02Chunks fails with `Task02.Transient`, the committed
+/// Retry runs on virtual time (5 s, 10 s, 20 s: nothing sleeps), then States.ALL catches it into
+/// the `Task02Failed` Fail state; `run` exits non-zero with the error and cause.
+#[test]
+fn a_failed_execution_exits_non_zero_with_its_error_and_cause_after_virtual_retries() {
+    let empty = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", empty.path().join("empty.sqlite3").display());
+    let started = std::time::Instant::now();
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--database-url",
+            &url,
+            "--date-from",
+            "2024-01-01",
+            "--date-to",
+            "2024-01-31",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], json!("FAILED"));
+    assert_eq!(report["error"], json!("Task02.Failed"));
+    assert!(
+        report["cause"].as_str().unwrap().contains("retries"),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["task_attempts"],
+        json!(4),
+        "one attempt and three retries: {report:#}"
+    );
+    assert!(
+        report["virtual_elapsed_seconds"].as_f64().unwrap() >= 35.0,
+        "{report:#}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "retries must not sleep"
+    );
+    assert!(report["output"].is_null());
+}
+
+/// Bad input is refused before anything is generated, with one message naming the flag.
+#[test]
+fn bad_input_is_refused_with_a_message_naming_what_to_fix() {
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--input",
+            r#"{"date_range": {"from": "2024-03-01"}}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--input") && stderr.contains("`to`"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}

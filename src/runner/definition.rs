@@ -62,7 +62,8 @@ pub struct Flow {
 pub enum StateDef {
     Task(TaskDef),
     Pass(PassDef),
-    Map(MapDef),
+    /// Boxed: by far the largest state (it holds its processor).
+    Map(Box<MapDef>),
     Parallel(ParallelDef),
     Choice(ChoiceDef),
     Wait(WaitDef),

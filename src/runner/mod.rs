@@ -37,9 +37,6 @@ use report::{OutputFormat, Progress, RunReport};
 /// The generator's seed: the same flags always give the same rows.
 const SAMPLE_SEED: u64 = 2024;
 
-/// The definition `run` executes unless `--definition` says otherwise.
-pub const DEFAULT_DEFINITION_PATH: &str = "definitions/etl_pipeline_phase2_ready.json";
-
 /// Run the committed definition locally: a fresh SQLite warehouse seeded with generated Task 02
 /// data, a local-directory chunk store, and the real handlers invoked in process as Lambda would
 /// invoke them (one /tmp per execution environment, 6 MB responses, 256 KiB state payloads,
@@ -47,7 +44,7 @@ pub const DEFAULT_DEFINITION_PATH: &str = "definitions/etl_pipeline_phase2_ready
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The ASL definition to execute.
-    #[arg(long, default_value = DEFAULT_DEFINITION_PATH)]
+    #[arg(long, default_value = crate::synth::DEFINITION_PATH)]
     pub definition: PathBuf,
     /// deploy.toml: the function name the Tasks invoke, the region, account and state machine.
     #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
@@ -174,7 +171,15 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         .execute(&machine, &spec)
         .await;
     progress.finish();
-    let counts = warehouse.counts().await?;
+    // A failed execution may leave a warehouse that cannot be counted (no schema, say): the
+    // report still shows the execution's error.
+    let counts = match warehouse.counts().await {
+        Ok(counts) => Some(counts),
+        Err(err) => {
+            eprintln!("warning: cannot count the warehouse's rows: {err}");
+            None
+        }
+    };
     let report = RunReport::new(&spec, outcome, counts, wall.elapsed());
     report.print(args.output)?;
     Ok(if report.succeeded() {

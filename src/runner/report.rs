@@ -104,9 +104,10 @@ pub struct RunReport {
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
-    pub source_rows: u64,
-    pub migrated_rows: u64,
-    pub rejected_rows: u64,
+    /// Row counts of the warehouse after the run (`null` when it could not be counted).
+    pub source_rows: Option<u64>,
+    pub migrated_rows: Option<u64>,
+    pub rejected_rows: Option<u64>,
     /// The largest input or output of each state, in bytes.
     pub largest_payload_bytes: BTreeMap<String, usize>,
     /// The largest raw result (Lambda envelope, Map result array) of each state, in bytes.
@@ -124,7 +125,7 @@ impl RunReport {
     pub fn new(
         spec: &ExecutionSpec,
         outcome: ExecutionOutcome,
-        counts: WarehouseCounts,
+        counts: Option<WarehouseCounts>,
         wall: Duration,
     ) -> Self {
         Self {
@@ -133,9 +134,9 @@ impl RunReport {
             output: outcome.output,
             error: outcome.error.as_ref().map(|e| e.error.clone()),
             cause: outcome.error.map(|e| e.cause),
-            source_rows: counts.source_rows,
-            migrated_rows: counts.migrated_rows,
-            rejected_rows: counts.rejected_rows,
+            source_rows: counts.map(|c| c.source_rows),
+            migrated_rows: counts.map(|c| c.migrated_rows),
+            rejected_rows: counts.map(|c| c.rejected_rows),
             largest_payload_bytes: outcome.largest_payload_bytes,
             largest_result_bytes: outcome.largest_result_bytes,
             payload_limit_bytes: MAX_PAYLOAD_BYTES,
@@ -181,22 +182,24 @@ impl RunReport {
             self.invocations,
             self.execution_environments,
         );
-        let accounted = self.migrated_rows + self.rejected_rows;
-        let _ = writeln!(
-            out,
-            "rows: {} source, {} migrated, {} rejected{}",
-            self.source_rows,
-            self.migrated_rows,
-            self.rejected_rows,
-            if accounted == self.source_rows {
-                " (every source row accounted for)".to_owned()
-            } else {
-                format!(
-                    " ({} source rows NOT accounted for)",
-                    self.source_rows.abs_diff(accounted)
-                )
+        match (self.source_rows, self.migrated_rows, self.rejected_rows) {
+            (Some(source), Some(migrated), Some(rejected)) => {
+                let accounted = migrated + rejected;
+                let _ = writeln!(
+                    out,
+                    "rows: {source} source, {migrated} migrated, {rejected} rejected{}",
+                    if accounted == source {
+                        " (every source row accounted for)".to_owned()
+                    } else {
+                        format!(
+                            " ({} source rows NOT accounted for)",
+                            source.abs_diff(accounted)
+                        )
+                    }
+                );
             }
-        );
+            _ => out.push_str("rows: the warehouse could not be counted\n"),
+        }
         let _ = writeln!(
             out,
             "largest payload per state (limit {} bytes):",

@@ -179,9 +179,9 @@ impl IntrinsicParser<'_> {
 
     fn arg(&mut self) -> Result<Arg, TemplateError> {
         let rest = self.rest();
-        if rest.starts_with('\'') {
+        if let Some(quoted) = rest.strip_prefix('\'') {
             let mut out = String::new();
-            let mut chars = rest[1..].char_indices();
+            let mut chars = quoted.char_indices();
             while let Some((i, c)) = chars.next() {
                 match c {
                     '\\' => {
