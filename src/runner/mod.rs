@@ -82,6 +82,19 @@ pub struct RunArgs {
 }
 
 pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let format = args.output;
+    let report = run(args).await?;
+    report.print(format)?;
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Does everything `run` does except printing: the report of one local execution (benchmarks
+/// call this in process).
+pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
     let wall = Instant::now();
     let config = DeployConfig::load(&args.config)?;
     let machine = load_committed(&args.definition)?;
@@ -180,13 +193,7 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    let report = RunReport::new(&spec, outcome, counts, wall.elapsed());
-    report.print(args.output)?;
-    Ok(if report.succeeded() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(RunReport::new(&spec, outcome, counts, wall.elapsed()))
 }
 
 /// Reads the committed definition through the ASL model (so a file the model cannot represent is
