@@ -60,7 +60,9 @@ impl Handlers {
     /// Parses a raw Lambda event (`{"action": ..., "input": {...}}`) and runs its handler. A
     /// request that does not match the contract fails with `InvalidInput` naming the field.
     pub async fn handle_json(&self, event: Value) -> Result<Value, HandlerError> {
-        let request = parse_request(event)?;
+        let request = parse_request(event).inspect_err(|error| {
+            tracing::warn!(error_type = error.name.as_str(), "request rejected");
+        })?;
         self.handle(request).await
     }
 
@@ -270,10 +272,11 @@ pub fn parse_request(event: Value) -> Result<Request, HandlerError> {
             "must be a JSON object {\"action\": ..., \"input\": {...}}",
         ));
     };
-    if let Some(extra) = fields.keys().find(|k| *k != "action" && *k != "input") {
+    // The extra field's name is not echoed: a name sent to us is data too.
+    if fields.keys().any(|k| k != "action" && k != "input") {
         return Err(HandlerError::invalid_input(
-            extra,
-            "is not a request field; a request has only `action` and `input`",
+            "(request)",
+            "has a field other than `action` and `input`",
         ));
     }
     let known = || {
@@ -304,26 +307,40 @@ pub fn parse_request(event: Value) -> Result<Request, HandlerError> {
 
 fn parse_input<T: DeserializeOwned>(input: Value) -> Result<T, HandlerError> {
     serde_path_to_error::deserialize(input).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." {
-            "input".to_owned()
-        } else {
-            format!("input.{path}")
-        };
-        HandlerError::invalid_input(&field, safe_rule(&error.into_inner().to_string()))
+        let segments: Vec<String> = error.path().iter().map(ToString::to_string).collect();
+        let message = error.into_inner().to_string();
+        let (segments, rule) = safe_rule(&segments, &message);
+        let field = std::iter::once("input")
+            .chain(segments.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(".");
+        HandlerError::invalid_input(&field, rule)
     })
 }
 
-/// Keeps serde's message only when it names fields and rules (missing or unknown field, or a
-/// contract rule, which starts with the field in backticks); otherwise it may quote the value.
-fn safe_rule(message: &str) -> &str {
-    if message.starts_with("missing field")
-        || message.starts_with("unknown field")
-        || message.starts_with('`')
-    {
-        message
+/// Keeps serde's message only where it names our fields and rules, never something sent: a
+/// missing field, a contract rule (it starts with the field in backticks), or, for an unknown
+/// field, the fields expected instead (the unknown name itself, and its path segment, dropped).
+/// Anything else may quote the value, so it becomes a generic rule.
+fn safe_rule<'a>(segments: &'a [String], message: &str) -> (&'a [String], String) {
+    if message.starts_with("missing field") || message.starts_with('`') {
+        (segments, message.to_owned())
+    } else if message.starts_with("unknown field") {
+        let parent = &segments[..segments.len().saturating_sub(1)];
+        let expected = message
+            .split_once(", expected ")
+            .map_or(String::new(), |(_, expected)| {
+                format!(" (expected {expected})")
+            });
+        (
+            parent,
+            format!("has a field that is not in the schema{expected}"),
+        )
     } else {
-        "has the wrong type or an invalid value"
+        (
+            segments,
+            "has the wrong type or an invalid value".to_owned(),
+        )
     }
 }
 
@@ -362,9 +379,10 @@ mod tests {
         assert!(missing.message.contains("chunk_id"), "{missing}");
         let unknown = invalid(json!({"action": "get_task02_chunks", "input": {
             "execution": "e", "date_range": {"from": "2024-01-01", "to": "2024-01-02"},
-            "budget": {"max_rows": 1, "max_keys": 1, "keys": ["123-45-6789"]}}}));
+            "budget": {"max_rows": 1, "max_keys": 1, "ssn_list": ["123-45-6789"]}}}));
         assert!(unknown.message.contains("`input.budget`"), "{unknown}");
-        assert!(unknown.message.contains("keys"), "{unknown}");
+        assert!(unknown.message.contains("`max_rows`"), "{unknown}");
+        assert!(!unknown.message.contains("ssn_list"), "{unknown}");
         assert!(!unknown.message.contains("6789"), "{unknown}");
         let bad_range = invalid(json!({"action": "get_task02_chunks", "input": {
             "execution": "e", "date_range": {"from": "2024-02-01", "to": "2024-01-02"},

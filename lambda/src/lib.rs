@@ -15,6 +15,8 @@ pub mod chunks;
 pub mod error;
 #[cfg(feature = "handlers")]
 pub mod handlers;
+#[cfg(feature = "runtime")]
+pub mod logging;
 #[cfg(feature = "handlers")]
 pub mod sample;
 #[cfg(feature = "handlers")]

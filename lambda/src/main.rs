@@ -6,6 +6,7 @@
 //! JSON lines carrying ids and counts only.
 
 use etl_lambda::contract::{ChunkStoreUri, ErrorName};
+use etl_lambda::logging::json_subscriber;
 use etl_lambda::{HandlerError, Handlers, Warehouse};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -13,14 +14,8 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_current_span(false)
-        .with_target(false)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing::subscriber::set_global_default(json_subscriber(filter, std::io::stdout))?;
 
     let handlers = handlers_from_env().await.inspect_err(|error| {
         tracing::error!(error_type = error.name.as_str(), message = %error.message, "cold start failed");

@@ -321,6 +321,12 @@ impl ChunkStatements {
             "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
         let reject_columns =
             "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
+        // Two executions may process the same keys at once: on PostgreSQL the second one's
+        // DELETE cannot see the first one's fresh rows, so the inserts upsert (last writer wins)
+        // instead of failing on the key. (SQLite serializes writers; the clause is a no-op there.)
+        let reject_conflict = "ON CONFLICT (source_id) DO UPDATE SET visit_date = excluded.visit_date, \
+             ssn = excluded.ssn, reason = excluded.reason, execution = excluded.execution, \
+             chunk_id = excluded.chunk_id";
         Self {
             delete_target: format!(
                 "DELETE FROM visits_migrated WHERE (visit_date, ssn) IN \
@@ -338,17 +344,20 @@ impl ChunkStatements {
                 "INSERT INTO visits_migrated \
                  (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
                  SELECT v.visit_date, replace(v.ssn, '-', ''), v.id, v.amount_cents, \
-                 upper(trim(v.provider)), {execution}, {chunk} {dated_join} WHERE {valid_k}"
+                 upper(trim(v.provider)), {execution}, {chunk} {dated_join} WHERE {valid_k} \
+                 ON CONFLICT (visit_date, ssn, source_id) DO UPDATE SET \
+                 amount_cents = excluded.amount_cents, provider = excluded.provider, \
+                 execution = excluded.execution, chunk_id = excluded.chunk_id"
             ),
             insert_bad_ssn: format!(
                 "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
-                 {dated_join} WHERE NOT ({valid_k})",
+                 {dated_join} WHERE NOT ({valid_k}) {reject_conflict}",
                 RejectReason::BadSsnFormat.as_str()
             ),
             insert_missing_date: format!(
                 "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
                  FROM chunk_keys k JOIN visits v ON v.visit_date IS NULL AND v.ssn = k.ssn \
-                 WHERE k.visit_date IS NULL",
+                 WHERE k.visit_date IS NULL {reject_conflict}",
                 RejectReason::MissingDate.as_str()
             ),
             upsert_ledger: format!(

@@ -189,57 +189,14 @@ impl Postgres {
     }
 
     pub(super) async fn process_chunk(&self, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
-        let sql = statements();
         let mut guard = self.client().await?;
-        let transaction = connected_mut(&mut guard).transaction().await?;
-        transaction
-            .batch_execute(
-                "CREATE TEMP TABLE chunk_keys (visit_date date, ssn text NOT NULL) ON COMMIT DROP",
-            )
-            .await?;
-        // Every key in one statement: two arrays expanded by unnest.
-        let dates: Vec<Option<NaiveDate>> = job.keys.iter().map(|k| k.visit_date).collect();
-        let ssns: Vec<&str> = job.keys.iter().map(|k| k.ssn.expose()).collect();
-        transaction
-            .execute(
-                "INSERT INTO chunk_keys SELECT * FROM unnest($1::date[], $2::text[])",
-                &[&dates, &ssns],
-            )
-            .await?;
-        // Statistics, so the planner joins the few keys to the source by index.
-        transaction.batch_execute("ANALYZE chunk_keys").await?;
-        transaction.execute(&sql.delete_target, &[]).await?;
-        transaction.execute(&sql.delete_rejects_dated, &[]).await?;
-        transaction
-            .execute(&sql.delete_rejects_undated, &[])
-            .await?;
-        let key: [&(dyn ToSql + Sync); 2] = [&job.execution, &job.chunk_id];
-        let migrated = transaction.execute(&sql.insert_migrated, &key).await?;
-        if job.fault {
-            // The server ends this session mid-transaction, exactly as a dropped connection.
-            transaction
-                .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
-                .await?;
-            return Err(HandlerError::transient(
-                "PostgreSQL",
-                "injected fault mid-chunk",
-            ));
+        let result = process_chunk_on(connected_mut(&mut guard), job).await;
+        if result.is_err() {
+            // The session may be gone (or mid-rollback); the next call starts a fresh one
+            // rather than racing the connection task to notice.
+            *guard = None;
         }
-        let rejected = transaction.execute(&sql.insert_bad_ssn, &key).await?
-            + transaction.execute(&sql.insert_missing_date, &key).await?;
-        transaction
-            .execute(
-                &sql.upsert_ledger,
-                &[
-                    &job.execution,
-                    &job.chunk_id,
-                    &(migrated as i64),
-                    &(rejected as i64),
-                ],
-            )
-            .await?;
-        transaction.commit().await?;
-        Ok(ChunkCounts { migrated, rejected })
+        result
     }
 
     pub(super) async fn migrated_rows(&self) -> Result<Vec<MigratedRow>, HandlerError> {
@@ -288,6 +245,61 @@ impl Postgres {
             })
             .collect())
     }
+}
+
+/// ProcessTask02Chunk on one session: the statements of `ChunkStatements`, in one transaction.
+async fn process_chunk_on(client: &mut Client, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
+    let sql = statements();
+    let transaction = client.transaction().await?;
+
+    transaction
+        .batch_execute(
+            "CREATE TEMP TABLE chunk_keys (visit_date date, ssn text NOT NULL) ON COMMIT DROP",
+        )
+        .await?;
+    // Every key in one statement: two arrays expanded by unnest.
+    let dates: Vec<Option<NaiveDate>> = job.keys.iter().map(|k| k.visit_date).collect();
+    let ssns: Vec<&str> = job.keys.iter().map(|k| k.ssn.expose()).collect();
+    transaction
+        .execute(
+            "INSERT INTO chunk_keys SELECT * FROM unnest($1::date[], $2::text[])",
+            &[&dates, &ssns],
+        )
+        .await?;
+    // Statistics, so the planner joins the few keys to the source by index.
+    transaction.batch_execute("ANALYZE chunk_keys").await?;
+    transaction.execute(&sql.delete_target, &[]).await?;
+    transaction.execute(&sql.delete_rejects_dated, &[]).await?;
+    transaction
+        .execute(&sql.delete_rejects_undated, &[])
+        .await?;
+    let key: [&(dyn ToSql + Sync); 2] = [&job.execution, &job.chunk_id];
+    let migrated = transaction.execute(&sql.insert_migrated, &key).await?;
+    if job.fault {
+        // The server ends this session mid-transaction, exactly as a dropped connection.
+        transaction
+            .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            .await?;
+        return Err(HandlerError::transient(
+            "PostgreSQL",
+            "injected fault mid-chunk",
+        ));
+    }
+    let rejected = transaction.execute(&sql.insert_bad_ssn, &key).await?
+        + transaction.execute(&sql.insert_missing_date, &key).await?;
+    transaction
+        .execute(
+            &sql.upsert_ledger,
+            &[
+                &job.execution,
+                &job.chunk_id,
+                &(migrated as i64),
+                &(rejected as i64),
+            ],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(ChunkCounts { migrated, rejected })
 }
 
 /// The client a successful [`Postgres::client`] guarantees.

@@ -1,0 +1,210 @@
+//! Shared test setup: a fresh warehouse per test on either engine (SQLite in a temporary
+//! directory; PostgreSQL in a schema of its own on `TEST_DATABASE_URL`), sample data and a local
+//! chunk store, plus the moto-backed S3 configuration.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use chrono::NaiveDate;
+use etl_lambda::contract::{
+    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, ExecutionName, GetTask02ChunksInput,
+    ProcessChunkInput, Task02Chunks,
+};
+use etl_lambda::{ChunkKey, ChunkStores, Handlers, SampleData, Warehouse};
+use tempfile::TempDir;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A unique, lower-case name for this test's schema, bucket or execution.
+pub fn unique(name: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}_{}_{}",
+        name.to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub fn required_env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run `bash tests/run.sh -- -p etl-lambda`"))
+}
+
+/// A `DATABASE_URL` for a warehouse of its own: a SQLite file in `dir`, or a fresh PostgreSQL
+/// schema selected through the connection's `search_path`.
+pub async fn database_url(engine: Engine, dir: &TempDir, name: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("sqlite://{}", dir.path().join("warehouse.db").display()),
+        Engine::Postgres => {
+            let base = required_env("TEST_DATABASE_URL");
+            let schema = unique(name);
+            let admin = Warehouse::connect(&base)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_batch(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                ))
+                .await
+                .expect("create test schema");
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}options=-csearch_path%3D{schema}")
+        }
+    }
+}
+
+pub fn sample(keys: u64, rows_per_key: u32, bad_rows_percent: u8) -> SampleData {
+    SampleData {
+        keys,
+        rows_per_key,
+        bad_rows_percent,
+        seed: 2026,
+        start_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+    }
+}
+
+/// One test's world: a loaded warehouse, a local chunk store and the handlers over both.
+pub struct World {
+    pub engine: Engine,
+    pub dir: TempDir,
+    pub database_url: String,
+    pub warehouse: Warehouse,
+    pub sample: SampleData,
+    pub chunk_store: ChunkStoreUri,
+    pub handlers: Handlers,
+}
+
+impl World {
+    pub async fn new(engine: Engine, name: &str, sample: SampleData) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = database_url(engine, &dir, name).await;
+        let warehouse = Warehouse::connect(&database_url).await.unwrap();
+        warehouse.create_schema().await.unwrap();
+        sample.load_into(&warehouse).await.unwrap();
+        let chunk_store =
+            ChunkStoreUri::new(format!("file://{}/chunks/", dir.path().display())).unwrap();
+        let handlers = Handlers::new(warehouse.clone(), chunk_store.clone());
+        Self {
+            engine,
+            dir,
+            database_url,
+            warehouse,
+            sample,
+            chunk_store,
+            handlers,
+        }
+    }
+
+    /// Handlers as another execution environment would have them: their own warehouse
+    /// connection and their own chunk store handles.
+    pub async fn other_environment(&self) -> Handlers {
+        let warehouse = Warehouse::connect(&self.database_url).await.unwrap();
+        Handlers::with_stores(warehouse, self.chunk_store.clone(), ChunkStores::new())
+    }
+
+    pub async fn get_chunks(&self, execution: &str, budget: ChunkBudget) -> Task02Chunks {
+        get_chunks(&self.handlers, execution, &self.sample, budget).await
+    }
+}
+
+pub fn execution(name: &str) -> ExecutionName {
+    ExecutionName::new(name).unwrap()
+}
+
+pub async fn get_chunks(
+    handlers: &Handlers,
+    execution_name: &str,
+    sample: &SampleData,
+    budget: ChunkBudget,
+) -> Task02Chunks {
+    handlers
+        .get_task02_chunks(GetTask02ChunksInput {
+            execution: execution(execution_name),
+            date_range: sample.date_range(),
+            budget,
+        })
+        .await
+        .expect("get_task02_chunks")
+}
+
+pub fn process_input(chunks: &Task02Chunks, chunk_id: ChunkId) -> ProcessChunkInput {
+    ProcessChunkInput {
+        format_version: CHUNK_FORMAT_VERSION,
+        execution: chunks.execution.clone(),
+        chunk_store: chunks.chunk_store.clone(),
+        chunk_id,
+    }
+}
+
+/// Processes every chunk of `chunks`, in order.
+pub async fn process_all(handlers: &Handlers, chunks: &Task02Chunks) {
+    for id in &chunks.chunk_ids {
+        handlers
+            .process_task02_chunk(process_input(chunks, *id))
+            .await
+            .unwrap_or_else(|e| panic!("chunk {id}: {e}"));
+    }
+}
+
+/// The distinct keys of the sample and their row counts, computed from the generated rows.
+pub fn expected_keys(sample: &SampleData) -> BTreeMap<(Option<NaiveDate>, String), u64> {
+    let mut keys = BTreeMap::new();
+    for row in sample.rows() {
+        *keys
+            .entry((row.visit_date, row.ssn.expose().to_owned()))
+            .or_default() += 1;
+    }
+    keys
+}
+
+pub fn key_of(key: &ChunkKey) -> (Option<NaiveDate>, String) {
+    (key.visit_date, key.ssn.expose().to_owned())
+}
+
+/// The S3 configuration of the tests: moto on loopback, static test credentials.
+pub fn moto_sdk_config() -> aws_config::SdkConfig {
+    let endpoint = required_env("MOTO_ENDPOINT");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "MOTO_ENDPOINT must be on loopback"
+    );
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests"),
+        ))
+        .build()
+}
+
+/// Instantiates each `async fn NAME(engine: Engine)` of the calling file as two tests,
+/// `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,501 @@
+//! GetTask02Chunks and ProcessTask02Chunk end to end on a real warehouse (SQLite and
+//! PostgreSQL, each test on both) with the local chunk store.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{Engine, World, execution, expected_keys, key_of, process_all, process_input, sample};
+use etl_lambda::ChunkStore;
+use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, ErrorName};
+use etl_lambda::warehouse::RejectReason;
+
+on_both_engines!(
+    get_chunks_stores_the_chunks_and_returns_only_ids,
+    undated_keys_are_chunked_after_every_dated_key,
+    a_single_chunk_migrates_exactly_its_keys,
+    processing_twice_leaves_the_same_target,
+    every_source_row_is_migrated_or_rejected_with_its_reason,
+    two_executions_at_once_do_not_see_each_other,
+    chunks_written_by_one_environment_are_read_by_another,
+    a_fault_mid_chunk_leaves_the_target_as_before_and_the_retry_succeeds,
+    missing_or_foreign_chunks_fail_with_named_errors,
+);
+
+async fn get_chunks_stores_the_chunks_and_returns_only_ids(engine: Engine) {
+    // 2,000 keys, two per chunk: 1,000 chunks.
+    let world = World::new(engine, "get_chunks_1000", sample(2_000, 2, 0)).await;
+    let chunks = world
+        .get_chunks(
+            "exec-1000",
+            ChunkBudget {
+                max_rows: 1_000,
+                max_keys: 2,
+            },
+        )
+        .await;
+
+    assert_eq!(chunks.num_chunks, 1_000);
+    assert_eq!(
+        chunks.chunk_ids,
+        (0..1_000).map(ChunkId).collect::<Vec<_>>()
+    );
+    assert_eq!(chunks.total_keys, 2_000);
+    assert_eq!(chunks.total_rows, 4_000);
+    assert_eq!(
+        chunks.chunk_store.as_str(),
+        format!("{}exec-1000/", world.chunk_store)
+    );
+    let response = serde_json::to_string(&chunks).unwrap();
+    assert!(
+        response.len() < 8 * 1024,
+        "response is {} bytes",
+        response.len()
+    );
+    assert!(response.len() <= 1024 + 8 * chunks.num_chunks as usize);
+    for ssn in world.sample.ssn_spellings() {
+        assert!(!response.contains(&ssn), "the response holds a key");
+    }
+
+    // The store holds exactly these chunks, and every key is in exactly one of them.
+    let store = ChunkStore::open(&chunks.chunk_store).await.unwrap();
+    assert_eq!(store.list_chunk_ids().await.unwrap(), chunks.chunk_ids);
+    let manifest = store.get_manifest().await.unwrap();
+    assert_eq!((manifest.num_chunks, manifest.total_keys), (1_000, 2_000));
+    let mut seen = Vec::new();
+    for id in &chunks.chunk_ids {
+        let chunk = store.get_chunk(*id).await.unwrap();
+        assert_eq!(chunk.chunk_id, *id);
+        assert!(!chunk.keys.is_empty());
+        assert_eq!(chunk.rows, chunk.keys.iter().map(|k| k.rows).sum::<u64>());
+        seen.extend(chunk.keys.iter().map(|k| (key_of(k), k.rows)));
+    }
+    let expected: Vec<_> = expected_keys(&world.sample).into_iter().collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, expected,
+        "every key exactly once, with its row count"
+    );
+    assert_eq!(seen.len(), expected.len());
+}
+
+async fn undated_keys_are_chunked_after_every_dated_key(engine: Engine) {
+    let world = World::new(engine, "undated_last", sample(300, 2, 20)).await;
+    let chunks = world
+        .get_chunks(
+            "undated",
+            ChunkBudget {
+                max_rows: 50,
+                max_keys: 25,
+            },
+        )
+        .await;
+    let store = ChunkStore::open(&chunks.chunk_store).await.unwrap();
+    let mut dates = Vec::new();
+    for id in &chunks.chunk_ids {
+        dates.extend(
+            store
+                .get_chunk(*id)
+                .await
+                .unwrap()
+                .keys
+                .iter()
+                .map(|k| k.visit_date),
+        );
+    }
+    let first_undated = dates
+        .iter()
+        .position(Option::is_none)
+        .expect("some undated keys");
+    assert!(dates[first_undated..].iter().all(Option::is_none));
+    assert!(
+        dates[..first_undated].windows(2).all(|w| w[0] <= w[1]),
+        "dated keys in date order"
+    );
+}
+
+async fn a_single_chunk_migrates_exactly_its_keys(engine: Engine) {
+    let world = World::new(engine, "single_chunk", sample(300, 3, 10)).await;
+    let chunks = world
+        .get_chunks(
+            "single",
+            ChunkBudget {
+                max_rows: 200,
+                max_keys: 50,
+            },
+        )
+        .await;
+    assert!(chunks.num_chunks > 2);
+    let stored = ChunkStore::open(&chunks.chunk_store)
+        .await
+        .unwrap()
+        .get_chunk(ChunkId(1))
+        .await
+        .unwrap();
+
+    let summary = world
+        .handlers
+        .process_task02_chunk(process_input(&chunks, ChunkId(1)))
+        .await
+        .unwrap();
+    assert_eq!(summary.chunk_id, ChunkId(1));
+    assert_eq!(summary.rows_migrated + summary.rows_rejected, stored.rows);
+
+    let migrated = world.warehouse.migrated_rows().await.unwrap();
+    assert_eq!(migrated.len() as u64, summary.rows_migrated);
+    let chunk_ssns: BTreeSet<String> = stored
+        .keys
+        .iter()
+        .map(|k| k.ssn.expose().replace('-', ""))
+        .collect();
+    for row in &migrated {
+        assert_eq!((row.chunk_id, row.execution.as_str()), (1, "single"));
+        assert!(
+            chunk_ssns.contains(row.ssn.expose()),
+            "a row outside the chunk was migrated"
+        );
+        assert_eq!(row.ssn.expose().len(), 9, "SSN normalized to nine digits");
+        assert_eq!(row.provider, row.provider.trim().to_uppercase());
+    }
+    let counts = world.warehouse.counts().await.unwrap();
+    assert_eq!(counts.rejected_rows, summary.rows_rejected);
+    let ledger = world.warehouse.ledger().await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    assert_eq!(
+        (
+            ledger[0].chunk_id,
+            ledger[0].rows_migrated as u64,
+            ledger[0].rows_rejected as u64
+        ),
+        (1, summary.rows_migrated, summary.rows_rejected)
+    );
+}
+
+async fn processing_twice_leaves_the_same_target(engine: Engine) {
+    let world = World::new(engine, "idempotent", sample(400, 3, 10)).await;
+    let chunks = world
+        .get_chunks(
+            "twice",
+            ChunkBudget {
+                max_rows: 300,
+                max_keys: 64,
+            },
+        )
+        .await;
+    process_all(&world.handlers, &chunks).await;
+    let first = (
+        world.warehouse.migrated_rows().await.unwrap(),
+        world.warehouse.rejected_rows().await.unwrap(),
+        world.warehouse.ledger().await.unwrap(),
+        world.warehouse.counts().await.unwrap(),
+    );
+    assert!(!first.0.is_empty() && !first.1.is_empty());
+    process_all(&world.handlers, &chunks).await;
+    // And once more out of order, as a Map retry would.
+    for id in chunks.chunk_ids.iter().rev() {
+        world
+            .handlers
+            .process_task02_chunk(process_input(&chunks, *id))
+            .await
+            .unwrap();
+    }
+    let again = (
+        world.warehouse.migrated_rows().await.unwrap(),
+        world.warehouse.rejected_rows().await.unwrap(),
+        world.warehouse.ledger().await.unwrap(),
+        world.warehouse.counts().await.unwrap(),
+    );
+    assert_eq!(first, again, "nothing doubled, nothing lost");
+}
+
+async fn every_source_row_is_migrated_or_rejected_with_its_reason(engine: Engine) {
+    let world = World::new(engine, "accounting", sample(500, 3, 12)).await;
+    let chunks = world
+        .get_chunks(
+            "accounting",
+            ChunkBudget {
+                max_rows: 250,
+                max_keys: 100,
+            },
+        )
+        .await;
+    process_all(&world.handlers, &chunks).await;
+
+    let counts = world.warehouse.counts().await.unwrap();
+    let (expected_migrated, expected_rejected) = world.sample.expected_split();
+    assert_eq!(counts.source_rows, world.sample.source_rows());
+    assert_eq!(
+        counts.source_rows,
+        counts.migrated_rows + counts.rejected_rows
+    );
+    assert_eq!(
+        (counts.migrated_rows, counts.rejected_rows),
+        (expected_migrated, expected_rejected)
+    );
+    assert_eq!(chunks.total_rows, counts.source_rows);
+
+    let source: Vec<_> = world.sample.rows().collect();
+    let rejected = world.warehouse.rejected_rows().await.unwrap();
+    let mut reasons = BTreeSet::new();
+    for reject in &rejected {
+        let row = &source[(reject.source_id - 1) as usize];
+        let expected = if row.visit_date.is_none() {
+            RejectReason::MissingDate
+        } else {
+            assert!(!row.ssn.is_valid_format());
+            RejectReason::BadSsnFormat
+        };
+        assert_eq!(reject.reason, expected, "source row {}", reject.source_id);
+        assert_eq!(reject.visit_date, row.visit_date);
+        reasons.insert(reject.reason);
+    }
+    assert_eq!(reasons.len(), 2, "both reasons occur in the sample");
+    let ledger = world.warehouse.ledger().await.unwrap();
+    assert_eq!(ledger.len() as u32, chunks.num_chunks);
+    let ledger_total: i64 = ledger
+        .iter()
+        .map(|l| l.rows_migrated + l.rows_rejected)
+        .sum();
+    assert_eq!(ledger_total as u64, counts.source_rows);
+}
+
+async fn two_executions_at_once_do_not_see_each_other(engine: Engine) {
+    let world = World::new(engine, "two_executions", sample(300, 2, 10)).await;
+    let other = world.other_environment().await;
+    let (a, b) = tokio::join!(
+        common::get_chunks(
+            &world.handlers,
+            "exec-a",
+            &world.sample,
+            ChunkBudget {
+                max_rows: 100,
+                max_keys: 40
+            }
+        ),
+        common::get_chunks(
+            &other,
+            "exec-b",
+            &world.sample,
+            ChunkBudget {
+                max_rows: 1_000,
+                max_keys: 150
+            }
+        ),
+    );
+    assert_ne!(a.chunk_store, b.chunk_store);
+    assert_ne!(a.num_chunks, b.num_chunks);
+    let store_a = ChunkStore::open(&a.chunk_store).await.unwrap();
+    let store_b = ChunkStore::open(&b.chunk_store).await.unwrap();
+    assert_eq!(store_a.list_chunk_ids().await.unwrap(), a.chunk_ids);
+    assert_eq!(store_b.list_chunk_ids().await.unwrap(), b.chunk_ids);
+    assert_eq!(
+        store_a.get_manifest().await.unwrap().execution,
+        execution("exec-a")
+    );
+    assert_eq!(
+        store_b.get_chunk(ChunkId(0)).await.unwrap().execution,
+        execution("exec-b")
+    );
+
+    // Asking for exec-a's chunk with exec-b's name is refused.
+    let mut crossed = process_input(&a, ChunkId(0));
+    crossed.execution = execution("exec-b");
+    let error = world
+        .handlers
+        .process_task02_chunk(crossed)
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput);
+
+    // Both run to the end concurrently; the ledger keeps each execution's chunks apart.
+    let (wa, wb) = (world.handlers.clone(), other.clone());
+    let (ra, rb) = tokio::join!(process_all(&wa, &a), process_all(&wb, &b));
+    let ((), ()) = (ra, rb);
+    let counts = world.warehouse.counts().await.unwrap();
+    assert_eq!(
+        counts.source_rows,
+        counts.migrated_rows + counts.rejected_rows
+    );
+    let ledger = world.warehouse.ledger().await.unwrap();
+    let per_execution = |name: &str| ledger.iter().filter(|l| l.execution == name).count() as u32;
+    assert_eq!(
+        (per_execution("exec-a"), per_execution("exec-b")),
+        (a.num_chunks, b.num_chunks)
+    );
+}
+
+async fn chunks_written_by_one_environment_are_read_by_another(engine: Engine) {
+    let world = World::new(engine, "other_environment", sample(200, 2, 10)).await;
+    let chunks = world
+        .get_chunks(
+            "handoff",
+            ChunkBudget {
+                max_rows: 100,
+                max_keys: 30,
+            },
+        )
+        .await;
+    let elsewhere = world.other_environment().await;
+    process_all(&elsewhere, &chunks).await;
+    let counts = world.warehouse.counts().await.unwrap();
+    assert_eq!(
+        counts.source_rows,
+        counts.migrated_rows + counts.rejected_rows
+    );
+    assert_eq!(counts.migrated_rows, world.sample.expected_split().0);
+}
+
+async fn a_fault_mid_chunk_leaves_the_target_as_before_and_the_retry_succeeds(engine: Engine) {
+    let world = World::new(engine, "fault", sample(200, 3, 10)).await;
+    let chunks = world
+        .get_chunks(
+            "fault",
+            ChunkBudget {
+                max_rows: 200,
+                max_keys: 50,
+            },
+        )
+        .await;
+    process_all(&world.handlers, &chunks).await;
+    let before = (
+        world.warehouse.migrated_rows().await.unwrap(),
+        world.warehouse.rejected_rows().await.unwrap(),
+        world.warehouse.ledger().await.unwrap(),
+    );
+    // The source changes, so a completed chunk would change the target.
+    world
+        .warehouse
+        .execute_batch("UPDATE visits SET amount_cents = amount_cents + 1")
+        .await
+        .unwrap();
+
+    world.warehouse.fail_next_chunk_midway();
+    let error = world
+        .handlers
+        .process_task02_chunk(process_input(&chunks, ChunkId(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::Transient, "{error}");
+    let after_fault = (
+        world.warehouse.migrated_rows().await.unwrap(),
+        world.warehouse.rejected_rows().await.unwrap(),
+        world.warehouse.ledger().await.unwrap(),
+    );
+    assert_eq!(after_fault, before, "the failed chunk left no trace");
+
+    let summary = world
+        .handlers
+        .process_task02_chunk(process_input(&chunks, ChunkId(0)))
+        .await
+        .expect("the retry succeeds");
+    let after_retry = world.warehouse.migrated_rows().await.unwrap();
+    assert_eq!(after_retry.len(), before.0.len());
+    let changed = after_retry
+        .iter()
+        .zip(&before.0)
+        .filter(|(now, then)| now.amount_cents == then.amount_cents + 1)
+        .count() as u64;
+    assert_eq!(
+        changed, summary.rows_migrated,
+        "exactly chunk 0's rows were replaced"
+    );
+    assert!(
+        after_retry
+            .iter()
+            .zip(&before.0)
+            .all(|(now, then)| now.chunk_id != 0 || now.amount_cents == then.amount_cents + 1)
+    );
+}
+
+async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
+    let world = World::new(engine, "named_errors", sample(100, 2, 0)).await;
+    let chunks = world
+        .get_chunks(
+            "errors",
+            ChunkBudget {
+                max_rows: 40,
+                max_keys: 20,
+            },
+        )
+        .await;
+
+    // No manifest: this execution never ran GetTask02Chunks.
+    let mut never = process_input(&chunks, ChunkId(0));
+    never.execution = execution("never");
+    never.chunk_store = ChunkStoreUri::new(format!("{}never/", world.chunk_store)).unwrap();
+    let error = world
+        .handlers
+        .process_task02_chunk(never.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::ChunkNotFound);
+    assert!(
+        error.message.contains(never.chunk_store.as_str()),
+        "{error}"
+    );
+
+    // A chunk id past the manifest, and a chunk object that disappeared.
+    let past = process_input(&chunks, ChunkId(chunks.num_chunks));
+    let error = world.handlers.process_task02_chunk(past).await.unwrap_err();
+    assert_eq!(error.name, ErrorName::ChunkNotFound);
+    assert!(
+        error
+            .message
+            .contains(&format!("chunk {}", chunks.num_chunks)),
+        "{error}"
+    );
+    let dir = chunks
+        .chunk_store
+        .as_str()
+        .strip_prefix("file://")
+        .unwrap()
+        .to_owned();
+    std::fs::remove_file(format!("{dir}chunk-00000001.json")).unwrap();
+    let error = world
+        .handlers
+        .process_task02_chunk(process_input(&chunks, ChunkId(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::ChunkNotFound);
+    assert!(
+        error.message.contains("chunk 1") && error.message.contains(chunks.chunk_store.as_str())
+    );
+
+    // A request or a stored chunk from another format version.
+    let mut old = process_input(&chunks, ChunkId(0));
+    old.format_version += 1;
+    let error = world.handlers.process_task02_chunk(old).await.unwrap_err();
+    assert_eq!(error.name, ErrorName::ChunkFormatMismatch);
+    let path = format!("{dir}chunk-00000002.json");
+    let mut stored: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    stored["format_version"] = serde_json::json!(99);
+    std::fs::write(&path, serde_json::to_vec(&stored).unwrap()).unwrap();
+    let error = world
+        .handlers
+        .process_task02_chunk(process_input(&chunks, ChunkId(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::ChunkFormatMismatch);
+    assert!(error.message.contains("99"), "{error}");
+
+    // Nothing was written by any of the failures.
+    assert_eq!(world.warehouse.counts().await.unwrap().migrated_rows, 0);
+
+    // A budget of zero is bad input naming the field.
+    let error = world
+        .handlers
+        .get_task02_chunks(etl_lambda::contract::GetTask02ChunksInput {
+            execution: execution("zero"),
+            date_range: world.sample.date_range(),
+            budget: ChunkBudget {
+                max_rows: 0,
+                max_keys: 5,
+            },
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert!(error.message.contains("input.budget.max_rows"), "{error}");
+}
