@@ -1,0 +1,167 @@
+//! The committed definition, checked from outside: two independent ASL validators accept it (and
+//! reject a broken copy, so they are really looking), it has the shape the issue promises, and
+//! `cm-etl synth` keeps it current (`--check` fails with a diff when it is stale).
+//!
+//! Needs `ASL_VALIDATOR` and `STATELINT`, which `bash tests/run.sh` installs and exports.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const DEFINITION: &str = "definitions/etl_pipeline_phase2_ready.json";
+const DIAGRAM: &str = "definitions/etl_pipeline_phase2_ready.md";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn committed() -> String {
+    std::fs::read_to_string(repo(DEFINITION)).unwrap()
+}
+
+fn tool(variable: &str) -> String {
+    std::env::var(variable)
+        .unwrap_or_else(|_| panic!("{variable} is not set: run `bash tests/run.sh`"))
+}
+
+fn asl_validator(file: &Path) -> Output {
+    Command::new(tool("ASL_VALIDATOR"))
+        .arg("--json-path")
+        .arg(file)
+        .output()
+        .expect("asl-validator runs")
+}
+
+fn statelint(file: &Path) -> Output {
+    Command::new(tool("STATELINT"))
+        .arg(file)
+        .output()
+        .expect("statelint runs")
+}
+
+fn show(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn both_validators_accept_the_committed_definition() {
+    let file = repo(DEFINITION);
+    let output = asl_validator(&file);
+    assert!(output.status.success(), "asl-validator: {}", show(&output));
+    let output = statelint(&file);
+    assert!(output.status.success(), "statelint: {}", show(&output));
+}
+
+#[test]
+fn both_validators_reject_a_broken_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    // A Next to a state that does not exist: the mistake a hand edit makes.
+    let broken = committed().replace("\"Next\": \"Task02Migrated\"", "\"Next\": \"Task02Done\"");
+    assert_ne!(broken, committed());
+    let file = dir.path().join("broken.json");
+    std::fs::write(&file, broken).unwrap();
+    let output = asl_validator(&file);
+    assert!(!output.status.success(), "asl-validator accepted it: {}", show(&output));
+    let output = statelint(&file);
+    assert!(!output.status.success(), "statelint accepted it: {}", show(&output));
+
+    // The deprecated Iterator next to ItemProcessor.
+    let deprecated = committed().replace("\"ItemProcessor\": {", "\"Iterator\": {\"StartAt\": \"X\", \"States\": {\"X\": {\"Type\": \"Succeed\"}}},\n\"ItemProcessor\": {");
+    let file = dir.path().join("deprecated.json");
+    std::fs::write(&file, deprecated).unwrap();
+    let output = asl_validator(&file);
+    assert!(!output.status.success(), "asl-validator accepted Iterator + ItemProcessor: {}", show(&output));
+}
+
+#[test]
+fn the_map_selects_the_item_with_item_processor_and_item_selector() {
+    let definition: Value = serde_json::from_str(&committed()).unwrap();
+    let maps: Vec<&Value> = definition["States"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|state| state["Type"] == "Map")
+        .collect();
+    assert_eq!(maps.len(), 1);
+    let map = maps[0];
+    assert!(map.get("ItemProcessor").is_some());
+    assert_eq!(map["ItemSelector"]["chunk_id.$"], "$$.Map.Item.Value");
+    assert!(map.get("Iterator").is_none());
+    assert!(map.get("Parameters").is_none());
+    assert_eq!(map["ResultPath"], Value::Null);
+    assert!(!committed().contains("\"chunk_id.$\": \"$\""));
+}
+
+/// A scratch repository root with the committed files and a deploy.toml for `synth`.
+fn scratch(deploy_toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("definitions")).unwrap();
+    for file in [DEFINITION, DIAGRAM] {
+        std::fs::copy(repo(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::write(dir.path().join("deploy.toml"), deploy_toml).unwrap();
+    dir
+}
+
+fn synth(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cm-etl"))
+        .arg("synth")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn synth_check_passes_on_the_committed_files_and_stdout_prints_them() {
+    let deploy = std::fs::read_to_string(repo("deploy.toml")).unwrap();
+    let dir = scratch(&deploy);
+    let output = synth(dir.path(), &["--check"]);
+    assert!(output.status.success(), "{}", show(&output));
+    let output = synth(dir.path(), &["--stdout"]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), committed());
+}
+
+#[test]
+fn synth_check_prints_a_diff_and_exits_1_when_stale_then_synth_rewrites() {
+    let deploy = std::fs::read_to_string(repo("deploy.toml")).unwrap();
+    let changed = deploy.replace("map_max_concurrency = 10", "map_max_concurrency = 11");
+    assert_ne!(changed, deploy);
+    let dir = scratch(&changed);
+
+    let output = synth(dir.path(), &["--check"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let diff = String::from_utf8_lossy(&output.stdout);
+    assert!(diff.contains(&format!("--- a/{DEFINITION}")), "{diff}");
+    assert!(diff.contains("-      \"MaxConcurrency\": 10,"), "{diff}");
+    assert!(diff.contains("+      \"MaxConcurrency\": 11,"), "{diff}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("run `cargo run -- synth`"));
+    // --check rewrote nothing.
+    assert_eq!(std::fs::read_to_string(dir.path().join(DEFINITION)).unwrap(), committed());
+
+    let output = synth(dir.path(), &[]);
+    assert!(output.status.success(), "{}", show(&output));
+    let written = std::fs::read_to_string(dir.path().join(DEFINITION)).unwrap();
+    assert!(written.contains("\"MaxConcurrency\": 11,"));
+    assert!(std::fs::read_to_string(dir.path().join(DIAGRAM)).unwrap().contains("11 at once"));
+    assert!(synth(dir.path(), &["--check"]).status.success());
+}
+
+#[test]
+fn synth_with_a_bad_config_fails_and_writes_nothing() {
+    let deploy = std::fs::read_to_string(repo("deploy.toml")).unwrap();
+    let dir = scratch(&deploy.replace("map_max_concurrency = 10", "map_max_concurrency = 99"));
+    std::fs::remove_file(dir.path().join(DEFINITION)).unwrap();
+    let output = synth(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("map_max_concurrency") && stderr.contains("from 1 to 40"), "{stderr}");
+    assert!(!dir.path().join(DEFINITION).exists());
+}

@@ -1,0 +1,21 @@
+// Must not compile: the ItemSelector builds ProcessChunkInput but the Map's processor is the
+// GetTask02Chunks handler, which takes GetTask02ChunksInput.
+use cm_etl::asl::{map_over, path, selector, Scope, Transition, StateName};
+use cm_etl::pipeline::{lambda, Task02State};
+use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
+
+use etl_lambda::contract::GetTask02Chunks;
+
+fn main() {
+    let _ = map_over(path!(Task02State.task02_chunks.chunk_ids))
+        .item_selector(|chunk| {
+            selector!(ProcessChunkInput {
+                format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),
+                execution: chunk.input(path!(Task02State.task02_chunks.execution)),
+                chunk_store: chunk.input(path!(Task02State.task02_chunks.chunk_store)),
+                chunk_id: chunk.item(),
+            })
+        })
+        .processor(lambda::processor::<GetTask02Chunks>("arn:fn"), Transition::End);
+    let _ = ProcessTask02Chunk;
+}
