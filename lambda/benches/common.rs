@@ -1,4 +1,5 @@
 //! Shared by the benchmarks: peak memory from /proc, and a loaded SQLite warehouse.
+#![allow(dead_code)] // each benchmark uses part of it
 
 use std::time::Instant;
 

@@ -63,7 +63,7 @@ impl SampleData {
         let hash = mix(self.seed ^ 0x5eed, row);
         if hash % 100 >= u64::from(self.bad_rows_percent) {
             RowKind::Valid
-        } else if (hash >> 32) % 2 == 0 {
+        } else if (hash >> 32).is_multiple_of(2) {
             RowKind::MissingDate
         } else {
             RowKind::BadSsnFormat

@@ -356,8 +356,8 @@ impl ChunkStatements {
             ),
             insert_missing_date: format!(
                 "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
-                 FROM chunk_keys k JOIN visits v ON v.visit_date IS NULL AND v.ssn = k.ssn \
-                 WHERE k.visit_date IS NULL {reject_conflict}",
+                 FROM visits v WHERE v.visit_date IS NULL \
+                 AND v.ssn IN (SELECT ssn FROM chunk_keys WHERE visit_date IS NULL) {reject_conflict}",
                 RejectReason::MissingDate.as_str()
             ),
             upsert_ledger: format!(

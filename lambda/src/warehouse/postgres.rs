@@ -72,7 +72,7 @@ const LOAD_BATCH_ROWS: usize = 20_000;
 
 #[derive(Clone)]
 pub(super) struct Postgres {
-    config: tokio_postgres::Config,
+    config: Arc<tokio_postgres::Config>,
     client: Arc<Mutex<Option<Client>>>,
 }
 
@@ -82,7 +82,7 @@ impl Postgres {
             HandlerError::invalid_input("DATABASE_URL", "is not a valid PostgreSQL URL")
         })?;
         let this = Self {
-            config,
+            config: Arc::new(config),
             client: Arc::default(),
         };
         drop(this.client().await?);
