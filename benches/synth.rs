@@ -19,7 +19,11 @@ fn main() {
     let synthesize = || black_box(synth::synthesize(black_box(&config)).expect("synth succeeds"));
     let synth_all = measure(synthesize);
     let definition_only = measure(|| {
-        let name = config.state_machines.keys().next().expect("a state machine");
+        let name = config
+            .state_machines
+            .keys()
+            .next()
+            .expect("a state machine");
         black_box(synth::render_definition(black_box(&config), name).expect("renders"))
     });
 

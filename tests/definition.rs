@@ -67,16 +67,28 @@ fn both_validators_reject_a_broken_copy() {
     let file = dir.path().join("broken.json");
     std::fs::write(&file, broken).unwrap();
     let output = asl_validator(&file);
-    assert!(!output.status.success(), "asl-validator accepted it: {}", show(&output));
+    assert!(
+        !output.status.success(),
+        "asl-validator accepted it: {}",
+        show(&output)
+    );
     let output = statelint(&file);
-    assert!(!output.status.success(), "statelint accepted it: {}", show(&output));
+    assert!(
+        !output.status.success(),
+        "statelint accepted it: {}",
+        show(&output)
+    );
 
     // The deprecated Iterator next to ItemProcessor.
     let deprecated = committed().replace("\"ItemProcessor\": {", "\"Iterator\": {\"StartAt\": \"X\", \"States\": {\"X\": {\"Type\": \"Succeed\"}}},\n\"ItemProcessor\": {");
     let file = dir.path().join("deprecated.json");
     std::fs::write(&file, deprecated).unwrap();
     let output = asl_validator(&file);
-    assert!(!output.status.success(), "asl-validator accepted Iterator + ItemProcessor: {}", show(&output));
+    assert!(
+        !output.status.success(),
+        "asl-validator accepted Iterator + ItemProcessor: {}",
+        show(&output)
+    );
 }
 
 #[test]
@@ -144,13 +156,20 @@ fn synth_check_prints_a_diff_and_exits_1_when_stale_then_synth_rewrites() {
     assert!(diff.contains("+      \"MaxConcurrency\": 11,"), "{diff}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("run `cargo run -- synth`"));
     // --check rewrote nothing.
-    assert_eq!(std::fs::read_to_string(dir.path().join(DEFINITION)).unwrap(), committed());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(DEFINITION)).unwrap(),
+        committed()
+    );
 
     let output = synth(dir.path(), &[]);
     assert!(output.status.success(), "{}", show(&output));
     let written = std::fs::read_to_string(dir.path().join(DEFINITION)).unwrap();
     assert!(written.contains("\"MaxConcurrency\": 11,"));
-    assert!(std::fs::read_to_string(dir.path().join(DIAGRAM)).unwrap().contains("11 at once"));
+    assert!(
+        std::fs::read_to_string(dir.path().join(DIAGRAM))
+            .unwrap()
+            .contains("11 at once")
+    );
     assert!(synth(dir.path(), &["--check"]).status.success());
 }
 
@@ -162,6 +181,9 @@ fn synth_with_a_bad_config_fails_and_writes_nothing() {
     let output = synth(dir.path(), &[]);
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("map_max_concurrency") && stderr.contains("from 1 to 40"), "{stderr}");
+    assert!(
+        stderr.contains("map_max_concurrency") && stderr.contains("from 1 to 40"),
+        "{stderr}"
+    );
     assert!(!dir.path().join(DEFINITION).exists());
 }

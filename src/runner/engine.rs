@@ -105,6 +105,19 @@ impl From<TemplateError> for StateError {
     }
 }
 
+/// How many handled errors an outcome keeps.
+pub const KEPT_ERRORS: usize = 20;
+
+/// An error a Retry or Catch handled, with the state it happened in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HandledError {
+    pub state: String,
+    pub error: String,
+    pub cause: String,
+    /// `retried` or `caught`.
+    pub handled_by: &'static str,
+}
+
 /// How long an invocation lasts on the virtual clock.
 #[derive(Clone, Copy, Debug)]
 pub enum InvocationTime {
@@ -173,6 +186,9 @@ pub struct ExecutionOutcome {
     /// ResultPath: a Lambda envelope, a Map's array of iteration outputs), in bytes. AWS limits
     /// these too.
     pub largest_result_bytes: BTreeMap<String, usize>,
+    /// Errors that a Retry or Catch handled, in the order they happened (at most
+    /// [`KEPT_ERRORS`]): what AWS's execution history would show.
+    pub handled_errors: Vec<HandledError>,
     /// Task attempts, retries included (TaskScheduled events).
     pub task_attempts: u64,
     /// Lambda invocations that ran a function.
@@ -223,6 +239,7 @@ impl Engine {
             started: Utc::now(),
             payloads: Mutex::new(BTreeMap::new()),
             results: Mutex::new(BTreeMap::new()),
+            handled: Mutex::new(Vec::new()),
             task_attempts: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
         };
@@ -272,6 +289,7 @@ impl Engine {
             history_events: history.events.load(Ordering::Relaxed),
             largest_payload_bytes: run.payloads.into_inner().expect("payload map poisoned"),
             largest_result_bytes: run.results.into_inner().expect("result map poisoned"),
+            handled_errors: run.handled.into_inner().expect("error list poisoned"),
             task_attempts: run.task_attempts.load(Ordering::Relaxed),
             invocations: run.invocations.load(Ordering::Relaxed),
             environments: self.functions.environments_created(),
@@ -305,6 +323,7 @@ struct Run<'e> {
     started: DateTime<Utc>,
     payloads: Mutex<BTreeMap<String, usize>>,
     results: Mutex<BTreeMap<String, usize>>,
+    handled: Mutex<Vec<HandledError>>,
     task_attempts: AtomicU64,
     invocations: AtomicU64,
 }
@@ -328,6 +347,18 @@ struct MapItem<'v> {
 }
 
 impl<'e> Run<'e> {
+    fn handled(&self, state: &str, error: &StateError, handled_by: &'static str) {
+        let mut handled = self.handled.lock().expect("error list poisoned");
+        if handled.len() < KEPT_ERRORS {
+            handled.push(HandledError {
+                state: state.to_owned(),
+                error: error.error.clone(),
+                cause: error.cause.clone(),
+                handled_by,
+            });
+        }
+    }
+
     /// Measures a state's input, output or result against the quota, keeping the largest.
     fn record(&self, state: &str, what: Measured, value: &Value) -> Result<(), StateError> {
         let bytes = json_len(value);
@@ -613,6 +644,7 @@ impl<'e> Run<'e> {
             if attempts[at] >= retrier.max_attempts {
                 break Err(error);
             }
+            self.handled(name, &error, "retried");
             *clock += self.retry_delay(name, retrier, attempts[at], retry_count);
             attempts[at] += 1;
             retry_count += 1;
@@ -633,6 +665,7 @@ impl<'e> Run<'e> {
                 let catcher = catchers.iter().find(|c| error.matched_by(&c.error_equals));
                 match catcher {
                     Some(catcher) => {
+                        self.handled(name, &error, "caught");
                         let output = result_path(&catcher.result_path, raw_input, json!(error))?;
                         Ok(Step::Next(catcher.next.clone(), output))
                     }
@@ -795,39 +828,44 @@ impl<'e> Run<'e> {
                     .expect("one slot per running iteration");
                 let child = History::default();
                 let history = if distributed { &child } else { frame.history };
-                if !distributed {
-                    history.add(1)?; // MapIterationStarted
+                let output = async {
+                    if !distributed {
+                        history.add(1)?; // MapIterationStarted
+                    }
+                    let frame = Frame {
+                        run: frame.run,
+                        history,
+                    };
+                    let output = self
+                        .run_machine(frame, processor, input, &mut iteration_clock)
+                        .await?;
+                    if !distributed {
+                        history.add(1)?; // MapIterationSucceeded
+                    }
+                    self.observer().iteration_finished(name, &output);
+                    Ok::<_, StateError>(output)
                 }
-                let output = self
-                    .run_machine(
-                        Frame {
-                            run: frame.run,
-                            history,
-                        },
-                        processor,
-                        input,
-                        &mut iteration_clock,
-                    )
-                    .await;
+                .await;
                 slots
                     .lock()
                     .expect("slots poisoned")
                     .push(Reverse(iteration_clock));
-                let output = output?;
-                if !distributed {
-                    history.add(1)?; // MapIterationSucceeded
-                }
-                self.observer().iteration_finished(name, &output);
-                Ok::<_, StateError>((index, output, iteration_clock))
+                (index, output, iteration_clock)
             })
             .buffer_unordered(concurrency);
         let mut results = vec![Value::Null; items.len()];
         let mut end = start;
-        while let Some(done) = iterations.next().await {
-            // The first failed iteration fails the Map; dropping the stream aborts the others.
-            let (index, output, finished) = done?;
-            results[index] = output;
+        while let Some((index, output, finished)) = iterations.next().await {
             end = end.max(finished);
+            match output {
+                Ok(output) => results[index] = output,
+                // The first failed iteration fails the Map (at the virtual time it failed);
+                // dropping the stream aborts the others.
+                Err(error) => {
+                    *clock = end;
+                    return Err(error);
+                }
+            }
         }
         *clock = end;
         Ok(Value::Array(results))

@@ -15,13 +15,22 @@ use super::lambda::{ExecutionEnvironment, LambdaError, LambdaFunction};
 pub struct InProcessHandlers {
     database_url: String,
     chunk_store: ChunkStoreUri,
+    /// SQLite has one writer at a time: concurrent chunks would only queue on its lock, and past
+    /// its busy timeout fail with "database is locked" (retries on virtual time do not wait for
+    /// the lock to clear). So invocations against SQLite take turns; the Map, its environments
+    /// and its virtual schedule stay concurrent. PostgreSQL runs them truly in parallel.
+    sqlite_writer: Option<tokio::sync::Mutex<()>>,
 }
 
 impl InProcessHandlers {
     pub fn new(database_url: String, chunk_store: ChunkStoreUri) -> Self {
+        let sqlite_writer = database_url
+            .starts_with("sqlite:")
+            .then(|| tokio::sync::Mutex::new(()));
         Self {
             database_url,
             chunk_store,
+            sqlite_writer,
         }
     }
 }
@@ -42,6 +51,10 @@ impl LambdaFunction for InProcessHandlers {
                     env.keep(Handlers::new(warehouse, self.chunk_store.clone()))
                         .clone()
                 }
+            };
+            let _turn = match &self.sqlite_writer {
+                Some(writer) => Some(writer.lock().await),
+                None => None,
             };
             handlers.handle_json(payload).await.map_err(lambda_error)
         })

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::engine::{
-    ExecutionOutcome, ExecutionSpec, ExecutionStatus, MAX_PAYLOAD_BYTES, Observer,
+    ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, MAX_PAYLOAD_BYTES, Observer,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -114,6 +114,8 @@ pub struct RunReport {
     pub largest_result_bytes: BTreeMap<String, usize>,
     pub payload_limit_bytes: usize,
     pub history_events: u64,
+    /// Errors a Retry or Catch handled (the first few), as the execution history would show.
+    pub handled_errors: Vec<HandledError>,
     pub task_attempts: u64,
     pub invocations: u64,
     pub execution_environments: usize,
@@ -141,6 +143,7 @@ impl RunReport {
             largest_result_bytes: outcome.largest_result_bytes,
             payload_limit_bytes: MAX_PAYLOAD_BYTES,
             history_events: outcome.history_events,
+            handled_errors: outcome.handled_errors,
             task_attempts: outcome.task_attempts,
             invocations: outcome.invocations,
             execution_environments: outcome.environments,
@@ -202,7 +205,7 @@ impl RunReport {
         }
         let _ = writeln!(
             out,
-            "largest payload per state (limit {} bytes):",
+            "largest payload per state: input/output, and raw result (limit {} bytes each):",
             self.payload_limit_bytes
         );
         let width = self
@@ -211,15 +214,29 @@ impl RunReport {
             .map(String::len)
             .max()
             .unwrap_or(0);
+        let percent = |bytes: usize| bytes as f64 * 100.0 / self.payload_limit_bytes as f64;
         for (state, bytes) in &self.largest_payload_bytes {
-            let _ = writeln!(
+            let _ = write!(
                 out,
-                "  {state:<width$}  {bytes:>9} B  {:>6.2}%",
-                *bytes as f64 * 100.0 / self.payload_limit_bytes as f64
+                "  {state:<width$}  {bytes:>9} B {:>6.2}%",
+                percent(*bytes)
             );
+            match self.largest_result_bytes.get(state) {
+                Some(result) => {
+                    let _ = writeln!(out, "   result {result:>9} B {:>6.2}%", percent(*result));
+                }
+                None => out.push('\n'),
+            }
         }
         if let Some(output) = &self.output {
             let _ = writeln!(out, "output: {output}");
+        }
+        for handled in &self.handled_errors {
+            let _ = writeln!(
+                out,
+                "{} in {}: {}: {}",
+                handled.handled_by, handled.state, handled.error, handled.cause
+            );
         }
         if let (Some(error), Some(cause)) = (&self.error, &self.cause) {
             let _ = writeln!(out, "error: {error}\ncause: {cause}");
