@@ -114,6 +114,12 @@ async fn retries_back_off_on_the_virtual_clock_and_then_succeed() {
     assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
     assert_eq!(calls.load(Ordering::SeqCst), 4);
     assert_eq!((out.task_attempts, out.invocations), (4, 4));
+    assert_eq!(out.handled_errors.len(), 3);
+    assert!(
+        out.handled_errors
+            .iter()
+            .all(|h| h.handled_by == "retried" && h.error == "Task02.Transient")
+    );
     // Delays 2 s, 4 s, then 8 s capped at 5 s; plus four invocations of 1 s each.
     assert_eq!(out.virtual_elapsed, Duration::from_secs(2 + 4 + 5 + 4));
     // Entered, 4 x (scheduled, started, done), exited, execution started and succeeded.
