@@ -47,7 +47,7 @@ pub trait Record: PayloadSafe + JsonSchema {
 }
 
 /// Declares that a struct's values may travel in a payload, listing every field with its type.
-/// The expansion contains a never-called exhaustive destructure of the struct, so adding,
+/// The expansion contains a never-called construction of the struct from every field, so adding,
 /// removing or retyping a field of the struct breaks compilation here, and every field type must
 /// itself be `PayloadSafe`.
 #[macro_export]
@@ -58,10 +58,11 @@ macro_rules! record {
             const FIELD_NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
         }
         const _: () = {
-            #[allow(dead_code, unused_variables)]
-            fn every_field_listed_with_its_type(value: $ty) {
-                let $ty { $($field),* } = value;
-                $(let $field: $field_ty = $field;)*
+            // A construction, not a destructure: rustc then names the missing field (E0063),
+            // the unknown one (E0560) or the retyped one (E0308) at this macro call.
+            #[allow(dead_code)]
+            fn every_field_listed_with_its_type() -> $ty {
+                $ty { $($field: $crate::asl::typed::__private::never::<$field_ty>()),* }
             }
             #[allow(dead_code)]
             fn every_field_payload_safe() {
@@ -353,6 +354,11 @@ pub mod __private {
         unreachable!("only used inside `if false`")
     }
 
+    /// Never called: a value of any type for the exhaustive construction in `record!`.
+    pub fn never<T>() -> T {
+        unreachable!("only used in functions that are never called")
+    }
+
     /// Ties every entry of one selector to the same scope.
     pub fn entry<S, T>(
         _scope: PhantomData<S>,
@@ -387,9 +393,9 @@ macro_rules! selector {
         let ($($field,)*) = ($($value,)*);
         #[allow(unreachable_code, clippy::diverging_sub_expression)]
         if false {
-            let _: $ty = $ty {
-                $($field: $crate::asl::typed::__private::value_type(&$field),)*
-            };
+            // Each value's type, under the field's name, so that a mismatch points at the field.
+            $(let $field = $crate::asl::typed::__private::value_type(&$field);)*
+            let _: $ty = $ty { $($field),* };
         }
         let scope = ::std::marker::PhantomData;
         $crate::asl::typed::__private::selector::<_, $ty>(
@@ -416,14 +422,16 @@ impl<Input, Task> Processor<Input, Task> {
     }
 }
 
-/// The ItemSelector's type must be the processor's input type.
+/// The processor's input type must be what the ItemSelector builds. `Self` is the processor's
+/// input, so that rustc waits until the processor is known before checking (a bound on the
+/// selector's type would let inference equate the two and report a bare type mismatch).
 #[diagnostic::on_unimplemented(
-    message = "the ItemSelector builds `{Self}` but `{Task}` takes `{Input}`",
-    label = "this processor does not take `{Self}`",
-    note = "build the ItemSelector with `selector!({Input} {{ .. }})`, or give the Map a processor whose input is `{Self}`"
+    message = "the ItemSelector builds `{Sel}` but `{Task}` takes `{Self}`",
+    label = "this processor does not take `{Sel}`",
+    note = "build the ItemSelector with `selector!({Self} {{ .. }})`, or give the Map a processor whose input is `{Sel}`"
 )]
-pub trait SelectorBuilds<Input, Task> {}
-impl<T, Task> SelectorBuilds<T, Task> for T {}
+pub trait TakesSelector<Sel, Task> {}
+impl<T, Task> TakesSelector<T, Task> for T {}
 
 /// A Map under construction: `map_over(items).item_selector(..).processor(..)`.
 pub struct MapOver<In, Item> {
@@ -465,17 +473,30 @@ type Types3<A, B, C> = fn() -> (A, B, C);
 
 impl<In, Item, Sel> MapSelecting<In, Item, Sel> {
     /// The states run per item; they must take exactly what the ItemSelector builds.
-    pub fn processor<Input, Task>(
-        self,
-        processor: Processor<Input, Task>,
-        transition: Transition,
-    ) -> MapState
+    pub fn processor<P: ProcessorTypes>(self, processor: P, transition: Transition) -> MapState
     where
-        Sel: SelectorBuilds<Input, Task>,
+        P::Input: TakesSelector<Sel, P::Task>,
     {
-        let mut map = MapState::inline(processor.branch, transition);
+        let mut map = MapState::inline(processor.into_branch(), transition);
         map.items_path = Some(self.items_path);
         map.item_selector = Some(self.item_selector);
         map
+    }
+}
+
+/// A processor's input and task types as associated types: taken from the argument, they are
+/// known before the selector is compared with them, so a mismatch is reported by
+/// [`TakesSelector`]'s message rather than as a plain type mismatch.
+pub trait ProcessorTypes {
+    type Input;
+    type Task;
+    fn into_branch(self) -> Branch;
+}
+
+impl<Input, Task> ProcessorTypes for Processor<Input, Task> {
+    type Input = Input;
+    type Task = Task;
+    fn into_branch(self) -> Branch {
+        self.branch
     }
 }

@@ -1,6 +1,6 @@
 // Must not compile: the seed's defect, `{"chunk_id.$": "$"}`. Inside the ItemSelector `$` is the
 // Map's whole input (a Task02State), not the item; the chunk id is only `chunk.item()`.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition, StateName};
+use cm_etl::asl::{map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 

@@ -1,10 +1,8 @@
 // Must not compile: the ItemSelector builds ProcessChunkInput but the Map's processor is the
 // GetTask02Chunks handler, which takes GetTask02ChunksInput.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition, StateName};
+use cm_etl::asl::{map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
-use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
-
-use etl_lambda::contract::GetTask02Chunks;
+use etl_lambda::contract::{GetTask02Chunks, ProcessChunkInput};
 
 fn main() {
     let _ = map_over(path!(Task02State.task02_chunks.chunk_ids))
@@ -17,5 +15,4 @@ fn main() {
             })
         })
         .processor(lambda::processor::<GetTask02Chunks>("arn:fn"), Transition::End);
-    let _ = ProcessTask02Chunk;
 }

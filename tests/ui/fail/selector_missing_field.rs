@@ -1,6 +1,6 @@
 // Must not compile: the ItemSelector leaves out `chunk_id`, a field of ProcessChunkInput, so
 // every iteration would fail at run time with a missing field.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition, StateName};
+use cm_etl::asl::{map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 

@@ -1,6 +1,6 @@
 // Must not compile: the ItemSelector sets `keys`, which ProcessChunkInput does not have (the
 // seed's old `"keys.$": "$.keys"`); the handler would refuse the unknown field.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition, StateName};
+use cm_etl::asl::{map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 

@@ -1,6 +1,6 @@
 // Must not compile: `execution` is given the chunk store URI, a value of the wrong type
 // (ChunkStoreUri where ExecutionName is expected).
-use cm_etl::asl::{map_over, path, selector, Scope, Transition, StateName};
+use cm_etl::asl::{map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
