@@ -1,0 +1,1156 @@
+//! The interpreter: runs a [`StateMachineDef`] the way Step Functions does, on virtual time.
+//!
+//! Data moves InputPath -> Parameters -> task -> ResultSelector -> ResultPath -> OutputPath.
+//! Retry delays and Wait states advance a virtual clock instead of sleeping; Map iterations run
+//! concurrently (bounded by MaxConcurrency, at most 40 as an inline Map) and are scheduled on the
+//! virtual clock as AWS would schedule them. AWS's quotas are enforced: 256 KiB per state input,
+//! output and task result (`States.DataLimitExceeded`, which no Catch can handle), 25,000 history
+//! events per execution, Lambda's 6 MB response.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::definition::{
+    Catcher, ChoiceDef, FailDef, Flow, JitterStrategy, LAMBDA_INVOKE, MapDef, NullablePath,
+    ParallelDef, PassDef, Retrier, StateDef, StateMachineDef, TaskDef, WaitDef,
+};
+use super::lambda::{Functions, json_len};
+use super::path::JsonPath;
+use super::template::{self, TemplateError};
+
+/// Step Functions' quota on any state's input, output or task result (UTF-8 bytes of the JSON).
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+/// Step Functions' quota on one execution's history.
+pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+/// An inline Map runs at most this many iterations at once, whatever MaxConcurrency says.
+pub const INLINE_MAP_MAX_CONCURRENCY: usize = 40;
+
+/// An error as Step Functions names it: `Error` and `Cause`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StateError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause")]
+    pub cause: String,
+    /// Raised by a Task's work (so `States.TaskFailed` matches it).
+    #[serde(skip)]
+    from_task: bool,
+}
+
+impl StateError {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        Self {
+            error: error.into(),
+            cause: cause.into(),
+            from_task: false,
+        }
+    }
+
+    fn task(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        Self {
+            from_task: true,
+            ..Self::new(error, cause)
+        }
+    }
+
+    pub fn runtime(cause: impl Into<String>) -> Self {
+        Self::new("States.Runtime", cause)
+    }
+
+    fn data_limit(state: &str, what: &str, bytes: usize) -> Self {
+        Self::new(
+            "States.DataLimitExceeded",
+            format!(
+                "The state/task '{state}' {what} of {bytes} bytes, exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES})."
+            ),
+        )
+    }
+
+    /// Errors that end the execution whatever the Retry and Catch say.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.error.as_str(),
+            "States.DataLimitExceeded" | "States.Runtime"
+        )
+    }
+
+    /// Whether an `ErrorEquals` list matches this error.
+    fn matched_by(&self, names: &[String]) -> bool {
+        !self.is_terminal()
+            && names.iter().any(|name| {
+                name == &self.error
+                    || name == "States.ALL"
+                    || (name == "States.TaskFailed"
+                        && self.from_task
+                        && self.error != "States.Timeout")
+            })
+    }
+}
+
+impl From<TemplateError> for StateError {
+    fn from(err: TemplateError) -> Self {
+        match err {
+            TemplateError::Runtime(cause) => Self::runtime(cause),
+            TemplateError::Intrinsic(cause) => Self::new("States.IntrinsicFailure", cause),
+        }
+    }
+}
+
+/// How many handled errors an outcome keeps.
+pub const KEPT_ERRORS: usize = 20;
+
+/// An error a Retry or Catch handled, with the state it happened in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HandledError {
+    pub state: String,
+    pub error: String,
+    pub cause: String,
+    /// `retried` or `caught`.
+    pub handled_by: &'static str,
+}
+
+/// How long an invocation lasts on the virtual clock.
+#[derive(Clone, Copy, Debug)]
+pub enum InvocationTime {
+    /// As long as the handler really took (the CLI).
+    Measured,
+    /// A fixed duration (tests: deterministic schedules and environment reuse).
+    Fixed(Duration),
+}
+
+/// Notified as the execution progresses (the CLI's progress bar).
+pub trait Observer: Send + Sync {
+    fn map_started(&self, _state: &str, _items: usize) {}
+    fn iteration_finished(&self, _state: &str, _output: &Value) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// Who and what is executed: the names the context object (`$$`) reports.
+#[derive(Clone, Debug)]
+pub struct ExecutionSpec {
+    pub region: String,
+    pub account: String,
+    pub state_machine: String,
+    pub name: String,
+    pub role_arn: String,
+    pub input: Value,
+}
+
+impl ExecutionSpec {
+    pub fn state_machine_arn(&self) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            self.region, self.account, self.state_machine
+        )
+    }
+
+    pub fn execution_arn(&self) -> String {
+        format!(
+            "arn:aws:states:{}:{}:execution:{}:{}",
+            self.region, self.account, self.state_machine, self.name
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+/// How an execution ended, with what the report shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExecutionOutcome {
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<StateError>,
+    pub virtual_elapsed: Duration,
+    pub history_events: u64,
+    /// The largest input or output per state, in bytes.
+    pub largest_payload_bytes: BTreeMap<String, usize>,
+    /// The largest raw result per Task, Map or Parallel state (before ResultSelector and
+    /// ResultPath: a Lambda envelope, a Map's array of iteration outputs), in bytes. AWS limits
+    /// these too.
+    pub largest_result_bytes: BTreeMap<String, usize>,
+    /// Errors that a Retry or Catch handled, in the order they happened (at most
+    /// [`KEPT_ERRORS`]): what AWS's execution history would show.
+    pub handled_errors: Vec<HandledError>,
+    /// Task attempts, retries included (TaskScheduled events).
+    pub task_attempts: u64,
+    /// Lambda invocations that ran a function.
+    pub invocations: u64,
+    pub environments: usize,
+}
+
+/// Runs executions against a set of functions.
+pub struct Engine {
+    functions: Functions,
+    invocation_time: InvocationTime,
+    observer: Box<dyn Observer>,
+    seed: u64,
+}
+
+impl Engine {
+    pub fn new(functions: Functions) -> Self {
+        Self {
+            functions,
+            invocation_time: InvocationTime::Measured,
+            observer: Box::new(Quiet),
+            seed: 0x5eed,
+        }
+    }
+
+    pub fn invocation_time(mut self, time: InvocationTime) -> Self {
+        self.invocation_time = time;
+        self
+    }
+
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Box::new(observer);
+        self
+    }
+
+    pub fn functions(&self) -> &Functions {
+        &self.functions
+    }
+
+    pub async fn execute(
+        &self,
+        machine: &StateMachineDef,
+        spec: &ExecutionSpec,
+    ) -> ExecutionOutcome {
+        let run = Run {
+            engine: self,
+            spec,
+            started: Utc::now(),
+            payloads: Mutex::new(BTreeMap::new()),
+            results: Mutex::new(BTreeMap::new()),
+            handled: Mutex::new(Vec::new()),
+            task_attempts: AtomicU64::new(0),
+            invocations: AtomicU64::new(0),
+        };
+        let history = History::default();
+        let mut clock = Duration::ZERO;
+        let result = async {
+            history.add(1)?; // ExecutionStarted
+            let bytes = json_len(&spec.input);
+            if bytes > MAX_PAYLOAD_BYTES {
+                return Err(StateError::new(
+                    "States.DataLimitExceeded",
+                    format!("The execution input of {bytes} bytes exceeds the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES})."),
+                ));
+            }
+            let frame = Frame {
+                run: &run,
+                history: &history,
+            };
+            let output = run
+                .run_machine(frame, machine, spec.input.clone(), &mut clock)
+                .await?;
+            history.add(1)?; // ExecutionSucceeded
+            Ok(output)
+        }
+        .await;
+        let (status, output, error) = match result {
+            Ok(output) => (ExecutionStatus::Succeeded, Some(output), None),
+            Err(error) => {
+                history.events.fetch_add(1, Ordering::Relaxed); // ExecutionFailed
+                let status = if error.error == "States.Timeout"
+                    && machine
+                        .timeout_seconds
+                        .is_some_and(|t| clock >= Duration::from_secs(t))
+                {
+                    ExecutionStatus::TimedOut
+                } else {
+                    ExecutionStatus::Failed
+                };
+                (status, None, Some(error))
+            }
+        };
+        ExecutionOutcome {
+            status,
+            output,
+            error,
+            virtual_elapsed: clock,
+            history_events: history.events.load(Ordering::Relaxed),
+            largest_payload_bytes: run.payloads.into_inner().expect("payload map poisoned"),
+            largest_result_bytes: run.results.into_inner().expect("result map poisoned"),
+            handled_errors: run.handled.into_inner().expect("error list poisoned"),
+            task_attempts: run.task_attempts.load(Ordering::Relaxed),
+            invocations: run.invocations.load(Ordering::Relaxed),
+            environments: self.functions.environments_created(),
+        }
+    }
+}
+
+/// One execution's (or Distributed Map child execution's) event count.
+#[derive(Default)]
+struct History {
+    events: AtomicU64,
+}
+
+impl History {
+    fn add(&self, events: u64) -> Result<(), StateError> {
+        let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
+        if total > MAX_HISTORY_EVENTS {
+            Err(StateError::runtime(format!(
+                "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// What one running execution shares across its states.
+struct Run<'e> {
+    engine: &'e Engine,
+    spec: &'e ExecutionSpec,
+    started: DateTime<Utc>,
+    payloads: Mutex<BTreeMap<String, usize>>,
+    results: Mutex<BTreeMap<String, usize>>,
+    handled: Mutex<Vec<HandledError>>,
+    task_attempts: AtomicU64,
+    invocations: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+struct Frame<'r> {
+    run: &'r Run<'r>,
+    history: &'r History,
+}
+
+/// Where a state sends the execution next.
+enum Step {
+    Next(String, Value),
+    End(Value),
+}
+
+/// The `$$.Map.Item` of one iteration, seen only by the Map's ItemSelector.
+struct MapItem<'v> {
+    index: usize,
+    value: &'v Value,
+}
+
+impl<'e> Run<'e> {
+    fn handled(&self, state: &str, error: &StateError, handled_by: &'static str) {
+        let mut handled = self.handled.lock().expect("error list poisoned");
+        if handled.len() < KEPT_ERRORS {
+            handled.push(HandledError {
+                state: state.to_owned(),
+                error: error.error.clone(),
+                cause: error.cause.clone(),
+                handled_by,
+            });
+        }
+    }
+
+    /// Measures a state's input, output or result against the quota, keeping the largest.
+    fn record(&self, state: &str, what: Measured, value: &Value) -> Result<(), StateError> {
+        let bytes = json_len(value);
+        let (map, what) = match what {
+            Measured::Input => (&self.payloads, "received an input"),
+            Measured::Output => (&self.payloads, "returned an output"),
+            Measured::Result => (&self.results, "returned a result"),
+        };
+        let mut payloads = map.lock().expect("payload map poisoned");
+        let largest = payloads.entry(state.to_owned()).or_default();
+        *largest = (*largest).max(bytes);
+        if bytes > MAX_PAYLOAD_BYTES {
+            return Err(StateError::data_limit(state, what, bytes));
+        }
+        Ok(())
+    }
+
+    fn context(
+        &self,
+        state: &str,
+        clock: Duration,
+        retry_count: u32,
+        item: Option<&MapItem<'_>>,
+    ) -> Value {
+        let spec = self.spec;
+        let entered = self.started + chrono::Duration::from_std(clock).unwrap_or_default();
+        let mut context = json!({
+            "Execution": {
+                "Id": spec.execution_arn(),
+                "Input": spec.input,
+                "Name": spec.name,
+                "RoleArn": spec.role_arn,
+                "StartTime": self.started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "RedriveCount": 0,
+            },
+            "State": {
+                "EnteredTime": entered.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "Name": state,
+                "RetryCount": retry_count,
+            },
+            "StateMachine": {"Id": spec.state_machine_arn(), "Name": spec.state_machine},
+        });
+        if let Some(item) = item {
+            context["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
+        }
+        context
+    }
+
+    /// Expands a payload template; a sync function so the lazily built context never lives across
+    /// an await.
+    fn expand(
+        &self,
+        template: &Value,
+        input: &Value,
+        state: &str,
+        clock: Duration,
+        retry_count: u32,
+        item: Option<&MapItem<'_>>,
+    ) -> Result<Value, StateError> {
+        let build = || self.context(state, clock, retry_count, item);
+        Ok(template::expand(
+            template,
+            &template::Scope::new(input, &build),
+        )?)
+    }
+
+    fn run_machine<'a>(
+        &'a self,
+        frame: Frame<'a>,
+        machine: &'a StateMachineDef,
+        input: Value,
+        clock: &'a mut Duration,
+    ) -> BoxFuture<'a, Result<Value, StateError>> {
+        Box::pin(async move {
+            let deadline = machine
+                .timeout_seconds
+                .map(|t| *clock + Duration::from_secs(t));
+            let mut current = machine.start_at.as_str();
+            let mut input = input;
+            loop {
+                let (name, state) = machine
+                    .states
+                    .get_key_value(current)
+                    .expect("targets checked when the definition was loaded");
+                let step = self.run_state(frame, name, state, input, clock).await?;
+                if deadline.is_some_and(|d| *clock > d) {
+                    return Err(StateError::new(
+                        "States.Timeout",
+                        "The execution ran past the state machine's TimeoutSeconds.",
+                    ));
+                }
+                match step {
+                    Step::Next(next, output) => {
+                        current = machine
+                            .states
+                            .get_key_value(next.as_str())
+                            .map(|(k, _)| k.as_str())
+                            .expect("targets checked when the definition was loaded");
+                        input = output;
+                    }
+                    Step::End(output) => return Ok(output),
+                }
+            }
+        })
+    }
+
+    async fn run_state(
+        &self,
+        frame: Frame<'_>,
+        name: &str,
+        state: &StateDef,
+        raw_input: Value,
+        clock: &mut Duration,
+    ) -> Result<Step, StateError> {
+        frame.history.add(1)?; // *StateEntered
+        self.record(name, Measured::Input, &raw_input)?;
+        let step = match state {
+            StateDef::Task(t) => {
+                self.run_with_retries(
+                    frame,
+                    name,
+                    Work::Task(t),
+                    &t.flow,
+                    &t.retry,
+                    &t.catch,
+                    t.result_selector.as_ref(),
+                    &t.result_path,
+                    raw_input,
+                    clock,
+                )
+                .await?
+            }
+            StateDef::Map(m) => {
+                self.run_with_retries(
+                    frame,
+                    name,
+                    Work::Map(m),
+                    &m.flow,
+                    &m.retry,
+                    &m.catch,
+                    m.result_selector.as_ref(),
+                    &m.result_path,
+                    raw_input,
+                    clock,
+                )
+                .await?
+            }
+            StateDef::Parallel(p) => {
+                self.run_with_retries(
+                    frame,
+                    name,
+                    Work::Parallel(p),
+                    &p.flow,
+                    &p.retry,
+                    &p.catch,
+                    p.result_selector.as_ref(),
+                    &p.result_path,
+                    raw_input,
+                    clock,
+                )
+                .await?
+            }
+            StateDef::Pass(p) => self.pass(name, p, raw_input, *clock)?,
+            StateDef::Choice(c) => choice(c, raw_input)?,
+            StateDef::Wait(w) => self.wait(w, raw_input, clock)?,
+            StateDef::Succeed(s) => {
+                let effective = input_path(&s.input_path, &raw_input)?;
+                Step::End(output_path(&s.output_path, effective)?)
+            }
+            StateDef::Fail(f) => return Err(fail(f, &raw_input)),
+        };
+        let output = match &step {
+            Step::Next(_, output) | Step::End(output) => output,
+        };
+        self.record(name, Measured::Output, output)?;
+        frame.history.add(1)?; // *StateExited
+        Ok(step)
+    }
+
+    fn pass(
+        &self,
+        name: &str,
+        p: &PassDef,
+        raw_input: Value,
+        clock: Duration,
+    ) -> Result<Step, StateError> {
+        let effective = input_path(&p.flow.input_path, &raw_input)?;
+        let result = match (&p.parameters, &p.result) {
+            (Some(params), _) => self.expand(params, &effective, name, clock, 0, None)?,
+            (None, Some(result)) => result.clone(),
+            (None, None) => effective,
+        };
+        let output = result_path(&p.result_path, raw_input, result)?;
+        next(&p.flow, output_path(&p.flow.output_path, output)?)
+    }
+
+    fn wait(
+        &self,
+        w: &WaitDef,
+        raw_input: Value,
+        clock: &mut Duration,
+    ) -> Result<Step, StateError> {
+        let effective = input_path(&w.flow.input_path, &raw_input)?;
+        let until = |timestamp: &str| -> Result<Duration, StateError> {
+            let at = DateTime::parse_from_rfc3339(timestamp).map_err(|_| {
+                StateError::runtime(format!("`{timestamp}` is not an RFC 3339 timestamp"))
+            })?;
+            let now = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
+            Ok((at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
+        };
+        let delay = if let Some(seconds) = w.seconds {
+            Duration::from_secs(seconds)
+        } else if let Some(path) = &w.seconds_path {
+            let seconds = path
+                .select(&effective)
+                .and_then(|v| v.as_u64())
+                .ok_or_else(|| {
+                    StateError::runtime(format!(
+                        "SecondsPath `{path}` does not select a non-negative integer"
+                    ))
+                })?;
+            Duration::from_secs(seconds)
+        } else if let Some(timestamp) = &w.timestamp {
+            until(timestamp)?
+        } else {
+            let path = w.timestamp_path.as_ref().expect("checked when loaded");
+            let timestamp = path
+                .select(&effective)
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .ok_or_else(|| {
+                    StateError::runtime(format!("TimestampPath `{path}` does not select a string"))
+                })?;
+            until(&timestamp)?
+        };
+        *clock += delay;
+        next(&w.flow, output_path(&w.flow.output_path, effective)?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_with_retries(
+        &self,
+        frame: Frame<'_>,
+        name: &str,
+        work: Work<'_>,
+        flow: &Flow,
+        retriers: &[Retrier],
+        catchers: &[Catcher],
+        result_selector: Option<&Value>,
+        result_path_: &NullablePath,
+        raw_input: Value,
+        clock: &mut Duration,
+    ) -> Result<Step, StateError> {
+        let effective = input_path(&flow.input_path, &raw_input)?;
+        let mut attempts = vec![0u32; retriers.len()];
+        let mut retry_count = 0u32;
+        let outcome = loop {
+            let attempt = match work {
+                Work::Task(t) => {
+                    self.task(frame, name, t, &effective, clock, retry_count)
+                        .await
+                }
+                Work::Map(m) => {
+                    self.map(frame, name, m, &effective, clock, retry_count)
+                        .await
+                }
+                Work::Parallel(p) => {
+                    self.parallel(frame, name, p, &effective, clock, retry_count)
+                        .await
+                }
+            };
+            let error = match attempt {
+                Ok(result) => break Ok(result),
+                Err(error) => error,
+            };
+            // The first retrier whose ErrorEquals matches decides; an exhausted one stops retries.
+            let Some(at) = retriers
+                .iter()
+                .position(|r| error.matched_by(&r.error_equals))
+            else {
+                break Err(error);
+            };
+            let retrier = &retriers[at];
+            if attempts[at] >= retrier.max_attempts {
+                break Err(error);
+            }
+            self.handled(name, &error, "retried");
+            *clock += self.retry_delay(name, retrier, attempts[at], retry_count);
+            attempts[at] += 1;
+            retry_count += 1;
+        };
+        match outcome {
+            Ok(result) => {
+                self.record(name, Measured::Result, &result)?;
+                let selected = match result_selector {
+                    Some(selector) => {
+                        self.expand(selector, &result, name, *clock, retry_count, None)?
+                    }
+                    None => result,
+                };
+                let output = result_path(result_path_, raw_input, selected)?;
+                next(flow, output_path(&flow.output_path, output)?)
+            }
+            Err(error) => {
+                let catcher = catchers.iter().find(|c| error.matched_by(&c.error_equals));
+                match catcher {
+                    Some(catcher) => {
+                        self.handled(name, &error, "caught");
+                        let output = result_path(&catcher.result_path, raw_input, json!(error))?;
+                        Ok(Step::Next(catcher.next.clone(), output))
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+
+    /// IntervalSeconds x BackoffRate^attempt, capped by MaxDelaySeconds, FULL jitter drawn from a
+    /// generator seeded per state and retry, so a run is reproducible.
+    fn retry_delay(
+        &self,
+        state: &str,
+        retrier: &Retrier,
+        attempt: u32,
+        retry_count: u32,
+    ) -> Duration {
+        let mut seconds =
+            retrier.interval_seconds as f64 * retrier.backoff_rate.powi(attempt as i32);
+        if let Some(max) = retrier.max_delay_seconds {
+            seconds = seconds.min(max as f64);
+        }
+        if retrier.jitter_strategy == Some(JitterStrategy::Full) {
+            let mut hash =
+                self.engine.seed ^ u64::from(retry_count).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            for b in state.bytes().chain(self.spec.name.bytes()) {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
+            }
+            seconds *= unit_interval(hash);
+        }
+        Duration::from_secs_f64(seconds)
+    }
+
+    async fn task(
+        &self,
+        frame: Frame<'_>,
+        name: &str,
+        t: &TaskDef,
+        effective: &Value,
+        clock: &mut Duration,
+        retry_count: u32,
+    ) -> Result<Value, StateError> {
+        let request = match &t.parameters {
+            Some(params) => self.expand(params, effective, name, *clock, retry_count, None)?,
+            None => effective.clone(),
+        };
+        frame.history.add(3)?; // TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed
+        self.task_attempts.fetch_add(1, Ordering::Relaxed);
+        let optimised = t.resource == LAMBDA_INVOKE;
+        let (function, payload) = if optimised {
+            let function = request
+                .get("FunctionName")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    StateError::runtime(format!("the Task `{name}` has no FunctionName parameter"))
+                })?
+                .to_owned();
+            let payload = request.get("Payload").cloned().unwrap_or_else(|| json!({}));
+            (function, payload)
+        } else {
+            (t.resource.clone(), request)
+        };
+        let functions = &self.engine.functions;
+        let Some(resolved) = functions.resolve(&function) else {
+            return Err(StateError::task(
+                "Lambda.ResourceNotFoundException",
+                format!("Function not found: {function}"),
+            ));
+        };
+        let timing = self.engine.invocation_time;
+        let invocation = functions
+            .invoke(resolved, payload, *clock, |real| match timing {
+                InvocationTime::Measured => real,
+                InvocationTime::Fixed(fixed) => fixed,
+            })
+            .await
+            .map_err(|e| {
+                StateError::task(
+                    "Lambda.ServiceException",
+                    format!("cannot create an execution environment: {e}"),
+                )
+            })?;
+        self.invocations.fetch_add(1, Ordering::Relaxed);
+        let took = match timing {
+            InvocationTime::Measured => invocation.real_duration,
+            InvocationTime::Fixed(fixed) => fixed,
+        };
+        *clock += took;
+        if let Some(timeout) = t.timeout_seconds
+            && took > Duration::from_secs(timeout)
+        {
+            return Err(StateError::task(
+                "States.Timeout",
+                format!("The task `{name}` ran past its TimeoutSeconds ({timeout})."),
+            ));
+        }
+        let payload = invocation
+            .result
+            .map_err(|e| StateError::task(e.error_type.clone(), e.cause()))?;
+        Ok(if optimised {
+            json!({
+                "ExecutedVersion": "$LATEST",
+                "Payload": payload,
+                "SdkHttpMetadata": {"HttpHeaders": {"Content-Type": "application/json"}, "HttpStatusCode": 200},
+                "SdkResponseMetadata": {"RequestId": format!("local-{}-{}", invocation.environment, self.invocations.load(Ordering::Relaxed))},
+                "StatusCode": 200
+            })
+        } else {
+            payload
+        })
+    }
+
+    async fn map(
+        &self,
+        frame: Frame<'_>,
+        name: &str,
+        m: &MapDef,
+        effective: &Value,
+        clock: &mut Duration,
+        retry_count: u32,
+    ) -> Result<Value, StateError> {
+        let items_path = m.items_path.clone().unwrap_or_else(JsonPath::root);
+        let items = match items_path.select(effective) {
+            Some(Value::Array(items)) => items,
+            _ => {
+                return Err(StateError::runtime(format!(
+                    "the ItemsPath `{items_path}` of the Map `{name}` does not select an array"
+                )));
+            }
+        };
+        frame.history.add(2)?; // MapStateStarted, MapStateSucceeded/Failed
+        self.observer().map_started(name, items.len());
+        let concurrency = match m.max_concurrency {
+            None | Some(0) => INLINE_MAP_MAX_CONCURRENCY,
+            Some(n) => (n as usize).min(INLINE_MAP_MAX_CONCURRENCY),
+        };
+        // Virtual time: each slot is free from some instant; an iteration starts at the earliest.
+        let slots = Mutex::new(BinaryHeap::from(vec![Reverse(*clock); concurrency]));
+        let start = *clock;
+        let distributed = m.is_distributed();
+        let processor = m.processor();
+        let mut inputs = Vec::with_capacity(items.len());
+        for (index, value) in items.iter().enumerate() {
+            let item = MapItem { index, value };
+            inputs.push(match m.selector() {
+                Some(selector) => {
+                    self.expand(selector, effective, name, start, retry_count, Some(&item))?
+                }
+                None => value.clone(),
+            });
+        }
+        let slots = &slots;
+        let mut iterations = futures::stream::iter(inputs.into_iter().enumerate())
+            .map(|(index, input)| async move {
+                let Reverse(mut iteration_clock) = slots
+                    .lock()
+                    .expect("slots poisoned")
+                    .pop()
+                    .expect("one slot per running iteration");
+                let child = History::default();
+                let history = if distributed { &child } else { frame.history };
+                let output = async {
+                    if !distributed {
+                        history.add(1)?; // MapIterationStarted
+                    }
+                    let frame = Frame {
+                        run: frame.run,
+                        history,
+                    };
+                    let output = self
+                        .run_machine(frame, processor, input, &mut iteration_clock)
+                        .await?;
+                    if !distributed {
+                        history.add(1)?; // MapIterationSucceeded
+                    }
+                    self.observer().iteration_finished(name, &output);
+                    Ok::<_, StateError>(output)
+                }
+                .await;
+                slots
+                    .lock()
+                    .expect("slots poisoned")
+                    .push(Reverse(iteration_clock));
+                (index, output, iteration_clock)
+            })
+            .buffer_unordered(concurrency);
+        let mut results = vec![Value::Null; items.len()];
+        let mut end = start;
+        while let Some((index, output, finished)) = iterations.next().await {
+            end = end.max(finished);
+            match output {
+                Ok(output) => results[index] = output,
+                // The first failed iteration fails the Map (at the virtual time it failed);
+                // dropping the stream aborts the others.
+                Err(error) => {
+                    *clock = end;
+                    return Err(error);
+                }
+            }
+        }
+        *clock = end;
+        Ok(Value::Array(results))
+    }
+
+    async fn parallel(
+        &self,
+        frame: Frame<'_>,
+        name: &str,
+        p: &ParallelDef,
+        effective: &Value,
+        clock: &mut Duration,
+        retry_count: u32,
+    ) -> Result<Value, StateError> {
+        let input = match &p.parameters {
+            Some(params) => self.expand(params, effective, name, *clock, retry_count, None)?,
+            None => effective.clone(),
+        };
+        frame.history.add(2)?; // ParallelStateStarted, ParallelStateSucceeded/Failed
+        let start = *clock;
+        let branches = p.branches.iter().map(|branch| {
+            let input = input.clone();
+            async move {
+                let mut branch_clock = start;
+                let output = self
+                    .run_machine(frame, branch, input, &mut branch_clock)
+                    .await?;
+                Ok::<_, StateError>((output, branch_clock))
+            }
+        });
+        let mut outputs = Vec::with_capacity(p.branches.len());
+        for result in futures::future::join_all(branches).await {
+            let (output, finished) = result?;
+            *clock = (*clock).max(finished);
+            outputs.push(output);
+        }
+        Ok(Value::Array(outputs))
+    }
+
+    fn observer(&self) -> &dyn Observer {
+        self.engine.observer.as_ref()
+    }
+}
+
+/// What [`Run::record`] measures.
+#[derive(Clone, Copy)]
+enum Measured {
+    Input,
+    Output,
+    Result,
+}
+
+/// The work of a state that can Retry and Catch.
+#[derive(Clone, Copy)]
+enum Work<'d> {
+    Task(&'d TaskDef),
+    Map(&'d MapDef),
+    Parallel(&'d ParallelDef),
+}
+
+/// splitmix64 mapped to [0, 1).
+fn unit_interval(seed: u64) -> f64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn next(flow: &Flow, output: Value) -> Result<Step, StateError> {
+    Ok(match &flow.next {
+        Some(next) => Step::Next(next.clone(), output),
+        None => Step::End(output),
+    })
+}
+
+/// InputPath: `null` gives `{}`, a path that selects nothing is `States.Runtime`.
+fn input_path(path: &NullablePath, raw: &Value) -> Result<Value, StateError> {
+    select_or_runtime(path, raw, "InputPath")
+}
+
+fn output_path(path: &NullablePath, output: Value) -> Result<Value, StateError> {
+    if path.as_ref().is_some_and(|p| p.as_str() == "$") {
+        return Ok(output);
+    }
+    select_or_runtime(path, &output, "OutputPath")
+}
+
+fn select_or_runtime(path: &NullablePath, value: &Value, field: &str) -> Result<Value, StateError> {
+    match path {
+        None => Ok(json!({})),
+        Some(path) => path.select(value).ok_or_else(|| {
+            StateError::runtime(format!(
+                "Invalid path '{path}' : The {field} references an invalid value."
+            ))
+        }),
+    }
+}
+
+/// ResultPath: `null` keeps the input, `$` replaces it, a deeper path merges the result in.
+fn result_path(path: &NullablePath, raw_input: Value, result: Value) -> Result<Value, StateError> {
+    match path {
+        None => Ok(raw_input),
+        Some(path) => {
+            let mut output = raw_input;
+            path.set(&mut output, result).map_err(|e| {
+                StateError::new(
+                    "States.ResultPathMatchFailure",
+                    format!("Unable to apply ResultPath '{path}' to the state input: {e}"),
+                )
+            })?;
+            Ok(output)
+        }
+    }
+}
+
+fn fail(f: &FailDef, raw_input: &Value) -> StateError {
+    let pick = |literal: &Option<String>, path: &Option<JsonPath>| {
+        literal.clone().or_else(|| {
+            path.as_ref()
+                .and_then(|p| p.select(raw_input))
+                .and_then(|v| v.as_str().map(str::to_owned))
+        })
+    };
+    StateError::new(
+        pick(&f.error, &f.error_path).unwrap_or_default(),
+        pick(&f.cause, &f.cause_path).unwrap_or_default(),
+    )
+}
+
+fn choice(c: &ChoiceDef, raw_input: Value) -> Result<Step, StateError> {
+    let effective = input_path(&c.input_path, &raw_input)?;
+    for rule in &c.choices {
+        if rule_matches(rule, &effective)? {
+            let next = rule["Next"]
+                .as_str()
+                .expect("checked when loaded")
+                .to_owned();
+            return Ok(Step::Next(next, output_path(&c.output_path, effective)?));
+        }
+    }
+    match &c.default {
+        Some(default) => Ok(Step::Next(
+            default.clone(),
+            output_path(&c.output_path, effective)?,
+        )),
+        None => Err(StateError::new(
+            "States.NoChoiceMatched",
+            "No Choice rule matched and the Choice state has no Default.",
+        )),
+    }
+}
+
+/// Evaluates one Choice rule (And/Or/Not or a Variable comparison) against the state input.
+fn rule_matches(rule: &Value, input: &Value) -> Result<bool, StateError> {
+    let invalid = |why: String| StateError::runtime(format!("invalid Choice rule: {why}"));
+    if let Some(rules) = rule.get("And").and_then(Value::as_array) {
+        for r in rules {
+            if !rule_matches(r, input)? {
+                return Ok(false);
+            }
+        }
+        return Ok(true);
+    }
+    if let Some(rules) = rule.get("Or").and_then(Value::as_array) {
+        for r in rules {
+            if rule_matches(r, input)? {
+                return Ok(true);
+            }
+        }
+        return Ok(false);
+    }
+    if let Some(inner) = rule.get("Not") {
+        return Ok(!rule_matches(inner, input)?);
+    }
+    let variable = rule
+        .get("Variable")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("a rule needs And, Or, Not or Variable".into()))?;
+    let path = JsonPath::parse(variable).map_err(|e| invalid(e.to_string()))?;
+    let (op, operand) = rule
+        .as_object()
+        .into_iter()
+        .flatten()
+        .find(|(k, _)| !matches!(k.as_str(), "Variable" | "Next" | "Comment"))
+        .ok_or_else(|| invalid(format!("the rule on `{variable}` has no comparison")))?;
+    let value = path.select(input);
+    if op == "IsPresent" {
+        return Ok(value.is_some() == (operand == &Value::Bool(true)));
+    }
+    let value = value.ok_or_else(|| {
+        StateError::runtime(format!(
+            "Invalid path '{variable}': The choice state's condition path references an invalid value."
+        ))
+    })?;
+    let expect = operand == &Value::Bool(true);
+    let timestamp = |v: &Value| {
+        v.as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+    };
+    match op.as_str() {
+        "IsNull" => return Ok(value.is_null() == expect),
+        "IsString" => return Ok(value.is_string() == expect),
+        "IsNumeric" => return Ok(value.is_number() == expect),
+        "IsBoolean" => return Ok(value.is_boolean() == expect),
+        "IsTimestamp" => return Ok(timestamp(&value).is_some() == expect),
+        _ => {}
+    }
+    let (base, operand) = match op.strip_suffix("Path") {
+        Some(base) => {
+            let other = operand
+                .as_str()
+                .ok_or_else(|| invalid(format!("`{op}` needs a path")))
+                .and_then(|p| JsonPath::parse(p).map_err(|e| invalid(e.to_string())))?;
+            let other = other.select(input).ok_or_else(|| {
+                StateError::runtime(format!(
+                    "Invalid path in `{op}`: it references an invalid value."
+                ))
+            })?;
+            (base, other)
+        }
+        None => (op.as_str(), operand.clone()),
+    };
+    use std::cmp::Ordering as O;
+    let compare = |family: &str| -> Option<O> {
+        match family {
+            "String" => Some(value.as_str()?.cmp(operand.as_str()?)),
+            "Numeric" => value.as_f64()?.partial_cmp(&operand.as_f64()?),
+            "Timestamp" => Some(timestamp(&value)?.cmp(&timestamp(&operand)?)),
+            _ => None,
+        }
+    };
+    if base == "BooleanEquals" {
+        return Ok(value.as_bool().is_some() && value == operand);
+    }
+    if base == "StringMatches" {
+        return Ok(match (value.as_str(), operand.as_str()) {
+            (Some(v), Some(pattern)) => glob_matches(pattern, v),
+            _ => false,
+        });
+    }
+    for family in ["String", "Numeric", "Timestamp"] {
+        if let Some(relation) = base.strip_prefix(family) {
+            let ordering = compare(family);
+            return Ok(match (relation, ordering) {
+                (_, None) => false,
+                ("Equals", Some(o)) => o == O::Equal,
+                ("LessThan", Some(o)) => o == O::Less,
+                ("GreaterThan", Some(o)) => o == O::Greater,
+                ("LessThanEquals", Some(o)) => o != O::Greater,
+                ("GreaterThanEquals", Some(o)) => o != O::Less,
+                _ => return Err(invalid(format!("unknown comparison `{op}`"))),
+            });
+        }
+    }
+    Err(invalid(format!("unknown comparison `{op}`")))
+}
+
+/// `StringMatches`: `*` matches any run of characters, `\*` a literal star.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => parts.last_mut().unwrap().extend(chars.next()),
+            '*' => parts.push(String::new()),
+            c => parts.last_mut().unwrap().push(c),
+        }
+    }
+    let (first, rest) = parts.split_first().expect("at least one part");
+    let Some(mut remaining) = text.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    if rest.is_empty() {
+        return remaining.is_empty();
+    }
+    let (last, middle) = rest.split_last().expect("non-empty");
+    for part in middle {
+        match remaining.find(part.as_str()) {
+            Some(at) => remaining = &remaining[at + part.len()..],
+            None => return false,
+        }
+    }
+    remaining.ends_with(last.as_str())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,67 @@
+//! The real Task 02 handlers (`etl_lambda::Handlers`) as an in-process Lambda function.
+//!
+//! Each simulated execution environment connects to the warehouse on its first invocation (the
+//! Lambda init phase) and keeps that connection while it stays warm, as the deployed `bootstrap`
+//! does; the chunk store is the local directory given by the run (`file://`).
+
+use etl_lambda::contract::ChunkStoreUri;
+use etl_lambda::{HandlerError, Handlers, Warehouse};
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::lambda::{ExecutionEnvironment, LambdaError, LambdaFunction};
+
+/// The deployed function's handlers, run in process.
+pub struct InProcessHandlers {
+    database_url: String,
+    chunk_store: ChunkStoreUri,
+    /// SQLite has one writer at a time: concurrent chunks would only queue on its lock, and past
+    /// its busy timeout fail with "database is locked" (retries on virtual time do not wait for
+    /// the lock to clear). So invocations against SQLite take turns; the Map, its environments
+    /// and its virtual schedule stay concurrent. PostgreSQL runs them truly in parallel.
+    sqlite_writer: Option<tokio::sync::Mutex<()>>,
+}
+
+impl InProcessHandlers {
+    pub fn new(database_url: String, chunk_store: ChunkStoreUri) -> Self {
+        let sqlite_writer = database_url
+            .starts_with("sqlite:")
+            .then(|| tokio::sync::Mutex::new(()));
+        Self {
+            database_url,
+            chunk_store,
+            sqlite_writer,
+        }
+    }
+}
+
+impl LambdaFunction for InProcessHandlers {
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        env: &'a mut ExecutionEnvironment,
+    ) -> BoxFuture<'a, Result<Value, LambdaError>> {
+        Box::pin(async move {
+            let handlers = match env.kept::<Handlers>() {
+                Some(warm) => warm.clone(),
+                None => {
+                    let warehouse = Warehouse::connect(&self.database_url)
+                        .await
+                        .map_err(lambda_error)?;
+                    env.keep(Handlers::new(warehouse, self.chunk_store.clone()))
+                        .clone()
+                }
+            };
+            let _turn = match &self.sqlite_writer {
+                Some(writer) => Some(writer.lock().await),
+                None => None,
+            };
+            handlers.handle_json(payload).await.map_err(lambda_error)
+        })
+    }
+}
+
+/// A handler error as Lambda reports it: the contract's error name is the `errorType`.
+fn lambda_error(error: HandlerError) -> LambdaError {
+    LambdaError::new(error.name.as_str(), error.message)
+}

@@ -1,0 +1,339 @@
+//! Simulated Lambda: functions the engine invokes in process, each invocation inside a simulated
+//! execution environment with its own `/tmp`, and Lambda's own limits and error shapes.
+//!
+//! An environment is reused only the way Lambda may reuse one: by a later invocation that starts
+//! after the previous one finished, in virtual time as well as in real time. Concurrent
+//! invocations (a Map's iterations) therefore get distinct environments, which is what broke the
+//! seed's "chunks in /tmp" design.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+/// Lambda's limit on a synchronous invocation's response: 6 MB plus 100 bytes.
+pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+
+/// The error type Lambda reports when a response is over [`MAX_RESPONSE_BYTES`].
+pub const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
+
+/// One simulated execution environment: an id (for reports and tests) and its private `/tmp`.
+#[derive(Debug)]
+pub struct ExecutionEnvironment {
+    id: usize,
+    tmp: tempfile::TempDir,
+    invocations: u64,
+    /// Virtual time until which the last invocation ran.
+    busy_until: Duration,
+    /// What the function keeps between invocations in this environment (its init phase: a
+    /// warehouse connection, say), as a Lambda keeps globals in a warm environment.
+    state: Option<Box<dyn Any + Send + Sync>>,
+}
+
+impl ExecutionEnvironment {
+    fn new(id: usize) -> std::io::Result<Self> {
+        Ok(Self {
+            id,
+            tmp: tempfile::Builder::new()
+                .prefix(&format!("cm-etl-lambda-env-{id}-tmp-"))
+                .tempdir()?,
+            invocations: 0,
+            busy_until: Duration::ZERO,
+            state: None,
+        })
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// This environment's `/tmp`: private to it, kept between the invocations it serves.
+    pub fn tmp_dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// What an earlier invocation in this environment kept with [`Self::keep`], if of type `T`.
+    pub fn kept<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state.as_ref()?.downcast_ref()
+    }
+
+    /// Keeps `value` for later invocations in this environment (and only this one).
+    pub fn keep<T: Send + Sync + 'static>(&mut self, value: T) -> &T {
+        self.state = Some(Box::new(value));
+        self.kept().expect("just stored")
+    }
+
+    /// How many invocations this environment served before the current one.
+    pub fn previous_invocations(&self) -> u64 {
+        self.invocations
+    }
+}
+
+/// A function error as Lambda reports it: `errorType` and `errorMessage`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LambdaError {
+    pub error_type: String,
+    pub message: String,
+}
+
+impl LambdaError {
+    pub fn new(error_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The `Cause` Step Functions records: the function's error payload as a JSON string.
+    pub fn cause(&self) -> String {
+        json!({"errorMessage": self.message, "errorType": self.error_type}).to_string()
+    }
+}
+
+/// A function the runner can invoke in process.
+pub trait LambdaFunction: Send + Sync {
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        env: &'a mut ExecutionEnvironment,
+    ) -> BoxFuture<'a, Result<Value, LambdaError>>;
+}
+
+/// A synchronous function (a closure), for fakes and mimics in tests.
+pub struct SyncFunction<F>(pub F);
+
+impl<F> LambdaFunction for SyncFunction<F>
+where
+    F: Fn(Value, &mut ExecutionEnvironment) -> Result<Value, LambdaError> + Send + Sync,
+{
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        env: &'a mut ExecutionEnvironment,
+    ) -> BoxFuture<'a, Result<Value, LambdaError>> {
+        Box::pin(async move { (self.0)(payload, env) })
+    }
+}
+
+/// One registered function and its pool of idle environments.
+struct Deployed {
+    function: Arc<dyn LambdaFunction>,
+    idle: Mutex<Vec<ExecutionEnvironment>>,
+}
+
+/// What one invocation did, for the engine's clock and report.
+pub struct Invocation {
+    pub result: Result<Value, LambdaError>,
+    pub response_bytes: usize,
+    pub environment: usize,
+    pub real_duration: Duration,
+}
+
+/// The functions of the simulated account, by function name.
+#[derive(Clone, Default)]
+pub struct Functions {
+    by_name: Arc<HashMap<String, Deployed>>,
+    next_environment: Arc<AtomicUsize>,
+}
+
+impl Functions {
+    pub fn builder() -> FunctionsBuilder {
+        FunctionsBuilder::default()
+    }
+
+    /// The function a `FunctionName` or Resource ARN names: a bare name, `name:qualifier`, a
+    /// partial ARN `account:function:name` or a full ARN, qualified or not.
+    pub fn resolve(&self, function: &str) -> Option<&str> {
+        let name = function_name(function);
+        self.by_name.get_key_value(name).map(|(k, _)| k.as_str())
+    }
+
+    /// How many environments have been created so far (cold starts).
+    pub fn environments_created(&self) -> usize {
+        self.next_environment.load(Ordering::Relaxed)
+    }
+
+    /// Invokes `function` (already resolved) at virtual time `at`; the invocation is taken to last
+    /// `duration(real)` of virtual time, which decides when its environment is free again.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: Value,
+        at: Duration,
+        virtual_duration: impl Fn(Duration) -> Duration,
+    ) -> std::io::Result<Invocation> {
+        let deployed = &self.by_name[function];
+        let reusable = {
+            let mut idle = deployed.idle.lock().expect("environment pool poisoned");
+            // Lambda tends to route to the most recently used warm environment.
+            let pick = idle.iter().rposition(|env| env.busy_until <= at);
+            pick.map(|i| idle.remove(i))
+        };
+        let mut env = match reusable {
+            Some(env) => env,
+            None => {
+                ExecutionEnvironment::new(self.next_environment.fetch_add(1, Ordering::Relaxed))?
+            }
+        };
+        let started = std::time::Instant::now();
+        let result = deployed.function.invoke(payload, &mut env).await;
+        let real_duration = started.elapsed();
+        env.invocations += 1;
+        env.busy_until = at + virtual_duration(real_duration);
+        let environment = env.id;
+        let (result, response_bytes) = match result {
+            Ok(value) => {
+                let bytes = json_len(&value);
+                if bytes > MAX_RESPONSE_BYTES {
+                    let error = LambdaError::new(
+                        RESPONSE_TOO_LARGE,
+                        format!(
+                            "Response payload size ({bytes} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                        ),
+                    );
+                    (Err(error), bytes)
+                } else {
+                    (Ok(value), bytes)
+                }
+            }
+            Err(error) => (Err(error), 0),
+        };
+        deployed
+            .idle
+            .lock()
+            .expect("environment pool poisoned")
+            .push(env);
+        Ok(Invocation {
+            result,
+            response_bytes,
+            environment,
+            real_duration,
+        })
+    }
+}
+
+/// Collects functions by name before the run.
+#[derive(Default)]
+pub struct FunctionsBuilder {
+    by_name: HashMap<String, Deployed>,
+}
+
+impl FunctionsBuilder {
+    /// Registers `function` under `name` (the function name, without ARN or qualifier).
+    pub fn function(mut self, name: &str, function: impl LambdaFunction + 'static) -> Self {
+        self.by_name.insert(
+            function_name(name).to_owned(),
+            Deployed {
+                function: Arc::new(function),
+                idle: Mutex::new(Vec::new()),
+            },
+        );
+        self
+    }
+
+    pub fn build(self) -> Functions {
+        Functions {
+            by_name: Arc::new(self.by_name),
+            next_environment: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+}
+
+/// The function name inside any of the forms Lambda accepts.
+fn function_name(function: &str) -> &str {
+    let parts: Vec<&str> = function.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, _, "function", name, ..] => name,
+        [_, "function", name, ..] => name,
+        [name, ..] => name,
+        [] => function,
+    }
+}
+
+/// The size AWS measures: the UTF-8 length of the compact JSON text.
+pub fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).expect("a Value always serializes");
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_function_name_resolves() {
+        for form in [
+            "cm-etl-phase2",
+            "cm-etl-phase2:live",
+            "123456789012:function:cm-etl-phase2",
+            "arn:aws:lambda:us-east-1:123456789012:function:cm-etl-phase2",
+            "arn:aws:lambda:us-east-1:123456789012:function:cm-etl-phase2:live",
+        ] {
+            assert_eq!(function_name(form), "cm-etl-phase2", "{form}");
+        }
+    }
+
+    #[tokio::test]
+    async fn environments_are_reused_only_after_the_previous_invocation_ended() {
+        let functions = Functions::builder()
+            .function(
+                "f",
+                SyncFunction(|_, env: &mut ExecutionEnvironment| Ok(Value::from(env.id()))),
+            )
+            .build();
+        let second = Duration::from_secs(1);
+        let fixed = |_| second;
+        let first = functions
+            .invoke("f", Value::Null, Duration::ZERO, fixed)
+            .await
+            .unwrap();
+        // Starts while the first is still running in virtual time: a new environment.
+        let overlapping = functions
+            .invoke("f", Value::Null, second / 2, fixed)
+            .await
+            .unwrap();
+        assert_ne!(first.environment, overlapping.environment);
+        // Starts after both ended: a warm one is reused, and no new one is created.
+        let later = functions
+            .invoke("f", Value::Null, second * 3, fixed)
+            .await
+            .unwrap();
+        assert!([first.environment, overlapping.environment].contains(&later.environment));
+        assert_eq!(functions.environments_created(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_response_over_six_megabytes_fails_as_lambda_does() {
+        let functions = Functions::builder()
+            .function(
+                "big",
+                SyncFunction(|_, _: &mut ExecutionEnvironment| {
+                    Ok(Value::String("x".repeat(MAX_RESPONSE_BYTES - 1)))
+                }),
+            )
+            .build();
+        let out = functions
+            .invoke("big", Value::Null, Duration::ZERO, |d| d)
+            .await
+            .unwrap();
+        let err = out.result.unwrap_err();
+        assert_eq!(err.error_type, RESPONSE_TOO_LARGE);
+        assert_eq!(out.response_bytes, MAX_RESPONSE_BYTES + 1);
+    }
+}

@@ -1,0 +1,262 @@
+//! What `run` shows: a progress bar while the Map runs (chunks done/total, rows/s) and, at the
+//! end, the status, output, row counts and the largest payload per state against the 256 KiB
+//! limit, as text for people or as one JSON object for scripts.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use etl_lambda::WarehouseCounts;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::engine::{
+    ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, MAX_PAYLOAD_BYTES, Observer,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// The terminal progress bar; hidden when stderr is not a terminal or the output is JSON.
+pub struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    pub fn new(format: OutputFormat) -> Self {
+        let bar = ProgressBar::new_spinner();
+        if format == OutputFormat::Json {
+            bar.set_draw_target(ProgressDrawTarget::hidden());
+        }
+        Self { bar }
+    }
+
+    pub fn phase(&self, what: &str) {
+        self.bar.set_message(what.to_owned());
+        self.bar.tick();
+    }
+
+    pub fn observer(&self) -> ProgressObserver {
+        ProgressObserver {
+            bar: self.bar.clone(),
+            rows: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Moves the bar as Map iterations finish; counts rows from each iteration's chunk summary.
+pub struct ProgressObserver {
+    bar: ProgressBar,
+    rows: Arc<AtomicU64>,
+    started: Instant,
+}
+
+impl Observer for ProgressObserver {
+    fn map_started(&self, state: &str, items: usize) {
+        self.bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:40}] {pos}/{len} chunks {msg} ({elapsed})",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        self.bar.set_prefix(state.to_owned());
+        self.bar.set_length(items as u64);
+        self.bar.set_position(0);
+    }
+
+    fn iteration_finished(&self, _state: &str, output: &Value) {
+        let rows = rows_in(output);
+        let total = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+        let per_second = total as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+        self.bar.set_message(format!("{per_second:.0} rows/s"));
+        self.bar.inc(1);
+    }
+}
+
+/// Rows an iteration's output accounts for: the chunk summary's migrated + rejected, wherever the
+/// processor left it in its output.
+fn rows_in(output: &Value) -> u64 {
+    let direct = |v: &Value| {
+        let n = |k: &str| v.get(k).and_then(Value::as_u64);
+        n("rows_migrated").map(|m| m + n("rows_rejected").unwrap_or(0))
+    };
+    direct(output)
+        .or_else(|| output.as_object()?.values().find_map(direct))
+        .unwrap_or(0)
+}
+
+/// The final report.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub execution: String,
+    pub status: ExecutionStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    /// Row counts of the warehouse after the run (`null` when it could not be counted).
+    pub source_rows: Option<u64>,
+    pub migrated_rows: Option<u64>,
+    pub rejected_rows: Option<u64>,
+    /// The largest input or output of each state, in bytes.
+    pub largest_payload_bytes: BTreeMap<String, usize>,
+    /// The largest raw result (Lambda envelope, Map result array) of each state, in bytes.
+    pub largest_result_bytes: BTreeMap<String, usize>,
+    pub payload_limit_bytes: usize,
+    pub history_events: u64,
+    /// Errors a Retry or Catch handled (the first few), as the execution history would show.
+    pub handled_errors: Vec<HandledError>,
+    pub task_attempts: u64,
+    pub invocations: u64,
+    pub execution_environments: usize,
+    pub virtual_elapsed_seconds: f64,
+    pub wall_seconds: f64,
+}
+
+impl RunReport {
+    pub fn new(
+        spec: &ExecutionSpec,
+        outcome: ExecutionOutcome,
+        counts: Option<WarehouseCounts>,
+        wall: Duration,
+    ) -> Self {
+        Self {
+            execution: spec.name.clone(),
+            status: outcome.status,
+            output: outcome.output,
+            error: outcome.error.as_ref().map(|e| e.error.clone()),
+            cause: outcome.error.map(|e| e.cause),
+            source_rows: counts.map(|c| c.source_rows),
+            migrated_rows: counts.map(|c| c.migrated_rows),
+            rejected_rows: counts.map(|c| c.rejected_rows),
+            largest_payload_bytes: outcome.largest_payload_bytes,
+            largest_result_bytes: outcome.largest_result_bytes,
+            payload_limit_bytes: MAX_PAYLOAD_BYTES,
+            history_events: outcome.history_events,
+            handled_errors: outcome.handled_errors,
+            task_attempts: outcome.task_attempts,
+            invocations: outcome.invocations,
+            execution_environments: outcome.environments,
+            virtual_elapsed_seconds: outcome.virtual_elapsed.as_secs_f64(),
+            wall_seconds: wall.as_secs_f64(),
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.status == ExecutionStatus::Succeeded
+    }
+
+    /// Prints to stdout; a closed pipe (`| head`) is not an error.
+    pub fn print(&self, format: OutputFormat) -> anyhow::Result<()> {
+        use std::io::Write;
+        let text = match format {
+            OutputFormat::Json => serde_json::to_string_pretty(self)? + "\n",
+            OutputFormat::Text => self.text(),
+        };
+        match std::io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    /// The human-readable summary.
+    pub fn text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let status = serde_json::to_value(self.status).expect("status serializes");
+        let _ = writeln!(
+            out,
+            "execution {} {} in {:.1} s (virtual {:.1} s); {} history events, {} invocations in {} execution environments",
+            self.execution,
+            status.as_str().unwrap_or_default(),
+            self.wall_seconds,
+            self.virtual_elapsed_seconds,
+            self.history_events,
+            self.invocations,
+            self.execution_environments,
+        );
+        match (self.source_rows, self.migrated_rows, self.rejected_rows) {
+            (Some(source), Some(migrated), Some(rejected)) => {
+                let accounted = migrated + rejected;
+                let _ = writeln!(
+                    out,
+                    "rows: {source} source, {migrated} migrated, {rejected} rejected{}",
+                    if accounted == source {
+                        " (every source row accounted for)".to_owned()
+                    } else {
+                        format!(
+                            " ({} source rows NOT accounted for)",
+                            source.abs_diff(accounted)
+                        )
+                    }
+                );
+            }
+            _ => out.push_str("rows: the warehouse could not be counted\n"),
+        }
+        let _ = writeln!(
+            out,
+            "largest payload per state: input/output, and raw result (limit {} bytes each):",
+            self.payload_limit_bytes
+        );
+        let width = self
+            .largest_payload_bytes
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
+        let percent = |bytes: usize| bytes as f64 * 100.0 / self.payload_limit_bytes as f64;
+        for (state, bytes) in &self.largest_payload_bytes {
+            let _ = write!(
+                out,
+                "  {state:<width$}  {bytes:>9} B {:>6.2}%",
+                percent(*bytes)
+            );
+            match self.largest_result_bytes.get(state) {
+                Some(result) => {
+                    let _ = writeln!(out, "   result {result:>9} B {:>6.2}%", percent(*result));
+                }
+                None => out.push('\n'),
+            }
+        }
+        if let Some(output) = &self.output {
+            let _ = writeln!(out, "output: {output}");
+        }
+        for handled in &self.handled_errors {
+            let _ = writeln!(
+                out,
+                "{} in {}: {}: {}",
+                handled.handled_by, handled.state, handled.error, handled.cause
+            );
+        }
+        if let (Some(error), Some(cause)) = (&self.error, &self.cause) {
+            let _ = writeln!(out, "error: {error}\ncause: {cause}");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_come_from_the_chunk_summary_wherever_it_sits() {
+        assert_eq!(
+            rows_in(&json!({"chunk_id": 1, "rows_migrated": 7, "rows_rejected": 2})),
+            9
+        );
+        assert_eq!(rows_in(&json!({"summary": {"rows_migrated": 4}})), 4);
+        assert_eq!(rows_in(&json!({"other": 1})), 0);
+    }
+}

@@ -1,0 +1,447 @@
+//! Differential check of our runner against an independent executor: moto server's Step Functions
+//! interpreter (LocalStack's). The committed definition runs in both; moto's Docker-free Lambda
+//! returns, in order, the results our real handlers returned in the local run, so any difference
+//! in the final output comes from how the two interpret the ASL.
+//!
+//! moto's Docker-free Lambda can only return queued results: it never fails, not even for a
+//! function that is not deployed. So Retry and Catch are driven by what the function returns:
+//! tests/fixtures/differential_retry_catch.json fails a Parallel branch with `Task02.Transient`
+//! (a Fail state after a Choice on the Lambda's result), retries it, and catches the error once
+//! the retries are spent. A scripted function gives the results on our side; the same results are
+//! queued in moto. (The fixture keeps the Parallel's result array whole: moto returns
+//! `$[0].status` as a one-element array where AWS's Jayway JSONPath, and our runner, return the
+//! value.)
+//!
+//! Needs `MOTO_ENDPOINT` (run `bash tests/run.sh`). The cases run one after another in one test:
+//! moto's queue of Lambda results is shared.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, Runtime};
+use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use chrono::NaiveDate;
+use cm_etl::aws::{AwsArgs, sdk_config};
+use cm_etl::config::DeployConfig;
+use cm_etl::runner::definition::StateMachineDef;
+use cm_etl::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
+use cm_etl::runner::handlers::InProcessHandlers;
+use cm_etl::runner::lambda::{
+    ExecutionEnvironment, Functions, LambdaError, LambdaFunction, SyncFunction,
+};
+use etl_lambda::contract::ChunkStoreUri;
+use etl_lambda::{SampleData, Warehouse};
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT")
+        .expect("MOTO_ENDPOINT is not set: run `bash tests/run.sh -- --test differential`")
+}
+
+fn curl(args: &[&str]) {
+    let output = Command::new("curl")
+        .args(["-sS", "--fail-with-body", "--max-time", "30"])
+        .args(args)
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "curl {args:?}: {} {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// moto's query API for IAM (the SDK for IAM is not a dependency of this project).
+fn create_role(name: &str) {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        "--data-urlencode",
+        "Action=CreateRole",
+        "--data-urlencode",
+        "Version=2010-05-08",
+        "--data-urlencode",
+        &format!("RoleName={name}"),
+        "--data-urlencode",
+        &format!("AssumeRolePolicyDocument={trust}"),
+        &format!("{}/", moto_endpoint()),
+    ]);
+}
+
+/// The results moto's Docker-free Lambda returns, one per invocation, in order.
+fn queue_lambda_results(results: &[Value]) {
+    let body = json!({"results": results.iter().map(Value::to_string).collect::<Vec<_>>(), "region": "us-east-1"});
+    curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body.to_string(),
+        &format!("{}/moto-api/static/lambda-simple/response", moto_endpoint()),
+    ]);
+}
+
+/// Delegates to a function and keeps every response, in the order they were returned.
+struct Recording<F> {
+    inner: F,
+    responses: Arc<Mutex<Vec<Value>>>,
+}
+
+impl<F: LambdaFunction> LambdaFunction for Recording<F> {
+    fn invoke<'a>(
+        &'a self,
+        payload: Value,
+        env: &'a mut ExecutionEnvironment,
+    ) -> BoxFuture<'a, Result<Value, LambdaError>> {
+        Box::pin(async move {
+            let result = self.inner.invoke(payload, env).await;
+            if let Ok(response) = &result {
+                self.responses.lock().unwrap().push(response.clone());
+            }
+            result
+        })
+    }
+}
+
+/// How an execution ended, in the terms both executors report.
+#[derive(Debug, PartialEq)]
+struct Ending {
+    status: &'static str,
+    output: Option<Value>,
+    error: Option<(String, String)>,
+    task_attempts: usize,
+}
+
+struct Case {
+    name: &'static str,
+    definition: &'static str,
+    input: Value,
+    /// For the fixture: the statuses the scripted function returns, one per invocation.
+    script: &'static [&'static str],
+}
+
+/// Returns `{"status": script[n], "attempt": n}` on its n-th invocation.
+fn scripted(script: &'static [&'static str]) -> impl LambdaFunction {
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    SyncFunction(move |_, _: &mut ExecutionEnvironment| {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(json!({"status": script[n], "attempt": n}))
+    })
+}
+
+fn lambda_zip() -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "bootstrap",
+        zip::write::SimpleFileOptions::default().unix_permissions(0o755),
+    )
+    .unwrap();
+    zip.write_all(b"#!/bin/sh\n").unwrap();
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_definition_ends_the_same_in_moto_and_in_our_runner() {
+    let moto = moto_endpoint();
+    curl(&["-X", "POST", &format!("{moto}/moto-api/reset")]);
+    let config = DeployConfig::load(&repo().join("deploy.toml")).unwrap();
+    let (machine_name, machine_config) = config.state_machines.iter().next().unwrap();
+    let role_name = |arn: &str| arn.rsplit('/').next().unwrap().to_owned();
+    create_role(&role_name(config.function.role_arn.as_str()));
+    create_role(&role_name(machine_config.role_arn.as_str()));
+
+    let aws = sdk_config(
+        &AwsArgs {
+            endpoint_url: Some(moto.clone()),
+            ..AwsArgs::default()
+        },
+        &config,
+    )
+    .await;
+    let lambda = aws_sdk_lambda::Client::new(&aws);
+    let sfn = aws_sdk_sfn::Client::new(&aws);
+    let function = config.function.name.as_str();
+    lambda
+        .create_function()
+        .function_name(function)
+        .role(config.function.role_arn.as_str())
+        .runtime(Runtime::Providedal2023)
+        .handler("bootstrap")
+        .code(
+            FunctionCode::builder()
+                .zip_file(Blob::new(lambda_zip()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let version = lambda
+        .publish_version()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .create_alias()
+        .function_name(function)
+        .name(config.function.alias.as_str())
+        .function_version(version.version().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    // The committed definition, and the fixture whose errors come from the function's results.
+    let committed =
+        std::fs::read_to_string(repo().join("definitions/etl_pipeline_phase2_ready.json")).unwrap();
+    let retry_catch =
+        std::fs::read_to_string(repo().join("tests/fixtures/differential_retry_catch.json"))
+            .unwrap();
+    assert!(
+        retry_catch.contains(&config.function_alias_arn()),
+        "the fixture invokes deploy.toml's alias"
+    );
+    let definitions = [
+        ("committed", committed.as_str()),
+        ("retry_catch", retry_catch.as_str()),
+    ];
+    let mut machine_arns = std::collections::HashMap::new();
+    for (key, text) in definitions {
+        let created = sfn
+            .create_state_machine()
+            .name(format!("{machine_name}-diff-{key}"))
+            .definition(text)
+            .role_arn(machine_config.role_arn.as_str())
+            .send()
+            .await
+            .unwrap();
+        machine_arns.insert(key, created.state_machine_arn().to_owned());
+    }
+
+    // One generated warehouse and chunk directory for every case, as one user's laptop would have.
+    let workspace = tempfile::tempdir().unwrap();
+    let database_url = format!(
+        "sqlite://{}",
+        workspace.path().join("warehouse.sqlite3").display()
+    );
+    let sample = SampleData {
+        keys: 3_000,
+        rows_per_key: 2,
+        bad_rows_percent: 5,
+        seed: 7,
+        start_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+    };
+    let warehouse = Warehouse::connect(&database_url).await.unwrap();
+    warehouse.create_schema().await.unwrap();
+    sample.load_into(&warehouse).await.unwrap();
+    let chunk_store =
+        ChunkStoreUri::new(format!("file://{}/chunks/", workspace.path().display())).unwrap();
+
+    let range = |from: &str, to: &str| json!({"date_range": {"from": from, "to": to}});
+    let full = sample.date_range();
+    let cases = [
+        Case {
+            name: "full-year",
+            definition: "committed",
+            input: json!({"date_range": full}),
+            script: &[],
+        },
+        Case {
+            name: "one-month",
+            definition: "committed",
+            input: range("2024-02-01", "2024-02-29"),
+            script: &[],
+        },
+        Case {
+            name: "one-day",
+            definition: "committed",
+            input: range("2024-07-04", "2024-07-04"),
+            script: &[],
+        },
+        Case {
+            name: "no-visits",
+            definition: "committed",
+            input: range("2030-01-01", "2030-12-31"),
+            script: &[],
+        },
+        Case {
+            name: "retry-then-succeed",
+            definition: "retry_catch",
+            input: range("2024-03-01", "2024-03-31"),
+            script: &["transient", "ok"],
+        },
+        Case {
+            name: "caught-after-retries",
+            definition: "retry_catch",
+            input: range("2024-04-01", "2024-04-30"),
+            script: &["transient", "transient", "transient"],
+        },
+    ];
+    let mut compared = 0;
+    for case in &cases {
+        let text = definitions
+            .iter()
+            .find(|(k, _)| *k == case.definition)
+            .unwrap()
+            .1;
+        let execution = format!("diff-{}", case.name);
+
+        // Ours, with the real handlers, recording what they return.
+        let responses = Arc::new(Mutex::new(Vec::new()));
+        let functions = if case.script.is_empty() {
+            let handlers = InProcessHandlers::new(database_url.clone(), chunk_store.clone());
+            Functions::builder().function(
+                function,
+                Recording {
+                    inner: handlers,
+                    responses: responses.clone(),
+                },
+            )
+        } else {
+            Functions::builder().function(
+                function,
+                Recording {
+                    inner: scripted(case.script),
+                    responses: responses.clone(),
+                },
+            )
+        }
+        .build();
+        let spec = ExecutionSpec {
+            region: config.region.to_string(),
+            account: config.account.to_string(),
+            state_machine: format!("{machine_name}-diff-{}", case.definition),
+            name: execution.clone(),
+            role_arn: machine_config.role_arn.to_string(),
+            input: case.input.clone(),
+        };
+        let machine = StateMachineDef::from_json(text).unwrap();
+        let outcome = Engine::new(functions)
+            .invocation_time(InvocationTime::Fixed(Duration::from_millis(100)))
+            .execute(&machine, &spec)
+            .await;
+        let ours = Ending {
+            status: match outcome.status {
+                ExecutionStatus::Succeeded => "SUCCEEDED",
+                ExecutionStatus::Failed => "FAILED",
+                ExecutionStatus::TimedOut => "TIMED_OUT",
+            },
+            output: outcome.output.clone(),
+            error: outcome
+                .error
+                .as_ref()
+                .map(|e| (e.error.clone(), e.cause.clone())),
+            task_attempts: outcome.task_attempts as usize,
+        };
+
+        // moto's, with the same Lambda results queued in the same order.
+        queue_lambda_results(&responses.lock().unwrap());
+        let started = sfn
+            .start_execution()
+            .state_machine_arn(&machine_arns[case.definition])
+            .name(&execution)
+            .input(case.input.to_string())
+            .send()
+            .await
+            .unwrap();
+        let arn = started.execution_arn();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let described = loop {
+            let described = sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            if described.status() != &SfnStatus::Running {
+                break described;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: moto's execution still running after 60 s",
+                case.name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .send()
+            .await
+            .unwrap();
+        let theirs = Ending {
+            status: match described.status() {
+                SfnStatus::Succeeded => "SUCCEEDED",
+                SfnStatus::Failed => "FAILED",
+                SfnStatus::TimedOut => "TIMED_OUT",
+                other => panic!("{}: unexpected status {other:?}", case.name),
+            },
+            output: described.output().map(|o| serde_json::from_str(o).unwrap()),
+            error: described.error().map(|e| {
+                (
+                    e.to_owned(),
+                    described.cause().unwrap_or_default().to_owned(),
+                )
+            }),
+            task_attempts: history
+                .events()
+                .iter()
+                .filter(|e| e.r#type().as_str() == "TaskScheduled")
+                .count(),
+        };
+        assert_eq!(
+            ours, theirs,
+            "case {}: our runner (left) and moto (right) differ",
+            case.name
+        );
+        compared += 1;
+
+        match case.name {
+            "retry-then-succeed" => {
+                assert_eq!(ours.task_attempts, 2, "one attempt and one retry");
+                assert_eq!(
+                    ours.output.as_ref().unwrap()["result"],
+                    json!([{"status": "ok", "attempt": 1}])
+                );
+            }
+            "caught-after-retries" => {
+                assert_eq!(ours.task_attempts, 3, "one attempt and two retries");
+                assert_eq!(
+                    ours.output.as_ref().unwrap()["recovered_from"],
+                    json!("Task02.Transient")
+                );
+            }
+            // Only the undated rows (which no date range can exclude) are left to migrate.
+            "no-visits" => {
+                let rows = ours.output.as_ref().unwrap()["task02_chunks"]["total_rows"]
+                    .as_u64()
+                    .unwrap();
+                assert!(rows < sample.source_rows() / 10, "{rows}");
+            }
+            _ => assert!(
+                ours.output.as_ref().unwrap()["task02_chunks"]["num_chunks"]
+                    .as_u64()
+                    .unwrap()
+                    >= 1,
+                "{:?}",
+                ours.output
+            ),
+        }
+    }
+    assert_eq!(compared, cases.len());
+}

@@ -1,0 +1,420 @@
+//! The seed's defects as regression tests: its definitions (tests/fixtures/seed_*.json), run by our
+//! runner with small functions that mimic the seed's Python handlers, fail the way AWS fails; our
+//! committed pipeline, run by `cm-etl run` with the real handlers, succeeds on the same amount of
+//! data.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cm_etl::runner::definition::StateMachineDef;
+use cm_etl::runner::engine::{
+    Engine, ExecutionOutcome, ExecutionSpec, ExecutionStatus, InvocationTime, MAX_PAYLOAD_BYTES,
+};
+use cm_etl::runner::lambda::{ExecutionEnvironment, Functions, LambdaError, SyncFunction};
+use serde_json::{Value, json};
+
+/// The seed's scale that broke it: 30 chunks of 500 keys.
+const SEED_CHUNKS: usize = 30;
+const SEED_KEYS_PER_CHUNK: usize = 500;
+const ROWS_PER_KEY: u64 = 3;
+
+/// Where the seed's get_task02_chunks writes `task02_chunks.json`.
+#[derive(Clone)]
+enum ChunksFile {
+    /// `/tmp` of the execution environment that runs the invocation (the seed on Lambda).
+    EnvironmentTmp,
+    /// One directory every invocation can read (what the seed's local test effectively had).
+    Shared(PathBuf),
+}
+
+/// One invocation as the mimic saw it.
+#[derive(Clone, Debug)]
+struct Call {
+    action: String,
+    environment: usize,
+    chunk_id: Option<Value>,
+    failed_with: Option<String>,
+}
+
+/// Mimics the seed's Python Lambda (`lambda_handler.py` dispatching on `action`).
+struct SeedLambda {
+    chunks: usize,
+    keys_per_chunk: usize,
+    /// The pre-fix handler returned the chunks with their keys; the fixed one only ids.
+    returns_full_chunks: bool,
+    file: ChunksFile,
+    calls: Mutex<Vec<Call>>,
+}
+
+impl SeedLambda {
+    fn new(returns_full_chunks: bool, file: ChunksFile) -> Arc<Self> {
+        Arc::new(Self {
+            chunks: SEED_CHUNKS,
+            keys_per_chunk: SEED_KEYS_PER_CHUNK,
+            returns_full_chunks,
+            file,
+            calls: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn chunks_path(&self, env: &ExecutionEnvironment) -> PathBuf {
+        match &self.file {
+            ChunksFile::EnvironmentTmp => env.tmp_dir().join("task02_chunks.json"),
+            ChunksFile::Shared(dir) => dir.join("task02_chunks.json"),
+        }
+    }
+
+    /// `task_02_get_chunks.py`: keys as {date, ssn, rows}, packed into chunks. The SSNs are
+    /// made-up test values in the never-issued 9xx area.
+    fn get_chunks(&self, env: &ExecutionEnvironment) -> Result<Value, LambdaError> {
+        let chunks: Vec<Value> = (0..self.chunks)
+            .map(|c| {
+                let keys: Vec<Value> = (0..self.keys_per_chunk)
+                    .map(|k| {
+                        let n = c * self.keys_per_chunk + k;
+                        json!({"date": format!("2024-{:02}-{:02}", 1 + n % 12, 1 + n % 28),
+                               "ssn": format!("9{:02}-{:02}-{:04}", n % 100, (n / 100) % 100, n),
+                               "rows": ROWS_PER_KEY})
+                    })
+                    .collect();
+                json!({"chunk_id": c, "keys": keys, "estimated_rows": ROWS_PER_KEY * self.keys_per_chunk as u64,
+                       "date_range": {"start": "2024-01-01", "end": "2024-12-28"}})
+            })
+            .collect();
+        let total_rows = ROWS_PER_KEY * (self.chunks * self.keys_per_chunk) as u64;
+        std::fs::write(self.chunks_path(env), json!(chunks).to_string())
+            .map_err(|e| LambdaError::new("OSError", e.to_string()))?;
+        Ok(if self.returns_full_chunks {
+            json!({"num_chunks": self.chunks, "chunks": chunks, "total_rows": total_rows})
+        } else {
+            json!({"num_chunks": self.chunks, "chunk_ids": (0..self.chunks).collect::<Vec<_>>(),
+                   "chunks_file": "/tmp/task02_chunks.json", "total_rows": total_rows})
+        })
+    }
+
+    /// `task_02_process_chunk.py`: takes the keys from the payload if given, else loads its chunk
+    /// from the chunks file by id.
+    fn process_chunk(
+        &self,
+        payload: &Value,
+        env: &ExecutionEnvironment,
+    ) -> Result<Value, LambdaError> {
+        let chunk_id = payload["chunk_id"].clone();
+        let keys = match payload.get("keys") {
+            Some(keys) => keys.clone(),
+            None => {
+                let text = std::fs::read_to_string(self.chunks_path(env)).map_err(|_| {
+                    LambdaError::new(
+                        "FileNotFoundError",
+                        "[Errno 2] No such file or directory: '/tmp/task02_chunks.json'",
+                    )
+                })?;
+                let chunks: Vec<Value> = serde_json::from_str(&text).unwrap();
+                chunks
+                    .into_iter()
+                    .find(|c| c["chunk_id"] == chunk_id)
+                    .map(|c| c["keys"].clone())
+                    .ok_or_else(|| LambdaError::new("ValueError", "Chunk not found"))?
+            }
+        };
+        let rows: u64 = keys
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["rows"].as_u64().unwrap())
+            .sum();
+        Ok(json!({"chunk_id": chunk_id, "rows_processed": rows}))
+    }
+
+    fn handle(&self, payload: Value, env: &mut ExecutionEnvironment) -> Result<Value, LambdaError> {
+        let action = payload["action"].as_str().unwrap_or_default().to_owned();
+        let result = match action.as_str() {
+            "get_task02_chunks" => self.get_chunks(env),
+            "process_task02_chunk" => self.process_chunk(&payload, env),
+            other => Err(LambdaError::new(
+                "ValueError",
+                format!("unknown action {other}"),
+            )),
+        };
+        self.calls.lock().unwrap().push(Call {
+            action,
+            environment: env.id(),
+            chunk_id: payload.get("chunk_id").cloned(),
+            failed_with: result.as_ref().err().map(|e| e.error_type.clone()),
+        });
+        result
+    }
+
+    fn calls(&self, action: &str) -> Vec<Call> {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.action == action)
+            .cloned()
+            .collect()
+    }
+}
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn run_seed(definition: Value, seed: &Arc<SeedLambda>) -> ExecutionOutcome {
+    let machine = StateMachineDef::from_value(definition).unwrap();
+    let handler = seed.clone();
+    let functions = Functions::builder()
+        .function(
+            "cm-etl-seed",
+            SyncFunction(move |payload, env: &mut ExecutionEnvironment| {
+                handler.handle(payload, env)
+            }),
+        )
+        .build();
+    let spec = ExecutionSpec {
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        state_machine: "cm-etl-pipeline-phase2".into(),
+        name: "seed-regression".into(),
+        role_arn: "arn:aws:iam::123456789012:role/seed".into(),
+        input: json!({}),
+    };
+    Engine::new(functions)
+        .invocation_time(InvocationTime::Fixed(Duration::from_secs(1)))
+        .execute(&machine, &spec)
+        .await
+}
+
+#[tokio::test]
+async fn seed_map_over_full_chunks_fails_with_data_limit_exceeded_at_30_chunks_of_500_keys() {
+    let seed = SeedLambda::new(true, ChunksFile::EnvironmentTmp);
+    let out = run_seed(fixture("seed_map_over_full_chunks.json"), &seed).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.DataLimitExceeded");
+    assert!(error.cause.contains("GetTask02Chunks"), "{}", error.cause);
+    // Under Lambda's 6 MB (so Lambda returned it) but over Step Functions' 256 KiB.
+    let largest = out.largest_result_bytes["GetTask02Chunks"];
+    assert!(
+        largest > MAX_PAYLOAD_BYTES && largest < 1_000_000,
+        "{largest}"
+    );
+    assert!(
+        seed.calls("process_task02_chunk").is_empty(),
+        "the Map never started"
+    );
+}
+
+/// Below the limit the same definition fails on its other defect, as moto's interpreter showed:
+/// the Map's legacy `Parameters` read `$` as the Map's input, where `$.chunk_id` does not exist.
+#[tokio::test]
+async fn seed_map_over_full_chunks_below_the_limit_fails_on_its_selector_instead() {
+    let seed = Arc::new(SeedLambda {
+        chunks: 3,
+        ..Arc::into_inner(SeedLambda::new(true, ChunksFile::EnvironmentTmp)).unwrap()
+    });
+    let out = run_seed(fixture("seed_map_over_full_chunks.json"), &seed).await;
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.Runtime");
+    assert!(error.cause.contains("$.chunk_id"), "{}", error.cause);
+    assert!(out.largest_result_bytes["GetTask02Chunks"] < MAX_PAYLOAD_BYTES);
+    assert!(seed.calls("process_task02_chunk").is_empty());
+}
+
+#[tokio::test]
+async fn chunks_in_tmp_are_not_found_by_process_chunk_in_another_environment() {
+    let seed = SeedLambda::new(false, ChunksFile::EnvironmentTmp);
+    let out = run_seed(fixture("seed_chunks_in_tmp.json"), &seed).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(out.error.unwrap().error, "FileNotFoundError");
+    let writer = seed.calls("get_task02_chunks")[0].environment;
+    let processed = seed.calls("process_task02_chunk");
+    let (found, not_found): (Vec<_>, Vec<_>) =
+        processed.iter().partition(|c| c.failed_with.is_none());
+    assert!(!not_found.is_empty());
+    assert!(found.iter().all(|c| c.environment == writer), "{found:?}");
+    assert!(
+        not_found
+            .iter()
+            .all(|c| c.environment != writer
+                && c.failed_with.as_deref() == Some("FileNotFoundError")),
+        "{not_found:?}"
+    );
+}
+
+#[tokio::test]
+async fn chunks_in_tmp_pass_when_one_environment_serves_every_call_as_in_the_seeds_local_test() {
+    let mut definition = fixture("seed_chunks_in_tmp.json");
+    definition["States"]["ProcessTask02Chunks"]["MaxConcurrency"] = json!(1);
+    let seed = SeedLambda::new(false, ChunksFile::EnvironmentTmp);
+    let out = run_seed(definition, &seed).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(out.environments, 1);
+    let ids: Vec<Value> = seed
+        .calls("process_task02_chunk")
+        .into_iter()
+        .map(|c| c.chunk_id.unwrap())
+        .collect();
+    assert_eq!(ids, (0..SEED_CHUNKS).map(Value::from).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn chunk_id_from_dollar_is_the_whole_map_input_not_the_item() {
+    // Chunks readable from every environment, so only the `{"chunk_id.$": "$"}` defect remains.
+    let shared = tempfile::tempdir().unwrap();
+    let seed = SeedLambda::new(false, ChunksFile::Shared(shared.path().to_owned()));
+    let out = run_seed(fixture("seed_ready.json"), &seed).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(out.error.unwrap().error, "ValueError");
+    let calls = seed.calls("process_task02_chunk");
+    assert!(!calls.is_empty());
+    for call in calls {
+        let chunk_id = call.chunk_id.unwrap();
+        // The Map's input: the execution input plus GetTask02Chunks' result.
+        assert_eq!(
+            chunk_id["task02_chunks"]["num_chunks"],
+            json!(SEED_CHUNKS),
+            "{chunk_id}"
+        );
+        assert_eq!(
+            chunk_id["task02_chunks"]["chunk_ids"]
+                .as_array()
+                .unwrap()
+                .len(),
+            SEED_CHUNKS
+        );
+    }
+}
+
+/// Our committed pipeline with the real handlers, through the CLI, on the same number of keys.
+#[test]
+fn committed_pipeline_migrates_the_same_data_with_small_payloads() {
+    let keys = (SEED_CHUNKS * SEED_KEYS_PER_CHUNK).to_string();
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--keys",
+            &keys,
+            "--rows-per-key",
+            "3",
+            "--bad-rows-percent",
+            "5",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert!(output.status.success(), "{report:#}");
+    assert_eq!(report["status"], json!("SUCCEEDED"));
+    let n = |k: &str| report[k].as_u64().unwrap();
+    assert_eq!(
+        n("source_rows"),
+        (SEED_CHUNKS * SEED_KEYS_PER_CHUNK) as u64 * ROWS_PER_KEY
+    );
+    assert!(
+        n("rejected_rows") > 0,
+        "bad rows must be rejected: {report:#}"
+    );
+    assert_eq!(n("migrated_rows") + n("rejected_rows"), n("source_rows"));
+    let chunks = n("invocations") - 1;
+    let largest = report["largest_payload_bytes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        largest <= 1024 + 8 * chunks,
+        "largest payload {largest} B for {chunks} chunks: {report:#}"
+    );
+    assert!(report["error"].is_null());
+}
+
+/// A warehouse without the schema: GetTask02Chunks fails with `Task02.Transient`, the committed
+/// Retry runs on virtual time (5 s, 10 s, 20 s: nothing sleeps), then States.ALL catches it into
+/// the `Task02Failed` Fail state; `run` exits non-zero with the error and cause.
+#[test]
+fn a_failed_execution_exits_non_zero_with_its_error_and_cause_after_virtual_retries() {
+    let empty = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", empty.path().join("empty.sqlite3").display());
+    let started = std::time::Instant::now();
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--database-url",
+            &url,
+            "--date-from",
+            "2024-01-01",
+            "--date-to",
+            "2024-01-31",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], json!("FAILED"));
+    assert_eq!(report["error"], json!("Task02.Failed"));
+    assert!(
+        report["cause"].as_str().unwrap().contains("retries"),
+        "{report:#}"
+    );
+    assert_eq!(
+        report["task_attempts"],
+        json!(4),
+        "one attempt and three retries: {report:#}"
+    );
+    assert!(
+        report["virtual_elapsed_seconds"].as_f64().unwrap() >= 35.0,
+        "{report:#}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "retries must not sleep"
+    );
+    assert!(report["output"].is_null());
+}
+
+/// Bad input is refused before anything is generated, with one message naming the flag.
+#[test]
+fn bad_input_is_refused_with_a_message_naming_what_to_fix() {
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "run",
+            "--input",
+            r#"{"date_range": {"from": "2024-03-01"}}"#,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--input") && stderr.contains("`to`"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
