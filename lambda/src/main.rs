@@ -18,7 +18,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     tracing::subscriber::set_global_default(json_subscriber(filter, std::io::stdout))?;
 
     let handlers = handlers_from_env().await.inspect_err(|error| {
-        tracing::error!(error_type = error.name.as_str(), message = %error.message, "cold start failed");
+        tracing::error!(error_type = error.name.as_str(), reason = %error.message, "cold start failed");
     })?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let handlers = handlers.clone();
@@ -38,23 +38,27 @@ async fn handlers_from_env() -> Result<Handlers, HandlerError> {
             ));
         }
         (None, None) => {
-            return Err(HandlerError::invalid_input(
-                "DATABASE_URL",
-                "is not set; give sqlite://PATH or postgres://...",
+            return Err(config_error(
+                "DATABASE_URL is not set; give sqlite://PATH or postgres://...",
             ));
         }
     };
-    let chunk_store = env("CHUNK_STORE_URI").ok_or_else(|| {
-        HandlerError::invalid_input("CHUNK_STORE_URI", "is not set; give s3://bucket/prefix/")
+    let chunk_store = env("CHUNK_STORE_URI")
+        .ok_or_else(|| config_error("CHUNK_STORE_URI is not set; give s3://bucket/prefix/"))?;
+    let chunk_store = ChunkStoreUri::new(chunk_store).map_err(|_| {
+        config_error("CHUNK_STORE_URI must be s3://bucket/prefix/ or file:///directory/")
     })?;
-    let chunk_store = ChunkStoreUri::new(chunk_store)
-        .map_err(|e| HandlerError::invalid_input("CHUNK_STORE_URI", e.rule))?;
     let warehouse = Warehouse::connect(&database_url).await?;
     if env("WAREHOUSE_CREATE_SCHEMA").as_deref() == Some("true") {
         warehouse.create_schema().await?;
     }
     tracing::info!(engine = warehouse.engine_name(), "handlers ready");
     Ok(Handlers::new(warehouse, chunk_store))
+}
+
+/// The function's configuration is wrong: not retryable, and no request to blame.
+fn config_error(message: &str) -> HandlerError {
+    HandlerError::new(ErrorName::InvalidInput, message)
 }
 
 fn env(name: &str) -> Option<String> {
