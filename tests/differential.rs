@@ -16,8 +16,6 @@
 //! moto's queue of Lambda results is shared.
 
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,63 +36,9 @@ use etl_lambda::{SampleData, Warehouse};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod support;
 
-fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run `bash tests/run.sh -- --test differential`")
-}
-
-fn curl(args: &[&str]) {
-    let output = Command::new("curl")
-        .args(["-sS", "--fail-with-body", "--max-time", "30"])
-        .args(args)
-        .output()
-        .expect("curl runs");
-    assert!(
-        output.status.success(),
-        "curl {args:?}: {} {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// moto's query API for IAM (the SDK for IAM is not a dependency of this project).
-fn create_role(name: &str) {
-    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}, "Action": "sts:AssumeRole"}]});
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-        "--data-urlencode",
-        "Action=CreateRole",
-        "--data-urlencode",
-        "Version=2010-05-08",
-        "--data-urlencode",
-        &format!("RoleName={name}"),
-        "--data-urlencode",
-        &format!("AssumeRolePolicyDocument={trust}"),
-        &format!("{}/", moto_endpoint()),
-    ]);
-}
-
-/// The results moto's Docker-free Lambda returns, one per invocation, in order.
-fn queue_lambda_results(results: &[Value]) {
-    let body = json!({"results": results.iter().map(Value::to_string).collect::<Vec<_>>(), "region": "us-east-1"});
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
-        &body.to_string(),
-        &format!("{}/moto-api/static/lambda-simple/response", moto_endpoint()),
-    ]);
-}
+use support::{create_role, moto_endpoint, queue_lambda_results, repo, reset_moto};
 
 /// Delegates to a function and keeps every response, in the order they were returned.
 struct Recording<F> {
@@ -158,12 +102,18 @@ fn lambda_zip() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_definition_ends_the_same_in_moto_and_in_our_runner() {
     let moto = moto_endpoint();
-    curl(&["-X", "POST", &format!("{moto}/moto-api/reset")]);
+    reset_moto();
     let config = DeployConfig::load(&repo().join("deploy.toml")).unwrap();
     let (machine_name, machine_config) = config.state_machines.iter().next().unwrap();
     let role_name = |arn: &str| arn.rsplit('/').next().unwrap().to_owned();
-    create_role(&role_name(config.function.role_arn.as_str()));
-    create_role(&role_name(machine_config.role_arn.as_str()));
+    create_role(
+        &role_name(config.function.role_arn.as_str()),
+        "lambda-role-trust.json",
+    );
+    create_role(
+        &role_name(machine_config.role_arn.as_str()),
+        "state-machine-role-trust.json",
+    );
 
     let aws = sdk_config(
         &AwsArgs {
