@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use cm_etl::runner::RunArgs;
-use cm_etl::runner::report::OutputFormat;
+use cm_etl::output::OutputFormat;
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -11,6 +11,7 @@ pub mod aws;
 pub mod config;
 pub mod deploy;
 pub mod execution;
+pub mod output;
 pub mod pipeline;
 pub mod runner;
 pub mod synth;

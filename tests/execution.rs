@@ -158,58 +158,15 @@ struct Deployed {
 
 /// The pipeline's shape (the committed definition is written by another part of the project):
 /// GetTask02Chunks, then a Map over its chunk ids calling ProcessTask02Chunk, through the alias.
-fn pipeline_definition(alias_arn: &str) -> Value {
-    json!({
-        "StartAt": "GetTask02Chunks",
-        "States": {
-            "GetTask02Chunks": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::lambda:invoke",
-                "Parameters": {
-                    "FunctionName": alias_arn,
-                    "Payload": {"action": "get_task02_chunks", "input": {
-                        "execution.$": "$$.Execution.Name",
-                        "date_range.$": "$.date_range",
-                        "budget": {"max_rows": 50000, "max_keys": 1000}}}
-                },
-                "ResultSelector": {
-                    "format_version.$": "$.Payload.format_version",
-                    "execution.$": "$.Payload.execution",
-                    "chunk_store.$": "$.Payload.chunk_store",
-                    "num_chunks.$": "$.Payload.num_chunks",
-                    "chunk_ids.$": "$.Payload.chunk_ids"
-                },
-                "ResultPath": "$.task02_chunks",
-                "Next": "ProcessTask02Chunks"
-            },
-            "ProcessTask02Chunks": {
-                "Type": "Map",
-                "ItemsPath": "$.task02_chunks.chunk_ids",
-                "ItemSelector": {
-                    "chunk_id.$": "$$.Map.Item.Value",
-                    "execution.$": "$.task02_chunks.execution",
-                    "chunk_store.$": "$.task02_chunks.chunk_store",
-                    "format_version.$": "$.task02_chunks.format_version"
-                },
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "ProcessTask02Chunk",
-                    "States": {"ProcessTask02Chunk": {
-                        "Type": "Task",
-                        "Resource": "arn:aws:states:::lambda:invoke",
-                        "Parameters": {"FunctionName": alias_arn,
-                            "Payload": {"action": "process_task02_chunk", "input.$": "$"}},
-                        "ResultPath": null,
-                        "End": true
-                    }}
-                },
-                "MaxConcurrency": 10,
-                "ResultPath": null,
-                "Next": "Done"
-            },
-            "Done": {"Type": "Succeed"}
-        }
-    })
+/// The pipeline exactly as `synth` renders it (and `deploy` ships it) for the test's deploy.toml,
+/// whose function and state machine names are the test's own.
+fn pipeline_definition(config: &std::path::Path, state_machine: &str) -> Value {
+    let config = cm_etl::config::DeployConfig::load(config).unwrap();
+    let (name, _) = config
+        .state_machine(state_machine, std::path::Path::new("deploy.toml"))
+        .unwrap();
+    let text = cm_etl::synth::render_definition(&config, name).unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// Deploys the function (any small zip: moto's Docker-free Lambda does not run it), its `live`
@@ -220,6 +177,23 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
     let name = unique(&format!("sm-{tag}"));
     let lambda_role = create_role(&unique("lambda"), "lambda.amazonaws.com");
     let states_role = create_role(&unique("states"), "states.amazonaws.com");
+
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap();
+    let text = committed
+        .replace(
+            "state_machines.cm-etl-pipeline-phase2",
+            &format!("state_machines.{name}"),
+        )
+        .replace(
+            "name = \"cm-etl-phase2\"",
+            &format!("name = \"{function}\""),
+        );
+    assert!(text.contains(&format!("[state_machines.{name}]")));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("deploy.toml");
+    std::fs::write(&config, text).unwrap();
+    let config_file = config.clone();
 
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     zip.start_file("bootstrap", zip::write::SimpleFileOptions::default())
@@ -258,8 +232,8 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
             .send()
             .await
             .expect("CreateAlias");
-        let alias_arn = alias.alias_arn().unwrap().to_owned();
-        let definition = definition.unwrap_or_else(|| pipeline_definition(&alias_arn));
+        assert!(alias.alias_arn().is_some());
+        let definition = definition.unwrap_or_else(|| pipeline_definition(&config_file, &name));
         aws_sdk_sfn::Client::new(&config)
             .create_state_machine()
             .name(&name)
@@ -272,21 +246,6 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
             .to_owned()
     });
 
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap();
-    let text = committed
-        .replace(
-            "state_machines.cm-etl-pipeline-phase2",
-            &format!("state_machines.{name}"),
-        )
-        .replace(
-            "name = \"cm-etl-phase2\"",
-            &format!("name = \"{function}\""),
-        );
-    assert!(text.contains(&format!("[state_machines.{name}]")));
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(&config, text).unwrap();
     Deployed {
         _dir: dir,
         config,

@@ -35,15 +35,8 @@ use self::package::{BuildProfile, LambdaBuild, Package};
 use self::state_machine::{DesiredStateMachine, StateMachinePlan, Validation};
 use crate::aws::AwsArgs;
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig, StateMachineName};
+use crate::output::OutputFormat;
 use crate::synth::{DEFINITION_PATH, render_definition};
-
-/// How the summary is printed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    #[default]
-    Text,
-    Json,
-}
 
 /// Build the Lambda, then create or update the function, its alias and the state machine, skipping
 /// whatever is already current.

@@ -22,21 +22,11 @@ pub use report::{ExecutionReport, Status};
 
 use crate::aws::{AwsArgs, sdk_config};
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
+use crate::output::OutputFormat;
 use follow::{Observer, Progress};
 
 /// Exit code when Ctrl-C stops the following (the execution keeps running).
 const INTERRUPTED: u8 = 130;
-
-/// How the report is printed.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OutputFormat {
-    /// Aligned lines for people.
-    #[default]
-    Text,
-    /// One JSON document for scripts: status, execution_arn, name, start, stop, duration_ms,
-    /// map_iterations {succeeded, failed, total}, output, error, cause, failed_state.
-    Json,
-}
 
 /// Start an execution of a deployed state machine, and with --wait follow it until it ends.
 ///

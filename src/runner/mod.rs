@@ -29,10 +29,11 @@ use etl_lambda::contract::{ChunkStoreUri, DateRange, ExecutionName, PipelineInpu
 use etl_lambda::{SampleData, Warehouse};
 
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
+use crate::output::OutputFormat;
 use definition::StateMachineDef;
 use engine::{Engine, ExecutionSpec};
 use lambda::Functions;
-use report::{OutputFormat, Progress, RunReport};
+use report::{Progress, RunReport};
 
 /// The generator's seed: the same flags always give the same rows.
 const SAMPLE_SEED: u64 = 2024;

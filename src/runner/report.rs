@@ -12,15 +12,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::output::OutputFormat;
+
 use super::engine::{
     ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, MAX_PAYLOAD_BYTES, Observer,
 };
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
 
 /// The terminal progress bar; hidden when stderr is not a terminal or the output is JSON.
 pub struct Progress {
