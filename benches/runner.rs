@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use cm_etl::runner::RunArgs;
 use cm_etl::output::OutputFormat;
+use cm_etl::runner::RunArgs;
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

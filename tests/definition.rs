@@ -113,7 +113,17 @@ fn the_map_selects_the_item_with_item_processor_and_item_selector() {
 /// A scratch repository root with the committed files and a deploy.toml for `synth`.
 fn scratch(deploy_toml: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("definitions")).unwrap();
+    std::fs::create_dir_all(dir.path().join("definitions/iam")).unwrap();
+    for entry in std::fs::read_dir(repo("definitions/iam")).unwrap() {
+        let file = entry.unwrap().path();
+        std::fs::copy(
+            &file,
+            dir.path()
+                .join("definitions/iam")
+                .join(file.file_name().unwrap()),
+        )
+        .unwrap();
+    }
     for file in [DEFINITION, DIAGRAM] {
         std::fs::copy(repo(file), dir.path().join(file)).unwrap();
     }

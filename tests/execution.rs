@@ -158,15 +158,21 @@ struct Deployed {
 
 /// The pipeline's shape (the committed definition is written by another part of the project):
 /// GetTask02Chunks, then a Map over its chunk ids calling ProcessTask02Chunk, through the alias.
-/// The pipeline exactly as `synth` renders it (and `deploy` ships it) for the test's deploy.toml,
-/// whose function and state machine names are the test's own.
-fn pipeline_definition(config: &std::path::Path, state_machine: &str) -> Value {
-    let config = cm_etl::config::DeployConfig::load(config).unwrap();
+/// The pipeline exactly as `synth` renders it (and `deploy` ships it), invoking the test's own
+/// function instead of the committed one.
+fn pipeline_definition(function: &str) -> Value {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap();
+    let text = committed.replace(
+        "name = \"cm-etl-phase2\"",
+        &format!("name = \"{function}\""),
+    );
+    let path = std::path::Path::new("deploy.toml");
+    let config = cm_etl::config::DeployConfig::parse(&text, path).unwrap();
     let (name, _) = config
-        .state_machine(state_machine, std::path::Path::new("deploy.toml"))
+        .state_machine(cm_etl::pipeline::STATE_MACHINE_NAME, path)
         .unwrap();
-    let text = cm_etl::synth::render_definition(&config, name).unwrap();
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(&cm_etl::synth::render_definition(&config, name).unwrap()).unwrap()
 }
 
 /// Deploys the function (any small zip: moto's Docker-free Lambda does not run it), its `live`
@@ -193,7 +199,6 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("deploy.toml");
     std::fs::write(&config, text).unwrap();
-    let config_file = config.clone();
 
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     zip.start_file("bootstrap", zip::write::SimpleFileOptions::default())
@@ -233,7 +238,7 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
             .await
             .expect("CreateAlias");
         assert!(alias.alias_arn().is_some());
-        let definition = definition.unwrap_or_else(|| pipeline_definition(&config_file, &name));
+        let definition = definition.unwrap_or_else(|| pipeline_definition(&function));
         aws_sdk_sfn::Client::new(&config)
             .create_state_machine()
             .name(&name)
