@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use etl_lambda::contract::{ChunkBudget, ChunkStoreUri};
+use etl_lambda::contract::{ChunkBudget, ChunkStoreUri, env};
 use serde::{Deserialize, Serialize};
 
 /// The file `synth`, `deploy`, `start` and `status` read unless `--config` says otherwise.
@@ -45,7 +45,66 @@ pub struct FunctionConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warehouse_secret_arn: Option<Arn>,
     #[serde(default)]
-    pub environment: BTreeMap<String, String>,
+    pub environment: FunctionEnvironment,
+}
+
+/// `[function.environment]`: extra variables of the function. They may not override what deploy
+/// sets itself, nor put a password into the function's configuration (readable by anyone allowed
+/// `lambda:GetFunctionConfiguration`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(
+    try_from = "BTreeMap<String, String>",
+    into = "BTreeMap<String, String>"
+)]
+pub struct FunctionEnvironment(BTreeMap<String, String>);
+
+impl FunctionEnvironment {
+    pub fn variables(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+}
+
+impl TryFrom<BTreeMap<String, String>> for FunctionEnvironment {
+    type Error = String;
+
+    fn try_from(variables: BTreeMap<String, String>) -> Result<Self, String> {
+        for (name, value) in &variables {
+            let valid_name = name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid_name {
+                return Err(format!(
+                    "`{name}` is not an environment variable name (a letter, then letters, digits or '_')"
+                ));
+            }
+            if name == env::CHUNK_STORE_URI || name == env::WAREHOUSE_SECRET_ARN {
+                return Err(format!(
+                    "`{name}` is set by deploy from [chunk_store] and function.warehouse_secret_arn; remove it here"
+                ));
+            }
+            if name == env::DATABASE_URL && url_has_password(value) {
+                return Err(format!(
+                    "`{name}` carries a password, which anyone who can read the function's configuration would see; put the URL in a Secrets Manager secret and name it in function.warehouse_secret_arn"
+                ));
+            }
+        }
+        Ok(Self(variables))
+    }
+}
+
+impl From<FunctionEnvironment> for BTreeMap<String, String> {
+    fn from(environment: FunctionEnvironment) -> Self {
+        environment.0
+    }
+}
+
+/// Whether a URL's authority carries `user:password@`.
+fn url_has_password(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split('/').next().unwrap_or_default();
+        authority
+            .rsplit_once('@')
+            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+    })
 }
 
 /// The S3 location under which each execution's chunks are stored.
@@ -266,11 +325,25 @@ impl DeployConfig {
             path: path.to_owned(),
             message: err.to_string().trim_end().to_owned(),
         })?;
+        let invalid = |message: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: message.into(),
+        };
         if config.chunking.max_rows == 0 || config.chunking.max_keys == 0 {
-            return Err(ConfigError::Invalid {
-                path: path.to_owned(),
-                message: "`chunking.max_rows` and `chunking.max_keys` must be at least 1".into(),
-            });
+            return Err(invalid(
+                "`chunking.max_rows` and `chunking.max_keys` must be at least 1",
+            ));
+        }
+        let function = &config.function;
+        if function.warehouse_secret_arn.is_some()
+            && function
+                .environment
+                .variables()
+                .contains_key(env::DATABASE_URL)
+        {
+            return Err(invalid(
+                "`function.warehouse_secret_arn` and `function.environment.DATABASE_URL` both name the warehouse; keep one (the secret, for anything with a password)",
+            ));
         }
         Ok(config)
     }
@@ -399,5 +472,51 @@ mod tests {
             .to_string();
         assert!(err.contains("[state_machines.nope]"), "{err}");
         assert!(err.contains("cm-etl-pipeline-phase2"), "{err}");
+    }
+
+    fn parse_error(text: &str) -> String {
+        DeployConfig::parse(text, Path::new("deploy.toml"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_environment_cannot_override_deploy_or_carry_a_password() {
+        let with_env = |line: &str| {
+            committed().replace(
+                "[function.environment]\n",
+                &format!("[function.environment]\n{line}\n"),
+            )
+        };
+        let err = parse_error(&with_env("CHUNK_STORE_URI = \"s3://elsewhere/\""));
+        assert!(err.contains("`CHUNK_STORE_URI` is set by deploy"), "{err}");
+        assert!(err.contains("line "), "{err}");
+
+        let url = "postgres://etl:s3cret@db.internal/warehouse";
+        let text = with_env(&format!("DATABASE_URL = \"{url}\""))
+            .replace("warehouse_secret_arn = ", "# warehouse_secret_arn = ");
+        let err = parse_error(&text);
+        assert!(err.contains("carries a password"), "{err}");
+        assert!(!err.contains("s3cret"), "the password is echoed: {err}");
+
+        let sqlite = with_env("DATABASE_URL = \"sqlite:///tmp/warehouse.db\"");
+        let err = parse_error(&sqlite);
+        assert!(err.contains("both name the warehouse"), "{err}");
+        let without_secret = sqlite.replace("warehouse_secret_arn = ", "# warehouse_secret_arn = ");
+        DeployConfig::parse(&without_secret, Path::new("deploy.toml")).unwrap();
+
+        let err = parse_error(&with_env("1BAD = \"x\""));
+        assert!(
+            err.contains("`1BAD` is not an environment variable name"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn only_user_and_password_count_as_a_password() {
+        assert!(url_has_password("postgres://u:p@h/db"));
+        assert!(!url_has_password("postgres://u@h/db"));
+        assert!(!url_has_password("postgres://h:5432/db"));
+        assert!(!url_has_password("sqlite:///tmp/a:b@c.db"));
     }
 }

@@ -15,6 +15,20 @@ use serde::{Deserialize, Serialize};
 /// refuses a chunk written with another version, so an execution never mixes incompatible builds.
 pub const CHUNK_FORMAT_VERSION: u16 = 1;
 
+/// The environment variables the function reads at cold start. Deploy sets the last three from
+/// `deploy.toml`; the first is for local runs and tests (a URL there may carry a password, which is
+/// why deployed functions read it from a secret instead).
+pub mod env {
+    /// The warehouse URL itself: `sqlite://PATH` or `postgres://...`.
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    /// The ARN of the Secrets Manager secret that holds the warehouse URL.
+    pub const WAREHOUSE_SECRET_ARN: &str = "WAREHOUSE_SECRET_ARN";
+    /// The base chunk store, `s3://bucket/prefix/`.
+    pub const CHUNK_STORE_URI: &str = "CHUNK_STORE_URI";
+    /// `true`: create missing warehouse tables at cold start.
+    pub const WAREHOUSE_CREATE_SCHEMA: &str = "WAREHOUSE_CREATE_SCHEMA";
+}
+
 /// The name of a Step Functions execution (`$$.Execution.Name`); it keys the chunk store, so two
 /// executions never see each other's chunks.
 #[derive(

@@ -19,6 +19,8 @@ pub mod handlers;
 pub mod logging;
 #[cfg(feature = "handlers")]
 pub mod sample;
+#[cfg(feature = "runtime")]
+pub mod settings;
 #[cfg(feature = "handlers")]
 pub mod ssn;
 #[cfg(feature = "handlers")]

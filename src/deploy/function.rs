@@ -14,6 +14,8 @@ use aws_sdk_lambda::types::{
     Architecture as LambdaArchitecture, Environment, FunctionCode, FunctionConfiguration, Runtime,
 };
 
+use etl_lambda::contract::env;
+
 use super::Aws;
 use super::package::Package;
 use crate::config::{Architecture, DeployConfig};
@@ -22,10 +24,6 @@ use crate::config::{Architecture, DeployConfig};
 const HANDLER: &str = "bootstrap";
 /// How long a function update may take before deploy gives up waiting.
 const UPDATE_WAIT: Duration = Duration::from_secs(600);
-
-/// The environment variable names the handlers read.
-pub const CHUNK_STORE_ENV: &str = "CHUNK_STORE_URI";
-pub const WAREHOUSE_SECRET_ENV: &str = "WAREHOUSE_SECRET_ARN";
 
 fn runtime() -> Runtime {
     Runtime::Providedal2023
@@ -46,13 +44,13 @@ pub struct DesiredFunction {
 impl DesiredFunction {
     pub fn from_config(config: &DeployConfig) -> Self {
         let function = &config.function;
-        let mut environment = function.environment.clone();
+        let mut environment = function.environment.variables().clone();
         environment.insert(
-            CHUNK_STORE_ENV.into(),
+            env::CHUNK_STORE_URI.into(),
             config.chunk_store_uri().as_str().into(),
         );
         if let Some(secret) = &function.warehouse_secret_arn {
-            environment.insert(WAREHOUSE_SECRET_ENV.into(), secret.as_str().into());
+            environment.insert(env::WAREHOUSE_SECRET_ARN.into(), secret.as_str().into());
         }
         Self {
             name: function.name.as_str().into(),
@@ -449,10 +447,12 @@ mod tests {
     fn the_environment_carries_the_chunk_store_and_the_secret_arn_only() {
         let desired = desired();
         assert_eq!(
-            desired.environment[CHUNK_STORE_ENV],
+            desired.environment[env::CHUNK_STORE_URI],
             "s3://cm-etl-phase2-chunks/task02/"
         );
-        assert!(desired.environment[WAREHOUSE_SECRET_ENV].starts_with("arn:aws:secretsmanager:"));
+        assert!(
+            desired.environment[env::WAREHOUSE_SECRET_ARN].starts_with("arn:aws:secretsmanager:")
+        );
         assert_eq!(desired.environment["RUST_LOG"], "info");
     }
 

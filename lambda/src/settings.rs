@@ -1,0 +1,303 @@
+//! The function's settings at cold start: which warehouse (a URL, or the Secrets Manager secret
+//! that holds one) and which chunk store, read from the environment deploy sets (`contract::env`).
+//!
+//! The warehouse URL carries a password, so it lives in a secret, is never logged, and no error
+//! here quotes it: messages name the variable or the secret's ARN instead.
+
+use std::fmt;
+
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Deserialize;
+
+use crate::contract::{ChunkStoreUri, ErrorName, env};
+use crate::{ChunkStores, HandlerError, Handlers, Warehouse};
+
+/// Where the warehouse URL comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum WarehouseSource {
+    /// `DATABASE_URL` itself (local runs and tests).
+    Url(String),
+    /// `WAREHOUSE_SECRET_ARN`: the secret's value is the URL, or an RDS-style JSON object.
+    Secret { arn: String },
+}
+
+impl fmt::Debug for WarehouseSource {
+    /// Never prints a URL: it may carry a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(_) => f.write_str("Url(..)"),
+            Self::Secret { arn } => write!(f, "Secret({arn})"),
+        }
+    }
+}
+
+/// Everything the handlers need to start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionSettings {
+    pub warehouse: WarehouseSource,
+    pub chunk_store: ChunkStoreUri,
+    /// Create missing warehouse tables at cold start.
+    pub create_schema: bool,
+}
+
+impl FunctionSettings {
+    /// Reads the settings through `var` (the process environment in the `bootstrap` binary).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
+        let var = |name: &str| var(name).filter(|value| !value.is_empty());
+        let warehouse = match (var(env::DATABASE_URL), var(env::WAREHOUSE_SECRET_ARN)) {
+            (Some(_), Some(_)) => {
+                return Err(config_error(format!(
+                    "both {} and {} are set; set one (deploy sets only the secret's ARN)",
+                    env::DATABASE_URL,
+                    env::WAREHOUSE_SECRET_ARN
+                )));
+            }
+            (Some(url), None) => WarehouseSource::Url(url),
+            (None, Some(arn)) => WarehouseSource::Secret { arn },
+            (None, None) => {
+                return Err(config_error(format!(
+                    "neither {} nor {} is set; deploy sets the secret's ARN from deploy.toml's function.warehouse_secret_arn",
+                    env::WAREHOUSE_SECRET_ARN,
+                    env::DATABASE_URL
+                )));
+            }
+        };
+        let chunk_store = var(env::CHUNK_STORE_URI).ok_or_else(|| {
+            config_error(format!(
+                "{} is not set; give s3://bucket/prefix/",
+                env::CHUNK_STORE_URI
+            ))
+        })?;
+        let chunk_store = ChunkStoreUri::new(chunk_store).map_err(|_| {
+            config_error(format!(
+                "{} must be s3://bucket/prefix/ or file:///directory/",
+                env::CHUNK_STORE_URI
+            ))
+        })?;
+        Ok(Self {
+            warehouse,
+            chunk_store,
+            create_schema: var(env::WAREHOUSE_CREATE_SCHEMA).as_deref() == Some("true"),
+        })
+    }
+
+    /// Reads the secret if there is one, connects the warehouse and builds the handlers; AWS
+    /// clients (Secrets Manager, S3) come from `sdk_config`.
+    pub async fn handlers(self, sdk_config: &SdkConfig) -> Result<Handlers, HandlerError> {
+        let url = match &self.warehouse {
+            WarehouseSource::Url(url) => url.clone(),
+            WarehouseSource::Secret { arn } => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk_config);
+                warehouse_url_from_secret(&client, arn).await?
+            }
+        };
+        let warehouse = Warehouse::connect(&url).await?;
+        if self.create_schema {
+            warehouse.create_schema().await?;
+        }
+        Ok(Handlers::with_stores(
+            warehouse,
+            self.chunk_store,
+            ChunkStores::with_sdk_config(sdk_config.clone()),
+        ))
+    }
+}
+
+/// Reads the warehouse URL from the secret `arn`.
+pub async fn warehouse_url_from_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<String, HandlerError> {
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|err| secret_read_error(&err, arn))?;
+    let value = output.secret_string().ok_or_else(|| {
+        config_error(format!(
+            "the secret {arn} holds binary data; store the warehouse URL as its secret string"
+        ))
+    })?;
+    url_of_secret_value(value).map_err(|rule| config_error(format!("the secret {arn} {rule}")))
+}
+
+/// The URL in a secret's value: the value itself (`postgres://...`, `sqlite://...`), or the JSON
+/// object RDS writes for a managed secret (`engine`, `host`, `port`, `username`, `password`,
+/// `dbname`). The error says what is wrong without quoting the value.
+pub fn url_of_secret_value(value: &str) -> Result<String, &'static str> {
+    let value = value.trim();
+    if value.starts_with('{') {
+        let secret: RdsSecret = serde_json::from_str(value).map_err(|_| {
+            "holds JSON that is not an RDS secret (engine, host, port, username, password, dbname)"
+        })?;
+        return secret.url();
+    }
+    const SCHEMES: [&str; 4] = ["postgres://", "postgresql://", "sqlite://", "sqlite:"];
+    if SCHEMES.iter().any(|scheme| value.starts_with(scheme)) {
+        Ok(value.to_owned())
+    } else {
+        Err("holds neither a postgres:// or sqlite:// URL nor an RDS JSON secret")
+    }
+}
+
+/// The JSON shape of an RDS-managed database secret.
+#[derive(Deserialize)]
+struct RdsSecret {
+    engine: String,
+    host: String,
+    #[serde(default = "default_port")]
+    port: u16,
+    username: String,
+    password: String,
+    #[serde(default = "default_dbname")]
+    dbname: String,
+}
+
+fn default_port() -> u16 {
+    5432
+}
+
+fn default_dbname() -> String {
+    "postgres".into()
+}
+
+impl RdsSecret {
+    fn url(&self) -> Result<String, &'static str> {
+        if !matches!(
+            self.engine.as_str(),
+            "postgres" | "postgresql" | "aurora-postgresql"
+        ) {
+            return Err("is for a database engine other than PostgreSQL");
+        }
+        // Everything but RFC 3986's unreserved characters, so `@ : / %` in a password stay data.
+        const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let encode = |part: &str| utf8_percent_encode(part, COMPONENT).to_string();
+        Ok(format!(
+            "postgres://{}:{}@{}:{}/{}",
+            encode(&self.username),
+            encode(&self.password),
+            encode(&self.host),
+            self.port,
+            encode(&self.dbname)
+        ))
+    }
+}
+
+fn secret_read_error<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, arn: &str) -> HandlerError {
+    let code = err.code().unwrap_or_default();
+    match code {
+        "ResourceNotFoundException" => config_error(format!(
+            "the secret {arn} does not exist; create it with the warehouse URL, or fix deploy.toml's function.warehouse_secret_arn"
+        )),
+        "AccessDeniedException" => config_error(format!(
+            "the function's role may not read the secret {arn}; give it secretsmanager:GetSecretValue (see definitions/iam/lambda-role-policy.json)"
+        )),
+        "DecryptionFailure" => config_error(format!(
+            "the secret {arn} cannot be decrypted with its KMS key; give the function's role kms:Decrypt on it"
+        )),
+        "" => HandlerError::transient(
+            "reading the warehouse secret",
+            "Secrets Manager could not be reached",
+        ),
+        code => HandlerError::transient("reading the warehouse secret", code),
+    }
+}
+
+/// The function's configuration is wrong: not retryable, and no request to blame.
+fn config_error(message: String) -> HandlerError {
+    HandlerError::new(ErrorName::InvalidInput, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<FunctionSettings, HandlerError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        FunctionSettings::from_env(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn the_secret_arn_or_the_url_names_the_warehouse_never_both() {
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:w";
+        let store = (env::CHUNK_STORE_URI, "s3://bucket/task02/");
+        let from_secret = settings(&[(env::WAREHOUSE_SECRET_ARN, arn), store]).unwrap();
+        assert_eq!(
+            from_secret.warehouse,
+            WarehouseSource::Secret { arn: arn.into() }
+        );
+        assert!(!from_secret.create_schema);
+
+        let url = "postgres://etl:s3cret@db/w";
+        let both = settings(&[
+            (env::WAREHOUSE_SECRET_ARN, arn),
+            (env::DATABASE_URL, url),
+            store,
+        ])
+        .unwrap_err();
+        assert!(both.message.contains("both"), "{both}");
+        assert!(!both.message.contains("s3cret"), "{both}");
+
+        let neither = settings(&[store]).unwrap_err();
+        assert!(
+            neither.message.contains("WAREHOUSE_SECRET_ARN"),
+            "{neither}"
+        );
+
+        let no_store = settings(&[(env::DATABASE_URL, url)]).unwrap_err();
+        assert!(no_store.message.contains("CHUNK_STORE_URI"), "{no_store}");
+        let direct = settings(&[(env::DATABASE_URL, url), store]).unwrap();
+        assert!(!format!("{direct:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_secret_holds_a_url_or_an_rds_json_object() {
+        assert_eq!(
+            url_of_secret_value(" postgres://u:p@h:5432/db\n").unwrap(),
+            "postgres://u:p@h:5432/db"
+        );
+        let rds = r#"{"engine":"postgres","host":"db.internal","port":6432,
+                      "username":"etl","password":"p@ss:w/rd%","dbname":"warehouse"}"#;
+        let url = url_of_secret_value(rds).unwrap();
+        assert_eq!(
+            url,
+            "postgres://etl:p%40ss%3Aw%2Frd%25@db.internal:6432/warehouse"
+        );
+        let parsed: tokio_postgres::Config = url.parse().unwrap();
+        assert_eq!(parsed.get_password(), Some("p@ss:w/rd%".as_bytes()));
+        assert_eq!(parsed.get_dbname(), Some("warehouse"));
+        assert_eq!(parsed.get_ports(), [6432]);
+        assert!(
+            matches!(&parsed.get_hosts()[0], tokio_postgres::config::Host::Tcp(h) if h == "db.internal")
+        );
+
+        let mysql = rds.replace("postgres", "mysql");
+        assert!(
+            url_of_secret_value(&mysql)
+                .unwrap_err()
+                .contains("other than PostgreSQL")
+        );
+        assert!(
+            url_of_secret_value("hunter2")
+                .unwrap_err()
+                .contains("neither")
+        );
+        assert!(
+            url_of_secret_value("{\"password\":\"x\"}")
+                .unwrap_err()
+                .contains("not an RDS secret")
+        );
+    }
+}
