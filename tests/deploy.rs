@@ -540,3 +540,47 @@ fn a_failure_part_way_says_what_changed_and_a_rerun_continues() {
     assert_eq!(moto.versions(), vec!["1"]);
     assert!(moto.definition().is_some());
 }
+
+#[test]
+fn a_failed_lambda_update_is_one_clear_error_and_a_rerun_continues() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+    deploy(&[]).json();
+    assert_eq!(moto.versions(), vec!["1"]);
+
+    // AWS accepts the update, then reports it Failed; moto never does, so a proxy says so.
+    let proxy = support::fault_proxy::FaultProxy::failing_updates_of(FUNCTION, &moto_endpoint());
+    let bigger = edited_config("memory_mb = 1024", "memory_mb = 2048");
+    let config = bigger.path().join("deploy.toml");
+    let config = config.to_str().unwrap();
+    let failed = deploy(&["--endpoint-url", &proxy.endpoint, "--config", config]);
+    assert_eq!(failed.code, 2, "{}", failed.stderr);
+    assert_eq!(failed.stdout, "", "no summary after a failure");
+    let error = failed.stderr.trim().lines().last().unwrap();
+    assert_eq!(
+        error,
+        format!(
+            "error: deploy stopped at `update the function configuration (memory_size)`: the Lambda \
+             update failed while updating the configuration {FUNCTION} (status Failed, {}); fix the \
+             cause and re-run deploy. Changed: nothing. Not changed: update the function \
+             configuration (memory_size); publish a function version; move the alias from version \
+             1. Re-run deploy to continue from here (every step is an upsert)",
+            support::fault_proxy::FAILED_REASON
+        )
+    );
+    assert_eq!(moto.versions(), vec!["1"], "nothing was published");
+    assert_eq!(moto.alias_version(), "1");
+
+    // Once the cause is fixed, the same command continues: the configuration is already in.
+    let resumed = deploy(&["--config", config]).json();
+    assert_eq!(
+        changes(&resumed),
+        vec![
+            "publish a function version".to_owned(),
+            "move the alias from version 1".to_owned()
+        ]
+    );
+    assert_eq!(moto.memory(), 2048);
+    assert_eq!(moto.versions(), vec!["1", "2"]);
+    assert_eq!(moto.alias_version(), "2");
+}

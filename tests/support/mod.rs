@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
