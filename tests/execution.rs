@@ -5,40 +5,27 @@
 //! turns (`serial()`), each starting from a reset moto (an empty queue) and queueing exactly the
 //! results its execution consumes.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, MutexGuard};
+use std::process::{Command, Stdio};
+use std::sync::MutexGuard;
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 use cm_etl::execution::{ExecutionReport, MapIterations, Status};
 use serde_json::{Value, json};
+use support::{Moto, Run, create_role, moto_endpoint, queue_lambda_results, reset_moto, run};
 
-const ACCOUNT: &str = "123456789012";
-const REGION: &str = "us-east-1";
 const INPUT: &str = r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}"#;
-
-fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run `bash tests/run.sh -- --test execution`")
-}
 
 /// Waits for this test's turn, then resets moto: nothing another test left queued or created is
 /// seen. (cargo runs test binaries one after another, so no other binary is using moto now.)
 fn serial() -> MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    let turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    post("/moto-api/reset", "application/json", "{}", None);
+    let turn = support::serial();
+    reset_moto();
     turn
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
 }
 
 fn unique(prefix: &str) -> String {
@@ -53,79 +40,6 @@ fn unique(prefix: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(REGION))
-        .endpoint_url(moto_endpoint())
-        .load()
-        .await
-}
-
-fn sfn() -> aws_sdk_sfn::Client {
-    aws_sdk_sfn::Client::new(&block_on(sdk_config()))
-}
-
-/// POSTs JSON or a form to moto with curl (moto's own API, and IAM's query API: the SDK for IAM
-/// is not a dependency of this project). moto does not check signatures, only the service named
-/// in the credential scope.
-fn post(path: &str, content_type: &str, body: &str, service: Option<&str>) -> String {
-    let mut curl = Command::new("curl");
-    curl.args(["-sS", "--fail-with-body", "-X", "POST"])
-        .arg(format!("{}{path}", moto_endpoint()))
-        .args(["-H", &format!("Content-Type: {content_type}")])
-        .args(["--data-binary", body]);
-    if let Some(service) = service {
-        curl.args([
-            "-H",
-            &format!(
-                "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0"
-            ),
-        ]);
-    }
-    let out = curl.output().expect("curl runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "POST {path} failed: {text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    text
-}
-
-fn create_role(name: &str, service: &str) -> String {
-    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]});
-    let body = format!(
-        "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
-        form_escape(&policy.to_string())
-    );
-    let reply = post("/", "application/x-www-form-urlencoded", &body, Some("iam"));
-    assert!(reply.contains("<Arn>"), "CreateRole: {reply}");
-    format!("arn:aws:iam::{ACCOUNT}:role/{name}")
-}
-
-fn form_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Queues the results moto's Docker-free Lambda returns, one per invocation, in order.
-fn queue_lambda_results(results: &[Value]) {
-    let results: Vec<String> = results.iter().map(Value::to_string).collect();
-    post(
-        "/moto-api/static/lambda-simple/response",
-        "application/json",
-        &json!({"results": results, "region": REGION}).to_string(),
-        None,
-    );
 }
 
 fn chunks_result(execution_hint: &str, chunk_ids: Option<&[u32]>) -> Value {
@@ -181,8 +95,8 @@ fn pipeline_definition(function: &str) -> Value {
 fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
     let function = unique(&format!("fn-{tag}"));
     let name = unique(&format!("sm-{tag}"));
-    let lambda_role = create_role(&unique("lambda"), "lambda.amazonaws.com");
-    let states_role = create_role(&unique("states"), "states.amazonaws.com");
+    let lambda_role = create_role(&unique("lambda"), "lambda-role-trust.json");
+    let states_role = create_role(&unique("states"), "state-machine-role-trust.json");
 
     let committed =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml")).unwrap();
@@ -206,9 +120,9 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
     std::io::Write::write_all(&mut zip, b"#!/bin/sh\n").unwrap();
     let zip = zip.finish().unwrap().into_inner();
 
-    let arn = block_on(async {
-        let config = sdk_config().await;
-        let lambda = aws_sdk_lambda::Client::new(&config);
+    let moto = Moto::connect();
+    let arn = moto.block_on(async {
+        let lambda = &moto.lambda;
         lambda
             .create_function()
             .function_name(&function)
@@ -239,7 +153,7 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
             .expect("CreateAlias");
         assert!(alias.alias_arn().is_some());
         let definition = definition.unwrap_or_else(|| pipeline_definition(&function));
-        aws_sdk_sfn::Client::new(&config)
+        moto.sfn
             .create_state_machine()
             .name(&name)
             .role_arn(&states_role)
@@ -270,26 +184,14 @@ fn cli(deployed: &Deployed, args: &[&str]) -> Command {
     command
 }
 
-fn run(mut command: Command) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().unwrap();
-    (
-        status.code(),
-        String::from_utf8(stdout).unwrap(),
-        String::from_utf8(stderr).unwrap(),
-    )
-}
-
 fn report(stdout: &str) -> ExecutionReport {
     serde_json::from_str(stdout).unwrap_or_else(|err| panic!("not a JSON report ({err}): {stdout}"))
 }
 
 fn executions_of(deployed: &Deployed) -> usize {
-    block_on(
-        sfn()
+    let moto = Moto::connect();
+    moto.block_on(
+        moto.sfn
             .list_executions()
             .state_machine_arn(&deployed.arn)
             .send(),
@@ -308,7 +210,12 @@ fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
     results.extend(chunk_ids.iter().map(|&id| chunk_summary(id)));
     queue_lambda_results(&results);
 
-    let (code, stdout, stderr) = run(cli(
+    let Run {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = run(&mut cli(
         &deployed,
         &[
             "start",
@@ -321,7 +228,7 @@ fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
             "json",
         ],
     ));
-    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     let report = report(&stdout);
     assert_eq!(report.status, Status::Succeeded);
     assert_eq!(
@@ -356,7 +263,12 @@ fn status_of_a_finished_execution_reports_what_start_wait_did() {
     let mut results = vec![chunks_result("any", Some(&[0, 1]))];
     results.extend([chunk_summary(0), chunk_summary(1)]);
     queue_lambda_results(&results);
-    let (code, started, stderr) = run(cli(
+    let Run {
+        code,
+        stdout: started,
+        stderr,
+        ..
+    } = run(&mut cli(
         &deployed,
         &[
             "start",
@@ -371,19 +283,29 @@ fn status_of_a_finished_execution_reports_what_start_wait_did() {
             &deployed.name,
         ],
     ));
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
     let started = report(&started);
     assert_eq!(started.name, "nightly-1");
 
-    let (code, by_arn, stderr) = run(cli(
+    let Run {
+        code,
+        stdout: by_arn,
+        stderr,
+        ..
+    } = run(&mut cli(
         &deployed,
         &["status", &started.execution_arn, "--output", "json"],
     ));
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(report(&by_arn), started);
 
     // A bare name is looked up under the state machine deploy.toml names.
-    let (code, by_name, stderr) = run(cli(
+    let Run {
+        code,
+        stdout: by_name,
+        stderr,
+        ..
+    } = run(&mut cli(
         &deployed,
         &[
             "status",
@@ -394,16 +316,18 @@ fn status_of_a_finished_execution_reports_what_start_wait_did() {
             "json",
         ],
     ));
-    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(report(&by_name), started);
 
-    let (code, text, _) = run(cli(&deployed, &["status", &started.execution_arn]));
-    assert_eq!(code, Some(0));
+    let Run {
+        code, stdout: text, ..
+    } = run(&mut cli(&deployed, &["status", &started.execution_arn]));
+    assert_eq!(code, 0);
     assert!(text.contains("status        SUCCEEDED"), "{text}");
     assert!(text.contains("2 of 2 succeeded, 0 failed"), "{text}");
 
     // The same name again is refused with a way out, and nothing new starts.
-    let (code, _, stderr) = run(cli(
+    let Run { code, stderr, .. } = run(&mut cli(
         &deployed,
         &[
             "start",
@@ -415,7 +339,7 @@ fn status_of_a_finished_execution_reports_what_start_wait_did() {
             &deployed.name,
         ],
     ));
-    assert_eq!(code, Some(2));
+    assert_eq!(code, 2);
     assert!(
         stderr.contains("already exists") && stderr.contains("--name"),
         "{stderr}"
@@ -430,7 +354,12 @@ fn a_split_without_chunk_ids_fails_and_the_report_names_state_and_error() {
     // Only the split is invoked: the execution fails before any chunk.
     queue_lambda_results(&[chunks_result("any", None)]);
 
-    let (code, stdout, stderr) = run(cli(
+    let Run {
+        code,
+        stdout,
+        stderr,
+        ..
+    } = run(&mut cli(
         &deployed,
         &[
             "start",
@@ -441,7 +370,7 @@ fn a_split_without_chunk_ids_fails_and_the_report_names_state_and_error() {
             "--wait",
         ],
     ));
-    assert_eq!(code, Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {stderr}");
     let arn = stdout.lines().next().unwrap().to_owned();
     assert!(stdout.contains("status        FAILED"), "{stdout}");
     // The ResultSelector finds no `$.Payload.chunk_ids`. moto's interpreter lets the pipeline's
@@ -454,8 +383,10 @@ fn a_split_without_chunk_ids_fails_and_the_report_names_state_and_error() {
         "{stdout}"
     );
 
-    let (code, json, _) = run(cli(&deployed, &["status", &arn, "--output", "json"]));
-    assert_eq!(code, Some(1));
+    let Run {
+        code, stdout: json, ..
+    } = run(&mut cli(&deployed, &["status", &arn, "--output", "json"]));
+    assert_eq!(code, 1);
     let report = report(&json);
     assert_eq!(report.status, Status::Failed);
     assert_eq!(report.error.as_deref(), Some("Task02.Failed"));
@@ -491,7 +422,12 @@ fn a_bad_input_is_one_clear_error_and_starts_nothing() {
         ),
     ];
     for (input, named) in cases {
-        let (code, stdout, stderr) = run(cli(
+        let Run {
+            code,
+            stdout,
+            stderr,
+            ..
+        } = run(&mut cli(
             &deployed,
             &[
                 "start",
@@ -502,7 +438,7 @@ fn a_bad_input_is_one_clear_error_and_starts_nothing() {
                 "--wait",
             ],
         ));
-        assert_eq!(code, Some(2), "{input}: {stderr}");
+        assert_eq!(code, 2, "{input}: {stderr}");
         assert!(stdout.is_empty(), "{stdout}");
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
         assert!(
@@ -513,7 +449,7 @@ fn a_bad_input_is_one_clear_error_and_starts_nothing() {
     }
     let file = deployed.config.with_file_name("input.json");
     std::fs::write(&file, r#"{"range":{}}"#).unwrap();
-    let (code, _, stderr) = run(cli(
+    let Run { code, stderr, .. } = run(&mut cli(
         &deployed,
         &[
             "start",
@@ -523,12 +459,12 @@ fn a_bad_input_is_one_clear_error_and_starts_nothing() {
             file.to_str().unwrap(),
         ],
     ));
-    assert_eq!(code, Some(2));
+    assert_eq!(code, 2);
     assert!(
         stderr.contains("--input-file") && stderr.contains("unknown field `range`"),
         "{stderr}"
     );
-    let (code, _, stderr) = run(cli(
+    let Run { code, stderr, .. } = run(&mut cli(
         &deployed,
         &[
             "start",
@@ -540,7 +476,7 @@ fn a_bad_input_is_one_clear_error_and_starts_nothing() {
             INPUT,
         ],
     ));
-    assert_eq!(code, Some(2));
+    assert_eq!(code, 2);
     assert!(stderr.contains("--name"), "{stderr}");
 
     assert_eq!(
@@ -560,8 +496,8 @@ fn an_undeployed_state_machine_and_an_unreachable_endpoint_are_one_line_errors()
         text.replace(&deployed.name, "never-deployed"),
     )
     .unwrap();
-    let (code, _, stderr) = run(cli(&deployed, &["start", "--input", INPUT]));
-    assert_eq!(code, Some(2));
+    let Run { code, stderr, .. } = run(&mut cli(&deployed, &["start", "--input", INPUT]));
+    assert_eq!(code, 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
         stderr.contains("`never-deployed` is not deployed") && stderr.contains("cm-etl deploy"),
@@ -573,16 +509,16 @@ fn an_undeployed_state_machine_and_an_unreachable_endpoint_are_one_line_errors()
         .args(["status", "some-run", "--config"])
         .arg(&deployed.config)
         .args(["--endpoint-url", "http://127.0.0.1:9"]);
-    let (code, _, stderr) = run(command);
-    assert_eq!(code, Some(2));
+    let Run { code, stderr, .. } = run(&mut command);
+    assert_eq!(code, 2);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot reach the AWS endpoint"), "{stderr}");
 
-    let (code, _, stderr) = run(cli(
+    let Run { code, stderr, .. } = run(&mut cli(
         &deployed,
         &["status", "no-such-run", "--state-machine", "never-deployed"],
     ));
-    assert_eq!(code, Some(2));
+    assert_eq!(code, 2);
     assert!(stderr.contains("is not deployed"), "{stderr}");
 }
 
@@ -627,20 +563,28 @@ fn ctrl_c_stops_following_but_never_the_execution() {
         "{stderr}"
     );
 
-    let client = sfn();
-    let described = block_on(client.describe_execution().execution_arn(&arn).send()).unwrap();
+    let moto = Moto::connect();
+    let described = moto
+        .block_on(moto.sfn.describe_execution().execution_arn(&arn).send())
+        .unwrap();
     assert_eq!(
         described.status(),
         &aws_sdk_sfn::types::ExecutionStatus::Running
     );
 
     // `status` of the running execution: RUNNING, exit 0, no stop time yet.
-    let (code, json, stderr) = run(cli(&deployed, &["status", &arn, "--output", "json"]));
-    assert_eq!(code, Some(0), "{stderr}");
+    let Run {
+        code,
+        stdout: json,
+        stderr,
+        ..
+    } = run(&mut cli(&deployed, &["status", &arn, "--output", "json"]));
+    assert_eq!(code, 0, "{stderr}");
     let running = report(&json);
     assert_eq!(running.status, Status::Running);
     assert_eq!((running.stop, running.duration_ms), (None, None));
-    block_on(client.stop_execution().execution_arn(&arn).send()).unwrap();
+    moto.block_on(moto.sfn.stop_execution().execution_arn(&arn).send())
+        .unwrap();
 }
 
 /// moto's Lambda cannot raise, so a Fail state inside the Map stands in for a chunk whose handler
@@ -659,7 +603,12 @@ fn a_failed_map_iteration_is_counted_and_its_state_named() {
                 "ChunkMissing": {"Type": "Fail", "Error": "Task02.ChunkNotFound", "Cause": "chunk 1 is not in the store"}}},
             "ResultPath": null, "End": true}}});
     let deployed = deploy("mapfail", Some(definition));
-    let (code, json, stderr) = run(cli(
+    let Run {
+        code,
+        stdout: json,
+        stderr,
+        ..
+    } = run(&mut cli(
         &deployed,
         &[
             "start",
@@ -672,7 +621,7 @@ fn a_failed_map_iteration_is_counted_and_its_state_named() {
             "json",
         ],
     ));
-    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     let report = report(&json);
     assert_eq!(report.status, Status::Failed);
     assert_eq!(

@@ -69,8 +69,8 @@ pub fn queue_lambda_results(results: &[serde_json::Value]) {
     ]);
 }
 
-/// Creates an IAM role in moto with the committed trust document.
-pub fn create_role(name: &str, trust_file: &str) {
+/// Creates an IAM role in moto with the committed trust document; returns its ARN.
+pub fn create_role(name: &str, trust_file: &str) -> String {
     let trust = std::fs::read_to_string(repo().join("definitions/iam").join(trust_file)).unwrap();
     curl(&[
         "-X",
@@ -87,6 +87,7 @@ pub fn create_role(name: &str, trust_file: &str) {
         &format!("AssumeRolePolicyDocument={trust}"),
         &format!("{}/", moto_endpoint()),
     ]);
+    format!("arn:aws:iam::123456789012:role/{name}")
 }
 
 /// The two roles the committed deploy.toml names.
