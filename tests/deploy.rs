@@ -25,6 +25,36 @@ fn edited_config(from: &str, to: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The newest `GLIBC_x.y` version `binary` needs, from `readelf -V` (binutils reads any ELF
+/// architecture).
+fn newest_glibc(binary: &std::path::Path) -> (u32, u32) {
+    let output = std::process::Command::new("readelf")
+        .args(["-V", "--wide"])
+        .arg(binary)
+        .output()
+        .expect("readelf (binutils) runs");
+    assert!(output.status.success(), "readelf -V {}", binary.display());
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|word| word.strip_prefix("GLIBC_"))
+        .filter_map(|version| {
+            let mut parts = version.split('.').map(|p| p.parse::<u32>());
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .max()
+        .expect("a dynamically linked binary needs some GLIBC_ version")
+}
+
+fn aarch64_standard_library_installed() -> bool {
+    let output = std::process::Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .expect("rustup runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .any(|line| line.trim() == "aarch64-unknown-linux-gnu")
+}
+
 fn fresh_moto_with_roles() -> Moto {
     reset_moto();
     create_roles();
@@ -583,4 +613,91 @@ fn a_failed_lambda_update_is_one_clear_error_and_a_rerun_continues() {
     assert_eq!(moto.memory(), 2048);
     assert_eq!(moto.versions(), vec!["1", "2"]);
     assert_eq!(moto.alias_version(), "2");
+}
+
+/// What `deploy` ships on each architecture, and with the release profile it uses by default:
+/// an ELF for that machine needing glibc 2.34 at most (provided.al2023), zipped into exactly the
+/// code the function then runs.
+#[test]
+fn each_architecture_and_profile_ships_a_provided_al2023_binary() {
+    let _serial = serial();
+    const EM_X86_64: u16 = 0x3e;
+    const EM_AARCH64: u16 = 0xb7;
+    for (architecture, profile, machine) in [
+        ("x86_64", "dev", EM_X86_64),
+        ("arm64", "dev", EM_AARCH64),
+        ("x86_64", "release", EM_X86_64),
+    ] {
+        let moto = fresh_moto_with_roles();
+        let edited = edited_config(
+            "architecture = \"x86_64\"",
+            &format!("architecture = \"{architecture}\""),
+        );
+        let config = edited.path().join("deploy.toml");
+        let run = deploy(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--lambda-profile",
+            profile,
+        ]);
+        if run.code != 0 && architecture == "arm64" && !aarch64_standard_library_installed() {
+            // tests/run.sh (or cargo-lambda) installs it where rustup can download; where it
+            // cannot, deploy must say what to run, in one line, before any write.
+            assert_eq!(run.code, 2);
+            assert_eq!(
+                run.stderr.trim().lines().last().unwrap(),
+                "error: the aarch64-unknown-linux-gnu standard library is not installed and cargo-lambda could not install it: run `rustup target add aarch64-unknown-linux-gnu`, then re-run deploy; nothing was changed in AWS"
+            );
+            assert!(!moto.function_exists());
+            println!("arm64: no aarch64 standard library here; the error was checked instead");
+            continue;
+        }
+        let summary = run.json();
+        assert_eq!(summary["lambda_profile"], profile);
+
+        let live = moto
+            .block_on(
+                moto.lambda
+                    .get_function_configuration()
+                    .function_name(FUNCTION)
+                    .send(),
+            )
+            .unwrap();
+        assert_eq!(
+            live.architectures()
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>(),
+            [architecture]
+        );
+        assert_eq!(live.code_sha256(), summary["code_sha256"].as_str());
+
+        let binary = repo().join(format!(
+            "target/lambda/out-{architecture}-{profile}/bootstrap/bootstrap"
+        ));
+        let bytes = std::fs::read(&binary).unwrap();
+        assert_eq!(
+            cm_etl::deploy::package::Package::from_bootstrap(&bytes)
+                .unwrap()
+                .code_sha256,
+            summary["code_sha256"].as_str().unwrap(),
+            "the function runs the zip of {}",
+            binary.display()
+        );
+        assert_eq!(&bytes[..4], b"\x7fELF");
+        assert_eq!(u16::from_le_bytes([bytes[18], bytes[19]]), machine);
+        let glibc = newest_glibc(&binary);
+        assert!(
+            glibc <= (2, 34),
+            "{architecture} {profile} needs GLIBC_{glibc:?}"
+        );
+        println!(
+            "{architecture} {profile}: {} byte binary, {} byte zip, GLIBC_{}.{}, built in {:.1}s",
+            bytes.len(),
+            summary["zip_bytes"],
+            glibc.0,
+            glibc.1,
+            summary["build_seconds"].as_f64().unwrap()
+        );
+    }
 }

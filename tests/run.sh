@@ -52,6 +52,14 @@ if [[ ! -x "$venv/bin/moto_server" || ! -x "$venv/bin/statelint" || ! -x "$venv/
 fi
 export PATH="$venv/bin:$PATH"
 
+# --- the aarch64 standard library, for the arm64 Lambda build ------------------------------------
+# Where rustup cannot download it, the deploy test checks deploy's error for a missing one instead.
+if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+  log "installing the aarch64-unknown-linux-gnu standard library"
+  rustup target add aarch64-unknown-linux-gnu >&2 \
+    || log "warning: rustup could not install aarch64-unknown-linux-gnu; the arm64 build test checks deploy's error instead"
+fi
+
 # --- asl-validator from npm ------------------------------------------------------------------------
 node_dir="$state/node"
 if [[ ! -x "$node_dir/node_modules/.bin/asl-validator" ]]; then

@@ -71,7 +71,15 @@ impl DesiredFunction {
         }
     }
 
-    /// The configuration fields in which `live` differs from this.
+    /// Whether `live` runs another architecture: a change that goes with the code
+    /// (UpdateFunctionCode carries it), not with the configuration.
+    fn architecture_differs(&self, live: &FunctionConfiguration) -> bool {
+        let architectures = live.architectures();
+        let live_architecture = architectures.first().unwrap_or(&LambdaArchitecture::X8664);
+        architectures.len() > 1 || *live_architecture != self.lambda_architecture()
+    }
+
+    /// The configuration fields (UpdateFunctionConfiguration's) in which `live` differs from this.
     pub fn differences(&self, live: &FunctionConfiguration) -> Vec<&'static str> {
         let mut fields = Vec::new();
         if live.role() != Some(self.role_arn.as_str()) {
@@ -88,11 +96,6 @@ impl DesiredFunction {
         }
         if live.timeout() != Some(self.timeout_seconds) {
             fields.push("timeout");
-        }
-        let architectures = live.architectures();
-        let live_architecture = architectures.first().unwrap_or(&LambdaArchitecture::X8664);
-        if architectures.len() > 1 || *live_architecture != self.lambda_architecture() {
-            fields.push("architectures");
         }
         let live_environment: BTreeMap<String, String> = live
             .environment()
@@ -209,9 +212,12 @@ pub enum AliasPlan {
 
 impl FunctionPlan {
     pub fn new(desired: &DesiredFunction, package: &Package, live: &LiveFunction) -> Self {
-        let current = |config: &FunctionConfiguration| {
+        let same_code = |config: &FunctionConfiguration| {
             config.code_sha256() == Some(package.code_sha256.as_str())
-                && desired.differences(config).is_empty()
+                && !desired.architecture_differs(config)
+        };
+        let current = |config: &FunctionConfiguration| {
+            same_code(config) && desired.differences(config).is_empty()
         };
         let publish = !live.aliased.as_ref().is_some_and(current);
         let alias = match live.aliased_version() {
@@ -231,7 +237,7 @@ impl FunctionPlan {
             },
             Some(latest) => Self {
                 create: false,
-                upload_code: latest.code_sha256() != Some(package.code_sha256.as_str()),
+                upload_code: !same_code(latest),
                 configuration: desired.differences(latest),
                 publish,
                 alias,
@@ -512,5 +518,18 @@ mod tests {
         let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
         assert_eq!(plan.configuration, vec!["memory_size", "environment"]);
         assert!(!plan.upload_code && plan.publish);
+    }
+
+    #[test]
+    fn another_architecture_goes_with_the_code_not_the_configuration() {
+        let mut desired = desired();
+        let live_function = LiveFunction {
+            latest: Some(live(&desired, "A", "$LATEST")),
+            aliased: Some(live(&desired, "A", "3")),
+        };
+        desired.architecture = Architecture::Arm64;
+        let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
+        assert!(plan.configuration.is_empty(), "{:?}", plan.configuration);
+        assert!(plan.upload_code && plan.publish);
     }
 }

@@ -56,6 +56,32 @@ pub fn target_triple(architecture: Architecture) -> &'static str {
     }
 }
 
+/// The Rust target whose standard library the build needs.
+fn rust_target(architecture: Architecture) -> &'static str {
+    match architecture {
+        Architecture::X86_64 => "x86_64-unknown-linux-gnu",
+        Architecture::Arm64 => "aarch64-unknown-linux-gnu",
+    }
+}
+
+/// Whether the active toolchain has `target`'s standard library (rustup installs it under the
+/// sysroot's `lib/rustlib/<target>/lib`).
+fn standard_library_installed(target: &str) -> bool {
+    Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .is_some_and(|output| {
+            let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+            Path::new(&sysroot)
+                .join("lib/rustlib")
+                .join(target)
+                .join("lib")
+                .is_dir()
+        })
+}
+
 /// A packaged function: the zip and its base64(sha256), as Lambda reports `CodeSha256`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Package {
@@ -63,10 +89,30 @@ pub struct Package {
     pub code_sha256: String,
 }
 
+/// Lambda's quotas on a function's code: a zip sent in the request, and the code unzipped.
+const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
+const MAX_UNZIPPED_BYTES: usize = 250 * 1024 * 1024;
+
+/// Fails, before anything is sent, when Lambda would refuse code of these sizes.
+fn check_code_size(zip_bytes: usize, unzipped_bytes: usize) -> anyhow::Result<()> {
+    if unzipped_bytes > MAX_UNZIPPED_BYTES {
+        bail!(
+            "the bootstrap binary is {unzipped_bytes} bytes, over Lambda's {MAX_UNZIPPED_BYTES}-byte limit for unzipped code; build with the release profile (the default) and keep debug info out of it; nothing was changed in AWS"
+        );
+    }
+    if zip_bytes > MAX_ZIP_BYTES {
+        bail!(
+            "the zipped bootstrap is {zip_bytes} bytes, over Lambda's {MAX_ZIP_BYTES}-byte limit for a direct upload; build with the release profile (the default) and trim dependencies; nothing was changed in AWS"
+        );
+    }
+    Ok(())
+}
+
 impl Package {
-    /// Packs the `bootstrap` binary's bytes.
+    /// Packs the `bootstrap` binary's bytes; fails when Lambda would refuse the result.
     pub fn from_bootstrap(bootstrap: &[u8]) -> anyhow::Result<Self> {
         let zip = deterministic_zip(bootstrap)?;
+        check_code_size(zip.len(), bootstrap.len())?;
         let code_sha256 = code_sha256(&zip);
         Ok(Self { zip, code_sha256 })
     }
@@ -157,25 +203,35 @@ impl LambdaBuild {
             .args(["--target", target_triple(self.architecture)])
             .arg("--lambda-dir")
             .arg(&lambda_dir);
-        if self.profile == BuildProfile::Release {
-            command.arg("--release");
+        match self.profile {
+            BuildProfile::Release => {
+                command.arg("--release");
+            }
+            // With debug info a dev bootstrap is ~300 MB, over Lambda's 250 MB for unzipped code
+            // (and a 79 MB zip); without it, ~30 MB. The variables reach this build only.
+            BuildProfile::Dev => {
+                command
+                    .env("CARGO_PROFILE_DEV_DEBUG", "false")
+                    .env("CARGO_PROFILE_DEV_STRIP", "debuginfo");
+            }
         }
         let output = command
             .output()
             .context("cannot run `cargo lambda build`")?;
         if !output.status.success() {
+            let rust_target = rust_target(self.architecture);
+            if !standard_library_installed(rust_target) {
+                bail!(
+                    "the {rust_target} standard library is not installed and cargo-lambda could not install it: run `rustup target add {rust_target}`, then re-run deploy; nothing was changed in AWS"
+                );
+            }
             let stderr = String::from_utf8_lossy(&output.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(25).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             bail!(
-                "building the Lambda with `cargo lambda build --target {}` failed ({}){}; fix the build and re-run deploy, nothing was changed in AWS:\n{}",
+                "building the Lambda with `cargo lambda build --target {}` failed ({}); fix the build and re-run deploy, nothing was changed in AWS:\n{}",
                 target_triple(self.architecture),
                 output.status,
-                if self.architecture == Architecture::Arm64 {
-                    " (arm64 needs the aarch64 standard library: `rustup target add aarch64-unknown-linux-gnu`)"
-                } else {
-                    ""
-                },
                 tail.join("\n")
             );
         }
@@ -263,5 +319,19 @@ mod tests {
             code_sha256(b"abc"),
             "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
         );
+    }
+
+    #[test]
+    fn code_lambda_would_refuse_is_stopped_before_any_call() {
+        check_code_size(MAX_ZIP_BYTES, MAX_UNZIPPED_BYTES).unwrap();
+        let err = check_code_size(MAX_ZIP_BYTES + 1, 1000)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limit for a direct upload"), "{err}");
+        let err = check_code_size(1000, MAX_UNZIPPED_BYTES + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("limit for unzipped code"), "{err}");
+        assert!(err.contains("nothing was changed"), "{err}");
     }
 }
