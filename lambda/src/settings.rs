@@ -135,8 +135,12 @@ pub fn url_of_secret_value(value: &str) -> Result<String, &'static str> {
         })?;
         return secret.url();
     }
-    const SCHEMES: [&str; 4] = ["postgres://", "postgresql://", "sqlite://", "sqlite:"];
-    if SCHEMES.iter().any(|scheme| value.starts_with(scheme)) {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        value
+            .parse::<tokio_postgres::Config>()
+            .map_err(|_| "holds a postgres:// URL that does not parse")?;
+        Ok(value.to_owned())
+    } else if value.starts_with("sqlite:") {
         Ok(value.to_owned())
     } else {
         Err("holds neither a postgres:// or sqlite:// URL nor an RDS JSON secret")
@@ -293,6 +297,11 @@ mod tests {
             url_of_secret_value("hunter2")
                 .unwrap_err()
                 .contains("neither")
+        );
+        assert!(
+            url_of_secret_value("postgres://etl:hunter2@db:notaport/w")
+                .unwrap_err()
+                .contains("does not parse")
         );
         assert!(
             url_of_secret_value("{\"password\":\"x\"}")
