@@ -85,8 +85,24 @@ chown postgres "$pgdata"
 pgport=$(free_port)
 runuser -u postgres -- "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 >"$state/postgres-init.log" 2>&1 \
   || die "initdb failed (see $state/postgres-init.log)"
+# TLS on, with a throwaway CA: a server certificate for 127.0.0.1 signed by it, and a second CA
+# that signed nothing (the tests check both verify and refuse).
+tls="$pgdata/tls"
+mkdir -p "$tls"
+openssl_quiet() { openssl "$@" >/dev/null 2>&1 || die "openssl $1 failed"; }
+for ca in ca other-ca; do
+  openssl_quiet req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=cm-etl test $ca" \
+    -keyout "$tls/$ca.key" -out "$tls/$ca.pem"
+done
+openssl_quiet req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" -out "$tls/server.csr"
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tls/san.ext"
+openssl_quiet x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+  -days 2 -extfile "$tls/san.ext" -out "$tls/server.pem"
+chown -R postgres "$tls" && chmod 600 "$tls/server.key"
 runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 30 \
-  -o "-h 127.0.0.1 -p $pgport -k $pgdata -F" start >/dev/null || { cat "$pgdata/server.log" >&2; die "PostgreSQL did not start"; }
+  -o "-h 127.0.0.1 -p $pgport -k $pgdata -F -c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key" \
+  start >/dev/null || { cat "$pgdata/server.log" >&2; die "PostgreSQL did not start"; }
+export TEST_DATABASE_CA="$tls/ca.pem" TEST_DATABASE_OTHER_CA="$tls/other-ca.pem"
 runuser -u postgres -- "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U postgres cm_etl_test
 export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/cm_etl_test"
 log "PostgreSQL on 127.0.0.1:$pgport"

@@ -30,8 +30,10 @@ async fn cold_start() -> Result<Handlers, HandlerError> {
     let settings = FunctionSettings::from_env(|name| std::env::var(name).ok())?;
     let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let handlers = settings.handlers(&sdk_config).await?;
+    let warehouse = handlers.warehouse();
     tracing::info!(
-        engine = handlers.warehouse().engine_name(),
+        engine = warehouse.engine_name(),
+        encrypted = warehouse.encrypted().await?,
         "handlers ready"
     );
     Ok(handlers)

@@ -17,6 +17,7 @@
 
 mod postgres;
 mod sqlite;
+mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -165,6 +166,20 @@ impl Warehouse {
         match self.engine {
             Engine::Sqlite(_) => "sqlite",
             Engine::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether the connection to the warehouse is encrypted (always false for SQLite, a file).
+    pub async fn encrypted(&self) -> Result<bool, HandlerError> {
+        match &self.engine {
+            Engine::Sqlite(_) => Ok(false),
+            Engine::Postgres(db) => Ok(db
+                .query_i64(
+                    "SELECT (CASE WHEN ssl THEN 1 ELSE 0 END)::bigint FROM pg_stat_ssl \
+                     WHERE pid = pg_backend_pid()",
+                )
+                .await?
+                == 1),
         }
     }
 

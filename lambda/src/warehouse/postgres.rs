@@ -6,9 +6,11 @@ use std::sync::{Arc, OnceLock};
 use chrono::NaiveDate;
 use futures_util::{TryStreamExt, pin_mut};
 use tokio::sync::{Mutex, MutexGuard, mpsc};
+use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::tls;
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
     MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
@@ -73,16 +75,19 @@ const LOAD_BATCH_ROWS: usize = 20_000;
 #[derive(Clone)]
 pub(super) struct Postgres {
     config: Arc<tokio_postgres::Config>,
+    tls: MakeRustlsConnect,
     client: Arc<Mutex<Option<Client>>>,
 }
 
 impl Postgres {
     pub(super) async fn connect(url: &str) -> Result<Self, HandlerError> {
+        let (url, root_cert) = tls::split_root_cert(url);
         let config: tokio_postgres::Config = url.parse().map_err(|_| {
             HandlerError::invalid_input("DATABASE_URL", "is not a valid PostgreSQL URL")
         })?;
         let this = Self {
             config: Arc::new(config),
+            tls: tls::connector(root_cert.as_deref())?,
             client: Arc::default(),
         };
         drop(this.client().await?);
@@ -94,7 +99,17 @@ impl Postgres {
     async fn client(&self) -> Result<MutexGuard<'_, Option<Client>>, HandlerError> {
         let mut guard = self.client.lock().await;
         if guard.as_ref().is_none_or(Client::is_closed) {
-            let (client, connection) = self.config.connect(NoTls).await?;
+            let (client, connection) =
+                self.config
+                    .connect(self.tls.clone())
+                    .await
+                    .map_err(|error| match tls::is_untrusted_certificate(&error) {
+                        true => HandlerError::invalid_input(
+                            "DATABASE_URL",
+                            "reaches a server whose TLS certificate is not signed by a CA in sslrootcert (or names another host); give the server's CA bundle",
+                        ),
+                        false => error.into(),
+                    })?;
             tokio::spawn(async move {
                 if connection.await.is_err() {
                     tracing::warn!("PostgreSQL connection ended with an error");
