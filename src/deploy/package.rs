@@ -47,21 +47,18 @@ impl BuildProfile {
     }
 }
 
-/// The cargo-lambda target triple for provided.al2023 on `architecture`: pinned to glibc 2.34, so a
-/// dependency needing a newer glibc fails at build time rather than on Lambda.
-pub fn target_triple(architecture: Architecture) -> &'static str {
-    match architecture {
-        Architecture::X86_64 => "x86_64-unknown-linux-gnu.2.34",
-        Architecture::Arm64 => "aarch64-unknown-linux-gnu.2.34",
-    }
-}
-
-/// The Rust target whose standard library the build needs.
+/// The Rust target of `architecture` (whose standard library the build needs).
 fn rust_target(architecture: Architecture) -> &'static str {
     match architecture {
         Architecture::X86_64 => "x86_64-unknown-linux-gnu",
         Architecture::Arm64 => "aarch64-unknown-linux-gnu",
     }
+}
+
+/// The cargo-lambda target for provided.al2023 on `architecture`: pinned to glibc 2.34, so a
+/// dependency needing a newer glibc fails at build time rather than on Lambda.
+pub fn target_triple(architecture: Architecture) -> String {
+    format!("{}.2.34", rust_target(architecture))
 }
 
 /// Whether the active toolchain has `target`'s standard library (rustup installs it under the
@@ -200,7 +197,7 @@ impl LambdaBuild {
                 "--bin",
                 BOOTSTRAP,
             ])
-            .args(["--target", target_triple(self.architecture)])
+            .args(["--target", &target_triple(self.architecture)])
             .arg("--lambda-dir")
             .arg(&lambda_dir);
         match self.profile {

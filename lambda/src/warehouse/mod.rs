@@ -174,10 +174,7 @@ impl Warehouse {
         match &self.engine {
             Engine::Sqlite(_) => Ok(false),
             Engine::Postgres(db) => Ok(db
-                .query_i64(
-                    "SELECT (CASE WHEN ssl THEN 1 ELSE 0 END)::bigint FROM pg_stat_ssl \
-                     WHERE pid = pg_backend_pid()",
-                )
+                .query_i64("SELECT ssl::int::bigint FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
                 .await?
                 == 1),
         }

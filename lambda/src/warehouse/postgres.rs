@@ -103,12 +103,15 @@ impl Postgres {
                 self.config
                     .connect(self.tls.clone())
                     .await
-                    .map_err(|error| match tls::is_untrusted_certificate(&error) {
-                        true => HandlerError::invalid_input(
-                            "DATABASE_URL",
-                            "reaches a server whose TLS certificate is not signed by a CA in sslrootcert (or names another host); give the server's CA bundle",
-                        ),
-                        false => error.into(),
+                    .map_err(|error| {
+                        if tls::is_untrusted_certificate(&error) {
+                            HandlerError::invalid_input(
+                                "DATABASE_URL",
+                                "reaches a server whose TLS certificate is not signed by a CA in sslrootcert (or names another host); give the server's CA bundle",
+                            )
+                        } else {
+                            error.into()
+                        }
                     })?;
             tokio::spawn(async move {
                 if connection.await.is_err() {
