@@ -442,6 +442,15 @@ mod tests {
             .build()
     }
 
+    /// A deployed function matching `desired`: version 3 (code "A") under the alias, and
+    /// `$LATEST` with `latest_sha`.
+    fn deployed(desired: &DesiredFunction, latest_sha: &str) -> LiveFunction {
+        LiveFunction {
+            latest: Some(live(desired, latest_sha, "$LATEST")),
+            aliased: Some(live(desired, "A", "3")),
+        }
+    }
+
     fn package(sha: &str) -> Package {
         Package {
             zip: vec![0; 10],
@@ -472,10 +481,7 @@ mod tests {
     #[test]
     fn nothing_is_published_when_the_alias_already_runs_this_code_and_configuration() {
         let desired = desired();
-        let live_function = LiveFunction {
-            latest: Some(live(&desired, "A", "$LATEST")),
-            aliased: Some(live(&desired, "A", "3")),
-        };
+        let live_function = deployed(&desired, "A");
         let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
         assert!(!plan.create && !plan.upload_code && !plan.publish);
         assert!(plan.configuration.is_empty());
@@ -485,10 +491,7 @@ mod tests {
     #[test]
     fn new_code_is_uploaded_published_and_the_alias_moved() {
         let desired = desired();
-        let live_function = LiveFunction {
-            latest: Some(live(&desired, "A", "$LATEST")),
-            aliased: Some(live(&desired, "A", "3")),
-        };
+        let live_function = deployed(&desired, "A");
         let plan = FunctionPlan::new(&desired, &package("B"), &live_function);
         assert!(plan.upload_code && plan.publish);
         assert_eq!(plan.alias, AliasPlan::Move { from: "3".into() });
@@ -498,10 +501,7 @@ mod tests {
     fn a_rerun_after_an_upload_publishes_without_uploading_again() {
         // The last run uploaded B to $LATEST and failed before publishing.
         let desired = desired();
-        let live_function = LiveFunction {
-            latest: Some(live(&desired, "B", "$LATEST")),
-            aliased: Some(live(&desired, "A", "3")),
-        };
+        let live_function = deployed(&desired, "B");
         let plan = FunctionPlan::new(&desired, &package("B"), &live_function);
         assert!(!plan.upload_code && plan.publish);
     }
@@ -509,10 +509,7 @@ mod tests {
     #[test]
     fn a_configuration_change_names_the_fields() {
         let mut desired = desired();
-        let live_function = LiveFunction {
-            latest: Some(live(&desired, "A", "$LATEST")),
-            aliased: Some(live(&desired, "A", "3")),
-        };
+        let live_function = deployed(&desired, "A");
         desired.memory_mb = 2048;
         desired.environment.insert("EXTRA".into(), "1".into());
         let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
@@ -523,10 +520,7 @@ mod tests {
     #[test]
     fn another_architecture_goes_with_the_code_not_the_configuration() {
         let mut desired = desired();
-        let live_function = LiveFunction {
-            latest: Some(live(&desired, "A", "$LATEST")),
-            aliased: Some(live(&desired, "A", "3")),
-        };
+        let live_function = deployed(&desired, "A");
         desired.architecture = Architecture::Arm64;
         let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
         assert!(plan.configuration.is_empty(), "{:?}", plan.configuration);

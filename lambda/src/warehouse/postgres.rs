@@ -99,20 +99,11 @@ impl Postgres {
     async fn client(&self) -> Result<MutexGuard<'_, Option<Client>>, HandlerError> {
         let mut guard = self.client.lock().await;
         if guard.as_ref().is_none_or(Client::is_closed) {
-            let (client, connection) =
-                self.config
-                    .connect(self.tls.clone())
-                    .await
-                    .map_err(|error| {
-                        if tls::is_untrusted_certificate(&error) {
-                            HandlerError::invalid_input(
-                                "DATABASE_URL",
-                                "reaches a server whose TLS certificate is not signed by a CA in sslrootcert (or names another host); give the server's CA bundle",
-                            )
-                        } else {
-                            error.into()
-                        }
-                    })?;
+            let (client, connection) = self
+                .config
+                .connect(self.tls.clone())
+                .await
+                .map_err(tls::connect_error)?;
             tokio::spawn(async move {
                 if connection.await.is_err() {
                     tracing::warn!("PostgreSQL connection ended with an error");

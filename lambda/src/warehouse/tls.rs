@@ -21,24 +21,17 @@ use crate::error::HandlerError;
 
 /// The URL without `sslrootcert`, and that parameter's value (percent-decoded).
 pub(super) fn split_root_cert(url: &str) -> (String, Option<String>) {
+    const KEY: &str = "sslrootcert=";
     let Some((base, query)) = url.split_once('?') else {
         return (url.to_owned(), None);
     };
-    let mut root_cert = None;
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| match pair.strip_prefix("sslrootcert=") {
-            Some(path) => {
-                root_cert = Some(
-                    percent_encoding::percent_decode_str(path)
-                        .decode_utf8_lossy()
-                        .into_owned(),
-                );
-                false
-            }
-            None => true,
-        })
-        .collect();
+    let (root_certs, kept): (Vec<&str>, Vec<&str>) =
+        query.split('&').partition(|pair| pair.starts_with(KEY));
+    let root_cert = root_certs.last().map(|pair| {
+        percent_encoding::percent_decode_str(&pair[KEY.len()..])
+            .decode_utf8_lossy()
+            .into_owned()
+    });
     let url = if kept.is_empty() {
         base.to_owned()
     } else {
@@ -87,8 +80,21 @@ fn root_store(path: &Path) -> Result<RootCertStore, HandlerError> {
     Ok(store)
 }
 
+/// The error for a failed connection: one naming sslrootcert when the server's certificate
+/// failed verification, else the connection error as it is.
+pub(super) fn connect_error(error: tokio_postgres::Error) -> HandlerError {
+    if is_untrusted_certificate(&error) {
+        HandlerError::invalid_input(
+            "DATABASE_URL",
+            "reaches a server whose TLS certificate is not signed by a CA in sslrootcert (or names another host); give the server's CA bundle",
+        )
+    } else {
+        error.into()
+    }
+}
+
 /// Whether a connection error is the server's certificate failing verification.
-pub(super) fn is_untrusted_certificate(error: &tokio_postgres::Error) -> bool {
+fn is_untrusted_certificate(error: &tokio_postgres::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(error) = source {
         let inner = error
