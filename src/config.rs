@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_CONFIG_PATH: &str = "deploy.toml";
 
 /// The whole of `deploy.toml`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
     pub region: Region,
@@ -118,16 +118,80 @@ pub struct ChunkStoreConfig {
 }
 
 /// One `[state_machines.NAME]` table.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateMachineConfig {
     pub role_arn: Arn,
-    /// How many chunks the inline Map processes at once (1 to 40, AWS's inline Map limit).
-    pub map_max_concurrency: MapConcurrency,
+    /// The Distributed Map that runs ProcessTask02Chunk once per chunk.
+    pub map: MapConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// `[state_machines.NAME.map]`: how the Distributed Map runs its child executions.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapConfig {
+    /// Child executions running at once.
+    pub max_concurrency: DistributedConcurrency,
+    /// Children that may fail, as a share of all, before the Map Run fails.
+    #[serde(default)]
+    pub tolerated_failure_percentage: FailurePercentage,
+    /// Children that may fail, as a count, before the Map Run fails.
+    #[serde(default)]
+    pub tolerated_failure_count: u32,
+    /// Names the Map Run and its child executions.
+    pub label: MapLabel,
+    /// How each child execution runs.
+    #[serde(default)]
+    pub execution_type: ChildExecutionType,
+}
+
+/// A share of failed children, 0 to 100 (%).
+#[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd, Deserialize, Serialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct FailurePercentage(f64);
+
+impl FailurePercentage {
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl TryFrom<f64> for FailurePercentage {
+    type Error = String;
+    fn try_from(value: f64) -> Result<Self, String> {
+        if (0.0..=100.0).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(format!(
+                "{value} is out of range: it must be from 0 to 100 (%)"
+            ))
+        }
+    }
+}
+
+impl From<FailurePercentage> for f64 {
+    fn from(value: FailurePercentage) -> f64 {
+        value.0
+    }
+}
+
+/// STANDARD children run exactly once and keep their own history; EXPRESS children run at least
+/// once (a chunk is idempotent, so that is safe), cost less, and stop after 5 minutes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChildExecutionType {
+    #[default]
+    Standard,
+    Express,
+}
+
+impl ChildExecutionType {
+    /// The longest an EXPRESS execution may run.
+    pub const EXPRESS_LIMIT_SECONDS: u32 = 300;
 }
 
 /// CloudWatch Logs settings of a state machine.
@@ -285,8 +349,15 @@ checked_range!(
     TimeoutSeconds, 1..=900
 );
 checked_range!(
-    /// Inline Map concurrency: AWS runs at most 40 iterations of an inline Map at once.
-    MapConcurrency, 1..=40
+    /// Distributed Map concurrency: AWS runs at most 10,000 child executions of a Map Run at once.
+    DistributedConcurrency, 1..=10000
+);
+
+checked_string!(
+    /// A Distributed Map's label: it names the Map Run and its child executions.
+    MapLabel,
+    "is not a Map label: 1 to 40 characters, without whitespace, control characters or any of < > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /",
+    |s| crate::asl::validate::label_problem(s).is_none()
 );
 
 /// `deploy.toml` could not be used: the message names the file, the key and the line.
@@ -335,6 +406,18 @@ impl DeployConfig {
             ));
         }
         let function = &config.function;
+        for (name, machine) in &config.state_machines {
+            if machine.map.execution_type == ChildExecutionType::Express
+                && function.timeout_seconds.get() > ChildExecutionType::EXPRESS_LIMIT_SECONDS
+            {
+                return Err(invalid(&format!(
+                    "`state_machines.{name}.map.execution_type` is EXPRESS, whose child executions stop after {} s, but `function.timeout_seconds` is {}: lower the timeout to {} or use STANDARD",
+                    ChildExecutionType::EXPRESS_LIMIT_SECONDS,
+                    function.timeout_seconds.get(),
+                    ChildExecutionType::EXPRESS_LIMIT_SECONDS
+                )));
+            }
+        }
         if function.warehouse_secret_arn.is_some()
             && function
                 .environment
@@ -450,17 +533,62 @@ mod tests {
         assert!(err.contains("line "), "{err}");
         assert!(err.contains("timeout_seconds"), "{err}");
 
-        let text = committed().replace("map_max_concurrency = 10", "map_max_concurrency = 41");
+        let text = committed().replace("max_concurrency = 40", "max_concurrency = 10001");
         let err = DeployConfig::parse(&text, Path::new("deploy.toml"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("from 1 to 40"), "{err}");
+        assert!(err.contains("from 1 to 10000"), "{err}");
 
         let text = committed().replace("123456789012", "1234");
         let err = DeployConfig::parse(&text, Path::new("deploy.toml"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("12-digit"), "{err}");
+    }
+
+    #[test]
+    fn the_distributed_map_settings_are_checked() {
+        for (from, to, needle) in [
+            (
+                "tolerated_failure_percentage = 0",
+                "tolerated_failure_percentage = 100.5",
+                "from 0 to 100",
+            ),
+            (
+                "tolerated_failure_count = 0",
+                "tolerated_failure_count = -1",
+                "tolerated_failure_count",
+            ),
+            (
+                "label = \"chunks\"",
+                "label = \"two words\"",
+                "not a Map label",
+            ),
+            (
+                "label = \"chunks\"",
+                &format!("label = \"{}\"", "x".repeat(41)),
+                "not a Map label",
+            ),
+            (
+                "execution_type = \"STANDARD\"",
+                "execution_type = \"EXPRESS\"",
+                "lower the timeout to 300",
+            ),
+        ] {
+            let text = committed().replace(from, to);
+            assert_ne!(text, committed(), "{from}");
+            let err = parse_error(&text);
+            assert!(err.contains(needle), "{to}: {err}");
+        }
+        let express = committed()
+            .replace(
+                "execution_type = \"STANDARD\"",
+                "execution_type = \"EXPRESS\"",
+            )
+            .replace("timeout_seconds = 900", "timeout_seconds = 300");
+        let config = DeployConfig::parse(&express, Path::new("deploy.toml")).unwrap();
+        let machine = &config.state_machines.values().next().unwrap().map;
+        assert_eq!(machine.execution_type, ChildExecutionType::Express);
     }
 
     #[test]

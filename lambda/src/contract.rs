@@ -6,6 +6,7 @@
 //! Invariant: nothing here carries an SSN or a visit key; payloads hold ids, counts and URIs only.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use chrono::NaiveDate;
 use schemars::JsonSchema;
@@ -95,8 +96,10 @@ impl fmt::Display for ChunkId {
     }
 }
 
-/// Where one execution's chunks live: `s3://bucket/prefix/` when deployed, `file:///dir/` for
-/// local runs and tests. Always ends with `/`.
+/// Where chunks live: `s3://bucket/prefix/`, always ending with `/`. Deployed, the bucket is in
+/// Amazon S3; local runs and tests keep the same bucket and keys in a private directory standing in
+/// for S3 (see `ChunkStores::local` in the handlers), so an execution's keys are the same
+/// everywhere. The base URI (`CHUNK_STORE_URI`) holds one `<execution>/` folder per execution.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ChunkStoreUri(String);
@@ -104,26 +107,79 @@ pub struct ChunkStoreUri(String);
 impl ChunkStoreUri {
     pub fn new(uri: impl Into<String>) -> Result<Self, ContractError> {
         let mut uri = uri.into();
-        let rest = uri
-            .strip_prefix("s3://")
-            .or_else(|| uri.strip_prefix("file://"));
-        match rest {
-            Some(rest) if !rest.trim_matches('/').is_empty() => {
-                if !uri.ends_with('/') {
-                    uri.push('/');
-                }
-                Ok(Self(uri))
-            }
-            _ => Err(ContractError::new(
+        let invalid = || ContractError::new("chunk_store", "must be s3://bucket/prefix/");
+        let rest = uri.strip_prefix("s3://").ok_or_else(invalid)?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if !is_bucket_name(bucket) {
+            return Err(ContractError::new(
                 "chunk_store",
-                "must be s3://bucket/prefix/ or file:///directory/",
-            )),
+                "must name an S3 bucket: 3 to 63 of a-z, 0-9, '.' and '-', starting and ending with a letter or digit",
+            ));
         }
+        if !is_safe_key(prefix) {
+            return Err(ContractError::new(
+                "chunk_store",
+                "has a prefix that is not a safe S3 key (A-Z a-z 0-9 ! - _ . * ' ( ) and '/', no empty or '.'/'..' segment)",
+            ));
+        }
+        if !uri.ends_with('/') {
+            uri.push('/');
+        }
+        Ok(Self(uri))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The bucket's name.
+    pub fn bucket(&self) -> &str {
+        let rest = &self.0["s3://".len()..];
+        rest.split_once('/').map_or(rest, |(bucket, _)| bucket)
+    }
+
+    /// The key prefix, `""` or ending with `/`.
+    pub fn prefix(&self) -> &str {
+        let rest = &self.0["s3://".len()..];
+        rest.split_once('/').map_or("", |(_, prefix)| prefix)
+    }
+
+    /// The folder of one execution's chunks: `<this uri><execution>/`.
+    pub fn for_execution(&self, execution: &ExecutionName) -> Self {
+        Self(format!("{}{}/", self.0, execution))
+    }
+
+    /// The key of the object `name` in this folder.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix())
+    }
+}
+
+/// An S3 bucket name as AWS allows it for new buckets (dots allowed, no `..`, not an IP address).
+fn is_bucket_name(name: &str) -> bool {
+    let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && edge(name.bytes().next())
+        && edge(name.bytes().last())
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+}
+
+/// A key (or prefix) made only of S3's "safe characters", with no empty, `.` or `..` segment, so
+/// it maps to the same path in a local directory standing in for the bucket.
+fn is_safe_key(key: &str) -> bool {
+    key.trim_end_matches('/').is_empty()
+        || key.trim_end_matches('/').split('/').all(|segment| {
+            !segment.is_empty()
+                && segment != "."
+                && segment != ".."
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!-_.*'()".contains(&b))
+        })
 }
 
 impl TryFrom<String> for ChunkStoreUri {
@@ -144,6 +200,59 @@ impl fmt::Display for ChunkStoreUri {
         f.write_str(&self.0)
     }
 }
+
+/// The folder, inside an execution's chunk store folder, where the Distributed Map's ResultWriter
+/// writes what each child execution returned (no key: chunk ids and counts).
+pub const MAP_RESULTS_FOLDER: &str = "map-results";
+
+/// One S3 object holding a JSON array of `T`s: where a Distributed Map's ItemReader
+/// (`arn:aws:states:::s3:getObject`, `InputType: JSON`) reads its items. Typed by its element, so
+/// the pipeline's Map item is a `T` at compile time; only the bucket and key travel in a payload.
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct S3Items<T> {
+    pub bucket: String,
+    pub key: String,
+    #[serde(skip)]
+    #[schemars(skip)]
+    items: PhantomData<fn() -> T>,
+}
+
+impl<T> S3Items<T> {
+    /// The object `name` in the chunk store folder `folder`.
+    pub fn in_folder(folder: &ChunkStoreUri, name: &str) -> Self {
+        Self {
+            bucket: folder.bucket().to_owned(),
+            key: folder.key(name),
+            items: PhantomData,
+        }
+    }
+}
+
+// By hand: a derive would ask `T` for each trait, though no `T` is stored.
+impl<T> Clone for S3Items<T> {
+    fn clone(&self) -> Self {
+        Self {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            items: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for S3Items<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "S3Items(s3://{}/{})", self.bucket, self.key)
+    }
+}
+
+impl<T> PartialEq for S3Items<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.bucket == other.bucket && self.key == other.key
+    }
+}
+
+impl<T> Eq for S3Items<T> {}
 
 /// An inclusive range of visit dates, `from <= to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -209,8 +318,8 @@ pub struct GetTask02ChunksInput {
     pub budget: ChunkBudget,
 }
 
-/// GetTask02Chunks' output: counts, ids and where the chunks are; never the keys themselves, so
-/// its size is O(1) in the number of keys and 8 bytes or less per chunk.
+/// GetTask02Chunks' output: counts and where the chunks and the list of their ids are; never the
+/// keys themselves, nor one entry per chunk, so its size is O(1) in the number of keys and chunks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task02Chunks {
@@ -221,7 +330,8 @@ pub struct Task02Chunks {
     pub num_chunks: u32,
     pub total_keys: u64,
     pub total_rows: u64,
-    pub chunk_ids: Vec<ChunkId>,
+    /// The JSON array of every chunk id, in the execution's folder: the Map's ItemReader reads it.
+    pub chunk_ids: S3Items<ChunkId>,
 }
 
 /// ProcessTask02Chunk's input: which chunk of which execution, and where to find it.
@@ -393,7 +503,7 @@ mod tests {
         let request = Request::ProcessTask02Chunk(ProcessChunkInput {
             format_version: CHUNK_FORMAT_VERSION,
             execution: ExecutionName::new("exec-1").unwrap(),
-            chunk_store: ChunkStoreUri::new("s3://bucket/task02/exec-1").unwrap(),
+            chunk_store: ChunkStoreUri::new("s3://chunk-bucket/task02/exec-1").unwrap(),
             chunk_id: ChunkId(7),
         });
         let value = serde_json::to_value(&request).unwrap();
@@ -401,7 +511,7 @@ mod tests {
         assert_eq!(value["input"]["chunk_id"], json!(7));
         assert_eq!(
             value["input"]["chunk_store"],
-            json!("s3://bucket/task02/exec-1/")
+            json!("s3://chunk-bucket/task02/exec-1/")
         );
         assert_eq!(serde_json::from_value::<Request>(value).unwrap(), request);
     }
@@ -418,5 +528,27 @@ mod tests {
         assert!(ExecutionName::new("x".repeat(81)).is_err());
         assert!(ChunkStoreUri::new("http://bucket/").is_err());
         assert!(ChunkStoreUri::new("s3://").is_err());
+        assert!(ChunkStoreUri::new("file:///tmp/chunks/").is_err());
+        assert!(ChunkStoreUri::new("s3://Upper-Case/x/").is_err());
+        assert!(ChunkStoreUri::new("s3://bucket/a/../b/").is_err());
+        assert!(ChunkStoreUri::new("s3://bucket/a//b/").is_err());
+        assert!(ChunkStoreUri::new("s3://bucket/ssn=123 45/").is_err());
+    }
+
+    #[test]
+    fn a_chunk_store_names_its_bucket_prefix_and_keys() {
+        let base = ChunkStoreUri::new("s3://cm-etl-chunks/task02").unwrap();
+        assert_eq!(base.as_str(), "s3://cm-etl-chunks/task02/");
+        let folder = base.for_execution(&ExecutionName::new("exec-1").unwrap());
+        assert_eq!(folder.as_str(), "s3://cm-etl-chunks/task02/exec-1/");
+        assert_eq!(folder.bucket(), "cm-etl-chunks");
+        assert_eq!(folder.prefix(), "task02/exec-1/");
+        let items = S3Items::<ChunkId>::in_folder(&folder, "chunk-ids.json");
+        assert_eq!(
+            serde_json::to_value(&items).unwrap(),
+            json!({"bucket": "cm-etl-chunks", "key": "task02/exec-1/chunk-ids.json"})
+        );
+        let root = ChunkStoreUri::new("s3://cm-etl-chunks").unwrap();
+        assert_eq!((root.bucket(), root.prefix()), ("cm-etl-chunks", ""));
     }
 }

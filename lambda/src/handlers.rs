@@ -79,8 +79,8 @@ impl Handlers {
         result
     }
 
-    /// Packs the keys of the date range into chunks, stores each chunk and a manifest under the
-    /// execution's URI, and returns only counts, ids and that URI.
+    /// Packs the keys of the date range into chunks, stores each chunk, the list of their ids and a
+    /// manifest under the execution's folder, and returns only counts and where those are.
     pub async fn get_task02_chunks(
         &self,
         input: GetTask02ChunksInput,
@@ -100,9 +100,8 @@ impl Handlers {
         let store = self
             .stores
             .open(&self.chunk_store)
-            .await?
-            .for_execution(&input.execution)
-            .await?;
+            .await
+            .for_execution(&input.execution);
 
         let (sender, receiver) = mpsc::channel(CHUNK_CHANNEL_CAPACITY);
         let reading = self
@@ -113,6 +112,7 @@ impl Handlers {
         // A writer failure closes the channel, which then fails the reader: report the cause.
         let totals = written?;
         read?;
+        let chunk_ids = store.put_chunk_ids(totals.chunks).await?;
 
         let manifest = Manifest {
             format_version: CHUNK_FORMAT_VERSION,
@@ -138,7 +138,7 @@ impl Handlers {
             num_chunks: totals.chunks,
             total_keys: totals.keys,
             total_rows: totals.rows,
-            chunk_ids: (0..totals.chunks).map(ChunkId).collect(),
+            chunk_ids,
         })
     }
 
@@ -157,7 +157,7 @@ impl Handlers {
                 ),
             ));
         }
-        let store = self.stores.open(&input.chunk_store).await?;
+        let store = self.stores.open(&input.chunk_store).await;
         let manifest = store.get_manifest().await?;
         if manifest.execution != input.execution {
             return Err(HandlerError::invalid_input(

@@ -18,6 +18,8 @@ pub mod handlers;
 #[cfg(feature = "runtime")]
 pub mod logging;
 #[cfg(feature = "handlers")]
+pub mod objects;
+#[cfg(feature = "handlers")]
 pub mod sample;
 #[cfg(feature = "runtime")]
 pub mod settings;
@@ -33,6 +35,7 @@ pub use {
     chunks::{ChunkKey, ChunkPacker, Manifest, StoredChunk},
     error::HandlerError,
     handlers::Handlers,
+    objects::{ObjectError, ObjectStore},
     sample::SampleData,
     ssn::Ssn,
     store::{ChunkStore, ChunkStores},

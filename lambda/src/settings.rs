@@ -72,7 +72,7 @@ impl FunctionSettings {
         })?;
         let chunk_store = ChunkStoreUri::new(chunk_store).map_err(|_| {
             config_error(format!(
-                "{} must be s3://bucket/prefix/ or file:///directory/",
+                "{} must be s3://bucket/prefix/",
                 env::CHUNK_STORE_URI
             ))
         })?;

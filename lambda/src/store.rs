@@ -1,23 +1,26 @@
 //! The chunk store: where GetTask02Chunks leaves the chunks and where every ProcessTask02Chunk, in
-//! whatever execution environment, finds its own. S3 (`s3://bucket/prefix/`) when deployed, with
-//! server-side encryption requested on every object; a private local directory (`file:///dir/`)
-//! for local runs and tests. Layout under an execution's URI `<base><execution>/`: one object per
-//! chunk (`chunk-00000007.json`) and `manifest.json`, written last.
+//! whatever execution environment, finds its own. Objects live under `s3://bucket/prefix/` in
+//! Amazon S3 when deployed, or in a private local directory standing in for the bucket in local
+//! runs and tests ([`ChunkStores::local`]). Layout under an execution's folder
+//! `<base><execution>/`: one object per chunk (`chunk-00000007.json`), `chunk-ids.json` (the JSON
+//! array of every chunk id, which the Map's ItemReader reads) and `manifest.json`, written last.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::types::ServerSideEncryption;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::chunks::{Manifest, StoredChunk};
-use crate::contract::{CHUNK_FORMAT_VERSION, ChunkId, ChunkStoreUri, ErrorName, ExecutionName};
+use crate::contract::{
+    CHUNK_FORMAT_VERSION, ChunkId, ChunkStoreUri, ErrorName, ExecutionName, S3Items,
+};
 use crate::error::HandlerError;
+use crate::objects::{ObjectError, ObjectStore};
 
 const MANIFEST: &str = "manifest.json";
+/// The items object of an execution: every chunk id, as one JSON array.
+pub const CHUNK_IDS: &str = "chunk-ids.json";
 const CHUNK_PREFIX: &str = "chunk-";
 const CHUNK_SUFFIX: &str = ".json";
 
@@ -32,94 +35,67 @@ fn parse_chunk_object_name(name: &str) -> Option<ChunkId> {
     digits.parse().ok().map(ChunkId)
 }
 
-/// Opens chunk stores, sharing one S3 client (built on first use) across them, so a warm Lambda
-/// environment does not rebuild its AWS configuration per invocation.
+/// Opens chunk stores on one object store: S3 (its client built on first use and shared, so a
+/// warm Lambda environment does not rebuild its AWS configuration per invocation) or local
+/// directories.
 #[derive(Clone, Default)]
 pub struct ChunkStores {
     sdk_config: Option<aws_config::SdkConfig>,
-    s3: Arc<tokio::sync::OnceCell<aws_sdk_s3::Client>>,
+    objects: Arc<tokio::sync::OnceCell<ObjectStore>>,
 }
 
 impl ChunkStores {
-    /// S3 clients come from the default AWS configuration (environment, profile, role);
-    /// `AWS_ENDPOINT_URL` points them elsewhere (moto in tests).
+    /// S3 from the default AWS configuration (environment, profile, role); `AWS_ENDPOINT_URL`
+    /// points it elsewhere (moto in tests).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// S3 clients come from this configuration (tests give moto's endpoint here).
+    /// S3 from this configuration (tests give moto's endpoint here).
     pub fn with_sdk_config(sdk_config: aws_config::SdkConfig) -> Self {
         Self {
             sdk_config: Some(sdk_config),
-            s3: Arc::default(),
+            objects: Arc::default(),
         }
     }
 
-    async fn s3_client(&self) -> aws_sdk_s3::Client {
-        self.s3
+    /// No S3: every bucket is the private directory `<root>/<bucket>/` (local runs and tests).
+    pub fn local(root: impl Into<PathBuf>) -> Self {
+        Self {
+            sdk_config: None,
+            objects: Arc::new(tokio::sync::OnceCell::new_with(Some(ObjectStore::local(
+                root,
+            )))),
+        }
+    }
+
+    /// The object store behind these chunk stores.
+    pub async fn objects(&self) -> ObjectStore {
+        self.objects
             .get_or_init(|| async {
                 let sdk_config = match &self.sdk_config {
                     Some(config) => config.clone(),
                     None => aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
                 };
-                // A custom endpoint (moto, MinIO) serves buckets by path, not by virtual host.
-                let path_style = sdk_config.endpoint_url().is_some();
-                let config = aws_sdk_s3::config::Builder::from(&sdk_config)
-                    .force_path_style(path_style)
-                    .build();
-                aws_sdk_s3::Client::from_conf(config)
+                ObjectStore::s3(&sdk_config)
             })
             .await
             .clone()
     }
 
-    pub async fn open(&self, uri: &ChunkStoreUri) -> Result<ChunkStore, HandlerError> {
-        let backend = if let Some(rest) = uri.as_str().strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(HandlerError::invalid_input("chunk_store", "has no bucket"));
-            }
-            Backend::S3 {
-                client: self.s3_client().await,
-                bucket: bucket.to_owned(),
-                prefix: prefix.to_owned(),
-            }
-        } else if let Some(path) = uri.as_str().strip_prefix("file://") {
-            Backend::Local {
-                dir: PathBuf::from(path),
-            }
-        } else {
-            return Err(HandlerError::invalid_input(
-                "chunk_store",
-                "must be s3://bucket/prefix/ or file:///directory/",
-            ));
-        };
-        Ok(ChunkStore {
+    pub async fn open(&self, uri: &ChunkStoreUri) -> ChunkStore {
+        ChunkStore {
             uri: uri.clone(),
-            backend,
-            stores: self.clone(),
-        })
+            objects: self.objects().await,
+        }
     }
 }
 
-/// One opened chunk store location (a base URI or one execution's URI).
+/// One opened chunk store folder (a base URI or one execution's folder).
 #[derive(Clone)]
 pub struct ChunkStore {
     uri: ChunkStoreUri,
-    backend: Backend,
-    stores: ChunkStores,
-}
-
-#[derive(Clone)]
-enum Backend {
-    Local {
-        dir: PathBuf,
-    },
-    S3 {
-        client: aws_sdk_s3::Client,
-        bucket: String,
-        prefix: String,
-    },
+    objects: ObjectStore,
 }
 
 #[derive(Deserialize)]
@@ -128,9 +104,9 @@ struct FormatProbe {
 }
 
 impl ChunkStore {
-    /// Opens `uri` with a fresh default AWS configuration; prefer [`ChunkStores::open`] to share
-    /// the S3 client.
-    pub async fn open(uri: &ChunkStoreUri) -> Result<Self, HandlerError> {
+    /// Opens `uri` on S3 with a fresh default AWS configuration; prefer [`ChunkStores::open`] to
+    /// share the client.
+    pub async fn open(uri: &ChunkStoreUri) -> Self {
         ChunkStores::new().open(uri).await
     }
 
@@ -138,10 +114,12 @@ impl ChunkStore {
         &self.uri
     }
 
-    /// The store of one execution's chunks: `<this uri><execution>/`.
-    pub async fn for_execution(&self, execution: &ExecutionName) -> Result<Self, HandlerError> {
-        let uri = ChunkStoreUri::new(format!("{}{}/", self.uri, execution))?;
-        self.stores.open(&uri).await
+    /// The folder of one execution's chunks: `<this uri><execution>/`.
+    pub fn for_execution(&self, execution: &ExecutionName) -> Self {
+        Self {
+            uri: self.uri.for_execution(execution),
+            objects: self.objects.clone(),
+        }
     }
 
     pub async fn put_chunk(&self, chunk: &StoredChunk) -> Result<(), HandlerError> {
@@ -151,6 +129,23 @@ impl ChunkStore {
 
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), HandlerError> {
         self.put_json(MANIFEST, manifest).await
+    }
+
+    /// Writes the JSON array `[0, 1, ..., chunks - 1]` as this folder's items object, streamed
+    /// into one buffer (about 7 bytes per chunk), and returns where it is.
+    pub async fn put_chunk_ids(&self, chunks: u32) -> Result<S3Items<ChunkId>, HandlerError> {
+        use std::fmt::Write;
+        let mut body = String::with_capacity(2 + 8 * chunks as usize);
+        body.push('[');
+        for id in 0..chunks {
+            if id > 0 {
+                body.push(',');
+            }
+            write!(body, "{id}").expect("writing to a String cannot fail");
+        }
+        body.push(']');
+        self.put_bytes(CHUNK_IDS, body.into_bytes()).await?;
+        Ok(S3Items::in_folder(&self.uri, CHUNK_IDS))
     }
 
     /// Reads one chunk; refuses one written with another format version.
@@ -165,41 +160,15 @@ impl ChunkStore {
 
     /// The ids of every chunk object present, in order.
     pub async fn list_chunk_ids(&self) -> Result<Vec<ChunkId>, HandlerError> {
-        let names = match &self.backend {
-            Backend::Local { dir } => match std::fs::read_dir(dir) {
-                Ok(entries) => entries
-                    .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-                    .collect(),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-                Err(error) => return Err(io_error("list chunk directory", &error)),
-            },
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => {
-                let mut names = Vec::new();
-                let mut pages = client
-                    .list_objects_v2()
-                    .bucket(bucket)
-                    .prefix(prefix)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| s3_error("S3 ListObjectsV2", &e))?;
-                    names.extend(page.contents().iter().filter_map(|object| {
-                        object
-                            .key()?
-                            .strip_prefix(prefix.as_str())
-                            .map(str::to_owned)
-                    }));
-                }
-                names
-            }
+        let prefix = self.uri.prefix();
+        let objects = match self.objects.list(self.uri.bucket(), prefix).await {
+            Ok(objects) => objects,
+            Err(ObjectError::NoSuchBucket { .. }) => Vec::new(),
+            Err(error) => return Err(store_error(&error)),
         };
-        let mut ids: Vec<_> = names
+        let mut ids: Vec<_> = objects
             .iter()
-            .filter_map(|n| parse_chunk_object_name(n))
+            .filter_map(|object| parse_chunk_object_name(object.key.strip_prefix(prefix)?))
             .collect();
         ids.sort();
         Ok(ids)
@@ -212,69 +181,14 @@ impl ChunkStore {
     ) -> Result<(), HandlerError> {
         let body = serde_json::to_vec(value)
             .map_err(|_| HandlerError::transient("serialize chunk object", name))?;
-        match &self.backend {
-            Backend::Local { dir } => {
-                let dir = dir.clone();
-                let name = name.to_owned();
-                tokio::task::spawn_blocking(move || write_private_file(&dir, &name, &body))
-                    .await
-                    .map_err(|_| HandlerError::transient("write chunk object", "task panicked"))?
-            }
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => client
-                .put_object()
-                .bucket(bucket)
-                .key(format!("{prefix}{name}"))
-                .server_side_encryption(ServerSideEncryption::Aes256)
-                .content_type("application/json")
-                .body(body.into())
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| s3_error("S3 PutObject", &e)),
-        }
+        self.put_bytes(name, body).await
     }
 
-    async fn get_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, HandlerError> {
-        match &self.backend {
-            Backend::Local { dir } => match tokio::fs::read(dir.join(name)).await {
-                Ok(bytes) => Ok(Some(bytes)),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                Err(error) => Err(io_error("read chunk object", &error)),
-            },
-            Backend::S3 {
-                client,
-                bucket,
-                prefix,
-            } => {
-                let result = client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(format!("{prefix}{name}"))
-                    .send()
-                    .await;
-                match result {
-                    Ok(output) => {
-                        let body = output.body.collect().await.map_err(|_| {
-                            HandlerError::transient("S3 GetObject", "body read interrupted")
-                        })?;
-                        Ok(Some(body.to_vec()))
-                    }
-                    Err(error)
-                        if matches!(
-                            error.code(),
-                            Some("NoSuchKey" | "NoSuchBucket" | "NotFound")
-                        ) =>
-                    {
-                        Ok(None)
-                    }
-                    Err(error) => Err(s3_error("S3 GetObject", &error)),
-                }
-            }
-        }
+    async fn put_bytes(&self, name: &str, body: Vec<u8>) -> Result<(), HandlerError> {
+        self.objects
+            .put(self.uri.bucket(), &self.uri.key(name), body)
+            .await
+            .map_err(|error| store_error(&error))
     }
 
     async fn get_versioned<T: DeserializeOwned>(
@@ -283,8 +197,16 @@ impl ChunkStore {
         what: &str,
         id: Option<ChunkId>,
     ) -> Result<T, HandlerError> {
-        let Some(bytes) = self.get_bytes(name).await? else {
-            return Err(HandlerError::chunk_not_found(what, id, &self.uri));
+        let bytes = match self
+            .objects
+            .get(self.uri.bucket(), &self.uri.key(name))
+            .await
+        {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) | Err(ObjectError::NoSuchBucket { .. }) => {
+                return Err(HandlerError::chunk_not_found(what, id, &self.uri));
+            }
+            Err(error) => return Err(store_error(&error)),
         };
         let unreadable = || {
             HandlerError::new(
@@ -310,49 +232,16 @@ impl ChunkStore {
     }
 }
 
-/// Writes `dir/name` readable by the owner only, via a temporary file and a rename, so a reader
-/// never sees half an object.
-fn write_private_file(dir: &Path, name: &str, body: &[u8]) -> Result<(), HandlerError> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| io_error("create chunk directory", &e))?;
-    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(|e| io_error("write chunk object", &e))?;
-    file.write_all(body)
-        .map_err(|e| io_error("write chunk object", &e))?;
-    drop(file);
-    std::fs::rename(&temporary, dir.join(name)).map_err(|e| io_error("write chunk object", &e))
-}
-
-fn io_error(operation: &str, error: &std::io::Error) -> HandlerError {
-    HandlerError::transient(operation, error.kind())
-}
-
-/// Keeps the S3 error code only: messages can quote object keys we do not control.
-fn s3_error<E: ProvideErrorMetadata, R>(
-    operation: &str,
-    error: &aws_sdk_s3::error::SdkError<E, R>,
-) -> HandlerError {
-    let detail = match error {
-        aws_sdk_s3::error::SdkError::ServiceError(service) => {
-            service.err().code().unwrap_or("service error").to_owned()
+/// A store failure that may pass: the operation and an S3 error code or I/O kind.
+fn store_error(error: &ObjectError) -> HandlerError {
+    match error {
+        ObjectError::NoSuchBucket { operation } => {
+            HandlerError::transient(&format!("S3 {operation}"), "NoSuchBucket")
         }
-        aws_sdk_s3::error::SdkError::TimeoutError(_) => "timeout".to_owned(),
-        aws_sdk_s3::error::SdkError::DispatchFailure(_) => {
-            "could not reach the endpoint".to_owned()
+        ObjectError::Failed { operation, detail } => {
+            HandlerError::transient(&format!("S3 {operation}"), detail)
         }
-        _ => "request failed".to_owned(),
-    };
-    HandlerError::transient(operation, detail)
+    }
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ pub use path::{ContextPath, ContextValue, PathError, ReferencePath, SchemaRoot, 
 pub use payload::{PayloadTemplate, PayloadValue};
 pub use state::*;
 pub use typed::{
-    FromContext, MapItem, PayloadSafe, Processor, Record, Scope, Selector, StateInput, Value,
-    context, map_over,
+    BatchLimits, FromContext, ItemBatch, MapItem, PayloadSafe, Processor, Record, S3ItemsObject,
+    Scope, Selector, StateInput, Value, context, distributed_map_over, map_over,
 };
 // The macros are exported at the crate root by `#[macro_export]`; they belong here.
 pub use crate::{field, path, payload_safe, record, selector};

@@ -4,11 +4,13 @@
 //!
 //! What rustc checks here (each promise has a `tests/ui` case):
 //! - a path is built from field lenses (`path!(Root.a.b)`), so it names real fields and has the
-//!   type of the last one; `ItemsPath` accepts only a path to a `Vec<Item>`;
+//!   type of the last one; `ItemsPath` accepts only a path to a `Vec<Item>`, and a Distributed
+//!   Map's ItemReader only a path to a typed S3 object of `Item`s ([`S3ItemsObject`]);
 //! - the Map item (`$$.Map.Item.Value`) is a value of type `Item`, a path into the Map's input is
 //!   another type, so `$` cannot be passed where the item is needed;
 //! - `selector!` builds a payload as a whole struct: every field present, no other field, each
-//!   value of the field's type; a Map's processor must take exactly the selector's type;
+//!   value of the field's type; a Map's processor must take exactly the selector's type, or with
+//!   an ItemBatcher exactly an [`ItemBatch`] of it;
 //! - only `PayloadSafe` types travel in a payload.
 //!
 //! What rustc cannot check (the JSON names serde gives the fields) synth checks against each
@@ -21,7 +23,10 @@ use serde::Serialize;
 
 use super::path::{ContextValue, ReferencePath, SchemaRoot};
 use super::payload::{PayloadTemplate, PayloadValue};
-use super::state::{Branch, MapState, Transition};
+use super::state::{
+    Branch, ExecutionType, ItemBatcher, ItemReader, MapState, ProcessorConfig, ProcessorMode,
+    ReaderConfig, ReaderInputType, Transition,
+};
 
 /// A type whose values may travel in a state payload: ids, counts, URIs, dates, and structs made
 /// only of those. Sensitive values (SSNs, keys, secrets) must never implement it: a payload is
@@ -181,6 +186,25 @@ impl<In: JsonSchema, Item> ItemsPath for Path<In, Vec<Item>> {
     fn reference(&self) -> ReferencePath {
         Path::reference(self)
     }
+}
+
+/// A JSON object naming one S3 object whose content is an array of `Item`s, such as a handle a
+/// handler returns: a Distributed Map's ItemReader takes its `Bucket` and `Key` from it, and the
+/// Map's item is then an `Item`. Implement it for the handle type with its bucket and key fields.
+#[diagnostic::on_unimplemented(
+    message = "a Distributed Map reads its items from a typed S3 object, but `{Self}` is not one",
+    label = "not a path to an `S3ItemsObject`",
+    note = "end the path at a field whose type implements `asl::typed::S3ItemsObject` (a handle naming the bucket and key of a JSON array of items)"
+)]
+pub trait S3ItemsObject: Sized {
+    /// The type of each element of the stored array: the Map's item.
+    type Item;
+    /// How the object stores its items.
+    const INPUT_TYPE: ReaderInputType;
+    /// The field holding the bucket's name.
+    fn bucket() -> Field<Self, String>;
+    /// The field holding the object's key.
+    fn key() -> Field<Self, String>;
 }
 
 /// The context object's values, as types, so that a payload field reads one by type.
@@ -433,53 +457,155 @@ impl<Input, Task> Processor<Input, Task> {
 pub trait TakesSelector<Sel, Task> {}
 impl<T, Task> TakesSelector<T, Task> for T {}
 
-/// A Map under construction: `map_over(items).item_selector(..).processor(..)`.
-pub struct MapOver<In, Item> {
-    items_path: ReferencePath,
-    _types: PhantomData<fn() -> (In, Item)>,
+/// What each child execution of a batching Distributed Map receives: a batch of items, each built
+/// by the ItemSelector, and the `BatchInput` built once from the Map's input. AWS's JSON shape
+/// `{"Items": [...], "BatchInput": {...}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize, JsonSchema)]
+pub struct ItemBatch<Item, BatchInput> {
+    #[serde(rename = "Items")]
+    pub items: Vec<Item>,
+    #[serde(rename = "BatchInput")]
+    pub batch_input: BatchInput,
+}
+
+impl<Item: PayloadSafe, BatchInput: PayloadSafe> PayloadSafe for ItemBatch<Item, BatchInput> {}
+
+/// How large a batch may grow (at least one of the two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_items: Option<u32>,
+    pub max_input_bytes: Option<u32>,
+}
+
+/// Marks a Map running its iterations in the parent execution.
+pub enum Inline {}
+/// Marks a Map running each item (or batch) as a child execution, reading its items from S3.
+pub enum Distributed {}
+
+/// Where a Map's items come from.
+enum Items {
+    /// An array in the Map's input (`ItemsPath`).
+    Path(ReferencePath),
+    /// An S3 object (`ItemReader`).
+    Reader(ItemReader),
+}
+
+/// A Map under construction: `map_over(items)` (inline) or `distributed_map_over(items)`, then
+/// `.item_selector(..)`, optionally `.item_batcher(..)` (distributed only), then `.processor(..)`.
+pub struct MapOver<In, Item, Mode> {
+    items: Items,
+    _types: PhantomData<Types3<In, Item, Mode>>,
 }
 
 /// Starts an inline Map over the array at `items`.
-pub fn map_over<P: ItemsPath>(items: P) -> MapOver<P::Input, P::Item> {
+pub fn map_over<P: ItemsPath>(items: P) -> MapOver<P::Input, P::Item, Inline> {
     MapOver {
-        items_path: items.reference(),
+        items: Items::Path(items.reference()),
         _types: PhantomData,
     }
 }
 
-impl<In, Item> MapOver<In, Item> {
+/// Starts a Distributed Map over the items of the S3 object that `items` (a path in the Map's
+/// input) names: an ItemReader (`arn:aws:states:::s3:getObject`) takes the object's bucket and key
+/// from the handle at run time, and each child execution gets one `Object::Item`.
+pub fn distributed_map_over<In: JsonSchema, Object: S3ItemsObject>(
+    items: Path<In, Object>,
+) -> MapOver<In, Object::Item, Distributed> {
+    let handle = items.reference();
+    let field = |name: &'static str| PayloadValue::Path(handle.clone().field(name));
+    let reader = ItemReader {
+        resource: S3_GET_OBJECT.into(),
+        reader_config: Some(ReaderConfig {
+            input_type: Some(Object::INPUT_TYPE),
+            csv_header_location: None,
+            csv_headers: None,
+            max_items: None,
+        }),
+        parameters: Some(
+            PayloadTemplate::new()
+                .with("Bucket", field(Object::bucket().name()))
+                .with("Key", field(Object::key().name())),
+        ),
+    };
+    MapOver {
+        items: Items::Reader(reader),
+        _types: PhantomData,
+    }
+}
+
+/// The ItemReader resource that reads one S3 object.
+pub const S3_GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
+
+impl<In, Item, Mode> MapOver<In, Item, Mode> {
     /// What each iteration receives, built from the Map's input and the item.
     pub fn item_selector<Sel>(
         self,
         build: impl FnOnce(&MapItem<In, Item>) -> Selector<MapItem<In, Item>, Sel>,
-    ) -> MapSelecting<In, Item, Sel> {
+    ) -> MapSelecting<In, Item, Sel, Mode> {
         MapSelecting {
-            items_path: self.items_path,
+            items: self.items,
             item_selector: build(&MapItem(PhantomData)).template,
+            item_batcher: None,
             _types: PhantomData,
         }
     }
 }
 
 /// A Map with its ItemSelector, waiting for its processor.
-pub struct MapSelecting<In, Item, Sel> {
-    items_path: ReferencePath,
+pub struct MapSelecting<In, Item, Sel, Mode> {
+    items: Items,
     item_selector: PayloadTemplate,
-    _types: PhantomData<Types3<In, Item, Sel>>,
+    item_batcher: Option<ItemBatcher>,
+    _types: PhantomData<Types4<In, Item, Sel, Mode>>,
 }
 
-/// Marks three types as used without owning a value of any.
+/// Marks types as used without owning a value of any.
 type Types3<A, B, C> = fn() -> (A, B, C);
+type Types4<A, B, C, D> = fn() -> (A, B, C, D);
 
-impl<In, Item, Sel> MapSelecting<In, Item, Sel> {
-    /// The states run per item; they must take exactly what the ItemSelector builds.
+impl<In, Item, Sel> MapSelecting<In, Item, Sel, Distributed> {
+    /// Groups the selected items into batches under `limits`; each child execution then takes an
+    /// [`ItemBatch`] of them with `batch_input`, built once from the Map's input.
+    pub fn item_batcher<B>(
+        self,
+        limits: BatchLimits,
+        batch_input: impl FnOnce(&StateInput<In>) -> Selector<StateInput<In>, B>,
+    ) -> MapSelecting<In, Item, ItemBatch<Sel, B>, Distributed> {
+        let batch_input = batch_input(&StateInput::new()).template;
+        MapSelecting {
+            items: self.items,
+            item_selector: self.item_selector,
+            item_batcher: Some(ItemBatcher {
+                max_items_per_batch: limits.max_items,
+                max_input_bytes_per_batch: limits.max_input_bytes,
+                batch_input: Some(batch_input),
+            }),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<In, Item, Sel, Mode> MapSelecting<In, Item, Sel, Mode> {
+    /// The states run per item (per batch with an ItemBatcher); they must take exactly what the
+    /// ItemSelector (or the batcher) builds. A Distributed Map's children run as STANDARD
+    /// executions unless the caller sets another `ExecutionType`.
     pub fn processor<P: ProcessorTypes>(self, processor: P, transition: Transition) -> MapState
     where
         P::Input: TakesSelector<Sel, P::Task>,
     {
         let mut map = MapState::inline(processor.into_branch(), transition);
-        map.items_path = Some(self.items_path);
+        match self.items {
+            Items::Path(path) => map.items_path = Some(path),
+            Items::Reader(reader) => {
+                map.item_reader = Some(reader);
+                map.item_processor.processor_config = Some(ProcessorConfig {
+                    mode: ProcessorMode::Distributed,
+                    execution_type: Some(ExecutionType::Standard),
+                });
+            }
+        }
         map.item_selector = Some(self.item_selector);
+        map.item_batcher = self.item_batcher;
         map
     }
 }

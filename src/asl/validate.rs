@@ -56,6 +56,21 @@ impl Report {
     }
 }
 
+/// Why `label` cannot be a Distributed Map's `Label`, or `None` when it can. AWS allows 1 to 40
+/// characters, none of them whitespace, a control character or one of
+/// `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /`.
+pub fn label_problem(label: &str) -> Option<String> {
+    const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
+    let length = label.chars().count();
+    if !(1..=40).contains(&length) {
+        return Some(format!("a Label is 1 to 40 characters, not {length}"));
+    }
+    label
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || FORBIDDEN.contains(*c))
+        .map(|c| format!("a Label cannot contain {c:?}"))
+}
+
 /// Runs every check on `machine`.
 pub fn validate(machine: &StateMachine) -> Report {
     let mut checker = Checker::default();

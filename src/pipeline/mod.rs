@@ -1,36 +1,39 @@
 //! The cm-etl-pipeline-phase2 state machine, written with the ASL model and the handler contract:
 //!
 //! ```text
-//! GetTask02Chunks ──> ProcessTask02Chunks (Map: ProcessTask02Chunk per chunk id) ──> Task02Migrated
-//!        │                      │
-//!        ├──────────────────────┴─ a handler refused (not retryable) ──> Task02Rejected (Fail)
-//!        └──────────────────────── anything else, after retries ──────> Task02Failed (Fail)
+//! GetTask02Chunks ──> ProcessTask02Chunks ──────────────────────────> Task02Migrated
+//!        │            (Distributed Map: one child execution per chunk id,
+//!        │             read from the chunk store; results written back to it)
+//!        ├─ a handler refused (not retryable) ─────────────────────> Task02Rejected (Fail)
+//!        └─ anything else after retries; a failed Map Run ─────────> Task02Failed (Fail)
 //! ```
 //!
-//! Only ids, counts and URIs travel between states: the keys stay in the chunk store, and the
-//! Map keeps no per-chunk result (`ResultPath: null`), so every state's payload is O(1) in the
-//! number of keys and 8 bytes or less per chunk.
+//! Only counts and locations travel between states: the keys stay in the chunk store, the chunk
+//! ids are read from it by the Map's ItemReader, and the Map's results are written to it by its
+//! ResultWriter, so every state's payload is O(1) in the number of keys and of chunks, and each
+//! chunk's events go to its own child execution's history.
 
 pub mod lambda;
 mod payloads;
 
 use etl_lambda::contract::{
-    ErrorName as HandlerError, GetTask02Chunks, GetTask02ChunksInput, Handler, PipelineInput,
-    ProcessChunkInput, ProcessTask02Chunk,
+    ErrorName as HandlerError, GetTask02Chunks, GetTask02ChunksInput, Handler, MAP_RESULTS_FOLDER,
+    PipelineInput, ProcessChunkInput, ProcessTask02Chunk,
 };
 pub use payloads::Task02State;
 
 use crate::asl::typed::context;
 use crate::asl::{
-    Catcher, ErrorName, FailState, MapState, ResultPath, Scope, State, StateInput, StateMachine,
-    StateName, States, SucceedState, TaskState, Transition, Value, map_over, path, selector,
+    Catcher, ErrorName, ExecutionType, FailState, MapState, PayloadTemplate, PayloadValue,
+    ResultPath, ResultWriter, Scope, State, StateInput, StateMachine, StateName, States,
+    SucceedState, TaskState, Transition, Value, distributed_map_over, path, selector,
 };
-use crate::config::DeployConfig;
+use crate::config::{ChildExecutionType, DeployConfig, MapConfig};
 
 /// The state machine this module defines, as named in `deploy.toml`.
 pub const STATE_MACHINE_NAME: &str = "cm-etl-pipeline-phase2";
 
-/// The Map running ProcessTask02Chunk once per chunk.
+/// The Distributed Map running ProcessTask02Chunk once per chunk.
 pub const PROCESS_TASK02_CHUNKS: &str = "ProcessTask02Chunks";
 /// Every chunk was migrated.
 pub const TASK02_MIGRATED: &str = "Task02Migrated";
@@ -45,14 +48,13 @@ pub const TASK02_FAILED: &str = "Task02Failed";
 /// When `config` has no `[state_machines.cm-etl-pipeline-phase2]` table; `synth::render_definition`
 /// checks that first and reports it as an error.
 pub fn definition(config: &DeployConfig) -> StateMachine {
-    let map_max_concurrency = config
+    let map = &config
         .state_machines
         .iter()
         .find(|(name, _)| name.as_str() == STATE_MACHINE_NAME)
-        .map(|(_, machine)| machine.map_max_concurrency.get())
-        .unwrap_or_else(|| {
-            panic!("deploy.toml has no [state_machines.{STATE_MACHINE_NAME}] table")
-        });
+        .unwrap_or_else(|| panic!("deploy.toml has no [state_machines.{STATE_MACHINE_NAME}] table"))
+        .1
+        .map;
     let function = config.function_alias_arn();
 
     let mut states = States::new();
@@ -62,7 +64,7 @@ pub fn definition(config: &DeployConfig) -> StateMachine {
     );
     states.insert(
         name(PROCESS_TASK02_CHUNKS),
-        State::Map(process_task02_chunks(&function, map_max_concurrency)),
+        State::Map(process_task02_chunks(config, &function, map)),
     );
     states.insert(
         name(TASK02_MIGRATED),
@@ -79,7 +81,7 @@ pub fn definition(config: &DeployConfig) -> StateMachine {
         name(TASK02_FAILED),
         fail(
             "Task02.Failed",
-            "A task kept failing after its retries. The failed state's error is in the execution history.",
+            "A task kept failing after its retries, or more chunks failed than the Map tolerates (the Map Run's failed child executions have their errors). The failed state's error is in the execution history.",
         ),
     );
     StateMachine {
@@ -114,11 +116,14 @@ fn get_task02_chunks(config: &DeployConfig, function: &str) -> TaskState {
     task
 }
 
-/// Runs ProcessTask02Chunk on every chunk id, at most `max_concurrency` at once. Each iteration
-/// gets its chunk id (the item) and where to find the chunk (from the Map's input); the results
-/// are dropped (`ResultPath: null`), so the state stays the same size however many chunks.
-fn process_task02_chunks(function: &str, max_concurrency: u32) -> MapState {
-    let mut map = map_over(path!(Task02State.task02_chunks.chunk_ids))
+/// Runs ProcessTask02Chunk on every chunk id, each as a child execution with its own history, at
+/// most `max_concurrency` at once. The ItemReader reads the ids from the object GetTask02Chunks
+/// wrote; each child gets its chunk id (the item) and where to find the chunk (from the Map's
+/// input). The children's results go to the execution's chunk store folder (ResultWriter), and the
+/// Map's own output is dropped (`ResultPath: null`), so the state stays the same size however
+/// many chunks.
+fn process_task02_chunks(config: &DeployConfig, function: &str, settings: &MapConfig) -> MapState {
+    let mut map = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))
         .item_selector(|chunk| {
             selector!(ProcessChunkInput {
                 format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),
@@ -131,10 +136,62 @@ fn process_task02_chunks(function: &str, max_concurrency: u32) -> MapState {
             lambda::processor::<ProcessTask02Chunk>(function),
             Transition::Next(name(TASK02_MIGRATED)),
         );
-    map.max_concurrency = Some(max_concurrency);
+    if let Some(processor) = &mut map.item_processor.processor_config {
+        processor.execution_type = Some(match settings.execution_type {
+            ChildExecutionType::Standard => ExecutionType::Standard,
+            ChildExecutionType::Express => ExecutionType::Express,
+        });
+    }
+    map.max_concurrency = Some(settings.max_concurrency.get());
+    map.tolerated_failure_percentage = Some(settings.tolerated_failure_percentage.get());
+    map.tolerated_failure_count = Some(settings.tolerated_failure_count);
+    map.label = Some(settings.label.to_string());
+    map.result_writer = Some(map_results(config));
     map.result_path = ResultPath::Discard;
-    map.catch = catchers();
+    // A failed Map Run fails the Map with States.ExceedToleratedFailureThreshold whatever the
+    // children's errors were, so it cannot tell a refused chunk from a failing one.
+    map.catch = vec![Catcher {
+        error_equals: vec![ErrorName::all()],
+        result_path: ResultPath::Replace,
+        next: name(TASK02_FAILED),
+    }];
     map
+}
+
+/// Where the Map writes its children's results: `map-results/` in this execution's chunk store
+/// folder (`<prefix><execution>/`), so they are kept, and expire, with its chunks. The prefix is
+/// built from `$$.Execution.Name`, which means the same in every interpreter.
+fn map_results(config: &DeployConfig) -> ResultWriter {
+    let folder = format!(
+        "{}{{}}/{MAP_RESULTS_FOLDER}",
+        intrinsic_string_literal(&config.chunk_store.prefix)
+    );
+    ResultWriter {
+        resource: "arn:aws:states:::s3:putObject".into(),
+        parameters: Some(
+            PayloadTemplate::new()
+                .with(
+                    "Bucket",
+                    PayloadValue::Literal(config.chunk_store.bucket.as_str().into()),
+                )
+                .with(
+                    "Prefix",
+                    PayloadValue::Intrinsic(format!(
+                        "States.Format('{folder}', $$.Execution.Name)"
+                    )),
+                ),
+        ),
+    }
+}
+
+/// `text` inside a single-quoted intrinsic-function string: `'`, `{`, `}` and `\` are escaped.
+fn intrinsic_string_literal(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\'' | '{' | '}' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
 }
 
 /// Non-retryable handler errors end in Task02Rejected; anything else (retries exhausted, a

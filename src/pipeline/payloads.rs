@@ -4,15 +4,30 @@
 use chrono::NaiveDate;
 use etl_lambda::contract::{
     ChunkBudget, ChunkId, ChunkStoreUri, ChunkSummary, DateRange, ExecutionName,
-    GetTask02ChunksInput, PipelineInput, ProcessChunkInput, Task02Chunks,
+    GetTask02ChunksInput, PipelineInput, ProcessChunkInput, S3Items, Task02Chunks,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::asl::typed::{FromContext, context};
-use crate::asl::{payload_safe, record};
+use crate::asl::typed::{Field, FromContext, PayloadSafe, S3ItemsObject, context};
+use crate::asl::{ReaderInputType, field, payload_safe, record};
 
 payload_safe!(ExecutionName, ChunkId, ChunkStoreUri);
+
+/// The handle travels (a bucket and a key); the items stay in S3.
+impl<T: PayloadSafe> PayloadSafe for S3Items<T> {}
+
+/// A Distributed Map reads its items from the JSON array the handle names.
+impl<T> S3ItemsObject for S3Items<T> {
+    type Item = T;
+    const INPUT_TYPE: ReaderInputType = ReaderInputType::Json;
+    fn bucket() -> Field<Self, String> {
+        field!(bucket)
+    }
+    fn key() -> Field<Self, String> {
+        field!(key)
+    }
+}
 
 // Step Functions execution names are 1 to 80 characters; the handler still checks the
 // characters (ExecutionName::new) and refuses a name unsafe for a store key with InvalidInput.
@@ -42,7 +57,7 @@ record!(Task02Chunks {
     num_chunks: u32,
     total_keys: u64,
     total_rows: u64,
-    chunk_ids: Vec<ChunkId>,
+    chunk_ids: S3Items<ChunkId>,
 });
 record!(ProcessChunkInput {
     format_version: u16,
