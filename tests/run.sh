@@ -125,8 +125,13 @@ export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABL
 unset AWS_PROFILE AWS_ENDPOINT_URL || true
 
 # --- the tests ---------------------------------------------------------------------------------------
-log "cargo test --workspace ${cargo_args[*]:-}"
-cargo test --workspace "${cargo_args[@]}"
+# `--workspace` would win over a `-p PACKAGE` given after `--`, so it is only the default.
+scope=(--workspace)
+for arg in "${cargo_args[@]}"; do
+  case "$arg" in -p|--package|-p*|--package=*) scope=() ;; esac
+done
+log "cargo test ${scope[*]:-} ${cargo_args[*]:-}"
+cargo test "${scope[@]}" "${cargo_args[@]}"
 
 if [[ ${#cargo_args[@]} -eq 0 ]]; then
   for def in definitions/*.json; do

@@ -4,7 +4,22 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use etl_lambda::{SampleData, Warehouse};
+use etl_lambda::contract::ChunkStoreUri;
+use etl_lambda::{ChunkStores, Handlers, SampleData, Warehouse};
+
+/// Handlers on `warehouse` with a chunk store in a private directory under `dir` standing in for
+/// the S3 bucket `bench-chunks`.
+pub async fn local_handlers(warehouse: Warehouse, dir: &std::path::Path) -> Handlers {
+    let stores = ChunkStores::local(dir.join("s3"));
+    stores
+        .objects()
+        .await
+        .create_local_bucket("bench-chunks")
+        .await
+        .unwrap();
+    let uri = ChunkStoreUri::new("s3://bench-chunks/task02/").unwrap();
+    Handlers::with_stores(warehouse, uri, stores)
+}
 
 /// VmHWM (peak resident set) of this process, in MiB.
 pub fn peak_mib() -> f64 {

@@ -6,8 +6,7 @@ mod common;
 
 use std::time::Instant;
 
-use etl_lambda::Handlers;
-use etl_lambda::contract::{ChunkBudget, ChunkStoreUri, ExecutionName, GetTask02ChunksInput};
+use etl_lambda::contract::{ChunkBudget, ExecutionName, GetTask02ChunksInput};
 
 const KEYS: u64 = 1_000_000;
 
@@ -18,8 +17,7 @@ async fn main() {
     println!("get_chunks: {KEYS} keys, SQLite file, local chunk store");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let warehouse = common::loaded(&url, &sample).await;
-    let store = ChunkStoreUri::new(format!("file://{}/chunks/", dir.path().display())).unwrap();
-    let handlers = Handlers::new(warehouse, store);
+    let handlers = common::local_handlers(warehouse, dir.path()).await;
 
     for (run, execution) in ["bench-1", "bench-2"].into_iter().enumerate() {
         common::reset_peak();

@@ -9,11 +9,11 @@ mod common;
 
 use std::time::Instant;
 
+use etl_lambda::Warehouse;
 use etl_lambda::contract::{
-    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkStoreUri, ExecutionName, GetTask02ChunksInput,
+    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ExecutionName, GetTask02ChunksInput,
     ProcessChunkInput,
 };
-use etl_lambda::{Handlers, Warehouse};
 
 const KEYS: u64 = 50_000;
 const ROWS_PER_KEY: u32 = 4;
@@ -48,9 +48,7 @@ async fn bench(url: &str, dir: &tempfile::TempDir) {
         "process_chunk on {engine}: {} source rows",
         sample.source_rows()
     );
-    let store =
-        ChunkStoreUri::new(format!("file://{}/chunks-{engine}/", dir.path().display())).unwrap();
-    let handlers = Handlers::new(warehouse.clone(), store);
+    let handlers = common::local_handlers(warehouse.clone(), &dir.path().join(engine)).await;
     let chunks = handlers
         .get_task02_chunks(GetTask02ChunksInput {
             execution: ExecutionName::new("bench").unwrap(),
@@ -67,13 +65,13 @@ async fn bench(url: &str, dir: &tempfile::TempDir) {
     for _pass in ["first", "replace"] {
         let start = Instant::now();
         let mut rows = 0;
-        for id in &chunks.chunk_ids {
+        for id in (0..chunks.num_chunks).map(ChunkId) {
             let summary = handlers
                 .process_task02_chunk(ProcessChunkInput {
                     format_version: CHUNK_FORMAT_VERSION,
                     execution: chunks.execution.clone(),
                     chunk_store: chunks.chunk_store.clone(),
-                    chunk_id: *id,
+                    chunk_id: id,
                 })
                 .await
                 .unwrap();

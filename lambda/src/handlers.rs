@@ -52,6 +52,11 @@ impl Handlers {
         &self.warehouse
     }
 
+    /// Where the chunk stores' objects live (S3, or a local stand-in).
+    pub fn stores(&self) -> &ChunkStores {
+        &self.stores
+    }
+
     /// The base chunk store URI (each execution's chunks go under `<base><execution>/`).
     pub fn chunk_store(&self) -> &ChunkStoreUri {
         &self.chunk_store
@@ -366,7 +371,7 @@ mod tests {
     #[test]
     fn a_wrong_value_names_the_path_not_the_value() {
         let error = invalid(json!({"action": "process_task02_chunk", "input": {
-            "format_version": 1, "execution": "e", "chunk_store": "file:///tmp/x/",
+            "format_version": 1, "execution": "e", "chunk_store": "s3://chunk-bucket/x/",
             "chunk_id": "123-45-6789"}}));
         assert!(error.message.contains("`input.chunk_id`"), "{error}");
         assert!(!error.message.contains("6789"), "{error}");
@@ -375,7 +380,7 @@ mod tests {
     #[test]
     fn missing_and_unknown_fields_are_named() {
         let missing = invalid(json!({"action": "process_task02_chunk", "input": {
-            "format_version": 1, "execution": "e", "chunk_store": "file:///tmp/x/"}}));
+            "format_version": 1, "execution": "e", "chunk_store": "s3://chunk-bucket/x/"}}));
         assert!(missing.message.contains("chunk_id"), "{missing}");
         let unknown = invalid(json!({"action": "get_task02_chunks", "input": {
             "execution": "e", "date_range": {"from": "2024-01-01", "to": "2024-01-02"},
@@ -394,7 +399,7 @@ mod tests {
     #[test]
     fn a_valid_event_parses_to_the_typed_request() {
         let request = parse_request(json!({"action": "process_task02_chunk", "input": {
-            "format_version": 1, "execution": "e-1", "chunk_store": "file:///tmp/x/e-1/",
+            "format_version": 1, "execution": "e-1", "chunk_store": "s3://chunk-bucket/x/e-1/",
             "chunk_id": 3}}))
         .unwrap();
         assert_eq!(request.action(), Action::ProcessTask02Chunk);

@@ -45,8 +45,8 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
     outputs.push(response.to_string());
     let chunks: etl_lambda::contract::Task02Chunks = serde_json::from_value(response).unwrap();
     process_all(handlers, &chunks).await;
-    for id in &chunks.chunk_ids {
-        let request = Request::ProcessTask02Chunk(process_input(&chunks, *id));
+    for id in world.chunk_ids(&chunks).await {
+        let request = Request::ProcessTask02Chunk(process_input(&chunks, id));
         outputs.push(handlers.handle(request).await.unwrap().to_string());
     }
 
@@ -81,9 +81,10 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
         .unwrap_err();
     outputs.push(format!("{error} {error:?}"));
     // Values that hold SSNs format as redacted.
-    let chunk = etl_lambda::ChunkStore::open(&chunks.chunk_store)
+    let chunk = world
+        .stores
+        .open(&chunks.chunk_store)
         .await
-        .unwrap()
         .get_chunk(ChunkId(0))
         .await
         .unwrap();

@@ -1,31 +1,16 @@
-//! The S3 chunk store against moto server: GetTask02Chunks writes one object per chunk plus a
-//! manifest, encrypted at rest, under the execution's prefix; a separate store handle (another
+//! The S3 chunk store against moto server: GetTask02Chunks writes one object per chunk, the list
+//! of chunk ids and a manifest, encrypted at rest, under the execution's prefix; a separate store handle (another
 //! execution environment) reads them back; missing objects and buckets are named errors.
 
 mod common;
 
-use common::{Engine, World, moto_sdk_config, process_all, process_input, sample, unique};
+use common::{Engine, World, moto_bucket, moto_sdk_config, process_all, process_input, sample};
 use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, ErrorName};
 use etl_lambda::{ChunkStores, Handlers, Warehouse};
 
-async fn bucket(name: &str) -> (aws_sdk_s3::Client, String) {
-    let config = aws_sdk_s3::config::Builder::from(&moto_sdk_config())
-        .force_path_style(true)
-        .build();
-    let client = aws_sdk_s3::Client::from_conf(config);
-    let bucket = unique(name).replace('_', "-");
-    client
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("create bucket on moto");
-    (client, bucket)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
-    let (s3, bucket) = bucket("chunks").await;
+    let (s3, bucket) = moto_bucket("chunks").await;
     let mut world = World::new(Engine::Sqlite, "s3_chunks", sample(300, 2, 10)).await;
     world.chunk_store = ChunkStoreUri::new(format!("s3://{bucket}/task02/")).unwrap();
     let writer = Handlers::with_stores(
@@ -57,14 +42,23 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
         .unwrap();
     let mut names: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
     names.sort();
-    let mut expected: Vec<String> = chunks
-        .chunk_ids
+    let ids = common::chunk_ids(writer.stores(), &chunks).await;
+    assert_eq!(ids.len(), chunks.num_chunks as usize);
+    assert_eq!(
+        (chunks.chunk_ids.bucket.as_str(), chunks.chunk_ids.key.as_str()),
+        (bucket.as_str(), "task02/s3-exec/chunk-ids.json")
+    );
+    let mut expected: Vec<String> = ids
         .iter()
         .map(|id| format!("task02/s3-exec/chunk-{:08}.json", id.0))
         .collect();
+    expected.push("task02/s3-exec/chunk-ids.json".to_owned());
     expected.push("task02/s3-exec/manifest.json".to_owned());
     expected.sort();
-    assert_eq!(names, expected, "one object per chunk plus the manifest");
+    assert_eq!(
+        names, expected,
+        "one object per chunk, the chunk ids and the manifest"
+    );
     for name in &names {
         let head = s3
             .head_object()

@@ -40,7 +40,8 @@ async fn a_url_secret_connects_the_warehouse_the_handlers_use() {
     let dir = tempfile::tempdir().unwrap();
     let url = database_url(Engine::Sqlite, &dir, "secret_url").await;
     let arn = secret(&url).await;
-    let store = format!("file://{}/chunks/", dir.path().display());
+    let (_, bucket) = common::moto_bucket("secret-url").await;
+    let store = format!("s3://{bucket}/task02/");
 
     let handlers = settings(&arn, &store)
         .handlers(&moto_sdk_config())
@@ -82,10 +83,9 @@ async fn an_rds_json_secret_reaches_postgresql() {
         "dbname": base.get_dbname().unwrap_or("postgres"),
     });
     let arn = secret(&value.to_string()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("file://{}/chunks/", dir.path().display());
+    let store = "s3://cm-etl-test-chunks/task02/";
 
-    let mut settings = settings(&arn, &store);
+    let mut settings = settings(&arn, store);
     settings.create_schema = false;
     let handlers = settings
         .handlers(&moto_sdk_config())
@@ -107,11 +107,10 @@ async fn an_rds_json_secret_reaches_postgresql() {
 
 #[tokio::test]
 async fn a_missing_or_malformed_secret_is_named_and_never_quoted() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = format!("file://{}/chunks/", dir.path().display());
+    let store = "s3://cm-etl-test-chunks/task02/";
 
     let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:cm-etl/nope-AbCdEf";
-    let err = settings(missing, &store)
+    let err = settings(missing, store)
         .handlers(&moto_sdk_config())
         .await
         .err()
@@ -121,7 +120,7 @@ async fn a_missing_or_malformed_secret_is_named_and_never_quoted() {
     assert!(err.message.contains("does not exist"), "{err}");
 
     let arn = secret("hunter2-is-not-a-url").await;
-    let err = settings(&arn, &store)
+    let err = settings(&arn, store)
         .handlers(&moto_sdk_config())
         .await
         .err()

@@ -70,6 +70,21 @@ pub fn sample(keys: u64, rows_per_key: u32, bad_rows_percent: u8) -> SampleData 
     }
 }
 
+/// The bucket of the tests' local chunk stores.
+pub const LOCAL_BUCKET: &str = "cm-etl-test-chunks";
+
+/// Chunk stores in a private directory standing in for S3, with [`LOCAL_BUCKET`] created.
+pub async fn local_stores(dir: &TempDir) -> ChunkStores {
+    let stores = ChunkStores::local(dir.path().join("s3"));
+    stores
+        .objects()
+        .await
+        .create_local_bucket(LOCAL_BUCKET)
+        .await
+        .unwrap();
+    stores
+}
+
 /// One test's world: a loaded warehouse, a local chunk store and the handlers over both.
 pub struct World {
     pub engine: Engine,
@@ -78,6 +93,7 @@ pub struct World {
     pub warehouse: Warehouse,
     pub sample: SampleData,
     pub chunk_store: ChunkStoreUri,
+    pub stores: ChunkStores,
     pub handlers: Handlers,
 }
 
@@ -88,9 +104,9 @@ impl World {
         let warehouse = Warehouse::connect(&database_url).await.unwrap();
         warehouse.create_schema().await.unwrap();
         sample.load_into(&warehouse).await.unwrap();
-        let chunk_store =
-            ChunkStoreUri::new(format!("file://{}/chunks/", dir.path().display())).unwrap();
-        let handlers = Handlers::new(warehouse.clone(), chunk_store.clone());
+        let chunk_store = ChunkStoreUri::new(format!("s3://{LOCAL_BUCKET}/task02/")).unwrap();
+        let stores = local_stores(&dir).await;
+        let handlers = Handlers::with_stores(warehouse.clone(), chunk_store.clone(), stores.clone());
         Self {
             engine,
             dir,
@@ -98,15 +114,22 @@ impl World {
             warehouse,
             sample,
             chunk_store,
+            stores,
             handlers,
         }
     }
 
     /// Handlers as another execution environment would have them: their own warehouse
-    /// connection and their own chunk store handles.
+    /// connection and their own chunk store handles on the same bucket.
     pub async fn other_environment(&self) -> Handlers {
         let warehouse = Warehouse::connect(&self.database_url).await.unwrap();
-        Handlers::with_stores(warehouse, self.chunk_store.clone(), ChunkStores::new())
+        let stores = ChunkStores::local(self.dir.path().join("s3"));
+        Handlers::with_stores(warehouse, self.chunk_store.clone(), stores)
+    }
+
+    /// The chunk ids as the Map's ItemReader reads them.
+    pub async fn chunk_ids(&self, chunks: &Task02Chunks) -> Vec<ChunkId> {
+        chunk_ids(&self.stores, chunks).await
     }
 
     pub async fn get_chunks(&self, execution: &str, budget: ChunkBudget) -> Task02Chunks {
@@ -143,11 +166,25 @@ pub fn process_input(chunks: &Task02Chunks, chunk_id: ChunkId) -> ProcessChunkIn
     }
 }
 
-/// Processes every chunk of `chunks`, in order.
+/// The chunk ids as the Map's ItemReader reads them: the JSON array GetTask02Chunks stored at the
+/// location its result names.
+pub async fn chunk_ids(stores: &ChunkStores, chunks: &Task02Chunks) -> Vec<ChunkId> {
+    let items = &chunks.chunk_ids;
+    let bytes = stores
+        .objects()
+        .await
+        .get(&items.bucket, &items.key)
+        .await
+        .expect("read the chunk ids")
+        .expect("GetTask02Chunks stored its chunk ids");
+    serde_json::from_slice(&bytes).expect("the chunk ids are a JSON array of ids")
+}
+
+/// Processes every chunk of `chunks`, in the order the chunk ids list them.
 pub async fn process_all(handlers: &Handlers, chunks: &Task02Chunks) {
-    for id in &chunks.chunk_ids {
+    for id in chunk_ids(handlers.stores(), chunks).await {
         handlers
-            .process_task02_chunk(process_input(chunks, *id))
+            .process_task02_chunk(process_input(chunks, id))
             .await
             .unwrap_or_else(|e| panic!("chunk {id}: {e}"));
     }
@@ -183,6 +220,22 @@ pub fn moto_sdk_config() -> aws_config::SdkConfig {
             aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "tests"),
         ))
         .build()
+}
+
+/// A new bucket in moto, named after `name`, and an S3 client on moto.
+pub async fn moto_bucket(name: &str) -> (aws_sdk_s3::Client, String) {
+    let config = aws_sdk_s3::config::Builder::from(&moto_sdk_config())
+        .force_path_style(true)
+        .build();
+    let client = aws_sdk_s3::Client::from_conf(config);
+    let bucket = unique(name).replace('_', "-");
+    client
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("create bucket on moto");
+    (client, bucket)
 }
 
 /// Instantiates each `async fn NAME(engine: Engine)` of the calling file as two tests,
