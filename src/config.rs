@@ -405,6 +405,13 @@ impl DeployConfig {
                 "`chunking.max_rows` and `chunking.max_keys` must be at least 1",
             ));
         }
+        let store = &config.chunk_store;
+        ChunkStoreUri::new(format!("s3://{}/{}", store.bucket, store.prefix)).map_err(|err| {
+            invalid(&format!(
+                "[chunk_store] bucket and prefix do not make a chunk store: {}",
+                err.rule
+            ))
+        })?;
         let function = &config.function;
         for (name, machine) in &config.state_machines {
             if machine.map.execution_type == ChildExecutionType::Express
@@ -479,7 +486,7 @@ impl DeployConfig {
             "s3://{}/{}",
             self.chunk_store.bucket, self.chunk_store.prefix
         ))
-        .expect("a checked bucket name always makes a valid s3 URI")
+        .expect("parse checks that the bucket and prefix make a chunk store")
     }
 }
 
@@ -589,6 +596,20 @@ mod tests {
         let config = DeployConfig::parse(&express, Path::new("deploy.toml")).unwrap();
         let machine = &config.state_machines.values().next().unwrap().map;
         assert_eq!(machine.execution_type, ChildExecutionType::Express);
+    }
+
+    #[test]
+    fn the_chunk_store_must_be_an_s3_bucket_and_a_safe_prefix() {
+        for (from, to) in [
+            ("bucket = \"cm-etl-phase2-chunks\"", "bucket = \"Upper_Case\""),
+            ("prefix = \"task02/\"", "prefix = \"a b/\""),
+            ("prefix = \"task02/\"", "prefix = \"../task02/\""),
+        ] {
+            let text = committed().replace(from, to);
+            assert_ne!(text, committed(), "{from}");
+            let err = parse_error(&text);
+            assert!(err.contains("[chunk_store]"), "{to}: {err}");
+        }
     }
 
     #[test]

@@ -201,6 +201,10 @@ impl fmt::Display for ChunkStoreUri {
     }
 }
 
+/// The object, in an execution's chunk store folder, holding every chunk id as one JSON array: the
+/// Distributed Map's ItemReader reads it.
+pub const CHUNK_IDS: &str = "chunk-ids.json";
+
 /// The folder, inside an execution's chunk store folder, where the Distributed Map's ResultWriter
 /// writes what each child execution returned (no key: chunk ids and counts).
 pub const MAP_RESULTS_FOLDER: &str = "map-results";

@@ -13,14 +13,12 @@ use serde::de::DeserializeOwned;
 
 use crate::chunks::{Manifest, StoredChunk};
 use crate::contract::{
-    CHUNK_FORMAT_VERSION, ChunkId, ChunkStoreUri, ErrorName, ExecutionName, S3Items,
+    CHUNK_FORMAT_VERSION, CHUNK_IDS, ChunkId, ChunkStoreUri, ErrorName, ExecutionName, S3Items,
 };
 use crate::error::HandlerError;
 use crate::objects::{ObjectError, ObjectStore};
 
 const MANIFEST: &str = "manifest.json";
-/// The items object of an execution: every chunk id, as one JSON array.
-pub const CHUNK_IDS: &str = "chunk-ids.json";
 const CHUNK_PREFIX: &str = "chunk-";
 const CHUNK_SUFFIX: &str = ".json";
 

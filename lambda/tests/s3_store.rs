@@ -45,7 +45,10 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
     let ids = common::chunk_ids(writer.stores(), &chunks).await;
     assert_eq!(ids.len(), chunks.num_chunks as usize);
     assert_eq!(
-        (chunks.chunk_ids.bucket.as_str(), chunks.chunk_ids.key.as_str()),
+        (
+            chunks.chunk_ids.bucket.as_str(),
+            chunks.chunk_ids.key.as_str()
+        ),
         (bucket.as_str(), "task02/s3-exec/chunk-ids.json")
     );
     let mut expected: Vec<String> = ids

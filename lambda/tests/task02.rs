@@ -49,7 +49,11 @@ async fn get_chunks_stores_the_chunks_and_returns_only_ids(engine: Engine) {
     );
     // Counts and locations only: the same size for 1,000 chunks as for one.
     let response = serde_json::to_string(&chunks).unwrap();
-    assert!(response.len() <= 1024, "response is {} bytes", response.len());
+    assert!(
+        response.len() <= 1024,
+        "response is {} bytes",
+        response.len()
+    );
     for ssn in world.sample.ssn_spellings() {
         assert!(!response.contains(&ssn), "the response holds a key");
     }

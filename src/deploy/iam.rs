@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use etl_lambda::contract::{CHUNK_IDS, MAP_RESULTS_FOLDER};
+
 use crate::config::{DeployConfig, LogLevel};
 
 /// Where the documents live, relative to the repository root.
@@ -134,13 +136,60 @@ fn secret_resource(arn: &str) -> String {
 }
 
 /// The state machine's permissions: invoke the function through its alias only (the definition
-/// names the alias ARN), plus log delivery when a state machine logs.
+/// names the alias ARN); run the Distributed Map (start its child executions of this state machine,
+/// follow and stop them, read the chunk ids and write the results in the chunk store's execution
+/// folders, nowhere else); log delivery when a state machine logs.
 fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
-    let mut statements = vec![Statement::allow(
-        "InvokeTheFunctionThroughItsAliasOnly",
-        vec!["lambda:InvokeFunction"],
-        vec![config.function_alias_arn()],
-    )];
+    let (machines, children): (Vec<String>, Vec<String>) = config
+        .state_machines
+        .keys()
+        .map(|name| {
+            (
+                config.state_machine_arn(name),
+                format!(
+                    "arn:aws:states:{}:{}:execution:{name}/*",
+                    config.region, config.account
+                ),
+            )
+        })
+        .unzip();
+    let folders = format!(
+        "arn:aws:s3:::{}/{}*",
+        config.chunk_store.bucket, config.chunk_store.prefix
+    );
+    let mut statements = vec![
+        Statement::allow(
+            "InvokeTheFunctionThroughItsAliasOnly",
+            vec!["lambda:InvokeFunction"],
+            vec![config.function_alias_arn()],
+        ),
+        Statement::allow(
+            "StartTheMapRunsChildExecutions",
+            vec!["states:StartExecution"],
+            machines,
+        ),
+        Statement::allow(
+            "FollowAndStopTheMapRunsChildExecutions",
+            vec!["states:DescribeExecution", "states:StopExecution"],
+            children,
+        ),
+        Statement::allow(
+            "ReadTheChunkIdsOnly",
+            vec!["s3:GetObject"],
+            vec![format!("{folders}/{CHUNK_IDS}")],
+        ),
+        // What AWS documents for a ResultWriter, multipart uploads included.
+        Statement::allow(
+            "WriteTheMapResultsOnly",
+            vec![
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:AbortMultipartUpload",
+            ],
+            vec![format!("{folders}/{MAP_RESULTS_FOLDER}/*")],
+        ),
+    ];
     let logs = config
         .state_machines
         .values()
@@ -222,11 +271,65 @@ mod tests {
     fn the_state_machine_may_invoke_only_the_alias() {
         let config = committed_config();
         let policy = document(&config, "state-machine-role-policy.json");
-        assert_eq!(resources(&policy), vec![config.function_alias_arn()]);
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            serde_json::json!([config.function_alias_arn()])
+        );
         assert_eq!(
             policy["Statement"][0]["Action"],
             serde_json::json!(["lambda:InvokeFunction"])
         );
+    }
+
+    /// The actions of every statement naming `resource`.
+    fn actions_on(policy: &serde_json::Value, resource: &str) -> Vec<String> {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["Resource"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r == resource)
+            })
+            .flat_map(|s| s["Action"].as_array().unwrap().clone())
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_distributed_map_may_run_only_its_own_children_and_chunk_folders() {
+        let config = committed_config();
+        let policy = document(&config, "state-machine-role-policy.json");
+        let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:cm-etl-pipeline-phase2";
+        let children = "arn:aws:states:us-east-1:123456789012:execution:cm-etl-pipeline-phase2/*";
+        assert_eq!(actions_on(&policy, machine), ["states:StartExecution"]);
+        assert_eq!(
+            actions_on(&policy, children),
+            ["states:DescribeExecution", "states:StopExecution"]
+        );
+        assert_eq!(
+            actions_on(
+                &policy,
+                "arn:aws:s3:::cm-etl-phase2-chunks/task02/*/chunk-ids.json"
+            ),
+            ["s3:GetObject"]
+        );
+        let results = actions_on(
+            &policy,
+            "arn:aws:s3:::cm-etl-phase2-chunks/task02/*/map-results/*",
+        );
+        assert!(results.contains(&"s3:PutObject".to_owned()), "{results:?}");
+        assert!(
+            results.contains(&"s3:AbortMultipartUpload".to_owned()),
+            "{results:?}"
+        );
+        // Nothing else of S3 or Step Functions, and no wildcard resource.
+        let all = resources(&policy);
+        assert_eq!(all.len(), 5, "{all:?}");
+        assert!(all.iter().all(|r| r != "*"), "{all:?}");
     }
 
     #[test]

@@ -253,10 +253,21 @@ mod tests {
     }
 
     #[test]
-    fn the_map_gives_each_iteration_its_chunk_id_as_the_item() {
+    fn the_map_reads_the_chunk_ids_and_gives_each_child_its_chunk_id_as_the_item() {
         let machine = rendered(&config());
         let map = &machine["States"][PROCESS_TASK02_CHUNKS];
-        assert_eq!(map["ItemsPath"], "$.task02_chunks.chunk_ids");
+        assert_eq!(
+            map["ItemReader"],
+            json!({
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {
+                    "Bucket.$": "$.task02_chunks.chunk_ids.bucket",
+                    "Key.$": "$.task02_chunks.chunk_ids.key",
+                },
+            })
+        );
+        assert!(map.get("ItemsPath").is_none());
         assert_eq!(
             map["ItemSelector"],
             json!({
@@ -265,6 +276,10 @@ mod tests {
                 "chunk_store.$": "$.task02_chunks.chunk_store",
                 "chunk_id.$": "$$.Map.Item.Value",
             })
+        );
+        assert_eq!(
+            map["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
         );
         assert_eq!(map["ResultPath"], Json::Null);
         assert!(map.get("Iterator").is_none() && map.get("Parameters").is_none());
@@ -278,11 +293,31 @@ mod tests {
     }
 
     #[test]
-    fn deploy_toml_sets_the_function_the_budget_and_the_concurrency() {
+    fn the_map_writes_its_results_into_the_executions_chunk_folder() {
+        let mut config = config();
+        config.chunk_store.prefix = "it's/{odd}/".into();
+        let machine = rendered(&config);
+        let writer = &machine["States"][PROCESS_TASK02_CHUNKS]["ResultWriter"];
+        assert_eq!(writer["Resource"], "arn:aws:states:::s3:putObject");
+        assert_eq!(
+            writer["Parameters"],
+            json!({
+                "Bucket": config.chunk_store.bucket.as_str(),
+                "Prefix.$": "States.Format('it\\'s/\\{odd\\}/{}/map-results', $$.Execution.Name)",
+            })
+        );
+    }
+
+    #[test]
+    fn deploy_toml_sets_the_function_the_budget_and_the_map() {
         let mut config = config();
         config.chunking.max_rows = 7;
         for machine in config.state_machines.values_mut() {
-            machine.map_max_concurrency = 3.try_into().unwrap();
+            machine.map.max_concurrency = 3.try_into().unwrap();
+            machine.map.tolerated_failure_percentage = 2.5.try_into().unwrap();
+            machine.map.tolerated_failure_count = 4;
+            machine.map.label = "part-2".to_owned().try_into().unwrap();
+            machine.map.execution_type = ChildExecutionType::Express;
         }
         let machine = rendered(&config);
         let get = &machine["States"][GetTask02Chunks::STATE_NAME];
@@ -304,16 +339,26 @@ mod tests {
         );
         assert_eq!(get["ResultPath"], "$.task02_chunks");
         assert_eq!(get["ResultSelector"]["chunk_ids.$"], "$.Payload.chunk_ids");
+        let map = &machine["States"][PROCESS_TASK02_CHUNKS];
+        assert_eq!(map["MaxConcurrency"], 3);
+        assert_eq!(map["ToleratedFailurePercentage"], 2.5);
+        assert_eq!(map["ToleratedFailureCount"], 4);
+        assert_eq!(map["Label"], "part-2");
         assert_eq!(
-            machine["States"][PROCESS_TASK02_CHUNKS]["MaxConcurrency"],
-            3
+            map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"],
+            "EXPRESS"
         );
     }
 
     #[test]
     fn non_retryable_handler_errors_are_caught_before_states_all() {
         let machine = rendered(&config());
-        for state in [GetTask02Chunks::STATE_NAME, PROCESS_TASK02_CHUNKS] {
+        // A failed Map Run is States.ExceedToleratedFailureThreshold whatever the children did.
+        assert_eq!(
+            machine["States"][PROCESS_TASK02_CHUNKS]["Catch"],
+            json!([{"ErrorEquals": ["States.ALL"], "Next": TASK02_FAILED}])
+        );
+        for state in [GetTask02Chunks::STATE_NAME] {
             let catch = machine["States"][state]["Catch"].as_array().unwrap();
             let refused: Vec<&str> = HandlerError::ALL
                 .into_iter()

@@ -106,7 +106,8 @@ impl World {
         sample.load_into(&warehouse).await.unwrap();
         let chunk_store = ChunkStoreUri::new(format!("s3://{LOCAL_BUCKET}/task02/")).unwrap();
         let stores = local_stores(&dir).await;
-        let handlers = Handlers::with_stores(warehouse.clone(), chunk_store.clone(), stores.clone());
+        let handlers =
+            Handlers::with_stores(warehouse.clone(), chunk_store.clone(), stores.clone());
         Self {
             engine,
             dir,
