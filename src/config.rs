@@ -601,7 +601,10 @@ mod tests {
     #[test]
     fn the_chunk_store_must_be_an_s3_bucket_and_a_safe_prefix() {
         for (from, to) in [
-            ("bucket = \"cm-etl-phase2-chunks\"", "bucket = \"Upper_Case\""),
+            (
+                "bucket = \"cm-etl-phase2-chunks\"",
+                "bucket = \"Upper_Case\"",
+            ),
             ("prefix = \"task02/\"", "prefix = \"a b/\""),
             ("prefix = \"task02/\"", "prefix = \"../task02/\""),
         ] {

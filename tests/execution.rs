@@ -16,7 +16,9 @@ use std::time::Duration;
 use assert_cmd::cargo::CommandCargoExt;
 use cm_etl::execution::{ExecutionReport, MapIterations, Status};
 use serde_json::{Value, json};
-use support::{Moto, Run, create_role, moto_endpoint, queue_lambda_results, reset_moto, run};
+use support::{
+    CHUNK_BUCKET, Moto, Run, create_role, moto_endpoint, queue_lambda_results, reset_moto, run,
+};
 
 const INPUT: &str = r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}"#;
 
@@ -42,18 +44,25 @@ fn unique(prefix: &str) -> String {
     )
 }
 
-fn chunks_result(execution_hint: &str, chunk_ids: Option<&[u32]>) -> Value {
+/// Where the canned split says its chunk ids are.
+const CHUNK_IDS_KEY: &str = "task02/canned/chunk-ids.json";
+
+/// What GetTask02Chunks returns for `chunk_ids`, whose list is put where the result says, as the
+/// handler would (the Distributed Map's ItemReader reads it from moto's S3); without ids, a result
+/// that lacks the field.
+fn chunks_result(chunk_ids: Option<&[u32]>) -> Value {
     let mut result = json!({
         "format_version": 1,
-        "execution": execution_hint,
-        "chunk_store": "s3://cm-etl-phase2-chunks/task02/",
+        "execution": "canned",
+        "chunk_store": "s3://cm-etl-phase2-chunks/task02/canned/",
         "date_range": {"from": "2024-01-01", "to": "2024-01-31"},
         "num_chunks": chunk_ids.map_or(0, <[u32]>::len),
         "total_keys": 40,
         "total_rows": 400,
     });
     if let Some(ids) = chunk_ids {
-        result["chunk_ids"] = json!(ids);
+        Moto::connect().put_object(CHUNK_BUCKET, CHUNK_IDS_KEY, &json!(ids).to_string());
+        result["chunk_ids"] = json!({"bucket": CHUNK_BUCKET, "key": CHUNK_IDS_KEY});
     }
     result
 }
@@ -121,6 +130,7 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
     let zip = zip.finish().unwrap().into_inner();
 
     let moto = Moto::connect();
+    moto.create_bucket(CHUNK_BUCKET);
     let arn = moto.block_on(async {
         let lambda = &moto.lambda;
         lambda
@@ -206,7 +216,7 @@ fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
     let _turn = serial();
     let deployed = deploy("ok", None);
     let chunk_ids = [0, 1, 2, 3];
-    let mut results = vec![chunks_result("any", Some(&chunk_ids))];
+    let mut results = vec![chunks_result(Some(&chunk_ids))];
     results.extend(chunk_ids.iter().map(|&id| chunk_summary(id)));
     queue_lambda_results(&results);
 
@@ -231,17 +241,28 @@ fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     let report = report(&stdout);
     assert_eq!(report.status, Status::Succeeded);
+    // Counted from the Map Run (DescribeMapRun): one child execution per chunk id in the object.
     assert_eq!(
         report.map_iterations,
         MapIterations {
             succeeded: 4,
             failed: 0,
+            running: 0,
             total: chunk_ids.len() as u64
         }
     );
     assert_eq!(
         report.output.as_ref().unwrap()["task02_chunks"]["chunk_ids"],
-        json!(chunk_ids)
+        json!({"bucket": CHUNK_BUCKET, "key": CHUNK_IDS_KEY})
+    );
+    // The Map's ResultWriter wrote into this execution's chunk store folder.
+    let results = Moto::connect().keys(
+        CHUNK_BUCKET,
+        &format!("task02/{}/map-results/", report.name),
+    );
+    assert!(
+        results.iter().any(|key| key.ends_with("/manifest.json")),
+        "{results:?}"
     );
     assert!(
         report
@@ -260,7 +281,7 @@ fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
 fn status_of_a_finished_execution_reports_what_start_wait_did() {
     let _turn = serial();
     let deployed = deploy("status", None);
-    let mut results = vec![chunks_result("any", Some(&[0, 1]))];
+    let mut results = vec![chunks_result(Some(&[0, 1]))];
     results.extend([chunk_summary(0), chunk_summary(1)]);
     queue_lambda_results(&results);
     let Run {
@@ -352,7 +373,7 @@ fn a_split_without_chunk_ids_fails_and_the_report_names_state_and_error() {
     let _turn = serial();
     let deployed = deploy("fail", None);
     // Only the split is invoked: the execution fails before any chunk.
-    queue_lambda_results(&[chunks_result("any", None)]);
+    queue_lambda_results(&[chunks_result(None)]);
 
     let Run {
         code,
@@ -629,10 +650,62 @@ fn a_failed_map_iteration_is_counted_and_its_state_named() {
         MapIterations {
             succeeded: 1,
             failed: 1,
+            running: 0,
             total: 3
         }
     );
     assert_eq!(report.failed_state.as_deref(), Some("ChunkMissing"));
     assert_eq!(report.error.as_deref(), Some("Task02.ChunkNotFound"));
     assert_eq!(report.cause.as_deref(), Some("chunk 1 is not in the store"));
+}
+
+/// A failed child execution of a Distributed Map is counted from its Map Run. (moto's interpreter
+/// does not fail the Map Run past its tolerated failures as AWS does, so the execution itself
+/// succeeds here; `cm-etl run` checks that part.)
+#[test]
+fn a_failed_child_of_a_distributed_map_is_counted_from_its_map_run() {
+    let _turn = serial();
+    let definition = json!({"StartAt": "ProcessTask02Chunks", "States": {
+        "ProcessTask02Chunks": {"Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {"Bucket": CHUNK_BUCKET, "Key": CHUNK_IDS_KEY}},
+            "ItemSelector": {"chunk_id.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "IsChunkThere", "States": {
+                "IsChunkThere": {"Type": "Choice", "Default": "Migrated",
+                    "Choices": [{"Variable": "$.chunk_id", "NumericEquals": 1, "Next": "ChunkMissing"}]},
+                "Migrated": {"Type": "Pass", "End": true},
+                "ChunkMissing": {"Type": "Fail", "Error": "Task02.ChunkNotFound", "Cause": "chunk 1 is not in the store"}}},
+            "MaxConcurrency": 1, "Label": "chunks", "ResultPath": null, "End": true}}});
+    let deployed = deploy("childfail", Some(definition));
+    Moto::connect().put_object(CHUNK_BUCKET, CHUNK_IDS_KEY, "[0, 1, 2]");
+    let Run {
+        stdout: json,
+        stderr,
+        ..
+    } = run(&mut cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input",
+            INPUT,
+            "--wait",
+            "--output",
+            "json",
+        ],
+    ));
+    let report = report(&json);
+    assert_eq!(
+        report.map_iterations,
+        MapIterations {
+            succeeded: 2,
+            failed: 1,
+            running: 0,
+            total: 3
+        },
+        "{stderr}"
+    );
 }

@@ -10,11 +10,16 @@ use aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryError;
 use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType, MapRunItemCounts};
 use serde::{Deserialize, Serialize};
 
-/// Map iterations (chunks, for this pipeline) of every Map state of an execution.
+/// Map iterations (chunks, for this pipeline) of every Map state of an execution: an inline Map's
+/// iterations, a Distributed Map's items (its Map Run's child executions).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MapIterations {
     pub succeeded: u64,
+    /// Failed, timed out or aborted.
     pub failed: u64,
+    /// Started or waiting to start, not ended yet.
+    #[serde(default)]
+    pub running: u64,
     pub total: u64,
 }
 
@@ -22,6 +27,7 @@ impl MapIterations {
     fn add(&mut self, other: MapIterations) {
         self.succeeded += other.succeeded;
         self.failed += other.failed;
+        self.running += other.running;
         self.total += other.total;
     }
 
@@ -98,6 +104,7 @@ impl HistoryTally {
     pub fn map_iterations(&self) -> MapIterations {
         let mut all = self.inline;
         all.total = all.total.max(self.started_iterations);
+        all.running = self.started_iterations.saturating_sub(all.done());
         for run in self.map_runs.values() {
             all.add(*run);
         }
@@ -117,6 +124,7 @@ impl HistoryTally {
             MapIterations {
                 succeeded: as_u64(counts.succeeded()),
                 failed: as_u64(counts.failed() + counts.timed_out() + counts.aborted()),
+                running: as_u64(counts.running() + counts.pending()),
                 total: as_u64(counts.total()),
             },
         );
@@ -233,8 +241,8 @@ mod tests {
     use super::*;
     use aws_sdk_sfn::primitives::DateTime;
     use aws_sdk_sfn::types::{
-        ExecutionFailedEventDetails, MapIterationEventDetails, MapStateStartedEventDetails,
-        StateEnteredEventDetails, TaskFailedEventDetails,
+        ExecutionFailedEventDetails, MapIterationEventDetails, MapRunStartedEventDetails,
+        MapStateStartedEventDetails, StateEnteredEventDetails, TaskFailedEventDetails,
     };
 
     fn event(
@@ -336,6 +344,7 @@ mod tests {
             MapIterations {
                 succeeded: 1,
                 failed: 1,
+                running: 0,
                 total: 3
             }
         );
@@ -346,6 +355,50 @@ mod tests {
                 Some("Task02.ChunkNotFound"),
                 Some("chunk 1 is not in the store")
             )
+        );
+    }
+
+    /// A Distributed Map's items are counted from DescribeMapRun, per Map Run seen in the history.
+    #[test]
+    fn a_map_run_is_counted_from_its_item_counts() {
+        let arn = "arn:aws:states:us-east-1:123456789012:mapRun:sm/chunks:0d2f";
+        let mut tally = HistoryTally::default();
+        tally.absorb(&entered(
+            1,
+            0,
+            HistoryEventType::MapStateEntered,
+            "ProcessTask02Chunks",
+        ));
+        tally.absorb(
+            &event(2, 1, HistoryEventType::MapRunStarted)
+                .map_run_started_event_details(
+                    MapRunStartedEventDetails::builder()
+                        .map_run_arn(arn)
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+        assert_eq!(tally.map_run_arns().collect::<Vec<_>>(), [arn]);
+        let counts = MapRunItemCounts::builder()
+            .pending(4)
+            .running(3)
+            .succeeded(90)
+            .failed(1)
+            .timed_out(1)
+            .aborted(1)
+            .total(100)
+            .results_written(90)
+            .build();
+        tally.set_map_run_counts(arn, &counts);
+        assert_eq!(
+            tally.map_iterations(),
+            MapIterations {
+                succeeded: 90,
+                failed: 3,
+                running: 7,
+                total: 100
+            }
         );
     }
 

@@ -113,11 +113,15 @@ impl fmt::Display for ExecutionReport {
             )?;
         }
         let it = self.map_iterations;
+        let running = match it.running {
+            0 => String::new(),
+            n => format!(", {n} running"),
+        };
         line(
             f,
             "chunks",
             &format_args!(
-                "{} of {} succeeded, {} failed (Map iterations)",
+                "{} of {} succeeded, {} failed{running} (Map iterations)",
                 it.succeeded, it.total, it.failed
             ),
         )?;
@@ -162,6 +166,7 @@ mod tests {
             map_iterations: MapIterations {
                 succeeded: 2,
                 failed: 1,
+                running: 0,
                 total: 3,
             },
             output: None,
@@ -177,5 +182,22 @@ mod tests {
         let json: ExecutionReport = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(json, report);
         assert!(report.to_json().contains(r#""status": "FAILED""#));
+
+        let running = ExecutionReport {
+            status: Status::Running,
+            map_iterations: MapIterations {
+                succeeded: 2,
+                failed: 0,
+                running: 3,
+                total: 5,
+            },
+            ..report
+        };
+        assert!(
+            running
+                .to_string()
+                .contains("2 of 5 succeeded, 0 failed, 3 running"),
+            "{running}"
+        );
     }
 }

@@ -154,6 +154,8 @@ pub fn deploy(extra: &[&str]) -> Run {
 }
 
 pub const STATE_MACHINE: &str = "cm-etl-pipeline-phase2";
+/// The committed deploy.toml's chunk store bucket.
+pub const CHUNK_BUCKET: &str = "cm-etl-phase2-chunks";
 pub const FUNCTION: &str = "cm-etl-phase2";
 pub const STATE_MACHINE_ARN: &str =
     "arn:aws:states:us-east-1:123456789012:stateMachine:cm-etl-pipeline-phase2";
@@ -187,6 +189,7 @@ pub struct Moto {
     pub runtime: tokio::runtime::Runtime,
     pub lambda: aws_sdk_lambda::Client,
     pub sfn: aws_sdk_sfn::Client,
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Moto {
@@ -198,11 +201,46 @@ impl Moto {
                 .endpoint_url(moto_endpoint())
                 .load(),
         );
+        let s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build();
         Self {
             runtime,
             lambda: aws_sdk_lambda::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3),
         }
+    }
+
+    /// Creates the chunk store's bucket, as `cm-etl bootstrap` or the bucket's owner would.
+    pub fn create_bucket(&self, bucket: &str) {
+        self.block_on(self.s3.create_bucket().bucket(bucket).send())
+            .expect("CreateBucket");
+    }
+
+    /// Puts `body` at `bucket`/`key`.
+    pub fn put_object(&self, bucket: &str, key: &str, body: &str) {
+        self.block_on(
+            self.s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.as_bytes().to_vec().into())
+                .send(),
+        )
+        .expect("PutObject");
+    }
+
+    /// The keys under `prefix` in `bucket`, in order.
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let listed = self
+            .block_on(self.s3.list_objects_v2().bucket(bucket).prefix(prefix).send())
+            .expect("ListObjectsV2");
+        listed
+            .contents()
+            .iter()
+            .filter_map(|object| object.key().map(str::to_owned))
+            .collect()
     }
 
     pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
