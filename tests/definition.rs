@@ -92,7 +92,7 @@ fn both_validators_reject_a_broken_copy() {
 }
 
 #[test]
-fn the_map_selects_the_item_with_item_processor_and_item_selector() {
+fn the_map_is_distributed_reads_its_items_from_s3_and_selects_the_item() {
     let definition: Value = serde_json::from_str(&committed()).unwrap();
     let maps: Vec<&Value> = definition["States"]
         .as_object()
@@ -102,7 +102,10 @@ fn the_map_selects_the_item_with_item_processor_and_item_selector() {
         .collect();
     assert_eq!(maps.len(), 1);
     let map = maps[0];
-    assert!(map.get("ItemProcessor").is_some());
+    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
+    assert_eq!(map["ItemReader"]["Resource"], "arn:aws:states:::s3:getObject");
+    assert!(map.get("ItemsPath").is_none());
+    assert!(map["ResultWriter"].is_object());
     assert_eq!(map["ItemSelector"]["chunk_id.$"], "$$.Map.Item.Value");
     assert!(map.get("Iterator").is_none());
     assert!(map.get("Parameters").is_none());
@@ -154,7 +157,7 @@ fn synth_check_passes_on_the_committed_files_and_stdout_prints_them() {
 #[test]
 fn synth_check_prints_a_diff_and_exits_1_when_stale_then_synth_rewrites() {
     let deploy = std::fs::read_to_string(repo("deploy.toml")).unwrap();
-    let changed = deploy.replace("map_max_concurrency = 10", "map_max_concurrency = 11");
+    let changed = deploy.replace("max_concurrency = 40", "max_concurrency = 41");
     assert_ne!(changed, deploy);
     let dir = scratch(&changed);
 
@@ -162,8 +165,8 @@ fn synth_check_prints_a_diff_and_exits_1_when_stale_then_synth_rewrites() {
     assert_eq!(output.status.code(), Some(1), "{}", show(&output));
     let diff = String::from_utf8_lossy(&output.stdout);
     assert!(diff.contains(&format!("--- a/{DEFINITION}")), "{diff}");
-    assert!(diff.contains("-      \"MaxConcurrency\": 10,"), "{diff}");
-    assert!(diff.contains("+      \"MaxConcurrency\": 11,"), "{diff}");
+    assert!(diff.contains("-      \"MaxConcurrency\": 40,"), "{diff}");
+    assert!(diff.contains("+      \"MaxConcurrency\": 41,"), "{diff}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("run `cargo run -- synth`"));
     // --check rewrote nothing.
     assert_eq!(
@@ -174,11 +177,11 @@ fn synth_check_prints_a_diff_and_exits_1_when_stale_then_synth_rewrites() {
     let output = synth(dir.path(), &[]);
     assert!(output.status.success(), "{}", show(&output));
     let written = std::fs::read_to_string(dir.path().join(DEFINITION)).unwrap();
-    assert!(written.contains("\"MaxConcurrency\": 11,"));
+    assert!(written.contains("\"MaxConcurrency\": 41,"));
     assert!(
         std::fs::read_to_string(dir.path().join(DIAGRAM))
             .unwrap()
-            .contains("11 at once")
+            .contains("41 at once")
     );
     assert!(synth(dir.path(), &["--check"]).status.success());
 }
@@ -186,13 +189,13 @@ fn synth_check_prints_a_diff_and_exits_1_when_stale_then_synth_rewrites() {
 #[test]
 fn synth_with_a_bad_config_fails_and_writes_nothing() {
     let deploy = std::fs::read_to_string(repo("deploy.toml")).unwrap();
-    let dir = scratch(&deploy.replace("map_max_concurrency = 10", "map_max_concurrency = 99"));
+    let dir = scratch(&deploy.replace("max_concurrency = 40", "max_concurrency = 10001"));
     std::fs::remove_file(dir.path().join(DEFINITION)).unwrap();
     let output = synth(dir.path(), &[]);
     assert_eq!(output.status.code(), Some(2), "{}", show(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("map_max_concurrency") && stderr.contains("from 1 to 40"),
+        stderr.contains("max_concurrency") && stderr.contains("from 1 to 10000"),
         "{stderr}"
     );
     assert!(!dir.path().join(DEFINITION).exists());

@@ -224,13 +224,23 @@ fn a_code_change_uploads_once_and_publishes_exactly_one_version() {
     assert_eq!(moto.versions(), vec!["1", "2"]);
 }
 
+/// The deployed definition runs in moto's interpreter as a Distributed Map: its ItemReader reads
+/// the chunk ids from the object the split names, one child execution runs per chunk, and the
+/// ResultWriter writes into the execution's chunk folder. (moto cannot list a Map Run's child
+/// executions, so what each child sent is checked by the runner's tests.)
 #[test]
-fn an_execution_runs_one_map_iteration_per_chunk_and_succeeds() {
+fn an_execution_runs_one_child_execution_per_chunk_and_succeeds() {
     let _serial = serial();
     let moto = fresh_moto_with_roles();
     deploy(&[]).json();
 
     let chunk_ids = [0, 1, 2];
+    moto.create_bucket(CHUNK_BUCKET);
+    moto.put_object(
+        CHUNK_BUCKET,
+        "task02/exec-1/chunk-ids.json",
+        &serde_json::json!(chunk_ids).to_string(),
+    );
     let mut results = vec![serde_json::json!({
         "format_version": 1,
         "execution": "exec-1",
@@ -239,7 +249,7 @@ fn an_execution_runs_one_map_iteration_per_chunk_and_succeeds() {
         "num_chunks": chunk_ids.len(),
         "total_keys": 7,
         "total_rows": 20,
-        "chunk_ids": chunk_ids,
+        "chunk_ids": {"bucket": CHUNK_BUCKET, "key": "task02/exec-1/chunk-ids.json"},
     })];
     results.extend(
         chunk_ids
@@ -291,28 +301,28 @@ fn an_execution_runs_one_map_iteration_per_chunk_and_succeeds() {
         .map(|e| e.r#type().as_str().to_owned())
         .collect();
     assert_eq!(status, "SUCCEEDED", "{events:?}");
-    let iterations = events
-        .iter()
-        .filter(|e| *e == "MapIterationSucceeded")
-        .count();
-    assert_eq!(iterations, chunk_ids.len(), "{events:?}");
-    // Each iteration invoked the alias with its own chunk id, not the whole Map input.
-    let mut invoked_chunks: Vec<i64> = history
+    // The parent's history holds the Map Run, not one entry per chunk.
+    assert!(events.contains(&"MapRunSucceeded".to_owned()), "{events:?}");
+    assert!(!events.iter().any(|e| e.starts_with("MapIteration")), "{events:?}");
+    let map_run = history
         .events()
         .iter()
-        .filter_map(|e| e.task_scheduled_event_details())
-        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d.parameters()).ok())
-        .filter(|p| p["Payload"]["action"] == "process_task02_chunk")
-        .map(|p| {
-            assert_eq!(
-                p["FunctionName"],
-                "arn:aws:lambda:us-east-1:123456789012:function:cm-etl-phase2:live"
-            );
-            p["Payload"]["input"]["chunk_id"].as_i64().unwrap()
-        })
-        .collect();
-    invoked_chunks.sort();
-    assert_eq!(invoked_chunks, vec![0, 1, 2]);
+        .find_map(|e| e.map_run_started_event_details()?.map_run_arn())
+        .unwrap()
+        .to_owned();
+    assert!(map_run.contains(":mapRun:cm-etl-pipeline-phase2/chunks:"), "{map_run}");
+    let counts = moto
+        .block_on(moto.sfn.describe_map_run().map_run_arn(&map_run).send())
+        .unwrap()
+        .item_counts()
+        .cloned()
+        .unwrap();
+    assert_eq!((counts.succeeded(), counts.total()), (3, 3));
+    let results = moto.keys(CHUNK_BUCKET, "task02/exec-1/map-results/");
+    assert!(
+        results.iter().any(|key| key.ends_with("/manifest.json")),
+        "{results:?}"
+    );
 }
 
 #[test]
