@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::state::{State, StateName, States, Transition};
+use super::state::{Limit, MapState, State, StateName, States, Transition};
 
 /// The flowchart's Mermaid source (without the Markdown fence).
 pub fn flowchart(start_at: &StateName, states: &States) -> String {
@@ -56,16 +56,7 @@ fn scope(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, dept
             continue;
         }
         let detail = match state {
-            State::Map(map) => {
-                let mut detail = String::from("Map");
-                if let Some(items) = &map.items_path {
-                    let _ = write!(detail, " over {items}");
-                }
-                if let Some(max) = map.max_concurrency {
-                    let _ = write!(detail, ", {max} at once");
-                }
-                detail
-            }
+            State::Map(map) => map_detail(map),
             _ => state.type_name().to_owned(),
         };
         let _ = writeln!(
@@ -79,6 +70,35 @@ fn scope(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, dept
         }
         let _ = writeln!(out, "{indent}end");
     }
+}
+
+/// `Map over $.items, 10 at once`, or for a Distributed Map `Distributed Map chunks, items from
+/// S3, 40 at once`: a Distributed Map runs child executions, which is what a reader needs to see.
+fn map_detail(map: &MapState) -> String {
+    let mut detail = String::from(if map.is_distributed() {
+        "Distributed Map"
+    } else {
+        "Map"
+    });
+    if let Some(label) = &map.label {
+        let _ = write!(detail, " {label}");
+    }
+    if let Some(items) = &map.items_path {
+        let _ = write!(detail, " over {items}");
+    }
+    if map.item_reader.is_some() {
+        detail.push_str(", items from S3");
+    }
+    match &map.max_concurrency {
+        Some(Limit::Fixed(max)) => {
+            let _ = write!(detail, ", {max} at once");
+        }
+        Some(Limit::Path(path)) => {
+            let _ = write!(detail, ", {path} at once");
+        }
+        None => {}
+    }
+    detail
 }
 
 fn edges(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, top: bool) {

@@ -24,8 +24,8 @@ use serde::Serialize;
 use super::path::{ContextValue, ReferencePath, SchemaRoot};
 use super::payload::{PayloadTemplate, PayloadValue};
 use super::state::{
-    Branch, ExecutionType, ItemBatcher, ItemReader, MapState, ProcessorConfig, ProcessorMode,
-    ReaderConfig, ReaderInputType, Transition,
+    Branch, ExecutionType, ItemBatcher, ItemReader, Limit, MapState, ProcessorConfig,
+    ProcessorMode, ReaderConfig, ReaderInputType, S3_GET_OBJECT, Transition,
 };
 
 /// A type whose values may travel in a state payload: ids, counts, URIs, dates, and structs made
@@ -519,6 +519,7 @@ pub fn distributed_map_over<In: JsonSchema, Object: S3ItemsObject>(
             input_type: Some(Object::INPUT_TYPE),
             csv_header_location: None,
             csv_headers: None,
+            csv_delimiter: None,
             max_items: None,
         }),
         parameters: Some(
@@ -532,9 +533,6 @@ pub fn distributed_map_over<In: JsonSchema, Object: S3ItemsObject>(
         _types: PhantomData,
     }
 }
-
-/// The ItemReader resource that reads one S3 object.
-pub const S3_GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
 
 impl<In, Item, Mode> MapOver<In, Item, Mode> {
     /// What each iteration receives, built from the Map's input and the item.
@@ -576,8 +574,8 @@ impl<In, Item, Sel> MapSelecting<In, Item, Sel, Distributed> {
             items: self.items,
             item_selector: self.item_selector,
             item_batcher: Some(ItemBatcher {
-                max_items_per_batch: limits.max_items,
-                max_input_bytes_per_batch: limits.max_input_bytes,
+                max_items_per_batch: limits.max_items.map(Limit::Fixed),
+                max_input_bytes_per_batch: limits.max_input_bytes.map(Limit::Fixed),
                 batch_input: Some(batch_input),
             }),
             _types: PhantomData,
