@@ -538,6 +538,14 @@ impl<T> Limit<T> {
         }
     }
 
+    /// The path the limit is read from at run time, when it is one.
+    pub fn path(&self) -> Option<&ReferencePath> {
+        match self {
+            Limit::Fixed(_) => None,
+            Limit::Path(path) => Some(path),
+        }
+    }
+
     /// The key this limit is written under, `name` or `<name>Path`.
     pub fn key(&self, name: &str) -> String {
         match self {
