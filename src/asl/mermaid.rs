@@ -1,6 +1,7 @@
 //! A Mermaid flowchart of a state machine, for the `.md` file GitHub renders next to the
-//! definition: one node per state, a subgraph per Map processor or Parallel branch, solid edges
-//! for `Next`/`Default`/Choice rules, dotted edges labelled with the error names for `Catch`.
+//! definition: one node per state, a subgraph per Map processor or Parallel branch (a Distributed
+//! Map titled as one, with its Label), solid edges for `Next`/`Default`/Choice rules, dotted edges
+//! labelled with the error names for `Catch`.
 
 use std::fmt::Write;
 
@@ -145,7 +146,11 @@ fn edges(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, top:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::asl::state::{Branch, FailState, MapState, PassState, ResultPath, SucceedState};
+    use crate::asl::ReferencePath;
+    use crate::asl::state::{
+        Branch, FailState, ItemReader, PassState, ProcessorConfig, ProcessorMode, ResultPath,
+        S3_GET_OBJECT, SucceedState,
+    };
 
     #[test]
     fn nested_states_are_subgraphs_and_catches_are_dotted() {
@@ -195,5 +200,40 @@ mod tests {
         assert!(chart.contains("start --> s0"), "{chart}");
         // The processor's End ends an iteration, not the machine.
         assert!(!chart.contains("s1 --> finish"), "{chart}");
+    }
+
+    #[test]
+    fn a_distributed_map_shows_its_label_and_where_its_items_come_from() {
+        let name = |n: &str| StateName::new(n).unwrap();
+        let mut inner = States::new();
+        inner.insert(name("Each"), State::Succeed(SucceedState::default()));
+        let mut map = MapState::inline(
+            Branch {
+                comment: None,
+                start_at: name("Each"),
+                states: inner,
+            },
+            Transition::End,
+        );
+        map.item_processor.processor_config = Some(ProcessorConfig {
+            mode: ProcessorMode::Distributed,
+            execution_type: None,
+        });
+        map.item_reader = Some(ItemReader {
+            resource: S3_GET_OBJECT.into(),
+            reader_config: None,
+            parameters: None,
+        });
+        map.label = Some("chunks".into());
+        map.max_concurrency = Some(Limit::Path(ReferencePath::parse("$.limit").unwrap()));
+        let mut states = States::new();
+        states.insert(name("Loop"), State::Map(map));
+        let chart = flowchart(&name("Loop"), &states);
+        assert!(
+            chart.contains(
+                "subgraph s0 [\"Loop<br/><i>Distributed Map chunks, items from S3, $.limit at once</i>\"]"
+            ),
+            "{chart}"
+        );
     }
 }

@@ -446,13 +446,14 @@ impl<Input, Task> Processor<Input, Task> {
     }
 }
 
-/// The processor's input type must be what the ItemSelector builds. `Self` is the processor's
-/// input, so that rustc waits until the processor is known before checking (a bound on the
-/// selector's type would let inference equate the two and report a bare type mismatch).
+/// The processor's input type must be what the ItemSelector builds (with an ItemBatcher, an
+/// [`ItemBatch`] of it). `Self` is the processor's input, so that rustc waits until the processor
+/// is known before checking (a bound on the selector's type would let inference equate the two
+/// and report a bare type mismatch).
 #[diagnostic::on_unimplemented(
-    message = "the ItemSelector builds `{Sel}` but `{Task}` takes `{Self}`",
+    message = "the Map passes its processor `{Sel}` but `{Task}` takes `{Self}`",
     label = "this processor does not take `{Sel}`",
-    note = "build the ItemSelector with `selector!({Self} {{ .. }})`, or give the Map a processor whose input is `{Sel}`"
+    note = "build `{Self}` in the ItemSelector (`selector!({Self} {{ .. }})`), or give the Map a processor that takes `{Sel}`; after an ItemBatcher the processor takes `ItemBatch<what the ItemSelector builds, what the BatchInput builds>`"
 )]
 pub trait TakesSelector<Sel, Task> {}
 impl<T, Task> TakesSelector<T, Task> for T {}
@@ -622,5 +623,164 @@ impl<Input, Task> ProcessorTypes for Processor<Input, Task> {
     type Task = Task;
     fn into_branch(self) -> Branch {
         self.branch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value as Json, json};
+
+    use super::*;
+    use crate::asl::state::{PassState, ResultPath, State, StateMachine, StateName, States};
+    use crate::asl::validate::validate;
+
+    /// Names an S3 object holding a JSON Lines list of ids.
+    #[derive(Serialize, JsonSchema)]
+    struct IdList {
+        bucket: String,
+        key: String,
+    }
+
+    impl PayloadSafe for IdList {}
+
+    impl S3ItemsObject for IdList {
+        type Item = u32;
+        const INPUT_TYPE: ReaderInputType = ReaderInputType::Jsonl;
+        fn bucket() -> Field<Self, String> {
+            crate::field!(bucket)
+        }
+        fn key() -> Field<Self, String> {
+            crate::field!(key)
+        }
+    }
+
+    /// The Map's input.
+    #[derive(Serialize, JsonSchema)]
+    struct Run {
+        run: String,
+        ids: IdList,
+        inline_ids: Vec<u32>,
+    }
+
+    /// What each iteration works on.
+    #[derive(Serialize, JsonSchema)]
+    struct Work {
+        run: String,
+        id: u32,
+    }
+
+    /// What a batch shares.
+    #[derive(Serialize, JsonSchema)]
+    struct Shared {
+        run: String,
+    }
+
+    impl PayloadSafe for Work {}
+    impl PayloadSafe for Shared {}
+
+    fn processor<Input>() -> Processor<Input, ()> {
+        let name = StateName::new("Work").unwrap();
+        let pass = State::Pass(PassState {
+            comment: None,
+            input_path: None,
+            parameters: None,
+            result: None,
+            result_path: ResultPath::Replace,
+            output_path: None,
+            transition: Transition::End,
+        });
+        Processor::new(Branch {
+            comment: None,
+            start_at: name.clone(),
+            states: States::from_iter([(name, pass)]),
+        })
+    }
+
+    fn rendered(map: &MapState) -> Json {
+        serde_json::to_value(map).unwrap()
+    }
+
+    /// The typed paths of `map` resolve in their schema roots, and nothing else is wrong.
+    fn assert_valid(map: MapState) {
+        let name = StateName::new("Each").unwrap();
+        let machine = StateMachine {
+            comment: None,
+            version: None,
+            start_at: name.clone(),
+            timeout_seconds: None,
+            states: States::from_iter([(name, State::Map(map))]),
+        };
+        assert!(validate(&machine).is_ok(), "{:?}", validate(&machine));
+    }
+
+    fn work_selector(item: &MapItem<Run, u32>) -> Selector<MapItem<Run, u32>, Work> {
+        crate::selector!(Work {
+            run: item.input(crate::path!(Run.run)),
+            id: item.item(),
+        })
+    }
+
+    #[test]
+    fn distributed_map_over_reads_the_object_the_handle_names() {
+        let map = distributed_map_over(crate::path!(Run.ids))
+            .item_selector(work_selector)
+            .processor(processor::<Work>(), Transition::End);
+        let json = rendered(&map);
+        assert_eq!(
+            json["ItemReader"],
+            json!({
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSONL"},
+                "Parameters": {"Bucket.$": "$.ids.bucket", "Key.$": "$.ids.key"},
+            })
+        );
+        assert_eq!(
+            json["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+        );
+        assert_eq!(
+            json["ItemSelector"],
+            json!({"run.$": "$.run", "id.$": "$$.Map.Item.Value"})
+        );
+        assert!(json.get("ItemsPath").is_none() && json.get("ItemBatcher").is_none());
+        assert_valid(map);
+    }
+
+    #[test]
+    fn item_batcher_renders_its_limits_and_batch_input() {
+        let map = distributed_map_over(crate::path!(Run.ids))
+            .item_selector(work_selector)
+            .item_batcher(
+                BatchLimits {
+                    max_items: Some(50),
+                    max_input_bytes: None,
+                },
+                |input| {
+                    crate::selector!(Shared {
+                        run: input.input(crate::path!(Run.run)),
+                    })
+                },
+            )
+            .processor(processor::<ItemBatch<Work, Shared>>(), Transition::End);
+        assert_eq!(
+            rendered(&map)["ItemBatcher"],
+            json!({"MaxItemsPerBatch": 50, "BatchInput": {"run.$": "$.run"}})
+        );
+        assert_valid(map);
+    }
+
+    #[test]
+    fn map_over_reads_the_array_at_items_path_inline() {
+        let map = map_over(crate::path!(Run.inline_ids))
+            .item_selector(work_selector)
+            .processor(processor::<Work>(), Transition::End);
+        let json = rendered(&map);
+        assert_eq!(json["ItemsPath"], "$.inline_ids");
+        assert_eq!(
+            json["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "INLINE"})
+        );
+        assert!(json.get("ItemReader").is_none());
+        assert_valid(map);
     }
 }
