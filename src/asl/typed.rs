@@ -172,7 +172,7 @@ macro_rules! path {
 #[diagnostic::on_unimplemented(
     message = "ItemsPath must point at an array, but `{Self}` does not",
     label = "not a path to a `Vec<_>`",
-    note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item`"
+    note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item` (items stored in S3 are read by `distributed_map_over`)"
 )]
 pub trait ItemsPath {
     type Input;
@@ -544,7 +544,7 @@ impl<In, Item, Mode> MapOver<In, Item, Mode> {
         MapSelecting {
             items: self.items,
             item_selector: build(&MapItem(PhantomData)).template,
-            item_batcher: None,
+            batcher: None,
             _types: PhantomData,
         }
     }
@@ -554,7 +554,7 @@ impl<In, Item, Mode> MapOver<In, Item, Mode> {
 pub struct MapSelecting<In, Item, Sel, Mode> {
     items: Items,
     item_selector: PayloadTemplate,
-    item_batcher: Option<ItemBatcher>,
+    batcher: Option<ItemBatcher>,
     _types: PhantomData<Types4<In, Item, Sel, Mode>>,
 }
 
@@ -574,7 +574,7 @@ impl<In, Item, Sel> MapSelecting<In, Item, Sel, Distributed> {
         MapSelecting {
             items: self.items,
             item_selector: self.item_selector,
-            item_batcher: Some(ItemBatcher {
+            batcher: Some(ItemBatcher {
                 max_items_per_batch: limits.max_items.map(Limit::Fixed),
                 max_input_bytes_per_batch: limits.max_input_bytes.map(Limit::Fixed),
                 batch_input: Some(batch_input),
@@ -604,7 +604,7 @@ impl<In, Item, Sel, Mode> MapSelecting<In, Item, Sel, Mode> {
             }
         }
         map.item_selector = Some(self.item_selector);
-        map.item_batcher = self.item_batcher;
+        map.item_batcher = self.batcher;
         map
     }
 }
