@@ -641,8 +641,6 @@ mod tests {
         key: String,
     }
 
-    impl PayloadSafe for IdList {}
-
     impl S3ItemsObject for IdList {
         type Item = u32;
         const INPUT_TYPE: ReaderInputType = ReaderInputType::Jsonl;

@@ -330,19 +330,13 @@ impl Checker {
             &["Bucket"]
         };
         for key in required {
-            if reader
-                .parameters
-                .as_ref()
-                .and_then(|p| p.get(key))
-                .is_none()
-            {
-                self.error(
-                    Some(label),
-                    format!(
-                        "ItemReader.Parameters has no `{key}`, which `{resource}` needs: give it literally (`{key}`) or from the input (`{key}.$`)"
-                    ),
-                );
-            }
+            self.parameter_given(
+                label,
+                "ItemReader",
+                resource,
+                reader.parameters.as_ref(),
+                key,
+            );
         }
         let config = reader.reader_config.as_ref();
         let input_type = config.and_then(|c| c.input_type);
@@ -458,13 +452,27 @@ impl Checker {
                         ),
                     );
                 }
-                if parameters.get("Bucket").is_none() {
-                    self.error(
-                        Some(label),
-                        "ResultWriter.Parameters has no `Bucket`: give it literally (`Bucket`) or from the input (`Bucket.$`)".into(),
-                    );
-                }
+                self.parameter_given(label, "ResultWriter", resource, Some(parameters), "Bucket");
             }
+        }
+    }
+
+    /// `field.Parameters` gives `key`, which `resource` needs, literally or read from the input.
+    fn parameter_given(
+        &mut self,
+        label: &str,
+        field: &str,
+        resource: &str,
+        parameters: Option<&PayloadTemplate>,
+        key: &str,
+    ) {
+        if parameters.and_then(|p| p.get(key)).is_none() {
+            self.error(
+                Some(label),
+                format!(
+                    "{field}.Parameters has no `{key}`, which `{resource}` needs: give it literally (`{key}`) or from the input (`{key}.$`)"
+                ),
+            );
         }
     }
 
