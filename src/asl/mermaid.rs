@@ -1,10 +1,11 @@
 //! A Mermaid flowchart of a state machine, for the `.md` file GitHub renders next to the
-//! definition: one node per state, a subgraph per Map processor or Parallel branch, solid edges
-//! for `Next`/`Default`/Choice rules, dotted edges labelled with the error names for `Catch`.
+//! definition: one node per state, a subgraph per Map processor or Parallel branch (a Distributed
+//! Map titled as one, with its Label), solid edges for `Next`/`Default`/Choice rules, dotted edges
+//! labelled with the error names for `Catch`.
 
 use std::fmt::Write;
 
-use super::state::{State, StateName, States, Transition};
+use super::state::{Limit, MapState, State, StateName, States, Transition};
 
 /// The flowchart's Mermaid source (without the Markdown fence).
 pub fn flowchart(start_at: &StateName, states: &States) -> String {
@@ -56,16 +57,7 @@ fn scope(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, dept
             continue;
         }
         let detail = match state {
-            State::Map(map) => {
-                let mut detail = String::from("Map");
-                if let Some(items) = &map.items_path {
-                    let _ = write!(detail, " over {items}");
-                }
-                if let Some(max) = map.max_concurrency {
-                    let _ = write!(detail, ", {max} at once");
-                }
-                detail
-            }
+            State::Map(map) => map_detail(map),
             _ => state.type_name().to_owned(),
         };
         let _ = writeln!(
@@ -79,6 +71,35 @@ fn scope(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, dept
         }
         let _ = writeln!(out, "{indent}end");
     }
+}
+
+/// `Map over $.items, 10 at once`, or for a Distributed Map `Distributed Map chunks, items from
+/// S3, 40 at once`: a Distributed Map runs child executions, which is what a reader needs to see.
+fn map_detail(map: &MapState) -> String {
+    let mut detail = String::from(if map.is_distributed() {
+        "Distributed Map"
+    } else {
+        "Map"
+    });
+    if let Some(label) = &map.label {
+        let _ = write!(detail, " {label}");
+    }
+    if let Some(items) = &map.items_path {
+        let _ = write!(detail, " over {items}");
+    }
+    if map.item_reader.is_some() {
+        detail.push_str(", items from S3");
+    }
+    match &map.max_concurrency {
+        Some(Limit::Fixed(max)) => {
+            let _ = write!(detail, ", {max} at once");
+        }
+        Some(Limit::Path(path)) => {
+            let _ = write!(detail, ", {path} at once");
+        }
+        None => {}
+    }
+    detail
 }
 
 fn edges(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, top: bool) {
@@ -125,7 +146,11 @@ fn edges(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, top:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::asl::state::{Branch, FailState, MapState, PassState, ResultPath, SucceedState};
+    use crate::asl::ReferencePath;
+    use crate::asl::state::{
+        Branch, FailState, ItemReader, PassState, ProcessorConfig, ProcessorMode, ResultPath,
+        S3_GET_OBJECT, SucceedState,
+    };
 
     #[test]
     fn nested_states_are_subgraphs_and_catches_are_dotted() {
@@ -175,5 +200,40 @@ mod tests {
         assert!(chart.contains("start --> s0"), "{chart}");
         // The processor's End ends an iteration, not the machine.
         assert!(!chart.contains("s1 --> finish"), "{chart}");
+    }
+
+    #[test]
+    fn a_distributed_map_shows_its_label_and_where_its_items_come_from() {
+        let name = |n: &str| StateName::new(n).unwrap();
+        let mut inner = States::new();
+        inner.insert(name("Each"), State::Succeed(SucceedState::default()));
+        let mut map = MapState::inline(
+            Branch {
+                comment: None,
+                start_at: name("Each"),
+                states: inner,
+            },
+            Transition::End,
+        );
+        map.item_processor.processor_config = Some(ProcessorConfig {
+            mode: ProcessorMode::Distributed,
+            execution_type: None,
+        });
+        map.item_reader = Some(ItemReader {
+            resource: S3_GET_OBJECT.into(),
+            reader_config: None,
+            parameters: None,
+        });
+        map.label = Some("chunks".into());
+        map.max_concurrency = Some(Limit::Path(ReferencePath::parse("$.limit").unwrap()));
+        let mut states = States::new();
+        states.insert(name("Loop"), State::Map(map));
+        let chart = flowchart(&name("Loop"), &states);
+        assert!(
+            chart.contains(
+                "subgraph s0 [\"Loop<br/><i>Distributed Map chunks, items from S3, $.limit at once</i>\"]"
+            ),
+            "{chart}"
+        );
     }
 }

@@ -154,7 +154,7 @@ mod tests {
                     PayloadValue::Context(ContextValue::MapItemIndex.into()),
                 ),
         );
-        each.max_concurrency = Some(10);
+        each.max_concurrency = Some(Limit::Fixed(10));
         each.result_path = ResultPath::Discard;
 
         let mut distributed = MapState::inline(
@@ -170,12 +170,13 @@ mod tests {
             execution_type: Some(ExecutionType::Standard),
         });
         distributed.item_reader = Some(ItemReader {
-            resource: "arn:aws:states:::s3:getObject".into(),
+            resource: S3_GET_OBJECT.into(),
             reader_config: Some(ReaderConfig {
-                input_type: Some(ReaderInputType::Json),
-                csv_header_location: None,
-                csv_headers: None,
-                max_items: Some(100),
+                input_type: Some(ReaderInputType::Csv),
+                csv_header_location: Some(CsvHeaderLocation::Given),
+                csv_headers: Some(vec!["chunk_id".into(), "rows".into()]),
+                csv_delimiter: Some(CsvDelimiter::Pipe),
+                max_items: Some(Limit::Path(path("$.max_items"))),
             }),
             parameters: Some(
                 PayloadTemplate::new()
@@ -184,18 +185,24 @@ mod tests {
             ),
         });
         distributed.item_batcher = Some(ItemBatcher {
-            max_items_per_batch: Some(10),
-            max_input_bytes_per_batch: None,
-            batch_input: None,
+            max_items_per_batch: Some(Limit::Fixed(10)),
+            max_input_bytes_per_batch: Some(Limit::Path(path("$.batch_bytes"))),
+            batch_input: Some(
+                PayloadTemplate::new().with("execution", PayloadValue::Path(path("$.execution"))),
+            ),
         });
-        distributed.tolerated_failure_percentage = Some(5.0);
-        distributed.tolerated_failure_count = Some(2);
+        distributed.max_concurrency = Some(Limit::Path(path("$.concurrency")));
+        distributed.tolerated_failure_percentage = Some(Limit::Fixed(5.0));
+        distributed.tolerated_failure_count = Some(Limit::Path(path("$.tolerated")));
         distributed.label = Some("chunks".into());
         distributed.result_writer = Some(ResultWriter {
-            resource: "arn:aws:states:::s3:putObject".into(),
-            parameters: Some(
+            writer_config: Some(WriterConfig {
+                output_type: Some(OutputType::Jsonl),
+                transformation: Some(Transformation::Flatten),
+            }),
+            ..ResultWriter::s3(
                 PayloadTemplate::new().with("Bucket", PayloadValue::Literal(json!("b"))),
-            ),
+            )
         });
 
         let both = ParallelState {
@@ -320,5 +327,93 @@ mod tests {
             render(&every_state()).replace("\"TimeoutSeconds\": 60", "\"TimeoutSecond\": 60");
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("TimeoutSecond"), "{err}");
+        // Objects with a flattened limit refuse unknown keys too.
+        for (key, typo) in [
+            ("\"CSVDelimiter\"", "\"CsvDelimiter\""),
+            ("\"MaxItemsPerBatch\"", "\"MaxItemPerBatch\""),
+        ] {
+            let text = render(&every_state()).replace(key, typo);
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(&typo[1..typo.len() - 1]), "{err}");
+        }
+    }
+
+    #[test]
+    fn distributed_map_fields_keep_their_data_flow_order() {
+        let text = render(&every_state());
+        let map = text.find("\"Distributed\": {").unwrap();
+        let order = [
+            "\"ItemReader\"",
+            "\"Resource\": \"arn:aws:states:::s3:getObject\"",
+            "\"InputType\": \"CSV\"",
+            "\"CSVHeaderLocation\": \"GIVEN\"",
+            "\"CSVHeaders\"",
+            "\"CSVDelimiter\": \"PIPE\"",
+            "\"MaxItemsPath\": \"$.max_items\"",
+            "\"Bucket\": \"b\"",
+            "\"ItemBatcher\"",
+            "\"MaxItemsPerBatch\": 10",
+            "\"MaxInputBytesPerBatchPath\": \"$.batch_bytes\"",
+            "\"BatchInput\"",
+            "\"ItemProcessor\"",
+            "\"MaxConcurrencyPath\": \"$.concurrency\"",
+            "\"ToleratedFailurePercentage\": 5.0",
+            "\"ToleratedFailureCountPath\": \"$.tolerated\"",
+            "\"Label\": \"chunks\"",
+            "\"ResultWriter\"",
+            "\"Resource\": \"arn:aws:states:::s3:putObject\"",
+            "\"WriterConfig\"",
+            "\"OutputType\": \"JSONL\"",
+            "\"Transformation\": \"FLATTEN\"",
+            "\"Next\": \"Pause\"",
+        ];
+        let positions: Vec<usize> = order
+            .iter()
+            .map(|key| map + text[map..].find(key).unwrap_or_else(|| panic!("{key}")))
+            .collect();
+        assert!(positions.is_sorted(), "{text}");
+    }
+
+    #[test]
+    fn a_limit_and_its_path_twin_do_not_parse_together() {
+        for (given, twin) in [
+            ("\"MaxConcurrency\": 10", "\"MaxConcurrencyPath\": \"$.n\""),
+            (
+                "\"MaxItemsPerBatch\": 10",
+                "\"MaxItemsPerBatchPath\": \"$.n\"",
+            ),
+            (
+                "\"ToleratedFailurePercentage\": 5.0",
+                "\"ToleratedFailurePercentagePath\": \"$.n\"",
+            ),
+        ] {
+            let text = render(&every_state()).replacen(given, &format!("{given},\n{twin}"), 1);
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("cannot both be given"), "{given}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_limit_is_an_error_not_dropped() {
+        let text =
+            render(&every_state()).replace("\"MaxConcurrency\": 10", "\"MaxConcurrency\": \"ten\"");
+        assert!(parse(&text).is_err());
+        let text = render(&every_state()).replace(
+            "\"MaxItemsPath\": \"$.max_items\"",
+            "\"MaxItemsPath\": \"max_items\"",
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains("must start with `$`"), "{err}");
+    }
+
+    #[test]
+    fn a_result_writer_may_be_only_a_writer_config() {
+        let text = r#"{"WriterConfig": {"OutputType": "JSON", "Transformation": "COMPACT"}}"#;
+        let writer: ResultWriter = serde_json::from_str(text).unwrap();
+        assert_eq!(writer.resource, None);
+        assert_eq!(
+            serde_json::to_string(&writer).unwrap(),
+            text.replace(' ', "")
+        );
     }
 }

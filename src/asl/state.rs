@@ -5,7 +5,8 @@
 //! state does (`Resource`, `ItemsPath`, `Choices`, ...), then `InputPath` -> `Parameters` ->
 //! (the work) -> `ResultSelector` -> `ResultPath` -> `OutputPath`, then `Retry`, `Catch` and last
 //! `Next`/`End`. Unknown keys are an error when parsing, so a parsed definition re-renders to the
-//! same bytes.
+//! same bytes. A value and its `*Path` twin (`MaxConcurrency`/`MaxConcurrencyPath`, ...) are one
+//! [`Limit`] field, so a definition cannot hold both.
 
 use std::fmt;
 
@@ -451,14 +452,15 @@ pub struct MapState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_batcher: Option<ItemBatcher>,
     pub item_processor: ItemProcessor,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_concurrency: Option<u32>,
-    /// Distributed only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tolerated_failure_percentage: Option<f64>,
-    /// Distributed only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tolerated_failure_count: Option<u32>,
+    /// Iterations (child executions) running at once; absent or 0 means as many as AWS allows.
+    #[serde(flatten, with = "max_concurrency")]
+    pub max_concurrency: Option<Limit<u32>>,
+    /// Distributed only: the share of failed children (0 to 100 %) past which the Map Run fails.
+    #[serde(flatten, with = "tolerated_failure_percentage")]
+    pub tolerated_failure_percentage: Option<Limit<f64>>,
+    /// Distributed only: the number of failed children past which the Map Run fails.
+    #[serde(flatten, with = "tolerated_failure_count")]
+    pub tolerated_failure_count: Option<Limit<u32>>,
     /// Distributed only: names the child executions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -518,7 +520,142 @@ impl MapState {
     }
 }
 
-/// A Distributed Map's `ItemReader`.
+/// A limit given in the definition (`MaxItems: 100`) or read from the state's input when the
+/// state starts (`MaxItemsPath: "$.limit"`). AWS takes one of the two keys, never both, and so
+/// does this type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Limit<T> {
+    Fixed(T),
+    Path(ReferencePath),
+}
+
+impl<T> Limit<T> {
+    /// The number given in the definition, when it is one.
+    pub fn fixed(&self) -> Option<&T> {
+        match self {
+            Limit::Fixed(value) => Some(value),
+            Limit::Path(_) => None,
+        }
+    }
+
+    /// The path the limit is read from at run time, when it is one.
+    pub fn path(&self) -> Option<&ReferencePath> {
+        match self {
+            Limit::Fixed(_) => None,
+            Limit::Path(path) => Some(path),
+        }
+    }
+
+    /// The key this limit is written under, `name` or `<name>Path`.
+    pub fn key(&self, name: &str) -> String {
+        match self {
+            Limit::Fixed(_) => name.to_owned(),
+            Limit::Path(_) => format!("{name}Path"),
+        }
+    }
+}
+
+/// Writes an `Option<Limit<T>>` flattened into its object as `Key` or `KeyPath`, and reads it
+/// back. A flattened `Option` would read a malformed value as `None` (serde drops the error), so
+/// the pair is read as a two-key struct instead, as `Transition` is.
+mod limit_keys {
+    use super::*;
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        limit: &Option<Limit<T>>,
+        keys: &'static [&'static str; 2],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(usize::from(limit.is_some())))?;
+        match limit {
+            Some(Limit::Fixed(value)) => map.serialize_entry(keys[0], value)?,
+            Some(Limit::Path(path)) => map.serialize_entry(keys[1], path)?,
+            None => {}
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+        keys: &'static [&'static str; 2],
+    ) -> Result<Option<Limit<T>>, D::Error> {
+        struct LimitVisitor<T> {
+            keys: &'static [&'static str; 2],
+            value: std::marker::PhantomData<T>,
+        }
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for LimitVisitor<T> {
+            type Value = Option<Limit<T>>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "`{}` or `{}`", self.keys[0], self.keys[1])
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let [fixed_key, path_key] = *self.keys;
+                let mut fixed: Option<T> = None;
+                let mut path: Option<ReferencePath> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == fixed_key {
+                        fixed = Some(map.next_value()?);
+                    } else if key == path_key {
+                        path = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                match (fixed, path) {
+                    (Some(_), Some(_)) => Err(de::Error::custom(format!(
+                        "`{fixed_key}` and `{path_key}` cannot both be given: keep one"
+                    ))),
+                    (Some(value), None) => Ok(Some(Limit::Fixed(value))),
+                    (None, Some(path)) => Ok(Some(Limit::Path(path))),
+                    (None, None) => Ok(None),
+                }
+            }
+        }
+        // A struct request, so that a flattening parent hands over only these two keys.
+        deserializer.deserialize_struct(
+            "Limit",
+            keys,
+            LimitVisitor {
+                keys,
+                value: std::marker::PhantomData,
+            },
+        )
+    }
+}
+
+/// Declares the serde `with` module of one `Key`/`KeyPath` pair.
+macro_rules! limit_field {
+    ($module:ident, $key:literal) => {
+        mod $module {
+            use super::*;
+
+            const KEYS: &[&str; 2] = &[$key, concat!($key, "Path")];
+
+            pub fn serialize<T: Serialize, S: Serializer>(
+                limit: &Option<Limit<T>>,
+                serializer: S,
+            ) -> Result<S::Ok, S::Error> {
+                limit_keys::serialize(limit, KEYS, serializer)
+            }
+
+            pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<Option<Limit<T>>, D::Error> {
+                limit_keys::deserialize(deserializer, KEYS)
+            }
+        }
+    };
+}
+
+limit_field!(max_concurrency, "MaxConcurrency");
+limit_field!(tolerated_failure_percentage, "ToleratedFailurePercentage");
+limit_field!(tolerated_failure_count, "ToleratedFailureCount");
+limit_field!(max_items, "MaxItems");
+limit_field!(max_items_per_batch, "MaxItemsPerBatch");
+limit_field!(max_input_bytes_per_batch, "MaxInputBytesPerBatch");
+
+/// A Distributed Map's `ItemReader`: the S3 object (`s3:getObject`) or listing
+/// (`s3:listObjectsV2`) its items come from.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ItemReader {
@@ -529,7 +666,15 @@ pub struct ItemReader {
     pub parameters: Option<PayloadTemplate>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The ItemReader resource that reads the items of one S3 object.
+pub const S3_GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
+/// The ItemReader resource whose items are the objects under a prefix.
+pub const S3_LIST_OBJECTS_V2: &str = "arn:aws:states:::s3:listObjectsV2";
+/// The ResultWriter resource that writes the results to S3.
+pub const S3_PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
+
+/// How an ItemReader reads the object: its format and how many items to take.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ReaderConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -546,8 +691,15 @@ pub struct ReaderConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub csv_headers: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_items: Option<u32>,
+    #[serde(
+        default,
+        rename = "CSVDelimiter",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub csv_delimiter: Option<CsvDelimiter>,
+    /// Reads only the first items (at most 100,000,000).
+    #[serde(flatten, with = "max_items")]
+    pub max_items: Option<Limit<u32>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -556,6 +708,7 @@ pub enum ReaderInputType {
     Csv,
     Json,
     Jsonl,
+    Parquet,
     Manifest,
 }
 
@@ -567,25 +720,82 @@ pub enum CsvHeaderLocation {
     Given,
 }
 
-/// A Distributed Map's `ItemBatcher`.
+/// What separates the fields of a CSV row (`COMMA` when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CsvDelimiter {
+    Comma,
+    Pipe,
+    Semicolon,
+    Space,
+    Tab,
+}
+
+/// A Distributed Map's `ItemBatcher`: each child execution gets a batch of items, with the
+/// `BatchInput` built once from the Map's input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ItemBatcher {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_items_per_batch: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_input_bytes_per_batch: Option<u32>,
+    #[serde(flatten, with = "max_items_per_batch")]
+    pub max_items_per_batch: Option<Limit<u32>>,
+    /// At most 256 KiB, the most a child execution's input may hold.
+    #[serde(flatten, with = "max_input_bytes_per_batch")]
+    pub max_input_bytes_per_batch: Option<Limit<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_input: Option<PayloadTemplate>,
 }
 
-/// A Distributed Map's `ResultWriter`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A Distributed Map's `ResultWriter`: writes the children's results to S3 (`Resource` and
+/// `Parameters`), formatted as `WriterConfig` says. AWS takes the S3 pair, the `WriterConfig`, or
+/// all three.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ResultWriter {
-    pub resource: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer_config: Option<WriterConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
+}
+
+impl ResultWriter {
+    /// Writes the results with `s3:putObject` under `parameters` (`Bucket`, and `Prefix`).
+    pub fn s3(parameters: PayloadTemplate) -> Self {
+        Self {
+            resource: Some(S3_PUT_OBJECT.into()),
+            writer_config: None,
+            parameters: Some(parameters),
+        }
+    }
+}
+
+/// How a ResultWriter formats the children's results.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct WriterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_type: Option<OutputType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<Transformation>,
+}
+
+/// A JSON array, or JSON Lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum OutputType {
+    Json,
+    Jsonl,
+}
+
+/// `NONE`: each child's output with its execution's metadata; `COMPACT`: the outputs only;
+/// `FLATTEN`: the outputs, an output that is an array flattened into the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Transformation {
+    None,
+    Compact,
+    Flatten,
 }
 
 /// A Parallel: runs every branch on the same input; the result is the array of their outputs.

@@ -24,8 +24,8 @@ use serde::Serialize;
 use super::path::{ContextValue, ReferencePath, SchemaRoot};
 use super::payload::{PayloadTemplate, PayloadValue};
 use super::state::{
-    Branch, ExecutionType, ItemBatcher, ItemReader, MapState, ProcessorConfig, ProcessorMode,
-    ReaderConfig, ReaderInputType, Transition,
+    Branch, ExecutionType, ItemBatcher, ItemReader, Limit, MapState, ProcessorConfig,
+    ProcessorMode, ReaderConfig, ReaderInputType, S3_GET_OBJECT, Transition,
 };
 
 /// A type whose values may travel in a state payload: ids, counts, URIs, dates, and structs made
@@ -172,7 +172,7 @@ macro_rules! path {
 #[diagnostic::on_unimplemented(
     message = "ItemsPath must point at an array, but `{Self}` does not",
     label = "not a path to a `Vec<_>`",
-    note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item`"
+    note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item` (items stored in S3 are read by `distributed_map_over`)"
 )]
 pub trait ItemsPath {
     type Input;
@@ -446,13 +446,14 @@ impl<Input, Task> Processor<Input, Task> {
     }
 }
 
-/// The processor's input type must be what the ItemSelector builds. `Self` is the processor's
-/// input, so that rustc waits until the processor is known before checking (a bound on the
-/// selector's type would let inference equate the two and report a bare type mismatch).
+/// The processor's input type must be what the ItemSelector builds (with an ItemBatcher, an
+/// [`ItemBatch`] of it). `Self` is the processor's input, so that rustc waits until the processor
+/// is known before checking (a bound on the selector's type would let inference equate the two
+/// and report a bare type mismatch).
 #[diagnostic::on_unimplemented(
-    message = "the ItemSelector builds `{Sel}` but `{Task}` takes `{Self}`",
+    message = "the Map passes its processor `{Sel}` but `{Task}` takes `{Self}`",
     label = "this processor does not take `{Sel}`",
-    note = "build the ItemSelector with `selector!({Self} {{ .. }})`, or give the Map a processor whose input is `{Sel}`"
+    note = "build `{Self}` in the ItemSelector (`selector!({Self} {{ .. }})`), or give the Map a processor that takes `{Sel}`; after an ItemBatcher the processor takes `ItemBatch<what the ItemSelector builds, what the BatchInput builds>`"
 )]
 pub trait TakesSelector<Sel, Task> {}
 impl<T, Task> TakesSelector<T, Task> for T {}
@@ -519,6 +520,7 @@ pub fn distributed_map_over<In: JsonSchema, Object: S3ItemsObject>(
             input_type: Some(Object::INPUT_TYPE),
             csv_header_location: None,
             csv_headers: None,
+            csv_delimiter: None,
             max_items: None,
         }),
         parameters: Some(
@@ -533,9 +535,6 @@ pub fn distributed_map_over<In: JsonSchema, Object: S3ItemsObject>(
     }
 }
 
-/// The ItemReader resource that reads one S3 object.
-pub const S3_GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
-
 impl<In, Item, Mode> MapOver<In, Item, Mode> {
     /// What each iteration receives, built from the Map's input and the item.
     pub fn item_selector<Sel>(
@@ -545,7 +544,7 @@ impl<In, Item, Mode> MapOver<In, Item, Mode> {
         MapSelecting {
             items: self.items,
             item_selector: build(&MapItem(PhantomData)).template,
-            item_batcher: None,
+            batcher: None,
             _types: PhantomData,
         }
     }
@@ -555,7 +554,7 @@ impl<In, Item, Mode> MapOver<In, Item, Mode> {
 pub struct MapSelecting<In, Item, Sel, Mode> {
     items: Items,
     item_selector: PayloadTemplate,
-    item_batcher: Option<ItemBatcher>,
+    batcher: Option<ItemBatcher>,
     _types: PhantomData<Types4<In, Item, Sel, Mode>>,
 }
 
@@ -575,9 +574,9 @@ impl<In, Item, Sel> MapSelecting<In, Item, Sel, Distributed> {
         MapSelecting {
             items: self.items,
             item_selector: self.item_selector,
-            item_batcher: Some(ItemBatcher {
-                max_items_per_batch: limits.max_items,
-                max_input_bytes_per_batch: limits.max_input_bytes,
+            batcher: Some(ItemBatcher {
+                max_items_per_batch: limits.max_items.map(Limit::Fixed),
+                max_input_bytes_per_batch: limits.max_input_bytes.map(Limit::Fixed),
                 batch_input: Some(batch_input),
             }),
             _types: PhantomData,
@@ -605,7 +604,7 @@ impl<In, Item, Sel, Mode> MapSelecting<In, Item, Sel, Mode> {
             }
         }
         map.item_selector = Some(self.item_selector);
-        map.item_batcher = self.item_batcher;
+        map.item_batcher = self.batcher;
         map
     }
 }
@@ -624,5 +623,162 @@ impl<Input, Task> ProcessorTypes for Processor<Input, Task> {
     type Task = Task;
     fn into_branch(self) -> Branch {
         self.branch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value as Json, json};
+
+    use super::*;
+    use crate::asl::state::{PassState, ResultPath, State, StateMachine, StateName, States};
+    use crate::asl::validate::validate;
+
+    /// Names an S3 object holding a JSON Lines list of ids.
+    #[derive(Serialize, JsonSchema)]
+    struct IdList {
+        bucket: String,
+        key: String,
+    }
+
+    impl S3ItemsObject for IdList {
+        type Item = u32;
+        const INPUT_TYPE: ReaderInputType = ReaderInputType::Jsonl;
+        fn bucket() -> Field<Self, String> {
+            crate::field!(bucket)
+        }
+        fn key() -> Field<Self, String> {
+            crate::field!(key)
+        }
+    }
+
+    /// The Map's input.
+    #[derive(Serialize, JsonSchema)]
+    struct Run {
+        run: String,
+        ids: IdList,
+        inline_ids: Vec<u32>,
+    }
+
+    /// What each iteration works on.
+    #[derive(Serialize, JsonSchema)]
+    struct Work {
+        run: String,
+        id: u32,
+    }
+
+    /// What a batch shares.
+    #[derive(Serialize, JsonSchema)]
+    struct Shared {
+        run: String,
+    }
+
+    impl PayloadSafe for Work {}
+    impl PayloadSafe for Shared {}
+
+    fn processor<Input>() -> Processor<Input, ()> {
+        let name = StateName::new("Work").unwrap();
+        let pass = State::Pass(PassState {
+            comment: None,
+            input_path: None,
+            parameters: None,
+            result: None,
+            result_path: ResultPath::Replace,
+            output_path: None,
+            transition: Transition::End,
+        });
+        Processor::new(Branch {
+            comment: None,
+            start_at: name.clone(),
+            states: States::from_iter([(name, pass)]),
+        })
+    }
+
+    fn rendered(map: &MapState) -> Json {
+        serde_json::to_value(map).unwrap()
+    }
+
+    /// The typed paths of `map` resolve in their schema roots, and nothing else is wrong.
+    fn assert_valid(map: MapState) {
+        let name = StateName::new("Each").unwrap();
+        let machine = StateMachine {
+            comment: None,
+            version: None,
+            start_at: name.clone(),
+            timeout_seconds: None,
+            states: States::from_iter([(name, State::Map(map))]),
+        };
+        assert!(validate(&machine).is_ok(), "{:?}", validate(&machine));
+    }
+
+    fn work_selector(item: &MapItem<Run, u32>) -> Selector<MapItem<Run, u32>, Work> {
+        crate::selector!(Work {
+            run: item.input(crate::path!(Run.run)),
+            id: item.item(),
+        })
+    }
+
+    #[test]
+    fn distributed_map_over_reads_the_object_the_handle_names() {
+        let map = distributed_map_over(crate::path!(Run.ids))
+            .item_selector(work_selector)
+            .processor(processor::<Work>(), Transition::End);
+        let json = rendered(&map);
+        assert_eq!(
+            json["ItemReader"],
+            json!({
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSONL"},
+                "Parameters": {"Bucket.$": "$.ids.bucket", "Key.$": "$.ids.key"},
+            })
+        );
+        assert_eq!(
+            json["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+        );
+        assert_eq!(
+            json["ItemSelector"],
+            json!({"run.$": "$.run", "id.$": "$$.Map.Item.Value"})
+        );
+        assert!(json.get("ItemsPath").is_none() && json.get("ItemBatcher").is_none());
+        assert_valid(map);
+    }
+
+    #[test]
+    fn item_batcher_renders_its_limits_and_batch_input() {
+        let map = distributed_map_over(crate::path!(Run.ids))
+            .item_selector(work_selector)
+            .item_batcher(
+                BatchLimits {
+                    max_items: Some(50),
+                    max_input_bytes: None,
+                },
+                |input| {
+                    crate::selector!(Shared {
+                        run: input.input(crate::path!(Run.run)),
+                    })
+                },
+            )
+            .processor(processor::<ItemBatch<Work, Shared>>(), Transition::End);
+        assert_eq!(
+            rendered(&map)["ItemBatcher"],
+            json!({"MaxItemsPerBatch": 50, "BatchInput": {"run.$": "$.run"}})
+        );
+        assert_valid(map);
+    }
+
+    #[test]
+    fn map_over_reads_the_array_at_items_path_inline() {
+        let map = map_over(crate::path!(Run.inline_ids))
+            .item_selector(work_selector)
+            .processor(processor::<Work>(), Transition::End);
+        let json = rendered(&map);
+        assert_eq!(json["ItemsPath"], "$.inline_ids");
+        assert_eq!(
+            json["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "INLINE"})
+        );
+        assert!(json.get("ItemReader").is_none());
+        assert_valid(map);
     }
 }

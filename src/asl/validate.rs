@@ -1,15 +1,20 @@
 //! Synth-time checks of a whole state machine: what the types cannot promise. Every problem is
-//! collected, so one run reports them all.
+//! collected, so one run reports them all, each naming its state and field.
 //!
 //! Errors: duplicate state names (across nested processors and branches too), a `StartAt`,
 //! `Next`, `Default` or `Catch` target that does not exist in its scope, a state that cannot be
 //! reached, a scope without a terminal state or a state from which no terminal state can be
 //! reached, `States.ALL` not alone or not last, a Map-item context value outside an ItemSelector,
-//! a Distributed-Map field on an inline Map, and a typed path that does not resolve in the JSON
-//! schema of the type it starts from (a serde rename the Rust names do not show).
+//! and a typed path that does not resolve in the JSON schema of the type it starts from (a serde
+//! rename the Rust names do not show). For a Map: a Distributed-Map field on an inline Map; an
+//! ItemReader that is not `s3:getObject`/`s3:listObjectsV2`, misses its bucket or key or input
+//! type, or has CSV settings that do not fit; MaxItems, MaxConcurrency, ToleratedFailurePercentage
+//! and ItemBatcher limits outside AWS's ranges; a ResultWriter that is not one of the
+//! combinations AWS takes; a Label AWS refuses or that another Map already has.
 //!
 //! Warnings: a state whose output grows with the number of items (a Map's result array kept in
-//! the state), against the 256 KiB limit on any state's input or output.
+//! the state), against the 256 KiB limit on any state's input or output; an inline Map's
+//! MaxConcurrency above the 40 AWS runs; ItemsPath beside an ItemReader, which AWS ignores.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -19,13 +24,21 @@ use serde_json::Value as Json;
 use super::path::{ContextPath, ReferencePath, Segment};
 use super::payload::PayloadTemplate;
 use super::state::{
-    Catcher, ChoiceState, Condition, ErrorName, ResultPath, Retrier, State, StateMachine,
-    StateName, States, WaitFor,
+    Catcher, ChoiceState, Condition, CsvHeaderLocation, ErrorName, ItemBatcher, ItemReader, Limit,
+    MapState, ReaderInputType, ResultPath, ResultWriter, Retrier, S3_GET_OBJECT,
+    S3_LIST_OBJECTS_V2, S3_PUT_OBJECT, State, StateMachine, StateName, States, WaitFor,
 };
 
 /// The most a state's input or output may hold (`States.DataLimitExceeded` beyond it, which
 /// `States.ALL` cannot catch).
 pub const PAYLOAD_LIMIT_BYTES: usize = 256 * 1024;
+
+/// The most child executions a Distributed Map runs at once.
+pub const DISTRIBUTED_MAX_CONCURRENCY: u32 = 10_000;
+/// The most iterations of an inline Map AWS runs at once, whatever its MaxConcurrency.
+pub const INLINE_MAX_CONCURRENCY: u32 = 40;
+/// The most items an ItemReader reads (`ReaderConfig.MaxItems`).
+pub const READER_MAX_ITEMS: u32 = 100_000_000;
 
 /// One finding, located by the state it is in (`Outer/Inner` for nested states).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,12 +89,15 @@ pub fn validate(machine: &StateMachine) -> Report {
     let mut checker = Checker::default();
     checker.scope(None, &machine.start_at, &machine.states);
     checker.unique_names(machine);
+    checker.unique_map_labels();
     checker.report
 }
 
 #[derive(Default)]
 struct Checker {
     report: Report,
+    /// Each Distributed Map `Label` with the states that use it, in the order they were checked.
+    map_labels: BTreeMap<String, Vec<String>>,
 }
 
 impl Checker {
@@ -212,40 +228,7 @@ impl Checker {
             }
         }
         match state {
-            State::Map(map) => {
-                if !map.is_distributed() {
-                    let distributed_only = [
-                        ("ItemReader", map.item_reader.is_some()),
-                        ("ItemBatcher", map.item_batcher.is_some()),
-                        ("ResultWriter", map.result_writer.is_some()),
-                        (
-                            "ToleratedFailurePercentage",
-                            map.tolerated_failure_percentage.is_some(),
-                        ),
-                        (
-                            "ToleratedFailureCount",
-                            map.tolerated_failure_count.is_some(),
-                        ),
-                        ("Label", map.label.is_some()),
-                    ];
-                    for (field, present) in distributed_only {
-                        if present {
-                            self.error(
-                                Some(label),
-                                format!("{field} needs a Distributed Map (ProcessorConfig.Mode DISTRIBUTED)"),
-                            );
-                        }
-                    }
-                }
-                if map.result_path != ResultPath::Discard && map.result_writer.is_none() {
-                    self.warning(
-                        Some(label),
-                        format!(
-                            "the Map keeps its result array (one entry per item) in its output, so the output grows with the number of items and fails with States.DataLimitExceeded past {PAYLOAD_LIMIT_BYTES} bytes (256 KiB); set `ResultPath: null`, keep a summary, or write results to S3 with a ResultWriter"
-                        ),
-                    );
-                }
-            }
+            State::Map(map) => self.map(label, map),
             State::Choice(ChoiceState { choices, .. }) if choices.is_empty() => {
                 self.error(Some(label), "a Choice needs at least one rule".into());
             }
@@ -253,6 +236,282 @@ impl Checker {
         }
         for branch in state.nested() {
             self.scope(Some(label), &branch.start_at, &branch.states);
+        }
+    }
+
+    /// Everything a Map's fields must agree on that the model cannot hold as types.
+    fn map(&mut self, label: &str, map: &MapState) {
+        let distributed = map.is_distributed();
+        if !distributed {
+            for field in distributed_only_fields(map) {
+                self.error(
+                    Some(label),
+                    format!(
+                        "{field} needs a Distributed Map: set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED, or remove {field}"
+                    ),
+                );
+            }
+        }
+        match map.max_concurrency.as_ref().and_then(Limit::fixed) {
+            Some(&max) if distributed && max > DISTRIBUTED_MAX_CONCURRENCY => self.error(
+                Some(label),
+                format!(
+                    "MaxConcurrency {max} is more child executions than a Distributed Map runs at once: use 1 to {DISTRIBUTED_MAX_CONCURRENCY} (0 or none for as many as AWS allows)"
+                ),
+            ),
+            Some(&max) if !distributed && max > INLINE_MAX_CONCURRENCY => self.warning(
+                Some(label),
+                format!(
+                    "MaxConcurrency {max} has no effect above {INLINE_MAX_CONCURRENCY}: AWS runs at most {INLINE_MAX_CONCURRENCY} iterations of an inline Map at once; use a Distributed Map for more"
+                ),
+            ),
+            _ => {}
+        }
+        if let Some(&percentage) = map
+            .tolerated_failure_percentage
+            .as_ref()
+            .and_then(Limit::fixed)
+            && !(0.0..=100.0).contains(&percentage)
+        {
+            self.error(
+                Some(label),
+                format!(
+                    "ToleratedFailurePercentage {percentage} is not a share of the children: use 0 to 100 (%)"
+                ),
+            );
+        }
+        if let Some(map_label) = &map.label {
+            match label_problem(map_label) {
+                Some(problem) => self.error(
+                    Some(label),
+                    format!("Label {map_label:?} cannot name a Map Run: {problem}"),
+                ),
+                None => self
+                    .map_labels
+                    .entry(map_label.clone())
+                    .or_default()
+                    .push(label.to_owned()),
+            }
+        }
+        if let Some(reader) = &map.item_reader {
+            self.item_reader(label, reader);
+            if let Some(items_path) = &map.items_path {
+                self.warning(
+                    Some(label),
+                    format!(
+                        "ItemsPath `{items_path}` has no effect: AWS ignores ItemsPath when an ItemReader is given; remove it"
+                    ),
+                );
+            }
+        }
+        if let Some(batcher) = &map.item_batcher {
+            self.item_batcher(label, batcher);
+        }
+        if let Some(writer) = &map.result_writer {
+            self.result_writer(label, writer);
+        }
+        self.result_array(label, map);
+    }
+
+    fn item_reader(&mut self, label: &str, reader: &ItemReader) {
+        let resource = reader.resource.as_str();
+        if ![S3_GET_OBJECT, S3_LIST_OBJECTS_V2].contains(&resource) {
+            self.error(
+                Some(label),
+                format!(
+                    "ItemReader.Resource `{resource}` is not one a Distributed Map reads items with: use `{S3_GET_OBJECT}` (the items stored in one object) or `{S3_LIST_OBJECTS_V2}` (the objects under a prefix)"
+                ),
+            );
+            return;
+        }
+        let required: &[&str] = if resource == S3_GET_OBJECT {
+            &["Bucket", "Key"]
+        } else {
+            &["Bucket"]
+        };
+        for key in required {
+            self.parameter_given(
+                label,
+                "ItemReader",
+                resource,
+                reader.parameters.as_ref(),
+                key,
+            );
+        }
+        let config = reader.reader_config.as_ref();
+        let input_type = config.and_then(|c| c.input_type);
+        if resource == S3_GET_OBJECT && input_type.is_none() {
+            self.error(
+                Some(label),
+                format!(
+                    "ItemReader.ReaderConfig.InputType is missing: `{S3_GET_OBJECT}` must be told how the object stores its items (CSV, JSON, JSONL, PARQUET or MANIFEST)"
+                ),
+            );
+        }
+        let Some(config) = config else { return };
+        if input_type == Some(ReaderInputType::Csv) {
+            match (config.csv_header_location, &config.csv_headers) {
+                (Some(CsvHeaderLocation::Given), None) => self.error(
+                    Some(label),
+                    "ItemReader.ReaderConfig.CSVHeaderLocation is GIVEN but CSVHeaders is missing: list the column names in CSVHeaders".into(),
+                ),
+                (Some(CsvHeaderLocation::FirstRow), Some(_)) => self.error(
+                    Some(label),
+                    "ItemReader.ReaderConfig.CSVHeaders is given but CSVHeaderLocation is FIRST_ROW, which reads them from the file: remove CSVHeaders, or set CSVHeaderLocation to GIVEN".into(),
+                ),
+                _ => {}
+            }
+        } else {
+            let csv_only = [
+                ("CSVHeaderLocation", config.csv_header_location.is_some()),
+                ("CSVHeaders", config.csv_headers.is_some()),
+                ("CSVDelimiter", config.csv_delimiter.is_some()),
+            ];
+            for (field, _) in csv_only.iter().filter(|(_, given)| *given) {
+                self.error(
+                    Some(label),
+                    format!(
+                        "ItemReader.ReaderConfig.{field} applies only to InputType CSV: remove it, or set InputType to CSV"
+                    ),
+                );
+            }
+        }
+        if let Some(&max) = config.max_items.as_ref().and_then(Limit::fixed)
+            && max > READER_MAX_ITEMS
+        {
+            self.error(
+                Some(label),
+                format!(
+                    "ItemReader.ReaderConfig.MaxItems {max} is more than AWS reads: use at most {READER_MAX_ITEMS}, or leave it out to read every item"
+                ),
+            );
+        }
+    }
+
+    fn item_batcher(&mut self, label: &str, batcher: &ItemBatcher) {
+        if batcher.max_items_per_batch.is_none() && batcher.max_input_bytes_per_batch.is_none() {
+            self.error(
+                Some(label),
+                "ItemBatcher has no limit: give MaxItemsPerBatch, MaxInputBytesPerBatch (or their Path twins), or both".into(),
+            );
+        }
+        let limits = [
+            ("MaxItemsPerBatch", &batcher.max_items_per_batch),
+            ("MaxInputBytesPerBatch", &batcher.max_input_bytes_per_batch),
+        ];
+        for (field, limit) in limits {
+            if limit.as_ref().and_then(Limit::fixed) == Some(&0) {
+                self.error(
+                    Some(label),
+                    format!("ItemBatcher.{field} is 0: a batch holds at least 1 (use 1 or more)"),
+                );
+            }
+        }
+        if let Some(&bytes) = batcher
+            .max_input_bytes_per_batch
+            .as_ref()
+            .and_then(Limit::fixed)
+            && bytes as usize > PAYLOAD_LIMIT_BYTES
+        {
+            self.error(
+                Some(label),
+                format!(
+                    "ItemBatcher.MaxInputBytesPerBatch {bytes} is more than a child execution's input may hold: use at most {PAYLOAD_LIMIT_BYTES} (256 KiB)"
+                ),
+            );
+        }
+    }
+
+    /// AWS takes `Resource` with `Parameters` (write to S3), `WriterConfig` (format only), or all
+    /// three.
+    fn result_writer(&mut self, label: &str, writer: &ResultWriter) {
+        match (&writer.resource, &writer.parameters) {
+            (None, None) if writer.writer_config.is_none() => self.error(
+                Some(label),
+                format!(
+                    "ResultWriter is empty: give Resource `{S3_PUT_OBJECT}` with Parameters (Bucket, Prefix) to write the results to S3, a WriterConfig to format them, or both"
+                ),
+            ),
+            (None, None) => {}
+            (Some(_), None) => self.error(
+                Some(label),
+                "ResultWriter.Resource needs Parameters saying where to write: add Parameters with Bucket (and Prefix)".into(),
+            ),
+            (None, Some(_)) => self.error(
+                Some(label),
+                format!(
+                    "ResultWriter.Parameters needs a Resource to write with: add Resource `{S3_PUT_OBJECT}`"
+                ),
+            ),
+            (Some(resource), Some(parameters)) => {
+                if resource != S3_PUT_OBJECT {
+                    self.error(
+                        Some(label),
+                        format!(
+                            "ResultWriter.Resource `{resource}` cannot write the results: use `{S3_PUT_OBJECT}`"
+                        ),
+                    );
+                }
+                self.parameter_given(label, "ResultWriter", resource, Some(parameters), "Bucket");
+            }
+        }
+    }
+
+    /// `field.Parameters` gives `key`, which `resource` needs, literally or read from the input.
+    fn parameter_given(
+        &mut self,
+        label: &str,
+        field: &str,
+        resource: &str,
+        parameters: Option<&PayloadTemplate>,
+        key: &str,
+    ) {
+        if parameters.and_then(|p| p.get(key)).is_none() {
+            self.error(
+                Some(label),
+                format!(
+                    "{field}.Parameters has no `{key}`, which `{resource}` needs: give it literally (`{key}`) or from the input (`{key}.$`)"
+                ),
+            );
+        }
+    }
+
+    /// A Map's result is the array of its iterations' outputs unless a ResultWriter writes it
+    /// to S3; kept in the state, it grows with the number of items.
+    fn result_array(&mut self, label: &str, map: &MapState) {
+        let written_to_s3 = map
+            .result_writer
+            .as_ref()
+            .is_some_and(|writer| writer.resource.is_some());
+        if map.result_path == ResultPath::Discard || written_to_s3 {
+            return;
+        }
+        let message = if map.is_distributed() {
+            format!(
+                "the Distributed Map has no ResultWriter writing to S3, so its result is the array of its child executions' outputs (one entry per item or batch), which counts against the {PAYLOAD_LIMIT_BYTES}-byte (256 KiB) limit like any state's output and fails with States.DataLimitExceeded past it; add a ResultWriter with Resource `{S3_PUT_OBJECT}`, or set `ResultPath: null`"
+            )
+        } else {
+            format!(
+                "the Map keeps its result array (one entry per item) in its output, so the output grows with the number of items and fails with States.DataLimitExceeded past {PAYLOAD_LIMIT_BYTES} bytes (256 KiB); set `ResultPath: null`, keep a summary, or make it a Distributed Map that writes its results to S3 with a ResultWriter"
+            )
+        };
+        self.warning(Some(label), message);
+    }
+
+    /// A Map's `Label` names its Map Run and child executions, so no two Maps share one.
+    fn unique_map_labels(&mut self) {
+        for (map_label, states) in std::mem::take(&mut self.map_labels) {
+            let (first, others) = states
+                .split_first()
+                .expect("a label is kept with its state");
+            for state in others {
+                self.error(
+                    Some(state),
+                    format!(
+                        "Label {map_label:?} is already the Label of `{first}`: give each Map its own Label"
+                    ),
+                );
+            }
         }
     }
 
@@ -380,14 +639,42 @@ fn reference_paths<'a>(state: &'a State) -> Vec<(String, &'a ReferencePath)> {
             ]
         }
         State::Map(map) => {
+            let reader_config = map
+                .item_reader
+                .as_ref()
+                .and_then(|r| r.reader_config.as_ref());
+            let batcher = map.item_batcher.as_ref();
             add("InputPath", map.input_path.as_ref());
+            add(
+                "ItemReader.ReaderConfig.MaxItemsPath",
+                reader_config.and_then(|c| c.max_items.as_ref()?.path()),
+            );
             add("ItemsPath", map.items_path.as_ref());
+            add(
+                "ItemBatcher.MaxItemsPerBatchPath",
+                batcher.and_then(|b| b.max_items_per_batch.as_ref()?.path()),
+            );
+            add(
+                "ItemBatcher.MaxInputBytesPerBatchPath",
+                batcher.and_then(|b| b.max_input_bytes_per_batch.as_ref()?.path()),
+            );
+            add(
+                "MaxConcurrencyPath",
+                map.max_concurrency.as_ref().and_then(Limit::path),
+            );
+            add(
+                "ToleratedFailurePercentagePath",
+                map.tolerated_failure_percentage
+                    .as_ref()
+                    .and_then(Limit::path),
+            );
+            add(
+                "ToleratedFailureCountPath",
+                map.tolerated_failure_count.as_ref().and_then(Limit::path),
+            );
             add("ResultPath", result_path(&map.result_path));
             add("OutputPath", map.output_path.as_ref());
-            vec![
-                ("ItemSelector", map.item_selector.as_ref()),
-                ("ResultSelector", map.result_selector.as_ref()),
-            ]
+            map_templates(map)
         }
         State::Parallel(parallel) => {
             add("InputPath", parallel.input_path.as_ref());
@@ -438,6 +725,51 @@ fn reference_paths<'a>(state: &'a State) -> Vec<(String, &'a ReferencePath)> {
     paths
 }
 
+/// A Map's payload templates, with the field each is in, in data-flow order.
+fn map_templates(map: &MapState) -> Vec<(&'static str, Option<&PayloadTemplate>)> {
+    vec![
+        (
+            "ItemReader.Parameters",
+            map.item_reader.as_ref().and_then(|r| r.parameters.as_ref()),
+        ),
+        ("ItemSelector", map.item_selector.as_ref()),
+        (
+            "ItemBatcher.BatchInput",
+            map.item_batcher
+                .as_ref()
+                .and_then(|b| b.batch_input.as_ref()),
+        ),
+        (
+            "ResultWriter.Parameters",
+            map.result_writer
+                .as_ref()
+                .and_then(|w| w.parameters.as_ref()),
+        ),
+        ("ResultSelector", map.result_selector.as_ref()),
+    ]
+}
+
+/// The fields of `map` that only a Distributed Map may have, as they are written.
+fn distributed_only_fields(map: &MapState) -> Vec<String> {
+    let mut fields: Vec<String> = [
+        ("ItemReader", map.item_reader.is_some()),
+        ("ItemBatcher", map.item_batcher.is_some()),
+        ("ResultWriter", map.result_writer.is_some()),
+        ("Label", map.label.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, given)| *given)
+    .map(|(field, _)| field.to_owned())
+    .collect();
+    if let Some(limit) = &map.tolerated_failure_percentage {
+        fields.push(limit.key("ToleratedFailurePercentage"));
+    }
+    if let Some(limit) = &map.tolerated_failure_count {
+        fields.push(limit.key("ToleratedFailureCount"));
+    }
+    fields
+}
+
 fn result_path(result: &ResultPath) -> Option<&ReferencePath> {
     match result {
         ResultPath::At(path) => Some(path),
@@ -465,10 +797,7 @@ fn context_paths(state: &State) -> Vec<(&'static str, &ContextPath)> {
             ("Parameters", task.parameters.as_ref()),
             ("ResultSelector", task.result_selector.as_ref()),
         ],
-        State::Map(map) => vec![
-            ("ItemSelector", map.item_selector.as_ref()),
-            ("ResultSelector", map.result_selector.as_ref()),
-        ],
+        State::Map(map) => map_templates(map),
         State::Parallel(parallel) => vec![
             ("Parameters", parallel.parameters.as_ref()),
             ("ResultSelector", parallel.result_selector.as_ref()),
@@ -574,8 +903,9 @@ mod tests {
     use crate::asl::path::{ContextValue, SchemaRoot};
     use crate::asl::payload::PayloadValue;
     use crate::asl::state::{
-        Branch, ChoiceRule, Comparison, FailState, MapState, PassState, SucceedState, TaskState,
-        Transition,
+        Branch, ChoiceRule, Comparison, CsvDelimiter, ExecutionType, FailState, MapState,
+        OutputType, PassState, ProcessorConfig, ProcessorMode, ReaderConfig, SucceedState,
+        TaskState, Transition, WriterConfig,
     };
 
     fn name(text: &str) -> StateName {
@@ -830,8 +1160,421 @@ mod tests {
         let mut map = inline_map(vec![("Each", pass(Transition::End))], Transition::End);
         map.result_path = ResultPath::Discard;
         map.label = Some("x".into());
-        let machine = build(vec![("Loop", State::Map(map))]);
+        let machine = build(vec![("Loop", State::Map(map.clone()))]);
         assert_one_error(&machine, "Label needs a Distributed Map");
+
+        map.label = None;
+        map.tolerated_failure_count = Some(Limit::Path(ReferencePath::parse("$.n").unwrap()));
+        let machine = build(vec![("Loop", State::Map(map))]);
+        assert_one_error(
+            &machine,
+            "state `Loop`: ToleratedFailureCountPath needs a Distributed Map: set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED",
+        );
+    }
+
+    /// A Distributed Map reading a JSON array from S3 and writing its results back, with no
+    /// problem; each test below breaks one thing.
+    fn distributed_map() -> MapState {
+        let mut map = inline_map(vec![("Each", pass(Transition::End))], Transition::End);
+        map.item_processor.processor_config = Some(ProcessorConfig {
+            mode: ProcessorMode::Distributed,
+            execution_type: Some(ExecutionType::Standard),
+        });
+        map.item_reader = Some(ItemReader {
+            resource: S3_GET_OBJECT.into(),
+            reader_config: Some(ReaderConfig {
+                input_type: Some(ReaderInputType::Json),
+                csv_header_location: None,
+                csv_headers: None,
+                csv_delimiter: None,
+                max_items: None,
+            }),
+            parameters: Some(
+                PayloadTemplate::new()
+                    .with("Bucket", PayloadValue::Literal(json!("chunks")))
+                    .with(
+                        "Key",
+                        PayloadValue::Path(ReferencePath::parse("$.ids.key").unwrap()),
+                    ),
+            ),
+        });
+        map.label = Some("chunks".into());
+        map.max_concurrency = Some(Limit::Fixed(DISTRIBUTED_MAX_CONCURRENCY));
+        map.tolerated_failure_percentage = Some(Limit::Fixed(100.0));
+        map.result_writer = Some(ResultWriter::s3(
+            PayloadTemplate::new().with("Bucket", PayloadValue::Literal(json!("results"))),
+        ));
+        map
+    }
+
+    fn reader_config(map: &mut MapState) -> &mut ReaderConfig {
+        map.item_reader
+            .as_mut()
+            .unwrap()
+            .reader_config
+            .as_mut()
+            .unwrap()
+    }
+
+    fn with_map(map: MapState) -> StateMachine {
+        build(vec![("Chunks", State::Map(map))])
+    }
+
+    #[test]
+    fn a_correct_distributed_map_has_no_problem() {
+        assert_eq!(validate(&with_map(distributed_map())), Report::default());
+    }
+
+    #[test]
+    fn an_item_reader_reads_with_s3_get_object_or_list_objects_v2() {
+        let mut map = distributed_map();
+        map.item_reader.as_mut().unwrap().resource = S3_PUT_OBJECT.into();
+        assert_one_error(
+            &with_map(map),
+            "state `Chunks`: ItemReader.Resource `arn:aws:states:::s3:putObject` is not one a Distributed Map reads items with: use `arn:aws:states:::s3:getObject` (the items stored in one object) or `arn:aws:states:::s3:listObjectsV2` (the objects under a prefix)",
+        );
+    }
+
+    #[test]
+    fn an_item_reader_names_the_bucket_and_for_get_object_the_key() {
+        let mut map = distributed_map();
+        let reader = map.item_reader.as_mut().unwrap();
+        reader.parameters = Some(PayloadTemplate::new().with(
+            "Bucket",
+            PayloadValue::Path(ReferencePath::parse("$.ids.bucket").unwrap()),
+        ));
+        assert_one_error(
+            &with_map(map.clone()),
+            "ItemReader.Parameters has no `Key`, which `arn:aws:states:::s3:getObject` needs: give it literally (`Key`) or from the input (`Key.$`)",
+        );
+        // A listing needs only the bucket (and no InputType).
+        let reader = map.item_reader.as_mut().unwrap();
+        reader.resource = S3_LIST_OBJECTS_V2.into();
+        reader.reader_config = None;
+        assert_eq!(errors(&with_map(map.clone())), Vec::<String>::new());
+
+        map.item_reader.as_mut().unwrap().parameters = None;
+        assert_one_error(&with_map(map), "ItemReader.Parameters has no `Bucket`");
+    }
+
+    #[test]
+    fn get_object_needs_the_input_type() {
+        let mut map = distributed_map();
+        reader_config(&mut map).input_type = None;
+        assert_one_error(
+            &with_map(map),
+            "ItemReader.ReaderConfig.InputType is missing: `arn:aws:states:::s3:getObject` must be told how the object stores its items",
+        );
+    }
+
+    #[test]
+    fn csv_settings_need_a_csv_input_and_agree_on_the_header() {
+        let mut map = distributed_map();
+        reader_config(&mut map).csv_delimiter = Some(CsvDelimiter::Tab);
+        assert_one_error(
+            &with_map(map.clone()),
+            "ItemReader.ReaderConfig.CSVDelimiter applies only to InputType CSV: remove it, or set InputType to CSV",
+        );
+
+        let config = reader_config(&mut map);
+        config.input_type = Some(ReaderInputType::Csv);
+        config.csv_header_location = Some(CsvHeaderLocation::Given);
+        assert_one_error(
+            &with_map(map.clone()),
+            "CSVHeaderLocation is GIVEN but CSVHeaders is missing",
+        );
+
+        reader_config(&mut map).csv_headers = Some(vec!["chunk_id".into()]);
+        assert_eq!(errors(&with_map(map.clone())), Vec::<String>::new());
+
+        reader_config(&mut map).csv_header_location = Some(CsvHeaderLocation::FirstRow);
+        assert_one_error(
+            &with_map(map),
+            "CSVHeaders is given but CSVHeaderLocation is FIRST_ROW",
+        );
+    }
+
+    #[test]
+    fn max_items_is_at_most_what_aws_reads() {
+        let mut map = distributed_map();
+        reader_config(&mut map).max_items = Some(Limit::Fixed(READER_MAX_ITEMS));
+        assert_eq!(errors(&with_map(map.clone())), Vec::<String>::new());
+        reader_config(&mut map).max_items = Some(Limit::Fixed(READER_MAX_ITEMS + 1));
+        assert_one_error(
+            &with_map(map),
+            "ItemReader.ReaderConfig.MaxItems 100000001 is more than AWS reads: use at most 100000000",
+        );
+    }
+
+    #[test]
+    fn a_map_label_is_valid_and_unique_in_the_machine() {
+        let mut map = distributed_map();
+        map.label = Some("chunk ids".into());
+        assert_one_error(
+            &with_map(map),
+            "state `Chunks`: Label \"chunk ids\" cannot name a Map Run: a Label cannot contain ' '",
+        );
+
+        // The same label on a Map nested in another Map's processor.
+        let mut outer = distributed_map();
+        outer.item_processor.branch = Branch {
+            comment: None,
+            start_at: name("Inner"),
+            states: [(name("Inner"), State::Map(distributed_map()))]
+                .into_iter()
+                .collect(),
+        };
+        assert_one_error(
+            &with_map(outer),
+            "state `Chunks/Inner`: Label \"chunks\" is already the Label of `Chunks`: give each Map its own Label",
+        );
+    }
+
+    #[test]
+    fn the_tolerated_failure_percentage_is_a_share() {
+        for percentage in [100.5, -1.0, f64::NAN] {
+            let mut map = distributed_map();
+            map.tolerated_failure_percentage = Some(Limit::Fixed(percentage));
+            assert_one_error(
+                &with_map(map),
+                &format!(
+                    "ToleratedFailurePercentage {percentage} is not a share of the children: use 0 to 100 (%)"
+                ),
+            );
+        }
+    }
+
+    #[test]
+    fn max_concurrency_is_within_what_aws_runs_at_once() {
+        let mut map = distributed_map();
+        map.max_concurrency = Some(Limit::Fixed(DISTRIBUTED_MAX_CONCURRENCY + 1));
+        assert_one_error(
+            &with_map(map),
+            "MaxConcurrency 10001 is more child executions than a Distributed Map runs at once: use 1 to 10000",
+        );
+
+        let mut inline = inline_map(vec![("Each", pass(Transition::End))], Transition::End);
+        inline.result_path = ResultPath::Discard;
+        inline.max_concurrency = Some(Limit::Fixed(INLINE_MAX_CONCURRENCY));
+        assert_eq!(validate(&with_map(inline.clone())), Report::default());
+        inline.max_concurrency = Some(Limit::Fixed(INLINE_MAX_CONCURRENCY + 1));
+        let report = validate(&with_map(inline));
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.warnings.len(), 1, "{report:?}");
+        assert!(
+            report.warnings[0].to_string().contains(
+                "MaxConcurrency 41 has no effect above 40: AWS runs at most 40 iterations of an inline Map at once"
+            ),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn an_item_batcher_has_a_limit_of_at_least_one_and_at_most_256_kib() {
+        let batcher = |items: Option<u32>, bytes: Option<u32>| ItemBatcher {
+            max_items_per_batch: items.map(Limit::Fixed),
+            max_input_bytes_per_batch: bytes.map(Limit::Fixed),
+            batch_input: None,
+        };
+        let check = |batcher: ItemBatcher| {
+            let mut map = distributed_map();
+            map.item_batcher = Some(batcher);
+            errors(&with_map(map))
+        };
+        assert_eq!(
+            check(batcher(Some(1), Some(PAYLOAD_LIMIT_BYTES as u32))),
+            Vec::<String>::new()
+        );
+        let found = check(batcher(None, None));
+        assert!(
+            found.len() == 1
+                && found[0].contains(
+                    "ItemBatcher has no limit: give MaxItemsPerBatch, MaxInputBytesPerBatch"
+                ),
+            "{found:#?}"
+        );
+        let found = check(batcher(Some(0), Some(0)));
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(found[0].contains("ItemBatcher.MaxItemsPerBatch is 0: a batch holds at least 1"));
+        assert!(found[1].contains("ItemBatcher.MaxInputBytesPerBatch is 0"));
+        let found = check(batcher(None, Some(PAYLOAD_LIMIT_BYTES as u32 + 1)));
+        assert!(
+            found.len() == 1 && found[0].contains("ItemBatcher.MaxInputBytesPerBatch 262145 is more than a child execution's input may hold: use at most 262144 (256 KiB)"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn a_result_writer_is_one_of_the_combinations_aws_takes() {
+        let bucket = || PayloadTemplate::new().with("Bucket", PayloadValue::Literal(json!("b")));
+        let format_only = WriterConfig {
+            output_type: Some(OutputType::Json),
+            transformation: None,
+        };
+        let check = |writer: ResultWriter| {
+            let mut map = distributed_map();
+            map.result_path = ResultPath::Discard;
+            map.result_writer = Some(writer);
+            errors(&with_map(map))
+        };
+        let fine = [
+            ResultWriter::s3(bucket()),
+            ResultWriter {
+                writer_config: Some(format_only),
+                ..ResultWriter::default()
+            },
+            ResultWriter {
+                writer_config: Some(format_only),
+                ..ResultWriter::s3(bucket())
+            },
+        ];
+        for writer in fine {
+            assert_eq!(check(writer.clone()), Vec::<String>::new(), "{writer:?}");
+        }
+        let wrong = [
+            (
+                ResultWriter::default(),
+                "ResultWriter is empty: give Resource",
+            ),
+            (
+                ResultWriter {
+                    parameters: None,
+                    ..ResultWriter::s3(bucket())
+                },
+                "ResultWriter.Resource needs Parameters saying where to write",
+            ),
+            (
+                ResultWriter {
+                    resource: None,
+                    ..ResultWriter::s3(bucket())
+                },
+                "ResultWriter.Parameters needs a Resource to write with: add Resource `arn:aws:states:::s3:putObject`",
+            ),
+            (
+                ResultWriter {
+                    resource: Some(S3_GET_OBJECT.into()),
+                    ..ResultWriter::s3(bucket())
+                },
+                "ResultWriter.Resource `arn:aws:states:::s3:getObject` cannot write the results: use `arn:aws:states:::s3:putObject`",
+            ),
+            (
+                ResultWriter::s3(PayloadTemplate::new()),
+                "ResultWriter.Parameters has no `Bucket`",
+            ),
+        ];
+        for (writer, needle) in wrong {
+            let found = check(writer);
+            assert!(
+                found.len() == 1 && found[0].contains(needle),
+                "expected {needle:?}, got {found:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_map_item_is_not_in_the_reader_the_batcher_or_the_writer() {
+        let item = || PayloadValue::Context(ContextValue::MapItemValue.into());
+        let mut map = distributed_map();
+        let reader = map.item_reader.as_mut().unwrap();
+        reader.parameters = reader
+            .parameters
+            .take()
+            .map(|p| p.with("VersionId", item()));
+        map.item_batcher = Some(ItemBatcher {
+            max_items_per_batch: Some(Limit::Fixed(10)),
+            max_input_bytes_per_batch: None,
+            batch_input: Some(PayloadTemplate::new().with("id", item())),
+        });
+        let writer = map.result_writer.as_mut().unwrap();
+        writer.parameters = writer.parameters.take().map(|p| p.with("Prefix", item()));
+        let found = errors(&with_map(map));
+        assert_eq!(found.len(), 3, "{found:#?}");
+        for (error, field) in found.iter().zip([
+            "ItemReader.Parameters",
+            "ItemBatcher.BatchInput",
+            "ResultWriter.Parameters",
+        ]) {
+            assert!(
+                error.contains(&format!(
+                    "{field} reads `$$.Map.Item.Value`, which exists only in a Map's ItemSelector"
+                )),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn typed_paths_in_the_reader_the_batcher_and_the_writer_must_resolve() {
+        let mut map = distributed_map();
+        map.item_reader.as_mut().unwrap().parameters = Some(
+            PayloadTemplate::new()
+                .with("Bucket", PayloadValue::Path(typed("$.chunkIds")))
+                .with("Key", PayloadValue::Path(typed("$.chunk_ids"))),
+        );
+        map.item_batcher = Some(ItemBatcher {
+            max_items_per_batch: Some(Limit::Fixed(10)),
+            max_input_bytes_per_batch: None,
+            batch_input: Some(
+                PayloadTemplate::new().with("n", PayloadValue::Path(typed("$.nested.count"))),
+            ),
+        });
+        map.result_writer = Some(ResultWriter::s3(
+            PayloadTemplate::new().with("Bucket", PayloadValue::Path(typed("$.bucket"))),
+        ));
+        let found = errors(&with_map(map));
+        assert_eq!(found.len(), 3, "{found:#?}");
+        assert!(found[0].contains("ItemReader.Parameters `$.chunk_ids` does not resolve in the JSON schema of `Renamed`"), "{found:#?}");
+        assert!(
+            found[1].contains("ItemBatcher.BatchInput `$.nested.count` does not resolve"),
+            "{found:#?}"
+        );
+        assert!(
+            found[2].contains("ResultWriter.Parameters `$.bucket` does not resolve"),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn items_path_beside_an_item_reader_is_a_warning() {
+        let mut map = distributed_map();
+        map.items_path = Some(ReferencePath::parse("$.ids").unwrap());
+        let report = validate(&with_map(map));
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(report.warnings.len(), 1, "{report:?}");
+        assert!(
+            report.warnings[0].to_string().contains(
+                "state `Chunks`: ItemsPath `$.ids` has no effect: AWS ignores ItemsPath when an ItemReader is given"
+            ),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn a_distributed_map_result_kept_without_a_writer_to_s3_is_a_warning() {
+        let warnings = |writer: Option<ResultWriter>| {
+            let mut map = distributed_map();
+            map.result_writer = writer;
+            let report = validate(&with_map(map));
+            assert!(report.is_ok(), "{report:?}");
+            report.warnings
+        };
+        // distributed_map() keeps its result (ResultPath absent): written to S3, it is small.
+        assert_eq!(warnings(distributed_map().result_writer), Vec::new());
+        let format_only = ResultWriter {
+            writer_config: Some(WriterConfig {
+                output_type: Some(OutputType::Json),
+                transformation: None,
+            }),
+            ..ResultWriter::default()
+        };
+        for writer in [None, Some(format_only)] {
+            let found = warnings(writer);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].to_string().contains("the Distributed Map has no ResultWriter writing to S3, so its result is the array of its child executions' outputs (one entry per item or batch), which counts against the 262144-byte (256 KiB) limit"),
+                "{found:?}"
+            );
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub use payloads::Task02State;
 
 use crate::asl::typed::context;
 use crate::asl::{
-    Catcher, ErrorName, ExecutionType, FailState, MapState, PayloadTemplate, PayloadValue,
+    Catcher, ErrorName, ExecutionType, FailState, Limit, MapState, PayloadTemplate, PayloadValue,
     ResultPath, ResultWriter, Scope, State, StateInput, StateMachine, StateName, States,
     SucceedState, TaskState, Transition, Value, distributed_map_over, path, selector,
 };
@@ -142,9 +142,10 @@ fn process_task02_chunks(config: &DeployConfig, function: &str, settings: &MapCo
             ChildExecutionType::Express => ExecutionType::Express,
         });
     }
-    map.max_concurrency = Some(settings.max_concurrency.get());
-    map.tolerated_failure_percentage = Some(settings.tolerated_failure_percentage.get());
-    map.tolerated_failure_count = Some(settings.tolerated_failure_count);
+    map.max_concurrency = Some(Limit::Fixed(settings.max_concurrency.get()));
+    map.tolerated_failure_percentage =
+        Some(Limit::Fixed(settings.tolerated_failure_percentage.get()));
+    map.tolerated_failure_count = Some(Limit::Fixed(settings.tolerated_failure_count));
     map.label = Some(settings.label.to_string());
     map.result_writer = Some(map_results(config));
     map.result_path = ResultPath::Discard;
@@ -166,22 +167,17 @@ fn map_results(config: &DeployConfig) -> ResultWriter {
         "{}{{}}/{MAP_RESULTS_FOLDER}",
         intrinsic_string_literal(&config.chunk_store.prefix)
     );
-    ResultWriter {
-        resource: "arn:aws:states:::s3:putObject".into(),
-        parameters: Some(
-            PayloadTemplate::new()
-                .with(
-                    "Bucket",
-                    PayloadValue::Literal(config.chunk_store.bucket.as_str().into()),
-                )
-                .with(
-                    "Prefix",
-                    PayloadValue::Intrinsic(format!(
-                        "States.Format('{folder}', $$.Execution.Name)"
-                    )),
-                ),
-        ),
-    }
+    ResultWriter::s3(
+        PayloadTemplate::new()
+            .with(
+                "Bucket",
+                PayloadValue::Literal(config.chunk_store.bucket.as_str().into()),
+            )
+            .with(
+                "Prefix",
+                PayloadValue::Intrinsic(format!("States.Format('{folder}', $$.Execution.Name)")),
+            ),
+    )
 }
 
 /// `text` inside a single-quoted intrinsic-function string: `'`, `{`, `}` and `\` are escaped.

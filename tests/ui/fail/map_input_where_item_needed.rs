@@ -1,13 +1,13 @@
-// Must not compile: the seed's defect, `{"chunk_id.$": "$"}`. Inside the ItemSelector `$` is the
-// Map's whole input (a Task02State), not the item; the chunk id is only `chunk.item()`.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition};
+// Must not compile: the seed's defect, `{"chunk_id.$": "$"}`, in the Distributed Map. Inside the
+// ItemSelector `$` is the Map's whole input (a Task02State), not the item; the chunk id is only
+// `chunk.item()`.
+use cm_etl::asl::typed::Path;
+use cm_etl::asl::{distributed_map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
-use cm_etl::asl::typed::Path;
-
 fn main() {
-    let _ = map_over(path!(Task02State.task02_chunks.chunk_ids))
+    let _ = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))
         .item_selector(|chunk| {
             selector!(ProcessChunkInput {
                 format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),

@@ -1,11 +1,11 @@
-// Must not compile: the ItemSelector builds ProcessChunkInput but the Map's processor is the
-// GetTask02Chunks handler, which takes GetTask02ChunksInput.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition};
+// Must not compile: the ItemSelector builds ProcessChunkInput but the Distributed Map's processor
+// is the GetTask02Chunks handler, which takes GetTask02ChunksInput.
+use cm_etl::asl::{distributed_map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{GetTask02Chunks, ProcessChunkInput};
 
 fn main() {
-    let _ = map_over(path!(Task02State.task02_chunks.chunk_ids))
+    let _ = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))
         .item_selector(|chunk| {
             selector!(ProcessChunkInput {
                 format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),

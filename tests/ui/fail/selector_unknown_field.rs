@@ -1,11 +1,11 @@
 // Must not compile: the ItemSelector sets `keys`, which ProcessChunkInput does not have (the
 // seed's old `"keys.$": "$.keys"`); the handler would refuse the unknown field.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition};
+use cm_etl::asl::{distributed_map_over, path, selector, Scope, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
-    let _ = map_over(path!(Task02State.task02_chunks.chunk_ids))
+    let _ = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))
         .item_selector(|chunk| {
             selector!(ProcessChunkInput {
                 format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),

@@ -1,11 +1,12 @@
-// Compiles: the pipeline's Map written the right way — the ItemSelector builds exactly
-// ProcessChunkInput, the chunk id is the item, and the processor takes ProcessChunkInput.
-use cm_etl::asl::{map_over, path, selector, Scope, Transition, StateName};
+// Compiles: the pipeline's Distributed Map written the right way — the items are read from the
+// S3 object `chunk_ids` names, the ItemSelector builds exactly ProcessChunkInput, the chunk id is
+// the item, and the processor takes ProcessChunkInput.
+use cm_etl::asl::{distributed_map_over, path, selector, Scope, StateName, Transition};
 use cm_etl::pipeline::{lambda, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
-    let map = map_over(path!(Task02State.task02_chunks.chunk_ids))
+    let map = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))
         .item_selector(|chunk| {
             selector!(ProcessChunkInput {
                 format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),
@@ -18,5 +19,7 @@ fn main() {
             lambda::processor::<ProcessTask02Chunk>("arn:aws:lambda:us-east-1:123456789012:function:f:live"),
             Transition::Next(StateName::new("Done").unwrap()),
         );
-    assert_eq!(map.items_path.unwrap().to_string(), "$.task02_chunks.chunk_ids");
+    assert!(map.is_distributed() && map.items_path.is_none());
+    let reader = serde_json::to_value(map.item_reader.unwrap()).unwrap();
+    assert_eq!(reader["Parameters"]["Key.$"], "$.task02_chunks.chunk_ids.key");
 }
