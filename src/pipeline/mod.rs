@@ -282,7 +282,7 @@ mod tests {
         let mut config = config();
         config.chunking.max_rows = 7;
         for machine in config.state_machines.values_mut() {
-            machine.map_max_concurrency = 3.try_into().unwrap();
+            machine.map.max_concurrency = 3.try_into().unwrap();
         }
         let machine = rendered(&config);
         let get = &machine["States"][GetTask02Chunks::STATE_NAME];
