@@ -124,6 +124,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         .prefix("cm-etl-run-")
         .tempdir()
         .context("cannot create a temporary directory for the local run")?;
+    // S3's stand-in is ready (or refused) before anything is generated.
+    let objects = open_object_store(&args, &config, &execution, workspace.path()).await?;
     let progress = Progress::new(args.output);
 
     let (database_url, sample) = match &args.database_url {
@@ -163,7 +165,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         },
     };
 
-    let objects = open_object_store(&args, &config, &execution, workspace.path()).await?;
     let functions = Functions::builder()
         .function(
             config.function.name.as_str(),
