@@ -574,39 +574,8 @@ impl<'e> Run<'e> {
         frame.history.add(1)?; // *StateEntered
         self.record(name, Measured::Input, &raw_input)?;
         let step = match state {
-            StateDef::Task(t) => {
-                let work = Retryable {
-                    work: Work::Task(t),
-                    flow: &t.flow,
-                    retriers: &t.retry,
-                    catchers: &t.catch,
-                    result_selector: t.result_selector.as_ref(),
-                    result_path: &t.result_path,
-                };
-                self.run_with_retries(frame, name, work, raw_input, clock)
-                    .await?
-            }
-            StateDef::Map(m) => {
-                let work = Retryable {
-                    work: Work::Map(m),
-                    flow: &m.flow,
-                    retriers: &m.retry,
-                    catchers: &m.catch,
-                    result_selector: m.result_selector.as_ref(),
-                    result_path: &m.result_path,
-                };
-                self.run_with_retries(frame, name, work, raw_input, clock)
-                    .await?
-            }
-            StateDef::Parallel(p) => {
-                let work = Retryable {
-                    work: Work::Parallel(p),
-                    flow: &p.flow,
-                    retriers: &p.retry,
-                    catchers: &p.catch,
-                    result_selector: p.result_selector.as_ref(),
-                    result_path: &p.result_path,
-                };
+            StateDef::Task(_) | StateDef::Map(_) | StateDef::Parallel(_) => {
+                let work = Retryable::of(state).expect("Task, Map and Parallel can retry");
                 self.run_with_retries(frame, name, work, raw_input, clock)
                     .await?
             }
@@ -1028,6 +997,31 @@ struct Retryable<'d> {
     catchers: &'d [Catcher],
     result_selector: Option<&'d Value>,
     result_path: &'d NullablePath,
+}
+
+impl<'d> Retryable<'d> {
+    /// A Task, Map or Parallel state (the others cannot retry).
+    fn of(state: &'d StateDef) -> Option<Self> {
+        // The three definitions name these fields alike.
+        macro_rules! retryable {
+            ($def:expr, $work:expr) => {
+                Self {
+                    work: $work,
+                    flow: &$def.flow,
+                    retriers: &$def.retry,
+                    catchers: &$def.catch,
+                    result_selector: $def.result_selector.as_ref(),
+                    result_path: &$def.result_path,
+                }
+            };
+        }
+        Some(match state {
+            StateDef::Task(t) => retryable!(t, Work::Task(t)),
+            StateDef::Map(m) => retryable!(m, Work::Map(m)),
+            StateDef::Parallel(p) => retryable!(p, Work::Parallel(p)),
+            _ => return None,
+        })
+    }
 }
 
 /// The items a Map iterates: what its ItemsPath (default `$`) selects, which must be an array.

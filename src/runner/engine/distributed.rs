@@ -38,7 +38,17 @@ impl Run<'_> {
         retry_count: u32,
     ) -> Result<Value, StateError> {
         let at = frame.at(name, *clock, retry_count);
-        let settings = Settings::resolve(m, effective)?;
+        // The MapStateEntered event is the last one so far.
+        let entered_event = frame.history.events();
+        let settings = Settings::resolve(m, effective).map_err(|mut error| {
+            if error.error == "States.Runtime" {
+                error.cause = format!(
+                    "An error occurred while executing the state '{name}' (entered at the event id #{entered_event}). {}",
+                    error.cause
+                );
+            }
+            error
+        })?;
         // MapStateStarted, MapRunStarted, MapRunSucceeded/Failed, MapStateSucceeded/Failed: the
         // children's events go to their own histories.
         frame.history.add(4)?;
@@ -50,11 +60,13 @@ impl Run<'_> {
             }
             None => items_at(m, name, effective)?,
         };
-        let destination = m
-            .result_writer
-            .as_ref()
-            .map(|writer| self.result_destination(writer, effective, at))
-            .transpose()?;
+        let writer = match &m.result_writer {
+            Some(writer) => Some((
+                self.object_store(RESULT_WRITER_FAILED)?,
+                self.result_destination(writer, effective, at)?,
+            )),
+            None => None,
+        };
         self.observer().map_started(name, items.len());
 
         let sequence = self.map_run_sequence.fetch_add(1, Ordering::Relaxed);
@@ -67,7 +79,7 @@ impl Run<'_> {
             tolerance: settings.tolerance,
             items_total: items.len() as u64,
             epoch: self.started,
-            results: match destination {
+            results: match writer {
                 Some(_) => Results::Record,
                 None => Results::Collect,
             },
@@ -101,35 +113,28 @@ impl Run<'_> {
         .await;
         *clock = end.finished;
 
-        let mut summary = end.summary;
-        let written = match &destination {
-            Some(destination) => {
-                let objects = self.object_store(RESULT_WRITER_FAILED)?;
-                match map_run::write_results(objects, destination, &names, end.records).await {
-                    Ok(written) => Some(written),
-                    Err(error) => {
-                        self.map_runs
-                            .lock()
-                            .expect("map runs poisoned")
-                            .push(summary);
-                        return Err(error);
-                    }
-                }
+        // A failed Map Run writes its results too: they say which children failed and why.
+        let written = match &writer {
+            Some((objects, destination)) => {
+                Some(map_run::write_results(objects, destination, &names, end.records).await)
             }
             None => None,
+        }
+        .transpose();
+        let mut summary = end.summary;
+        summary.results_written = match &written {
+            Ok(Some(written)) => written.items,
+            _ => 0,
         };
-        summary.results_written = written.as_ref().map_or(0, |w| w.items);
         self.map_runs
             .lock()
             .expect("map runs poisoned")
             .push(summary);
+        let written = written?;
         if let Some(error) = end.error {
             return Err(error);
         }
-        Ok(match written {
-            Some(written) => written.output,
-            None => Value::Array(end.outputs),
-        })
+        Ok(written.map_or(Value::Array(end.outputs), |written| written.output))
     }
 
     /// One child execution: its own history (against its own quota), its own `$$.Execution`,

@@ -481,7 +481,9 @@ async fn max_items_path_limits_the_items_and_a_bad_value_fails_as_aws_fails() {
         let error = run(bad.clone()).await.error.unwrap();
         assert_eq!(error.error, "States.Runtime", "{bad}");
         assert!(
-            error.cause.contains("MaxItemsPath") && error.cause.contains("not a valid integer"),
+            error.cause.starts_with(
+                "An error occurred while executing the state 'M' (entered at the event id #2). The MaxItemsPath field"
+            ) && error.cause.contains("not a valid integer"),
             "{}",
             error.cause
         );
@@ -591,6 +593,27 @@ async fn a_failed_child_fails_the_map_run_with_the_threshold_error_not_its_own()
         run.first_failure,
         Some(StateError::new("Item.Bad", "listed"))
     );
+}
+
+#[tokio::test]
+async fn a_failed_map_run_still_writes_the_results_of_the_children_that_ran() {
+    let (root, objects) = objects_with(&[]).await;
+    let writer = json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                                         "Parameters": {"Bucket": "items", "Prefix": "out"}}});
+    let (definition, input) = map_failing(10, &[1], writer);
+    let out = run_on(definition, echo(), &objects, input).await;
+    assert_eq!(
+        out.error.unwrap().error,
+        "States.ExceedToleratedFailureThreshold"
+    );
+    let run = &out.map_runs[0];
+    assert_eq!(run.results_written, 2, "item 0 succeeded, item 1 failed");
+    let run_id = run.map_run_arn.rsplit(':').next().unwrap();
+    let folder = root.path().join("items/out").join(run_id);
+    let failed: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("FAILED_0.json")).unwrap()).unwrap();
+    assert_eq!(failed[0]["Error"], json!("Item.Bad"));
+    assert!(folder.join("manifest.json").exists());
 }
 
 #[tokio::test]
