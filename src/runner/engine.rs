@@ -752,12 +752,9 @@ impl<'e> Run<'e> {
             seconds = seconds.min(max as f64);
         }
         if retrier.jitter_strategy == Some(JitterStrategy::Full) {
-            let mut hash =
+            let seed =
                 self.engine.seed ^ u64::from(retry_count).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            for b in state.bytes().chain(execution.bytes()) {
-                hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
-            }
-            seconds *= unit_interval(hash);
+            seconds *= unit_interval(fnv1a(seed, state.bytes().chain(execution.bytes())));
         }
         Duration::from_secs_f64(seconds)
     }
@@ -1035,13 +1032,24 @@ fn items_at(m: &MapDef, name: &str, effective: &Value) -> Result<Vec<Value>, Sta
     }
 }
 
-/// splitmix64 mapped to [0, 1).
-fn unit_interval(seed: u64) -> f64 {
+/// splitmix64: a well-spread 64-bit value from `seed`.
+pub(super) fn splitmix64(seed: u64) -> u64 {
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    z ^ (z >> 31)
+}
+
+/// splitmix64 mapped to [0, 1).
+fn unit_interval(seed: u64) -> f64 {
+    (splitmix64(seed) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// FNV-1a of `bytes` from `seed`: a stable seed from names.
+fn fnv1a(seed: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(seed, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01B3)
+    })
 }
 
 fn next(flow: &Flow, output: Value) -> Result<Step, StateError> {

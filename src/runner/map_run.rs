@@ -21,7 +21,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::engine::{ExecutionSpec, StateError};
+use super::engine::{ExecutionSpec, StateError, splitmix64};
 use super::lambda::json_len;
 
 /// A Distributed Map whose MaxConcurrency is 0 or absent runs up to this many children at once.
@@ -385,7 +385,8 @@ impl MapRunNames {
     /// Names derived from `seed`, so a run is reproducible.
     pub fn new(spec: &ExecutionSpec, label: Option<&str>, seed: u64) -> Self {
         let id = pseudo_uuid(seed);
-        let label = label.map_or_else(|| pseudo_uuid(seed ^ 0x1abe1), str::to_owned);
+        // Without a Label, AWS puts a generated id in its place.
+        let label = label.map_or_else(|| pseudo_uuid(!seed), str::to_owned);
         let machine = format!("{}/{label}", spec.state_machine);
         let arn_prefix = format!("arn:aws:states:{}:{}", spec.region, spec.account);
         Self {
@@ -406,15 +407,9 @@ impl MapRunNames {
     }
 }
 
-/// A UUID-shaped (version 4 layout) id drawn from `seed` with splitmix64.
+/// A UUID-shaped (version 4 layout) id drawn from `seed`.
 fn pseudo_uuid(seed: u64) -> String {
-    let mix = |mut z: u64| {
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let (high, low) = (mix(seed), mix(seed ^ 0xD1B5_4A32_D192_ED03));
+    let (high, low) = (splitmix64(seed), splitmix64(seed ^ 0xD1B5_4A32_D192_ED03));
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         high >> 32,
@@ -491,7 +486,8 @@ pub struct MapRunEnd {
     pub summary: MapRunSummary,
     /// When its last child ended, on the virtual clock.
     pub finished: Duration,
-    /// The children's outputs in item order ([`Results::Collect`]).
+    /// The children's outputs in item order ([`Results::Collect`]); a failed child's place holds
+    /// `null`.
     pub outputs: Vec<Value>,
     /// What a ResultWriter writes ([`Results::Record`]).
     pub records: ResultRecords,

@@ -70,7 +70,11 @@ impl Run<'_> {
         self.observer().map_started(name, items.len());
 
         let sequence = self.map_run_sequence.fetch_add(1, Ordering::Relaxed);
-        let seed = name_seed(&[&frame.execution.name, name], sequence);
+        // The same execution, state and sequence give the same names.
+        let seed = fnv1a(
+            0xcbf2_9ce4_8422_2325 ^ sequence,
+            frame.execution.name.bytes().chain([0]).chain(name.bytes()),
+        );
         let names = MapRunNames::new(self.spec, m.label.as_deref(), seed);
         let plan = MapRunPlan {
             state: name,
@@ -387,13 +391,4 @@ fn positive_setting(
         0 => Err(not_valid(field, path, &0.into(), "positive integer")),
         n => Ok(Some(n)),
     }
-}
-
-/// A seed for the names of a Map Run: the same execution, state and sequence give the same names.
-fn name_seed(parts: &[&str], sequence: u64) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64 ^ sequence;
-    for byte in parts.iter().flat_map(|part| part.bytes().chain([0])) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01B3);
-    }
-    hash
 }
