@@ -1,17 +1,21 @@
 //! The seed's defects as regression tests: its definitions (tests/fixtures/seed_*.json), run by our
 //! runner with small functions that mimic the seed's Python handlers, fail the way AWS fails; our
 //! committed pipeline, run by `cm-etl run` with the real handlers, succeeds on the same amount of
-//! data.
+//! data, and on 5,000 chunks through its Distributed Map, with its chunk store in a local bucket
+//! or (`bash tests/run.sh -- -p cm-etl --test runner`) in moto server's S3.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use cm_etl::runner::definition::StateMachineDef;
 use cm_etl::runner::engine::{
     Engine, ExecutionOutcome, ExecutionSpec, ExecutionStatus, InvocationTime, MAX_PAYLOAD_BYTES,
 };
 use cm_etl::runner::lambda::{ExecutionEnvironment, Functions, LambdaError, SyncFunction};
+use etl_lambda::ObjectStore;
 use serde_json::{Value, json};
 
 /// The seed's scale that broke it: 30 chunks of 500 keys.
@@ -417,4 +421,245 @@ fn bad_input_is_refused_with_a_message_naming_what_to_fix() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+/// deploy.toml with `[chunking] max_keys` set to `max_keys` (and any other `edit`), and the
+/// pipeline `synth` renders for it, written in `dir`.
+struct Deployment {
+    config: PathBuf,
+    definition: PathBuf,
+    bucket: String,
+    prefix: String,
+}
+
+fn deployment(dir: &Path, max_keys: u32, edit: impl FnOnce(&mut toml::Table)) -> Deployment {
+    let committed = std::fs::read_to_string(support::repo().join("deploy.toml")).unwrap();
+    let mut table: toml::Table = committed.parse().unwrap();
+    table["chunking"]["max_keys"] = toml::Value::Integer(max_keys.into());
+    edit(&mut table);
+    let config = dir.join("deploy.toml");
+    std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
+    let synth = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(support::repo())
+        .args(["synth", "--stdout", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        synth.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synth.stderr)
+    );
+    let definition = dir.join("definition.json");
+    std::fs::write(&definition, &synth.stdout).unwrap();
+    let store = &table["chunk_store"];
+    Deployment {
+        config,
+        definition,
+        bucket: store["bucket"].as_str().unwrap().to_owned(),
+        prefix: store
+            .get("prefix")
+            .and_then(|p| p.as_str())
+            .unwrap_or("")
+            .to_owned(),
+    }
+}
+
+/// `cm-etl run` of `deployment` with `args`: its exit code, JSON report (when it printed one)
+/// and stderr.
+fn run_deployed(deployment: &Deployment, args: &[&str]) -> (Option<i32>, Value, String) {
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(support::repo())
+        .arg("run")
+        .arg("--config")
+        .arg(&deployment.config)
+        .arg("--definition")
+        .arg(&deployment.definition)
+        .args(args)
+        .args(["--output", "json"])
+        .output()
+        .unwrap();
+    let report = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code(), report, stderr)
+}
+
+/// What every successful pipeline run must show: every state small, every row accounted for, and
+/// one Map Run in which every chunk succeeded, each in a short history of its own.
+fn assert_migrated_through_the_map_run(report: &Value) -> u64 {
+    assert_eq!(report["status"], json!("SUCCEEDED"), "{report:#}");
+    let n = |k: &str| report[k].as_u64().unwrap();
+    assert_eq!(n("migrated_rows") + n("rejected_rows"), n("source_rows"));
+    for (state, bytes) in report["largest_payload_bytes"].as_object().unwrap() {
+        assert!(bytes.as_u64().unwrap() <= 2048, "{state}: {bytes} B");
+    }
+    let chunks = report["output"]["task02_chunks"]["num_chunks"]
+        .as_u64()
+        .unwrap();
+    let runs = report["map_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{report:#}");
+    let run = &runs[0];
+    assert_eq!(run["state"], json!("ProcessTask02Chunks"));
+    assert_eq!(
+        (&run["items_total"], &run["succeeded"], &run["failed"]),
+        (&json!(chunks), &json!(chunks), &json!(0)),
+        "{run:#}"
+    );
+    assert_eq!(run["results_written"], json!(chunks));
+    assert_eq!(run["largest_child_history_events"], json!(7));
+    assert!(n("history_events") < 20, "{report:#}");
+    chunks
+}
+
+/// 50,000 keys at 10 keys per chunk: about 5,000 chunks, past what the inline Map could hold in
+/// one history, through the real binary, with the chunk store in a local bucket.
+#[test]
+fn five_thousand_chunks_go_through_the_distributed_map_with_small_payloads() {
+    let scratch = tempfile::tempdir().unwrap();
+    let deployment = deployment(scratch.path(), 10, |_| {});
+    let s3 = scratch.path().join("s3");
+    let started = Instant::now();
+    let (code, report, stderr) = run_deployed(
+        &deployment,
+        &[
+            "--keys",
+            "50000",
+            "--execution-name",
+            "five-thousand",
+            "--chunk-dir",
+            s3.to_str().unwrap(),
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "{stderr}");
+    let chunks = assert_migrated_through_the_map_run(&report);
+    assert!(chunks >= 5_000, "{chunks} chunks");
+    eprintln!("{chunks} chunks in {took:.1?}");
+
+    // Laid out as a deployed execution lays it out: bucket, prefix, execution.
+    let folder = s3
+        .join(&deployment.bucket)
+        .join(&deployment.prefix)
+        .join("five-thousand");
+    let ids: Vec<u64> =
+        serde_json::from_slice(&std::fs::read(folder.join("chunk-ids.json")).unwrap()).unwrap();
+    assert_eq!(ids, (0..chunks).collect::<Vec<_>>());
+    let map_results: Vec<PathBuf> = std::fs::read_dir(folder.join("map-results"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(map_results.len(), 1, "one Map Run: {map_results:?}");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(map_results[0].join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["MapRunArn"], report["map_runs"][0]["map_run_arn"]);
+    let succeeded: Value =
+        serde_json::from_slice(&std::fs::read(map_results[0].join("SUCCEEDED_0.json")).unwrap())
+            .unwrap();
+    assert_eq!(succeeded.as_array().unwrap().len() as u64, chunks);
+}
+
+/// `run --s3-endpoint-url` against moto server: the chunks, `chunk-ids.json` and the Map's results
+/// land in moto's S3, in deploy.toml's bucket under `<prefix><execution>/`.
+#[test]
+fn with_an_s3_endpoint_the_chunks_ids_and_map_results_land_in_its_bucket() {
+    let endpoint = support::moto_endpoint();
+    let scratch = tempfile::tempdir().unwrap();
+    let deployment = deployment(scratch.path(), 100, |_| {});
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let objects = runtime.block_on(moto_objects(&endpoint));
+    let ObjectStore::S3(client) = &objects else {
+        panic!("an S3 store")
+    };
+    runtime
+        .block_on(client.create_bucket().bucket(&deployment.bucket).send())
+        .unwrap();
+    let execution = format!("moto-run-{}", std::process::id());
+    let (code, report, stderr) = run_deployed(
+        &deployment,
+        &[
+            "--keys",
+            "2000",
+            "--execution-name",
+            &execution,
+            "--s3-endpoint-url",
+            &endpoint,
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let chunks = assert_migrated_through_the_map_run(&report);
+    assert!(chunks > 1, "{chunks}");
+
+    let folder = format!("{}{execution}/", deployment.prefix);
+    let keys: Vec<String> = runtime
+        .block_on(objects.list(&deployment.bucket, &folder))
+        .unwrap()
+        .into_iter()
+        .map(|object| object.key.strip_prefix(&folder).unwrap().to_owned())
+        .collect();
+    let chunk_objects = keys.iter().filter(|k| k.starts_with("chunk-0")).count();
+    assert_eq!(chunk_objects as u64, chunks, "{keys:?}");
+    assert!(keys.contains(&"chunk-ids.json".to_owned()), "{keys:?}");
+    let map_run_id = report["map_runs"][0]["map_run_arn"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    for name in ["manifest.json", "SUCCEEDED_0.json"] {
+        let key = format!("map-results/{map_run_id}/{name}");
+        assert!(keys.contains(&key), "{key} not in {keys:?}");
+    }
+}
+
+/// A bucket that does not exist at the endpoint is one clear error, before any data is made.
+#[test]
+fn with_an_s3_endpoint_a_missing_bucket_is_one_clear_error() {
+    let endpoint = support::moto_endpoint();
+    let scratch = tempfile::tempdir().unwrap();
+    let missing = format!("cm-etl-missing-{}", std::process::id());
+    let deployment = deployment(scratch.path(), 100, |table| {
+        table["chunk_store"]["bucket"] = toml::Value::String(missing.clone());
+    });
+    let (code, report, stderr) = run_deployed(
+        &deployment,
+        &["--keys", "10", "--s3-endpoint-url", &endpoint],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(report.is_null());
+    assert!(
+        stderr.contains(&missing)
+            && stderr.contains("does not exist")
+            && stderr.contains("create it"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// Chunks hold SSNs: an endpoint off this machine is refused before anything is made or sent.
+#[test]
+fn an_s3_endpoint_off_this_machine_is_refused() {
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--s3-endpoint-url", "http://192.0.2.10:9000"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--s3-endpoint-url") && stderr.contains("only an endpoint on this machine"),
+        "{stderr}"
+    );
+}
+
+async fn moto_objects(endpoint: &str) -> ObjectStore {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    ObjectStore::s3(&config)
 }

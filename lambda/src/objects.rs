@@ -9,6 +9,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
@@ -32,6 +33,12 @@ pub enum ObjectError {
 pub struct ObjectSummary {
     pub key: String,
     pub size: u64,
+    /// S3's LastModified, or the local file's modification time.
+    pub last_modified: Option<SystemTime>,
+    /// S3's ETag (quoted); a local store keeps none.
+    pub etag: Option<String>,
+    /// S3's storage class; a local store has none.
+    pub storage_class: Option<String>,
 }
 
 /// A bucket-and-key object store.
@@ -188,6 +195,13 @@ impl ObjectStore {
                         Some(ObjectSummary {
                             key: object.key()?.to_owned(),
                             size: object.size().unwrap_or(0).try_into().unwrap_or(0),
+                            last_modified: object
+                                .last_modified()
+                                .and_then(|at| SystemTime::try_from(*at).ok()),
+                            etag: object.e_tag().map(str::to_owned),
+                            storage_class: object
+                                .storage_class()
+                                .map(|class| class.as_str().to_owned()),
                         })
                     }));
                 }
@@ -367,11 +381,16 @@ fn list_local(
                 list_local(&entry.path(), &folder, prefix, into)?;
             }
         } else if key.starts_with(prefix) {
-            let size = entry
+            let metadata = entry
                 .metadata()
-                .map_err(|error| io_error("ListObjectsV2", &error))?
-                .len();
-            into.push(ObjectSummary { key, size });
+                .map_err(|error| io_error("ListObjectsV2", &error))?;
+            into.push(ObjectSummary {
+                key,
+                size: metadata.len(),
+                last_modified: metadata.modified().ok(),
+                etag: None,
+                storage_class: None,
+            });
         }
     }
     Ok(())

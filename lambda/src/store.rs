@@ -59,11 +59,15 @@ impl ChunkStores {
 
     /// No S3: every bucket is the private directory `<root>/<bucket>/` (local runs and tests).
     pub fn local(root: impl Into<PathBuf>) -> Self {
+        Self::on(ObjectStore::local(root))
+    }
+
+    /// On an object store already opened (`cm-etl run` shares one with the Distributed Map's
+    /// ItemReader and ResultWriter).
+    pub fn on(objects: ObjectStore) -> Self {
         Self {
             sdk_config: None,
-            objects: Arc::new(tokio::sync::OnceCell::new_with(Some(ObjectStore::local(
-                root,
-            )))),
+            objects: Arc::new(tokio::sync::OnceCell::new_with(Some(objects))),
         }
     }
 

@@ -4,6 +4,10 @@
 //! Deliberately wider than `crate::asl`: it also reads the deprecated shapes (Map `Iterator` and
 //! `Parameters`) so that the seed's definitions can be run and shown to fail the way AWS fails.
 //! The committed definition is parsed by `crate::asl` first (see `super::load_committed`).
+//!
+//! A Distributed Map's own fields (ItemReader, ItemBatcher, ResultWriter, the tolerated failure
+//! thresholds, Label, and their `*Path` forms) are read here as written; the values a `*Path`
+//! selects are checked when the Map runs (`super::engine`), as AWS checks them.
 
 use std::collections::HashSet;
 
@@ -109,6 +113,96 @@ pub struct PassDef {
 pub struct ProcessorConfig {
     #[serde(default)]
     pub mode: Option<String>,
+    /// How a Distributed Map's child executions run.
+    #[serde(default)]
+    pub execution_type: Option<ExecutionType>,
+}
+
+/// STANDARD child executions keep a history (25,000 events each); EXPRESS ones keep none and
+/// stop after 5 minutes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ExecutionType {
+    Standard,
+    Express,
+}
+
+/// Where a Distributed Map reads its items: an S3 object (`s3:getObject`) or a listing
+/// (`s3:listObjectsV2`), located by `Parameters` (a payload template over the state input).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ItemReaderDef {
+    pub resource: String,
+    #[serde(default)]
+    pub reader_config: ReaderConfigDef,
+    #[serde(default)]
+    pub parameters: Option<Value>,
+}
+
+impl ItemReaderDef {
+    pub fn reads_listing(&self) -> bool {
+        self.resource == S3_LIST_OBJECTS
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ReaderConfigDef {
+    #[serde(default)]
+    pub input_type: Option<ReaderInputType>,
+    #[serde(default, rename = "CSVHeaderLocation")]
+    pub csv_header_location: Option<CsvHeaderLocation>,
+    #[serde(default, rename = "CSVHeaders")]
+    pub csv_headers: Option<Vec<String>>,
+    /// At most this many items (0: all of them).
+    #[serde(default)]
+    pub max_items: Option<u64>,
+    #[serde(default, deserialize_with = "optional_path")]
+    pub max_items_path: Option<JsonPath>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ReaderInputType {
+    Json,
+    Jsonl,
+    Csv,
+    Manifest,
+    Parquet,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CsvHeaderLocation {
+    FirstRow,
+    Given,
+}
+
+/// Groups a Distributed Map's items into batches, one child execution per batch.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ItemBatcherDef {
+    #[serde(default)]
+    pub max_items_per_batch: Option<u64>,
+    #[serde(default, deserialize_with = "optional_path")]
+    pub max_items_per_batch_path: Option<JsonPath>,
+    #[serde(default)]
+    pub max_input_bytes_per_batch: Option<u64>,
+    #[serde(default, deserialize_with = "optional_path")]
+    pub max_input_bytes_per_batch_path: Option<JsonPath>,
+    /// A payload template over the Map's input, given to every batch as `BatchInput`.
+    #[serde(default)]
+    pub batch_input: Option<Value>,
+}
+
+/// Where a Distributed Map writes its children's results (`s3:putObject`, `Parameters`: `Bucket`
+/// and `Prefix`, a payload template over the state input).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct ResultWriterDef {
+    pub resource: String,
+    #[serde(default)]
+    pub parameters: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,9 +223,26 @@ pub struct MapDef {
     #[serde(default)]
     pub iterator: Option<StateMachineDef>,
     #[serde(default)]
-    pub item_reader: Option<Value>,
+    pub item_reader: Option<ItemReaderDef>,
+    #[serde(default)]
+    pub item_batcher: Option<ItemBatcherDef>,
+    #[serde(default)]
+    pub result_writer: Option<ResultWriterDef>,
     #[serde(default)]
     pub max_concurrency: Option<u32>,
+    #[serde(default, deserialize_with = "optional_path")]
+    pub max_concurrency_path: Option<JsonPath>,
+    #[serde(default)]
+    pub tolerated_failure_percentage: Option<f64>,
+    #[serde(default, deserialize_with = "optional_path")]
+    pub tolerated_failure_percentage_path: Option<JsonPath>,
+    #[serde(default)]
+    pub tolerated_failure_count: Option<u64>,
+    #[serde(default, deserialize_with = "optional_path")]
+    pub tolerated_failure_count_path: Option<JsonPath>,
+    /// Names the Map Run and its child executions.
+    #[serde(default)]
+    pub label: Option<String>,
     #[serde(default)]
     pub result_selector: Option<Value>,
     #[serde(default = "root", deserialize_with = "nullable_path")]
@@ -164,13 +275,196 @@ impl MapDef {
         self.item_selector.as_ref().or(self.parameters.as_ref())
     }
 
+    fn processor_config(&self) -> Option<&ProcessorConfig> {
+        self.item_processor.as_ref()?.processor_config.as_ref()
+    }
+
     /// A Distributed Map runs each iteration as a child execution with its own history.
     pub fn is_distributed(&self) -> bool {
-        self.item_processor
+        self.processor_config().and_then(|c| c.mode.as_deref()) == Some("DISTRIBUTED")
+    }
+
+    /// How the child executions of a Distributed Map run (AWS's default: STANDARD).
+    pub fn execution_type(&self) -> ExecutionType {
+        self.processor_config()
+            .and_then(|c| c.execution_type)
+            .unwrap_or(ExecutionType::Standard)
+    }
+
+    /// The fields only a Distributed Map may have, by name, when present.
+    fn distributed_fields(&self) -> Vec<&'static str> {
+        let present = [
+            ("ItemReader", self.item_reader.is_some()),
+            ("ItemBatcher", self.item_batcher.is_some()),
+            ("ResultWriter", self.result_writer.is_some()),
+            (
+                "ToleratedFailurePercentage",
+                self.tolerated_failure_percentage.is_some(),
+            ),
+            (
+                "ToleratedFailurePercentagePath",
+                self.tolerated_failure_percentage_path.is_some(),
+            ),
+            (
+                "ToleratedFailureCount",
+                self.tolerated_failure_count.is_some(),
+            ),
+            (
+                "ToleratedFailureCountPath",
+                self.tolerated_failure_count_path.is_some(),
+            ),
+            ("Label", self.label.is_some()),
+            (
+                "ProcessorConfig.ExecutionType",
+                self.processor_config()
+                    .is_some_and(|c| c.execution_type.is_some()),
+            ),
+        ];
+        present
+            .into_iter()
+            .filter_map(|(field, given)| given.then_some(field))
+            .collect()
+    }
+
+    /// What AWS refuses in a Distributed Map's own fields, as one sentence.
+    fn distributed_problem(&self) -> Option<String> {
+        if !self.is_distributed() {
+            let fields = self.distributed_fields();
+            return (!fields.is_empty()).then(|| {
+                format!(
+                    "{} need a Distributed Map: set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED",
+                    fields.join(", ")
+                )
+            });
+        }
+        let both = [
+            (
+                "MaxConcurrency",
+                self.max_concurrency.is_some() && self.max_concurrency_path.is_some(),
+            ),
+            (
+                "ToleratedFailurePercentage",
+                self.tolerated_failure_percentage.is_some()
+                    && self.tolerated_failure_percentage_path.is_some(),
+            ),
+            (
+                "ToleratedFailureCount",
+                self.tolerated_failure_count.is_some()
+                    && self.tolerated_failure_count_path.is_some(),
+            ),
+        ];
+        if let Some((field, _)) = both.iter().find(|(_, twice)| *twice) {
+            return Some(format!("give {field} or {field}Path, not both"));
+        }
+        if let Some(percentage) = self.tolerated_failure_percentage
+            && !(0.0..=100.0).contains(&percentage)
+        {
+            return Some(format!(
+                "ToleratedFailurePercentage is {percentage}; it must be from 0 to 100"
+            ));
+        }
+        if let Some(label) = &self.label {
+            let forbidden = |c: char| c.is_whitespace() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c);
+            if label.is_empty() || label.chars().count() > 40 || label.chars().any(forbidden) {
+                return Some(format!(
+                    "the Label `{label}` must be 1 to 40 characters without whitespace or any of < > {{ }} [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /"
+                ));
+            }
+        }
+        self.item_reader
             .as_ref()
-            .and_then(|p| p.processor_config.as_ref())
-            .and_then(|c| c.mode.as_deref())
-            == Some("DISTRIBUTED")
+            .and_then(ItemReaderDef::problem)
+            .or_else(|| self.item_batcher.as_ref().and_then(ItemBatcherDef::problem))
+            .or_else(|| {
+                self.result_writer
+                    .as_ref()
+                    .and_then(ResultWriterDef::problem)
+            })
+    }
+}
+
+impl ItemReaderDef {
+    fn problem(&self) -> Option<String> {
+        let config = &self.reader_config;
+        if config.max_items.is_some() && config.max_items_path.is_some() {
+            return Some("give ReaderConfig.MaxItems or MaxItemsPath, not both".into());
+        }
+        if self.parameters.is_none() {
+            return Some("the ItemReader needs Parameters with its Bucket".into());
+        }
+        match (self.resource.as_str(), config.input_type) {
+            (S3_LIST_OBJECTS, None) => None,
+            (S3_LIST_OBJECTS, Some(_)) => Some(format!(
+                "an ItemReader reading `{S3_LIST_OBJECTS}` takes no InputType"
+            )),
+            (S3_GET_OBJECT, None) => Some(format!(
+                "an ItemReader reading `{S3_GET_OBJECT}` needs ReaderConfig.InputType (JSON, JSONL or CSV)"
+            )),
+            (S3_GET_OBJECT, Some(ReaderInputType::Csv)) => {
+                match (config.csv_header_location, &config.csv_headers) {
+                    (Some(CsvHeaderLocation::FirstRow), None) => None,
+                    (Some(CsvHeaderLocation::Given), Some(headers)) if !headers.is_empty() => None,
+                    (Some(CsvHeaderLocation::FirstRow), Some(_)) => Some(
+                        "CSVHeaders are given while CSVHeaderLocation is FIRST_ROW; use GIVEN".into(),
+                    ),
+                    _ => Some(
+                        "a CSV ItemReader needs CSVHeaderLocation FIRST_ROW, or GIVEN with CSVHeaders"
+                            .into(),
+                    ),
+                }
+            }
+            (S3_GET_OBJECT, Some(ReaderInputType::Json | ReaderInputType::Jsonl)) => None,
+            (S3_GET_OBJECT, Some(other)) => Some(format!(
+                "the ItemReader InputType {other:?} cannot run locally: only JSON, JSONL and CSV"
+            )),
+            (other, _) => Some(format!(
+                "the ItemReader resource `{other}` cannot run locally: only `{S3_GET_OBJECT}` and `{S3_LIST_OBJECTS}`"
+            )),
+        }
+    }
+}
+
+impl ItemBatcherDef {
+    fn problem(&self) -> Option<String> {
+        let items = (
+            self.max_items_per_batch.is_some(),
+            self.max_items_per_batch_path.is_some(),
+        );
+        let bytes = (
+            self.max_input_bytes_per_batch.is_some(),
+            self.max_input_bytes_per_batch_path.is_some(),
+        );
+        if items == (true, true) {
+            return Some("give MaxItemsPerBatch or MaxItemsPerBatchPath, not both".into());
+        }
+        if bytes == (true, true) {
+            return Some(
+                "give MaxInputBytesPerBatch or MaxInputBytesPerBatchPath, not both".into(),
+            );
+        }
+        if self.max_items_per_batch == Some(0) || self.max_input_bytes_per_batch == Some(0) {
+            return Some("MaxItemsPerBatch and MaxInputBytesPerBatch must be at least 1".into());
+        }
+        if items == (false, false) && bytes == (false, false) {
+            return Some(
+                "an ItemBatcher needs MaxItemsPerBatch(Path) or MaxInputBytesPerBatch(Path)".into(),
+            );
+        }
+        None
+    }
+}
+
+impl ResultWriterDef {
+    fn problem(&self) -> Option<String> {
+        if self.resource != S3_PUT_OBJECT {
+            return Some(format!(
+                "the ResultWriter resource `{}` cannot run locally: only `{S3_PUT_OBJECT}`",
+                self.resource
+            ));
+        }
+        self.parameters
+            .is_none()
+            .then(|| "the ResultWriter needs Parameters with its Bucket and Prefix".into())
     }
 }
 
@@ -296,13 +590,18 @@ pub enum DefinitionError {
 impl StateMachineDef {
     /// Parses the JSON text of a definition and checks what the interpreter relies on.
     pub fn from_json(text: &str) -> Result<Self, DefinitionError> {
-        let machine: Self = serde_json::from_str(text)?;
-        machine.validate()?;
-        Ok(machine)
+        Self::from_value(serde_json::from_str(text)?)
     }
 
     /// Reads a definition already parsed as JSON (e.g. rendered from `crate::asl`'s model).
     pub fn from_value(value: Value) -> Result<Self, DefinitionError> {
+        // JSONata fields do not have JSONPath's types: say so before serde trips on one.
+        if value.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+            return Err(DefinitionError::State {
+                state: value["StartAt"].as_str().unwrap_or_default().to_owned(),
+                problem: JSONATA_UNSUPPORTED.into(),
+            });
+        }
         let machine: Self = serde_json::from_value(value)?;
         machine.validate()?;
         Ok(machine)
@@ -319,10 +618,7 @@ impl StateMachineDef {
             problem,
         };
         if self.query_language.as_deref() == Some("JSONata") {
-            return Err(problem(
-                &self.start_at,
-                "JSONata states are not supported by the local runner; use JSONPath".into(),
-            ));
+            return Err(problem(&self.start_at, JSONATA_UNSUPPORTED.into()));
         }
         if !self.states.contains_key(&self.start_at) {
             return Err(problem(&self.start_at, "StartAt names no state".into()));
@@ -368,11 +664,8 @@ impl StateMachineDef {
                 }
                 StateDef::Map(m) => {
                     flow(name, &m.flow)?;
-                    if m.item_reader.is_some() {
-                        return Err(problem(
-                            name,
-                            "ItemReader is not supported by the local runner".into(),
-                        ));
+                    if let Some(distributed) = m.distributed_problem() {
+                        return Err(problem(name, distributed));
                     }
                     match (&m.item_processor, &m.iterator) {
                         (Some(p), None) => p.machine.validate_into(seen)?,
@@ -440,6 +733,15 @@ impl StateMachineDef {
 
 /// The optimised Lambda integration's resource.
 pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+/// An ItemReader reading one S3 object.
+pub const S3_GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
+/// An ItemReader reading an S3 listing.
+pub const S3_LIST_OBJECTS: &str = "arn:aws:states:::s3:listObjectsV2";
+/// A ResultWriter.
+pub const S3_PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
+
+const JSONATA_UNSUPPORTED: &str =
+    "JSONata states are not supported by the local runner; use JSONPath";
 
 #[cfg(test)]
 mod tests {
@@ -487,5 +789,136 @@ mod tests {
             let err = StateMachineDef::from_json(text).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
+    }
+
+    /// A one-state machine whose Map `M` has `fields` and a processor in `mode`.
+    fn map_with(mode: &str, fields: Value) -> String {
+        let mut map = serde_json::json!({"Type": "Map", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": mode},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}});
+        map.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        serde_json::json!({"StartAt": "M", "States": {"M": map}}).to_string()
+    }
+
+    #[test]
+    fn the_committed_distributed_map_is_read_with_its_reader_writer_and_thresholds() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::synth::DEFINITION_PATH),
+        )
+        .unwrap();
+        let machine = StateMachineDef::from_json(&text).unwrap();
+        let StateDef::Map(map) = &machine.states[crate::pipeline::PROCESS_TASK02_CHUNKS] else {
+            panic!("the pipeline's Map")
+        };
+        assert!(map.is_distributed());
+        let reader = map.item_reader.as_ref().unwrap();
+        assert_eq!(reader.resource, S3_GET_OBJECT);
+        assert_eq!(reader.reader_config.input_type, Some(ReaderInputType::Json));
+        assert_eq!(map.result_writer.as_ref().unwrap().resource, S3_PUT_OBJECT);
+        assert_eq!(map.tolerated_failure_count, Some(0));
+        assert_eq!(map.label.as_deref(), Some("chunks"));
+        assert_eq!(map.execution_type(), ExecutionType::Standard);
+    }
+
+    #[test]
+    fn distributed_fields_are_checked_as_aws_checks_them() {
+        let reader = |config: serde_json::Value| {
+            serde_json::json!({"ItemReader": {"Resource": S3_GET_OBJECT, "ReaderConfig": config,
+                "Parameters": {"Bucket": "b", "Key": "k"}}})
+        };
+        for (mode, fields, needle) in [
+            (
+                "INLINE",
+                reader(serde_json::json!({"InputType": "JSON"})),
+                "ItemReader need a Distributed Map",
+            ),
+            (
+                "INLINE",
+                serde_json::json!({"Label": "x"}),
+                "Label need a Distributed Map",
+            ),
+            (
+                "DISTRIBUTED",
+                reader(serde_json::json!({})),
+                "needs ReaderConfig.InputType",
+            ),
+            (
+                "DISTRIBUTED",
+                reader(serde_json::json!({"InputType": "CSV"})),
+                "CSVHeaderLocation",
+            ),
+            (
+                "DISTRIBUTED",
+                reader(serde_json::json!({"InputType": "CSV", "CSVHeaderLocation": "GIVEN"})),
+                "GIVEN with CSVHeaders",
+            ),
+            (
+                "DISTRIBUTED",
+                reader(serde_json::json!({"InputType": "MANIFEST"})),
+                "only JSON, JSONL and CSV",
+            ),
+            (
+                "DISTRIBUTED",
+                reader(
+                    serde_json::json!({"InputType": "JSON", "MaxItems": 1, "MaxItemsPath": "$.m"}),
+                ),
+                "MaxItems or MaxItemsPath",
+            ),
+            (
+                "DISTRIBUTED",
+                serde_json::json!({"ItemBatcher": {"BatchInput": {}}}),
+                "needs MaxItemsPerBatch(Path) or MaxInputBytesPerBatch(Path)",
+            ),
+            (
+                "DISTRIBUTED",
+                serde_json::json!({"ItemBatcher": {"MaxItemsPerBatch": 0}}),
+                "at least 1",
+            ),
+            (
+                "DISTRIBUTED",
+                serde_json::json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {}}}),
+                "only `arn:aws:states:::s3:putObject`",
+            ),
+            (
+                "DISTRIBUTED",
+                serde_json::json!({"ResultWriter": {"WriterConfig": {"OutputType": "JSONL"}}}),
+                "unknown field `WriterConfig`",
+            ),
+            (
+                "DISTRIBUTED",
+                serde_json::json!({"ToleratedFailureCount": 1, "ToleratedFailureCountPath": "$.c"}),
+                "ToleratedFailureCount or ToleratedFailureCountPath",
+            ),
+            (
+                "DISTRIBUTED",
+                serde_json::json!({"ToleratedFailurePercentage": 101}),
+                "from 0 to 100",
+            ),
+            (
+                "DISTRIBUTED",
+                serde_json::json!({"Label": "a:b"}),
+                "the Label `a:b`",
+            ),
+        ] {
+            let err = StateMachineDef::from_json(&map_with(mode, fields.clone()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{fields}: {err}");
+        }
+        let listing = serde_json::json!({"ItemReader": {"Resource": S3_LIST_OBJECTS,
+            "Parameters": {"Bucket": "b"}, "ReaderConfig": {"MaxItems": 5}}});
+        StateMachineDef::from_json(&map_with("DISTRIBUTED", listing)).unwrap();
+    }
+
+    #[test]
+    fn a_jsonata_definition_is_refused_before_its_fields_are_read() {
+        let text = r#"{"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemReader": {"ReaderConfig": {"InputType": "JSON", "MaxItems": "{% 2 %}"},
+                           "Resource": "arn:aws:states:::s3:getObject", "Arguments": {}},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}}"#;
+        let err = StateMachineDef::from_json(text).unwrap_err().to_string();
+        assert!(err.contains("JSONata"), "{err}");
     }
 }

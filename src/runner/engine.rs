@@ -3,9 +3,11 @@
 //! Data moves InputPath -> Parameters -> task -> ResultSelector -> ResultPath -> OutputPath.
 //! Retry delays and Wait states advance a virtual clock instead of sleeping; Map iterations run
 //! concurrently (bounded by MaxConcurrency, at most 40 as an inline Map) and are scheduled on the
-//! virtual clock as AWS would schedule them. AWS's quotas are enforced: 256 KiB per state input,
-//! output and task result (`States.DataLimitExceeded`, which no Catch can handle), 25,000 history
-//! events per execution, Lambda's 6 MB response.
+//! virtual clock as AWS would schedule them. A Distributed Map (`distributed`) runs each item as
+//! a child execution with its own history and context object, through [`super::map_run`].
+//! AWS's quotas are enforced: 256 KiB per state input, output and task result
+//! (`States.DataLimitExceeded`, which no Catch can handle), 25,000 history events per execution,
+//! Lambda's 6 MB response and its concurrency quota.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -14,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use etl_lambda::ObjectStore;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde::Serialize;
@@ -23,9 +26,12 @@ use super::definition::{
     Catcher, ChoiceDef, FailDef, Flow, JitterStrategy, LAMBDA_INVOKE, MapDef, NullablePath,
     ParallelDef, PassDef, Retrier, StateDef, StateMachineDef, TaskDef, WaitDef,
 };
-use super::lambda::{Functions, json_len};
+use super::lambda::{Functions, InvokeError, TOO_MANY_REQUESTS, json_len};
+use super::map_run::MapRunSummary;
 use super::path::JsonPath;
 use super::template::{self, TemplateError};
+
+mod distributed;
 
 /// Step Functions' quota on any state's input, output or task result (UTF-8 bytes of the JSON).
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -129,8 +135,11 @@ pub enum InvocationTime {
 
 /// Notified as the execution progresses (the CLI's progress bar).
 pub trait Observer: Send + Sync {
+    /// A Map starts on `items` items.
     fn map_started(&self, _state: &str, _items: usize) {}
-    fn iteration_finished(&self, _state: &str, _output: &Value) {}
+    /// An iteration (or a Distributed Map's child execution) over `items` items ended, with its
+    /// output when it succeeded.
+    fn iteration_finished(&self, _state: &str, _items: u64, _output: Option<&Value>) {}
 }
 
 /// An observer that ignores everything.
@@ -194,6 +203,8 @@ pub struct ExecutionOutcome {
     /// Lambda invocations that ran a function.
     pub invocations: u64,
     pub environments: usize,
+    /// Every Distributed Map's Map Run, in the order they ended.
+    pub map_runs: Vec<MapRunSummary>,
 }
 
 /// Runs executions against a set of functions.
@@ -201,6 +212,8 @@ pub struct Engine {
     functions: Functions,
     invocation_time: InvocationTime,
     observer: Box<dyn Observer>,
+    /// Where Distributed Maps read items and write results (S3, or a local stand-in).
+    objects: Option<ObjectStore>,
     seed: u64,
 }
 
@@ -210,8 +223,15 @@ impl Engine {
             functions,
             invocation_time: InvocationTime::Measured,
             observer: Box::new(Quiet),
+            objects: None,
             seed: 0x5eed,
         }
+    }
+
+    /// The object store behind `arn:aws:states:::s3:*` (ItemReader, ResultWriter).
+    pub fn objects(mut self, objects: ObjectStore) -> Self {
+        self.objects = Some(objects);
+        self
     }
 
     pub fn invocation_time(mut self, time: InvocationTime) -> Self {
@@ -233,42 +253,40 @@ impl Engine {
         machine: &StateMachineDef,
         spec: &ExecutionSpec,
     ) -> ExecutionOutcome {
+        let started = Utc::now();
         let run = Run {
             engine: self,
             spec,
-            started: Utc::now(),
+            started,
             payloads: Mutex::new(BTreeMap::new()),
             results: Mutex::new(BTreeMap::new()),
             handled: Mutex::new(Vec::new()),
             task_attempts: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
+            map_runs: Mutex::new(Vec::new()),
+            map_run_sequence: AtomicU64::new(0),
+        };
+        let execution = ExecutionContext {
+            arn: spec.execution_arn(),
+            name: spec.name.clone(),
+            input: spec.input.clone(),
+            start_time: started,
+            state_machine_arn: spec.state_machine_arn(),
+            state_machine_name: spec.state_machine.clone(),
         };
         let history = History::default();
+        let frame = Frame {
+            run: &run,
+            history: &history,
+            execution: &execution,
+        };
         let mut clock = Duration::ZERO;
-        let result = async {
-            history.add(1)?; // ExecutionStarted
-            let bytes = json_len(&spec.input);
-            if bytes > MAX_PAYLOAD_BYTES {
-                return Err(StateError::new(
-                    "States.DataLimitExceeded",
-                    format!("The execution input of {bytes} bytes exceeds the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES})."),
-                ));
-            }
-            let frame = Frame {
-                run: &run,
-                history: &history,
-            };
-            let output = run
-                .run_machine(frame, machine, spec.input.clone(), &mut clock)
-                .await?;
-            history.add(1)?; // ExecutionSucceeded
-            Ok(output)
-        }
-        .await;
+        let result = run
+            .run_execution(frame, machine, spec.input.clone(), &mut clock)
+            .await;
         let (status, output, error) = match result {
             Ok(output) => (ExecutionStatus::Succeeded, Some(output), None),
             Err(error) => {
-                history.events.fetch_add(1, Ordering::Relaxed); // ExecutionFailed
                 let status = if error.error == "States.Timeout"
                     && machine
                         .timeout_seconds
@@ -293,20 +311,38 @@ impl Engine {
             task_attempts: run.task_attempts.load(Ordering::Relaxed),
             invocations: run.invocations.load(Ordering::Relaxed),
             environments: self.functions.environments_created(),
+            map_runs: run.map_runs.into_inner().expect("map run list poisoned"),
         }
     }
 }
 
-/// One execution's (or Distributed Map child execution's) event count.
-#[derive(Default)]
+/// One execution's (or Distributed Map child execution's) event count, against its quota.
 struct History {
     events: AtomicU64,
+    limit: u64,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self {
+            events: AtomicU64::new(0),
+            limit: MAX_HISTORY_EVENTS,
+        }
+    }
 }
 
 impl History {
+    /// An EXPRESS execution keeps no history, so it has no quota; its events are still counted.
+    fn unbounded() -> Self {
+        Self {
+            limit: u64::MAX,
+            ..Self::default()
+        }
+    }
+
     fn add(&self, events: u64) -> Result<(), StateError> {
         let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
-        if total > MAX_HISTORY_EVENTS {
+        if total > self.limit {
             Err(StateError::runtime(format!(
                 "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
             )))
@@ -314,24 +350,70 @@ impl History {
             Ok(())
         }
     }
+
+    fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
 }
 
-/// What one running execution shares across its states.
+/// The execution states run in, as the context object (`$$.Execution`, `$$.StateMachine`)
+/// reports it: the execution itself, or one of a Distributed Map's child executions.
+struct ExecutionContext {
+    arn: String,
+    name: String,
+    input: Value,
+    start_time: DateTime<Utc>,
+    state_machine_arn: String,
+    state_machine_name: String,
+}
+
+/// What one running execution shares across its states, its Distributed Maps' child executions
+/// included: the figures of the report.
 struct Run<'e> {
     engine: &'e Engine,
     spec: &'e ExecutionSpec,
+    /// The wall-clock instant of virtual time zero.
     started: DateTime<Utc>,
     payloads: Mutex<BTreeMap<String, usize>>,
     results: Mutex<BTreeMap<String, usize>>,
     handled: Mutex<Vec<HandledError>>,
     task_attempts: AtomicU64,
     invocations: AtomicU64,
+    map_runs: Mutex<Vec<MapRunSummary>>,
+    /// Map Runs started so far: seeds each one's names.
+    map_run_sequence: AtomicU64,
 }
 
+/// Where a state runs: the run, and the execution (parent or child) whose history it adds to.
 #[derive(Clone, Copy)]
 struct Frame<'r> {
     run: &'r Run<'r>,
     history: &'r History,
+    execution: &'r ExecutionContext,
+}
+
+impl<'r> Frame<'r> {
+    /// The context of state `state` at virtual time `clock`.
+    fn at(&self, state: &'r str, clock: Duration, retry_count: u32) -> At<'r> {
+        At {
+            execution: self.execution,
+            state,
+            clock,
+            retry_count,
+            item: None,
+        }
+    }
+}
+
+/// What the context object (`$$`) describes while a payload template is evaluated.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    execution: &'a ExecutionContext,
+    state: &'a str,
+    clock: Duration,
+    retry_count: u32,
+    /// `$$.Map.Item`, in a Map's ItemSelector only.
+    item: Option<MapItem<'a>>,
 }
 
 /// Where a state sends the execution next.
@@ -341,6 +423,7 @@ enum Step {
 }
 
 /// The `$$.Map.Item` of one iteration, seen only by the Map's ItemSelector.
+#[derive(Clone, Copy)]
 struct MapItem<'v> {
     index: usize,
     value: &'v Value,
@@ -376,32 +459,26 @@ impl<'e> Run<'e> {
         Ok(())
     }
 
-    fn context(
-        &self,
-        state: &str,
-        clock: Duration,
-        retry_count: u32,
-        item: Option<&MapItem<'_>>,
-    ) -> Value {
-        let spec = self.spec;
-        let entered = self.started + chrono::Duration::from_std(clock).unwrap_or_default();
+    fn context(&self, at: At<'_>) -> Value {
+        let execution = at.execution;
+        let entered = self.started + chrono::Duration::from_std(at.clock).unwrap_or_default();
         let mut context = json!({
             "Execution": {
-                "Id": spec.execution_arn(),
-                "Input": spec.input,
-                "Name": spec.name,
-                "RoleArn": spec.role_arn,
-                "StartTime": self.started.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "Id": execution.arn,
+                "Input": execution.input,
+                "Name": execution.name,
+                "RoleArn": self.spec.role_arn,
+                "StartTime": execution.start_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "RedriveCount": 0,
             },
             "State": {
                 "EnteredTime": entered.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "Name": state,
-                "RetryCount": retry_count,
+                "Name": at.state,
+                "RetryCount": at.retry_count,
             },
-            "StateMachine": {"Id": spec.state_machine_arn(), "Name": spec.state_machine},
+            "StateMachine": {"Id": execution.state_machine_arn, "Name": execution.state_machine_name},
         });
-        if let Some(item) = item {
+        if let Some(item) = at.item {
             context["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
         }
         context
@@ -409,20 +486,41 @@ impl<'e> Run<'e> {
 
     /// Expands a payload template; a sync function so the lazily built context never lives across
     /// an await.
-    fn expand(
-        &self,
-        template: &Value,
-        input: &Value,
-        state: &str,
-        clock: Duration,
-        retry_count: u32,
-        item: Option<&MapItem<'_>>,
-    ) -> Result<Value, StateError> {
-        let build = || self.context(state, clock, retry_count, item);
+    fn expand(&self, template: &Value, input: &Value, at: At<'_>) -> Result<Value, StateError> {
+        let build = || self.context(at);
         Ok(template::expand(
             template,
             &template::Scope::new(input, &build),
         )?)
+    }
+
+    /// One execution from start to end: ExecutionStarted, its input against the quota, its
+    /// states, ExecutionSucceeded (or ExecutionFailed, counted whatever the quota).
+    async fn run_execution(
+        &self,
+        frame: Frame<'_>,
+        machine: &StateMachineDef,
+        input: Value,
+        clock: &mut Duration,
+    ) -> Result<Value, StateError> {
+        let result = async {
+            frame.history.add(1)?; // ExecutionStarted
+            let bytes = json_len(&input);
+            if bytes > MAX_PAYLOAD_BYTES {
+                return Err(StateError::new(
+                    "States.DataLimitExceeded",
+                    format!("The execution input of {bytes} bytes exceeds the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES})."),
+                ));
+            }
+            let output = self.run_machine(frame, machine, input, clock).await?;
+            frame.history.add(1)?; // ExecutionSucceeded
+            Ok(output)
+        }
+        .await;
+        if result.is_err() {
+            frame.history.events.fetch_add(1, Ordering::Relaxed); // ExecutionFailed
+        }
+        result
     }
 
     fn run_machine<'a>(
@@ -476,52 +574,12 @@ impl<'e> Run<'e> {
         frame.history.add(1)?; // *StateEntered
         self.record(name, Measured::Input, &raw_input)?;
         let step = match state {
-            StateDef::Task(t) => {
-                self.run_with_retries(
-                    frame,
-                    name,
-                    Work::Task(t),
-                    &t.flow,
-                    &t.retry,
-                    &t.catch,
-                    t.result_selector.as_ref(),
-                    &t.result_path,
-                    raw_input,
-                    clock,
-                )
-                .await?
+            StateDef::Task(_) | StateDef::Map(_) | StateDef::Parallel(_) => {
+                let work = Retryable::of(state).expect("Task, Map and Parallel can retry");
+                self.run_with_retries(frame, name, work, raw_input, clock)
+                    .await?
             }
-            StateDef::Map(m) => {
-                self.run_with_retries(
-                    frame,
-                    name,
-                    Work::Map(m),
-                    &m.flow,
-                    &m.retry,
-                    &m.catch,
-                    m.result_selector.as_ref(),
-                    &m.result_path,
-                    raw_input,
-                    clock,
-                )
-                .await?
-            }
-            StateDef::Parallel(p) => {
-                self.run_with_retries(
-                    frame,
-                    name,
-                    Work::Parallel(p),
-                    &p.flow,
-                    &p.retry,
-                    &p.catch,
-                    p.result_selector.as_ref(),
-                    &p.result_path,
-                    raw_input,
-                    clock,
-                )
-                .await?
-            }
-            StateDef::Pass(p) => self.pass(name, p, raw_input, *clock)?,
+            StateDef::Pass(p) => self.pass(frame.at(name, *clock, 0), p, raw_input)?,
             StateDef::Choice(c) => choice(c, raw_input)?,
             StateDef::Wait(w) => self.wait(w, raw_input, clock)?,
             StateDef::Succeed(s) => {
@@ -538,16 +596,10 @@ impl<'e> Run<'e> {
         Ok(step)
     }
 
-    fn pass(
-        &self,
-        name: &str,
-        p: &PassDef,
-        raw_input: Value,
-        clock: Duration,
-    ) -> Result<Step, StateError> {
+    fn pass(&self, at: At<'_>, p: &PassDef, raw_input: Value) -> Result<Step, StateError> {
         let effective = input_path(&p.flow.input_path, &raw_input)?;
         let result = match (&p.parameters, &p.result) {
-            (Some(params), _) => self.expand(params, &effective, name, clock, 0, None)?,
+            (Some(params), _) => self.expand(params, &effective, at)?,
             (None, Some(result)) => result.clone(),
             (None, None) => effective,
         };
@@ -597,20 +649,22 @@ impl<'e> Run<'e> {
         next(&w.flow, output_path(&w.flow.output_path, effective)?)
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn run_with_retries(
         &self,
         frame: Frame<'_>,
         name: &str,
-        work: Work<'_>,
-        flow: &Flow,
-        retriers: &[Retrier],
-        catchers: &[Catcher],
-        result_selector: Option<&Value>,
-        result_path_: &NullablePath,
+        retryable: Retryable<'_>,
         raw_input: Value,
         clock: &mut Duration,
     ) -> Result<Step, StateError> {
+        let Retryable {
+            work,
+            flow,
+            retriers,
+            catchers,
+            result_selector,
+            result_path: result_path_,
+        } = retryable;
         let effective = input_path(&flow.input_path, &raw_input)?;
         let mut attempts = vec![0u32; retriers.len()];
         let mut retry_count = 0u32;
@@ -645,7 +699,13 @@ impl<'e> Run<'e> {
                 break Err(error);
             }
             self.handled(name, &error, "retried");
-            *clock += self.retry_delay(name, retrier, attempts[at], retry_count);
+            *clock += self.retry_delay(
+                &frame.execution.name,
+                name,
+                retrier,
+                attempts[at],
+                retry_count,
+            );
             attempts[at] += 1;
             retry_count += 1;
         };
@@ -654,7 +714,7 @@ impl<'e> Run<'e> {
                 self.record(name, Measured::Result, &result)?;
                 let selected = match result_selector {
                     Some(selector) => {
-                        self.expand(selector, &result, name, *clock, retry_count, None)?
+                        self.expand(selector, &result, frame.at(name, *clock, retry_count))?
                     }
                     None => result,
                 };
@@ -676,9 +736,11 @@ impl<'e> Run<'e> {
     }
 
     /// IntervalSeconds x BackoffRate^attempt, capped by MaxDelaySeconds, FULL jitter drawn from a
-    /// generator seeded per state and retry, so a run is reproducible.
+    /// generator seeded per execution, state and retry, so a run is reproducible (and the child
+    /// executions of a Distributed Map, throttled together, do not retry together).
     fn retry_delay(
         &self,
+        execution: &str,
         state: &str,
         retrier: &Retrier,
         attempt: u32,
@@ -690,12 +752,9 @@ impl<'e> Run<'e> {
             seconds = seconds.min(max as f64);
         }
         if retrier.jitter_strategy == Some(JitterStrategy::Full) {
-            let mut hash =
+            let seed =
                 self.engine.seed ^ u64::from(retry_count).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            for b in state.bytes().chain(self.spec.name.bytes()) {
-                hash = (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
-            }
-            seconds *= unit_interval(hash);
+            seconds *= unit_interval(fnv1a(seed, state.bytes().chain(execution.bytes())));
         }
         Duration::from_secs_f64(seconds)
     }
@@ -710,7 +769,7 @@ impl<'e> Run<'e> {
         retry_count: u32,
     ) -> Result<Value, StateError> {
         let request = match &t.parameters {
-            Some(params) => self.expand(params, effective, name, *clock, retry_count, None)?,
+            Some(params) => self.expand(params, effective, frame.at(name, *clock, retry_count))?,
             None => effective.clone(),
         };
         frame.history.add(3)?; // TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed
@@ -743,11 +802,13 @@ impl<'e> Run<'e> {
                 InvocationTime::Fixed(fixed) => fixed,
             })
             .await
-            .map_err(|e| {
-                StateError::task(
-                    "Lambda.ServiceException",
-                    format!("cannot create an execution environment: {e}"),
-                )
+            .map_err(|error| match error {
+                InvokeError::Throttled { .. } => {
+                    StateError::task(TOO_MANY_REQUESTS, error.to_string())
+                }
+                InvokeError::Environment(_) => {
+                    StateError::task("Lambda.ServiceException", error.to_string())
+                }
             })?;
         self.invocations.fetch_add(1, Ordering::Relaxed);
         let took = match timing {
@@ -788,15 +849,12 @@ impl<'e> Run<'e> {
         clock: &mut Duration,
         retry_count: u32,
     ) -> Result<Value, StateError> {
-        let items_path = m.items_path.clone().unwrap_or_else(JsonPath::root);
-        let items = match items_path.select(effective) {
-            Some(Value::Array(items)) => items,
-            _ => {
-                return Err(StateError::runtime(format!(
-                    "the ItemsPath `{items_path}` of the Map `{name}` does not select an array"
-                )));
-            }
-        };
+        if m.is_distributed() {
+            return self
+                .distributed_map(frame, name, m, effective, clock, retry_count)
+                .await;
+        }
+        let items = items_at(m, name, effective)?;
         frame.history.add(2)?; // MapStateStarted, MapStateSucceeded/Failed
         self.observer().map_started(name, items.len());
         let concurrency = match m.max_concurrency {
@@ -805,18 +863,11 @@ impl<'e> Run<'e> {
         };
         // Virtual time: each slot is free from some instant; an iteration starts at the earliest.
         let slots = Mutex::new(BinaryHeap::from(vec![Reverse(*clock); concurrency]));
-        let start = *clock;
-        let distributed = m.is_distributed();
+        let at = frame.at(name, *clock, retry_count);
         let processor = m.processor();
         let mut inputs = Vec::with_capacity(items.len());
         for (index, value) in items.iter().enumerate() {
-            let item = MapItem { index, value };
-            inputs.push(match m.selector() {
-                Some(selector) => {
-                    self.expand(selector, effective, name, start, retry_count, Some(&item))?
-                }
-                None => value.clone(),
-            });
+            inputs.push(self.select_item(m, effective, at, index, value)?);
         }
         let slots = &slots;
         let mut iterations = futures::stream::iter(inputs.into_iter().enumerate())
@@ -826,23 +877,13 @@ impl<'e> Run<'e> {
                     .expect("slots poisoned")
                     .pop()
                     .expect("one slot per running iteration");
-                let child = History::default();
-                let history = if distributed { &child } else { frame.history };
                 let output = async {
-                    if !distributed {
-                        history.add(1)?; // MapIterationStarted
-                    }
-                    let frame = Frame {
-                        run: frame.run,
-                        history,
-                    };
+                    frame.history.add(1)?; // MapIterationStarted
                     let output = self
                         .run_machine(frame, processor, input, &mut iteration_clock)
                         .await?;
-                    if !distributed {
-                        history.add(1)?; // MapIterationSucceeded
-                    }
-                    self.observer().iteration_finished(name, &output);
+                    frame.history.add(1)?; // MapIterationSucceeded
+                    self.observer().iteration_finished(name, 1, Some(&output));
                     Ok::<_, StateError>(output)
                 }
                 .await;
@@ -854,7 +895,7 @@ impl<'e> Run<'e> {
             })
             .buffer_unordered(concurrency);
         let mut results = vec![Value::Null; items.len()];
-        let mut end = start;
+        let mut end = at.clock;
         while let Some((index, output, finished)) = iterations.next().await {
             end = end.max(finished);
             match output {
@@ -871,6 +912,25 @@ impl<'e> Run<'e> {
         Ok(Value::Array(results))
     }
 
+    /// The input of the iteration over item `index`: the ItemSelector evaluated with
+    /// `$$.Map.Item`, or the item itself.
+    fn select_item(
+        &self,
+        m: &MapDef,
+        effective: &Value,
+        at: At<'_>,
+        index: usize,
+        value: &Value,
+    ) -> Result<Value, StateError> {
+        match m.selector() {
+            Some(selector) => {
+                let item = Some(MapItem { index, value });
+                self.expand(selector, effective, At { item, ..at })
+            }
+            None => Ok(value.clone()),
+        }
+    }
+
     async fn parallel(
         &self,
         frame: Frame<'_>,
@@ -881,7 +941,7 @@ impl<'e> Run<'e> {
         retry_count: u32,
     ) -> Result<Value, StateError> {
         let input = match &p.parameters {
-            Some(params) => self.expand(params, effective, name, *clock, retry_count, None)?,
+            Some(params) => self.expand(params, effective, frame.at(name, *clock, retry_count))?,
             None => effective.clone(),
         };
         frame.history.add(2)?; // ParallelStateStarted, ParallelStateSucceeded/Failed
@@ -926,13 +986,70 @@ enum Work<'d> {
     Parallel(&'d ParallelDef),
 }
 
-/// splitmix64 mapped to [0, 1).
-fn unit_interval(seed: u64) -> f64 {
+/// A state that can Retry and Catch, with what it does with its result.
+struct Retryable<'d> {
+    work: Work<'d>,
+    flow: &'d Flow,
+    retriers: &'d [Retrier],
+    catchers: &'d [Catcher],
+    result_selector: Option<&'d Value>,
+    result_path: &'d NullablePath,
+}
+
+impl<'d> Retryable<'d> {
+    /// A Task, Map or Parallel state (the others cannot retry).
+    fn of(state: &'d StateDef) -> Option<Self> {
+        // The three definitions name these fields alike.
+        macro_rules! retryable {
+            ($def:expr, $work:expr) => {
+                Self {
+                    work: $work,
+                    flow: &$def.flow,
+                    retriers: &$def.retry,
+                    catchers: &$def.catch,
+                    result_selector: $def.result_selector.as_ref(),
+                    result_path: &$def.result_path,
+                }
+            };
+        }
+        Some(match state {
+            StateDef::Task(t) => retryable!(t, Work::Task(t)),
+            StateDef::Map(m) => retryable!(m, Work::Map(m)),
+            StateDef::Parallel(p) => retryable!(p, Work::Parallel(p)),
+            _ => return None,
+        })
+    }
+}
+
+/// The items a Map iterates: what its ItemsPath (default `$`) selects, which must be an array.
+fn items_at(m: &MapDef, name: &str, effective: &Value) -> Result<Vec<Value>, StateError> {
+    let items_path = m.items_path.clone().unwrap_or_else(JsonPath::root);
+    match items_path.select(effective) {
+        Some(Value::Array(items)) => Ok(items),
+        _ => Err(StateError::runtime(format!(
+            "the ItemsPath `{items_path}` of the Map `{name}` does not select an array"
+        ))),
+    }
+}
+
+/// splitmix64: a well-spread 64-bit value from `seed`.
+pub(super) fn splitmix64(seed: u64) -> u64 {
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64
+    z ^ (z >> 31)
+}
+
+/// splitmix64 mapped to [0, 1).
+fn unit_interval(seed: u64) -> f64 {
+    (splitmix64(seed) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// FNV-1a of `bytes` from `seed`: a stable seed from names.
+fn fnv1a(seed: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(seed, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01B3)
+    })
 }
 
 fn next(flow: &Flow, output: Value) -> Result<Step, StateError> {

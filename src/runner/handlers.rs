@@ -2,10 +2,11 @@
 //!
 //! Each simulated execution environment connects to the warehouse on its first invocation (the
 //! Lambda init phase) and keeps that connection while it stays warm, as the deployed `bootstrap`
-//! does; the chunk store is the local directory given by the run (`file://`).
+//! does; the chunk store is deploy.toml's `s3://` URI on the run's object store (a local stand-in
+//! for S3, or an S3-compatible endpoint).
 
 use etl_lambda::contract::ChunkStoreUri;
-use etl_lambda::{HandlerError, Handlers, Warehouse};
+use etl_lambda::{ChunkStores, HandlerError, Handlers, Warehouse};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
@@ -15,6 +16,7 @@ use super::lambda::{ExecutionEnvironment, LambdaError, LambdaFunction};
 pub struct InProcessHandlers {
     database_url: String,
     chunk_store: ChunkStoreUri,
+    stores: ChunkStores,
     /// SQLite has one writer at a time: concurrent chunks would only queue on its lock, and past
     /// its busy timeout fail with "database is locked" (retries on virtual time do not wait for
     /// the lock to clear). So invocations against SQLite take turns; the Map, its environments
@@ -23,13 +25,24 @@ pub struct InProcessHandlers {
 }
 
 impl InProcessHandlers {
+    /// The chunk stores on S3 through the default AWS configuration, as deployed.
     pub fn new(database_url: String, chunk_store: ChunkStoreUri) -> Self {
+        Self::with_stores(database_url, chunk_store, ChunkStores::new())
+    }
+
+    /// The chunk stores on `stores` (`cm-etl run`: its local stand-in for S3, or its endpoint).
+    pub fn with_stores(
+        database_url: String,
+        chunk_store: ChunkStoreUri,
+        stores: ChunkStores,
+    ) -> Self {
         let sqlite_writer = database_url
             .starts_with("sqlite:")
             .then(|| tokio::sync::Mutex::new(()));
         Self {
             database_url,
             chunk_store,
+            stores,
             sqlite_writer,
         }
     }
@@ -48,8 +61,12 @@ impl LambdaFunction for InProcessHandlers {
                     let warehouse = Warehouse::connect(&self.database_url)
                         .await
                         .map_err(lambda_error)?;
-                    env.keep(Handlers::new(warehouse, self.chunk_store.clone()))
-                        .clone()
+                    let handlers = Handlers::with_stores(
+                        warehouse,
+                        self.chunk_store.clone(),
+                        self.stores.clone(),
+                    );
+                    env.keep(handlers).clone()
                 }
             };
             let _turn = match &self.sqlite_writer {

@@ -5,6 +5,11 @@
 //! after the previous one finished, in virtual time as well as in real time. Concurrent
 //! invocations (a Map's iterations) therefore get distinct environments, which is what broke the
 //! seed's "chunks in /tmp" design.
+//!
+//! A function runs in at most [`DEFAULT_CONCURRENCY_LIMIT`] environments (AWS's default quota of
+//! concurrent executions): an invocation that would need one more fails with
+//! `Lambda.TooManyRequestsException`, as a throttled invocation does. This also bounds what the
+//! environments hold (a warehouse connection, a temporary directory each) under a wide Map.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -21,6 +26,13 @@ pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
 
 /// The error type Lambda reports when a response is over [`MAX_RESPONSE_BYTES`].
 pub const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
+
+/// Lambda's default quota of concurrent executions (per account and Region; applied here to each
+/// function, the pipeline having one).
+pub const DEFAULT_CONCURRENCY_LIMIT: usize = 1_000;
+
+/// The error Step Functions reports for a throttled invocation.
+pub const TOO_MANY_REQUESTS: &str = "Lambda.TooManyRequestsException";
 
 /// One simulated execution environment: an id (for reports and tests) and its private `/tmp`.
 #[derive(Debug)]
@@ -124,6 +136,20 @@ where
 struct Deployed {
     function: Arc<dyn LambdaFunction>,
     idle: Mutex<Vec<ExecutionEnvironment>>,
+    /// Environments created for this function (idle or busy).
+    environments: AtomicUsize,
+}
+
+/// Why an invocation did not run the function.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// Every environment the quota allows is busy at that virtual instant.
+    #[error(
+        "Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException): the function already runs in {limit} execution environments, its concurrency quota"
+    )]
+    Throttled { limit: usize },
+    #[error("cannot create an execution environment: {0}")]
+    Environment(#[from] std::io::Error),
 }
 
 /// What one invocation did, for the engine's clock and report.
@@ -135,10 +161,11 @@ pub struct Invocation {
 }
 
 /// The functions of the simulated account, by function name.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Functions {
     by_name: Arc<HashMap<String, Deployed>>,
     next_environment: Arc<AtomicUsize>,
+    concurrency_limit: usize,
 }
 
 impl Functions {
@@ -159,14 +186,15 @@ impl Functions {
     }
 
     /// Invokes `function` (already resolved) at virtual time `at`; the invocation is taken to last
-    /// `duration(real)` of virtual time, which decides when its environment is free again.
+    /// `duration(real)` of virtual time, which decides when its environment is free again. With
+    /// no environment free at `at` and the function at its concurrency quota, it is throttled.
     pub async fn invoke(
         &self,
         function: &str,
         payload: Value,
         at: Duration,
         virtual_duration: impl Fn(Duration) -> Duration,
-    ) -> std::io::Result<Invocation> {
+    ) -> Result<Invocation, InvokeError> {
         let deployed = &self.by_name[function];
         let reusable = {
             let mut idle = deployed.idle.lock().expect("environment pool poisoned");
@@ -176,9 +204,7 @@ impl Functions {
         };
         let mut env = match reusable {
             Some(env) => env,
-            None => {
-                ExecutionEnvironment::new(self.next_environment.fetch_add(1, Ordering::Relaxed))?
-            }
+            None => self.new_environment(deployed)?,
         };
         let started = std::time::Instant::now();
         let result = deployed.function.invoke(payload, &mut env).await;
@@ -215,12 +241,38 @@ impl Functions {
             real_duration,
         })
     }
+
+    /// A cold start, if the function is under its concurrency quota.
+    fn new_environment(&self, deployed: &Deployed) -> Result<ExecutionEnvironment, InvokeError> {
+        let limit = self.concurrency_limit;
+        deployed
+            .environments
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map_err(|_| InvokeError::Throttled { limit })?;
+        ExecutionEnvironment::new(self.next_environment.fetch_add(1, Ordering::Relaxed)).map_err(
+            |error| {
+                deployed.environments.fetch_sub(1, Ordering::SeqCst);
+                InvokeError::Environment(error)
+            },
+        )
+    }
 }
 
 /// Collects functions by name before the run.
-#[derive(Default)]
 pub struct FunctionsBuilder {
     by_name: HashMap<String, Deployed>,
+    concurrency_limit: usize,
+}
+
+impl Default for FunctionsBuilder {
+    fn default() -> Self {
+        Self {
+            by_name: HashMap::new(),
+            concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+        }
+    }
 }
 
 impl FunctionsBuilder {
@@ -231,8 +283,16 @@ impl FunctionsBuilder {
             Deployed {
                 function: Arc::new(function),
                 idle: Mutex::new(Vec::new()),
+                environments: AtomicUsize::new(0),
             },
         );
+        self
+    }
+
+    /// At most `limit` environments per function at once (default
+    /// [`DEFAULT_CONCURRENCY_LIMIT`]; a reserved concurrency, say).
+    pub fn concurrency_limit(mut self, limit: usize) -> Self {
+        self.concurrency_limit = limit;
         self
     }
 
@@ -240,6 +300,7 @@ impl FunctionsBuilder {
         Functions {
             by_name: Arc::new(self.by_name),
             next_environment: Arc::new(AtomicUsize::new(0)),
+            concurrency_limit: self.concurrency_limit,
         }
     }
 }
@@ -315,6 +376,39 @@ mod tests {
             .await
             .unwrap();
         assert!([first.environment, overlapping.environment].contains(&later.environment));
+        assert_eq!(functions.environments_created(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_invocation_past_the_concurrency_quota_is_throttled_until_an_environment_frees() {
+        let functions = Functions::builder()
+            .function(
+                "f",
+                SyncFunction(|_, env: &mut ExecutionEnvironment| Ok(Value::from(env.id()))),
+            )
+            .concurrency_limit(2)
+            .build();
+        let second = Duration::from_secs(1);
+        let fixed = |_| second;
+        for _ in 0..2 {
+            functions
+                .invoke("f", Value::Null, Duration::ZERO, fixed)
+                .await
+                .unwrap();
+        }
+        // Both environments are busy until 1 s: a third at 0.5 s would need a third one.
+        let throttled = functions
+            .invoke("f", Value::Null, second / 2, fixed)
+            .await
+            .err()
+            .expect("throttled");
+        assert!(matches!(throttled, InvokeError::Throttled { limit: 2 }));
+        assert!(throttled.to_string().contains("TooManyRequestsException"));
+        // At 1 s both are free again: no throttle, no new environment.
+        functions
+            .invoke("f", Value::Null, second, fixed)
+            .await
+            .unwrap();
         assert_eq!(functions.environments_created(), 2);
     }
 

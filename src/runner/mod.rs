@@ -3,31 +3,39 @@
 //! - [`definition`]: the runner's reading of ASL (wider than `crate::asl`: it also reads the
 //!   deprecated shapes, so the seed's definitions can be shown to fail).
 //! - [`engine`]: the interpreter (virtual time, Retry/Catch, Map concurrency, AWS's quotas).
-//! - [`lambda`]: simulated Lambda (functions, execution environments with their own `/tmp`).
+//! - [`map_run`]: a Distributed Map's Map Run (ItemReader, ItemBatcher, child executions,
+//!   tolerated failures, ResultWriter), apart from the definition model.
+//! - [`lambda`]: simulated Lambda (functions, execution environments with their own `/tmp`, the
+//!   concurrency quota).
 //! - [`path`], [`template`]: JSONPath and payload templates as ASL evaluates them.
 //! - [`handlers`]: the real Task 02 handlers as an in-process Lambda function.
 //! - [`report`]: what a person (or a script, `--output json`) sees at the end.
 //!
-//! Invariant: nothing here calls AWS. The committed definition is parsed into `crate::asl`'s
-//! model first, so `run` executes exactly what `deploy` would ship.
+//! Invariant: nothing here calls AWS. S3 (the chunk store, the Map's ItemReader and ResultWriter)
+//! is a private local directory, or with `--s3-endpoint-url` an S3-compatible endpoint on this
+//! machine. The committed definition is parsed into `crate::asl`'s model first, so `run` executes
+//! exactly what `deploy` would ship.
 
 pub mod definition;
 pub mod engine;
 pub mod handlers;
 pub mod lambda;
+pub mod map_run;
 pub mod path;
 pub mod report;
 pub mod template;
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
-use etl_lambda::contract::{ChunkStoreUri, DateRange, ExecutionName, PipelineInput};
-use etl_lambda::{SampleData, Warehouse};
+use etl_lambda::contract::{DateRange, ExecutionName, PipelineInput};
+use etl_lambda::{ChunkStores, ObjectError, ObjectStore, SampleData, Warehouse};
 
+use crate::aws::AwsArgs;
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
 use crate::output::OutputFormat;
 use definition::StateMachineDef;
@@ -39,9 +47,10 @@ use report::{Progress, RunReport};
 const SAMPLE_SEED: u64 = 2024;
 
 /// Run the committed definition locally: a fresh SQLite warehouse seeded with generated Task 02
-/// data, a local-directory chunk store, and the real handlers invoked in process as Lambda would
-/// invoke them (one /tmp per execution environment, 6 MB responses, 256 KiB state payloads,
-/// 25,000 history events; Retry and Wait on virtual time).
+/// data, deploy.toml's chunk store bucket in a private local directory standing in for S3, and
+/// the real handlers invoked in process as Lambda would invoke them (one /tmp per execution
+/// environment, 6 MB responses, 256 KiB state payloads, 25,000 history events per execution;
+/// Retry and Wait on virtual time).
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The ASL definition to execute.
@@ -62,9 +71,14 @@ pub struct RunArgs {
     /// Use this existing warehouse (sqlite://PATH or postgres://...) instead of generating one.
     #[arg(long, conflicts_with_all = ["keys", "rows_per_key", "bad_rows_percent"])]
     pub database_url: Option<String>,
-    /// Where the local chunk store lives (default: a temporary directory, removed afterwards).
+    /// The directory standing in for S3: bucket `B` is `DIR/B/`, so the chunks land in
+    /// `DIR/<bucket>/<prefix><execution>/` (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub chunk_dir: Option<PathBuf>,
+    /// Use this S3-compatible endpoint on this machine (a moto server, say) instead of a local
+    /// directory; credentials come from the environment and deploy.toml's bucket must exist.
+    #[arg(long, conflicts_with = "chunk_dir")]
+    pub s3_endpoint_url: Option<String>,
     /// First visit date to migrate (default: the generated data's first date).
     #[arg(long, requires = "date_to")]
     pub date_from: Option<NaiveDate>,
@@ -110,6 +124,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         .prefix("cm-etl-run-")
         .tempdir()
         .context("cannot create a temporary directory for the local run")?;
+    // S3's stand-in is ready (or refused) before anything is generated.
+    let objects = open_object_store(&args, &config, &execution, workspace.path()).await?;
     let progress = Progress::new(args.output);
 
     let (database_url, sample) = match &args.database_url {
@@ -149,21 +165,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         },
     };
 
-    let chunk_dir = match &args.chunk_dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create --chunk-dir {}", dir.display()))?;
-            std::path::absolute(dir)?
-        }
-        None => workspace.path().join("chunks"),
-    };
-    let chunk_store = ChunkStoreUri::new(format!("file://{}/", chunk_dir.display()))
-        .map_err(|e| anyhow::anyhow!("chunk directory {}: {e}", chunk_dir.display()))?;
-
     let functions = Functions::builder()
         .function(
             config.function.name.as_str(),
-            handlers::InProcessHandlers::new(database_url.clone(), chunk_store),
+            handlers::InProcessHandlers::with_stores(
+                database_url.clone(),
+                config.chunk_store_uri(),
+                ChunkStores::on(objects.clone()),
+            ),
         )
         .build();
     let (state_machine, sm_config) = config
@@ -181,6 +190,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
     };
     progress.phase("executing");
     let outcome = Engine::new(functions)
+        .objects(objects)
         .observer(progress.observer())
         .execute(&machine, &spec)
         .await;
@@ -195,6 +205,75 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
         }
     };
     Ok(RunReport::new(&spec, outcome, counts, wall.elapsed()))
+}
+
+/// The object store standing in for S3, where deploy.toml's chunk store bucket is ready: a local
+/// directory (`--chunk-dir`, or one in `workspace`) with the bucket created, or the endpoint of
+/// `--s3-endpoint-url` (on this machine only), where the bucket must already exist.
+async fn open_object_store(
+    args: &RunArgs,
+    config: &DeployConfig,
+    execution: &ExecutionName,
+    workspace: &Path,
+) -> anyhow::Result<ObjectStore> {
+    let bucket = config.chunk_store.bucket.as_str();
+    let Some(url) = &args.s3_endpoint_url else {
+        let root = match &args.chunk_dir {
+            Some(dir) => std::path::absolute(dir)?,
+            None => workspace.join("objects"),
+        };
+        let objects = ObjectStore::local(&root);
+        objects.create_local_bucket(bucket).await.with_context(|| {
+            format!(
+                "cannot create the local bucket {bucket} in {}",
+                root.display()
+            )
+        })?;
+        return Ok(objects);
+    };
+    refuse_remote_endpoint(url)?;
+    let aws = AwsArgs {
+        endpoint_url: Some(url.clone()),
+        ..AwsArgs::default()
+    };
+    let objects = ObjectStore::s3(&crate::aws::sdk_config(&aws, config).await);
+    // Listing this execution's own folder proves the bucket is there, and lists little.
+    let folder = config.chunk_store_uri().for_execution(execution);
+    match objects.list(bucket, folder.prefix()).await {
+        Ok(_) => Ok(objects),
+        Err(ObjectError::NoSuchBucket { .. }) => anyhow::bail!(
+            "the chunk store bucket `{bucket}` (deploy.toml [chunk_store]) does not exist at --s3-endpoint-url {url}: create it first (e.g. `aws --endpoint-url {url} s3 mb s3://{bucket}`)"
+        ),
+        Err(error) => anyhow::bail!(
+            "cannot use the chunk store bucket `{bucket}` at --s3-endpoint-url {url} ({error}): is the endpoint running, and are AWS credentials set in the environment?"
+        ),
+    }
+}
+
+/// Chunks hold SSNs: `run` writes them to an endpoint on this machine only.
+fn refuse_remote_endpoint(url: &str) -> anyhow::Result<()> {
+    let authority = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    let host = authority.map(|authority| {
+        let host_port = authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host);
+        match host_port.strip_prefix('[') {
+            Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+            None => host_port.split(':').next().unwrap_or_default(),
+        }
+    });
+    let loopback = host.is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    });
+    anyhow::ensure!(
+        loopback,
+        "--s3-endpoint-url {url}: only an endpoint on this machine is allowed (http://127.0.0.1:PORT, http://localhost:PORT or http://[::1]:PORT); `run` never sends chunks elsewhere"
+    );
+    Ok(())
 }
 
 /// Reads the committed definition through the ASL model (so a file the model cannot represent is
@@ -263,6 +342,33 @@ mod tests {
             "postgres://etl:***@127.0.0.1:5432/db"
         );
         assert_eq!(redact_url("sqlite:///tmp/w.db"), "sqlite:///tmp/w.db");
+    }
+
+    #[test]
+    fn only_an_s3_endpoint_on_this_machine_is_accepted() {
+        for local in [
+            "http://127.0.0.1:5000",
+            "http://localhost:5000/",
+            "https://127.8.0.1",
+            "http://[::1]:9000/path",
+            "http://user@127.0.0.1:1",
+        ] {
+            assert!(refuse_remote_endpoint(local).is_ok(), "{local}");
+        }
+        for remote in [
+            "http://10.0.0.5:5000",
+            "https://s3.amazonaws.com",
+            "http://127.0.0.1.example.com",
+            "http://localhost@example.com",
+            "127.0.0.1:5000",
+            "ftp://127.0.0.1",
+        ] {
+            let error = refuse_remote_endpoint(remote).unwrap_err().to_string();
+            assert!(
+                error.contains("only an endpoint on this machine"),
+                "{remote}: {error}"
+            );
+        }
     }
 
     #[test]

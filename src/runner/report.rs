@@ -1,6 +1,6 @@
 //! What `run` shows: a progress bar while the Map runs (chunks done/total, rows/s) and, at the
-//! end, the status, output, row counts and the largest payload per state against the 256 KiB
-//! limit, as text for people or as one JSON object for scripts.
+//! end, the status, output, row counts, the largest payload per state against the 256 KiB limit
+//! and each Distributed Map's Map Run, as text for people or as one JSON object for scripts.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use crate::output::OutputFormat;
 use super::engine::{
     ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, MAX_PAYLOAD_BYTES, Observer,
 };
+use super::map_run::MapRunSummary;
 
 /// The terminal progress bar; hidden when stderr is not a terminal or the output is JSON.
 pub struct Progress {
@@ -71,12 +72,12 @@ impl Observer for ProgressObserver {
         self.bar.set_position(0);
     }
 
-    fn iteration_finished(&self, _state: &str, output: &Value) {
-        let rows = rows_in(output);
+    fn iteration_finished(&self, _state: &str, items: u64, output: Option<&Value>) {
+        let rows = output.map_or(0, rows_in);
         let total = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
         let per_second = total as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
         self.bar.set_message(format!("{per_second:.0} rows/s"));
-        self.bar.inc(1);
+        self.bar.inc(items);
     }
 }
 
@@ -117,6 +118,8 @@ pub struct RunReport {
     pub execution_environments: usize,
     pub virtual_elapsed_seconds: f64,
     pub wall_seconds: f64,
+    /// Each Distributed Map's Map Run: its items, how they ended, its largest child history.
+    pub map_runs: Vec<MapRunSummary>,
 }
 
 impl RunReport {
@@ -145,6 +148,7 @@ impl RunReport {
             execution_environments: outcome.environments,
             virtual_elapsed_seconds: outcome.virtual_elapsed.as_secs_f64(),
             wall_seconds: wall.as_secs_f64(),
+            map_runs: outcome.map_runs,
         }
     }
 
@@ -224,6 +228,29 @@ impl RunReport {
                 None => out.push('\n'),
             }
         }
+        for run in &self.map_runs {
+            let _ = writeln!(
+                out,
+                "map run {}: {} items, {} succeeded, {} failed; largest child history {} events",
+                run.state,
+                run.items_total,
+                run.succeeded,
+                run.failed,
+                run.largest_child_history_events
+            );
+            let _ = writeln!(
+                out,
+                "  {}; {} results written",
+                run.map_run_arn, run.results_written
+            );
+            if let Some(failure) = &run.first_failure {
+                let _ = writeln!(
+                    out,
+                    "  {} items failed; the first failed child: {}: {}",
+                    run.failed, failure.error, failure.cause
+                );
+            }
+        }
         if let Some(output) = &self.output {
             let _ = writeln!(out, "output: {output}");
         }
@@ -254,5 +281,79 @@ mod tests {
         );
         assert_eq!(rows_in(&json!({"summary": {"rows_migrated": 4}})), 4);
         assert_eq!(rows_in(&json!({"other": 1})), 0);
+    }
+
+    fn outcome(map_run: MapRunSummary) -> ExecutionOutcome {
+        ExecutionOutcome {
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: Some(crate::runner::engine::StateError::new(
+                "Task02.Failed",
+                "more chunks failed than the Map tolerates",
+            )),
+            virtual_elapsed: Duration::from_secs(3),
+            history_events: 12,
+            largest_payload_bytes: BTreeMap::new(),
+            largest_result_bytes: BTreeMap::new(),
+            handled_errors: Vec::new(),
+            task_attempts: 7,
+            invocations: 7,
+            environments: 2,
+            map_runs: vec![map_run],
+        }
+    }
+
+    #[test]
+    fn each_map_run_is_reported_with_its_first_failed_child() {
+        let spec = ExecutionSpec {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            state_machine: "sm".into(),
+            name: "exec-1".into(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            input: json!({}),
+        };
+        let run = MapRunSummary {
+            state: "ProcessTask02Chunks".into(),
+            map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:sm/chunks:1".into(),
+            items_total: 6,
+            succeeded: 4,
+            failed: 2,
+            results_written: 6,
+            largest_child_history_events: 7,
+            first_failure: Some(crate::runner::engine::StateError::new(
+                "Task02.ChunkNotFound",
+                "chunk 3 is not in the store",
+            )),
+        };
+        let report = RunReport::new(&spec, outcome(run), None, Duration::from_secs(1));
+        let text = report.text();
+        assert!(
+            text.contains(
+                "map run ProcessTask02Chunks: 6 items, 4 succeeded, 2 failed; largest child history 7 events"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "2 items failed; the first failed child: Task02.ChunkNotFound: chunk 3 is not in the store"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        let map_run = &json["map_runs"][0];
+        for field in [
+            "state",
+            "map_run_arn",
+            "items_total",
+            "succeeded",
+            "failed",
+            "results_written",
+            "largest_child_history_events",
+        ] {
+            assert!(map_run.get(field).is_some(), "{field}: {json:#}");
+        }
+        assert_eq!(map_run["first_failure"]["Error"], "Task02.ChunkNotFound");
+        assert_eq!(json["history_events"], 12);
     }
 }

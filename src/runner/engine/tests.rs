@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
+use etl_lambda::ObjectStore;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
@@ -346,4 +347,508 @@ async fn a_map_catches_an_iteration_failure() {
         out.output.unwrap()["err"],
         json!({"Error": "Item.Bad", "Cause": "bad"})
     );
+}
+
+/// A local object store in a temporary directory with bucket `items` holding `objects`.
+async fn objects_with(objects: &[(&str, &str)]) -> (tempfile::TempDir, ObjectStore) {
+    let root = tempfile::tempdir().unwrap();
+    let store = ObjectStore::local(root.path());
+    store.create_local_bucket("items").await.unwrap();
+    for (key, body) in objects {
+        store
+            .put("items", key, body.as_bytes().to_vec())
+            .await
+            .unwrap();
+    }
+    (root, store)
+}
+
+async fn run_on(
+    definition: Value,
+    functions: Functions,
+    objects: &ObjectStore,
+    input: Value,
+) -> ExecutionOutcome {
+    let machine = StateMachineDef::from_json(&definition.to_string()).unwrap();
+    Engine::new(functions)
+        .invocation_time(InvocationTime::Fixed(SECOND))
+        .objects(objects.clone())
+        .execute(&machine, &spec(input))
+        .await
+}
+
+/// A Distributed Map state (`M`) with `fields`, whose processor is `processor`.
+fn distributed(fields: Value, processor: Value) -> Value {
+    let mut map = json!({
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": processor}},
+        "End": true});
+    map.as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    json!({"StartAt": "M", "States": {"M": map}})
+}
+
+fn pass_end() -> Value {
+    json!({"Type": "Pass", "End": true})
+}
+
+fn reader(input_type: &str, extra: Value) -> Value {
+    let mut config = json!({"InputType": input_type});
+    config
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": config,
+           "Parameters": {"Bucket.$": "$.bucket", "Key.$": "$.key"}})
+}
+
+#[tokio::test]
+async fn an_item_reader_reads_json_jsonl_and_csv_and_ignores_items_path() {
+    let (_root, objects) = objects_with(&[
+        ("a.json", r#"[{"n": 1}, {"n": 2}]"#),
+        ("a.jsonl", "{\"n\": 1}\n{\"n\": 2}\n"),
+        ("a.csv", "n,m\n1,x\n2\n"),
+    ])
+    .await;
+    for (key, input_type, extra, expected) in [
+        ("a.json", "JSON", json!({}), json!([{"n": 1}, {"n": 2}])),
+        ("a.jsonl", "JSONL", json!({}), json!([{"n": 1}, {"n": 2}])),
+        (
+            "a.csv",
+            "CSV",
+            json!({"CSVHeaderLocation": "FIRST_ROW"}),
+            json!([{"n": "1", "m": "x"}, {"n": "2", "m": ""}]),
+        ),
+    ] {
+        let definition = distributed(
+            json!({"ItemReader": reader(input_type, extra), "ItemsPath": "$.not_here"}),
+            pass_end(),
+        );
+        let input = json!({"bucket": "items", "key": key, "from_input": [9, 9, 9]});
+        let out = run_on(definition, echo(), &objects, input).await;
+        assert_eq!(
+            out.status,
+            ExecutionStatus::Succeeded,
+            "{key}: {:?}",
+            out.error
+        );
+        assert_eq!(out.output.unwrap(), expected, "{key}");
+    }
+}
+
+#[tokio::test]
+async fn list_objects_v2_gives_one_item_per_object_under_the_prefix() {
+    let (_root, objects) = objects_with(&[("in/b", "2"), ("in/a", "1"), ("out/c", "3")]).await;
+    let definition = distributed(
+        json!({"ItemReader": {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                              "Parameters": {"Bucket": "items", "Prefix": "in/"}},
+               "ItemSelector": {"key.$": "$$.Map.Item.Value.Key", "size.$": "$$.Map.Item.Value.Size"}}),
+        pass_end(),
+    );
+    let out = run_on(definition, echo(), &objects, json!({})).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(
+        out.output.unwrap(),
+        json!([{"key": "in/a", "size": 1}, {"key": "in/b", "size": 1}])
+    );
+}
+
+#[tokio::test]
+async fn max_items_path_limits_the_items_and_a_bad_value_fails_as_aws_fails() {
+    let (_root, objects) = objects_with(&[("n.json", "[1, 2, 3, 4]")]).await;
+    let definition = distributed(
+        json!({"ItemReader": reader("JSON", json!({"MaxItemsPath": "$.max"}))}),
+        pass_end(),
+    );
+    let run = |max: Value| {
+        let (definition, objects) = (definition.clone(), objects.clone());
+        async move {
+            let input = json!({"bucket": "items", "key": "n.json", "max": max});
+            run_on(definition, echo(), &objects, input).await
+        }
+    };
+    assert_eq!(run(json!(2)).await.output.unwrap(), json!([1, 2]));
+    assert_eq!(run(json!(0)).await.output.unwrap(), json!([1, 2, 3, 4]));
+    let negative = run(json!(-1)).await.error.unwrap();
+    assert_eq!(
+        negative,
+        StateError::new("States.ItemReaderFailed", "field MaxItems must be positive")
+    );
+    for bad in [json!(1.5), json!("2")] {
+        let error = run(bad.clone()).await.error.unwrap();
+        assert_eq!(error.error, "States.Runtime", "{bad}");
+        assert!(
+            error.cause.starts_with(
+                "An error occurred while executing the state 'M' (entered at the event id #2). The MaxItemsPath field"
+            ) && error.cause.contains("not a valid integer"),
+            "{}",
+            error.cause
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_item_reader_on_an_object_that_is_not_an_array_fails_the_map() {
+    let (_root, objects) = objects_with(&[("o.json", r#"{"Hello": "world"}"#)]).await;
+    let definition = distributed(json!({"ItemReader": reader("JSON", json!({}))}), pass_end());
+    let out = run_on(
+        definition,
+        echo(),
+        &objects,
+        json!({"bucket": "items", "key": "o.json"}),
+    )
+    .await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(
+        out.error.unwrap(),
+        StateError::new(
+            "States.ItemReaderFailed",
+            "Attempting to map over non-iterable node."
+        )
+    );
+    assert!(out.map_runs.is_empty(), "no Map Run started");
+}
+
+#[tokio::test]
+async fn an_item_batcher_gives_each_child_a_batch_with_the_batch_input() {
+    let (_root, objects) = objects_with(&[]).await;
+    let definition = distributed(
+        json!({"ItemsPath": "$.items",
+               "ItemSelector": {"i.$": "$$.Map.Item.Index"},
+               "ItemBatcher": {"MaxItemsPerBatchPath": "$.per_batch",
+                               "BatchInput": {"run.$": "$.run"}}}),
+        pass_end(),
+    );
+    let input = json!({"items": ["a", "b", "c", "d", "e"], "per_batch": 2, "run": "r1"});
+    let out = run_on(definition.clone(), echo(), &objects, input).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(
+        out.output.unwrap(),
+        json!([
+            {"Items": [{"i": 0}, {"i": 1}], "BatchInput": {"run": "r1"}},
+            {"Items": [{"i": 2}, {"i": 3}], "BatchInput": {"run": "r1"}},
+            {"Items": [{"i": 4}], "BatchInput": {"run": "r1"}},
+        ])
+    );
+    let run = &out.map_runs[0];
+    assert_eq!((run.items_total, run.succeeded), (5, 5));
+    let zero = json!({"items": [1], "per_batch": 0, "run": "r1"});
+    let error = run_on(definition, echo(), &objects, zero)
+        .await
+        .error
+        .unwrap();
+    assert_eq!(error.error, "States.Runtime");
+    assert!(
+        error.cause.contains("MaxItemsPerBatchPath"),
+        "{}",
+        error.cause
+    );
+}
+
+/// A processor that fails on the items listed in the input's `fail` field.
+fn failing_on_listed() -> Value {
+    json!({"Type": "Choice",
+           "Choices": [{"Variable": "$.fail", "BooleanEquals": true, "Next": "Boom"}],
+           "Default": "Fine"})
+}
+
+fn map_failing(items: usize, failing: &[usize], tolerance: Value) -> (Value, Value) {
+    let mut map = distributed(
+        json!({"ItemsPath": "$.items", "MaxConcurrency": 1}),
+        failing_on_listed(),
+    );
+    let processor = &mut map["States"]["M"]["ItemProcessor"]["States"];
+    processor["Boom"] = json!({"Type": "Fail", "Error": "Item.Bad", "Cause": "listed"});
+    processor["Fine"] = json!({"Type": "Succeed"});
+    map["States"]["M"]
+        .as_object_mut()
+        .unwrap()
+        .extend(tolerance.as_object().unwrap().clone());
+    let items: Vec<Value> = (0..items)
+        .map(|i| json!({"fail": failing.contains(&i)}))
+        .collect();
+    (map, json!({"items": items}))
+}
+
+#[tokio::test]
+async fn a_failed_child_fails_the_map_run_with_the_threshold_error_not_its_own() {
+    let (_root, objects) = objects_with(&[]).await;
+    let (definition, input) = map_failing(10, &[1, 4], json!({}));
+    let out = run_on(definition, echo(), &objects, input).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    assert_eq!(
+        out.error.unwrap(),
+        StateError::new(
+            "States.ExceedToleratedFailureThreshold",
+            "The specified tolerated failure threshold was exceeded"
+        )
+    );
+    let run = &out.map_runs[0];
+    // One child at a time: the first failure (item 1) stops the Map Run; 8 never start.
+    assert_eq!((run.succeeded, run.failed, run.items_total), (1, 1, 10));
+    assert_eq!(
+        run.first_failure,
+        Some(StateError::new("Item.Bad", "listed"))
+    );
+}
+
+#[tokio::test]
+async fn a_failed_map_run_still_writes_the_results_of_the_children_that_ran() {
+    let (root, objects) = objects_with(&[]).await;
+    let writer = json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                                         "Parameters": {"Bucket": "items", "Prefix": "out"}}});
+    let (definition, input) = map_failing(10, &[1], writer);
+    let out = run_on(definition, echo(), &objects, input).await;
+    assert_eq!(
+        out.error.unwrap().error,
+        "States.ExceedToleratedFailureThreshold"
+    );
+    let run = &out.map_runs[0];
+    assert_eq!(run.results_written, 2, "item 0 succeeded, item 1 failed");
+    let run_id = run.map_run_arn.rsplit(':').next().unwrap();
+    let folder = root.path().join("items/out").join(run_id);
+    let failed: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("FAILED_0.json")).unwrap()).unwrap();
+    assert_eq!(failed[0]["Error"], json!("Item.Bad"));
+    assert!(folder.join("manifest.json").exists());
+}
+
+#[tokio::test]
+async fn tolerated_failure_count_and_percentage_let_the_map_succeed_up_to_the_threshold() {
+    let (_root, objects) = objects_with(&[]).await;
+    for (tolerance, succeeds) in [
+        (json!({"ToleratedFailureCount": 2}), true),
+        (json!({"ToleratedFailureCount": 1}), false),
+        (json!({"ToleratedFailurePercentage": 20}), true),
+        (json!({"ToleratedFailurePercentage": 19.9}), false),
+        (json!({"ToleratedFailureCountPath": "$.tolerated"}), true),
+    ] {
+        let (definition, mut input) = map_failing(10, &[3, 7], tolerance.clone());
+        input["tolerated"] = json!(2);
+        let out = run_on(definition, echo(), &objects, input).await;
+        let run = &out.map_runs[0];
+        if succeeds {
+            assert_eq!(out.status, ExecutionStatus::Succeeded, "{tolerance}");
+            assert_eq!((run.succeeded, run.failed), (8, 2), "{tolerance}");
+        } else {
+            assert_eq!(
+                out.error.unwrap().error,
+                "States.ExceedToleratedFailureThreshold",
+                "{tolerance}"
+            );
+            assert_eq!(run.failed, 2, "{tolerance}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_path_setting_that_selects_no_number_fails_with_states_runtime() {
+    let (_root, objects) = objects_with(&[]).await;
+    for (field, value) in [
+        ("ToleratedFailureCountPath", json!("two")),
+        ("ToleratedFailurePercentagePath", json!(150)),
+        ("MaxConcurrencyPath", json!(-3)),
+        ("MaxConcurrencyPath", Value::Null),
+    ] {
+        let (definition, mut input) = map_failing(2, &[], json!({field: "$.setting"}));
+        let definition = {
+            let mut d = definition;
+            d["States"]["M"]
+                .as_object_mut()
+                .unwrap()
+                .remove("MaxConcurrency");
+            d
+        };
+        input["setting"] = value.clone();
+        let error = run_on(definition, echo(), &objects, input)
+            .await
+            .error
+            .unwrap();
+        assert_eq!(error.error, "States.Runtime", "{field} {value}");
+        assert!(error.cause.contains(field), "{field}: {}", error.cause);
+    }
+}
+
+#[tokio::test]
+async fn each_child_counts_its_own_history_so_5000_children_pass_where_an_inline_map_cannot() {
+    let (_root, objects) = objects_with(&[]).await;
+    let task = json!({"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo", "End": true});
+    let definition = distributed(
+        json!({"ItemsPath": "$.items", "MaxConcurrency": 1000, "Label": "chunks"}),
+        task,
+    );
+    let out = run_on(
+        definition,
+        echo(),
+        &objects,
+        json!({"items": vec![0; 5_000]}),
+    )
+    .await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    let run = &out.map_runs[0];
+    assert_eq!(
+        (run.items_total, run.succeeded, run.failed),
+        (5_000, 5_000, 0)
+    );
+    // ExecutionStarted, TaskStateEntered, TaskScheduled/Started/Succeeded, TaskStateExited,
+    // ExecutionSucceeded.
+    assert_eq!(run.largest_child_history_events, 7);
+    // Execution started/succeeded, Map entered/exited, and four Map Run events: nothing per child.
+    assert_eq!(out.history_events, 2 + 2 + 4);
+    assert_eq!(out.invocations, 5_000);
+    // 1,000 at a time for 1 s each: five rounds.
+    assert_eq!(out.virtual_elapsed, 5 * SECOND);
+}
+
+#[tokio::test]
+async fn a_child_past_25000_events_fails_alone() {
+    let (_root, objects) = objects_with(&[]).await;
+    let inline_in_child = json!({"Type": "Map", "ItemsPath": "$.inner",
+        "ItemProcessor": {"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": true}}},
+        "End": true});
+    let definition = distributed(
+        json!({"ItemsPath": "$.items", "ToleratedFailureCount": 1}),
+        inline_in_child,
+    );
+    // 4 events per inner iteration: 7,000 of them are past 25,000 in one child.
+    let input = json!({"items": [{"inner": vec![0; 7_000]}, {"inner": [0]}]});
+    let out = run_on(definition, echo(), &objects, input).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    let run = &out.map_runs[0];
+    assert_eq!((run.succeeded, run.failed), (1, 1));
+    let failure = run.first_failure.as_ref().unwrap();
+    assert_eq!(failure.error, "States.Runtime");
+    assert!(failure.cause.contains("25000"), "{}", failure.cause);
+    assert!(out.history_events < 20);
+}
+
+#[tokio::test]
+async fn a_result_writer_writes_the_results_and_the_map_returns_where() {
+    let (root, objects) = objects_with(&[]).await;
+    let definition = distributed(
+        json!({"ItemsPath": "$.items", "Label": "chunks",
+               "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                                "Parameters": {"Bucket": "items",
+                                               "Prefix.$": "States.Format('runs/{}/map-results', $$.Execution.Name)"}},
+               "ResultPath": "$.written"}),
+        pass_end(),
+    );
+    let out = run_on(definition, echo(), &objects, json!({"items": [1, 2, 3]})).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    let written = &out.output.unwrap()["written"];
+    let run = &out.map_runs[0];
+    assert_eq!(written["MapRunArn"], json!(run.map_run_arn));
+    assert_eq!(written["ResultWriterDetails"]["Bucket"], json!("items"));
+    let key = written["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let run_id = run.map_run_arn.rsplit(':').next().unwrap();
+    assert_eq!(
+        key,
+        format!("runs/exec-1/map-results/{run_id}/manifest.json")
+    );
+    assert!(
+        run.map_run_arn
+            .starts_with("arn:aws:states:us-east-1:123456789012:mapRun:sm/chunks:")
+    );
+    assert_eq!(run.results_written, 3);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(root.path().join("items").join(key)).unwrap())
+            .unwrap();
+    let results_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+        .as_str()
+        .unwrap();
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(root.path().join("items").join(results_key)).unwrap(),
+    )
+    .unwrap();
+    let mut outputs: Vec<&str> = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Output"].as_str().unwrap())
+        .collect();
+    outputs.sort();
+    assert_eq!(outputs, ["1", "2", "3"]);
+}
+
+#[tokio::test]
+async fn a_child_sees_its_own_execution_in_the_context_object() {
+    let (_root, objects) = objects_with(&[]).await;
+    let definition = distributed(
+        json!({"ItemsPath": "$.items", "Label": "chunks"}),
+        json!({"Type": "Pass", "Parameters": {
+            "name.$": "$$.Execution.Name", "id.$": "$$.Execution.Id",
+            "input.$": "$$.Execution.Input", "machine.$": "$$.StateMachine.Id"}, "End": true}),
+    );
+    let out = run_on(definition, echo(), &objects, json!({"items": ["a", "b"]})).await;
+    let outputs = out.output.unwrap();
+    let children = outputs.as_array().unwrap();
+    assert_eq!(children[0]["input"], json!("a"));
+    assert_ne!(children[0]["name"], children[1]["name"]);
+    for child in children {
+        let name = child["name"].as_str().unwrap();
+        assert_ne!(name, "exec-1");
+        assert_eq!(
+            child["id"],
+            json!(format!(
+                "arn:aws:states:us-east-1:123456789012:execution:sm/chunks:{name}"
+            ))
+        );
+        assert_eq!(
+            child["machine"],
+            json!("arn:aws:states:us-east-1:123456789012:stateMachine:sm/chunks")
+        );
+    }
+}
+
+#[tokio::test]
+async fn lambdas_concurrency_quota_throttles_a_wide_map_and_the_jittered_retry_gets_through() {
+    let (_root, objects) = objects_with(&[]).await;
+    let limited = || {
+        Functions::builder()
+            .function(
+                "echo",
+                SyncFunction(|payload, _: &mut ExecutionEnvironment| Ok(payload)),
+            )
+            .concurrency_limit(3)
+            .build()
+    };
+    let task = |retry: Value| {
+        let mut task = invoke_state("echo", retry);
+        task["Parameters"]["Payload.$"] = json!("$");
+        task
+    };
+    let wide = |retry: Value| {
+        distributed(
+            json!({"ItemsPath": "$.items", "MaxConcurrency": 10, "ToleratedFailurePercentage": 100}),
+            task(retry),
+        )
+    };
+    let items = json!({"items": (0..10).collect::<Vec<_>>()});
+    let out = run_on(wide(json!({})), limited(), &objects, items.clone()).await;
+    let run = &out.map_runs[0];
+    assert_eq!(
+        (run.succeeded, run.failed),
+        (3, 7),
+        "3 environments at once"
+    );
+    assert_eq!(
+        run.first_failure.as_ref().unwrap().error,
+        "Lambda.TooManyRequestsException"
+    );
+    let jittered = json!({"Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"],
+        "IntervalSeconds": 1, "MaxAttempts": 8, "BackoffRate": 2.0, "MaxDelaySeconds": 60,
+        "JitterStrategy": "FULL"}]});
+    let out = run_on(wide(jittered), limited(), &objects, items).await;
+    let run = &out.map_runs[0];
+    assert_eq!(
+        (run.succeeded, run.failed),
+        (10, 0),
+        "{:?}",
+        run.first_failure
+    );
+    assert_eq!(out.environments, 3);
+    assert!(out.task_attempts > 10);
 }
