@@ -102,8 +102,14 @@ fn the_map_is_distributed_reads_its_items_from_s3_and_selects_the_item() {
         .collect();
     assert_eq!(maps.len(), 1);
     let map = maps[0];
-    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
-    assert_eq!(map["ItemReader"]["Resource"], "arn:aws:states:::s3:getObject");
+    assert_eq!(
+        map["ItemProcessor"]["ProcessorConfig"]["Mode"],
+        "DISTRIBUTED"
+    );
+    assert_eq!(
+        map["ItemReader"]["Resource"],
+        "arn:aws:states:::s3:getObject"
+    );
     assert!(map.get("ItemsPath").is_none());
     assert!(map["ResultWriter"].is_object());
     assert_eq!(map["ItemSelector"]["chunk_id.$"], "$$.Map.Item.Value");

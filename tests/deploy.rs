@@ -303,14 +303,20 @@ fn an_execution_runs_one_child_execution_per_chunk_and_succeeds() {
     assert_eq!(status, "SUCCEEDED", "{events:?}");
     // The parent's history holds the Map Run, not one entry per chunk.
     assert!(events.contains(&"MapRunSucceeded".to_owned()), "{events:?}");
-    assert!(!events.iter().any(|e| e.starts_with("MapIteration")), "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.starts_with("MapIteration")),
+        "{events:?}"
+    );
     let map_run = history
         .events()
         .iter()
         .find_map(|e| e.map_run_started_event_details()?.map_run_arn())
         .unwrap()
         .to_owned();
-    assert!(map_run.contains(":mapRun:cm-etl-pipeline-phase2/chunks:"), "{map_run}");
+    assert!(
+        map_run.contains(":mapRun:cm-etl-pipeline-phase2/chunks:"),
+        "{map_run}"
+    );
     let counts = moto
         .block_on(moto.sfn.describe_map_run().map_run_arn(&map_run).send())
         .unwrap()

@@ -234,7 +234,13 @@ impl Moto {
     /// The keys under `prefix` in `bucket`, in order.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let listed = self
-            .block_on(self.s3.list_objects_v2().bucket(bucket).prefix(prefix).send())
+            .block_on(
+                self.s3
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .send(),
+            )
             .expect("ListObjectsV2");
         listed
             .contents()
