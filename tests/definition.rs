@@ -1,8 +1,12 @@
-//! The committed definition, checked from outside: two independent ASL validators accept it (and
-//! reject a broken copy, so they are really looking), it has the shape the issue promises, and
-//! `cm-etl synth` keeps it current (`--check` fails with a diff when it is stale).
+//! The committed definition, checked from outside: an independent ASL validator (asl-validator)
+//! accepts it (and rejects a broken copy, so it is really looking), it has the shape the issue
+//! promises, and `cm-etl synth` keeps it current (`--check` fails with a diff when it is stale).
+//! (moto's interpreter, LocalStack's ASL parser, parses and runs it in the deploy tests.)
 //!
-//! Needs `ASL_VALIDATOR` and `STATELINT`, which `bash tests/run.sh` installs and exports.
+//! statelint is not used: its newest release (3.1.0) predates a Distributed Map's `Label` and
+//! `ReaderConfig.InputType`, and refuses the definition for them.
+//!
+//! Needs `ASL_VALIDATOR`, which `bash tests/run.sh` installs and exports.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -33,13 +37,6 @@ fn asl_validator(file: &Path) -> Output {
         .expect("asl-validator runs")
 }
 
-fn statelint(file: &Path) -> Output {
-    Command::new(tool("STATELINT"))
-        .arg(file)
-        .output()
-        .expect("statelint runs")
-}
-
 fn show(output: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",
@@ -50,16 +47,14 @@ fn show(output: &Output) -> String {
 }
 
 #[test]
-fn both_validators_accept_the_committed_definition() {
+fn the_validator_accepts_the_committed_definition() {
     let file = repo(DEFINITION);
     let output = asl_validator(&file);
     assert!(output.status.success(), "asl-validator: {}", show(&output));
-    let output = statelint(&file);
-    assert!(output.status.success(), "statelint: {}", show(&output));
 }
 
 #[test]
-fn both_validators_reject_a_broken_copy() {
+fn the_validator_rejects_a_broken_copy() {
     let dir = tempfile::tempdir().unwrap();
     // A Next to a state that does not exist: the mistake a hand edit makes.
     let broken = committed().replace("\"Next\": \"Task02Migrated\"", "\"Next\": \"Task02Done\"");
@@ -70,12 +65,6 @@ fn both_validators_reject_a_broken_copy() {
     assert!(
         !output.status.success(),
         "asl-validator accepted it: {}",
-        show(&output)
-    );
-    let output = statelint(&file);
-    assert!(
-        !output.status.success(),
-        "statelint accepted it: {}",
         show(&output)
     );
 

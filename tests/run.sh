@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project: installs what the tests need (moto server, PostgreSQL, the two ASL
-# validators, cargo-lambda), starts the servers on 127.0.0.1 only, runs the whole cargo test suite
+# Runs every test of the project: installs what the tests need (moto server, PostgreSQL, the ASL
+# validator, cargo-lambda), starts the servers on 127.0.0.1 only, runs the whole cargo test suite
 # and the validators on the committed definition, then stops the servers.
 #
 #   bash tests/run.sh                 # everything
@@ -42,12 +42,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- Python tools: moto server, statelint, cargo-lambda (one virtualenv) ---------------------------
+# --- Python tools: moto server, cargo-lambda (one virtualenv) ---------------------------------------
 venv="$state/venv"
-if [[ ! -x "$venv/bin/moto_server" || ! -x "$venv/bin/statelint" || ! -x "$venv/bin/cargo-lambda" ]]; then
-  log "installing moto[server], statelint and cargo-lambda into $venv"
+if [[ ! -x "$venv/bin/moto_server" || ! -x "$venv/bin/cargo-lambda" ]]; then
+  log "installing moto[server] and cargo-lambda into $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'statelint>=3.1,<4' 'cargo-lambda>=1.9,<2' \
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' 'cargo-lambda>=1.9,<2' \
     || die "pip install failed; PyPI must be reachable"
 fi
 export PATH="$venv/bin:$PATH"
@@ -69,7 +69,6 @@ if [[ ! -x "$node_dir/node_modules/.bin/asl-validator" ]]; then
     || die "npm install asl-validator@4 failed; node and the npm registry must be reachable"
 fi
 export ASL_VALIDATOR="$node_dir/node_modules/.bin/asl-validator"
-export STATELINT="$venv/bin/statelint"
 
 # --- PostgreSQL (Debian's package), a throwaway cluster on 127.0.0.1 --------------------------------
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -137,8 +136,6 @@ if [[ ${#cargo_args[@]} -eq 0 ]]; then
   for def in definitions/*.json; do
     log "asl-validator $def"
     "$ASL_VALIDATOR" --json-path "$def"
-    log "statelint $def"
-    "$STATELINT" "$def"
   done
 fi
 log "all tests passed"
