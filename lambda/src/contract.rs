@@ -348,6 +348,21 @@ pub struct ProcessChunkInput {
     pub chunk_id: ChunkId,
 }
 
+/// DeleteTask02Chunks' input: the execution whose chunk store folder goes, and that folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteChunksInput {
+    pub execution: ExecutionName,
+    pub chunk_store: ChunkStoreUri,
+}
+
+/// DeleteTask02Chunks' output: how many objects the folder held (0 when run again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChunksDeleted {
+    pub objects_deleted: u64,
+}
+
 /// ProcessTask02Chunk's output: what one chunk did to the warehouse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -364,16 +379,23 @@ pub enum Action {
     GetTask02Chunks,
     #[serde(rename = "process_task02_chunk")]
     ProcessTask02Chunk,
+    #[serde(rename = "delete_task02_chunks")]
+    DeleteTask02Chunks,
 }
 
 impl Action {
-    pub const ALL: [Action; 2] = [Action::GetTask02Chunks, Action::ProcessTask02Chunk];
+    pub const ALL: [Action; 3] = [
+        Action::GetTask02Chunks,
+        Action::ProcessTask02Chunk,
+        Action::DeleteTask02Chunks,
+    ];
 
     /// The tag as it appears in the request's `action` field.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::GetTask02Chunks => "get_task02_chunks",
             Action::ProcessTask02Chunk => "process_task02_chunk",
+            Action::DeleteTask02Chunks => "delete_task02_chunks",
         }
     }
 }
@@ -393,6 +415,8 @@ pub enum Request {
     GetTask02Chunks(GetTask02ChunksInput),
     #[serde(rename = "process_task02_chunk")]
     ProcessTask02Chunk(ProcessChunkInput),
+    #[serde(rename = "delete_task02_chunks")]
+    DeleteTask02Chunks(DeleteChunksInput),
 }
 
 impl Request {
@@ -400,6 +424,7 @@ impl Request {
         match self {
             Request::GetTask02Chunks(_) => Action::GetTask02Chunks,
             Request::ProcessTask02Chunk(_) => Action::ProcessTask02Chunk,
+            Request::DeleteTask02Chunks(_) => Action::DeleteTask02Chunks,
         }
     }
 }
@@ -431,6 +456,17 @@ impl Handler for ProcessTask02Chunk {
     const STATE_NAME: &'static str = "ProcessTask02Chunk";
     type Input = ProcessChunkInput;
     type Output = ChunkSummary;
+}
+
+/// Deletes one execution's chunk store folder once its chunks are migrated: the keys (SSNs) they
+/// hold live no longer than the migration needs them.
+pub struct DeleteTask02Chunks;
+
+impl Handler for DeleteTask02Chunks {
+    const ACTION: Action = Action::DeleteTask02Chunks;
+    const STATE_NAME: &'static str = "DeleteTask02Chunks";
+    type Input = DeleteChunksInput;
+    type Output = ChunksDeleted;
 }
 
 /// The error names a handler fails with (the Lambda `errorType`), so a Retry or Catch matches them

@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 
 use crate::chunks::{Manifest, PackedChunk, StoredChunk};
 use crate::contract::{
-    Action, CHUNK_FORMAT_VERSION, ChunkId, ChunkStoreUri, ChunkSummary, ErrorName,
-    GetTask02ChunksInput, ProcessChunkInput, Request, Task02Chunks,
+    Action, CHUNK_FORMAT_VERSION, ChunkId, ChunkStoreUri, ChunkSummary, ChunksDeleted,
+    DeleteChunksInput, ErrorName, GetTask02ChunksInput, ProcessChunkInput, Request, Task02Chunks,
 };
 use crate::error::HandlerError;
 use crate::store::{ChunkStore, ChunkStores};
@@ -77,6 +77,7 @@ impl Handlers {
         let result = match request {
             Request::GetTask02Chunks(input) => to_json(self.get_task02_chunks(input).await),
             Request::ProcessTask02Chunk(input) => to_json(self.process_task02_chunk(input).await),
+            Request::DeleteTask02Chunks(input) => to_json(self.delete_task02_chunks(input).await),
         };
         if let Err(error) = &result {
             tracing::warn!(action = %action, error_type = error.name.as_str(), "handler failed");
@@ -209,6 +210,31 @@ impl Handlers {
     }
 }
 
+impl Handlers {
+    /// Deletes every object of the execution's chunk store folder (chunks, chunk ids, manifest,
+    /// the Map's results). Only that folder: `input.chunk_store` must be the execution's folder
+    /// under this function's chunk store. Running it again deletes nothing and succeeds.
+    pub async fn delete_task02_chunks(
+        &self,
+        input: DeleteChunksInput,
+    ) -> Result<ChunksDeleted, HandlerError> {
+        if input.chunk_store != self.chunk_store.for_execution(&input.execution) {
+            return Err(HandlerError::invalid_input(
+                "input.chunk_store",
+                "is not this execution's folder under the function's chunk store",
+            ));
+        }
+        let store = self.stores.open(&input.chunk_store).await;
+        let objects_deleted = store.delete_all().await?;
+        tracing::info!(
+            execution = %input.execution,
+            objects_deleted,
+            "task02 chunks deleted"
+        );
+        Ok(ChunksDeleted { objects_deleted })
+    }
+}
+
 struct Totals {
     chunks: u32,
     keys: u64,
@@ -307,6 +333,7 @@ pub fn parse_request(event: Value) -> Result<Request, HandlerError> {
     Ok(match action {
         Action::GetTask02Chunks => Request::GetTask02Chunks(parse_input(input)?),
         Action::ProcessTask02Chunk => Request::ProcessTask02Chunk(parse_input(input)?),
+        Action::DeleteTask02Chunks => Request::DeleteTask02Chunks(parse_input(input)?),
     })
 }
 

@@ -160,6 +160,19 @@ impl ChunkStore {
         self.get_versioned(MANIFEST, "manifest", None).await
     }
 
+    /// Deletes every object under this folder; returns how many there were.
+    pub async fn delete_all(&self) -> Result<u64, HandlerError> {
+        match self
+            .objects
+            .delete_prefix(self.uri.bucket(), self.uri.prefix())
+            .await
+        {
+            Ok(deleted) => Ok(deleted),
+            Err(ObjectError::NoSuchBucket { .. }) => Ok(0),
+            Err(error) => Err(store_error(&error)),
+        }
+    }
+
     /// The ids of every chunk object present, in order.
     pub async fn list_chunk_ids(&self) -> Result<Vec<ChunkId>, HandlerError> {
         let prefix = self.uri.prefix();

@@ -5,8 +5,11 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{Engine, World, execution, expected_keys, key_of, process_all, process_input, sample};
-use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, ErrorName};
+use common::{
+    Engine, LOCAL_BUCKET, World, execution, expected_keys, key_of, process_all, process_input,
+    sample,
+};
+use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ErrorName};
 use etl_lambda::warehouse::RejectReason;
 
 on_both_engines!(
@@ -19,6 +22,7 @@ on_both_engines!(
     chunks_written_by_one_environment_are_read_by_another,
     a_fault_mid_chunk_leaves_the_target_as_before_and_the_retry_succeeds,
     missing_or_foreign_chunks_fail_with_named_errors,
+    deleting_an_executions_chunks_removes_its_folder_only,
 );
 
 async fn get_chunks_stores_the_chunks_and_returns_only_ids(engine: Engine) {
@@ -508,4 +512,79 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
         .unwrap_err();
     assert_eq!(error.name, ErrorName::InvalidInput);
     assert!(error.message.contains("input.budget.max_rows"), "{error}");
+}
+
+async fn deleting_an_executions_chunks_removes_its_folder_only(engine: Engine) {
+    let world = World::new(engine, "delete_chunks", sample(200, 2, 10)).await;
+    let budget = ChunkBudget {
+        max_rows: 60,
+        max_keys: 20,
+    };
+    let done = world.get_chunks("done", budget).await;
+    let kept = world.get_chunks("done-2", budget).await;
+    process_all(&world.handlers, &done).await;
+    let objects = |prefix: String| {
+        let stores = world.stores.clone();
+        async move {
+            stores
+                .objects()
+                .await
+                .list(LOCAL_BUCKET, &prefix)
+                .await
+                .unwrap()
+                .len() as u64
+        }
+    };
+    let done_objects = objects(done.chunk_store.prefix().to_owned()).await;
+    // Every chunk, the chunk ids and the manifest.
+    assert_eq!(done_objects, u64::from(done.num_chunks) + 2);
+
+    let input = |chunks: &etl_lambda::contract::Task02Chunks| DeleteChunksInput {
+        execution: chunks.execution.clone(),
+        chunk_store: chunks.chunk_store.clone(),
+    };
+    let deleted = world
+        .handlers
+        .delete_task02_chunks(input(&done))
+        .await
+        .unwrap();
+    assert_eq!(deleted.objects_deleted, done_objects);
+    assert_eq!(objects(done.chunk_store.prefix().to_owned()).await, 0);
+    // Nothing of `done-2`, whose name starts like `done`, went with it.
+    assert_eq!(
+        objects(kept.chunk_store.prefix().to_owned()).await,
+        u64::from(kept.num_chunks) + 2
+    );
+    // Again: nothing left, and that is not an error.
+    let again = world
+        .handlers
+        .delete_task02_chunks(input(&done))
+        .await
+        .unwrap();
+    assert_eq!(again.objects_deleted, 0);
+    // The migrated rows stay: only the chunks go.
+    let counts = world.warehouse.counts().await.unwrap();
+    assert!(counts.migrated_rows > 0);
+
+    // Another execution's folder, or a folder outside the store, is refused.
+    let mut crossed = input(&kept);
+    crossed.execution = execution("done");
+    let error = world
+        .handlers
+        .delete_task02_chunks(crossed)
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput);
+    let mut elsewhere = input(&kept);
+    elsewhere.chunk_store = ChunkStoreUri::new("s3://another-bucket/task02/done-2/").unwrap();
+    let error = world
+        .handlers
+        .delete_task02_chunks(elsewhere)
+        .await
+        .unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert_eq!(
+        objects(kept.chunk_store.prefix().to_owned()).await,
+        u64::from(kept.num_chunks) + 2
+    );
 }

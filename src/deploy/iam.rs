@@ -90,15 +90,25 @@ fn lambda_role_policy(config: &DeployConfig) -> PolicyDocument {
         "arn:aws:logs:{}:{}:log-group:/aws/lambda/{}",
         config.region, config.account, config.function.name
     );
+    let store = &config.chunk_store;
     let mut statements = vec![
         Statement::allow(
-            "ReadAndWriteChunksUnderTheChunkPrefixOnly",
-            vec!["s3:GetObject", "s3:PutObject"],
-            vec![format!(
-                "arn:aws:s3:::{}/{}*",
-                config.chunk_store.bucket, config.chunk_store.prefix
-            )],
+            "ReadWriteAndDeleteChunksUnderTheChunkPrefixOnly",
+            vec!["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            vec![format!("arn:aws:s3:::{}/{}*", store.bucket, store.prefix)],
         ),
+        // Listing finds an execution's objects to delete, and makes S3 answer a missing chunk
+        // with 404 rather than 403.
+        Statement {
+            condition: Some(serde_json::json!({
+                "StringLike": {"s3:prefix": [format!("{}*", store.prefix)]}
+            })),
+            ..Statement::allow(
+                "ListTheChunkPrefixOnly",
+                vec!["s3:ListBucket"],
+                vec![format!("arn:aws:s3:::{}", store.bucket)],
+            )
+        },
         Statement::allow(
             "CreateItsOwnLogGroup",
             vec!["logs:CreateLogGroup"],
@@ -338,6 +348,20 @@ mod tests {
         let policy = document(&config, "lambda-role-policy.json");
         let resources = resources(&policy);
         assert!(resources.contains(&"arn:aws:s3:::cm-etl-phase2-chunks/task02/*".to_owned()));
+        let list = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"] == serde_json::json!(["s3:ListBucket"]))
+            .unwrap();
+        assert_eq!(
+            list["Resource"],
+            serde_json::json!(["arn:aws:s3:::cm-etl-phase2-chunks"])
+        );
+        assert_eq!(
+            list["Condition"],
+            serde_json::json!({"StringLike": {"s3:prefix": ["task02/*"]}})
+        );
         assert!(
             resources.contains(
                 &"arn:aws:secretsmanager:us-east-1:123456789012:secret:cm-etl/warehouse-??????"

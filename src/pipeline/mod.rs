@@ -1,12 +1,17 @@
 //! The cm-etl-pipeline-phase2 state machine, written with the ASL model and the handler contract:
 //!
 //! ```text
-//! GetTask02Chunks ──> ProcessTask02Chunks ──────────────────────────> Task02Migrated
-//!        │            (Distributed Map: one child execution per chunk id,
-//!        │             read from the chunk store; results written back to it)
+//! GetTask02Chunks ──> ProcessTask02Chunks ──────────────> DeleteTask02Chunks ──> Task02Migrated
+//!        │            (Distributed Map: one child execution     │
+//!        │             per chunk id, read from the chunk store; └─> Task02ChunksLeftBehind (Fail)
+//!        │             results written back to it)
 //!        ├─ a handler refused (not retryable) ─────────────────────> Task02Rejected (Fail)
 //!        └─ anything else after retries; a failed Map Run ─────────> Task02Failed (Fail)
 //! ```
+//!
+//! The chunks hold SSNs: once every chunk is migrated, DeleteTask02Chunks deletes the execution's
+//! chunk store folder. A failed execution keeps its chunks for a redrive, until the bucket's
+//! lifecycle rule expires them.
 //!
 //! Only counts and locations travel between states: the keys stay in the chunk store, the chunk
 //! ids are read from it by the Map's ItemReader, and the Map's results are written to it by its
@@ -17,8 +22,9 @@ pub mod lambda;
 mod payloads;
 
 use etl_lambda::contract::{
-    ErrorName as HandlerError, GetTask02Chunks, GetTask02ChunksInput, Handler, MAP_RESULTS_FOLDER,
-    PipelineInput, ProcessChunkInput, ProcessTask02Chunk,
+    DeleteChunksInput, DeleteTask02Chunks, ErrorName as HandlerError, GetTask02Chunks,
+    GetTask02ChunksInput, Handler, MAP_RESULTS_FOLDER, PipelineInput, ProcessChunkInput,
+    ProcessTask02Chunk,
 };
 pub use payloads::Task02State;
 
@@ -41,6 +47,8 @@ pub const TASK02_MIGRATED: &str = "Task02Migrated";
 pub const TASK02_REJECTED: &str = "Task02Rejected";
 /// A handler or Lambda kept failing after its retries, or Step Functions failed.
 pub const TASK02_FAILED: &str = "Task02Failed";
+/// Every chunk was migrated, but their objects could not be deleted.
+pub const TASK02_CHUNKS_LEFT_BEHIND: &str = "Task02ChunksLeftBehind";
 
 /// The whole state machine for `config`.
 ///
@@ -67,6 +75,10 @@ pub fn definition(config: &DeployConfig) -> StateMachine {
         State::Map(process_task02_chunks(config, &function, map)),
     );
     states.insert(
+        name(DeleteTask02Chunks::STATE_NAME),
+        State::Task(delete_task02_chunks(&function)),
+    );
+    states.insert(
         name(TASK02_MIGRATED),
         State::Succeed(SucceedState::default()),
     );
@@ -82,6 +94,13 @@ pub fn definition(config: &DeployConfig) -> StateMachine {
         fail(
             "Task02.Failed",
             "A task kept failing after its retries, or more chunks failed than the Map tolerates (the Map Run's failed child executions have their errors). The failed state's error is in the execution history.",
+        ),
+    );
+    states.insert(
+        name(TASK02_CHUNKS_LEFT_BEHIND),
+        fail(
+            "Task02.ChunksLeftBehind",
+            "Every chunk was migrated, but the execution's chunk store folder could not be deleted after retries; the chunk store's lifecycle rule expires it. The failed state's error is in the execution history.",
         ),
     );
     StateMachine {
@@ -134,7 +153,7 @@ fn process_task02_chunks(config: &DeployConfig, function: &str, settings: &MapCo
         })
         .processor(
             lambda::processor::<ProcessTask02Chunk>(function),
-            Transition::Next(name(TASK02_MIGRATED)),
+            Transition::Next(name(DeleteTask02Chunks::STATE_NAME)),
         );
     if let Some(processor) = &mut map.item_processor.processor_config {
         processor.execution_type = Some(match settings.execution_type {
@@ -188,6 +207,29 @@ fn intrinsic_string_literal(text: &str) -> String {
             c => vec![c],
         })
         .collect()
+}
+
+/// Deletes this execution's chunk store folder, now that every chunk is migrated. Its result is
+/// dropped; if the folder cannot be deleted, the execution fails in Task02ChunksLeftBehind, so
+/// someone hears of it.
+fn delete_task02_chunks(function: &str) -> TaskState {
+    let state = StateInput::<Task02State>::new();
+    let input = selector!(DeleteChunksInput {
+        execution: state.input(path!(Task02State.task02_chunks.execution)),
+        chunk_store: state.input(path!(Task02State.task02_chunks.chunk_store)),
+    });
+    let mut task = lambda::invoke::<DeleteTask02Chunks, _>(
+        function,
+        input,
+        Transition::Next(name(TASK02_MIGRATED)),
+    );
+    task.result_path = ResultPath::Discard;
+    task.catch = vec![Catcher {
+        error_equals: vec![ErrorName::all()],
+        result_path: ResultPath::Replace,
+        next: name(TASK02_CHUNKS_LEFT_BEHIND),
+    }];
+    task
 }
 
 /// Non-retryable handler errors end in Task02Rejected; anything else (retries exhausted, a
@@ -286,6 +328,34 @@ mod tests {
         );
         assert_eq!(task["Parameters"]["Payload"]["input.$"], "$");
         assert_eq!(task["OutputPath"], "$.Payload");
+    }
+
+    #[test]
+    fn the_chunks_are_deleted_once_every_chunk_is_migrated() {
+        let machine = rendered(&config());
+        let map = &machine["States"][PROCESS_TASK02_CHUNKS];
+        assert_eq!(map["Next"], DeleteTask02Chunks::STATE_NAME);
+        let delete = &machine["States"][DeleteTask02Chunks::STATE_NAME];
+        assert_eq!(
+            delete["Parameters"]["Payload"],
+            json!({
+                "action": "delete_task02_chunks",
+                "input": {
+                    "execution.$": "$.task02_chunks.execution",
+                    "chunk_store.$": "$.task02_chunks.chunk_store",
+                },
+            })
+        );
+        assert_eq!(delete["ResultPath"], Json::Null);
+        assert_eq!(delete["Next"], TASK02_MIGRATED);
+        assert_eq!(
+            delete["Catch"],
+            json!([{"ErrorEquals": ["States.ALL"], "Next": TASK02_CHUNKS_LEFT_BEHIND}])
+        );
+        // Only the success path deletes: a failed execution keeps its chunks for a redrive.
+        for failed in [TASK02_REJECTED, TASK02_FAILED] {
+            assert_eq!(machine["States"][failed]["Type"], "Fail");
+        }
     }
 
     #[test]

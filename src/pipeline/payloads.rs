@@ -3,8 +3,8 @@
 
 use chrono::NaiveDate;
 use etl_lambda::contract::{
-    ChunkBudget, ChunkId, ChunkStoreUri, ChunkSummary, DateRange, ExecutionName,
-    GetTask02ChunksInput, PipelineInput, ProcessChunkInput, S3Items, Task02Chunks,
+    ChunkBudget, ChunkId, ChunkStoreUri, ChunkSummary, ChunksDeleted, DateRange, DeleteChunksInput,
+    ExecutionName, GetTask02ChunksInput, PipelineInput, ProcessChunkInput, S3Items, Task02Chunks,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,13 @@ record!(ProcessChunkInput {
     execution: ExecutionName,
     chunk_store: ChunkStoreUri,
     chunk_id: ChunkId,
+});
+record!(DeleteChunksInput {
+    execution: ExecutionName,
+    chunk_store: ChunkStoreUri,
+});
+record!(ChunksDeleted {
+    objects_deleted: u64,
 });
 record!(ChunkSummary {
     chunk_id: ChunkId,

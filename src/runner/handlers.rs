@@ -5,7 +5,7 @@
 //! does; the chunk store is deploy.toml's `s3://` URI on the run's object store (a local stand-in
 //! for S3, or an S3-compatible endpoint).
 
-use etl_lambda::contract::ChunkStoreUri;
+use etl_lambda::contract::{Action, ChunkStoreUri, ChunksDeleted};
 use etl_lambda::{ChunkStores, HandlerError, Handlers, Warehouse};
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -22,6 +22,8 @@ pub struct InProcessHandlers {
     /// the lock to clear). So invocations against SQLite take turns; the Map, its environments
     /// and its virtual schedule stay concurrent. PostgreSQL runs them truly in parallel.
     sqlite_writer: Option<tokio::sync::Mutex<()>>,
+    /// `run --keep-chunks`: DeleteTask02Chunks answers as if it had deleted nothing.
+    keep_chunks: bool,
 }
 
 impl InProcessHandlers {
@@ -44,7 +46,15 @@ impl InProcessHandlers {
             chunk_store,
             stores,
             sqlite_writer,
+            keep_chunks: false,
         }
+    }
+
+    /// Leaves every execution's chunks where they are, for a person to look at: the pipeline's
+    /// DeleteTask02Chunks succeeds without deleting anything.
+    pub fn keeping_chunks(mut self, keep: bool) -> Self {
+        self.keep_chunks = keep;
+        self
     }
 }
 
@@ -55,6 +65,9 @@ impl LambdaFunction for InProcessHandlers {
         env: &'a mut ExecutionEnvironment,
     ) -> BoxFuture<'a, Result<Value, LambdaError>> {
         Box::pin(async move {
+            if self.keep_chunks && payload["action"] == Action::DeleteTask02Chunks.as_str() {
+                return Ok(serde_json::json!(ChunksDeleted { objects_deleted: 0 }));
+            }
             let handlers = match env.kept::<Handlers>() {
                 Some(warm) => warm.clone(),
                 None => {

@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// `DIR/<bucket>/<prefix><execution>/` (default: a temporary directory, removed afterwards).
     #[arg(long)]
     pub chunk_dir: Option<PathBuf>,
+    /// Keep the execution's chunks after it succeeds (by default the pipeline's DeleteTask02Chunks
+    /// deletes them), to look at them in --chunk-dir or at --s3-endpoint-url.
+    #[arg(long)]
+    pub keep_chunks: bool,
     /// Use this S3-compatible endpoint on this machine (a moto server, say) instead of a local
     /// directory; credentials come from the environment and deploy.toml's bucket must exist.
     #[arg(long, conflicts_with = "chunk_dir")]
@@ -172,7 +176,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
                 database_url.clone(),
                 config.chunk_store_uri(),
                 ChunkStores::on(objects.clone()),
-            ),
+            )
+            .keeping_chunks(args.keep_chunks),
         )
         .build();
     let (state_machine, sm_config) = config
