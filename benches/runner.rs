@@ -61,6 +61,7 @@ async fn main() {
         bad_rows_percent: 2,
         database_url: None,
         chunk_dir: None,
+        keep_chunks: false,
         s3_endpoint_url: None,
         date_from: None,
         date_to: None,
