@@ -20,6 +20,10 @@ pub enum ObjectError {
     /// The bucket does not exist.
     #[error("{operation}: the bucket does not exist")]
     NoSuchBucket { operation: &'static str },
+    /// S3 refused the request (HTTP 403). For GetObject this is also how S3 answers a missing
+    /// key to a caller that may not list the bucket (`s3:ListBucket`).
+    #[error("{operation}: access denied")]
+    AccessDenied { operation: &'static str },
     /// Anything else: the store may be unreachable, throttled or refusing us.
     #[error("{operation} failed: {detail}")]
     Failed {
@@ -424,6 +428,7 @@ fn s3_error<E: ProvideErrorMetadata, R>(
     let detail = match error {
         SdkError::ServiceError(service) => match service.err().code() {
             Some("NoSuchBucket") => return ObjectError::NoSuchBucket { operation },
+            Some("AccessDenied") => return ObjectError::AccessDenied { operation },
             Some(code) => code.to_owned(),
             None => "service error".to_owned(),
         },

@@ -221,6 +221,17 @@ impl ChunkStore {
             Ok(None) | Err(ObjectError::NoSuchBucket { .. }) => {
                 return Err(HandlerError::chunk_not_found(what, id, &self.uri));
             }
+            // Without s3:ListBucket, S3 answers a missing key with 403: retrying cannot help
+            // either way, so it is not found, with what to check.
+            Err(ObjectError::AccessDenied { .. }) => {
+                let mut error = HandlerError::chunk_not_found(what, id, &self.uri);
+                error.message.push_str(
+                    " (S3 answered AccessDenied: the object is missing, or the function's role \
+                     may not read it; the role in definitions/iam/lambda-role-policy.json lists \
+                     the prefix, so a missing object answers 404)",
+                );
+                return Err(error);
+            }
             Err(error) => return Err(store_error(&error)),
         };
         let unreadable = || {
@@ -252,6 +263,9 @@ fn store_error(error: &ObjectError) -> HandlerError {
     match error {
         ObjectError::NoSuchBucket { operation } => {
             HandlerError::transient(&format!("S3 {operation}"), "NoSuchBucket")
+        }
+        ObjectError::AccessDenied { operation } => {
+            HandlerError::transient(&format!("S3 {operation}"), "AccessDenied")
         }
         ObjectError::Failed { operation, detail } => {
             HandlerError::transient(&format!("S3 {operation}"), detail)

@@ -1,5 +1,6 @@
 //! The S3 chunk store against moto server: GetTask02Chunks writes one object per chunk, the list
-//! of chunk ids and a manifest, encrypted at rest, under the execution's prefix; a separate store handle (another
+//! of chunk ids and a manifest, encrypted at rest, under the execution's prefix; a missing chunk
+//! is ChunkNotFound whether S3 answers 404 or, to a role without `s3:ListBucket`, 403; a separate store handle (another
 //! execution environment) reads them back; missing objects and buckets are named errors.
 
 mod common;
@@ -144,4 +145,141 @@ async fn an_unreachable_store_is_transient() {
         .await
         .unwrap_err();
     assert_eq!(error.name, ErrorName::Transient, "{error}");
+}
+
+/// S3 answers GetObject of a missing key with 403 AccessDenied, not 404, when the caller may not
+/// list the bucket. moto does not enforce IAM, so a proxy in front of it answers as S3 then does;
+/// the chunk store must report ChunkNotFound (not retried) in both cases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_chunk_is_not_found_with_or_without_list_bucket() {
+    let (_, bucket) = moto_bucket("no-list").await;
+    let mut world = World::new(Engine::Sqlite, "s3_no_list", sample(60, 2, 0)).await;
+    world.chunk_store = ChunkStoreUri::new(format!("s3://{bucket}/task02/")).unwrap();
+    let writer = Handlers::with_stores(
+        world.warehouse.clone(),
+        world.chunk_store.clone(),
+        ChunkStores::with_sdk_config(moto_sdk_config()),
+    );
+    let chunks = common::get_chunks(
+        &writer,
+        "no-list",
+        &world.sample,
+        ChunkBudget {
+            max_rows: 40,
+            max_keys: 20,
+        },
+    )
+    .await;
+    let missing = process_input(&chunks, ChunkId(chunks.num_chunks + 3));
+    let mut past_manifest = missing.clone();
+    past_manifest.chunk_store = ChunkStoreUri::new(format!("s3://{bucket}/task02/never/")).unwrap();
+
+    let with_list = writer
+        .process_task02_chunk(past_manifest.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(with_list.name, ErrorName::ChunkNotFound, "{with_list}");
+
+    let proxy = no_list_bucket::Proxy::start(&common::required_env("MOTO_ENDPOINT"));
+    let mut config = moto_sdk_config().into_builder();
+    config.set_endpoint_url(Some(proxy.endpoint.clone()));
+    let without_list = Handlers::with_stores(
+        world.warehouse.clone(),
+        world.chunk_store.clone(),
+        ChunkStores::with_sdk_config(config.build()),
+    );
+    let error = without_list
+        .process_task02_chunk(past_manifest)
+        .await
+        .unwrap_err();
+    assert!(proxy.denied() > 0, "the proxy answered no 403");
+    assert_eq!(error.name, ErrorName::ChunkNotFound, "{error}");
+    assert!(error.message.contains("AccessDenied"), "{error}");
+    assert!(!error.name.is_retryable());
+}
+
+/// A proxy in front of moto that answers a missing key (404 NoSuchKey) with 403 AccessDenied.
+mod no_list_bucket {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const ACCESS_DENIED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>0</RequestId><HostId>0</HostId></Error>";
+
+    pub struct Proxy {
+        pub endpoint: String,
+        denied: Arc<AtomicUsize>,
+    }
+
+    impl Proxy {
+        pub fn start(moto: &str) -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let endpoint = format!("http://{}", listener.local_addr().unwrap());
+            let upstream = moto
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned();
+            let denied = Arc::new(AtomicUsize::new(0));
+            let counter = denied.clone();
+            std::thread::spawn(move || {
+                for client in listener.incoming().flatten() {
+                    let (upstream, counter) = (upstream.clone(), counter.clone());
+                    std::thread::spawn(move || serve(client, &upstream, &counter));
+                }
+            });
+            Self { endpoint, denied }
+        }
+
+        /// How many 404s it turned into 403s.
+        pub fn denied(&self) -> usize {
+            self.denied.load(Ordering::SeqCst)
+        }
+    }
+
+    fn serve(client: TcpStream, upstream: &str, denied: &AtomicUsize) {
+        let mut reader = BufReader::new(client.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            // One request per connection: moto closes it after answering.
+            if !line.to_ascii_lowercase().starts_with("connection:") {
+                head.push_str(&line);
+            }
+        }
+        let length = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut moto = TcpStream::connect(upstream).unwrap();
+        moto.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes())
+            .unwrap();
+        moto.write_all(&body).unwrap();
+        let mut response = Vec::new();
+        moto.read_to_end(&mut response).unwrap();
+        let missing_key = response.starts_with(b"HTTP/1.1 404")
+            && String::from_utf8_lossy(&response).contains("NoSuchKey");
+        if missing_key {
+            denied.fetch_add(1, Ordering::SeqCst);
+            response = format!(
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ACCESS_DENIED}",
+                ACCESS_DENIED.len()
+            )
+            .into_bytes();
+        }
+        let mut client = client;
+        let _ = client.write_all(&response);
+    }
 }
