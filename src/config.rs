@@ -357,7 +357,7 @@ checked_string!(
     /// A Distributed Map's label: it names the Map Run and its child executions.
     MapLabel,
     "is not a Map label: 1 to 40 characters, without whitespace, control characters or any of < > { } [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /",
-    |s| crate::asl::validate::label_problem(s).is_none()
+    |s| asl::validate::label_problem(s).is_none()
 );
 
 /// `deploy.toml` could not be used: the message names the file, the key and the line.
@@ -478,6 +478,30 @@ impl DeployConfig {
             "arn:aws:states:{}:{}:stateMachine:{}",
             self.region, self.account, name
         )
+    }
+
+    /// What the pipeline of the state machine `name` takes from this file.
+    ///
+    /// # Panics
+    /// When there is no `[state_machines.NAME]` table: callers look it up first
+    /// ([`DeployConfig::state_machine`]), which names the tables there are.
+    pub fn pipeline_settings(&self, name: &StateMachineName) -> pipeline::PipelineSettings {
+        let map = &self.state_machines[name].map;
+        pipeline::PipelineSettings {
+            function_alias_arn: self.function_alias_arn(),
+            chunking: self.chunking,
+            chunk_store: self.chunk_store_uri(),
+            map: pipeline::MapSettings {
+                max_concurrency: map.max_concurrency.get(),
+                tolerated_failure_percentage: map.tolerated_failure_percentage.get(),
+                tolerated_failure_count: map.tolerated_failure_count,
+                label: map.label.to_string(),
+                execution_type: match map.execution_type {
+                    ChildExecutionType::Standard => asl::ExecutionType::Standard,
+                    ChildExecutionType::Express => asl::ExecutionType::Express,
+                },
+            },
+        }
     }
 
     /// Where the deployed function stores chunks (each execution under its own key prefix).

@@ -1,17 +1,18 @@
-//! cm-etl: the typed definition, checks, local runner and deployer of the cm-etl-pipeline-phase2
-//! Step Functions pipeline.
+//! cm-etl: the checks, local runner and deployer of the cm-etl-pipeline-phase2 Step Functions
+//! pipeline, and its command line.
 //!
-//! Dependencies run one way: `asl` (the typed Amazon States Language model) knows nothing of this
-//! pipeline or of AWS; `pipeline` writes the one state machine with `asl` and the handler contract
-//! (`etl_lambda::contract`); `synth`, `runner`, `deploy` and `execution` build on those, and only
-//! `deploy` and `execution` call AWS (through `aws`).
+//! Dependencies run one way: the `asl` crate (the typed Amazon States Language model) knows
+//! nothing of this pipeline or of AWS; the `pipeline` crate writes the one state machine with
+//! `asl` and the handler contract (`etl_lambda::contract`); `synth`, `runner`, `deploy` and
+//! `execution` here build on those, and only `deploy` and `execution` call AWS (through `aws`).
 
-pub mod asl;
+pub use asl;
+pub use pipeline;
+
 pub mod aws;
 pub mod config;
 pub mod deploy;
 pub mod execution;
 pub mod output;
-pub mod pipeline;
 pub mod runner;
 pub mod synth;

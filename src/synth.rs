@@ -10,9 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::asl;
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig, StateMachineName};
-use crate::pipeline;
 
 /// The committed ASL definition of the pipeline.
 pub const DEFINITION_PATH: &str = "definitions/etl_pipeline_phase2_ready.json";
@@ -105,7 +103,7 @@ fn checked_definition(
             "the configuration has no [state_machines.{state_machine}] table; add one (see the committed deploy.toml)"
         );
     }
-    let machine = pipeline::definition(config);
+    let machine = pipeline::definition(&config.pipeline_settings(state_machine));
     let report = asl::validate::validate(&machine);
     if !report.is_ok() {
         let problems: Vec<String> = report.errors.iter().map(|p| format!("  - {p}")).collect();
@@ -262,7 +260,12 @@ mod tests {
         let text = committed(DEFINITION_PATH);
         let parsed = asl::parse(&text).unwrap();
         assert_eq!(asl::render(&parsed), text);
-        assert_eq!(parsed, pipeline::definition(&config()));
+        let config = config();
+        let name = pipeline_state_machine().unwrap();
+        assert_eq!(
+            parsed,
+            pipeline::definition(&config.pipeline_settings(&name))
+        );
     }
 
     #[test]

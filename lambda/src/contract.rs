@@ -8,6 +8,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
+mod payloads;
+
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

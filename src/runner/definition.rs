@@ -1,9 +1,9 @@
 //! The runner's reading of an ASL definition: the fields the interpreter executes, with AWS's
 //! defaults applied and every path parsed up front.
 //!
-//! Deliberately wider than `crate::asl`: it also reads the deprecated shapes (Map `Iterator` and
+//! Deliberately wider than `asl`: it also reads the deprecated shapes (Map `Iterator` and
 //! `Parameters`) so that the seed's definitions can be run and shown to fail the way AWS fails.
-//! The committed definition is parsed by `crate::asl` first (see `super::load_committed`).
+//! The committed definition is parsed by `asl` first (see `super::load_committed`).
 //!
 //! A Distributed Map's own fields (ItemReader, ItemBatcher, ResultWriter, the tolerated failure
 //! thresholds, Label, and their `*Path` forms) are read here as written; the values a `*Path`
@@ -593,7 +593,7 @@ impl StateMachineDef {
         Self::from_value(serde_json::from_str(text)?)
     }
 
-    /// Reads a definition already parsed as JSON (e.g. rendered from `crate::asl`'s model).
+    /// Reads a definition already parsed as JSON (e.g. rendered from `asl`'s model).
     pub fn from_value(value: Value) -> Result<Self, DefinitionError> {
         // JSONata fields do not have JSONPath's types: say so before serde trips on one.
         if value.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
@@ -809,7 +809,7 @@ mod tests {
         )
         .unwrap();
         let machine = StateMachineDef::from_json(&text).unwrap();
-        let StateDef::Map(map) = &machine.states[crate::pipeline::PROCESS_TASK02_CHUNKS] else {
+        let StateDef::Map(map) = &machine.states[pipeline::PROCESS_TASK02_CHUNKS] else {
             panic!("the pipeline's Map")
         };
         assert!(map.is_distributed());

@@ -1,6 +1,6 @@
 //! `run`: executes the committed definition locally with the real handlers, under AWS's limits.
 //!
-//! - [`definition`]: the runner's reading of ASL (wider than `crate::asl`: it also reads the
+//! - [`definition`]: the runner's reading of ASL (wider than `asl`: it also reads the
 //!   deprecated shapes, so the seed's definitions can be shown to fail).
 //! - [`engine`]: the interpreter (virtual time, Retry/Catch, Map concurrency, AWS's quotas).
 //! - [`map_run`]: a Distributed Map's Map Run (ItemReader, ItemBatcher, child executions,
@@ -13,7 +13,7 @@
 //!
 //! Invariant: nothing here calls AWS. S3 (the chunk store, the Map's ItemReader and ResultWriter)
 //! is a private local directory, or with `--s3-endpoint-url` an S3-compatible endpoint on this
-//! machine. The committed definition is parsed into `crate::asl`'s model first, so `run` executes
+//! machine. The committed definition is parsed into `asl`'s model first, so `run` executes
 //! exactly what `deploy` would ship.
 
 pub mod definition;
@@ -290,7 +290,7 @@ pub fn load_committed(path: &Path) -> anyhow::Result<StateMachineDef> {
             path.display()
         )
     })?;
-    let model = crate::asl::parse(&text).with_context(|| {
+    let model = asl::parse(&text).with_context(|| {
         format!(
             "{} is not a definition the ASL model accepts",
             path.display()

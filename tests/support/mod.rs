@@ -166,7 +166,7 @@ pub fn copy_workspace(into: &Path) {
     for file in ["Cargo.toml", "Cargo.lock", "deploy.toml"] {
         std::fs::copy(repo().join(file), into.join(file)).unwrap();
     }
-    for dir in ["src", "lambda", "definitions", "benches"] {
+    for dir in ["src", "asl", "pipeline", "lambda", "definitions", "benches"] {
         copy_dir(&repo().join(dir), &into.join(dir));
     }
 }

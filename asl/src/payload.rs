@@ -1,0 +1,221 @@
+//! Payload templates: the JSON objects of `Parameters`, `ItemSelector`, `ResultSelector` and the
+//! like, where a value is a literal or is read from a path (`"key.$": "$.a"`).
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::path::{ContextPath, ReferencePath};
+
+/// An object whose values are literals or read at run time. Keys are stored without the `.$`
+/// suffix, which rendering adds for every value read from a path.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PayloadTemplate(IndexMap<String, PayloadValue>);
+
+/// One value of a payload template.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PayloadValue {
+    /// A JSON value used as is.
+    Literal(serde_json::Value),
+    /// A nested template.
+    Object(PayloadTemplate),
+    /// Read from the state's input (`"key.$": "$.a"`).
+    Path(ReferencePath),
+    /// Read from the context object (`"key.$": "$$.Execution.Name"`).
+    Context(ContextPath),
+    /// An intrinsic function call (`"key.$": "States.Format('{}', $.a)"`), kept as written.
+    Intrinsic(String),
+}
+
+impl PayloadValue {
+    /// A JSON value fixed at synth time. An object becomes a nested template of literals, the
+    /// form parsing gives it, so a parsed definition equals the one it was rendered from.
+    pub fn literal(json: serde_json::Value) -> Self {
+        match json {
+            serde_json::Value::Object(object) => PayloadValue::Object(PayloadTemplate(
+                object
+                    .into_iter()
+                    .map(|(key, value)| (key, PayloadValue::literal(value)))
+                    .collect(),
+            )),
+            other => PayloadValue::Literal(other),
+        }
+    }
+
+    /// Whether rendering suffixes the key with `.$`.
+    fn is_dynamic(&self) -> bool {
+        matches!(
+            self,
+            PayloadValue::Path(_) | PayloadValue::Context(_) | PayloadValue::Intrinsic(_)
+        )
+    }
+
+    /// Every reference path in this value, nested templates included.
+    pub fn reference_paths(&self) -> Vec<&ReferencePath> {
+        match self {
+            PayloadValue::Path(path) => vec![path],
+            PayloadValue::Object(template) => template.reference_paths(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl PayloadTemplate {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a key; keys keep the order they were first inserted in.
+    pub fn insert(&mut self, key: impl Into<String>, value: PayloadValue) -> &mut Self {
+        self.0.insert(key.into(), value);
+        self
+    }
+
+    pub fn with(mut self, key: impl Into<String>, value: PayloadValue) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&PayloadValue> {
+        self.0.get(key)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &PayloadValue)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Every reference path in the template, nested templates included.
+    pub fn reference_paths(&self) -> Vec<&ReferencePath> {
+        self.0
+            .values()
+            .flat_map(PayloadValue::reference_paths)
+            .collect()
+    }
+
+    /// Every context path in the template, nested templates included.
+    pub fn context_paths(&self) -> Vec<&ContextPath> {
+        self.0
+            .values()
+            .flat_map(|value| match value {
+                PayloadValue::Context(path) => vec![path],
+                PayloadValue::Object(template) => template.context_paths(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
+    fn from_json(object: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+        let mut template = Self::new();
+        for (key, value) in object {
+            let value = match key.strip_suffix(".$") {
+                Some(name) => {
+                    let text = value.as_str().ok_or_else(|| {
+                        format!("`{key}` must be a string (a path or an intrinsic function)")
+                    })?;
+                    let dynamic = if text.starts_with("$$") {
+                        PayloadValue::Context(ContextPath::parse(text).map_err(|e| e.to_string())?)
+                    } else if text.starts_with('$') {
+                        PayloadValue::Path(ReferencePath::parse(text).map_err(|e| e.to_string())?)
+                    } else if text.starts_with("States.") {
+                        PayloadValue::Intrinsic(text.to_owned())
+                    } else {
+                        return Err(format!(
+                            "`{key}` must be a path (`$...`, `$$...`) or an intrinsic function (`States.*`)"
+                        ));
+                    };
+                    (name.to_owned(), dynamic)
+                }
+                None => {
+                    let value = match value {
+                        serde_json::Value::Object(object) => {
+                            PayloadValue::Object(Self::from_json(object)?)
+                        }
+                        other => PayloadValue::Literal(other),
+                    };
+                    (key, value)
+                }
+            };
+            if template.0.insert(value.0.clone(), value.1).is_some() {
+                return Err(format!(
+                    "`{}` is given twice (with and without `.$`)",
+                    value.0
+                ));
+            }
+        }
+        Ok(template)
+    }
+}
+
+impl Serialize for PayloadTemplate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in &self.0 {
+            if value.is_dynamic() {
+                map.serialize_key(&format!("{key}.$"))?;
+            } else {
+                map.serialize_key(key)?;
+            }
+            match value {
+                PayloadValue::Literal(json) => map.serialize_value(json)?,
+                PayloadValue::Object(template) => map.serialize_value(template)?,
+                PayloadValue::Path(path) => map.serialize_value(path)?,
+                PayloadValue::Context(path) => map.serialize_value(path)?,
+                PayloadValue::Intrinsic(call) => map.serialize_value(call)?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PayloadTemplate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = serde_json::Map::deserialize(deserializer)?;
+        Self::from_json(object).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::path::ContextValue;
+
+    #[test]
+    fn dynamic_values_get_the_suffix_and_parse_back() {
+        let template = PayloadTemplate::new()
+            .with("FunctionName", PayloadValue::Literal(json!("arn:fn")))
+            .with(
+                "Payload",
+                PayloadValue::Object(
+                    PayloadTemplate::new()
+                        .with(
+                            "id",
+                            PayloadValue::Context(ContextValue::MapItemValue.into()),
+                        )
+                        .with("all", PayloadValue::Path(ReferencePath::root()))
+                        .with(
+                            "n",
+                            PayloadValue::Intrinsic("States.ArrayLength($.a)".into()),
+                        ),
+                ),
+            );
+        let json = serde_json::to_value(&template).unwrap();
+        assert_eq!(
+            json,
+            json!({"FunctionName": "arn:fn", "Payload": {"id.$": "$$.Map.Item.Value", "all.$": "$", "n.$": "States.ArrayLength($.a)"}})
+        );
+        assert_eq!(
+            serde_json::from_value::<PayloadTemplate>(json).unwrap(),
+            template
+        );
+    }
+
+    #[test]
+    fn a_dynamic_key_needs_a_path() {
+        let err = serde_json::from_value::<PayloadTemplate>(json!({"id.$": "chunk"})).unwrap_err();
+        assert!(err.to_string().contains("`id.$` must be a path"), "{err}");
+        let err = serde_json::from_value::<PayloadTemplate>(json!({"id.$": 3})).unwrap_err();
+        assert!(err.to_string().contains("must be a string"), "{err}");
+    }
+}

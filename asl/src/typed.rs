@@ -1,0 +1,784 @@
+//! The typed, compile-time-checked layer over the model: paths that know the type they start from
+//! and the type they reach, payload values of a known type, selectors built as a whole struct, and
+//! a Map whose item is a value of the array's element type.
+//!
+//! What rustc checks here (each promise has a `tests/ui` case):
+//! - a path is built from field lenses (`path!(Root.a.b)`), so it names real fields and has the
+//!   type of the last one; `ItemsPath` accepts only a path to a `Vec<Item>`, and a Distributed
+//!   Map's ItemReader only a path to a typed S3 object of `Item`s ([`S3ItemsObject`]);
+//! - the Map item (`$$.Map.Item.Value`) is a value of type `Item`, a path into the Map's input is
+//!   another type, so `$` cannot be passed where the item is needed;
+//! - `selector!` builds a payload as a whole struct: every field present, no other field, each
+//!   value of the field's type; a Map's processor must take exactly the selector's type, or with
+//!   an ItemBatcher exactly an [`ItemBatch`] of it;
+//! - only `PayloadSafe` types travel in a payload.
+//!
+//! What rustc cannot check (the JSON names serde gives the fields) synth checks against each
+//! path's schema root (see `validate`).
+
+use std::marker::PhantomData;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::path::{ContextValue, ReferencePath, SchemaRoot};
+use super::payload::{PayloadTemplate, PayloadValue};
+use super::state::{
+    Branch, ExecutionType, ItemBatcher, ItemReader, Limit, MapState, ProcessorConfig,
+    ProcessorMode, ReaderConfig, ReaderInputType, S3_GET_OBJECT, Transition,
+};
+
+/// A type whose values may travel in a state payload: ids, counts, URIs, dates, and structs made
+/// only of those. Sensitive values (SSNs, keys, secrets) must never implement it: a payload is
+/// visible in the execution history, the logs and the console.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` may not travel in a state payload",
+    label = "`{Self}` is not `PayloadSafe`",
+    note = "only ids, counts, URIs and dates go in a payload; a sensitive value (an SSN, a key) stays in the chunk store or the warehouse and travels by id"
+)]
+pub trait PayloadSafe {}
+
+macro_rules! payload_safe_std {
+    ($($ty:ty),*) => { $(impl PayloadSafe for $ty {})* };
+}
+payload_safe_std!(bool, u8, u16, u32, u64, i32, i64, String, chrono::NaiveDate);
+impl<T: PayloadSafe> PayloadSafe for Vec<T> {}
+impl<T: PayloadSafe> PayloadSafe for Option<T> {}
+
+/// A struct whose fields the model knows by name, declared with [`record!`](crate::record).
+pub trait Record: PayloadSafe + JsonSchema {
+    /// The Rust field names, all of them, in declaration order.
+    const FIELD_NAMES: &'static [&'static str];
+}
+
+/// Declares that a struct's values may travel in a payload, listing every field with its type.
+/// The expansion contains a never-called construction of the struct from every field, so adding,
+/// removing or retyping a field of the struct breaks compilation here, and every field type must
+/// itself be `PayloadSafe`.
+#[macro_export]
+macro_rules! record {
+    ($ty:ident { $($field:ident : $field_ty:ty),* $(,)? }) => {
+        impl $crate::typed::PayloadSafe for $ty {}
+        impl $crate::typed::Record for $ty {
+            const FIELD_NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
+        }
+        const _: () = {
+            // A construction, not a destructure: rustc then names the missing field (E0063),
+            // the unknown one (E0560) or the retyped one (E0308) at this macro call.
+            #[allow(dead_code)]
+            fn every_field_listed_with_its_type() -> $ty {
+                $ty { $($field: $crate::typed::__private::never::<$field_ty>()),* }
+            }
+            #[allow(dead_code)]
+            fn every_field_payload_safe() {
+                fn payload_safe<T: $crate::typed::PayloadSafe>() {}
+                $(payload_safe::<$field_ty>();)*
+            }
+        };
+    };
+}
+
+/// Declares opaque types (newtypes with private fields: ids, names, URIs) payload-safe.
+#[macro_export]
+macro_rules! payload_safe {
+    ($($ty:ty),* $(,)?) => { $(impl $crate::typed::PayloadSafe for $ty {})* };
+}
+
+/// A lens: the field of `Owner` whose JSON name is `name` and whose type is `T`. Built by
+/// [`field!`](crate::field) from an accessor, which is what proves the field exists with that type.
+pub struct Field<Owner, T> {
+    name: &'static str,
+    _types: PhantomData<fn(&Owner) -> &T>,
+}
+
+impl<Owner, T> Field<Owner, T> {
+    #[doc(hidden)]
+    pub fn new(name: &'static str, _accessor: fn(&Owner) -> &T) -> Self {
+        Self {
+            name,
+            _types: PhantomData,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The field lens `name` of whatever type the context expects: `field!(chunk_ids)`.
+#[macro_export]
+macro_rules! field {
+    ($name:ident) => {
+        $crate::typed::Field::new(stringify!($name), |owner| &owner.$name)
+    };
+}
+
+/// A path from a value of type `Root` to a value of type `T` inside it.
+pub struct Path<Root, T> {
+    fields: Vec<&'static str>,
+    _types: PhantomData<fn(&Root) -> &T>,
+}
+
+impl<Root, T> Clone for Path<Root, T> {
+    fn clone(&self) -> Self {
+        Self {
+            fields: self.fields.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Root> Path<Root, Root> {
+    /// `$`: the whole value.
+    pub fn root() -> Self {
+        Self {
+            fields: Vec::new(),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Root, T> Path<Root, T> {
+    /// One field further.
+    pub fn at<U>(mut self, field: Field<T, U>) -> Path<Root, U> {
+        self.fields.push(field.name);
+        Path {
+            fields: self.fields,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Root: JsonSchema, T> Path<Root, T> {
+    /// The rendered path, annotated with `Root` so synth can resolve it in `Root`'s schema.
+    pub fn reference(&self) -> ReferencePath {
+        self.fields
+            .iter()
+            .fold(ReferencePath::root(), |path, name| path.field(*name))
+            .with_schema_root(SchemaRoot::of::<Root>())
+    }
+}
+
+/// A typed path: `path!(Task02State.task02_chunks.chunk_ids)` is a
+/// `Path<Task02State, Vec<ChunkId>>`.
+#[macro_export]
+macro_rules! path {
+    ($root:ident $(. $field:ident)*) => {
+        $crate::typed::Path::<$root, $root>::root() $(.at($crate::field!($field)))*
+    };
+}
+
+/// Where a Map reads its items: only a path to a `Vec<Item>` qualifies.
+#[diagnostic::on_unimplemented(
+    message = "ItemsPath must point at an array, but `{Self}` does not",
+    label = "not a path to a `Vec<_>`",
+    note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item` (items stored in S3 are read by `distributed_map_over`)"
+)]
+pub trait ItemsPath {
+    type Input;
+    type Item;
+    fn reference(&self) -> ReferencePath;
+}
+
+impl<In: JsonSchema, Item> ItemsPath for Path<In, Vec<Item>> {
+    type Input = In;
+    type Item = Item;
+    fn reference(&self) -> ReferencePath {
+        Path::reference(self)
+    }
+}
+
+/// A JSON object naming one S3 object whose content is an array of `Item`s, such as a handle a
+/// handler returns: a Distributed Map's ItemReader takes its `Bucket` and `Key` from it, and the
+/// Map's item is then an `Item`. Implement it for the handle type with its bucket and key fields.
+#[diagnostic::on_unimplemented(
+    message = "a Distributed Map reads its items from a typed S3 object, but `{Self}` is not one",
+    label = "not a path to an `S3ItemsObject`",
+    note = "end the path at a field whose type implements `asl::typed::S3ItemsObject` (a handle naming the bucket and key of a JSON array of items)"
+)]
+pub trait S3ItemsObject: Sized {
+    /// The type of each element of the stored array: the Map's item.
+    type Item;
+    /// How the object stores its items.
+    const INPUT_TYPE: ReaderInputType;
+    /// The field holding the bucket's name.
+    fn bucket() -> Field<Self, String>;
+    /// The field holding the object's key.
+    fn key() -> Field<Self, String>;
+}
+
+/// The context object's values, as types, so that a payload field reads one by type.
+pub mod context {
+    use super::ContextValue;
+
+    /// A value of the context object.
+    pub trait ContextField {
+        const VALUE: ContextValue;
+    }
+
+    macro_rules! context_fields {
+        ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+            $(#[$doc])*
+            #[derive(Clone, Copy, Debug)]
+            pub struct $name;
+            impl ContextField for $name {
+                const VALUE: ContextValue = ContextValue::$name;
+            }
+        )*};
+    }
+
+    context_fields!(
+        /// `$$.Execution.Id`: the execution's ARN.
+        ExecutionId,
+        /// `$$.Execution.Name`: unique among the machine's executions.
+        ExecutionName,
+        /// `$$.Execution.StartTime`.
+        ExecutionStartTime,
+        /// `$$.StateMachine.Name`.
+        StateMachineName,
+        /// `$$.State.Name`.
+        StateName,
+        /// `$$.State.EnteredTime`.
+        StateEnteredTime,
+        /// `$$.State.RetryCount`.
+        StateRetryCount,
+    );
+}
+
+/// `Self` can be read from the context value `C` (for instance a validated execution-name type
+/// from `$$.Execution.Name`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from the context value `{C}`",
+    note = "implement `asl::typed::FromContext<{C}>` for `{Self}` if every value of `{C}` is a valid `{Self}`"
+)]
+pub trait FromContext<C> {}
+impl FromContext<context::ExecutionId> for String {}
+impl FromContext<context::ExecutionName> for String {}
+impl FromContext<context::ExecutionStartTime> for String {}
+impl FromContext<context::StateMachineName> for String {}
+impl FromContext<context::StateName> for String {}
+impl FromContext<context::StateEnteredTime> for String {}
+impl FromContext<context::StateRetryCount> for u32 {}
+
+/// What `$` means where a payload is evaluated, and which extra values exist there.
+pub trait Scope: Sized {
+    /// The type of `$`.
+    type Input: JsonSchema;
+
+    /// A value read from this scope's input (`"key.$": "$.a.b"`).
+    fn input<T: PayloadSafe>(&self, path: Path<Self::Input, T>) -> Value<Self, T> {
+        Value::new(PayloadValue::Path(path.reference()))
+    }
+
+    /// A value read from the context object (`"key.$": "$$.Execution.Name"`).
+    fn context<C: context::ContextField, T: FromContext<C> + PayloadSafe>(
+        &self,
+        _value: C,
+    ) -> Value<Self, T> {
+        Value::new(PayloadValue::Context(C::VALUE.into()))
+    }
+}
+
+/// The payload of a Task, Pass or Parallel: `$` is the state's input, of type `In`.
+pub struct StateInput<In>(PhantomData<fn() -> In>);
+
+impl<In> StateInput<In> {
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<In> Default for StateInput<In> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<In: JsonSchema> Scope for StateInput<In> {
+    type Input = In;
+}
+
+/// A Map's ItemSelector: `$` is the Map's input (`In`), and the current item is a value of type
+/// `Item` reachable only through [`MapItem::item`].
+pub struct MapItem<In, Item>(PhantomData<fn() -> (In, Item)>);
+
+impl<In: JsonSchema, Item> Scope for MapItem<In, Item> {
+    type Input = In;
+}
+
+impl<In, Item: PayloadSafe> MapItem<In, Item> {
+    /// The current item: `$$.Map.Item.Value`.
+    pub fn item(&self) -> Value<Self, Item> {
+        Value::new(PayloadValue::Context(ContextValue::MapItemValue.into()))
+    }
+
+    /// The current item's index: `$$.Map.Item.Index`.
+    pub fn item_index(&self) -> Value<Self, u32> {
+        Value::new(PayloadValue::Context(ContextValue::MapItemIndex.into()))
+    }
+}
+
+/// A payload value of type `T`, evaluated in scope `S`: a literal, a path into the scope's input,
+/// a context value, the Map item, or a whole selector.
+pub struct Value<S, T> {
+    value: PayloadValue,
+    _types: PhantomData<fn() -> (S, T)>,
+}
+
+impl<S, T> Value<S, T> {
+    fn new(value: PayloadValue) -> Self {
+        Self {
+            value,
+            _types: PhantomData,
+        }
+    }
+
+    pub fn into_payload(self) -> PayloadValue {
+        self.value
+    }
+}
+
+impl<S, T: Serialize + PayloadSafe> Value<S, T> {
+    /// A value fixed at synth time.
+    pub fn literal(value: &T) -> Self {
+        Self::new(PayloadValue::literal(
+            serde_json::to_value(value).expect("payload literals serialize to JSON"),
+        ))
+    }
+}
+
+impl<S, T> From<Selector<S, T>> for Value<S, T> {
+    fn from(selector: Selector<S, T>) -> Self {
+        Self::new(PayloadValue::Object(selector.template))
+    }
+}
+
+/// A payload template that builds a `T` in scope `S`, made by [`selector!`](crate::selector).
+pub struct Selector<S, T> {
+    template: PayloadTemplate,
+    _types: PhantomData<fn() -> (S, T)>,
+}
+
+impl<S, T> Selector<S, T> {
+    pub fn template(&self) -> &PayloadTemplate {
+        &self.template
+    }
+
+    pub fn into_template(self) -> PayloadTemplate {
+        self.template
+    }
+}
+
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+
+    /// Never called: gives the value's type to the exhaustive construction in `selector!`.
+    pub fn value_type<S, T: PayloadSafe>(_: &Value<S, T>) -> T {
+        unreachable!("only used inside `if false`")
+    }
+
+    /// Never called: a value of any type for the exhaustive construction in `record!`.
+    pub fn never<T>() -> T {
+        unreachable!("only used in functions that are never called")
+    }
+
+    /// Ties every entry of one selector to the same scope.
+    pub fn entry<S, T>(
+        _scope: PhantomData<S>,
+        name: &'static str,
+        value: Value<S, T>,
+    ) -> (&'static str, PayloadValue) {
+        (name, value.value)
+    }
+
+    pub fn selector<S, T: PayloadSafe>(
+        _scope: PhantomData<S>,
+        entries: Vec<(&'static str, PayloadValue)>,
+    ) -> Selector<S, T> {
+        let mut template = PayloadTemplate::new();
+        for (name, value) in entries {
+            template.insert(name, value);
+        }
+        Selector {
+            template,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// Builds a payload as a whole `Type`: `selector!(Type { field: value, ... })`, each value a
+/// [`Value`] of the field's type. A never-run construction of `Type` from the values' types makes
+/// a missing field, an unknown field or a wrong type a compile error.
+#[macro_export]
+macro_rules! selector {
+    ($ty:ident { $($field:ident : $value:expr),* $(,)? }) => {{
+        // Evaluate every value before binding any name, so no value sees another's binding.
+        let ($($field,)*) = ($($value,)*);
+        #[allow(unreachable_code, clippy::diverging_sub_expression)]
+        if false {
+            // Each value's type, under the field's name, so that a mismatch points at the field.
+            $(let $field = $crate::typed::__private::value_type(&$field);)*
+            let _: $ty = $ty { $($field),* };
+        }
+        let scope = ::std::marker::PhantomData;
+        $crate::typed::__private::selector::<_, $ty>(
+            scope,
+            vec![$($crate::typed::__private::entry(scope, stringify!($field), $field),)*],
+        )
+    }};
+}
+
+/// The states a Map runs for each item, taking input of type `Input`; `Task` names what runs
+/// first (a handler, for instance) so that a mismatch names it.
+pub struct Processor<Input, Task> {
+    branch: Branch,
+    _types: PhantomData<fn(Input) -> Task>,
+}
+
+impl<Input, Task> Processor<Input, Task> {
+    /// `branch` must start with a state that takes an `Input`.
+    pub fn new(branch: Branch) -> Self {
+        Self {
+            branch,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// The processor's input type must be what the ItemSelector builds (with an ItemBatcher, an
+/// [`ItemBatch`] of it). `Self` is the processor's input, so that rustc waits until the processor
+/// is known before checking (a bound on the selector's type would let inference equate the two
+/// and report a bare type mismatch).
+#[diagnostic::on_unimplemented(
+    message = "the Map passes its processor `{Sel}` but `{Task}` takes `{Self}`",
+    label = "this processor does not take `{Sel}`",
+    note = "build `{Self}` in the ItemSelector (`selector!({Self} {{ .. }})`), or give the Map a processor that takes `{Sel}`; after an ItemBatcher the processor takes `ItemBatch<what the ItemSelector builds, what the BatchInput builds>`"
+)]
+pub trait TakesSelector<Sel, Task> {}
+impl<T, Task> TakesSelector<T, Task> for T {}
+
+/// What each child execution of a batching Distributed Map receives: a batch of items, each built
+/// by the ItemSelector, and the `BatchInput` built once from the Map's input. AWS's JSON shape
+/// `{"Items": [...], "BatchInput": {...}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize, JsonSchema)]
+pub struct ItemBatch<Item, BatchInput> {
+    #[serde(rename = "Items")]
+    pub items: Vec<Item>,
+    #[serde(rename = "BatchInput")]
+    pub batch_input: BatchInput,
+}
+
+impl<Item: PayloadSafe, BatchInput: PayloadSafe> PayloadSafe for ItemBatch<Item, BatchInput> {}
+
+/// How large a batch may grow (at least one of the two).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchLimits {
+    pub max_items: Option<u32>,
+    pub max_input_bytes: Option<u32>,
+}
+
+/// Marks a Map running its iterations in the parent execution.
+pub enum Inline {}
+/// Marks a Map running each item (or batch) as a child execution, reading its items from S3.
+pub enum Distributed {}
+
+/// Where a Map's items come from.
+enum Items {
+    /// An array in the Map's input (`ItemsPath`).
+    Path(ReferencePath),
+    /// An S3 object (`ItemReader`).
+    Reader(ItemReader),
+}
+
+/// A Map under construction: `map_over(items)` (inline) or `distributed_map_over(items)`, then
+/// `.item_selector(..)`, optionally `.item_batcher(..)` (distributed only), then `.processor(..)`.
+pub struct MapOver<In, Item, Mode> {
+    items: Items,
+    _types: PhantomData<Types3<In, Item, Mode>>,
+}
+
+/// Starts an inline Map over the array at `items`.
+pub fn map_over<P: ItemsPath>(items: P) -> MapOver<P::Input, P::Item, Inline> {
+    MapOver {
+        items: Items::Path(items.reference()),
+        _types: PhantomData,
+    }
+}
+
+/// Starts a Distributed Map over the items of the S3 object that `items` (a path in the Map's
+/// input) names: an ItemReader (`arn:aws:states:::s3:getObject`) takes the object's bucket and key
+/// from the handle at run time, and each child execution gets one `Object::Item`.
+pub fn distributed_map_over<In: JsonSchema, Object: S3ItemsObject>(
+    items: Path<In, Object>,
+) -> MapOver<In, Object::Item, Distributed> {
+    let handle = items.reference();
+    let field = |name: &'static str| PayloadValue::Path(handle.clone().field(name));
+    let reader = ItemReader {
+        resource: S3_GET_OBJECT.into(),
+        reader_config: Some(ReaderConfig {
+            input_type: Some(Object::INPUT_TYPE),
+            csv_header_location: None,
+            csv_headers: None,
+            csv_delimiter: None,
+            max_items: None,
+        }),
+        parameters: Some(
+            PayloadTemplate::new()
+                .with("Bucket", field(Object::bucket().name()))
+                .with("Key", field(Object::key().name())),
+        ),
+    };
+    MapOver {
+        items: Items::Reader(reader),
+        _types: PhantomData,
+    }
+}
+
+impl<In, Item, Mode> MapOver<In, Item, Mode> {
+    /// What each iteration receives, built from the Map's input and the item.
+    pub fn item_selector<Sel>(
+        self,
+        build: impl FnOnce(&MapItem<In, Item>) -> Selector<MapItem<In, Item>, Sel>,
+    ) -> MapSelecting<In, Item, Sel, Mode> {
+        MapSelecting {
+            items: self.items,
+            item_selector: build(&MapItem(PhantomData)).template,
+            batcher: None,
+            _types: PhantomData,
+        }
+    }
+}
+
+/// A Map with its ItemSelector, waiting for its processor.
+pub struct MapSelecting<In, Item, Sel, Mode> {
+    items: Items,
+    item_selector: PayloadTemplate,
+    batcher: Option<ItemBatcher>,
+    _types: PhantomData<Types4<In, Item, Sel, Mode>>,
+}
+
+/// Marks types as used without owning a value of any.
+type Types3<A, B, C> = fn() -> (A, B, C);
+type Types4<A, B, C, D> = fn() -> (A, B, C, D);
+
+impl<In, Item, Sel> MapSelecting<In, Item, Sel, Distributed> {
+    /// Groups the selected items into batches under `limits`; each child execution then takes an
+    /// [`ItemBatch`] of them with `batch_input`, built once from the Map's input.
+    pub fn item_batcher<B>(
+        self,
+        limits: BatchLimits,
+        batch_input: impl FnOnce(&StateInput<In>) -> Selector<StateInput<In>, B>,
+    ) -> MapSelecting<In, Item, ItemBatch<Sel, B>, Distributed> {
+        let batch_input = batch_input(&StateInput::new()).template;
+        MapSelecting {
+            items: self.items,
+            item_selector: self.item_selector,
+            batcher: Some(ItemBatcher {
+                max_items_per_batch: limits.max_items.map(Limit::Fixed),
+                max_input_bytes_per_batch: limits.max_input_bytes.map(Limit::Fixed),
+                batch_input: Some(batch_input),
+            }),
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<In, Item, Sel, Mode> MapSelecting<In, Item, Sel, Mode> {
+    /// The states run per item (per batch with an ItemBatcher); they must take exactly what the
+    /// ItemSelector (or the batcher) builds. A Distributed Map's children run as STANDARD
+    /// executions unless the caller sets another `ExecutionType`.
+    pub fn processor<P: ProcessorTypes>(self, processor: P, transition: Transition) -> MapState
+    where
+        P::Input: TakesSelector<Sel, P::Task>,
+    {
+        let mut map = MapState::inline(processor.into_branch(), transition);
+        match self.items {
+            Items::Path(path) => map.items_path = Some(path),
+            Items::Reader(reader) => {
+                map.item_reader = Some(reader);
+                map.item_processor.processor_config = Some(ProcessorConfig {
+                    mode: ProcessorMode::Distributed,
+                    execution_type: Some(ExecutionType::Standard),
+                });
+            }
+        }
+        map.item_selector = Some(self.item_selector);
+        map.item_batcher = self.batcher;
+        map
+    }
+}
+
+/// A processor's input and task types as associated types: taken from the argument, they are
+/// known before the selector is compared with them, so a mismatch is reported by
+/// [`TakesSelector`]'s message rather than as a plain type mismatch.
+pub trait ProcessorTypes {
+    type Input;
+    type Task;
+    fn into_branch(self) -> Branch;
+}
+
+impl<Input, Task> ProcessorTypes for Processor<Input, Task> {
+    type Input = Input;
+    type Task = Task;
+    fn into_branch(self) -> Branch {
+        self.branch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value as Json, json};
+
+    use super::*;
+    use crate::state::{PassState, ResultPath, State, StateMachine, StateName, States};
+    use crate::validate::validate;
+
+    /// Names an S3 object holding a JSON Lines list of ids.
+    #[derive(Serialize, JsonSchema)]
+    struct IdList {
+        bucket: String,
+        key: String,
+    }
+
+    impl S3ItemsObject for IdList {
+        type Item = u32;
+        const INPUT_TYPE: ReaderInputType = ReaderInputType::Jsonl;
+        fn bucket() -> Field<Self, String> {
+            crate::field!(bucket)
+        }
+        fn key() -> Field<Self, String> {
+            crate::field!(key)
+        }
+    }
+
+    /// The Map's input.
+    #[derive(Serialize, JsonSchema)]
+    struct Run {
+        run: String,
+        ids: IdList,
+        inline_ids: Vec<u32>,
+    }
+
+    /// What each iteration works on.
+    #[derive(Serialize, JsonSchema)]
+    struct Work {
+        run: String,
+        id: u32,
+    }
+
+    /// What a batch shares.
+    #[derive(Serialize, JsonSchema)]
+    struct Shared {
+        run: String,
+    }
+
+    impl PayloadSafe for Work {}
+    impl PayloadSafe for Shared {}
+
+    fn processor<Input>() -> Processor<Input, ()> {
+        let name = StateName::new("Work").unwrap();
+        let pass = State::Pass(PassState {
+            comment: None,
+            input_path: None,
+            parameters: None,
+            result: None,
+            result_path: ResultPath::Replace,
+            output_path: None,
+            transition: Transition::End,
+        });
+        Processor::new(Branch {
+            comment: None,
+            start_at: name.clone(),
+            states: States::from_iter([(name, pass)]),
+        })
+    }
+
+    fn rendered(map: &MapState) -> Json {
+        serde_json::to_value(map).unwrap()
+    }
+
+    /// The typed paths of `map` resolve in their schema roots, and nothing else is wrong.
+    fn assert_valid(map: MapState) {
+        let name = StateName::new("Each").unwrap();
+        let machine = StateMachine {
+            comment: None,
+            version: None,
+            start_at: name.clone(),
+            timeout_seconds: None,
+            states: States::from_iter([(name, State::Map(map))]),
+        };
+        assert!(validate(&machine).is_ok(), "{:?}", validate(&machine));
+    }
+
+    fn work_selector(item: &MapItem<Run, u32>) -> Selector<MapItem<Run, u32>, Work> {
+        crate::selector!(Work {
+            run: item.input(crate::path!(Run.run)),
+            id: item.item(),
+        })
+    }
+
+    #[test]
+    fn distributed_map_over_reads_the_object_the_handle_names() {
+        let map = distributed_map_over(crate::path!(Run.ids))
+            .item_selector(work_selector)
+            .processor(processor::<Work>(), Transition::End);
+        let json = rendered(&map);
+        assert_eq!(
+            json["ItemReader"],
+            json!({
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSONL"},
+                "Parameters": {"Bucket.$": "$.ids.bucket", "Key.$": "$.ids.key"},
+            })
+        );
+        assert_eq!(
+            json["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+        );
+        assert_eq!(
+            json["ItemSelector"],
+            json!({"run.$": "$.run", "id.$": "$$.Map.Item.Value"})
+        );
+        assert!(json.get("ItemsPath").is_none() && json.get("ItemBatcher").is_none());
+        assert_valid(map);
+    }
+
+    #[test]
+    fn item_batcher_renders_its_limits_and_batch_input() {
+        let map = distributed_map_over(crate::path!(Run.ids))
+            .item_selector(work_selector)
+            .item_batcher(
+                BatchLimits {
+                    max_items: Some(50),
+                    max_input_bytes: None,
+                },
+                |input| {
+                    crate::selector!(Shared {
+                        run: input.input(crate::path!(Run.run)),
+                    })
+                },
+            )
+            .processor(processor::<ItemBatch<Work, Shared>>(), Transition::End);
+        assert_eq!(
+            rendered(&map)["ItemBatcher"],
+            json!({"MaxItemsPerBatch": 50, "BatchInput": {"run.$": "$.run"}})
+        );
+        assert_valid(map);
+    }
+
+    #[test]
+    fn map_over_reads_the_array_at_items_path_inline() {
+        let map = map_over(crate::path!(Run.inline_ids))
+            .item_selector(work_selector)
+            .processor(processor::<Work>(), Transition::End);
+        let json = rendered(&map);
+        assert_eq!(json["ItemsPath"], "$.inline_ids");
+        assert_eq!(
+            json["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "INLINE"})
+        );
+        assert!(json.get("ItemReader").is_none());
+        assert_valid(map);
+    }
+}

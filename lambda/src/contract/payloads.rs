@@ -1,0 +1,78 @@
+//! The contract's payload types declared to the ASL model: which may travel in a state payload,
+//! with every field listed (so a contract change breaks compilation here, where it is made), how a
+//! Distributed Map reads an `S3Items` handle, and which context values they may be read from.
+
+use asl::typed::{Field, FromContext, PayloadSafe, S3ItemsObject, context};
+use asl::{ReaderInputType, field, payload_safe, record};
+use chrono::NaiveDate;
+
+use super::{
+    ChunkBudget, ChunkId, ChunkStoreUri, ChunkSummary, ChunksDeleted, DateRange, DeleteChunksInput,
+    ExecutionName, GetTask02ChunksInput, PipelineInput, ProcessChunkInput, S3Items, Task02Chunks,
+};
+
+payload_safe!(ExecutionName, ChunkId, ChunkStoreUri);
+
+/// The handle travels (a bucket and a key); the items stay in S3.
+impl<T: PayloadSafe> PayloadSafe for S3Items<T> {}
+
+/// A Distributed Map reads its items from the JSON array the handle names.
+impl<T> S3ItemsObject for S3Items<T> {
+    type Item = T;
+    const INPUT_TYPE: ReaderInputType = ReaderInputType::Json;
+    fn bucket() -> Field<Self, String> {
+        field!(bucket)
+    }
+    fn key() -> Field<Self, String> {
+        field!(key)
+    }
+}
+
+// Step Functions execution names are 1 to 80 characters; the handler still checks the
+// characters (ExecutionName::new) and refuses a name unsafe for a store key with InvalidInput.
+impl FromContext<context::ExecutionName> for ExecutionName {}
+
+record!(DateRange {
+    from: NaiveDate,
+    to: NaiveDate
+});
+record!(ChunkBudget {
+    max_rows: u32,
+    max_keys: u32,
+});
+record!(PipelineInput {
+    date_range: DateRange,
+});
+record!(GetTask02ChunksInput {
+    execution: ExecutionName,
+    date_range: DateRange,
+    budget: ChunkBudget,
+});
+record!(Task02Chunks {
+    format_version: u16,
+    execution: ExecutionName,
+    chunk_store: ChunkStoreUri,
+    date_range: DateRange,
+    num_chunks: u32,
+    total_keys: u64,
+    total_rows: u64,
+    chunk_ids: S3Items<ChunkId>,
+});
+record!(ProcessChunkInput {
+    format_version: u16,
+    execution: ExecutionName,
+    chunk_store: ChunkStoreUri,
+    chunk_id: ChunkId,
+});
+record!(DeleteChunksInput {
+    execution: ExecutionName,
+    chunk_store: ChunkStoreUri,
+});
+record!(ChunksDeleted {
+    objects_deleted: u64,
+});
+record!(ChunkSummary {
+    chunk_id: ChunkId,
+    rows_migrated: u64,
+    rows_rejected: u64,
+});

@@ -1,0 +1,468 @@
+//! The cm-etl-pipeline-phase2 state machine, written with the ASL model and the handler contract:
+//!
+//! ```text
+//! GetTask02Chunks ──> ProcessTask02Chunks ──────────────> DeleteTask02Chunks ──> Task02Migrated
+//!        │            (Distributed Map: one child execution     │
+//!        │             per chunk id, read from the chunk store; └─> Task02ChunksLeftBehind (Fail)
+//!        │             results written back to it)
+//!        ├─ a handler refused (not retryable) ─────────────────────> Task02Rejected (Fail)
+//!        └─ anything else after retries; a failed Map Run ─────────> Task02Failed (Fail)
+//! ```
+//!
+//! The chunks hold SSNs: once every chunk is migrated, DeleteTask02Chunks deletes the execution's
+//! chunk store folder. A failed execution keeps its chunks for a redrive, until the bucket's
+//! lifecycle rule expires them.
+//!
+//! Only counts and locations travel between states: the keys stay in the chunk store, the chunk
+//! ids are read from it by the Map's ItemReader, and the Map's results are written to it by its
+//! ResultWriter, so every state's payload is O(1) in the number of keys and of chunks, and each
+//! chunk's events go to its own child execution's history.
+
+pub mod lambda;
+mod payloads;
+
+use etl_lambda::contract::{
+    ChunkBudget, ChunkStoreUri, DeleteChunksInput, DeleteTask02Chunks, ErrorName as HandlerError,
+    GetTask02Chunks, GetTask02ChunksInput, Handler, MAP_RESULTS_FOLDER, PipelineInput,
+    ProcessChunkInput, ProcessTask02Chunk,
+};
+pub use payloads::Task02State;
+
+use asl::typed::context;
+use asl::{
+    Catcher, ErrorName, ExecutionType, FailState, Limit, MapState, PayloadTemplate, PayloadValue,
+    ResultPath, ResultWriter, Scope, State, StateInput, StateMachine, StateName, States,
+    SucceedState, TaskState, Transition, Value, distributed_map_over, path, selector,
+};
+
+/// The state machine this module defines, as named in `deploy.toml`.
+pub const STATE_MACHINE_NAME: &str = "cm-etl-pipeline-phase2";
+
+/// The Distributed Map running ProcessTask02Chunk once per chunk.
+pub const PROCESS_TASK02_CHUNKS: &str = "ProcessTask02Chunks";
+/// Every chunk was migrated.
+pub const TASK02_MIGRATED: &str = "Task02Migrated";
+/// A handler refused its input or chunk: retrying cannot help.
+pub const TASK02_REJECTED: &str = "Task02Rejected";
+/// A handler or Lambda kept failing after its retries, or Step Functions failed.
+pub const TASK02_FAILED: &str = "Task02Failed";
+/// Every chunk was migrated, but their objects could not be deleted.
+pub const TASK02_CHUNKS_LEFT_BEHIND: &str = "Task02ChunksLeftBehind";
+
+/// What the pipeline takes from its deployment (`deploy.toml`, checked there).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PipelineSettings {
+    /// The function every Task invokes, qualified with the alias deploy moves.
+    pub function_alias_arn: String,
+    /// How GetTask02Chunks packs keys into chunks.
+    pub chunking: ChunkBudget,
+    /// Where each execution's chunks go: `<chunk_store><execution>/`.
+    pub chunk_store: ChunkStoreUri,
+    /// How the Distributed Map runs its children.
+    pub map: MapSettings,
+}
+
+/// The Distributed Map's run-time settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MapSettings {
+    pub max_concurrency: u32,
+    pub tolerated_failure_percentage: f64,
+    pub tolerated_failure_count: u32,
+    pub label: String,
+    pub execution_type: ExecutionType,
+}
+
+/// The whole state machine for `settings`.
+pub fn definition(settings: &PipelineSettings) -> StateMachine {
+    let function = settings.function_alias_arn.as_str();
+
+    let mut states = States::new();
+    states.insert(
+        name(GetTask02Chunks::STATE_NAME),
+        State::Task(get_task02_chunks(settings.chunking, function)),
+    );
+    states.insert(
+        name(PROCESS_TASK02_CHUNKS),
+        State::Map(process_task02_chunks(settings, function)),
+    );
+    states.insert(
+        name(DeleteTask02Chunks::STATE_NAME),
+        State::Task(delete_task02_chunks(function)),
+    );
+    states.insert(
+        name(TASK02_MIGRATED),
+        State::Succeed(SucceedState::default()),
+    );
+    states.insert(
+        name(TASK02_REJECTED),
+        fail(
+            "Task02.Rejected",
+            "A handler refused its input or its chunk (invalid input, chunk not found or chunk format mismatch); retrying cannot help. The failed state's error is in the execution history.",
+        ),
+    );
+    states.insert(
+        name(TASK02_FAILED),
+        fail(
+            "Task02.Failed",
+            "A task kept failing after its retries, or more chunks failed than the Map tolerates (the Map Run's failed child executions have their errors). The failed state's error is in the execution history.",
+        ),
+    );
+    states.insert(
+        name(TASK02_CHUNKS_LEFT_BEHIND),
+        fail(
+            "Task02.ChunksLeftBehind",
+            "Every chunk was migrated, but the execution's chunk store folder could not be deleted after retries; the chunk store's lifecycle rule expires it. The failed state's error is in the execution history.",
+        ),
+    );
+    StateMachine {
+        comment: Some(
+            "cm-etl phase 2: split Task 02's (visit_date, ssn) keys into chunks, then migrate each chunk. Generated by `cm-etl synth` from pipeline/; do not edit."
+                .into(),
+        ),
+        version: Some("1.0".into()),
+        start_at: name(GetTask02Chunks::STATE_NAME),
+        timeout_seconds: None,
+        states,
+    }
+}
+
+/// Splits the keys of `date_range` into chunks under the budget of `deploy.toml [chunking]` and
+/// stores them under this execution's name; keeps only their ids and counts at `$.task02_chunks`.
+fn get_task02_chunks(budget: ChunkBudget, function: &str) -> TaskState {
+    let state = StateInput::<PipelineInput>::new();
+    let input = selector!(GetTask02ChunksInput {
+        execution: state.context(context::ExecutionName),
+        date_range: state.input(path!(PipelineInput.date_range)),
+        budget: Value::literal(&budget),
+    });
+    let mut task = lambda::invoke::<GetTask02Chunks, _>(
+        function,
+        input,
+        Transition::Next(name(PROCESS_TASK02_CHUNKS)),
+    );
+    task.result_selector = Some(lambda::unwrap_payload::<<GetTask02Chunks as Handler>::Output>());
+    task.result_path = lambda::result_at::<GetTask02Chunks, _>(path!(Task02State.task02_chunks));
+    task.catch = catchers();
+    task
+}
+
+/// Runs ProcessTask02Chunk on every chunk id, each as a child execution with its own history, at
+/// most `max_concurrency` at once. The ItemReader reads the ids from the object GetTask02Chunks
+/// wrote; each child gets its chunk id (the item) and where to find the chunk (from the Map's
+/// input). The children's results go to the execution's chunk store folder (ResultWriter), and the
+/// Map's own output is dropped (`ResultPath: null`), so the state stays the same size however
+/// many chunks.
+fn process_task02_chunks(settings: &PipelineSettings, function: &str) -> MapState {
+    let mut map = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))
+        .item_selector(|chunk| {
+            selector!(ProcessChunkInput {
+                format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),
+                execution: chunk.input(path!(Task02State.task02_chunks.execution)),
+                chunk_store: chunk.input(path!(Task02State.task02_chunks.chunk_store)),
+                chunk_id: chunk.item(),
+            })
+        })
+        .processor(
+            lambda::processor::<ProcessTask02Chunk>(function),
+            Transition::Next(name(DeleteTask02Chunks::STATE_NAME)),
+        );
+    let run = &settings.map;
+    if let Some(processor) = &mut map.item_processor.processor_config {
+        processor.execution_type = Some(run.execution_type);
+    }
+    map.max_concurrency = Some(Limit::Fixed(run.max_concurrency));
+    map.tolerated_failure_percentage = Some(Limit::Fixed(run.tolerated_failure_percentage));
+    map.tolerated_failure_count = Some(Limit::Fixed(run.tolerated_failure_count));
+    map.label = Some(run.label.clone());
+    map.result_writer = Some(map_results(&settings.chunk_store));
+    map.result_path = ResultPath::Discard;
+    // A failed Map Run fails the Map with States.ExceedToleratedFailureThreshold whatever the
+    // children's errors were, so it cannot tell a refused chunk from a failing one.
+    map.catch = vec![Catcher {
+        error_equals: vec![ErrorName::all()],
+        result_path: ResultPath::Replace,
+        next: name(TASK02_FAILED),
+    }];
+    map
+}
+
+/// Where the Map writes its children's results: `map-results/` in this execution's chunk store
+/// folder (`<prefix><execution>/`), so they are kept, and expire, with its chunks. The prefix is
+/// built from `$$.Execution.Name`, which means the same in every interpreter.
+fn map_results(chunk_store: &ChunkStoreUri) -> ResultWriter {
+    let folder = format!(
+        "{}{{}}/{MAP_RESULTS_FOLDER}",
+        intrinsic_string_literal(chunk_store.prefix())
+    );
+    ResultWriter::s3(
+        PayloadTemplate::new()
+            .with("Bucket", PayloadValue::Literal(chunk_store.bucket().into()))
+            .with(
+                "Prefix",
+                PayloadValue::Intrinsic(format!("States.Format('{folder}', $$.Execution.Name)")),
+            ),
+    )
+}
+
+/// `text` inside a single-quoted intrinsic-function string: `'`, `{`, `}` and `\` are escaped.
+fn intrinsic_string_literal(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| match c {
+            '\'' | '{' | '}' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
+}
+
+/// Deletes this execution's chunk store folder, now that every chunk is migrated. Its result is
+/// dropped; if the folder cannot be deleted, the execution fails in Task02ChunksLeftBehind, so
+/// someone hears of it.
+fn delete_task02_chunks(function: &str) -> TaskState {
+    let state = StateInput::<Task02State>::new();
+    let input = selector!(DeleteChunksInput {
+        execution: state.input(path!(Task02State.task02_chunks.execution)),
+        chunk_store: state.input(path!(Task02State.task02_chunks.chunk_store)),
+    });
+    let mut task = lambda::invoke::<DeleteTask02Chunks, _>(
+        function,
+        input,
+        Transition::Next(name(TASK02_MIGRATED)),
+    );
+    task.result_path = ResultPath::Discard;
+    task.catch = vec![Catcher {
+        error_equals: vec![ErrorName::all()],
+        result_path: ResultPath::Replace,
+        next: name(TASK02_CHUNKS_LEFT_BEHIND),
+    }];
+    task
+}
+
+/// Non-retryable handler errors end in Task02Rejected; anything else (retries exhausted, a
+/// Lambda or Step Functions error) in Task02Failed. `States.ALL` comes last, as ASL requires.
+fn catchers() -> Vec<Catcher> {
+    let refused = HandlerError::ALL
+        .into_iter()
+        .filter(|error| !error.is_retryable())
+        .map(|error| ErrorName::new(error.as_str()))
+        .collect();
+    vec![
+        Catcher {
+            error_equals: refused,
+            result_path: ResultPath::Replace,
+            next: name(TASK02_REJECTED),
+        },
+        Catcher {
+            error_equals: vec![ErrorName::all()],
+            result_path: ResultPath::Replace,
+            next: name(TASK02_FAILED),
+        },
+    ]
+}
+
+fn fail(error: &str, cause: &str) -> State {
+    State::Fail(FailState {
+        comment: None,
+        error: Some(error.into()),
+        cause: Some(cause.into()),
+    })
+}
+
+fn name(text: &str) -> StateName {
+    StateName::new(text).expect("the pipeline's state names are 1 to 80 characters")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value as Json, json};
+
+    use super::*;
+
+    const FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:cm-etl-phase2:live";
+
+    /// Settings like the committed deploy.toml's.
+    fn config() -> PipelineSettings {
+        PipelineSettings {
+            function_alias_arn: FUNCTION.into(),
+            chunking: ChunkBudget {
+                max_rows: 50_000,
+                max_keys: 1_000,
+            },
+            chunk_store: ChunkStoreUri::new("s3://cm-etl-phase2-chunks/task02/").unwrap(),
+            map: MapSettings {
+                max_concurrency: 40,
+                tolerated_failure_percentage: 0.0,
+                tolerated_failure_count: 0,
+                label: "chunks".into(),
+                execution_type: ExecutionType::Standard,
+            },
+        }
+    }
+
+    fn rendered(settings: &PipelineSettings) -> Json {
+        serde_json::from_str(&asl::render(&definition(settings))).unwrap()
+    }
+
+    #[test]
+    fn the_definition_passes_every_synth_time_check_without_a_warning() {
+        let report = asl::validate::validate(&definition(&config()));
+        assert_eq!(report, asl::validate::Report::default());
+    }
+
+    #[test]
+    fn the_map_reads_the_chunk_ids_and_gives_each_child_its_chunk_id_as_the_item() {
+        let machine = rendered(&config());
+        let map = &machine["States"][PROCESS_TASK02_CHUNKS];
+        assert_eq!(
+            map["ItemReader"],
+            json!({
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {
+                    "Bucket.$": "$.task02_chunks.chunk_ids.bucket",
+                    "Key.$": "$.task02_chunks.chunk_ids.key",
+                },
+            })
+        );
+        assert!(map.get("ItemsPath").is_none());
+        assert_eq!(
+            map["ItemSelector"],
+            json!({
+                "format_version.$": "$.task02_chunks.format_version",
+                "execution.$": "$.task02_chunks.execution",
+                "chunk_store.$": "$.task02_chunks.chunk_store",
+                "chunk_id.$": "$$.Map.Item.Value",
+            })
+        );
+        assert_eq!(
+            map["ItemProcessor"]["ProcessorConfig"],
+            json!({"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+        );
+        assert_eq!(map["ResultPath"], Json::Null);
+        assert!(map.get("Iterator").is_none() && map.get("Parameters").is_none());
+        let task = &map["ItemProcessor"]["States"][ProcessTask02Chunk::STATE_NAME];
+        assert_eq!(
+            task["Parameters"]["Payload"]["action"],
+            "process_task02_chunk"
+        );
+        assert_eq!(task["Parameters"]["Payload"]["input.$"], "$");
+        assert_eq!(task["OutputPath"], "$.Payload");
+    }
+
+    #[test]
+    fn the_chunks_are_deleted_once_every_chunk_is_migrated() {
+        let machine = rendered(&config());
+        let map = &machine["States"][PROCESS_TASK02_CHUNKS];
+        assert_eq!(map["Next"], DeleteTask02Chunks::STATE_NAME);
+        let delete = &machine["States"][DeleteTask02Chunks::STATE_NAME];
+        assert_eq!(
+            delete["Parameters"]["Payload"],
+            json!({
+                "action": "delete_task02_chunks",
+                "input": {
+                    "execution.$": "$.task02_chunks.execution",
+                    "chunk_store.$": "$.task02_chunks.chunk_store",
+                },
+            })
+        );
+        assert_eq!(delete["ResultPath"], Json::Null);
+        assert_eq!(delete["Next"], TASK02_MIGRATED);
+        assert_eq!(
+            delete["Catch"],
+            json!([{"ErrorEquals": ["States.ALL"], "Next": TASK02_CHUNKS_LEFT_BEHIND}])
+        );
+        // Only the success path deletes: a failed execution keeps its chunks for a redrive.
+        for failed in [TASK02_REJECTED, TASK02_FAILED] {
+            assert_eq!(machine["States"][failed]["Type"], "Fail");
+        }
+    }
+
+    #[test]
+    fn the_map_writes_its_results_into_the_executions_chunk_folder() {
+        let mut config = config();
+        config.chunk_store = ChunkStoreUri::new("s3://results-bucket/it's/").unwrap();
+        let machine = rendered(&config);
+        let writer = &machine["States"][PROCESS_TASK02_CHUNKS]["ResultWriter"];
+        assert_eq!(writer["Resource"], "arn:aws:states:::s3:putObject");
+        assert_eq!(
+            writer["Parameters"],
+            json!({
+                "Bucket": "results-bucket",
+                "Prefix.$": "States.Format('it\\'s/{}/map-results', $$.Execution.Name)",
+            })
+        );
+        assert_eq!(intrinsic_string_literal(r"a{b}\c"), r"a\{b\}\\c");
+    }
+
+    #[test]
+    fn the_settings_give_the_function_the_budget_and_the_map() {
+        let mut config = config();
+        config.chunking.max_rows = 7;
+        config.map = MapSettings {
+            max_concurrency: 3,
+            tolerated_failure_percentage: 2.5,
+            tolerated_failure_count: 4,
+            label: "part-2".into(),
+            execution_type: ExecutionType::Express,
+        };
+        let machine = rendered(&config);
+        let get = &machine["States"][GetTask02Chunks::STATE_NAME];
+        assert_eq!(get["Resource"], "arn:aws:states:::lambda:invoke");
+        assert_eq!(get["Parameters"]["FunctionName"], FUNCTION);
+        assert_eq!(
+            get["Parameters"]["Payload"],
+            json!({
+                "action": "get_task02_chunks",
+                "input": {
+                    "execution.$": "$$.Execution.Name",
+                    "date_range.$": "$.date_range",
+                    "budget": {"max_rows": 7, "max_keys": config.chunking.max_keys},
+                },
+            })
+        );
+        assert_eq!(get["ResultPath"], "$.task02_chunks");
+        assert_eq!(get["ResultSelector"]["chunk_ids.$"], "$.Payload.chunk_ids");
+        let map = &machine["States"][PROCESS_TASK02_CHUNKS];
+        assert_eq!(map["MaxConcurrency"], 3);
+        assert_eq!(map["ToleratedFailurePercentage"], 2.5);
+        assert_eq!(map["ToleratedFailureCount"], 4);
+        assert_eq!(map["Label"], "part-2");
+        assert_eq!(
+            map["ItemProcessor"]["ProcessorConfig"]["ExecutionType"],
+            "EXPRESS"
+        );
+    }
+
+    #[test]
+    fn non_retryable_handler_errors_are_caught_before_states_all() {
+        let machine = rendered(&config());
+        // A failed Map Run is States.ExceedToleratedFailureThreshold whatever the children did.
+        assert_eq!(
+            machine["States"][PROCESS_TASK02_CHUNKS]["Catch"],
+            json!([{"ErrorEquals": ["States.ALL"], "Next": TASK02_FAILED}])
+        );
+        let catch = machine["States"][GetTask02Chunks::STATE_NAME]["Catch"]
+            .as_array()
+            .unwrap();
+        let refused: Vec<&str> = HandlerError::ALL
+            .into_iter()
+            .filter(|e| !e.is_retryable())
+            .map(HandlerError::as_str)
+            .collect();
+        assert_eq!(catch[0]["ErrorEquals"], json!(refused));
+        assert_eq!(catch[0]["Next"], TASK02_REJECTED);
+        assert_eq!(catch[1]["ErrorEquals"], json!(["States.ALL"]));
+        assert_eq!(catch.len(), 2);
+        let retry = &machine["States"][GetTask02Chunks::STATE_NAME]["Retry"];
+        assert_eq!(
+            retry[0]["ErrorEquals"],
+            json!([HandlerError::Transient.as_str()])
+        );
+        assert_eq!(retry[1]["IntervalSeconds"], 2);
+        assert_eq!(retry[1]["MaxAttempts"], 6);
+        assert_eq!(
+            retry[2]["ErrorEquals"],
+            json!(["Lambda.TooManyRequestsException"])
+        );
+        assert_eq!(retry[2]["JitterStrategy"], "FULL");
+    }
+}

@@ -1,0 +1,17 @@
+// Must not compile: the ItemSelector leaves out `chunk_id`, a field of ProcessChunkInput, so
+// every child execution would fail at run time with a missing field.
+use asl::{distributed_map_over, path, selector, Scope, Transition};
+use pipeline::{lambda, Task02State};
+use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
+
+fn main() {
+    let _ = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))
+        .item_selector(|chunk| {
+            selector!(ProcessChunkInput {
+                format_version: chunk.input(path!(Task02State.task02_chunks.format_version)),
+                execution: chunk.input(path!(Task02State.task02_chunks.execution)),
+                chunk_store: chunk.input(path!(Task02State.task02_chunks.chunk_store)),
+            })
+        })
+        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+}
