@@ -129,9 +129,13 @@ pub struct FunctionVpc {
 #[serde(bound(serialize = "Id: Serialize + Clone"))]
 pub struct DistinctIds<Id, const MAX: usize>(Vec<Id>);
 
-impl<Id, const MAX: usize> DistinctIds<Id, MAX> {
+impl<Id: fmt::Display, const MAX: usize> DistinctIds<Id, MAX> {
     pub fn ids(&self) -> &[Id] {
         &self.0
+    }
+
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(Id::to_string).collect()
     }
 }
 
@@ -458,16 +462,20 @@ checked_string!(
     }
 );
 
+/// The region field of an ARN (empty for a global service such as IAM).
+fn region_of(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or_default()
+}
+
 impl Arn {
-    /// The region field of the ARN (empty for a global service such as IAM).
     pub fn region(&self) -> &str {
-        self.0.split(':').nth(3).unwrap_or_default()
+        region_of(&self.0)
     }
 }
 
 impl KmsKeyArn {
     pub fn region(&self) -> &str {
-        self.0.split(':').nth(3).unwrap_or_default()
+        region_of(&self.0)
     }
 }
 

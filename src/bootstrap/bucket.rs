@@ -389,13 +389,17 @@ impl BucketStep {
 mod tests {
     use super::*;
 
+    fn bucket(prefix: &str, expire_after_days: i32) -> ChunkBucket {
+        ChunkBucket {
+            name: "b".into(),
+            prefix: prefix.into(),
+            expire_after_days,
+        }
+    }
+
     #[test]
     fn the_tls_statement_replaces_its_old_self_and_keeps_the_others() {
-        let bucket = ChunkBucket {
-            name: "b".into(),
-            prefix: "task02/".into(),
-            expire_after_days: 7,
-        };
+        let bucket = bucket("task02/", 7);
         let other = json!({"Sid": "TheirStatement", "Effect": "Allow", "Principal": {"AWS": "x"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"});
         let stale = json!({"Sid": TLS_ONLY_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b"});
         let live = json!({"Version": "2012-10-17", "Statement": [other, stale]});
@@ -416,26 +420,9 @@ mod tests {
 
     #[test]
     fn a_rule_with_other_days_or_prefix_is_not_current() {
-        let bucket = ChunkBucket {
-            name: "b".into(),
-            prefix: "task02/".into(),
-            expire_after_days: 7,
-        };
-        assert!(bucket.is_current(&bucket.lifecycle_rule()));
-        let longer = ChunkBucket {
-            expire_after_days: 30,
-            ..ChunkBucket {
-                name: "b".into(),
-                prefix: "task02/".into(),
-                expire_after_days: 7,
-            }
-        };
-        assert!(!bucket.is_current(&longer.lifecycle_rule()));
-        let elsewhere = ChunkBucket {
-            name: "b".into(),
-            prefix: "other/".into(),
-            expire_after_days: 7,
-        };
-        assert!(!bucket.is_current(&elsewhere.lifecycle_rule()));
+        let ours = bucket("task02/", 7);
+        assert!(ours.is_current(&ours.lifecycle_rule()));
+        assert!(!ours.is_current(&bucket("task02/", 30).lifecycle_rule()));
+        assert!(!ours.is_current(&bucket("other/", 7).lifecycle_rule()));
     }
 }

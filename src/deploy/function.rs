@@ -79,7 +79,7 @@ impl Vpc {
     }
 }
 
-/// The configuration field names deploy reports (UpdateFunctionConfiguration's, in snake case).
+/// How the plan names a VPC configuration deploy sets or changes.
 pub const VPC_CONFIG: &str = "vpc_config";
 /// How the plan names a VPC configuration deploy removes.
 pub const VPC_CONFIG_REMOVED: &str = "vpc_config removed: the function leaves its VPC";
@@ -106,16 +106,8 @@ impl DesiredFunction {
             environment,
             vpc: function.vpc.as_ref().map(|vpc| {
                 Vpc::new(
-                    vpc.subnet_ids
-                        .ids()
-                        .iter()
-                        .map(|id| id.to_string())
-                        .collect(),
-                    vpc.security_group_ids
-                        .ids()
-                        .iter()
-                        .map(|id| id.to_string())
-                        .collect(),
+                    vpc.subnet_ids.to_strings(),
+                    vpc.security_group_ids.to_strings(),
                 )
             }),
         }
