@@ -44,6 +44,12 @@ pub struct FunctionConfig {
     /// The Secrets Manager secret holding the warehouse's connection URL (never the password here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warehouse_secret_arn: Option<Arn>,
+    /// The customer-managed KMS key that secret is encrypted with (none: AWS's managed key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_secret_kms_key_arn: Option<KmsKeyArn>,
+    /// The VPC subnets and security groups the function runs in (none: outside any VPC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<FunctionVpc>,
     #[serde(default)]
     pub environment: FunctionEnvironment,
 }
@@ -107,6 +113,65 @@ fn url_has_password(url: &str) -> bool {
     })
 }
 
+/// `[function.vpc]`: the subnets (each gets the function's network interface) and security groups
+/// of the VPC the warehouse is in.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionVpc {
+    pub subnet_ids: DistinctIds<SubnetId, 16>,
+    pub security_group_ids: DistinctIds<SecurityGroupId, 5>,
+}
+
+/// 1 to `MAX` ids, none twice (Lambda's limits: 16 subnets, 5 security groups).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "Vec<Id>", into = "Vec<Id>")]
+#[serde(bound(deserialize = "Id: Deserialize<'de> + PartialEq + fmt::Display"))]
+#[serde(bound(serialize = "Id: Serialize + Clone"))]
+pub struct DistinctIds<Id, const MAX: usize>(Vec<Id>);
+
+impl<Id: fmt::Display, const MAX: usize> DistinctIds<Id, MAX> {
+    pub fn ids(&self) -> &[Id] {
+        &self.0
+    }
+
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(Id::to_string).collect()
+    }
+}
+
+impl<Id: PartialEq + fmt::Display, const MAX: usize> TryFrom<Vec<Id>> for DistinctIds<Id, MAX> {
+    type Error = String;
+    fn try_from(ids: Vec<Id>) -> Result<Self, String> {
+        if !(1..=MAX).contains(&ids.len()) {
+            return Err(format!("{} ids given: list 1 to {MAX}", ids.len()));
+        }
+        if let Some(twice) = ids
+            .iter()
+            .enumerate()
+            .find_map(|(i, id)| ids[..i].contains(id).then_some(id))
+        {
+            return Err(format!("`{twice}` is listed twice"));
+        }
+        Ok(Self(ids))
+    }
+}
+
+impl<Id, const MAX: usize> From<DistinctIds<Id, MAX>> for Vec<Id> {
+    fn from(ids: DistinctIds<Id, MAX>) -> Self {
+        ids.0
+    }
+}
+
+/// Whether `id` is `prefix` and 8 or 17 lower-case hexadecimal digits, as EC2 ids are.
+fn is_ec2_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// The S3 location under which each execution's chunks are stored.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +180,10 @@ pub struct ChunkStoreConfig {
     /// A key prefix such as `task02/`; each execution's chunks go under `<prefix><execution>/`.
     #[serde(default)]
     pub prefix: String,
+    /// The bucket's lifecycle rule expires objects under the prefix this many days after they
+    /// were written: the chunks of a failed execution (kept for a redrive) do not stay forever.
+    #[serde(default)]
+    pub expire_after_days: ExpireAfterDays,
 }
 
 /// One `[state_machines.NAME]` table.
@@ -352,6 +421,63 @@ checked_range!(
     /// Distributed Map concurrency: AWS runs at most 10,000 child executions of a Map Run at once.
     DistributedConcurrency, 1..=10000
 );
+checked_range!(
+    /// Days before the chunk store's lifecycle rule expires a chunk object.
+    ExpireAfterDays, 1..=3650
+);
+
+impl Default for ExpireAfterDays {
+    /// A week: time to notice a failed execution and redrive it.
+    fn default() -> Self {
+        Self(7)
+    }
+}
+
+checked_string!(
+    /// A VPC subnet id, `subnet-` and 8 or 17 hexadecimal digits.
+    SubnetId,
+    "is not a subnet id (subnet- and 8 or 17 lower-case hexadecimal digits)",
+    |s| is_ec2_id(s, "subnet-")
+);
+checked_string!(
+    /// A VPC security group id, `sg-` and 8 or 17 hexadecimal digits.
+    SecurityGroupId,
+    "is not a security group id (sg- and 8 or 17 lower-case hexadecimal digits)",
+    |s| is_ec2_id(s, "sg-")
+);
+checked_string!(
+    /// The ARN of a KMS key (not an alias: a key policy and `kms:Decrypt` name the key).
+    KmsKeyArn,
+    "is not the ARN of a KMS key (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)",
+    |s| {
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "kms"
+            && !parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && parts[5].strip_prefix("key/").is_some_and(|id| !id.is_empty() && !id.contains('/'))
+    }
+);
+
+/// The region field of an ARN (empty for a global service such as IAM).
+fn region_of(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or_default()
+}
+
+impl Arn {
+    pub fn region(&self) -> &str {
+        region_of(&self.0)
+    }
+}
+
+impl KmsKeyArn {
+    pub fn region(&self) -> &str {
+        region_of(&self.0)
+    }
+}
 
 checked_string!(
     /// A Distributed Map's label: it names the Map Run and its child executions.
@@ -394,7 +520,7 @@ impl DeployConfig {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
         let config: Self = toml::from_str(text).map_err(|err| ConfigError::Invalid {
             path: path.to_owned(),
-            message: err.to_string().trim_end().to_owned(),
+            message: one_line(text, &err),
         })?;
         let invalid = |message: &str| ConfigError::Invalid {
             path: path.to_owned(),
@@ -434,6 +560,24 @@ impl DeployConfig {
             return Err(invalid(
                 "`function.warehouse_secret_arn` and `function.environment.DATABASE_URL` both name the warehouse; keep one (the secret, for anything with a password)",
             ));
+        }
+        if let Some(key) = &function.warehouse_secret_kms_key_arn {
+            let at = key_line(text, "function.warehouse_secret_kms_key_arn");
+            match &function.warehouse_secret_arn {
+                None => {
+                    return Err(invalid(&format!(
+                        "{at}`function.warehouse_secret_kms_key_arn` is set without `function.warehouse_secret_arn`: the key only decrypts that secret; name the secret or remove the key"
+                    )));
+                }
+                Some(secret) if secret.region() != key.region() => {
+                    return Err(invalid(&format!(
+                        "{at}`function.warehouse_secret_kms_key_arn` is in {} but the warehouse secret is in {}: Secrets Manager encrypts a secret with a key of its own region",
+                        key.region(),
+                        secret.region()
+                    )));
+                }
+                Some(_) => {}
+            }
         }
         Ok(config)
     }
@@ -488,6 +632,70 @@ impl DeployConfig {
         ))
         .expect("parse checks that the bucket and prefix make a chunk store")
     }
+}
+
+/// toml's error in one line: `line N, `table.key`: what is wrong`.
+fn one_line(text: &str, err: &toml::de::Error) -> String {
+    let message = err
+        .message()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let Some(span) = err.span() else {
+        return message;
+    };
+    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    match key_at(text, line) {
+        Some(key) => format!("line {line}, `{key}`: {message}"),
+        None => format!("line {line}: {message}"),
+    }
+}
+
+/// The dotted key whose value is on line `line` (1-based): the nearest `key =` at or above it
+/// (a multi-line array's elements have none), under the nearest table header above that.
+fn key_at(text: &str, line: usize) -> Option<String> {
+    let mut key = None;
+    for current in text
+        .lines()
+        .take(line)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        let current = current.trim();
+        if let Some(header) = current.strip_prefix('[') {
+            let table = header.split(']').next().unwrap_or_default().trim();
+            return Some(match key {
+                Some(key) => format!("{table}.{key}"),
+                None => table.to_owned(),
+            });
+        }
+        if key.is_none() && !current.starts_with('#') {
+            key = current
+                .split_once('=')
+                .map(|(name, _)| name.trim())
+                .filter(|name| {
+                    !name.is_empty()
+                        && name
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+                });
+        }
+    }
+    key.map(str::to_owned)
+}
+
+/// `line N: ` for the line that sets `dotted_key`, for checks made after parsing.
+fn key_line(text: &str, dotted_key: &str) -> String {
+    (1..=text.lines().count())
+        .find(|&line| {
+            text.lines()
+                .nth(line - 1)
+                .is_some_and(|l| l.contains('=') && !l.trim_start().starts_with('#'))
+                && key_at(text, line).as_deref() == Some(dotted_key)
+        })
+        .map(|line| format!("line {line}: "))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -660,6 +868,228 @@ mod tests {
         let err = parse_error(&with_env("1BAD = \"x\""));
         assert!(
             err.contains("`1BAD` is not an environment variable name"),
+            "{err}"
+        );
+    }
+
+    /// The one-line error for `text`, which must name `key` and the line that sets it.
+    fn error_at_key(text: &str, key: &str, line_text: &str) -> String {
+        let err = parse_error(text);
+        let line = text.lines().position(|l| l.contains(line_text)).unwrap() + 1;
+        assert!(
+            err.contains(&format!("line {line}, `{key}`"))
+                || err.contains(&format!("line {line}: `{key}`")),
+            "no line {line} and `{key}` in: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    }
+
+    #[test]
+    fn chunks_expire_after_7_days_unless_set_from_1_to_3650() {
+        let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.chunk_store.expire_after_days.get(), 7);
+        let without = committed().replace("expire_after_days = 7\n", "");
+        assert_ne!(without, committed());
+        let config = DeployConfig::parse(&without, Path::new("deploy.toml")).unwrap();
+        assert_eq!(
+            config.chunk_store.expire_after_days,
+            ExpireAfterDays::default()
+        );
+        let year = committed().replace("expire_after_days = 7", "expire_after_days = 365");
+        let config = DeployConfig::parse(&year, Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.chunk_store.expire_after_days.get(), 365);
+        for days in ["0", "3651", "\"7\""] {
+            let text = committed().replace(
+                "expire_after_days = 7",
+                &format!("expire_after_days = {days}"),
+            );
+            error_at_key(
+                &text,
+                "chunk_store.expire_after_days",
+                "expire_after_days =",
+            );
+        }
+    }
+
+    /// The committed file with its commented `[function.vpc]` example turned on, then `edit`ed.
+    fn with_vpc(subnets: &str, groups: &str) -> String {
+        let text = committed().replace("# [function.vpc]\n", "[function.vpc]\n");
+        assert_ne!(
+            text,
+            committed(),
+            "the committed file shows a [function.vpc] example"
+        );
+        let text = text
+            .lines()
+            .map(|line| match line {
+                l if l.starts_with("# subnet_ids = ") => format!("subnet_ids = {subnets}"),
+                l if l.starts_with("# security_group_ids = ") => {
+                    format!("security_group_ids = {groups}")
+                }
+                l => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        text + "\n"
+    }
+
+    #[test]
+    fn a_vpc_needs_1_to_16_distinct_subnets_and_1_to_5_distinct_security_groups() {
+        let text = with_vpc(
+            r#"["subnet-0a1b2c3d", "subnet-0123456789abcdef0"]"#,
+            r#"["sg-0a1b2c3d"]"#,
+        );
+        let config = DeployConfig::parse(&text, Path::new("deploy.toml")).unwrap();
+        let vpc = config.function.vpc.unwrap();
+        assert_eq!(vpc.subnet_ids.ids().len(), 2);
+        assert_eq!(vpc.security_group_ids.ids()[0].as_str(), "sg-0a1b2c3d");
+        assert_eq!(
+            DeployConfig::parse(&committed(), Path::new("deploy.toml"))
+                .unwrap()
+                .function
+                .vpc,
+            None,
+            "no VPC in the committed file"
+        );
+
+        let subnets = |n: usize| {
+            let ids: Vec<String> = (0..n).map(|i| format!("\"subnet-{i:08x}\"")).collect();
+            format!("[{}]", ids.join(", "))
+        };
+        let groups = |n: usize| {
+            let ids: Vec<String> = (0..n).map(|i| format!("\"sg-{i:08x}\"")).collect();
+            format!("[{}]", ids.join(", "))
+        };
+        DeployConfig::parse(
+            &with_vpc(&subnets(16), &groups(5)),
+            Path::new("deploy.toml"),
+        )
+        .unwrap();
+        for (subnet_list, group_list, key, needle) in [
+            (
+                subnets(17),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "17 ids given: list 1 to 16",
+            ),
+            (
+                subnets(0),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "0 ids given",
+            ),
+            (
+                subnets(1),
+                groups(6),
+                "function.vpc.security_group_ids",
+                "list 1 to 5",
+            ),
+            (
+                r#"["subnet-0a1b2c3d", "subnet-0a1b2c3d"]"#.into(),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "`subnet-0a1b2c3d` is listed twice",
+            ),
+            (
+                r#"["subnet-0a1b2c3"]"#.into(),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "is not a subnet id",
+            ),
+            (
+                r#"["subnet-0A1B2C3D"]"#.into(),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "is not a subnet id",
+            ),
+            (
+                subnets(1),
+                r#"["sg-0a1b2c3g"]"#.into(),
+                "function.vpc.security_group_ids",
+                "is not a security group id",
+            ),
+            (
+                subnets(1),
+                r#"["subnet-0a1b2c3d"]"#.into(),
+                "function.vpc.security_group_ids",
+                "is not a security group id",
+            ),
+        ] {
+            let text = with_vpc(&subnet_list, &group_list);
+            let line_text = format!("{} = ", key.rsplit('.').next().unwrap());
+            let err = error_at_key(&text, key, &line_text);
+            assert!(err.contains(needle), "{subnet_list} {group_list}: {err}");
+        }
+        // A multi-line array is named by its key's line.
+        let text = with_vpc(
+            "[\n  \"subnet-0a1b2c3d\",\n  \"subnet-bad\",\n]",
+            &groups(1),
+        );
+        let err = error_at_key(&text, "function.vpc.subnet_ids", "subnet_ids = [");
+        assert!(err.contains("`subnet-bad` is not a subnet id"), "{err}");
+        let unknown = with_vpc(&subnets(1), &groups(1)).replace(
+            "[function.vpc]\n",
+            "[function.vpc]\nvpc_id = \"vpc-0a1b2c3d\"\n",
+        );
+        error_at_key(&unknown, "function.vpc.vpc_id", "vpc_id =");
+    }
+
+    #[test]
+    fn the_secret_kms_key_is_a_key_arn_in_the_secret_region_and_needs_the_secret() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with_key = |value: &str| {
+            committed().replace(
+                "# warehouse_secret_kms_key_arn = ",
+                &format!("warehouse_secret_kms_key_arn = \"{value}\" #"),
+            )
+        };
+        assert_ne!(
+            with_key(key),
+            committed(),
+            "the committed file shows the key"
+        );
+        let config = DeployConfig::parse(&with_key(key), Path::new("deploy.toml")).unwrap();
+        assert_eq!(
+            config
+                .function
+                .warehouse_secret_kms_key_arn
+                .unwrap()
+                .as_str(),
+            key
+        );
+        let at_key = "warehouse_secret_kms_key_arn =";
+        for bad in [
+            "arn:aws:kms:us-east-1:123456789012:alias/cm-etl",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            let err = error_at_key(
+                &with_key(bad),
+                "function.warehouse_secret_kms_key_arn",
+                at_key,
+            );
+            assert!(err.contains("is not the ARN of a KMS key"), "{err}");
+        }
+        let other_region = key.replace("us-east-1", "eu-west-1");
+        let err = error_at_key(
+            &with_key(&other_region),
+            "function.warehouse_secret_kms_key_arn",
+            at_key,
+        );
+        assert!(
+            err.contains("is in eu-west-1 but the warehouse secret is in us-east-1"),
+            "{err}"
+        );
+        let without_secret =
+            with_key(key).replace("warehouse_secret_arn = ", "# warehouse_secret_arn = ");
+        let err = error_at_key(
+            &without_secret,
+            "function.warehouse_secret_kms_key_arn",
+            at_key,
+        );
+        assert!(
+            err.contains("without `function.warehouse_secret_arn`"),
             "{err}"
         );
     }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cm_etl::{deploy, execution, runner, synth};
+use cm_etl::{bootstrap, deploy, execution, runner, synth};
 
 /// Define, check, run and deploy the cm-etl-pipeline-phase2 Step Functions pipeline.
 #[derive(Parser)]
@@ -22,6 +22,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     Start(execution::StartArgs),
     Status(execution::StatusArgs),
+    Bootstrap(bootstrap::BootstrapArgs),
+    Redrive(execution::RedriveArgs),
 }
 
 #[tokio::main]
@@ -34,6 +36,8 @@ async fn main() -> ExitCode {
         Command::Deploy(args) => deploy::main(args).await,
         Command::Start(args) => execution::start_main(args).await,
         Command::Status(args) => execution::status_main(args).await,
+        Command::Bootstrap(args) => bootstrap::main(args).await,
+        Command::Redrive(args) => execution::redrive_main(args).await,
     };
     match outcome {
         Ok(code) => code,
