@@ -172,7 +172,7 @@ fn object_error_cause(error: &ObjectError, bucket: &str) -> String {
         ObjectError::NoSuchBucket { operation } => {
             format!("The specified bucket does not exist: {bucket} (S3 {operation}: NoSuchBucket)")
         }
-        ObjectError::Failed { .. } => format!("S3 {error}"),
+        ObjectError::AccessDenied { .. } | ObjectError::Failed { .. } => format!("S3 {error}"),
     }
 }
 
