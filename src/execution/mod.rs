@@ -5,7 +5,6 @@
 //! history (Map iterations, the failing state) and DescribeMapRun (a Distributed Map's items).
 //! Following never stops an execution: Ctrl-C only stops watching it.
 
-mod aws_error;
 mod follow;
 mod history;
 mod input;
@@ -21,8 +20,9 @@ pub use history::MapIterations;
 pub use report::{ExecutionReport, Status};
 
 use crate::aws::{AwsArgs, sdk_config};
+use crate::aws_error;
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, to_stdout};
 use follow::{Observer, Progress};
 
 /// Exit code when Ctrl-C stops the following (the execution keeps running).
@@ -93,8 +93,11 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     let machine =
         resolve::state_machine_name(&config, args.state_machine.as_deref(), &args.config)?;
 
-    let client = Client::new(&sdk_config(&args.aws, &config).await);
-    let machine_arn = resolve::state_machine_arn(&client, &config, machine, &args.config).await?;
+    let sdk = sdk_config(&args.aws, &config).await;
+    let endpoint = aws_error::endpoint_name(&sdk);
+    let client = Client::new(&sdk);
+    let machine_arn =
+        resolve::state_machine_arn(&client, &endpoint, &config, machine, &args.config).await?;
     let started = client
         .start_execution()
         .state_machine_arn(&machine_arn)
@@ -112,22 +115,24 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
                      --name, or leave it out for a new one"
                 )
             } else {
-                aws_error::describe("starting the execution", &err)
+                aws_error::describe("StartExecution", &endpoint, &err)
             }
         })?;
     let execution_arn = started.execution_arn().to_owned();
     match args.output {
-        OutputFormat::Text => println!("{execution_arn}"),
+        OutputFormat::Text => to_stdout(&format!("{execution_arn}\n"))?,
         OutputFormat::Json => eprintln!("started {execution_arn}"),
     }
     if !args.wait {
         if args.output == OutputFormat::Json {
-            let report = Observer::new(&client, &execution_arn).observe().await?;
-            println!("{}", report.to_json());
+            let report = Observer::new(&client, &endpoint, &execution_arn)
+                .observe()
+                .await?;
+            to_stdout(&format!("{}\n", report.to_json()))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    watch(&client, &execution_arn, true, args.output).await
+    watch(&client, &endpoint, &execution_arn, true, args.output).await
 }
 
 pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -150,27 +155,31 @@ pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
         )?),
         None => None,
     };
-    let client = Client::new(&sdk_config(&args.aws, &config).await);
+    let sdk = sdk_config(&args.aws, &config).await;
+    let endpoint = aws_error::endpoint_name(&sdk);
+    let client = Client::new(&sdk);
     let execution_arn = match (bare_name, machine) {
         (Some(name), Some(machine)) => {
             let machine_arn =
-                resolve::state_machine_arn(&client, &config, machine, &args.config).await?;
+                resolve::state_machine_arn(&client, &endpoint, &config, machine, &args.config)
+                    .await?;
             resolve::execution_arn(&machine_arn, name.as_str())?
         }
         _ => args.execution.clone(),
     };
-    watch(&client, &execution_arn, args.wait, args.output).await
+    watch(&client, &endpoint, &execution_arn, args.wait, args.output).await
 }
 
 /// Looks at the execution once, or follows it until it ends (until Ctrl-C, which leaves it
 /// running), prints the report and turns its status into the exit code.
 async fn watch(
     client: &Client,
+    endpoint: &str,
     execution_arn: &str,
     wait: bool,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    let mut observer = Observer::new(client, execution_arn);
+    let mut observer = Observer::new(client, endpoint, execution_arn);
     let report = if wait {
         let progress = Progress::on_stderr();
         tokio::select! {
@@ -188,8 +197,8 @@ async fn watch(
         observer.observe().await?
     };
     match output {
-        OutputFormat::Text => print!("{report}"),
-        OutputFormat::Json => println!("{}", report.to_json()),
+        OutputFormat::Text => to_stdout(&report.to_string())?,
+        OutputFormat::Json => to_stdout(&format!("{}\n", report.to_json()))?,
     }
     Ok(match report.status {
         Status::Succeeded | Status::Running => ExitCode::SUCCESS,
