@@ -5,7 +5,7 @@
 //!
 //! Bounds ([`SampleData::check`]): at most [`SampleData::MAX_KEYS`] keys (the SSN generator is a
 //! permutation of 0..10^9, so SSNs are unique only below 10^9 keys), [`SampleData::MAX_ROWS_PER_KEY`]
-//! rows per key and [`SampleData::MAX_ROWS`] rows in all (about 6 GB of SQLite); nothing here can
+//! rows per key and [`SampleData::MAX_ROWS`] rows in all (gigabytes of SQLite already); nothing here can
 //! overflow within them, and the counts saturate outside them rather than wrap.
 
 use chrono::{Days, NaiveDate};
