@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use etl_lambda::contract::{ChunkBudget, ChunkStoreUri, env};
+use etl_lambda::warehouse::database_url;
 use serde::{Deserialize, Serialize};
 
 /// The file `synth`, `deploy`, `start` and `status` read unless `--config` says otherwise.
@@ -87,7 +88,7 @@ impl TryFrom<BTreeMap<String, String>> for FunctionEnvironment {
                     "`{name}` is set by deploy from [chunk_store] and function.warehouse_secret_arn; remove it here"
                 ));
             }
-            if name == env::DATABASE_URL && url_has_password(value) {
+            if name == env::DATABASE_URL && database_url::has_password(value) {
                 return Err(format!(
                     "`{name}` carries a password, which anyone who can read the function's configuration would see; put the URL in a Secrets Manager secret and name it in function.warehouse_secret_arn"
                 ));
@@ -101,16 +102,6 @@ impl From<FunctionEnvironment> for BTreeMap<String, String> {
     fn from(environment: FunctionEnvironment) -> Self {
         environment.0
     }
-}
-
-/// Whether a URL's authority carries `user:password@`.
-fn url_has_password(url: &str) -> bool {
-    url.split_once("://").is_some_and(|(_, rest)| {
-        let authority = rest.split('/').next().unwrap_or_default();
-        authority
-            .rsplit_once('@')
-            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-    })
 }
 
 /// `[function.vpc]`: the subnets (each gets the function's network interface) and security groups
@@ -322,7 +313,12 @@ macro_rules! checked_string {
             type Error = String;
             fn try_from(value: String) -> Result<Self, String> {
                 let check: fn(&str) -> bool = $check;
-                if check(&value) { Ok(Self(value)) } else { Err(format!("`{value}` {}", $rule)) }
+                if check(&value) {
+                    Ok(Self(value))
+                } else {
+                    // A URL pasted into the wrong key must not show its password.
+                    Err(format!("`{}` {}", database_url::redacted(&value), $rule))
+                }
             }
         }
 
@@ -486,7 +482,7 @@ checked_string!(
     |s| crate::asl::validate::label_problem(s).is_none()
 );
 
-/// `deploy.toml` could not be used: the message names the file, the key and the line.
+/// `deploy.toml` could not be used: one line naming the file, the line, the key and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}; run from the repository root or pass --config PATH")]
@@ -494,8 +490,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}{}: {message}", line.map(|n| format!(" line {n}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     #[error(
         "{path} has no [state_machines.{name}] table; the state machines it defines are: {known}"
     )]
@@ -504,6 +504,76 @@ pub enum ConfigError {
         name: String,
         known: String,
     },
+}
+
+/// The text of a deploy.toml being parsed, for errors that point at a line.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    /// A TOML syntax or type error as one line (toml's own message spans five, with a snippet).
+    /// `key` is the dotted path serde was reading.
+    fn toml_error(&self, error: &toml::de::Error, key: Option<String>) -> ConfigError {
+        let span = error.span();
+        let mut message = error.message().trim_end().replace('\n', "; ");
+        // serde may quote the value it refused; a URL there must not show its password.
+        if let Some(value) = span.as_ref().and_then(|span| self.text.get(span.clone())) {
+            let value = value.trim_matches(['"', '\'']);
+            if database_url::has_password(value) {
+                message = message.replace(value, &database_url::redacted(value));
+            }
+        }
+        let what_to_do = if message.starts_with("unknown field") {
+            "; fix its name or remove it (the README lists every key)"
+        } else if message.starts_with("missing field") {
+            "; add it (see the committed deploy.toml)"
+        } else {
+            ""
+        };
+        let message = match key.filter(|key| !key.is_empty() && key != ".") {
+            Some(key) => format!("`{key}`: {message}{what_to_do}"),
+            None => format!("{message}{what_to_do}"),
+        };
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: span.map(|span| self.line_of(span.start)),
+            message,
+        }
+    }
+
+    /// An error about the value of `key` (a path of table names and a key), on its line.
+    fn key_error(
+        &self,
+        document: &toml::de::DeTable<'_>,
+        key: &[&str],
+        message: String,
+    ) -> ConfigError {
+        let mut table = Some(document);
+        let mut offset = None;
+        for name in key {
+            let Some((found, value)) =
+                table.and_then(|t| t.iter().find(|(k, _)| k.get_ref() == name))
+            else {
+                break;
+            };
+            offset = Some(found.span().start);
+            table = value.get_ref().as_table();
+        }
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: offset.map(|offset| self.line_of(offset)),
+            message,
+        }
+    }
 }
 
 impl DeployConfig {
@@ -518,37 +588,68 @@ impl DeployConfig {
 
     /// Parses `text` as the contents of `path` (the path is only used in messages).
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|err| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: one_line(text, &err),
-        })?;
-        let invalid = |message: &str| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: message.into(),
-        };
-        if config.chunking.max_rows == 0 || config.chunking.max_keys == 0 {
-            return Err(invalid(
-                "`chunking.max_rows` and `chunking.max_keys` must be at least 1",
-            ));
+        let source = Source { path, text };
+        let document =
+            toml::de::DeTable::parse(text).map_err(|err| source.toml_error(&err, None))?;
+        let config: Self =
+            serde_path_to_error::deserialize(toml::de::Deserializer::from(document.clone()))
+                .map_err(|err| source.toml_error(err.inner(), Some(err.path().to_string())))?;
+        config.check(&source, document.get_ref())?;
+        Ok(config)
+    }
+
+    /// The rules that span several keys, each reported on the line of the key to change.
+    fn check(
+        &self,
+        source: &Source<'_>,
+        document: &toml::de::DeTable<'_>,
+    ) -> Result<(), ConfigError> {
+        let invalid = |key: &[&str], message: String| Err(source.key_error(document, key, message));
+        for (key, value) in [
+            ("max_rows", self.chunking.max_rows),
+            ("max_keys", self.chunking.max_keys),
+        ] {
+            if value == 0 {
+                return invalid(
+                    &["chunking", key],
+                    format!("`chunking.{key}` must be at least 1"),
+                );
+            }
         }
-        let store = &config.chunk_store;
-        ChunkStoreUri::new(format!("s3://{}/{}", store.bucket, store.prefix)).map_err(|err| {
-            invalid(&format!(
-                "[chunk_store] bucket and prefix do not make a chunk store: {}",
-                err.rule
-            ))
-        })?;
-        let function = &config.function;
-        for (name, machine) in &config.state_machines {
+        let store = &self.chunk_store;
+        if let Err(err) = ChunkStoreUri::new(format!("s3://{}/{}", store.bucket, store.prefix)) {
+            return invalid(
+                &["chunk_store"],
+                format!(
+                    "[chunk_store] bucket and prefix do not make a chunk store: {}",
+                    err.rule
+                ),
+            );
+        }
+        let function = &self.function;
+        for (name, machine) in &self.state_machines {
             if machine.map.execution_type == ChildExecutionType::Express
                 && function.timeout_seconds.get() > ChildExecutionType::EXPRESS_LIMIT_SECONDS
             {
-                return Err(invalid(&format!(
-                    "`state_machines.{name}.map.execution_type` is EXPRESS, whose child executions stop after {} s, but `function.timeout_seconds` is {}: lower the timeout to {} or use STANDARD",
-                    ChildExecutionType::EXPRESS_LIMIT_SECONDS,
-                    function.timeout_seconds.get(),
-                    ChildExecutionType::EXPRESS_LIMIT_SECONDS
-                )));
+                return invalid(
+                    &["state_machines", name.as_str(), "map", "execution_type"],
+                    format!(
+                        "`state_machines.{name}.map.execution_type` is EXPRESS, whose child executions stop after {} s, but `function.timeout_seconds` is {}: lower the timeout to {} or use STANDARD",
+                        ChildExecutionType::EXPRESS_LIMIT_SECONDS,
+                        function.timeout_seconds.get(),
+                        ChildExecutionType::EXPRESS_LIMIT_SECONDS
+                    ),
+                );
+            }
+            let logging = &machine.logging;
+            if logging.level != LogLevel::Off && logging.log_group_arn.is_none() {
+                return invalid(
+                    &["state_machines", name.as_str(), "logging", "level"],
+                    format!(
+                        "`state_machines.{name}.logging.level` is {}, which needs a CloudWatch Logs group: add `log_group_arn = \"arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*\"` to [state_machines.{name}.logging], or set the level to \"OFF\"",
+                        format!("{:?}", logging.level).to_uppercase()
+                    ),
+                );
             }
         }
         if function.warehouse_secret_arn.is_some()
@@ -557,29 +658,34 @@ impl DeployConfig {
                 .variables()
                 .contains_key(env::DATABASE_URL)
         {
-            return Err(invalid(
-                "`function.warehouse_secret_arn` and `function.environment.DATABASE_URL` both name the warehouse; keep one (the secret, for anything with a password)",
-            ));
+            return invalid(
+                &["function", "environment", env::DATABASE_URL],
+                "`function.warehouse_secret_arn` and `function.environment.DATABASE_URL` both name the warehouse; keep one (the secret, for anything with a password)".to_owned(),
+            );
         }
         if let Some(key) = &function.warehouse_secret_kms_key_arn {
-            let at = key_line(text, "function.warehouse_secret_kms_key_arn");
+            let at = ["function", "warehouse_secret_kms_key_arn"];
             match &function.warehouse_secret_arn {
                 None => {
-                    return Err(invalid(&format!(
-                        "{at}`function.warehouse_secret_kms_key_arn` is set without `function.warehouse_secret_arn`: the key only decrypts that secret; name the secret or remove the key"
-                    )));
+                    return invalid(
+                        &at,
+                        "`function.warehouse_secret_kms_key_arn` is set without `function.warehouse_secret_arn`: the key only decrypts that secret; name the secret or remove the key".to_owned(),
+                    );
                 }
                 Some(secret) if secret.region() != key.region() => {
-                    return Err(invalid(&format!(
-                        "{at}`function.warehouse_secret_kms_key_arn` is in {} but the warehouse secret is in {}: Secrets Manager encrypts a secret with a key of its own region",
-                        key.region(),
-                        secret.region()
-                    )));
+                    return invalid(
+                        &at,
+                        format!(
+                            "`function.warehouse_secret_kms_key_arn` is in {} but the warehouse secret is in {}: Secrets Manager encrypts a secret with a key of its own region",
+                            key.region(),
+                            secret.region()
+                        ),
+                    );
                 }
                 Some(_) => {}
             }
         }
-        Ok(config)
+        Ok(())
     }
 
     /// The `[state_machines.NAME]` table, or an error listing the names there are.
@@ -632,70 +738,6 @@ impl DeployConfig {
         ))
         .expect("parse checks that the bucket and prefix make a chunk store")
     }
-}
-
-/// toml's error in one line: `line N, `table.key`: what is wrong`.
-fn one_line(text: &str, err: &toml::de::Error) -> String {
-    let message = err
-        .message()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    let Some(span) = err.span() else {
-        return message;
-    };
-    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-    match key_at(text, line) {
-        Some(key) => format!("line {line}, `{key}`: {message}"),
-        None => format!("line {line}: {message}"),
-    }
-}
-
-/// The dotted key whose value is on line `line` (1-based): the nearest `key =` at or above it
-/// (a multi-line array's elements have none), under the nearest table header above that.
-fn key_at(text: &str, line: usize) -> Option<String> {
-    let mut key = None;
-    for current in text
-        .lines()
-        .take(line)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-    {
-        let current = current.trim();
-        if let Some(header) = current.strip_prefix('[') {
-            let table = header.split(']').next().unwrap_or_default().trim();
-            return Some(match key {
-                Some(key) => format!("{table}.{key}"),
-                None => table.to_owned(),
-            });
-        }
-        if key.is_none() && !current.starts_with('#') {
-            key = current
-                .split_once('=')
-                .map(|(name, _)| name.trim())
-                .filter(|name| {
-                    !name.is_empty()
-                        && name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-                });
-        }
-    }
-    key.map(str::to_owned)
-}
-
-/// `line N: ` for the line that sets `dotted_key`, for checks made after parsing.
-fn key_line(text: &str, dotted_key: &str) -> String {
-    (1..=text.lines().count())
-        .find(|&line| {
-            text.lines()
-                .nth(line - 1)
-                .is_some_and(|l| l.contains('=') && !l.trim_start().starts_with('#'))
-                && key_at(text, line).as_deref() == Some(dotted_key)
-        })
-        .map(|line| format!("line {line}: "))
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -876,9 +918,10 @@ mod tests {
     fn error_at_key(text: &str, key: &str, line_text: &str) -> String {
         let err = parse_error(text);
         let line = text.lines().position(|l| l.contains(line_text)).unwrap() + 1;
+        // An element of a list is named by its index: `key[0]`.
         assert!(
-            err.contains(&format!("line {line}, `{key}`"))
-                || err.contains(&format!("line {line}: `{key}`")),
+            err.contains(&format!("line {line}: `{key}`"))
+                || err.contains(&format!("line {line}: `{key}[")),
             "no line {line} and `{key}` in: {err}"
         );
         assert_eq!(err.lines().count(), 1, "{err}");
@@ -1095,10 +1138,81 @@ mod tests {
     }
 
     #[test]
-    fn only_user_and_password_count_as_a_password() {
-        assert!(url_has_password("postgres://u:p@h/db"));
-        assert!(!url_has_password("postgres://u@h/db"));
-        assert!(!url_has_password("postgres://h:5432/db"));
-        assert!(!url_has_password("sqlite:///tmp/a:b@c.db"));
+    fn a_password_anywhere_in_database_url_is_refused_and_never_echoed() {
+        for url in [
+            "postgres://etl:s3cret@db.internal/warehouse",
+            "postgres://etl@db.internal/warehouse?password=s3cret",
+            "postgres://etl@db.internal/warehouse?sslmode=require&PASSWORD=s3cret",
+            "postgres://etl@db.internal/warehouse?pass%77ord=s3cret",
+            "postgres://etl@db.internal/warehouse?sslpassword=s3cret",
+        ] {
+            let text = committed()
+                .replace(
+                    "[function.environment]\n",
+                    &format!("[function.environment]\nDATABASE_URL = \"{url}\"\n"),
+                )
+                .replace("warehouse_secret_arn = ", "# warehouse_secret_arn = ");
+            let err = parse_error(&text);
+            assert!(err.contains("carries a password"), "{url}: {err}");
+            assert!(
+                !err.contains("s3cret"),
+                "{url}: the password is echoed: {err}"
+            );
+        }
+        let err = parse_error(&committed().replace(
+            "role_arn = \"arn:aws:iam::123456789012:role/cm-etl-phase2-lambda\"",
+            "role_arn = \"postgres://etl:s3cret@db/w\"",
+        ));
+        assert!(
+            err.contains("is not an ARN") && !err.contains("s3cret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_error_is_one_line_naming_the_file_line_and_key() {
+        let text = committed().replace("timeout_seconds = 900", "timeout_seconds = \"900\"");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("timeout_seconds"))
+            .unwrap()
+            + 1;
+        let err = parse_error(&text);
+        assert!(
+            err.starts_with(&format!(
+                "deploy.toml line {line}: `function.timeout_seconds`: "
+            )),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+
+        let err = parse_error(&committed().replace("[chunking]", "[chunking"));
+        assert!(err.starts_with("deploy.toml line "), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
+    fn logging_other_than_off_needs_a_log_group() {
+        for level in ["ALL", "ERROR", "FATAL"] {
+            let text = committed().replace("level = \"OFF\"", &format!("level = \"{level}\""));
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("level = "))
+                .unwrap()
+                + 1;
+            let err = parse_error(&text);
+            assert!(
+                err.starts_with(&format!("deploy.toml line {line}: "))
+                    && err.contains(&format!(
+                        "is {level}, which needs a CloudWatch Logs group: add `log_group_arn"
+                    )),
+                "{err}"
+            );
+            let with_group = text.replace(
+                &format!("level = \"{level}\"\n"),
+                &format!("level = \"{level}\"\nlog_group_arn = \"arn:aws:logs:us-east-1:123456789012:log-group:sfn:*\"\n"),
+            );
+            DeployConfig::parse(&with_group, Path::new("deploy.toml")).unwrap();
+        }
     }
 }

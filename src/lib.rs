@@ -8,6 +8,7 @@
 
 pub mod asl;
 pub mod aws;
+pub mod aws_error;
 pub mod bootstrap;
 pub mod config;
 pub mod deploy;

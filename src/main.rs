@@ -28,7 +28,14 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            eprintln!("{}", one_line(&err.render().to_string()));
+            return ExitCode::from(2);
+        }
+    };
     let outcome = match cli.command {
         Command::Synth(args) => synth::main(args),
         Command::Run(args) => runner::main(args).await,
@@ -46,4 +53,18 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// clap's message on one line: its lines up to the usage hint it appends, joined. Every error of
+/// the command line is one line, like every other error of cm-etl.
+fn one_line(message: &str) -> String {
+    message
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

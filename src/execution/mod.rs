@@ -6,7 +6,6 @@
 //! Following never stops an execution: Ctrl-C only stops watching it. `redrive` restarts a
 //! failed execution and can follow it the same way.
 
-mod aws_error;
 mod follow;
 mod history;
 mod input;
@@ -23,8 +22,9 @@ pub use history::MapIterations;
 pub use report::{ExecutionReport, Status};
 
 use crate::aws::{AwsArgs, sdk_config};
+use crate::aws_error;
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, to_stdout};
 use follow::{Observer, Progress};
 
 /// Exit code when Ctrl-C stops the following (the execution keeps running).
@@ -123,8 +123,11 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     let machine =
         resolve::state_machine_name(&config, args.state_machine.as_deref(), &args.config)?;
 
-    let client = Client::new(&sdk_config(&args.aws, &config).await);
-    let machine_arn = resolve::state_machine_arn(&client, &config, machine, &args.config).await?;
+    let sdk = sdk_config(&args.aws, &config).await;
+    let endpoint = aws_error::endpoint_name(&sdk);
+    let client = Client::new(&sdk);
+    let machine_arn =
+        resolve::state_machine_arn(&client, &endpoint, &config, machine, &args.config).await?;
     let started = client
         .start_execution()
         .state_machine_arn(&machine_arn)
@@ -142,27 +145,29 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
                      --name, or leave it out for a new one"
                 )
             } else {
-                aws_error::describe("starting the execution", &err)
+                aws_error::describe("StartExecution", &endpoint, &err)
             }
         })?;
     let execution_arn = started.execution_arn().to_owned();
     match args.output {
-        OutputFormat::Text => println!("{execution_arn}"),
+        OutputFormat::Text => to_stdout(&format!("{execution_arn}\n"))?,
         OutputFormat::Json => eprintln!("started {execution_arn}"),
     }
     if !args.wait {
         if args.output == OutputFormat::Json {
-            let report = Observer::new(&client, &execution_arn).observe().await?;
-            println!("{}", report.to_json());
+            let report = Observer::new(&client, &endpoint, &execution_arn)
+                .observe()
+                .await?;
+            to_stdout(&format!("{}\n", report.to_json()))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    watch(&client, &execution_arn, true, args.output).await
+    watch(&client, &endpoint, &execution_arn, true, args.output).await
 }
 
 pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = DeployConfig::load(&args.config)?;
-    let (client, execution_arn) = connect_to_execution(
+    let (client, endpoint, execution_arn) = connect_to_execution(
         &args.execution,
         args.state_machine.as_deref(),
         &config,
@@ -170,12 +175,12 @@ pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
         &args.aws,
     )
     .await?;
-    watch(&client, &execution_arn, args.wait, args.output).await
+    watch(&client, &endpoint, &execution_arn, args.wait, args.output).await
 }
 
 pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let config = DeployConfig::load(&args.config)?;
-    let (client, execution_arn) = connect_to_execution(
+    let (client, endpoint, execution_arn) = connect_to_execution(
         &args.execution,
         args.state_machine.as_deref(),
         &config,
@@ -184,7 +189,7 @@ pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let expire_after_days = config.chunk_store.expire_after_days.get();
-    let redriven = redrive::redrive(&client, &execution_arn, expire_after_days).await?;
+    let redriven = redrive::redrive(&client, &endpoint, &execution_arn, expire_after_days).await?;
     let line = format!(
         "redrove {} at {}",
         redriven.execution_arn, redriven.redrive_date
@@ -197,8 +202,8 @@ pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     if !args.wait {
         return Ok(ExitCode::SUCCESS);
     }
-    redrive::wait_until_restarted(&client, &redriven).await?;
-    watch(&client, &execution_arn, true, args.output).await
+    redrive::wait_until_restarted(&client, &endpoint, &redriven).await?;
+    watch(&client, &endpoint, &execution_arn, true, args.output).await
 }
 
 /// The client and the execution ARN that `given` means: an ARN as it is, or a bare name under the
@@ -210,7 +215,7 @@ async fn connect_to_execution(
     config: &DeployConfig,
     config_path: &Path,
     aws: &AwsArgs,
-) -> anyhow::Result<(Client, String)> {
+) -> anyhow::Result<(Client, String, String)> {
     let bare_name = if given.starts_with("arn:") {
         None
     } else {
@@ -222,27 +227,31 @@ async fn connect_to_execution(
         let machine = resolve::state_machine_name(config, state_machine, config_path)?;
         Some((name, machine))
     };
-    let client = Client::new(&sdk_config(aws, config).await);
+    let sdk = sdk_config(aws, config).await;
+    let endpoint = aws_error::endpoint_name(&sdk);
+    let client = Client::new(&sdk);
     let execution_arn = match bare_name {
         Some((name, machine)) => {
             let machine_arn =
-                resolve::state_machine_arn(&client, config, machine, config_path).await?;
+                resolve::state_machine_arn(&client, &endpoint, config, machine, config_path)
+                    .await?;
             resolve::execution_arn(&machine_arn, name.as_str())?
         }
         None => given.to_owned(),
     };
-    Ok((client, execution_arn))
+    Ok((client, endpoint, execution_arn))
 }
 
 /// Looks at the execution once, or follows it until it ends (until Ctrl-C, which leaves it
 /// running), prints the report and turns its status into the exit code.
 async fn watch(
     client: &Client,
+    endpoint: &str,
     execution_arn: &str,
     wait: bool,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    let mut observer = Observer::new(client, execution_arn);
+    let mut observer = Observer::new(client, endpoint, execution_arn);
     let report = if wait {
         let progress = Progress::on_stderr();
         tokio::select! {
@@ -260,8 +269,8 @@ async fn watch(
         observer.observe().await?
     };
     match output {
-        OutputFormat::Text => print!("{report}"),
-        OutputFormat::Json => println!("{}", report.to_json()),
+        OutputFormat::Text => to_stdout(&report.to_string())?,
+        OutputFormat::Json => to_stdout(&format!("{}\n", report.to_json()))?,
     }
     Ok(match report.status {
         Status::Succeeded | Status::Running => ExitCode::SUCCESS,

@@ -12,8 +12,8 @@ use aws_sdk_sfn::types::ExecutionRedriveStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::aws_error;
 use super::report::{Status, rfc3339};
+use crate::aws_error;
 
 /// AWS redrives an execution only within this many days of its stop.
 pub const REDRIVE_WINDOW_DAYS: i64 = 14;
@@ -117,7 +117,11 @@ pub struct Redriven {
     pub redrives_before: i32,
 }
 
-async fn describe(client: &Client, execution_arn: &str) -> anyhow::Result<RedriveFacts> {
+async fn describe(
+    client: &Client,
+    endpoint: &str,
+    execution_arn: &str,
+) -> anyhow::Result<RedriveFacts> {
     let described = client
         .describe_execution()
         .execution_arn(execution_arn)
@@ -132,7 +136,7 @@ async fn describe(client: &Client, execution_arn: &str) -> anyhow::Result<Redriv
                     "there is no execution {execution_arn}; check the name, --state-machine and --region"
                 )
             } else {
-                aws_error::describe("describing the execution", &err)
+                aws_error::describe("DescribeExecution", endpoint, &err)
             }
         })?;
     RedriveFacts::of(&described)
@@ -141,10 +145,11 @@ async fn describe(client: &Client, execution_arn: &str) -> anyhow::Result<Redriv
 /// Checks that `execution_arn` may be redriven, then redrives it.
 pub async fn redrive(
     client: &Client,
+    endpoint: &str,
     execution_arn: &str,
     expire_after_days: u32,
 ) -> anyhow::Result<Redriven> {
-    let facts = describe(client, execution_arn).await?;
+    let facts = describe(client, endpoint, execution_arn).await?;
     if let Some(refusal) = facts.refusal(execution_arn, expire_after_days, Utc::now()) {
         anyhow::bail!("{refusal}; nothing was redriven");
     }
@@ -159,7 +164,7 @@ pub async fn redrive(
                 "AWS will not redrive {execution_arn}: {}; start a new execution with `cm-etl start`",
                 e.meta().message().unwrap_or("no reason given")
             ),
-            _ => aws_error::describe("redriving the execution", &err),
+            _ => aws_error::describe("RedriveExecution", endpoint, &err),
         })?;
     Ok(Redriven {
         execution_arn: execution_arn.to_owned(),
@@ -170,11 +175,15 @@ pub async fn redrive(
 
 /// Waits until DescribeExecution shows the redrive (a higher redrive count, or RUNNING), so that
 /// following it does not report the stop before it.
-pub async fn wait_until_restarted(client: &Client, redriven: &Redriven) -> anyhow::Result<()> {
+pub async fn wait_until_restarted(
+    client: &Client,
+    endpoint: &str,
+    redriven: &Redriven,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut delay = Duration::from_millis(200);
     loop {
-        let facts = describe(client, &redriven.execution_arn).await?;
+        let facts = describe(client, endpoint, &redriven.execution_arn).await?;
         if facts.redrive_count > redriven.redrives_before || facts.status == Status::Running {
             return Ok(());
         }
