@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use etl_lambda::contract::{ChunkBudget, ChunkStoreUri, env};
+use etl_lambda::warehouse::database_url;
 use serde::{Deserialize, Serialize};
 
 /// The file `synth`, `deploy`, `start` and `status` read unless `--config` says otherwise.
@@ -44,6 +45,12 @@ pub struct FunctionConfig {
     /// The Secrets Manager secret holding the warehouse's connection URL (never the password here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warehouse_secret_arn: Option<Arn>,
+    /// The customer-managed KMS key that secret is encrypted with (none: AWS's managed key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_secret_kms_key_arn: Option<KmsKeyArn>,
+    /// The VPC subnets and security groups the function runs in (none: outside any VPC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc: Option<FunctionVpc>,
     #[serde(default)]
     pub environment: FunctionEnvironment,
 }
@@ -81,7 +88,7 @@ impl TryFrom<BTreeMap<String, String>> for FunctionEnvironment {
                     "`{name}` is set by deploy from [chunk_store] and function.warehouse_secret_arn; remove it here"
                 ));
             }
-            if name == env::DATABASE_URL && url_has_password(value) {
+            if name == env::DATABASE_URL && database_url::has_password(value) {
                 return Err(format!(
                     "`{name}` carries a password, which anyone who can read the function's configuration would see; put the URL in a Secrets Manager secret and name it in function.warehouse_secret_arn"
                 ));
@@ -97,13 +104,62 @@ impl From<FunctionEnvironment> for BTreeMap<String, String> {
     }
 }
 
-/// Whether a URL's authority carries `user:password@`.
-fn url_has_password(url: &str) -> bool {
-    url.split_once("://").is_some_and(|(_, rest)| {
-        let authority = rest.split('/').next().unwrap_or_default();
-        authority
-            .rsplit_once('@')
-            .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+/// `[function.vpc]`: the subnets (each gets the function's network interface) and security groups
+/// of the VPC the warehouse is in.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionVpc {
+    pub subnet_ids: DistinctIds<SubnetId, 16>,
+    pub security_group_ids: DistinctIds<SecurityGroupId, 5>,
+}
+
+/// 1 to `MAX` ids, none twice (Lambda's limits: 16 subnets, 5 security groups).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "Vec<Id>", into = "Vec<Id>")]
+#[serde(bound(deserialize = "Id: Deserialize<'de> + PartialEq + fmt::Display"))]
+#[serde(bound(serialize = "Id: Serialize + Clone"))]
+pub struct DistinctIds<Id, const MAX: usize>(Vec<Id>);
+
+impl<Id: fmt::Display, const MAX: usize> DistinctIds<Id, MAX> {
+    pub fn ids(&self) -> &[Id] {
+        &self.0
+    }
+
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(Id::to_string).collect()
+    }
+}
+
+impl<Id: PartialEq + fmt::Display, const MAX: usize> TryFrom<Vec<Id>> for DistinctIds<Id, MAX> {
+    type Error = String;
+    fn try_from(ids: Vec<Id>) -> Result<Self, String> {
+        if !(1..=MAX).contains(&ids.len()) {
+            return Err(format!("{} ids given: list 1 to {MAX}", ids.len()));
+        }
+        if let Some(twice) = ids
+            .iter()
+            .enumerate()
+            .find_map(|(i, id)| ids[..i].contains(id).then_some(id))
+        {
+            return Err(format!("`{twice}` is listed twice"));
+        }
+        Ok(Self(ids))
+    }
+}
+
+impl<Id, const MAX: usize> From<DistinctIds<Id, MAX>> for Vec<Id> {
+    fn from(ids: DistinctIds<Id, MAX>) -> Self {
+        ids.0
+    }
+}
+
+/// Whether `id` is `prefix` and 8 or 17 lower-case hexadecimal digits, as EC2 ids are.
+fn is_ec2_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|hex| {
+        (hex.len() == 8 || hex.len() == 17)
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -115,6 +171,10 @@ pub struct ChunkStoreConfig {
     /// A key prefix such as `task02/`; each execution's chunks go under `<prefix><execution>/`.
     #[serde(default)]
     pub prefix: String,
+    /// The bucket's lifecycle rule expires objects under the prefix this many days after they
+    /// were written: the chunks of a failed execution (kept for a redrive) do not stay forever.
+    #[serde(default)]
+    pub expire_after_days: ExpireAfterDays,
 }
 
 /// One `[state_machines.NAME]` table.
@@ -253,7 +313,12 @@ macro_rules! checked_string {
             type Error = String;
             fn try_from(value: String) -> Result<Self, String> {
                 let check: fn(&str) -> bool = $check;
-                if check(&value) { Ok(Self(value)) } else { Err(format!("`{value}` {}", $rule)) }
+                if check(&value) {
+                    Ok(Self(value))
+                } else {
+                    // A URL pasted into the wrong key must not show its password.
+                    Err(format!("`{}` {}", database_url::redacted(&value), $rule))
+                }
             }
         }
 
@@ -352,6 +417,63 @@ checked_range!(
     /// Distributed Map concurrency: AWS runs at most 10,000 child executions of a Map Run at once.
     DistributedConcurrency, 1..=10000
 );
+checked_range!(
+    /// Days before the chunk store's lifecycle rule expires a chunk object.
+    ExpireAfterDays, 1..=3650
+);
+
+impl Default for ExpireAfterDays {
+    /// A week: time to notice a failed execution and redrive it.
+    fn default() -> Self {
+        Self(7)
+    }
+}
+
+checked_string!(
+    /// A VPC subnet id, `subnet-` and 8 or 17 hexadecimal digits.
+    SubnetId,
+    "is not a subnet id (subnet- and 8 or 17 lower-case hexadecimal digits)",
+    |s| is_ec2_id(s, "subnet-")
+);
+checked_string!(
+    /// A VPC security group id, `sg-` and 8 or 17 hexadecimal digits.
+    SecurityGroupId,
+    "is not a security group id (sg- and 8 or 17 lower-case hexadecimal digits)",
+    |s| is_ec2_id(s, "sg-")
+);
+checked_string!(
+    /// The ARN of a KMS key (not an alias: a key policy and `kms:Decrypt` name the key).
+    KmsKeyArn,
+    "is not the ARN of a KMS key (arn:aws:kms:REGION:ACCOUNT:key/KEY_ID)",
+    |s| {
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        parts.len() == 6
+            && parts[0] == "arn"
+            && parts[1].starts_with("aws")
+            && parts[2] == "kms"
+            && !parts[3].is_empty()
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && parts[5].strip_prefix("key/").is_some_and(|id| !id.is_empty() && !id.contains('/'))
+    }
+);
+
+/// The region field of an ARN (empty for a global service such as IAM).
+fn region_of(arn: &str) -> &str {
+    arn.split(':').nth(3).unwrap_or_default()
+}
+
+impl Arn {
+    pub fn region(&self) -> &str {
+        region_of(&self.0)
+    }
+}
+
+impl KmsKeyArn {
+    pub fn region(&self) -> &str {
+        region_of(&self.0)
+    }
+}
 
 checked_string!(
     /// A Distributed Map's label: it names the Map Run and its child executions.
@@ -360,7 +482,7 @@ checked_string!(
     |s| asl::validate::label_problem(s).is_none()
 );
 
-/// `deploy.toml` could not be used: the message names the file, the key and the line.
+/// `deploy.toml` could not be used: one line naming the file, the line, the key and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}; run from the repository root or pass --config PATH")]
@@ -368,8 +490,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}{}: {message}", line.map(|n| format!(" line {n}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     #[error(
         "{path} has no [state_machines.{name}] table; the state machines it defines are: {known}"
     )]
@@ -378,6 +504,76 @@ pub enum ConfigError {
         name: String,
         known: String,
     },
+}
+
+/// The text of a deploy.toml being parsed, for errors that point at a line.
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_of(&self, offset: usize) -> usize {
+        self.text[..offset.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1
+    }
+
+    /// A TOML syntax or type error as one line (toml's own message spans five, with a snippet).
+    /// `key` is the dotted path serde was reading.
+    fn toml_error(&self, error: &toml::de::Error, key: Option<String>) -> ConfigError {
+        let span = error.span();
+        let mut message = error.message().trim_end().replace('\n', "; ");
+        // serde may quote the value it refused; a URL there must not show its password.
+        if let Some(value) = span.as_ref().and_then(|span| self.text.get(span.clone())) {
+            let value = value.trim_matches(['"', '\'']);
+            if database_url::has_password(value) {
+                message = message.replace(value, &database_url::redacted(value));
+            }
+        }
+        let what_to_do = if message.starts_with("unknown field") {
+            "; fix its name or remove it (the README lists every key)"
+        } else if message.starts_with("missing field") {
+            "; add it (see the committed deploy.toml)"
+        } else {
+            ""
+        };
+        let message = match key.filter(|key| !key.is_empty() && key != ".") {
+            Some(key) => format!("`{key}`: {message}{what_to_do}"),
+            None => format!("{message}{what_to_do}"),
+        };
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: span.map(|span| self.line_of(span.start)),
+            message,
+        }
+    }
+
+    /// An error about the value of `key` (a path of table names and a key), on its line.
+    fn key_error(
+        &self,
+        document: &toml::de::DeTable<'_>,
+        key: &[&str],
+        message: String,
+    ) -> ConfigError {
+        let mut table = Some(document);
+        let mut offset = None;
+        for name in key {
+            let Some((found, value)) =
+                table.and_then(|t| t.iter().find(|(k, _)| k.get_ref() == name))
+            else {
+                break;
+            };
+            offset = Some(found.span().start);
+            table = value.get_ref().as_table();
+        }
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line: offset.map(|offset| self.line_of(offset)),
+            message,
+        }
+    }
 }
 
 impl DeployConfig {
@@ -392,37 +588,68 @@ impl DeployConfig {
 
     /// Parses `text` as the contents of `path` (the path is only used in messages).
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        let config: Self = toml::from_str(text).map_err(|err| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: err.to_string().trim_end().to_owned(),
-        })?;
-        let invalid = |message: &str| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: message.into(),
-        };
-        if config.chunking.max_rows == 0 || config.chunking.max_keys == 0 {
-            return Err(invalid(
-                "`chunking.max_rows` and `chunking.max_keys` must be at least 1",
-            ));
+        let source = Source { path, text };
+        let document =
+            toml::de::DeTable::parse(text).map_err(|err| source.toml_error(&err, None))?;
+        let config: Self =
+            serde_path_to_error::deserialize(toml::de::Deserializer::from(document.clone()))
+                .map_err(|err| source.toml_error(err.inner(), Some(err.path().to_string())))?;
+        config.check(&source, document.get_ref())?;
+        Ok(config)
+    }
+
+    /// The rules that span several keys, each reported on the line of the key to change.
+    fn check(
+        &self,
+        source: &Source<'_>,
+        document: &toml::de::DeTable<'_>,
+    ) -> Result<(), ConfigError> {
+        let invalid = |key: &[&str], message: String| Err(source.key_error(document, key, message));
+        for (key, value) in [
+            ("max_rows", self.chunking.max_rows),
+            ("max_keys", self.chunking.max_keys),
+        ] {
+            if value == 0 {
+                return invalid(
+                    &["chunking", key],
+                    format!("`chunking.{key}` must be at least 1"),
+                );
+            }
         }
-        let store = &config.chunk_store;
-        ChunkStoreUri::new(format!("s3://{}/{}", store.bucket, store.prefix)).map_err(|err| {
-            invalid(&format!(
-                "[chunk_store] bucket and prefix do not make a chunk store: {}",
-                err.rule
-            ))
-        })?;
-        let function = &config.function;
-        for (name, machine) in &config.state_machines {
+        let store = &self.chunk_store;
+        if let Err(err) = ChunkStoreUri::new(format!("s3://{}/{}", store.bucket, store.prefix)) {
+            return invalid(
+                &["chunk_store"],
+                format!(
+                    "[chunk_store] bucket and prefix do not make a chunk store: {}",
+                    err.rule
+                ),
+            );
+        }
+        let function = &self.function;
+        for (name, machine) in &self.state_machines {
             if machine.map.execution_type == ChildExecutionType::Express
                 && function.timeout_seconds.get() > ChildExecutionType::EXPRESS_LIMIT_SECONDS
             {
-                return Err(invalid(&format!(
-                    "`state_machines.{name}.map.execution_type` is EXPRESS, whose child executions stop after {} s, but `function.timeout_seconds` is {}: lower the timeout to {} or use STANDARD",
-                    ChildExecutionType::EXPRESS_LIMIT_SECONDS,
-                    function.timeout_seconds.get(),
-                    ChildExecutionType::EXPRESS_LIMIT_SECONDS
-                )));
+                return invalid(
+                    &["state_machines", name.as_str(), "map", "execution_type"],
+                    format!(
+                        "`state_machines.{name}.map.execution_type` is EXPRESS, whose child executions stop after {} s, but `function.timeout_seconds` is {}: lower the timeout to {} or use STANDARD",
+                        ChildExecutionType::EXPRESS_LIMIT_SECONDS,
+                        function.timeout_seconds.get(),
+                        ChildExecutionType::EXPRESS_LIMIT_SECONDS
+                    ),
+                );
+            }
+            let logging = &machine.logging;
+            if logging.level != LogLevel::Off && logging.log_group_arn.is_none() {
+                return invalid(
+                    &["state_machines", name.as_str(), "logging", "level"],
+                    format!(
+                        "`state_machines.{name}.logging.level` is {}, which needs a CloudWatch Logs group: add `log_group_arn = \"arn:aws:logs:REGION:ACCOUNT:log-group:NAME:*\"` to [state_machines.{name}.logging], or set the level to \"OFF\"",
+                        format!("{:?}", logging.level).to_uppercase()
+                    ),
+                );
             }
         }
         if function.warehouse_secret_arn.is_some()
@@ -431,11 +658,34 @@ impl DeployConfig {
                 .variables()
                 .contains_key(env::DATABASE_URL)
         {
-            return Err(invalid(
-                "`function.warehouse_secret_arn` and `function.environment.DATABASE_URL` both name the warehouse; keep one (the secret, for anything with a password)",
-            ));
+            return invalid(
+                &["function", "environment", env::DATABASE_URL],
+                "`function.warehouse_secret_arn` and `function.environment.DATABASE_URL` both name the warehouse; keep one (the secret, for anything with a password)".to_owned(),
+            );
         }
-        Ok(config)
+        if let Some(key) = &function.warehouse_secret_kms_key_arn {
+            let at = ["function", "warehouse_secret_kms_key_arn"];
+            match &function.warehouse_secret_arn {
+                None => {
+                    return invalid(
+                        &at,
+                        "`function.warehouse_secret_kms_key_arn` is set without `function.warehouse_secret_arn`: the key only decrypts that secret; name the secret or remove the key".to_owned(),
+                    );
+                }
+                Some(secret) if secret.region() != key.region() => {
+                    return invalid(
+                        &at,
+                        format!(
+                            "`function.warehouse_secret_kms_key_arn` is in {} but the warehouse secret is in {}: Secrets Manager encrypts a secret with a key of its own region",
+                            key.region(),
+                            secret.region()
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
     }
 
     /// The `[state_machines.NAME]` table, or an error listing the names there are.
@@ -688,11 +938,305 @@ mod tests {
         );
     }
 
+    /// The one-line error for `text`, which must name `key` and the line that sets it.
+    fn error_at_key(text: &str, key: &str, line_text: &str) -> String {
+        let err = parse_error(text);
+        let line = text.lines().position(|l| l.contains(line_text)).unwrap() + 1;
+        // An element of a list is named by its index: `key[0]`.
+        assert!(
+            err.contains(&format!("line {line}: `{key}`"))
+                || err.contains(&format!("line {line}: `{key}[")),
+            "no line {line} and `{key}` in: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    }
+
     #[test]
-    fn only_user_and_password_count_as_a_password() {
-        assert!(url_has_password("postgres://u:p@h/db"));
-        assert!(!url_has_password("postgres://u@h/db"));
-        assert!(!url_has_password("postgres://h:5432/db"));
-        assert!(!url_has_password("sqlite:///tmp/a:b@c.db"));
+    fn chunks_expire_after_7_days_unless_set_from_1_to_3650() {
+        let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.chunk_store.expire_after_days.get(), 7);
+        let without = committed().replace("expire_after_days = 7\n", "");
+        assert_ne!(without, committed());
+        let config = DeployConfig::parse(&without, Path::new("deploy.toml")).unwrap();
+        assert_eq!(
+            config.chunk_store.expire_after_days,
+            ExpireAfterDays::default()
+        );
+        let year = committed().replace("expire_after_days = 7", "expire_after_days = 365");
+        let config = DeployConfig::parse(&year, Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.chunk_store.expire_after_days.get(), 365);
+        for days in ["0", "3651", "\"7\""] {
+            let text = committed().replace(
+                "expire_after_days = 7",
+                &format!("expire_after_days = {days}"),
+            );
+            error_at_key(
+                &text,
+                "chunk_store.expire_after_days",
+                "expire_after_days =",
+            );
+        }
+    }
+
+    /// The committed file with its commented `[function.vpc]` example turned on, then `edit`ed.
+    fn with_vpc(subnets: &str, groups: &str) -> String {
+        let text = committed().replace("# [function.vpc]\n", "[function.vpc]\n");
+        assert_ne!(
+            text,
+            committed(),
+            "the committed file shows a [function.vpc] example"
+        );
+        let text = text
+            .lines()
+            .map(|line| match line {
+                l if l.starts_with("# subnet_ids = ") => format!("subnet_ids = {subnets}"),
+                l if l.starts_with("# security_group_ids = ") => {
+                    format!("security_group_ids = {groups}")
+                }
+                l => l.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        text + "\n"
+    }
+
+    #[test]
+    fn a_vpc_needs_1_to_16_distinct_subnets_and_1_to_5_distinct_security_groups() {
+        let text = with_vpc(
+            r#"["subnet-0a1b2c3d", "subnet-0123456789abcdef0"]"#,
+            r#"["sg-0a1b2c3d"]"#,
+        );
+        let config = DeployConfig::parse(&text, Path::new("deploy.toml")).unwrap();
+        let vpc = config.function.vpc.unwrap();
+        assert_eq!(vpc.subnet_ids.ids().len(), 2);
+        assert_eq!(vpc.security_group_ids.ids()[0].as_str(), "sg-0a1b2c3d");
+        assert_eq!(
+            DeployConfig::parse(&committed(), Path::new("deploy.toml"))
+                .unwrap()
+                .function
+                .vpc,
+            None,
+            "no VPC in the committed file"
+        );
+
+        let subnets = |n: usize| {
+            let ids: Vec<String> = (0..n).map(|i| format!("\"subnet-{i:08x}\"")).collect();
+            format!("[{}]", ids.join(", "))
+        };
+        let groups = |n: usize| {
+            let ids: Vec<String> = (0..n).map(|i| format!("\"sg-{i:08x}\"")).collect();
+            format!("[{}]", ids.join(", "))
+        };
+        DeployConfig::parse(
+            &with_vpc(&subnets(16), &groups(5)),
+            Path::new("deploy.toml"),
+        )
+        .unwrap();
+        for (subnet_list, group_list, key, needle) in [
+            (
+                subnets(17),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "17 ids given: list 1 to 16",
+            ),
+            (
+                subnets(0),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "0 ids given",
+            ),
+            (
+                subnets(1),
+                groups(6),
+                "function.vpc.security_group_ids",
+                "list 1 to 5",
+            ),
+            (
+                r#"["subnet-0a1b2c3d", "subnet-0a1b2c3d"]"#.into(),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "`subnet-0a1b2c3d` is listed twice",
+            ),
+            (
+                r#"["subnet-0a1b2c3"]"#.into(),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "is not a subnet id",
+            ),
+            (
+                r#"["subnet-0A1B2C3D"]"#.into(),
+                groups(1),
+                "function.vpc.subnet_ids",
+                "is not a subnet id",
+            ),
+            (
+                subnets(1),
+                r#"["sg-0a1b2c3g"]"#.into(),
+                "function.vpc.security_group_ids",
+                "is not a security group id",
+            ),
+            (
+                subnets(1),
+                r#"["subnet-0a1b2c3d"]"#.into(),
+                "function.vpc.security_group_ids",
+                "is not a security group id",
+            ),
+        ] {
+            let text = with_vpc(&subnet_list, &group_list);
+            let line_text = format!("{} = ", key.rsplit('.').next().unwrap());
+            let err = error_at_key(&text, key, &line_text);
+            assert!(err.contains(needle), "{subnet_list} {group_list}: {err}");
+        }
+        // A multi-line array is named by its key's line.
+        let text = with_vpc(
+            "[\n  \"subnet-0a1b2c3d\",\n  \"subnet-bad\",\n]",
+            &groups(1),
+        );
+        let err = error_at_key(&text, "function.vpc.subnet_ids", "subnet_ids = [");
+        assert!(err.contains("`subnet-bad` is not a subnet id"), "{err}");
+        let unknown = with_vpc(&subnets(1), &groups(1)).replace(
+            "[function.vpc]\n",
+            "[function.vpc]\nvpc_id = \"vpc-0a1b2c3d\"\n",
+        );
+        error_at_key(&unknown, "function.vpc.vpc_id", "vpc_id =");
+    }
+
+    #[test]
+    fn the_secret_kms_key_is_a_key_arn_in_the_secret_region_and_needs_the_secret() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with_key = |value: &str| {
+            committed().replace(
+                "# warehouse_secret_kms_key_arn = ",
+                &format!("warehouse_secret_kms_key_arn = \"{value}\" #"),
+            )
+        };
+        assert_ne!(
+            with_key(key),
+            committed(),
+            "the committed file shows the key"
+        );
+        let config = DeployConfig::parse(&with_key(key), Path::new("deploy.toml")).unwrap();
+        assert_eq!(
+            config
+                .function
+                .warehouse_secret_kms_key_arn
+                .unwrap()
+                .as_str(),
+            key
+        );
+        let at_key = "warehouse_secret_kms_key_arn =";
+        for bad in [
+            "arn:aws:kms:us-east-1:123456789012:alias/cm-etl",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:x",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            let err = error_at_key(
+                &with_key(bad),
+                "function.warehouse_secret_kms_key_arn",
+                at_key,
+            );
+            assert!(err.contains("is not the ARN of a KMS key"), "{err}");
+        }
+        let other_region = key.replace("us-east-1", "eu-west-1");
+        let err = error_at_key(
+            &with_key(&other_region),
+            "function.warehouse_secret_kms_key_arn",
+            at_key,
+        );
+        assert!(
+            err.contains("is in eu-west-1 but the warehouse secret is in us-east-1"),
+            "{err}"
+        );
+        let without_secret =
+            with_key(key).replace("warehouse_secret_arn = ", "# warehouse_secret_arn = ");
+        let err = error_at_key(
+            &without_secret,
+            "function.warehouse_secret_kms_key_arn",
+            at_key,
+        );
+        assert!(
+            err.contains("without `function.warehouse_secret_arn`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_password_anywhere_in_database_url_is_refused_and_never_echoed() {
+        for url in [
+            "postgres://etl:s3cret@db.internal/warehouse",
+            "postgres://etl@db.internal/warehouse?password=s3cret",
+            "postgres://etl@db.internal/warehouse?sslmode=require&PASSWORD=s3cret",
+            "postgres://etl@db.internal/warehouse?pass%77ord=s3cret",
+            "postgres://etl@db.internal/warehouse?sslpassword=s3cret",
+        ] {
+            let text = committed()
+                .replace(
+                    "[function.environment]\n",
+                    &format!("[function.environment]\nDATABASE_URL = \"{url}\"\n"),
+                )
+                .replace("warehouse_secret_arn = ", "# warehouse_secret_arn = ");
+            let err = parse_error(&text);
+            assert!(err.contains("carries a password"), "{url}: {err}");
+            assert!(
+                !err.contains("s3cret"),
+                "{url}: the password is echoed: {err}"
+            );
+        }
+        let err = parse_error(&committed().replace(
+            "role_arn = \"arn:aws:iam::123456789012:role/cm-etl-phase2-lambda\"",
+            "role_arn = \"postgres://etl:s3cret@db/w\"",
+        ));
+        assert!(
+            err.contains("is not an ARN") && !err.contains("s3cret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_error_is_one_line_naming_the_file_line_and_key() {
+        let text = committed().replace("timeout_seconds = 900", "timeout_seconds = \"900\"");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("timeout_seconds"))
+            .unwrap()
+            + 1;
+        let err = parse_error(&text);
+        assert!(
+            err.starts_with(&format!(
+                "deploy.toml line {line}: `function.timeout_seconds`: "
+            )),
+            "{err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+
+        let err = parse_error(&committed().replace("[chunking]", "[chunking"));
+        assert!(err.starts_with("deploy.toml line "), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
+    fn logging_other_than_off_needs_a_log_group() {
+        for level in ["ALL", "ERROR", "FATAL"] {
+            let text = committed().replace("level = \"OFF\"", &format!("level = \"{level}\""));
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("level = "))
+                .unwrap()
+                + 1;
+            let err = parse_error(&text);
+            assert!(
+                err.starts_with(&format!("deploy.toml line {line}: "))
+                    && err.contains(&format!(
+                        "is {level}, which needs a CloudWatch Logs group: add `log_group_arn"
+                    )),
+                "{err}"
+            );
+            let with_group = text.replace(
+                &format!("level = \"{level}\"\n"),
+                &format!("level = \"{level}\"\nlog_group_arn = \"arn:aws:logs:us-east-1:123456789012:log-group:sfn:*\"\n"),
+            );
+            DeployConfig::parse(&with_group, Path::new("deploy.toml")).unwrap();
+        }
     }
 }

@@ -10,6 +10,8 @@ pub use asl;
 pub use pipeline;
 
 pub mod aws;
+pub mod aws_error;
+pub mod bootstrap;
 pub mod config;
 pub mod deploy;
 pub mod execution;

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cm_etl::{deploy, execution, runner, synth};
+use cm_etl::{bootstrap, deploy, execution, runner, synth};
 
 /// Define, check, run and deploy the cm-etl-pipeline-phase2 Step Functions pipeline.
 #[derive(Parser)]
@@ -22,11 +22,20 @@ enum Command {
     Deploy(deploy::DeployArgs),
     Start(execution::StartArgs),
     Status(execution::StatusArgs),
+    Bootstrap(bootstrap::BootstrapArgs),
+    Redrive(execution::RedriveArgs),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            eprintln!("{}", one_line(&err.render().to_string()));
+            return ExitCode::from(2);
+        }
+    };
     let outcome = match cli.command {
         Command::Synth(args) => synth::main(args),
         Command::Run(args) => runner::main(args).await,
@@ -34,6 +43,8 @@ async fn main() -> ExitCode {
         Command::Deploy(args) => deploy::main(args).await,
         Command::Start(args) => execution::start_main(args).await,
         Command::Status(args) => execution::status_main(args).await,
+        Command::Bootstrap(args) => bootstrap::main(args).await,
+        Command::Redrive(args) => execution::redrive_main(args).await,
     };
     match outcome {
         Ok(code) => code,
@@ -42,4 +53,18 @@ async fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// clap's message on one line: its lines up to the usage hint it appends, joined. Every error of
+/// the command line is one line, like every other error of cm-etl.
+fn one_line(message: &str) -> String {
+    message
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

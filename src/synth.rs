@@ -2,8 +2,10 @@
 //! and its Mermaid diagram) and checks that they are current.
 //!
 //! Synth is a list of rendered [`Artifact`]s: everything is rendered and checked in memory first,
-//! so a problem writes nothing; then each changed file is replaced atomically (temporary file +
-//! rename). Paths are relative to the current directory, the repository root.
+//! so a problem writes nothing; then the changed files are replaced all or none: each is written
+//! to a temporary file next to it, and only when every one is written are they renamed over the
+//! targets (a failure removes the temporaries and puts back any file already replaced). Paths are
+//! relative to the current directory, the repository root.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -143,18 +145,29 @@ pub fn main(args: SynthArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .find(|a| a.path == Path::new(DEFINITION_PATH))
             .expect("synthesis always renders the definition");
-        print!("{}", definition.contents);
+        crate::output::to_stdout(&definition.contents)?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.check {
         return check(&synthesis.artifacts);
     }
+    let mut changed = Vec::new();
     for artifact in &synthesis.artifacts {
-        if read_existing(&artifact.path)?.as_deref() == Some(artifact.contents.as_str()) {
-            eprintln!("{} is current", artifact.path.display());
+        let existing = read_existing(&artifact.path)?;
+        if existing.as_deref() != Some(artifact.contents.as_str()) {
+            changed.push((artifact, existing));
+        }
+    }
+    replace_all_or_none(&changed)?;
+    for artifact in &synthesis.artifacts {
+        let path = artifact.path.display();
+        if changed
+            .iter()
+            .any(|(written, _)| written.path == artifact.path)
+        {
+            eprintln!("wrote {path}");
         } else {
-            write_atomically(&artifact.path, &artifact.contents)?;
-            eprintln!("wrote {}", artifact.path.display());
+            eprintln!("{path} is current");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -175,7 +188,7 @@ fn check(artifacts: &[Artifact]) -> anyhow::Result<ExitCode> {
             .context_radius(3)
             .header(&format!("a/{path}"), &format!("b/{path}"))
             .to_string();
-        print!("{diff}");
+        crate::output::to_stdout(&diff)?;
         stale.push(path);
     }
     if stale.is_empty() {
@@ -199,9 +212,42 @@ fn read_existing(path: &Path) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// Writes `contents` to a temporary file next to `path`, then renames it over `path`, so a
-/// reader never sees a half-written file.
-fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+/// Replaces each artifact (paired with what its file held before, `None` when it did not exist)
+/// all or none: every temporary is written first, then renamed over its target. On a failure the
+/// temporaries are removed and the targets already replaced get their old contents back, so
+/// `definitions/` is never left half old and half new.
+fn replace_all_or_none(changed: &[(&Artifact, Option<String>)]) -> anyhow::Result<()> {
+    let mut staged = Vec::with_capacity(changed.len());
+    for (artifact, _) in changed {
+        match write_temporary(&artifact.path, &artifact.contents) {
+            Ok(temporary) => staged.push(temporary),
+            Err(err) => {
+                remove_all(&staged);
+                return Err(nothing_written(err));
+            }
+        }
+    }
+    for (done, (temporary, (artifact, _))) in staged.iter().zip(changed).enumerate() {
+        if let Err(err) = std::fs::rename(temporary, &artifact.path) {
+            remove_all(&staged[done..]);
+            for (artifact, old) in &changed[..done] {
+                restore(&artifact.path, old.as_deref());
+            }
+            let err = anyhow::Error::new(err)
+                .context(format!("cannot replace {}", artifact.path.display()));
+            return Err(nothing_written(err));
+        }
+    }
+    Ok(())
+}
+
+fn nothing_written(err: anyhow::Error) -> anyhow::Error {
+    err.context("synth wrote nothing (every generated file is as it was); make definitions/ writable and run it again")
+}
+
+/// Writes `contents` to a new temporary file next to `path` (in the same directory, so the rename
+/// cannot cross file systems) and returns the temporary's path.
+fn write_temporary(path: &Path, contents: &str) -> anyhow::Result<PathBuf> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -212,12 +258,26 @@ fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
         .and_then(|n| n.to_str())
         .context("an artifact path names a file")?;
     let temporary = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    std::fs::write(&temporary, contents)
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| {
+    std::fs::write(&temporary, contents).with_context(|| {
         let _ = std::fs::remove_file(&temporary);
-        format!("cannot replace {}", path.display())
-    })
+        format!("cannot write {}", temporary.display())
+    })?;
+    Ok(temporary)
+}
+
+fn remove_all(temporaries: &[PathBuf]) {
+    for temporary in temporaries {
+        let _ = std::fs::remove_file(temporary);
+    }
+}
+
+/// Puts back what `path` held before synth replaced it (removes it if it did not exist).
+fn restore(path: &Path, old: Option<&str>) {
+    let _ = match old {
+        Some(contents) => write_temporary(path, contents)
+            .and_then(|temporary| Ok(std::fs::rename(temporary, path)?)),
+        None => std::fs::remove_file(path).map_err(Into::into),
+    };
 }
 
 #[cfg(test)]
@@ -290,16 +350,43 @@ mod tests {
     }
 
     #[test]
-    fn writing_replaces_the_file_and_leaves_no_temporary() {
+    fn writing_replaces_the_files_and_leaves_no_temporary() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("definitions/x.json");
-        write_atomically(&path, "one\n").unwrap();
-        write_atomically(&path, "two\n").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        let one = Artifact::new(dir.path().join("definitions/x.json"), "one\n".into());
+        let two = Artifact::new(dir.path().join("definitions/y.json"), "two\n".into());
+        replace_all_or_none(&[(&one, None), (&two, None)]).unwrap();
+        let newer = Artifact::new(one.path.clone(), "three\n".into());
+        replace_all_or_none(&[(&newer, Some("one\n".into()))]).unwrap();
+        assert_eq!(std::fs::read_to_string(&one.path).unwrap(), "three\n");
+        let mut names: Vec<_> = std::fs::read_dir(one.path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["x.json"]);
+        names.sort();
+        assert_eq!(names, ["x.json", "y.json"]);
+    }
+
+    #[test]
+    fn a_rename_that_fails_puts_back_the_files_already_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Artifact::new(dir.path().join("a.json"), "new a\n".into());
+        std::fs::write(&first.path, "old a\n").unwrap();
+        // A directory where the second file should go: its temporary is written, its rename fails.
+        let second = Artifact::new(dir.path().join("b.json"), "new b\n".into());
+        std::fs::create_dir(&second.path).unwrap();
+        std::fs::write(second.path.join("keep"), "").unwrap();
+        let err =
+            replace_all_or_none(&[(&first, Some("old a\n".into())), (&second, None)]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("synth wrote nothing"),
+            "{err:#}"
+        );
+        assert_eq!(std::fs::read_to_string(&first.path).unwrap(), "old a\n");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.json", "b.json"]);
     }
 }

@@ -195,3 +195,126 @@ fn synth_with_a_bad_config_fails_and_writes_nothing() {
     );
     assert!(!dir.path().join(DEFINITION).exists());
 }
+
+/// Every file under `dir`, with its contents, for before/after comparisons.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(snapshot(&path));
+        } else {
+            let contents = std::fs::read_to_string(&path).unwrap();
+            files.push((path, contents));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// A user other than root, for whom a directory's permissions hold (root passes over them).
+const NOBODY: u32 = 65534;
+
+/// Whether this test runs as root (the owner of a file it creates).
+fn running_as_root(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let probe = dir.join(".owner");
+    std::fs::write(&probe, "").unwrap();
+    let root = std::fs::metadata(&probe).unwrap().uid() == 0;
+    std::fs::remove_file(probe).unwrap();
+    root
+}
+
+/// Hands `dir` and everything in it to `uid`.
+fn chown_all(dir: &Path, uid: u32) {
+    std::os::unix::fs::chown(dir, Some(uid), Some(uid)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            chown_all(&path, uid);
+        } else {
+            std::os::unix::fs::chown(&path, Some(uid), Some(uid)).unwrap();
+        }
+    }
+}
+
+/// With `definitions/iam/` read-only, synth writes nothing at all (not the definition and the
+/// diagram without the policies), leaves no temporary, and says so in one line.
+#[test]
+fn synth_writes_every_file_or_none_with_a_read_only_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let deploy = std::fs::read_to_string(repo("deploy.toml")).unwrap();
+    // A new function name changes the definition and both role policies.
+    let dir = scratch(&deploy.replace("name = \"cm-etl-phase2\"", "name = \"cm-etl-phase3\""));
+    let iam = dir.path().join("definitions/iam");
+    let as_root = running_as_root(dir.path());
+    if as_root {
+        chown_all(dir.path(), NOBODY);
+        // tempfile's directory is private to root; nobody must reach the scratch root inside it.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&iam, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before = snapshot(dir.path());
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cm-etl"));
+    command.arg("synth").current_dir(dir.path());
+    if as_root {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().unwrap();
+    std::fs::set_permissions(&iam, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: synth wrote nothing") && stderr.contains("definitions/iam"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(
+        snapshot(dir.path()),
+        before,
+        "a file changed or a temporary is left"
+    );
+
+    // Writable again: everything is written.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cm-etl"));
+    command.arg("synth").current_dir(dir.path());
+    if as_root {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let after = snapshot(dir.path());
+    let changed = after.iter().filter(|file| !before.contains(file)).count();
+    assert_eq!(changed, 3, "the definition and both role policies");
+}
+
+/// `synth --stdout` into a pipe whose reader is gone ends quietly with its usual status, as a
+/// filter does under `| head`; into a full disk it is one error line and exit 2.
+#[test]
+fn synth_stdout_into_a_closed_pipe_ends_quietly_and_into_a_full_disk_fails_in_one_line() {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_cm-etl"))
+        .args(["synth", "--stdout"])
+        .current_dir(repo(""))
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert!(output.stderr.is_empty(), "{}", show(&output));
+
+    let output = Command::new(env!("CARGO_BIN_EXE_cm-etl"))
+        .args(["synth", "--stdout"])
+        .current_dir(repo(""))
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: cannot write to stdout: No space left on device (os error 28)\n"
+    );
+}

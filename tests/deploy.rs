@@ -717,3 +717,88 @@ fn each_architecture_and_profile_ships_a_provided_al2023_binary() {
         );
     }
 }
+
+/// The committed deploy.toml's `[function.vpc]` example, commented out and turned on.
+const VPC_EXAMPLE: &str = "# [function.vpc]\n# subnet_ids = [\"subnet-0123456789abcdef0\", \"subnet-0fedcba9876543210\"]\n# security_group_ids = [\"sg-0123456789abcdef0\"]\n";
+
+/// The function's VPC as moto stores it for `qualifier` (`$LATEST` when `None`): sorted subnets
+/// and security groups, empty when it has none.
+fn vpc_of(moto: &Moto, qualifier: Option<&str>) -> (Vec<String>, Vec<String>) {
+    let configuration = moto
+        .block_on(
+            moto.lambda
+                .get_function_configuration()
+                .function_name(FUNCTION)
+                .set_qualifier(qualifier.map(str::to_owned))
+                .send(),
+        )
+        .unwrap();
+    let sorted = |ids: &[String]| {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids
+    };
+    configuration
+        .vpc_config()
+        .map_or_else(Default::default, |vpc| {
+            (sorted(vpc.subnet_ids()), sorted(vpc.security_group_ids()))
+        })
+}
+
+#[test]
+fn the_function_joins_changes_and_leaves_its_vpc_as_deploy_toml_says() {
+    let _serial = serial();
+    let moto = fresh_moto_with_roles();
+    let in_vpc = edited_config(VPC_EXAMPLE, &VPC_EXAMPLE.replace("# ", ""));
+    let in_vpc = in_vpc.path().join("deploy.toml");
+    let created = deploy(&["--config", in_vpc.to_str().unwrap()]).json();
+    assert!(
+        changes(&created)[0].starts_with("create the function"),
+        "{created}"
+    );
+    let expected = (
+        vec![
+            "subnet-0123456789abcdef0".to_owned(),
+            "subnet-0fedcba9876543210".to_owned(),
+        ],
+        vec!["sg-0123456789abcdef0".to_owned()],
+    );
+    assert_eq!(vpc_of(&moto, None), expected);
+    assert_eq!(
+        vpc_of(&moto, Some("live")),
+        expected,
+        "the published version is in the VPC"
+    );
+
+    // Another security group: planned as a configuration change, written only without --dry-run.
+    let moved = edited_config(
+        VPC_EXAMPLE,
+        &VPC_EXAMPLE
+            .replace("# ", "")
+            .replace("sg-0123456789abcdef0", "sg-0a1b2c3d"),
+    );
+    let moved = moved.path().join("deploy.toml");
+    let moved = moved.to_str().unwrap();
+    let update = [
+        "update the function configuration (vpc_config)".to_owned(),
+        "publish a function version".to_owned(),
+        "move the alias from version 1".to_owned(),
+    ];
+    let planned = deploy(&["--dry-run", "--config", moved]).json();
+    assert_eq!(changes(&planned), update);
+    assert_eq!(planned["api_calls"]["mutating"], 0);
+    assert_eq!(vpc_of(&moto, None), expected);
+    assert_eq!(changes(&deploy(&["--config", moved]).json()), update);
+    assert_eq!(vpc_of(&moto, None).1, ["sg-0a1b2c3d"]);
+    assert_eq!(moto.alias_version(), "2");
+
+    // The table removed: the function leaves its VPC (empty lists), and stays out of it.
+    let left = deploy(&[]).json();
+    assert_eq!(
+        changes(&left)[0],
+        "update the function configuration (vpc_config removed: the function leaves its VPC)"
+    );
+    assert_eq!(vpc_of(&moto, None), (vec![], vec![]));
+    assert_eq!(vpc_of(&moto, Some("live")), (vec![], vec![]));
+    assert_eq!(changes(&deploy(&[]).json()), Vec::<String>::new());
+}

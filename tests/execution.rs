@@ -52,7 +52,7 @@ const CHUNK_IDS_KEY: &str = "task02/canned/chunk-ids.json";
 /// that lacks the field.
 fn chunks_result(chunk_ids: Option<&[u32]>) -> Value {
     let mut result = json!({
-        "format_version": 1,
+        "format_version": etl_lambda::contract::CHUNK_FORMAT_VERSION,
         "execution": "canned",
         "chunk_store": "s3://cm-etl-phase2-chunks/task02/canned/",
         "date_range": {"from": "2024-01-01", "to": "2024-01-31"},
@@ -468,6 +468,25 @@ fn a_bad_input_is_one_clear_error_and_starts_nothing() {
         );
         assert!(stderr.contains(named), "{input}: {stderr}");
     }
+    // An input file is read up to Step Functions' 256 KiB limit and no further.
+    let Run { code, stderr, .. } = run(&mut cli(
+        &deployed,
+        &[
+            "start",
+            "--state-machine",
+            &deployed.name,
+            "--input-file",
+            "/dev/zero",
+        ],
+    ));
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: --input-file /dev/zero is over 262144 bytes, Step Functions' limit"
+        ),
+        "{stderr}"
+    );
     let file = deployed.config.with_file_name("input.json");
     std::fs::write(&file, r#"{"range":{}}"#).unwrap();
     let Run { code, stderr, .. } = run(&mut cli(
@@ -707,5 +726,50 @@ fn a_failed_child_of_a_distributed_map_is_counted_from_its_map_run() {
             total: 3
         },
         "{stderr}"
+    );
+}
+
+/// With no credentials anywhere, every command that calls AWS says so in the same one line (not
+/// that the endpoint is unreachable, which is what the SDK's last provider, IMDS, reports).
+#[test]
+fn no_credentials_is_the_same_line_for_start_status_deploy_and_diff() {
+    let empty = tempfile::tempdir().unwrap();
+    for file in ["config", "credentials"] {
+        std::fs::write(empty.path().join(file), "").unwrap();
+    }
+    let execution = "arn:aws:states:us-east-1:123456789012:execution:cm-etl-pipeline-phase2:x";
+    let commands: [&[&str]; 4] = [
+        &["start", "--input", INPUT],
+        &["status", execution],
+        &["deploy", "--state-machine", support::STATE_MACHINE],
+        &["diff", "--state-machine", support::STATE_MACHINE],
+    ];
+    let mut lines = Vec::new();
+    for args in commands {
+        let Run { code, stderr, .. } = run(support::cm_etl()
+            .args(args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+            .env("HOME", empty.path())
+            .env("AWS_CONFIG_FILE", empty.path().join("config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                empty.path().join("credentials"),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true"));
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr
+                .starts_with("error: no AWS credentials found: set AWS_PROFILE or pass --profile"),
+            "{args:?}: {stderr}"
+        );
+        lines.push(stderr);
+    }
+    assert!(
+        lines.windows(2).all(|pair| pair[0] == pair[1]),
+        "{lines:#?}"
     );
 }

@@ -706,3 +706,250 @@ async fn moto_objects(endpoint: &str) -> ObjectStore {
         .await;
     ObjectStore::s3(&config)
 }
+
+/// Every entry under `dir` (at any depth) with its permission bits; entries that vanish while
+/// being read are skipped (the run creates and removes files all the time).
+fn modes_under(dir: &Path) -> Vec<(PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(metadata) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let is_dir = metadata.is_dir();
+        found.push((path.clone(), is_dir, metadata.permissions().mode() & 0o777));
+        if is_dir {
+            found.extend(modes_under(&path));
+        }
+    }
+    found
+}
+
+/// Asserts that nothing under `dir` can be read by anyone but its owner.
+fn assert_private(dir: &Path) -> usize {
+    let entries = modes_under(dir);
+    for (path, is_dir, mode) in &entries {
+        let most = if *is_dir { 0o700 } else { 0o600 };
+        assert_eq!(mode & !most, 0, "{} is {mode:o}", path.display());
+    }
+    entries.len()
+}
+
+/// `cm-etl run` with its temporary directory in `tmp` (TMPDIR), stderr captured.
+fn spawn_run(tmp: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cm-etl"))
+        .current_dir(support::repo())
+        .env("TMPDIR", tmp)
+        .arg("run")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A run stopped by SIGINT (while it seeds the warehouse), SIGTERM (while the Map processes
+/// chunks) or SIGKILL: every file and directory it made was private at every look (sampled as
+/// often as the walk allows), and after SIGINT and SIGTERM nothing of it is left, with exit 130
+/// or 143 and one line; SIGKILL leaves only private files.
+#[test]
+fn a_stopped_run_leaves_nothing_and_every_file_it_made_was_private() {
+    // (signal, exit status, what must exist before it is sent)
+    let cases: [(&str, Option<i32>, &str); 3] = [
+        ("INT", Some(130), "warehouse.sqlite3"),
+        ("TERM", Some(143), "chunk-00000000.json"),
+        ("KILL", None, "warehouse.sqlite3-wal"),
+    ];
+    for (signal, status, wait_for) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let mut child = spawn_run(tmp.path(), &["--keys", "100000"]);
+        let mut samples = 0;
+        loop {
+            assert_private(tmp.path());
+            samples += 1;
+            let seen = modes_under(tmp.path())
+                .iter()
+                .any(|(path, _, _)| path.file_name().is_some_and(|n| n == wait_for));
+            if seen {
+                break;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "SIG{signal}: the run ended before {wait_for} appeared"
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "SIG{signal}: no {wait_for} after 120 s"
+            );
+        }
+        let signalled_at = started.elapsed();
+        let killed = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let exit = loop {
+            assert_private(tmp.path());
+            samples += 1;
+            if let Some(exit) = child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(
+                started.elapsed() < signalled_at + Duration::from_secs(30),
+                "SIG{signal}: still running 30 s after the signal"
+            );
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(exit.code(), status, "SIG{signal}: {stderr}");
+        let left = assert_private(tmp.path());
+        match status {
+            Some(_) => {
+                assert_eq!(left, 0, "SIG{signal} left {:?}", modes_under(tmp.path()));
+                assert_eq!(
+                    stderr.trim(),
+                    format!(
+                        "stopped by SIG{signal}: the local execution was abandoned and its temporary files removed"
+                    ),
+                );
+            }
+            None => assert!(left > 0, "SIGKILL cannot clean up; what is left is private"),
+        }
+        eprintln!(
+            "SIG{signal} after {signalled_at:.1?}: {samples} samples, exit {:?}",
+            exit.code()
+        );
+    }
+}
+
+/// `--database-url sqlite://` creates its file 0600, and only once every argument was checked: a
+/// refused run creates nothing.
+#[test]
+fn a_database_url_file_is_created_private_and_not_at_all_when_the_run_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new.sqlite3");
+    let url = format!("sqlite://{}", file.display());
+    let url = url.as_str();
+    let dates = ["--date-from", "2024-01-01", "--date-to", "2024-01-31"];
+    for refused in [
+        vec!["--database-url", url],
+        [
+            &["--database-url", url, "--execution-name", "no/slash"][..],
+            &dates,
+        ]
+        .concat(),
+        [
+            &["--database-url", url, "--definition", "missing.json"][..],
+            &dates,
+        ]
+        .concat(),
+    ] {
+        let output = assert_cmd::Command::cargo_bin("cm-etl")
+            .unwrap()
+            .current_dir(support::repo())
+            .arg("run")
+            .args(&refused)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{refused:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(!file.exists(), "{refused:?} created {}", file.display());
+    }
+    // Accepted: the file is made (no schema in it, so the execution fails after its retries).
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(support::repo())
+        .args(["run", "--database-url", url])
+        .args(dates)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{mode:o}");
+}
+
+/// No message of a refused `run --database-url` shows a password, wherever the URL carries it.
+#[test]
+fn a_refused_database_url_never_shows_its_password() {
+    // Nothing listens on port 1: the connection is refused, after every other check passed.
+    let url = "postgres://etl:Secret1@127.0.0.1:1/w?password=Secret2&sslpassword=Secret3&pass%77ord=Secret4";
+    for args in [
+        vec!["run", "--database-url", url],
+        vec![
+            "run",
+            "--database-url",
+            url,
+            "--date-from",
+            "2024-01-01",
+            "--date-to",
+            "2024-01-31",
+        ],
+    ] {
+        let output = assert_cmd::Command::cargo_bin("cm-etl")
+            .unwrap()
+            .current_dir(support::repo())
+            .args(&args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(2), "{all}");
+        assert!(!all.contains("Secret"), "a password is shown: {all}");
+        assert_eq!(all.lines().count(), 1, "{all}");
+    }
+}
+
+/// Generated data has bounds: out of them, one line and exit 2, before anything is made.
+#[test]
+fn generated_data_out_of_bounds_is_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            vec!["--keys", "18446744073709551615"],
+            "is not in 1..=100000000",
+        ),
+        (vec!["--keys", "0"], "is not in 1..=100000000"),
+        (
+            vec!["--keys", "1", "--rows-per-key", "4294967295"],
+            "is not in 1..=1000",
+        ),
+        (
+            vec!["--keys", "100000000", "--rows-per-key", "2"],
+            "the generator makes at most 100000000",
+        ),
+    ] {
+        let started = Instant::now();
+        let output = assert_cmd::Command::cargo_bin("cm-etl")
+            .unwrap()
+            .current_dir(support::repo())
+            .env("TMPDIR", tmp.path())
+            .arg("run")
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: ") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(output.stdout.is_empty());
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    assert!(
+        modes_under(tmp.path()).is_empty(),
+        "a refused run made files"
+    );
+}

@@ -10,12 +10,17 @@ use crate::contract::{ChunkBudget, ChunkId, DateRange, ExecutionName};
 use crate::ssn::Ssn;
 
 /// One distinct source key and how many source rows it has. `visit_date` is `None` for the
-/// undated rows, which are packed after every dated key (see the crate notes: they are rejected).
+/// undated rows and for the rows whose date is not a date (`bad_visit_date`), which are packed
+/// after every dated key (see the warehouse notes: they are rejected).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkKey {
     pub visit_date: Option<NaiveDate>,
     pub ssn: Ssn,
     pub rows: u64,
+    /// The key of this SSN's rows whose visit_date the source holds but is not a date (SQLite
+    /// keeps dates as text: '2024-13-45', 'yesterday'); they are rejected as `bad_visit_date`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bad_visit_date: bool,
 }
 
 /// A chunk in the making or as stored: its keys in order and their total row count.

@@ -137,15 +137,7 @@ impl ObjectStore {
             Self::Local { root } => {
                 let bucket_dir = root.join(bucket);
                 let path = local_path(root, bucket, key, OPERATION)?;
-                blocking(move || {
-                    if !bucket_dir.is_dir() {
-                        return Err(ObjectError::NoSuchBucket {
-                            operation: OPERATION,
-                        });
-                    }
-                    write_private_file(&path, &body, OPERATION)
-                })
-                .await
+                blocking(move || write_private_file(&bucket_dir, &path, &body, OPERATION)).await
             }
             Self::S3(client) => client
                 .put_object()
@@ -321,18 +313,49 @@ fn create_private_dir(dir: &Path, operation: &'static str) -> Result<(), ObjectE
         .map_err(|error| io_error(operation, &error))
 }
 
-/// Writes `path` readable by the owner only (0600), via a temporary file and a rename, so a reader
-/// never sees half an object.
+/// Creates the directories from `bucket_dir` (which must exist) down to `dir`, each owner-only
+/// (0700). The bucket is never re-created: a bucket removed meanwhile (`cm-etl run` removing its
+/// workspace on Ctrl-C) stays removed, with everything above it.
+fn create_key_dirs(
+    bucket_dir: &Path,
+    dir: &Path,
+    operation: &'static str,
+) -> Result<(), ObjectError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let below_bucket = dir
+        .strip_prefix(bucket_dir)
+        .expect("an object's directory is inside its bucket");
+    let mut current = bucket_dir.to_path_buf();
+    for component in below_bucket.components() {
+        current.push(component);
+        match std::fs::DirBuilder::new().mode(0o700).create(&current) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ObjectError::NoSuchBucket { operation });
+            }
+            Err(error) => return Err(io_error(operation, &error)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes `path` (in the existing bucket `bucket_dir`) readable by the owner only (0600), via a
+/// temporary file and a rename, so a reader never sees half an object.
 fn write_private_file(
+    bucket_dir: &Path,
     path: &Path,
     body: &[u8],
     operation: &'static str,
 ) -> Result<(), ObjectError> {
     use std::os::unix::fs::OpenOptionsExt;
+    if !bucket_dir.is_dir() {
+        return Err(ObjectError::NoSuchBucket { operation });
+    }
     let dir = path
         .parent()
         .expect("an object path has a bucket directory");
-    create_private_dir(dir, operation)?;
+    create_key_dirs(bucket_dir, dir, operation)?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())

@@ -2,6 +2,11 @@
 //! (visit_date, ssn) keys over one year from `start_date`, `rows_per_key` rows each, and about
 //! `bad_rows_percent` of the rows made bad (half without a date, half with the SSN's dashes
 //! dropped), each decided by a seeded hash of the row number: same inputs, same rows.
+//!
+//! Bounds ([`SampleData::check`]): at most [`SampleData::MAX_KEYS`] keys (the SSN generator is a
+//! permutation of 0..10^9, so SSNs are unique only below 10^9 keys), [`SampleData::MAX_ROWS_PER_KEY`]
+//! rows per key and [`SampleData::MAX_ROWS`] rows in all (gigabytes of SQLite already); nothing here can
+//! overflow within them, and the counts saturate outside them rather than wrap.
 
 use chrono::{Days, NaiveDate};
 
@@ -38,14 +43,58 @@ enum RowKind {
 }
 
 impl SampleData {
+    /// The most keys: a tenth of the 10^9 distinct SSNs the generator can give.
+    pub const MAX_KEYS: u64 = 100_000_000;
+    /// The most rows of one key.
+    pub const MAX_ROWS_PER_KEY: u32 = 1_000;
+    /// The most rows in all.
+    pub const MAX_ROWS: u64 = 100_000_000;
+
+    /// Whether these settings are within the generator's bounds; the rule broken otherwise.
+    pub fn check(&self) -> Result<(), String> {
+        if !(1..=Self::MAX_KEYS).contains(&self.keys) {
+            return Err(format!("keys must be from 1 to {}", Self::MAX_KEYS));
+        }
+        if !(1..=Self::MAX_ROWS_PER_KEY).contains(&self.rows_per_key) {
+            return Err(format!(
+                "rows per key must be from 1 to {}",
+                Self::MAX_ROWS_PER_KEY
+            ));
+        }
+        if self.source_rows() > Self::MAX_ROWS {
+            return Err(format!(
+                "keys x rows per key is {} rows, and the generator makes at most {}",
+                self.source_rows(),
+                Self::MAX_ROWS
+            ));
+        }
+        if self.bad_rows_percent > 100 {
+            return Err("the share of bad rows must be from 0 to 100 (%)".to_owned());
+        }
+        if self
+            .start_date
+            .checked_add_days(Days::new(SAMPLE_DAYS))
+            .is_none()
+        {
+            return Err(format!(
+                "the start date must be at least {SAMPLE_DAYS} days before the last date chrono knows"
+            ));
+        }
+        Ok(())
+    }
+
     /// The date range covering every dated row.
     pub fn date_range(&self) -> DateRange {
-        let to = self.start_date + Days::new(SAMPLE_DAYS - 1);
+        let to = self
+            .start_date
+            .checked_add_days(Days::new(SAMPLE_DAYS - 1))
+            .unwrap_or(NaiveDate::MAX);
         DateRange::new(self.start_date, to).expect("from <= to")
     }
 
+    /// Keys x rows per key (saturating: see [`Self::check`] for the bounds).
     pub fn source_rows(&self) -> u64 {
-        self.keys * u64::from(self.rows_per_key)
+        self.keys.saturating_mul(u64::from(self.rows_per_key))
     }
 
     /// The SSN of key `k`: a permutation of 0..10^9 (the multiplier is coprime to 10), so keys
@@ -73,7 +122,10 @@ impl SampleData {
     fn row(&self, row: u64) -> VisitRow {
         let key = row / u64::from(self.rows_per_key.max(1));
         let digits = self.key_ssn_digits(key);
-        let date = self.start_date + Days::new(mix(self.seed, key) % SAMPLE_DAYS);
+        let date = self
+            .start_date
+            .checked_add_days(Days::new(mix(self.seed, key) % SAMPLE_DAYS))
+            .unwrap_or(NaiveDate::MAX);
         let hash = mix(self.seed.rotate_left(17), row);
         let (visit_date, ssn) = match self.row_kind(row) {
             RowKind::Valid => (Some(date), Self::dashed(&digits)),
@@ -81,7 +133,7 @@ impl SampleData {
             RowKind::BadSsnFormat => (Some(date), digits),
         };
         VisitRow {
-            id: row as i64 + 1,
+            id: i64::try_from(row).map_or(i64::MAX, |row| row.saturating_add(1)),
             visit_date,
             ssn: Ssn::new(ssn),
             amount_cents: (hash % 100_000) as i64,
@@ -111,8 +163,11 @@ impl SampleData {
         })
     }
 
-    /// Inserts the rows in one transaction; returns the number of rows.
+    /// Inserts the rows in one transaction; returns the number of rows. Settings out of
+    /// [`Self::check`]'s bounds are refused before anything is written.
     pub async fn load_into(&self, warehouse: &Warehouse) -> Result<u64, HandlerError> {
+        self.check()
+            .map_err(|rule| HandlerError::invalid_input("sample", rule))?;
         warehouse.load_visits(self.rows()).await
     }
 }
@@ -168,6 +223,33 @@ mod tests {
                 .contains(r.visit_date.unwrap_or(data.start_date))
         }));
         assert_eq!(sample(0).expected_split(), (1500, 0));
+    }
+
+    #[test]
+    fn settings_out_of_bounds_are_refused_without_overflowing() {
+        assert_eq!(sample(0).check(), Ok(()));
+        for (keys, rows_per_key) in [
+            (u64::MAX, 3),
+            (0, 3),
+            (SampleData::MAX_KEYS + 1, 1),
+            (10, 0),
+            (10, SampleData::MAX_ROWS_PER_KEY + 1),
+            (SampleData::MAX_KEYS, 2),
+        ] {
+            let data = SampleData {
+                keys,
+                rows_per_key,
+                ..sample(0)
+            };
+            assert!(data.check().is_err(), "{keys} x {rows_per_key}");
+            let _ = (data.source_rows(), data.date_range(), data.rows().next());
+        }
+        let late = SampleData {
+            start_date: NaiveDate::MAX,
+            ..sample(0)
+        };
+        assert!(late.check().is_err());
+        let _ = (late.date_range(), late.rows().next());
     }
 
     #[test]

@@ -25,6 +25,7 @@ fn keys(cases: &mut Cases, count: u64, max_rows_per_key: u64) -> Vec<ChunkKey> {
             visit_date: (cases.next(10) != 0).then_some(day),
             ssn: Ssn::new(format!("{i:09}")),
             rows: 1 + cases.next(max_rows_per_key),
+            bad_visit_date: false,
         })
         .collect()
 }
@@ -73,6 +74,7 @@ fn an_oversize_key_gets_a_chunk_of_its_own() {
         visit_date: None,
         ssn: Ssn::new("x"),
         rows,
+        bad_visit_date: false,
     };
     let budget = ChunkBudget {
         max_rows: 10,

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::{Engine, World, process_all, process_input, sample};
-use etl_lambda::contract::{ChunkBudget, ChunkId, Request};
+use etl_lambda::contract::{CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, Request};
 use serde_json::json;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -54,9 +54,9 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
     let ssn = world.sample.ssn_spellings().next().unwrap();
     let bad_events = [
         json!({"action": ssn, "input": {}}),
-        json!({"action": "process_task02_chunk", "input": {"format_version": 1,
+        json!({"action": "process_task02_chunk", "input": {"format_version": CHUNK_FORMAT_VERSION,
             "execution": "redaction", "chunk_store": ssn, "chunk_id": 0}}),
-        json!({"action": "process_task02_chunk", "input": {"format_version": 1,
+        json!({"action": "process_task02_chunk", "input": {"format_version": CHUNK_FORMAT_VERSION,
             "execution": "redaction", "chunk_store": chunks.chunk_store, "chunk_id": ssn}}),
         json!({"action": "get_task02_chunks", "input": {"execution": "x",
             "date_range": {"from": ssn, "to": ssn}, "budget": {"max_rows": 1, "max_keys": 1}}}),

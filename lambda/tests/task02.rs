@@ -588,3 +588,71 @@ async fn deleting_an_executions_chunks_removes_its_folder_only(engine: Engine) {
         u64::from(kept.num_chunks) + 2
     );
 }
+
+/// SQLite keeps dates as text, so a source row can hold a visit_date that is not a date. Each such
+/// row is rejected as `bad_visit_date` (a date problem wins over a bad SSN), its key packed after
+/// every dated and undated key, and every source row is still accounted for, however many times
+/// the chunks run. '2024-02-30' and '2024-1-15' fall inside the requested range as text (the
+/// first used to fail the whole split as Transient, the second to lose its rows). PostgreSQL's
+/// `date` column cannot hold such a value: the tests above run its split unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rows_with_malformed_dates_are_rejected_with_their_reason() {
+    let world = World::new(Engine::Sqlite, "bad_dates", sample(200, 2, 20)).await;
+    let ssn = world.sample.ssn_spellings().next().unwrap();
+    let first = world.sample.source_rows() as i64 + 1;
+    let bad_dates = ["2024-13-45", "yesterday", "2024-02-30", "2024-1-15"];
+    let mut rows: Vec<String> = bad_dates
+        .iter()
+        .enumerate()
+        .map(|(i, date)| format!("({}, '{date}', '{ssn}', 100, 'x')", first + i as i64))
+        .collect();
+    // A malformed date and a bad SSN; and an undated row of the same SSN, a key of its own.
+    let bad_ssn_row = first + bad_dates.len() as i64;
+    rows.push(format!("({bad_ssn_row}, 'soon', '12345', 100, 'x')"));
+    rows.push(format!("({}, NULL, '{ssn}', 100, 'x')", bad_ssn_row + 1));
+    world
+        .warehouse
+        .execute_batch(&format!("INSERT INTO visits VALUES {};", rows.join(", ")))
+        .await
+        .unwrap();
+    let budget = ChunkBudget {
+        max_rows: 40,
+        max_keys: 15,
+    };
+    let chunks = world.get_chunks("bad-dates", budget).await;
+
+    let store = world.stores.open(&chunks.chunk_store).await;
+    let mut keys = Vec::new();
+    for id in world.chunk_ids(&chunks).await {
+        keys.extend(store.get_chunk(id).await.unwrap().keys);
+    }
+    let first_bad = keys.iter().position(|k| k.bad_visit_date).unwrap();
+    assert!(
+        keys[first_bad..]
+            .iter()
+            .all(|k| k.bad_visit_date && k.visit_date.is_none())
+    );
+    assert!(
+        keys[..first_bad].iter().any(|k| k.visit_date.is_none()),
+        "undated keys before"
+    );
+    assert_eq!(keys[first_bad..].iter().map(|k| k.rows).sum::<u64>(), 5);
+
+    for _ in 0..2 {
+        process_all(&world.handlers, &chunks).await;
+        let counts = world.warehouse.counts().await.unwrap();
+        let (migrated, rejected) = world.sample.expected_split();
+        assert_eq!(counts.source_rows, world.sample.source_rows() + 6);
+        assert_eq!(
+            (counts.migrated_rows, counts.rejected_rows),
+            (migrated, rejected + 6)
+        );
+    }
+    let rejected = world.warehouse.rejected_rows().await.unwrap();
+    let reason = |id: i64| rejected.iter().find(|r| r.source_id == id).unwrap().reason;
+    for id in first..=bad_ssn_row {
+        assert_eq!(reason(id), RejectReason::BadVisitDate, "row {id}");
+    }
+    assert_eq!(reason(bad_ssn_row + 1), RejectReason::MissingDate);
+    assert_eq!(chunks.total_rows, world.sample.source_rows() + 6);
+}

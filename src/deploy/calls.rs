@@ -1,16 +1,17 @@
 //! Counting and explaining AWS calls: an SDK interceptor records every operation (waiter polls
-//! included) so the summary can say how many calls a deploy made and how many of them wrote; and
-//! one function turns an SDK error into one line that names the fix.
+//! included) so the summary can say how many calls a deploy made and how many of them wrote; an
+//! SDK error becomes one line through `crate::aws_error`, as in every command.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_lambda::config::http::HttpResponse;
 use aws_sdk_lambda::config::interceptors::BeforeSerializationInterceptorContextRef;
 use aws_sdk_lambda::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_lambda::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_lambda::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use serde::Serialize;
+
+pub use crate::aws_error::CallFailure;
 
 /// Operation names that change something in AWS start with one of these.
 const MUTATING_PREFIXES: [&str; 9] = [
@@ -76,67 +77,6 @@ impl Intercept for ApiCalls {
             self.record(metadata.name());
         }
         Ok(())
-    }
-}
-
-/// What an SDK error means for the user, when it is not specific to one operation.
-#[derive(Debug, PartialEq, Eq)]
-pub enum CallFailure {
-    NoCredentials,
-    Unreachable,
-    /// The service answered with an error code and message.
-    Service {
-        code: String,
-        message: String,
-    },
-    Other(String),
-}
-
-impl CallFailure {
-    pub fn of<E>(err: &SdkError<E, HttpResponse>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let chain = DisplayErrorContext(err).to_string();
-        let lower = chain.to_ascii_lowercase();
-        if lower.contains("credential") && !matches!(err, SdkError::ServiceError(_)) {
-            return CallFailure::NoCredentials;
-        }
-        match err {
-            SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
-                CallFailure::Unreachable
-            }
-            SdkError::TimeoutError(_) => CallFailure::Unreachable,
-            SdkError::ServiceError(service) => CallFailure::Service {
-                code: service.err().code().unwrap_or("Unknown").to_owned(),
-                message: service.err().message().unwrap_or("no message").to_owned(),
-            },
-            _ => CallFailure::Other(chain),
-        }
-    }
-
-    /// The service's error code, if the service answered.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            CallFailure::Service { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-
-    /// One line: what failed, why, what to do.
-    pub fn explain(&self, operation: &str, endpoint: &str) -> String {
-        match self {
-            CallFailure::NoCredentials => format!(
-                "no AWS credentials found ({operation}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile NAME (or `profile` in deploy.toml), or run `aws sso login`"
-            ),
-            CallFailure::Unreachable => format!(
-                "cannot reach the AWS endpoint {endpoint} ({operation}): check the network, --region and --endpoint-url (AWS_ENDPOINT_URL)"
-            ),
-            CallFailure::Service { code, message } => {
-                format!("{operation} failed: {code}: {message}")
-            }
-            CallFailure::Other(chain) => format!("{operation} failed: {chain}"),
-        }
     }
 }
 

@@ -12,6 +12,7 @@ use aws_sdk_lambda::client::Waiters;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture as LambdaArchitecture, Environment, FunctionCode, FunctionConfiguration, Runtime,
+    VpcConfig,
 };
 
 use etl_lambda::contract::env;
@@ -39,7 +40,49 @@ pub struct DesiredFunction {
     pub timeout_seconds: i32,
     pub architecture: Architecture,
     pub environment: BTreeMap<String, String>,
+    /// The subnets and security groups, sorted; `None` outside any VPC.
+    pub vpc: Option<Vpc>,
 }
+
+/// The function's place in a VPC, as sets: Lambda does not keep the order of the ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Vpc {
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+}
+
+impl Vpc {
+    fn new(mut subnet_ids: Vec<String>, mut security_group_ids: Vec<String>) -> Self {
+        subnet_ids.sort();
+        security_group_ids.sort();
+        Self {
+            subnet_ids,
+            security_group_ids,
+        }
+    }
+
+    /// What the function is configured with; `None` when it is in no VPC (no configuration, or
+    /// the empty lists a VPC removal leaves).
+    fn of_live(live: &FunctionConfiguration) -> Option<Self> {
+        let vpc = live.vpc_config()?;
+        let vpc = Self::new(vpc.subnet_ids().to_vec(), vpc.security_group_ids().to_vec());
+        (vpc != Self::default()).then_some(vpc)
+    }
+
+    /// The configuration to send; the empty lists remove the function from its VPC.
+    fn to_sdk(vpc: Option<&Self>) -> VpcConfig {
+        let vpc = vpc.cloned().unwrap_or_default();
+        VpcConfig::builder()
+            .set_subnet_ids(Some(vpc.subnet_ids))
+            .set_security_group_ids(Some(vpc.security_group_ids))
+            .build()
+    }
+}
+
+/// How the plan names a VPC configuration deploy sets or changes.
+pub const VPC_CONFIG: &str = "vpc_config";
+/// How the plan names a VPC configuration deploy removes.
+pub const VPC_CONFIG_REMOVED: &str = "vpc_config removed: the function leaves its VPC";
 
 impl DesiredFunction {
     pub fn from_config(config: &DeployConfig) -> Self {
@@ -61,6 +104,12 @@ impl DesiredFunction {
             timeout_seconds: function.timeout_seconds.get() as i32,
             architecture: function.architecture,
             environment,
+            vpc: function.vpc.as_ref().map(|vpc| {
+                Vpc::new(
+                    vpc.subnet_ids.to_strings(),
+                    vpc.security_group_ids.to_strings(),
+                )
+            }),
         }
     }
 
@@ -104,6 +153,13 @@ impl DesiredFunction {
             .unwrap_or_default();
         if live_environment != self.environment {
             fields.push("environment");
+        }
+        let live_vpc = Vpc::of_live(live);
+        if live_vpc != self.vpc {
+            fields.push(match self.vpc {
+                Some(_) => VPC_CONFIG,
+                None => VPC_CONFIG_REMOVED,
+            });
         }
         fields
     }
@@ -185,6 +241,7 @@ fn configuration_of(
         .set_timeout(output.timeout)
         .set_architectures(output.architectures)
         .set_environment(output.environment)
+        .set_vpc_config(output.vpc_config)
         .build()
 }
 
@@ -258,6 +315,7 @@ pub async fn create(aws: &Aws, desired: &DesiredFunction, package: &Package) -> 
         .timeout(desired.timeout_seconds)
         .architectures(desired.lambda_architecture())
         .environment(desired.environment())
+        .set_vpc_config(desired.vpc.as_ref().map(|vpc| Vpc::to_sdk(Some(vpc))))
         .code(FunctionCode::builder().zip_file(Blob::new(package.zip.clone())).build())
         .send()
         .await
@@ -303,8 +361,17 @@ pub async fn upload_code(
     wait_updated(aws, desired, "uploading the code").await
 }
 
-/// Updates `$LATEST`'s configuration and waits until the update is Successful.
-pub async fn update_configuration(aws: &Aws, desired: &DesiredFunction) -> anyhow::Result<()> {
+/// Updates `$LATEST`'s configuration and waits until the update is Successful. The VPC
+/// configuration is sent only when it is one of the `changed` fields: Lambda re-creates the
+/// function's network interfaces for it.
+pub async fn update_configuration(
+    aws: &Aws,
+    desired: &DesiredFunction,
+    changed: &[&str],
+) -> anyhow::Result<()> {
+    let vpc_changed = changed
+        .iter()
+        .any(|field| [VPC_CONFIG, VPC_CONFIG_REMOVED].contains(field));
     aws.lambda
         .update_function_configuration()
         .function_name(&desired.name)
@@ -314,6 +381,7 @@ pub async fn update_configuration(aws: &Aws, desired: &DesiredFunction) -> anyho
         .memory_size(desired.memory_mb)
         .timeout(desired.timeout_seconds)
         .environment(desired.environment())
+        .set_vpc_config(vpc_changed.then(|| Vpc::to_sdk(desired.vpc.as_ref())))
         .send()
         .await
         .map_err(|err| aws.fail(&err, "UpdateFunctionConfiguration"))?;
@@ -415,6 +483,8 @@ pub async fn point_alias(
 mod tests {
     use std::path::Path;
 
+    use aws_sdk_lambda::types::VpcConfigResponse;
+
     use super::*;
 
     fn desired() -> DesiredFunction {
@@ -515,6 +585,50 @@ mod tests {
         let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
         assert_eq!(plan.configuration, vec!["memory_size", "environment"]);
         assert!(!plan.upload_code && plan.publish);
+    }
+
+    #[test]
+    fn a_vpc_is_compared_as_sets_and_its_removal_is_named() {
+        let mut desired = desired();
+        assert_eq!(desired.vpc, None, "the committed deploy.toml has no VPC");
+        let mut live_function = deployed(&desired, "A");
+        let vpc = |subnets: &[&str], groups: &[&str]| {
+            VpcConfigResponse::builder()
+                .set_subnet_ids(Some(subnets.iter().map(|s| s.to_string()).collect()))
+                .set_security_group_ids(Some(groups.iter().map(|s| s.to_string()).collect()))
+                .build()
+        };
+        // No VPC, and the empty lists AWS leaves after a removal, are the same thing.
+        live_function.latest.as_mut().unwrap().vpc_config = Some(vpc(&[], &[]));
+        let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
+        assert!(plan.configuration.is_empty() && !plan.publish, "{plan:?}");
+
+        desired.vpc = Some(Vpc::new(
+            vec!["subnet-bbbbbbbb".into(), "subnet-aaaaaaaa".into()],
+            vec!["sg-aaaaaaaa".into()],
+        ));
+        let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
+        assert_eq!(plan.configuration, vec![VPC_CONFIG]);
+        assert!(plan.publish);
+
+        for function in [
+            live_function.latest.as_mut(),
+            live_function.aliased.as_mut(),
+        ] {
+            function.unwrap().vpc_config = Some(vpc(
+                &["subnet-aaaaaaaa", "subnet-bbbbbbbb"],
+                &["sg-aaaaaaaa"],
+            ));
+        }
+        let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
+        assert!(
+            plan.configuration.is_empty() && !plan.publish,
+            "order does not count: {plan:?}"
+        );
+
+        desired.vpc = None;
+        let plan = FunctionPlan::new(&desired, &package("A"), &live_function);
+        assert_eq!(plan.configuration, vec![VPC_CONFIG_REMOVED]);
     }
 
     #[test]

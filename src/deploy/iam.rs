@@ -2,7 +2,8 @@
 //! so they name exactly this function, alias, bucket prefix, secret and log group.
 //!
 //! Written to `definitions/iam/` and kept current by `synth --check` (the committed files must equal
-//! `policy_documents(config)`). Deploy does not create roles: whoever owns IAM applies these.
+//! `policy_documents(config)`). `cm-etl bootstrap` puts exactly these on the roles ([`roles`]);
+//! deploy only uses them.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use serde::Serialize;
 
 use etl_lambda::contract::{CHUNK_IDS, MAP_RESULTS_FOLDER};
 
-use crate::config::{DeployConfig, LogLevel};
+use crate::config::{Arn, DeployConfig, LogLevel};
 
 /// Where the documents live, relative to the repository root.
 pub const IAM_DIR: &str = "definitions/iam";
@@ -126,6 +127,45 @@ fn lambda_role_policy(config: &DeployConfig) -> PolicyDocument {
             vec!["secretsmanager:GetSecretValue"],
             vec![secret_resource(secret.as_str())],
         ));
+        if let Some(key) = &config.function.warehouse_secret_kms_key_arn {
+            // Secrets Manager decrypts the secret with the caller's permission on its key; the
+            // condition keeps that permission from decrypting anything outside Secrets Manager.
+            statements.push(Statement {
+                condition: Some(serde_json::json!({
+                    "StringEquals": {
+                        "kms:ViaService": format!("secretsmanager.{}.amazonaws.com", secret.region())
+                    }
+                })),
+                ..Statement::allow(
+                    "DecryptTheWarehouseSecretThroughSecretsManagerOnly",
+                    vec!["kms:Decrypt"],
+                    vec![key.as_str().to_owned()],
+                )
+            });
+        }
+    }
+    if config.function.vpc.is_some() {
+        // The actions of AWS's AWSLambdaVPCAccessExecutionRole, without its logs (granted above).
+        // EC2's Describe actions take no resource-level permissions; Lambda's guide scopes the
+        // others to the account and region (`arn:aws:ec2:REGION:ACCOUNT:*/*`).
+        statements.push(Statement::allow(
+            "DescribeNetworkInterfacesAndSubnets",
+            vec!["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            vec!["*".into()],
+        ));
+        statements.push(Statement::allow(
+            "ManageItsNetworkInterfacesInThisAccountAndRegion",
+            vec![
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            vec![format!(
+                "arn:aws:ec2:{}:{}:*/*",
+                config.region, config.account
+            )],
+        ));
     }
     PolicyDocument::new(statements)
 }
@@ -225,28 +265,66 @@ fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
     PolicyDocument::new(statements)
 }
 
+/// The documents of one kind of role: who may assume it and what it may do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleDocuments {
+    /// `lambda-role` or `state-machine-role`: the files are `<kind>-policy.json` and
+    /// `<kind>-trust.json`, and bootstrap names the role's inline policy `cm-etl-<kind>-policy`.
+    pub kind: &'static str,
+    /// The roles deploy.toml names for it (the state machines may share one).
+    pub role_arns: Vec<Arn>,
+    /// The trust policy, rendered (pretty JSON + newline).
+    pub trust: String,
+    /// The permissions policy, rendered.
+    pub policy: String,
+}
+
+impl RoleDocuments {
+    /// The name of the inline policy bootstrap puts on the role.
+    pub fn inline_policy_name(&self) -> String {
+        format!("cm-etl-{}-policy", self.kind)
+    }
+}
+
+/// The function's role and the state machines' roles, with their documents.
+pub fn roles(config: &DeployConfig) -> [RoleDocuments; 2] {
+    let account = config.account.as_str();
+    let mut machine_roles: Vec<Arn> = Vec::new();
+    for machine in config.state_machines.values() {
+        if !machine_roles.contains(&machine.role_arn) {
+            machine_roles.push(machine.role_arn.clone());
+        }
+    }
+    [
+        RoleDocuments {
+            kind: "lambda-role",
+            role_arns: vec![config.function.role_arn.clone()],
+            trust: PolicyDocument::new(vec![Statement::trust("lambda.amazonaws.com", account)])
+                .render(),
+            policy: lambda_role_policy(config).render(),
+        },
+        RoleDocuments {
+            kind: "state-machine-role",
+            role_arns: machine_roles,
+            trust: PolicyDocument::new(vec![Statement::trust("states.amazonaws.com", account)])
+                .render(),
+            policy: state_machine_role_policy(config).render(),
+        },
+    ]
+}
+
 /// Every IAM document, as (path relative to the repository root, pretty JSON + newline).
 pub fn policy_documents(config: &DeployConfig) -> Vec<(PathBuf, String)> {
-    let account = config.account.as_str();
     let dir = PathBuf::from(IAM_DIR);
-    vec![
-        (
-            dir.join("lambda-role-policy.json"),
-            lambda_role_policy(config).render(),
-        ),
-        (
-            dir.join("lambda-role-trust.json"),
-            PolicyDocument::new(vec![Statement::trust("lambda.amazonaws.com", account)]).render(),
-        ),
-        (
-            dir.join("state-machine-role-policy.json"),
-            state_machine_role_policy(config).render(),
-        ),
-        (
-            dir.join("state-machine-role-trust.json"),
-            PolicyDocument::new(vec![Statement::trust("states.amazonaws.com", account)]).render(),
-        ),
-    ]
+    roles(config)
+        .into_iter()
+        .flat_map(|role| {
+            [
+                (dir.join(format!("{}-policy.json", role.kind)), role.policy),
+                (dir.join(format!("{}-trust.json", role.kind)), role.trust),
+            ]
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -381,6 +459,134 @@ mod tests {
                 .all(|r| r.contains("log-group:/aws/lambda/cm-etl-phase2")),
             "{logs:?}"
         );
+    }
+
+    /// The committed config with `edit` applied to its text.
+    fn edited_config(edit: impl Fn(String) -> String) -> DeployConfig {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy.toml");
+        let text = edit(std::fs::read_to_string(&path).unwrap());
+        DeployConfig::parse(&text, &path).unwrap()
+    }
+
+    /// The statements of the Lambda role's policy whose actions start with `service:`.
+    fn statements_of(config: &DeployConfig, service: &str) -> Vec<serde_json::Value> {
+        document(config, "lambda-role-policy.json")["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a.as_str().unwrap().starts_with(&format!("{service}:")))
+            })
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn network_interface_permissions_only_when_the_function_is_in_a_vpc() {
+        assert_eq!(
+            statements_of(&committed_config(), "ec2"),
+            Vec::<serde_json::Value>::new()
+        );
+        let in_vpc = edited_config(|text| {
+            text.replace("# [function.vpc]", "[function.vpc]")
+                .replace("# subnet_ids = ", "subnet_ids = ")
+                .replace("# security_group_ids = ", "security_group_ids = ")
+        });
+        assert!(in_vpc.function.vpc.is_some());
+        let statements = statements_of(&in_vpc, "ec2");
+        let mut actions: Vec<&str> = statements
+            .iter()
+            .flat_map(|s| s["Action"].as_array().unwrap())
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        actions.sort();
+        // Exactly AWSLambdaVPCAccessExecutionRole's EC2 actions.
+        assert_eq!(
+            actions,
+            [
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSubnets",
+                "ec2:UnassignPrivateIpAddresses",
+            ]
+        );
+        for statement in &statements {
+            let describes = statement["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a.as_str().unwrap().starts_with("ec2:Describe"));
+            let expected = if describes {
+                serde_json::json!(["*"])
+            } else {
+                serde_json::json!(["arn:aws:ec2:us-east-1:123456789012:*/*"])
+            };
+            assert_eq!(statement["Resource"], expected, "{statement}");
+        }
+        // The chunk prefix permissions are still there.
+        let s3 = statements_of(&in_vpc, "s3");
+        assert_eq!(s3, statements_of(&committed_config(), "s3"));
+    }
+
+    #[test]
+    fn kms_decrypt_only_on_the_secret_key_through_secrets_manager() {
+        assert_eq!(
+            statements_of(&committed_config(), "kms"),
+            Vec::<serde_json::Value>::new()
+        );
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with_key = edited_config(|text| {
+            text.replace(
+                "# warehouse_secret_kms_key_arn = ",
+                &format!("warehouse_secret_kms_key_arn = \"{key}\" #"),
+            )
+        });
+        assert_eq!(
+            statements_of(&with_key, "kms"),
+            vec![serde_json::json!({
+                "Sid": "DecryptTheWarehouseSecretThroughSecretsManagerOnly",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": [key],
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}
+                }
+            })]
+        );
+        assert_eq!(
+            statements_of(&with_key, "ec2"),
+            Vec::<serde_json::Value>::new()
+        );
+    }
+
+    #[test]
+    fn bootstrap_puts_the_committed_documents_on_the_roles_deploy_toml_names() {
+        let config = committed_config();
+        let [lambda, states] = roles(&config);
+        assert_eq!(lambda.role_arns, vec![config.function.role_arn.clone()]);
+        assert_eq!(
+            states.role_arns.iter().map(Arn::as_str).collect::<Vec<_>>(),
+            ["arn:aws:iam::123456789012:role/cm-etl-phase2-states"]
+        );
+        assert_eq!(lambda.inline_policy_name(), "cm-etl-lambda-role-policy");
+        let files = policy_documents(&config);
+        assert_eq!(files.len(), 4);
+        for (path, text) in files {
+            let committed =
+                std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(&path)).unwrap();
+            assert_eq!(
+                text,
+                committed,
+                "{} is stale: run `cargo run -- synth`",
+                path.display()
+            );
+        }
     }
 
     #[test]

@@ -113,10 +113,7 @@ impl Aws {
             lambda,
             sfn,
             calls,
-            endpoint: args
-                .endpoint_url
-                .clone()
-                .unwrap_or_else(|| format!("AWS {region}")),
+            endpoint: endpoint_description(args, &region),
             custom_endpoint: args.endpoint_url.is_some(),
         }
     }
@@ -128,6 +125,40 @@ impl Aws {
     {
         anyhow::anyhow!(CallFailure::of(err).explain(operation, &self.endpoint))
     }
+}
+
+/// Where calls go, for messages: the `--endpoint-url`, or AWS in `region`.
+pub fn endpoint_description(args: &AwsArgs, region: &str) -> String {
+    args.endpoint_url
+        .clone()
+        .unwrap_or_else(|| format!("AWS {region}"))
+}
+
+/// The one line of a `command` that stopped at `steps[index]` with `err`: what changed before it,
+/// what did not, and that a re-run continues (every step is an upsert planned from what is live).
+pub fn stopped_part_way<S: fmt::Display>(
+    command: &str,
+    steps: &[S],
+    index: usize,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    let list = |steps: &[S]| {
+        if steps.is_empty() {
+            "nothing".to_owned()
+        } else {
+            steps
+                .iter()
+                .map(S::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    anyhow::anyhow!(
+        "{command} stopped at `{}`: {err:#}. Changed: {}. Not changed: {}. Re-run {command} to continue from here (every step is an upsert)",
+        steps[index],
+        list(&steps[..index]),
+        list(&steps[index..])
+    )
 }
 
 /// The repository: commands run from its root, where definitions/ and the lambda crate are (as
@@ -439,17 +470,7 @@ pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
         for (index, step) in steps.iter().enumerate() {
             if let Err(err) = context.run(step, &mut outcome).await {
                 progress.finish();
-                let done: Vec<String> = steps[..index].iter().map(Step::to_string).collect();
-                let not_done: Vec<String> = steps[index..].iter().map(Step::to_string).collect();
-                anyhow::bail!(
-                    "deploy stopped at `{step}`: {err:#}. Changed: {}. Not changed: {}. Re-run deploy to continue from here (every step is an upsert)",
-                    if done.is_empty() {
-                        "nothing".into()
-                    } else {
-                        done.join("; ")
-                    },
-                    not_done.join("; ")
-                );
+                return Err(stopped_part_way("deploy", &steps, index, err));
             }
         }
         if !matches!(machine_plan, StateMachinePlan::Unchanged) {
@@ -515,8 +536,8 @@ impl StepContext<'_> {
                 function::upload_code(self.aws, self.function, self.package).await?;
                 outcome.bytes_uploaded += bytes;
             }
-            Step::UpdateConfiguration(_) => {
-                function::update_configuration(self.aws, self.function).await?;
+            Step::UpdateConfiguration(fields) => {
+                function::update_configuration(self.aws, self.function, fields).await?;
             }
             Step::PublishVersion => {
                 let version = function::publish(

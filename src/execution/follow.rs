@@ -8,9 +8,9 @@ use std::time::Duration;
 use aws_sdk_sfn::Client;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::aws_error;
 use super::history::{self, HistoryTally};
 use super::report::{ExecutionReport, Status, duration_ms, rfc3339};
+use crate::aws_error;
 
 const FIRST_POLL: Duration = Duration::from_millis(200);
 const LONGEST_POLL: Duration = Duration::from_secs(5);
@@ -27,14 +27,17 @@ struct Throttled(anyhow::Error);
 /// Looks at one execution, remembering the history read so far.
 pub struct Observer<'a> {
     client: &'a Client,
+    /// Where the client's calls go, for messages.
+    endpoint: &'a str,
     execution_arn: String,
     tally: HistoryTally,
 }
 
 impl<'a> Observer<'a> {
-    pub fn new(client: &'a Client, execution_arn: impl Into<String>) -> Self {
+    pub fn new(client: &'a Client, endpoint: &'a str, execution_arn: impl Into<String>) -> Self {
         Self {
             client,
+            endpoint,
             execution_arn: execution_arn.into(),
             tally: HistoryTally::default(),
         }
@@ -63,7 +66,10 @@ impl<'a> Observer<'a> {
                         self.execution_arn
                     )
                 } else {
-                    throttled_or(&err, aws_error::describe("describing the execution", &err))
+                    throttled_or(
+                        &err,
+                        aws_error::describe("DescribeExecution", self.endpoint, &err),
+                    )
                 }
             })?;
         history::read_new_events(self.client, &self.execution_arn, &mut self.tally)
@@ -71,7 +77,7 @@ impl<'a> Observer<'a> {
             .map_err(|err| {
                 throttled_or(
                     &err,
-                    aws_error::describe("reading the execution history", &err),
+                    aws_error::describe("GetExecutionHistory", self.endpoint, &err),
                 )
             })?;
         let map_runs: Vec<String> = self.tally.map_run_arns().map(str::to_owned).collect();
@@ -83,7 +89,10 @@ impl<'a> Observer<'a> {
                 .send()
                 .await
                 .map_err(|err| {
-                    throttled_or(&err, aws_error::describe("describing the Map run", &err))
+                    throttled_or(
+                        &err,
+                        aws_error::describe("DescribeMapRun", self.endpoint, &err),
+                    )
                 })?;
             if let Some(counts) = run.item_counts() {
                 self.tally.set_map_run_counts(&arn, counts);

@@ -1,7 +1,9 @@
 //! What `start` sends: the pipeline input, checked against `PipelineInput` before any AWS call, and
-//! the execution name, generated when not given.
+//! the execution name, generated when not given. An input is at most Step Functions' 256 KiB, and
+//! an input file is never read past that (it may be a device or a pipe that never ends).
 
 use std::hash::{BuildHasher, Hasher};
+use std::io::Read;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -10,23 +12,43 @@ use etl_lambda::contract::{ExecutionName, PipelineInput};
 /// What a valid input looks like, for error messages.
 const INPUT_SHAPE: &str = r#"{"date_range": {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}}"#;
 
+/// Step Functions' limit on an execution's input: 256 KiB of UTF-8.
+pub const MAX_INPUT_BYTES: usize = 262_144;
+
 /// Reads the input from `--input` or `--input-file` and checks it against the pipeline's input
 /// type. Returns the JSON to send: the checked value, re-serialized.
 pub fn pipeline_input(inline: Option<&str>, file: Option<&Path>) -> anyhow::Result<String> {
-    let (text, origin) = match (inline, file) {
-        (Some(text), None) => (text.to_owned(), "--input".to_owned()),
+    let (bytes, origin) = match (inline, file) {
+        (Some(text), None) => (text.as_bytes().to_vec(), "--input".to_owned()),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|err| {
-                anyhow::anyhow!("cannot read --input-file {}: {err}", path.display())
-            })?;
-            (text, format!("--input-file {}", path.display()))
+            let origin = format!("--input-file {}", path.display());
+            (read_bounded(path, &origin)?, origin)
         }
         _ => anyhow::bail!("pass the pipeline input with --input JSON or --input-file PATH"),
     };
+    anyhow::ensure!(
+        bytes.len() <= MAX_INPUT_BYTES,
+        "{origin} is over {MAX_INPUT_BYTES} bytes, Step Functions' limit for an execution's input (256 KiB); the pipeline's input is a few dozen bytes: {INPUT_SHAPE}"
+    );
+    let text =
+        String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{origin} is not UTF-8 text"))?;
     let input = parse_pipeline_input(&text).map_err(|problem| {
         anyhow::anyhow!("{origin} is not a valid pipeline input: {problem}; expected {INPUT_SHAPE}")
     })?;
     Ok(serde_json::to_string(&input).expect("a PipelineInput always serializes"))
+}
+
+/// The file's bytes, reading at most one past [`MAX_INPUT_BYTES`] (enough to tell it is too
+/// long): `/dev/zero` or a pipe that never ends is refused, not read until memory runs out.
+fn read_bounded(path: &Path, origin: &str) -> anyhow::Result<Vec<u8>> {
+    let cannot_read = |err: std::io::Error| anyhow::anyhow!("cannot read {origin}: {err}");
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(cannot_read)?
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot_read)?;
+    Ok(bytes)
 }
 
 /// Parses `text` as a `PipelineInput`; the error names the field that is wrong.
@@ -106,6 +128,24 @@ mod tests {
         assert!(trailing.is_err());
         let err = pipeline_input(None, None).unwrap_err().to_string();
         assert!(err.contains("--input"), "{err}");
+    }
+
+    #[test]
+    fn an_input_over_256_kib_is_refused_and_a_file_is_not_read_past_it() {
+        let long = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_INPUT_BYTES));
+        let err = pipeline_input(Some(&long), None).unwrap_err().to_string();
+        assert!(err.starts_with("--input is over 262144 bytes"), "{err}");
+        let err = pipeline_input(None, Some(Path::new("/dev/zero")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--input-file /dev/zero is over 262144 bytes, Step Functions' limit"),
+            "{err}"
+        );
+        assert_eq!(
+            read_bounded(Path::new("/dev/zero"), "").unwrap().len(),
+            MAX_INPUT_BYTES + 1
+        );
     }
 
     #[test]

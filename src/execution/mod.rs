@@ -3,16 +3,17 @@
 //! `start` checks the input against `PipelineInput` and names the execution before any AWS call,
 //! then starts it; `--wait` and `status` look at the execution through DescribeExecution, its
 //! history (Map iterations, the failing state) and DescribeMapRun (a Distributed Map's items).
-//! Following never stops an execution: Ctrl-C only stops watching it.
+//! Following never stops an execution: Ctrl-C only stops watching it. `redrive` restarts a
+//! failed execution and can follow it the same way.
 
-mod aws_error;
 mod follow;
 mod history;
 mod input;
+mod redrive;
 mod report;
 mod resolve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use aws_sdk_sfn::Client;
@@ -21,8 +22,9 @@ pub use history::MapIterations;
 pub use report::{ExecutionReport, Status};
 
 use crate::aws::{AwsArgs, sdk_config};
+use crate::aws_error;
 use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
-use crate::output::OutputFormat;
+use crate::output::{OutputFormat, to_stdout};
 use follow::{Observer, Progress};
 
 /// Exit code when Ctrl-C stops the following (the execution keeps running).
@@ -85,6 +87,34 @@ pub struct StatusArgs {
     pub aws: AwsArgs,
 }
 
+/// Redrive a FAILED, TIMED_OUT or ABORTED execution: it restarts from the states that did not
+/// succeed (its chunks are kept until the bucket's lifecycle rule expires them, and processing a
+/// chunk again is idempotent). AWS redrives within 14 days of the stop.
+///
+/// Exit status: 0 once AWS accepted the redrive; with --wait, as `status --wait`; 2 on an error
+/// (a running or succeeded execution, or one too old to redrive).
+#[derive(clap::Args, Debug)]
+pub struct RedriveArgs {
+    /// The execution's ARN, or its name (then the state machine comes from --state-machine or
+    /// deploy.toml).
+    #[arg(value_name = "EXECUTION_ARN_OR_NAME")]
+    pub execution: String,
+    /// The state machine a bare execution name belongs to (default: the only one in deploy.toml).
+    #[arg(long, value_name = "NAME")]
+    pub state_machine: Option<String>,
+    /// Follow the redriven execution until it ends.
+    #[arg(long)]
+    pub wait: bool,
+    /// text, or json for scripts.
+    #[arg(long, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// The deployment description.
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
 pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     // Everything that can be checked locally is checked before the first AWS call.
     let input = input::pipeline_input(args.input.as_deref(), args.input_file.as_deref())?;
@@ -93,8 +123,11 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     let machine =
         resolve::state_machine_name(&config, args.state_machine.as_deref(), &args.config)?;
 
-    let client = Client::new(&sdk_config(&args.aws, &config).await);
-    let machine_arn = resolve::state_machine_arn(&client, &config, machine, &args.config).await?;
+    let sdk = sdk_config(&args.aws, &config).await;
+    let endpoint = aws_error::endpoint_name(&sdk);
+    let client = Client::new(&sdk);
+    let machine_arn =
+        resolve::state_machine_arn(&client, &endpoint, &config, machine, &args.config).await?;
     let started = client
         .start_execution()
         .state_machine_arn(&machine_arn)
@@ -112,65 +145,113 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
                      --name, or leave it out for a new one"
                 )
             } else {
-                aws_error::describe("starting the execution", &err)
+                aws_error::describe("StartExecution", &endpoint, &err)
             }
         })?;
     let execution_arn = started.execution_arn().to_owned();
     match args.output {
-        OutputFormat::Text => println!("{execution_arn}"),
+        OutputFormat::Text => to_stdout(&format!("{execution_arn}\n"))?,
         OutputFormat::Json => eprintln!("started {execution_arn}"),
     }
     if !args.wait {
         if args.output == OutputFormat::Json {
-            let report = Observer::new(&client, &execution_arn).observe().await?;
-            println!("{}", report.to_json());
+            let report = Observer::new(&client, &endpoint, &execution_arn)
+                .observe()
+                .await?;
+            to_stdout(&format!("{}\n", report.to_json()))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    watch(&client, &execution_arn, true, args.output).await
+    watch(&client, &endpoint, &execution_arn, true, args.output).await
 }
 
 pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = DeployConfig::load(&args.config)?;
-    let bare_name = if args.execution.starts_with("arn:") {
+    let (client, endpoint, execution_arn) = connect_to_execution(
+        &args.execution,
+        args.state_machine.as_deref(),
+        &config,
+        &args.config,
+        &args.aws,
+    )
+    .await?;
+    watch(&client, &endpoint, &execution_arn, args.wait, args.output).await
+}
+
+pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
+    let config = DeployConfig::load(&args.config)?;
+    let (client, endpoint, execution_arn) = connect_to_execution(
+        &args.execution,
+        args.state_machine.as_deref(),
+        &config,
+        &args.config,
+        &args.aws,
+    )
+    .await?;
+    let expire_after_days = config.chunk_store.expire_after_days.get();
+    let redriven = redrive::redrive(&client, &endpoint, &execution_arn, expire_after_days).await?;
+    let line = format!(
+        "redrove {} at {}",
+        redriven.execution_arn, redriven.redrive_date
+    );
+    match (args.output, args.wait) {
+        (OutputFormat::Text, _) => println!("{line}"),
+        (OutputFormat::Json, true) => eprintln!("{line}"),
+        (OutputFormat::Json, false) => println!("{}", serde_json::to_string_pretty(&redriven)?),
+    }
+    if !args.wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    redrive::wait_until_restarted(&client, &endpoint, &redriven).await?;
+    watch(&client, &endpoint, &execution_arn, true, args.output).await
+}
+
+/// The client and the execution ARN that `given` means: an ARN as it is, or a bare name under the
+/// state machine (`--state-machine`, or the only one in deploy.toml). What can be checked locally
+/// is checked before the client is built.
+async fn connect_to_execution(
+    given: &str,
+    state_machine: Option<&str>,
+    config: &DeployConfig,
+    config_path: &Path,
+    aws: &AwsArgs,
+) -> anyhow::Result<(Client, String, String)> {
+    let bare_name = if given.starts_with("arn:") {
         None
     } else {
-        Some(input::execution_name(Some(&args.execution)).map_err(|_| {
+        let name = input::execution_name(Some(given)).map_err(|_| {
             anyhow::anyhow!(
-                "`{}` is neither an execution ARN nor an execution name (1 to 80 of A-Z a-z 0-9 - _ .)",
-                args.execution
+                "`{given}` is neither an execution ARN nor an execution name (1 to 80 of A-Z a-z 0-9 - _ .)"
             )
-        })?)
+        })?;
+        let machine = resolve::state_machine_name(config, state_machine, config_path)?;
+        Some((name, machine))
     };
-    let machine = match &bare_name {
-        Some(_) => Some(resolve::state_machine_name(
-            &config,
-            args.state_machine.as_deref(),
-            &args.config,
-        )?),
-        None => None,
-    };
-    let client = Client::new(&sdk_config(&args.aws, &config).await);
-    let execution_arn = match (bare_name, machine) {
-        (Some(name), Some(machine)) => {
+    let sdk = sdk_config(aws, config).await;
+    let endpoint = aws_error::endpoint_name(&sdk);
+    let client = Client::new(&sdk);
+    let execution_arn = match bare_name {
+        Some((name, machine)) => {
             let machine_arn =
-                resolve::state_machine_arn(&client, &config, machine, &args.config).await?;
+                resolve::state_machine_arn(&client, &endpoint, config, machine, config_path)
+                    .await?;
             resolve::execution_arn(&machine_arn, name.as_str())?
         }
-        _ => args.execution.clone(),
+        None => given.to_owned(),
     };
-    watch(&client, &execution_arn, args.wait, args.output).await
+    Ok((client, endpoint, execution_arn))
 }
 
 /// Looks at the execution once, or follows it until it ends (until Ctrl-C, which leaves it
 /// running), prints the report and turns its status into the exit code.
 async fn watch(
     client: &Client,
+    endpoint: &str,
     execution_arn: &str,
     wait: bool,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    let mut observer = Observer::new(client, execution_arn);
+    let mut observer = Observer::new(client, endpoint, execution_arn);
     let report = if wait {
         let progress = Progress::on_stderr();
         tokio::select! {
@@ -188,8 +269,8 @@ async fn watch(
         observer.observe().await?
     };
     match output {
-        OutputFormat::Text => print!("{report}"),
-        OutputFormat::Json => println!("{}", report.to_json()),
+        OutputFormat::Text => to_stdout(&report.to_string())?,
+        OutputFormat::Json => to_stdout(&format!("{}\n", report.to_json()))?,
     }
     Ok(match report.status {
         Status::Succeeded | Status::Running => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use aws_sdk_sfn::Client;
 
-use super::aws_error;
+use crate::aws_error;
 use crate::config::DeployConfig;
 
 /// The `[state_machines.NAME]` table the user means: `--state-machine`, or the only one there is.
@@ -39,6 +39,7 @@ pub fn state_machine_name<'a>(
 /// the account and region the SDK talks to (a different account, or a `--region` override).
 pub async fn state_machine_arn(
     client: &Client,
+    endpoint: &str,
     config: &DeployConfig,
     name: &str,
     path: &Path,
@@ -56,11 +57,11 @@ pub async fn state_machine_arn(
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_state_machine_does_not_exist() || e.is_invalid_arn()) => {}
-        Err(err) => return Err(aws_error::describe("looking up the state machine", &err)),
+        Err(err) => return Err(aws_error::describe("DescribeStateMachine", endpoint, &err)),
     }
     let mut pages = client.list_state_machines().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| aws_error::describe("listing state machines", &err))?;
+        let page = page.map_err(|err| aws_error::describe("ListStateMachines", endpoint, &err))?;
         if let Some(item) = page
             .state_machines()
             .iter()

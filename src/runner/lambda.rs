@@ -48,12 +48,19 @@ pub struct ExecutionEnvironment {
 }
 
 impl ExecutionEnvironment {
-    fn new(id: usize) -> std::io::Result<Self> {
+    /// A new environment whose `/tmp` is a fresh directory in `tmp_root` (the system's temporary
+    /// directory when `None`), owner-only (0700): a handler may put patient data there.
+    fn new(id: usize, tmp_root: Option<&Path>) -> std::io::Result<Self> {
+        let prefix = format!("cm-etl-lambda-env-{id}-tmp-");
+        let mut tmp = tempfile::Builder::new();
+        tmp.prefix(&prefix)
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
         Ok(Self {
             id,
-            tmp: tempfile::Builder::new()
-                .prefix(&format!("cm-etl-lambda-env-{id}-tmp-"))
-                .tempdir()?,
+            tmp: match tmp_root {
+                Some(root) => tmp.tempdir_in(root)?,
+                None => tmp.tempdir()?,
+            },
             invocations: 0,
             busy_until: Duration::ZERO,
             state: None,
@@ -166,6 +173,7 @@ pub struct Functions {
     by_name: Arc<HashMap<String, Deployed>>,
     next_environment: Arc<AtomicUsize>,
     concurrency_limit: usize,
+    tmp_root: Option<Arc<Path>>,
 }
 
 impl Functions {
@@ -251,12 +259,11 @@ impl Functions {
                 (n < limit).then_some(n + 1)
             })
             .map_err(|_| InvokeError::Throttled { limit })?;
-        ExecutionEnvironment::new(self.next_environment.fetch_add(1, Ordering::Relaxed)).map_err(
-            |error| {
-                deployed.environments.fetch_sub(1, Ordering::SeqCst);
-                InvokeError::Environment(error)
-            },
-        )
+        let id = self.next_environment.fetch_add(1, Ordering::Relaxed);
+        ExecutionEnvironment::new(id, self.tmp_root.as_deref()).map_err(|error| {
+            deployed.environments.fetch_sub(1, Ordering::SeqCst);
+            InvokeError::Environment(error)
+        })
     }
 }
 
@@ -264,6 +271,7 @@ impl Functions {
 pub struct FunctionsBuilder {
     by_name: HashMap<String, Deployed>,
     concurrency_limit: usize,
+    tmp_root: Option<Arc<Path>>,
 }
 
 impl Default for FunctionsBuilder {
@@ -271,6 +279,7 @@ impl Default for FunctionsBuilder {
         Self {
             by_name: HashMap::new(),
             concurrency_limit: DEFAULT_CONCURRENCY_LIMIT,
+            tmp_root: None,
         }
     }
 }
@@ -296,11 +305,19 @@ impl FunctionsBuilder {
         self
     }
 
+    /// Creates each environment's `/tmp` in `root` (default: the system's temporary directory),
+    /// so that removing `root` removes them all.
+    pub fn tmp_root(mut self, root: &Path) -> Self {
+        self.tmp_root = Some(root.into());
+        self
+    }
+
     pub fn build(self) -> Functions {
         Functions {
             by_name: Arc::new(self.by_name),
             next_environment: Arc::new(AtomicUsize::new(0)),
             concurrency_limit: self.concurrency_limit,
+            tmp_root: self.tmp_root,
         }
     }
 }

@@ -33,6 +33,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use chrono::NaiveDate;
 use etl_lambda::contract::{DateRange, ExecutionName, PipelineInput};
+use etl_lambda::warehouse::database_url;
 use etl_lambda::{ChunkStores, ObjectError, ObjectStore, SampleData, Warehouse};
 
 use crate::aws::AwsArgs;
@@ -59,11 +60,14 @@ pub struct RunArgs {
     /// deploy.toml: the function name the Tasks invoke, the region, account and state machine.
     #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
     pub config: PathBuf,
-    /// Distinct (visit_date, ssn) keys to generate.
-    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Distinct (visit_date, ssn) keys to generate: 1 to 100,000,000, and at most 100,000,000
+    /// rows in all.
+    #[arg(long, default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=SampleData::MAX_KEYS))]
     pub keys: u64,
-    /// Source rows per key.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Source rows per key: 1 to 1,000.
+    #[arg(long, default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=SampleData::MAX_ROWS_PER_KEY as i64))]
     pub rows_per_key: u32,
     /// Share of generated rows that are bad (bad SSN, missing date) and must be rejected.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=100))]
@@ -101,8 +105,16 @@ pub struct RunArgs {
 }
 
 pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    // Listening before anything is created: a signal at any point after this removes it all.
+    let mut stop = StopSignals::listen()?;
     let format = args.output;
-    let report = run(args).await?;
+    let checked = CheckedRun::new(args)?;
+    let workspace = create_workspace()?;
+    let report = tokio::select! {
+        report = checked.execute(workspace.path()) => report?,
+        signal = stop.next() => abandon(workspace, signal),
+    };
+    drop(workspace);
     report.print(format)?;
     Ok(if report.succeeded() {
         ExitCode::SUCCESS
@@ -114,102 +126,212 @@ pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
 /// Does everything `run` does except printing: the report of one local execution (benchmarks
 /// call this in process).
 pub async fn run(args: RunArgs) -> anyhow::Result<RunReport> {
-    let wall = Instant::now();
-    let config = DeployConfig::load(&args.config)?;
-    let machine = load_committed(&args.definition)?;
-    let execution = match &args.execution_name {
-        Some(name) => ExecutionName::new(name.clone())
-            .map_err(|e| anyhow::anyhow!("--execution-name: {e}"))?,
-        None => default_execution_name(),
-    };
-    // Bad input is refused before anything is generated or written.
-    let explicit_input = explicit_input(&args)?;
-    let workspace = tempfile::Builder::new()
-        .prefix("cm-etl-run-")
-        .tempdir()
-        .context("cannot create a temporary directory for the local run")?;
-    // S3's stand-in is ready (or refused) before anything is generated.
-    let objects = open_object_store(&args, &config, &execution, workspace.path()).await?;
-    let progress = Progress::new(args.output);
+    let checked = CheckedRun::new(args)?;
+    let workspace = create_workspace()?;
+    checked.execute(workspace.path()).await
+}
 
-    let (database_url, sample) = match &args.database_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let sample = SampleData {
-                keys: args.keys,
-                rows_per_key: args.rows_per_key,
-                bad_rows_percent: args.bad_rows_percent,
-                seed: SAMPLE_SEED,
-                start_date: NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date"),
-            };
-            let url = format!(
-                "sqlite://{}",
-                workspace.path().join("warehouse.sqlite3").display()
-            );
-            (url, Some(sample))
-        }
-    };
-    let warehouse = Warehouse::connect(&database_url)
-        .await
-        .with_context(|| format!("cannot open the warehouse {}", redact_url(&database_url)))?;
-    if let Some(sample) = &sample {
-        progress.phase(&format!("generating {} source rows", sample.source_rows()));
-        warehouse.create_schema().await?;
-        sample.load_into(&warehouse).await?;
+/// The run's private temporary directory (0700 from its creation): the generated warehouse, the
+/// local chunk store and each simulated Lambda environment's `/tmp`, all of which may hold SSNs.
+fn create_workspace() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("cm-etl-run-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+        .context("cannot create a temporary directory for the local run; check TMPDIR")
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, which abandon the local execution.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind| signal(kind).context("cannot listen for SIGINT and SIGTERM");
+        Ok(Self {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+        })
     }
-    let input = match explicit_input {
-        Some(input) => input,
-        None => match &sample {
-            Some(sample) => PipelineInput {
-                date_range: sample.date_range(),
-            },
-            None => anyhow::bail!(
+
+    /// The next signal: its name and the exit status it gives (128 + its number, as a shell does).
+    async fn next(&mut self) -> (&'static str, i32) {
+        tokio::select! {
+            _ = self.interrupt.recv() => ("SIGINT", 130),
+            _ = self.terminate.recv() => ("SIGTERM", 143),
+        }
+    }
+}
+
+/// Abandons the execution on a signal: removes the workspace and exits at once. Returning would
+/// wait for the blocking threads still at work (seeding millions of rows is one long SQLite
+/// call), which is exactly what the signal asked to stop.
+fn abandon(workspace: tempfile::TempDir, (signal, status): (&'static str, i32)) -> ! {
+    let path = workspace.keep();
+    // Renamed first, so a thread still writing (a SQLite page, a chunk) cannot create anything at
+    // the old path any more (the local store never re-creates a bucket); then removed.
+    let doomed = path.with_extension("removing");
+    let removed = match std::fs::rename(&path, &doomed) {
+        Ok(()) => std::fs::remove_dir_all(&doomed),
+        Err(_) => std::fs::remove_dir_all(&path),
+    };
+    match removed {
+        Ok(()) => eprintln!(
+            "stopped by {signal}: the local execution was abandoned and its temporary files removed"
+        ),
+        Err(error) => eprintln!(
+            "stopped by {signal}: the local execution was abandoned, but its temporary files in {} could not be removed ({error}); remove them by hand",
+            path.display()
+        ),
+    }
+    std::process::exit(status)
+}
+
+/// Where the local run's warehouse is.
+enum WarehouseSource {
+    /// `--database-url`: an existing warehouse.
+    Url(String),
+    /// Generated into the workspace.
+    Generated(SampleData),
+}
+
+/// A run whose every argument has been checked and nothing created yet: a refused run leaves no
+/// file behind (not even the `sqlite://` file of `--database-url`).
+struct CheckedRun {
+    args: RunArgs,
+    config: DeployConfig,
+    machine: StateMachineDef,
+    execution: ExecutionName,
+    spec: ExecutionSpec,
+    warehouse: WarehouseSource,
+}
+
+impl CheckedRun {
+    fn new(args: RunArgs) -> anyhow::Result<Self> {
+        let config = DeployConfig::load(&args.config)?;
+        let machine = load_committed(&args.definition)?;
+        let execution = match &args.execution_name {
+            Some(name) => ExecutionName::new(name.clone())
+                .map_err(|e| anyhow::anyhow!("--execution-name: {e}"))?,
+            None => default_execution_name(),
+        };
+        if let Some(url) = &args.s3_endpoint_url {
+            refuse_remote_endpoint(url)?;
+        }
+        let (warehouse, input) = match (&args.database_url, explicit_input(&args)?) {
+            (Some(url), Some(input)) => (WarehouseSource::Url(url.clone()), input),
+            (Some(_), None) => anyhow::bail!(
                 "with --database-url, say which visits to migrate: --date-from YYYY-MM-DD --date-to YYYY-MM-DD, or --input JSON"
             ),
-        },
-    };
+            (None, input) => {
+                let sample = SampleData {
+                    keys: args.keys,
+                    rows_per_key: args.rows_per_key,
+                    bad_rows_percent: args.bad_rows_percent,
+                    seed: SAMPLE_SEED,
+                    start_date: NaiveDate::from_ymd_opt(2024, 1, 1).expect("a valid date"),
+                };
+                sample.check().map_err(|rule| {
+                    anyhow::anyhow!(
+                        "--keys {} --rows-per-key {}: {rule}",
+                        args.keys,
+                        args.rows_per_key
+                    )
+                })?;
+                let input = input.unwrap_or(PipelineInput {
+                    date_range: sample.date_range(),
+                });
+                (WarehouseSource::Generated(sample), input)
+            }
+        };
+        let (state_machine, sm_config) = config
+            .state_machines
+            .iter()
+            .next()
+            .context("deploy.toml defines no [state_machines.NAME] table")?;
+        let spec = ExecutionSpec {
+            region: config.region.to_string(),
+            account: config.account.to_string(),
+            state_machine: state_machine.to_string(),
+            name: execution.to_string(),
+            role_arn: sm_config.role_arn.to_string(),
+            input: serde_json::to_value(&input)?,
+        };
+        Ok(Self {
+            args,
+            config,
+            machine,
+            execution,
+            spec,
+            warehouse,
+        })
+    }
 
-    let functions = Functions::builder()
-        .function(
-            config.function.name.as_str(),
-            handlers::InProcessHandlers::with_stores(
-                database_url.clone(),
-                config.chunk_store_uri(),
-                ChunkStores::on(objects.clone()),
+    /// Executes the run with its temporary files in `workspace`.
+    async fn execute(self, workspace: &Path) -> anyhow::Result<RunReport> {
+        let wall = Instant::now();
+        let Self {
+            args,
+            config,
+            machine,
+            execution,
+            spec,
+            warehouse: source,
+        } = self;
+        // S3's stand-in is ready (or refused) before anything is generated.
+        let objects = open_object_store(&args, &config, &execution, workspace).await?;
+        let progress = Progress::new(args.output);
+        let database_url = match &source {
+            WarehouseSource::Url(url) => url.clone(),
+            WarehouseSource::Generated(_) => {
+                format!("sqlite://{}", workspace.join("warehouse.sqlite3").display())
+            }
+        };
+        let warehouse = Warehouse::connect(&database_url).await.with_context(|| {
+            format!(
+                "cannot open the warehouse {}",
+                database_url::redacted(&database_url)
             )
-            .keeping_chunks(args.keep_chunks),
-        )
-        .build();
-    let (state_machine, sm_config) = config
-        .state_machines
-        .iter()
-        .next()
-        .context("deploy.toml defines no [state_machines.NAME] table")?;
-    let spec = ExecutionSpec {
-        region: config.region.to_string(),
-        account: config.account.to_string(),
-        state_machine: state_machine.to_string(),
-        name: execution.to_string(),
-        role_arn: sm_config.role_arn.to_string(),
-        input: serde_json::to_value(&input)?,
-    };
-    progress.phase("executing");
-    let outcome = Engine::new(functions)
-        .objects(objects)
-        .observer(progress.observer())
-        .execute(&machine, &spec)
-        .await;
-    progress.finish();
-    // A failed execution may leave a warehouse that cannot be counted (no schema, say): the
-    // report still shows the execution's error.
-    let counts = match warehouse.counts().await {
-        Ok(counts) => Some(counts),
-        Err(err) => {
-            eprintln!("warning: cannot count the warehouse's rows: {err}");
-            None
+        })?;
+        if let WarehouseSource::Generated(sample) = &source {
+            progress.phase(&format!("generating {} source rows", sample.source_rows()));
+            warehouse.create_schema().await?;
+            sample.load_into(&warehouse).await?;
         }
-    };
-    Ok(RunReport::new(&spec, outcome, counts, wall.elapsed()))
+
+        let functions = Functions::builder()
+            .tmp_root(workspace)
+            .function(
+                config.function.name.as_str(),
+                handlers::InProcessHandlers::with_stores(
+                    database_url,
+                    config.chunk_store_uri(),
+                    ChunkStores::on(objects.clone()),
+                )
+                .keeping_chunks(args.keep_chunks),
+            )
+            .build();
+        progress.phase("executing");
+        let outcome = Engine::new(functions)
+            .objects(objects)
+            .observer(progress.observer())
+            .execute(&machine, &spec)
+            .await;
+        progress.finish();
+        // A failed execution may leave a warehouse that cannot be counted (no schema, say): the
+        // report still shows the execution's error.
+        let counts = match warehouse.counts().await {
+            Ok(counts) => Some(counts),
+            Err(err) => {
+                eprintln!("warning: cannot count the warehouse's rows: {err}");
+                None
+            }
+        };
+        Ok(RunReport::new(&spec, outcome, counts, wall.elapsed()))
+    }
 }
 
 /// The object store standing in for S3, where deploy.toml's chunk store bucket is ready: a local
@@ -236,7 +358,6 @@ async fn open_object_store(
         })?;
         return Ok(objects);
     };
-    refuse_remote_endpoint(url)?;
     let aws = AwsArgs {
         endpoint_url: Some(url.clone()),
         ..AwsArgs::default()
@@ -324,30 +445,9 @@ fn default_execution_name() -> ExecutionName {
     ExecutionName::new(name.replace('.', "-")).expect("a timestamp is a valid execution name")
 }
 
-/// A database URL without its password, for messages.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn database_passwords_never_reach_messages() {
-        assert_eq!(
-            redact_url("postgres://etl:secret@127.0.0.1:5432/db"),
-            "postgres://etl:***@127.0.0.1:5432/db"
-        );
-        assert_eq!(redact_url("sqlite:///tmp/w.db"), "sqlite:///tmp/w.db");
-    }
 
     #[test]
     fn only_an_s3_endpoint_on_this_machine_is_accepted() {

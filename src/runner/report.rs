@@ -156,17 +156,13 @@ impl RunReport {
         self.status == ExecutionStatus::Succeeded
     }
 
-    /// Prints to stdout; a closed pipe (`| head`) is not an error.
+    /// Prints to stdout (see [`crate::output::to_stdout`]).
     pub fn print(&self, format: OutputFormat) -> anyhow::Result<()> {
-        use std::io::Write;
         let text = match format {
             OutputFormat::Json => serde_json::to_string_pretty(self)? + "\n",
             OutputFormat::Text => self.text(),
         };
-        match std::io::stdout().lock().write_all(text.as_bytes()) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => Ok(other?),
-        }
+        crate::output::to_stdout(&text)
     }
 
     /// The human-readable summary.

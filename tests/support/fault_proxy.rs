@@ -1,26 +1,79 @@
-//! A fault-injecting HTTP proxy in front of moto, for the one failure moto cannot produce: a
-//! Lambda update that AWS accepts and then reports as `LastUpdateStatus: Failed` (out of ENIs, a
-//! KMS key disabled, ...). Every request reaches moto unchanged; after the first update of the
-//! function (its code or configuration), the proxy rewrites `$LATEST`'s status in moto's answers
-//! to GetFunction and GetFunctionConfiguration, as AWS would report it.
+//! An HTTP proxy in front of moto for what moto cannot do. Every request is recorded (so a test
+//! can check what was sent) and, by the test's `route`, forwarded to moto unchanged, forwarded
+//! with moto's answer rewritten, or answered by the proxy itself in AWS's documented shape:
+//! - a Lambda update AWS accepts and then reports `LastUpdateStatus: Failed` (out of ENIs, a KMS
+//!   key disabled, ...), which moto never does ([`FaultProxy::failing_updates_of`]);
+//! - an AWS error part way through a command (AccessDenied on one call);
+//! - RedriveExecution, which moto 5.2.5 does not implement, and what DescribeExecution says after it;
+//! - bucket policies, which moto evaluates wrongly ([`FaultProxy::holding_bucket_policies`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Why the update failed, as AWS words it for an ENI shortage.
 pub const FAILED_REASON: &str = "Lambda was unable to create an ENI in the VPC of the function because the limit for Network Interfaces has been reached.";
 pub const FAILED_REASON_CODE: &str = "EniLimitExceeded";
 
+/// One request the proxy received.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+    head: String,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+
+    pub fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, query)| query)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.head, name)
+    }
+
+    /// The operation of an AWS JSON-protocol call: `X-Amz-Target: AWSStepFunctions.RedriveExecution`
+    /// is `RedriveExecution`.
+    pub fn json_operation(&self) -> Option<&str> {
+        self.header("x-amz-target")?.rsplit('.').next()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// What the proxy does with one request.
+pub enum Route {
+    /// Send it to moto and give back moto's answer.
+    Forward,
+    /// Send it to moto and give back this function of moto's raw answer.
+    Rewrite(Box<dyn FnOnce(Vec<u8>) -> Vec<u8> + Send>),
+    /// Give back this raw answer; moto never sees the request.
+    Answer(Vec<u8>),
+}
+
+type Router = dyn Fn(&Request) -> Route + Send + Sync;
+
 pub struct FaultProxy {
-    /// `http://127.0.0.1:PORT`, to give deploy as its endpoint.
+    /// `http://127.0.0.1:PORT`, to give the command as its endpoint.
     pub endpoint: String,
+    requests: Arc<Mutex<Vec<Request>>>,
 }
 
 impl FaultProxy {
-    /// Starts the proxy for `function` in front of the moto server at `upstream`.
-    pub fn failing_updates_of(function: &str, upstream: &str) -> Self {
+    /// Starts a proxy on 127.0.0.1 in front of the moto server at `upstream`.
+    pub fn start(
+        upstream: &str,
+        route: impl Fn(&Request) -> Route + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream
@@ -28,53 +81,131 @@ impl FaultProxy {
             .expect("moto is plain http")
             .trim_end_matches('/')
             .to_owned();
-        let function_path = format!("/2015-03-31/functions/{function}");
-        let updated = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let route: Arc<Router> = Arc::new(route);
+        let recorded = requests.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
-                let (upstream, function_path, updated) =
-                    (upstream.clone(), function_path.clone(), updated.clone());
-                std::thread::spawn(move || {
-                    serve(client, &upstream, &function_path, &updated);
-                });
+                let (upstream, route, recorded) =
+                    (upstream.clone(), route.clone(), recorded.clone());
+                std::thread::spawn(move || serve(client, &upstream, &*route, &recorded));
             }
         });
-        Self { endpoint }
+        Self { endpoint, requests }
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// A proxy under which the first update of `function` (its code or configuration) that moto
+    /// accepts is then reported Failed in GetFunction / GetFunctionConfiguration of `$LATEST`.
+    pub fn failing_updates_of(function: &str, upstream: &str) -> Self {
+        let function_path = format!("/2015-03-31/functions/{function}");
+        let updated = Arc::new(AtomicBool::new(false));
+        Self::start(upstream, move |request| {
+            let path = request.path();
+            let is_update = request.method == "PUT"
+                && (path == format!("{function_path}/code")
+                    || path == format!("{function_path}/configuration"));
+            let reads_latest = request.method == "GET"
+                && (path == function_path || path == format!("{function_path}/configuration"))
+                && !request.query().contains("Qualifier=");
+            if is_update {
+                let updated = updated.clone();
+                Route::Rewrite(Box::new(move |response| {
+                    if response.starts_with(b"HTTP/1.1 200") {
+                        updated.store(true, Ordering::SeqCst);
+                    }
+                    response
+                }))
+            } else if reads_latest && updated.load(Ordering::SeqCst) {
+                Route::Rewrite(Box::new(|response| {
+                    rewrite_json(&response, |json| {
+                        // GetFunction nests the configuration; GetFunctionConfiguration is it.
+                        let configuration = match json.get_mut("Configuration") {
+                            Some(nested) => nested,
+                            None => json,
+                        };
+                        configuration["LastUpdateStatus"] = "Failed".into();
+                        configuration["LastUpdateStatusReason"] = FAILED_REASON.into();
+                        configuration["LastUpdateStatusReasonCode"] = FAILED_REASON_CODE.into();
+                    })
+                }))
+            } else {
+                Route::Forward
+            }
+        })
+    }
+}
+
+impl FaultProxy {
+    /// A proxy that keeps the buckets' policies itself, answering PutBucketPolicy (204) and
+    /// GetBucketPolicy (200 with the policy, or 404 NoSuchBucketPolicy) as S3 documents them.
+    /// moto 5.2.5 takes a bucket policy statement's Condition for unmet whatever the request, so a
+    /// TLS-only statement (Deny when `aws:SecureTransport` is false) in moto refuses every object
+    /// request with 403; kept here, the objects stay usable and what was put can be read back.
+    pub fn holding_bucket_policies(upstream: &str) -> Self {
+        let policies: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>> = Arc::default();
+        Self::start(upstream, move |request| {
+            let is_policy = request
+                .query()
+                .split('&')
+                .any(|part| part == "policy" || part.starts_with("policy="));
+            let bucket = request.path().trim_matches('/').to_owned();
+            if !is_policy || bucket.contains('/') {
+                return Route::Forward;
+            }
+            let mut policies = policies.lock().unwrap();
+            match request.method.as_str() {
+                "PUT" => {
+                    policies.insert(bucket, request.body.clone());
+                    Route::Answer(http_response(204, "application/xml", b""))
+                }
+                "GET" => match policies.get(&bucket) {
+                    Some(policy) => Route::Answer(http_response(200, "application/json", policy)),
+                    None => Route::Answer(http_response(
+                        404,
+                        "application/xml",
+                        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchBucketPolicy</Code><Message>The bucket policy does not exist</Message><BucketName>{bucket}</BucketName><RequestId>fault-proxy</RequestId></Error>").as_bytes(),
+                    )),
+                },
+                _ => Route::Forward,
+            }
+        })
     }
 }
 
 /// Proxies one request (the proxy answers `Connection: close`, so one per connection).
-fn serve(client: TcpStream, upstream: &str, function_path: &str, updated: &AtomicBool) {
+fn serve(client: TcpStream, upstream: &str, route: &Router, recorded: &Mutex<Vec<Request>>) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
     let Some((head, body)) = read_message(&mut reader) else {
         return;
     };
     let request_line = head.lines().next().unwrap_or_default().to_owned();
     let mut parts = request_line.split(' ');
-    let (method, target) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
-    );
-    let path = target.split('?').next().unwrap_or_default();
-
-    let mut moto = TcpStream::connect(upstream).expect("moto is reachable");
-    moto.write_all(with_header(&head, "Connection", "close").as_bytes())
-        .unwrap();
-    moto.write_all(&body).unwrap();
-    let mut response = Vec::new();
-    moto.read_to_end(&mut response).unwrap();
-
-    let is_update = method == "PUT"
-        && (path == format!("{function_path}/code")
-            || path == format!("{function_path}/configuration"));
-    let reads_latest = method == "GET"
-        && (path == function_path || path == format!("{function_path}/configuration"))
-        && !target.contains("Qualifier=");
-    if is_update && response.starts_with(b"HTTP/1.1 200") {
-        updated.store(true, Ordering::SeqCst);
-    } else if reads_latest && updated.load(Ordering::SeqCst) {
-        response = failed_status(&response);
-    }
+    let request = Request {
+        method: parts.next().unwrap_or_default().to_owned(),
+        target: parts.next().unwrap_or_default().to_owned(),
+        head,
+        body,
+    };
+    recorded.lock().unwrap().push(request.clone());
+    let forward = || {
+        let mut moto = TcpStream::connect(upstream).expect("moto is reachable");
+        moto.write_all(with_header(&request.head, "Connection", "close").as_bytes())
+            .unwrap();
+        moto.write_all(&request.body).unwrap();
+        let mut response = Vec::new();
+        moto.read_to_end(&mut response).unwrap();
+        response
+    };
+    let response = match route(&request) {
+        Route::Forward => forward(),
+        Route::Rewrite(rewrite) => rewrite(forward()),
+        Route::Answer(response) => response,
+    };
     let mut client = client;
     let _ = client.write_all(&response);
 }
@@ -124,8 +255,27 @@ fn with_header(head: &str, name: &str, value: &str) -> String {
     out + &format!("{name}: {value}\r\n\r\n")
 }
 
-/// moto's 200 answer with `$LATEST`'s update marked Failed, as AWS reports it.
-fn failed_status(response: &[u8]) -> Vec<u8> {
+/// A complete answer: status line, content type and length, `Connection: close`, body.
+pub fn http_response(status: u16, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        204 => "No Content",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        _ => "Error",
+    };
+    let mut bytes = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fault-proxy\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// moto's 200 JSON answer with `edit` applied to its body (any other answer unchanged).
+pub fn rewrite_json(response: &[u8], edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
     let split = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -140,14 +290,7 @@ fn failed_status(response: &[u8]) -> Vec<u8> {
         "moto answered chunked"
     );
     let mut json: serde_json::Value = serde_json::from_slice(&response[split..]).unwrap();
-    // GetFunction nests the configuration; GetFunctionConfiguration is the configuration.
-    let configuration = match json.get_mut("Configuration") {
-        Some(nested) => nested,
-        None => &mut json,
-    };
-    configuration["LastUpdateStatus"] = "Failed".into();
-    configuration["LastUpdateStatusReason"] = FAILED_REASON.into();
-    configuration["LastUpdateStatusReasonCode"] = FAILED_REASON_CODE.into();
+    edit(&mut json);
     let body = serde_json::to_vec(&json).unwrap();
     let mut bytes = with_header(&head, "Content-Length", &body.len().to_string()).into_bytes();
     bytes.extend_from_slice(&body);

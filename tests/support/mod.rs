@@ -90,6 +90,32 @@ pub fn create_role(name: &str, trust_file: &str) -> String {
     format!("arn:aws:iam::123456789012:role/{name}")
 }
 
+/// The committed document `definitions/iam/FILE`, as JSON.
+pub fn committed_iam_document(file: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(repo().join("definitions/iam").join(file)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// An IAM document as IAM answers it (percent-encoded JSON), as JSON.
+pub fn iam_document(encoded: &str) -> serde_json::Value {
+    let mut bytes = Vec::new();
+    let mut rest = encoded.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        match (first, tail) {
+            (b'%', [high, low, tail @ ..]) => {
+                let hex = std::str::from_utf8(&[*high, *low]).unwrap().to_owned();
+                bytes.push(u8::from_str_radix(&hex, 16).unwrap());
+                rest = tail;
+            }
+            _ => {
+                bytes.push(first);
+                rest = tail;
+            }
+        }
+    }
+    serde_json::from_slice(&bytes).unwrap_or_else(|err| panic!("{err}: {encoded}"))
+}
+
 /// The two roles the committed deploy.toml names.
 pub fn create_roles() {
     create_role("cm-etl-phase2-lambda", "lambda-role-trust.json");
@@ -184,21 +210,28 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// SDK clients on moto, for checking what deploy did.
+/// SDK clients on moto, for checking what deploy and bootstrap did.
 pub struct Moto {
     pub runtime: tokio::runtime::Runtime,
     pub lambda: aws_sdk_lambda::Client,
     pub sfn: aws_sdk_sfn::Client,
     pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Moto {
     pub fn connect() -> Self {
+        Self::connect_to(&moto_endpoint())
+    }
+
+    /// Clients on `endpoint` (a test proxy in front of moto).
+    pub fn connect_to(endpoint: &str) -> Self {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let config = runtime.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_config::Region::new("us-east-1"))
-                .endpoint_url(moto_endpoint())
+                .endpoint_url(endpoint)
                 .load(),
         );
         let s3 = aws_sdk_s3::config::Builder::from(&config)
@@ -209,6 +242,8 @@ impl Moto {
             lambda: aws_sdk_lambda::Client::new(&config),
             sfn: aws_sdk_sfn::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            iam: aws_sdk_iam::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
         }
     }
 
@@ -228,7 +263,12 @@ impl Moto {
                 .body(body.as_bytes().to_vec().into())
                 .send(),
         )
-        .expect("PutObject");
+        .unwrap_or_else(|err| {
+            panic!(
+                "PutObject {bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(err)
+            )
+        });
     }
 
     /// The keys under `prefix` in `bucket`, in order.

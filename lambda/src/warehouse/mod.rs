@@ -4,9 +4,11 @@
 //!
 //! Task 02 rules (the same SQL on both engines, differing only where noted in `Dialect`):
 //! - A key is (visit_date, ssn) as the source holds them. GetTask02Chunks reads the dated keys of
-//!   the requested range, then every undated key (visit_date NULL): undated rows belong to no
-//!   range, so every run covers them and rejects them (`missing_date`), which keeps
-//!   source rows = migrated + rejected when the range covers the dated rows.
+//!   the requested range, then every undated key (visit_date NULL), then (SQLite, which keeps
+//!   dates as text) the key of each SSN's rows whose visit_date is not a date ('2024-13-45',
+//!   'yesterday'): those rows belong to no range, so every run covers them and rejects them
+//!   (`missing_date`, `bad_visit_date`), which keeps source rows = migrated + rejected when the
+//!   range covers the dated rows. (A PostgreSQL `date` column cannot hold a malformed date.)
 //! - A row migrates when its date is present and its SSN is `ddd-dd-dddd`; the target keeps the
 //!   nine digits (a bijection, so target keys of two chunks never meet), the provider trimmed and
 //!   upper-cased, the execution and the chunk id. Other rows go to `visits_rejected` with a reason.
@@ -15,6 +17,7 @@
 //!   the rejects with `INSERT ... SELECT`, upsert the ledger row. Running it again replaces, so
 //!   nothing doubles and nothing is lost.
 
+pub mod database_url;
 mod postgres;
 mod sqlite;
 mod tls;
@@ -55,11 +58,13 @@ pub struct ChunkCounts {
     pub rejected: u64,
 }
 
-/// Why a row was not migrated.
+/// Why a row was not migrated. A date problem takes precedence over an SSN problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RejectReason {
     MissingDate,
     BadSsnFormat,
+    /// The source holds a visit_date that is not a date (SQLite only).
+    BadVisitDate,
 }
 
 impl RejectReason {
@@ -67,6 +72,7 @@ impl RejectReason {
         match self {
             RejectReason::MissingDate => "missing_date",
             RejectReason::BadSsnFormat => "bad_ssn_format",
+            RejectReason::BadVisitDate => "bad_visit_date",
         }
     }
 
@@ -74,6 +80,7 @@ impl RejectReason {
         match text {
             "missing_date" => Ok(Self::MissingDate),
             "bad_ssn_format" => Ok(Self::BadSsnFormat),
+            "bad_visit_date" => Ok(Self::BadVisitDate),
             _ => Err(HandlerError::transient(
                 "read visits_rejected",
                 "unknown reason code",
@@ -99,6 +106,7 @@ pub struct MigratedRow {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RejectedRow {
     pub source_id: i64,
+    /// `None` when the source's date is missing or not a date.
     pub visit_date: Option<NaiveDate>,
     pub reason: RejectReason,
     pub execution: String,
@@ -308,6 +316,9 @@ struct Dialect {
     valid_ssn: fn(&str) -> String,
     /// How the n-th (1-based) parameter is written.
     param: fn(usize) -> String,
+    /// A condition (`AND ...`) that keeps the dated keys' rows whose visit_date is a well-formed
+    /// date; empty where the column's type guarantees it.
+    well_formed_date: &'static str,
 }
 
 /// The statements of ProcessTask02Chunk after the keys are in the temporary table `chunk_keys`,
@@ -331,14 +342,7 @@ impl ChunkStatements {
         let (execution, chunk) = (p(1), p(2));
         let dated_join =
             "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
-        let reject_columns =
-            "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
-        // Two executions may process the same keys at once: on PostgreSQL the second one's
-        // DELETE cannot see the first one's fresh rows, so the inserts upsert (last writer wins)
-        // instead of failing on the key. (SQLite serializes writers; the clause is a no-op there.)
-        let reject_conflict = "ON CONFLICT (source_id) DO UPDATE SET visit_date = excluded.visit_date, \
-             ssn = excluded.ssn, reason = excluded.reason, execution = excluded.execution, \
-             chunk_id = excluded.chunk_id";
+        let (reject_columns, reject_conflict) = (REJECT_INSERT, REJECT_UPSERT);
         Self {
             delete_target: format!(
                 "DELETE FROM visits_migrated WHERE (visit_date, ssn) IN \
@@ -386,8 +390,19 @@ impl ChunkStatements {
     }
 }
 
+/// The start of every insert into the rejects.
+const REJECT_INSERT: &str =
+    "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
+/// Two executions may process the same keys at once: on PostgreSQL the second one's DELETE cannot
+/// see the first one's fresh rows, so the inserts upsert (last writer wins) instead of failing on
+/// the key. (SQLite serializes writers; the clause is a no-op there.)
+const REJECT_UPSERT: &str = "ON CONFLICT (source_id) DO UPDATE SET visit_date = excluded.visit_date, \
+     ssn = excluded.ssn, reason = excluded.reason, execution = excluded.execution, \
+     chunk_id = excluded.chunk_id";
+
 const KEYS_DATED: &str = "SELECT visit_date, ssn, count(*) FROM visits \
-     WHERE visit_date BETWEEN {from} AND {to} GROUP BY visit_date, ssn ORDER BY visit_date, ssn";
+     WHERE visit_date BETWEEN {from} AND {to}{well_formed} GROUP BY visit_date, ssn \
+     ORDER BY visit_date, ssn";
 const KEYS_UNDATED: &str =
     "SELECT ssn, count(*) FROM visits WHERE visit_date IS NULL GROUP BY ssn ORDER BY ssn";
 const MIGRATED_ROWS: &str = "SELECT source_id, visit_date, ssn, amount_cents, provider, execution, \
@@ -400,6 +415,7 @@ fn keys_dated_sql(dialect: &Dialect) -> String {
     KEYS_DATED
         .replace("{from}", &(dialect.param)(1))
         .replace("{to}", &(dialect.param)(2))
+        .replace("{well_formed}", dialect.well_formed_date)
 }
 
 fn channel_closed() -> HandlerError {

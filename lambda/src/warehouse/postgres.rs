@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
 const DIALECT: Dialect = Dialect {
     valid_ssn: |column| format!("{column} ~ '^[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}$'"),
     param: |n| format!("${n}"),
+    // A `date` column holds dates only.
+    well_formed_date: "",
 };
 
 fn statements() -> &'static ChunkStatements {
@@ -173,6 +175,7 @@ impl Postgres {
                 visit_date: Some(row.get(0)),
                 ssn: Ssn::new(row.get::<_, String>(1)),
                 rows: count_to_u64(row.get(2)),
+                bad_visit_date: false,
             };
             if let Some(chunk) = packer.push(key) {
                 chunks.send(chunk).await.map_err(|_| channel_closed())?;
@@ -186,6 +189,7 @@ impl Postgres {
                 visit_date: None,
                 ssn: Ssn::new(row.get::<_, String>(0)),
                 rows: count_to_u64(row.get(1)),
+                bad_visit_date: false,
             };
             if let Some(chunk) = packer.push(key) {
                 chunks.send(chunk).await.map_err(|_| channel_closed())?;
@@ -266,9 +270,11 @@ async fn process_chunk_on(client: &mut Client, job: ChunkJob) -> Result<ChunkCou
             "CREATE TEMP TABLE chunk_keys (visit_date date, ssn text NOT NULL) ON COMMIT DROP",
         )
         .await?;
-    // Every key in one statement: two arrays expanded by unnest.
-    let dates: Vec<Option<NaiveDate>> = job.keys.iter().map(|k| k.visit_date).collect();
-    let ssns: Vec<&str> = job.keys.iter().map(|k| k.ssn.expose()).collect();
+    // Every key in one statement: two arrays expanded by unnest. A key of malformed dates has no
+    // rows here (a `date` column cannot hold one), so it is left out, not taken for undated.
+    let keys = job.keys.iter().filter(|k| !k.bad_visit_date);
+    let dates: Vec<Option<NaiveDate>> = keys.clone().map(|k| k.visit_date).collect();
+    let ssns: Vec<&str> = keys.map(|k| k.ssn.expose()).collect();
     transaction
         .execute(
             "INSERT INTO chunk_keys SELECT * FROM unnest($1::date[], $2::text[])",

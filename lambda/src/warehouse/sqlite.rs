@@ -1,21 +1,39 @@
 //! The SQLite engine: one connection behind a mutex, every call on a blocking thread.
+//!
+//! SQLite keeps dates as text, so a source row can hold a visit_date that is not a date: such rows
+//! are keyed by SSN after the undated keys and rejected as `bad_visit_date` (see the warehouse
+//! notes), through a partial index that holds only them.
 
 use std::sync::{Arc, Mutex, OnceLock};
+
+use chrono::NaiveDate;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
-    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
-    count_to_u64, keys_dated_sql,
+    MIGRATED_ROWS, MigratedRow, REJECT_INSERT, REJECT_UPSERT, REJECTED_ROWS, RejectReason,
+    RejectedRow, VisitRow, channel_closed, count_to_u64, keys_dated_sql,
 };
 use crate::chunks::{ChunkKey, ChunkPacker, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
 
-pub(super) const SCHEMA: &str = "
+/// `visit_date` holds something other than a well-formed date: `date(d, '+0 days')` is NULL for
+/// text SQLite cannot read and goes through a day number for the rest, which normalizes it
+/// ('2024-02-30' becomes '2024-03-01', '2024-01-01 10:00' '2024-01-01', on every SQLite version),
+/// so only a real YYYY-MM-DD comes back unchanged. (A macro, to be spliced into constants: the
+/// partial index is used only by queries that repeat its condition word for word.)
+macro_rules! malformed_date {
+    () => {
+        "visit_date IS NOT NULL AND date(visit_date, '+0 days') IS NOT visit_date"
+    };
+}
+
+pub(super) const SCHEMA: &str = concat!(
+    "
 CREATE TABLE IF NOT EXISTS visits (
     id INTEGER PRIMARY KEY,
     visit_date TEXT,
@@ -24,6 +42,9 @@ CREATE TABLE IF NOT EXISTS visits (
     provider TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS visits_key ON visits (visit_date, ssn);
+CREATE INDEX IF NOT EXISTS visits_bad_date ON visits (ssn) WHERE ",
+    malformed_date!(),
+    ";
 CREATE TABLE IF NOT EXISTS visits_migrated (
     visit_date TEXT NOT NULL,
     ssn TEXT NOT NULL,
@@ -51,16 +72,71 @@ CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
     finished_at TEXT NOT NULL,
     PRIMARY KEY (execution, chunk_id)
 );
-";
+"
+);
 
 const DIALECT: Dialect = Dialect {
     valid_ssn: |column| format!("{column} GLOB '[0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9][0-9]'"),
     param: |n| format!("?{n}"),
+    well_formed_date: " AND date(visit_date, '+0 days') = visit_date",
 };
 
-fn statements() -> &'static ChunkStatements {
-    static STATEMENTS: OnceLock<ChunkStatements> = OnceLock::new();
-    STATEMENTS.get_or_init(|| ChunkStatements::new(&DIALECT))
+/// Each SSN with rows of malformed dates, and their number: one key each.
+const KEYS_BAD_DATE: &str = concat!(
+    "SELECT ssn, count(*) FROM visits WHERE ",
+    malformed_date!(),
+    " GROUP BY ssn ORDER BY ssn"
+);
+
+/// ProcessTask02Chunk's statements for the chunk's keys of malformed dates, whose SSNs are in the
+/// temporary table `chunk_bad_dates`. Parameters of the insert: 1 = execution, 2 = chunk id.
+struct BadDateStatements {
+    delete_rejects: &'static str,
+    insert_rejects: String,
+}
+
+fn statements() -> &'static (ChunkStatements, BadDateStatements) {
+    static STATEMENTS: OnceLock<(ChunkStatements, BadDateStatements)> = OnceLock::new();
+    STATEMENTS.get_or_init(|| {
+        let bad_dates = BadDateStatements {
+            delete_rejects: concat!(
+                "DELETE FROM visits_rejected WHERE ",
+                malformed_date!(),
+                " AND ssn IN (SELECT ssn FROM chunk_bad_dates)"
+            ),
+            insert_rejects: format!(
+                "{REJECT_INSERT} SELECT id, visit_date, ssn, '{}', ?1, ?2 FROM visits WHERE {} \
+                 AND ssn IN (SELECT ssn FROM chunk_bad_dates) {REJECT_UPSERT}",
+                RejectReason::BadVisitDate.as_str(),
+                malformed_date!()
+            ),
+        };
+        (ChunkStatements::new(&DIALECT), bad_dates)
+    })
+}
+
+/// Creates the database file owner-only (0600) if it does not exist: it will hold SSNs. SQLite
+/// gives its -wal, -shm and journal files the database file's mode, so they are private too. An
+/// existing file keeps its mode (it is the owner's choice).
+fn create_private(path: &str) -> Result<(), HandlerError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|error| {
+            HandlerError::transient(
+                "SQLite",
+                format_args!("cannot create the database file: {error}"),
+            )
+        })
+}
+
+/// `items` as a JSON array, for `json_each`.
+fn json_array<T: serde::Serialize>(items: &[T]) -> Result<String, HandlerError> {
+    serde_json::to_string(items).map_err(|_| HandlerError::transient("SQLite", "encode chunk keys"))
 }
 
 #[derive(Clone)]
@@ -72,7 +148,10 @@ impl Sqlite {
     /// `None` opens a private in-memory database.
     pub(super) fn open(path: Option<&str>) -> Result<Self, HandlerError> {
         let connection = match path {
-            Some(path) => Connection::open(path)?,
+            Some(path) => {
+                create_private(path)?;
+                Connection::open(path)?
+            }
             None => Connection::open_in_memory()?,
         };
         // WAL lets readers run beside the one writer; a busy writer waits instead of failing.
@@ -165,16 +244,20 @@ impl Sqlite {
                     visit_date: Some(row.get(0)?),
                     ssn: Ssn::new(row.get::<_, String>(1)?),
                     rows: count_to_u64(row.get(2)?),
+                    bad_visit_date: false,
                 })?;
             }
-            let mut undated = c.prepare(KEYS_UNDATED)?;
-            let mut rows = undated.query([])?;
-            while let Some(row) = rows.next()? {
-                push(ChunkKey {
-                    visit_date: None,
-                    ssn: Ssn::new(row.get::<_, String>(0)?),
-                    rows: count_to_u64(row.get(1)?),
-                })?;
+            for (query, bad_visit_date) in [(KEYS_UNDATED, false), (KEYS_BAD_DATE, true)] {
+                let mut keys = c.prepare(query)?;
+                let mut rows = keys.query([])?;
+                while let Some(row) = rows.next()? {
+                    push(ChunkKey {
+                        visit_date: None,
+                        ssn: Ssn::new(row.get::<_, String>(0)?),
+                        rows: count_to_u64(row.get(1)?),
+                        bad_visit_date,
+                    })?;
+                }
             }
             if let Some(chunk) = packer.finish() {
                 chunks.blocking_send(chunk).map_err(|_| channel_closed())?;
@@ -186,25 +269,32 @@ impl Sqlite {
 
     pub(super) async fn process_chunk(&self, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
         self.run(move |c| {
-            let sql = statements();
+            let (sql, bad_dates) = statements();
             // IMMEDIATE takes the write lock up front, so two writers queue instead of one
             // failing to upgrade its read lock.
             let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             transaction.execute_batch(
                 "CREATE TEMP TABLE IF NOT EXISTS chunk_keys (visit_date TEXT, ssn TEXT NOT NULL);
-                 DELETE FROM chunk_keys;",
+                 CREATE TEMP TABLE IF NOT EXISTS chunk_bad_dates (ssn TEXT NOT NULL);
+                 DELETE FROM chunk_keys; DELETE FROM chunk_bad_dates;",
             )?;
-            // Every key in one statement: the chunk's JSON array, expanded by json_each.
-            let keys_json = serde_json::to_string(&job.keys)
-                .map_err(|_| HandlerError::transient("SQLite", "encode chunk keys"))?;
+            // Every key in one statement per table: JSON arrays, expanded by json_each.
+            let (bad_date_keys, keys): (Vec<&ChunkKey>, Vec<&ChunkKey>) =
+                job.keys.iter().partition(|k| k.bad_visit_date);
+            let bad_date_ssns: Vec<&str> = bad_date_keys.iter().map(|k| k.ssn.expose()).collect();
             transaction.execute(
                 "INSERT INTO chunk_keys (visit_date, ssn) \
                  SELECT value ->> '$.visit_date', value ->> '$.ssn' FROM json_each(?1)",
-                [keys_json],
+                [json_array(&keys)?],
+            )?;
+            transaction.execute(
+                "INSERT INTO chunk_bad_dates (ssn) SELECT value FROM json_each(?1)",
+                [json_array(&bad_date_ssns)?],
             )?;
             transaction.execute(&sql.delete_target, [])?;
             transaction.execute(&sql.delete_rejects_dated, [])?;
             transaction.execute(&sql.delete_rejects_undated, [])?;
+            transaction.execute(bad_dates.delete_rejects, [])?;
             let key = params![job.execution, job.chunk_id];
             let migrated = transaction.execute(&sql.insert_migrated, key)? as u64;
             if job.fault {
@@ -215,7 +305,8 @@ impl Sqlite {
                 ));
             }
             let rejected = (transaction.execute(&sql.insert_bad_ssn, key)?
-                + transaction.execute(&sql.insert_missing_date, key)?)
+                + transaction.execute(&sql.insert_missing_date, key)?
+                + transaction.execute(&bad_dates.insert_rejects, key)?)
                 as u64;
             transaction.execute(
                 &sql.upsert_ledger,
@@ -259,7 +350,10 @@ impl Sqlite {
             while let Some(row) = rows.next()? {
                 out.push(RejectedRow {
                     source_id: row.get(0)?,
-                    visit_date: row.get(1)?,
+                    // A malformed date is rejected as it was: it reads as no date.
+                    visit_date: row
+                        .get::<_, Option<String>>(1)?
+                        .and_then(|text| NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok()),
                     reason: RejectReason::parse(&row.get::<_, String>(2)?)?,
                     execution: row.get(3)?,
                     chunk_id: row.get(4)?,
@@ -284,5 +378,25 @@ impl Sqlite {
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_new_database_and_its_wal_and_shm_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warehouse.sqlite3");
+        let db = Sqlite::open(Some(path.to_str().unwrap())).unwrap();
+        db.execute_batch(SCHEMA.to_owned()).await.unwrap();
+        // The connection is open: the -wal and -shm files exist.
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("warehouse.sqlite3{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+        }
     }
 }
