@@ -13,6 +13,7 @@ pub mod aws;
 pub mod aws_error;
 pub mod bootstrap;
 pub mod config;
+pub mod conformance;
 pub mod deploy;
 pub mod execution;
 pub mod output;

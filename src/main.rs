@@ -24,6 +24,7 @@ enum Command {
     Status(execution::StatusArgs),
     Bootstrap(bootstrap::BootstrapArgs),
     Redrive(execution::RedriveArgs),
+    Conformance(cm_etl::conformance::ConformanceArgs),
 }
 
 #[tokio::main]
@@ -45,6 +46,7 @@ async fn main() -> ExitCode {
         Command::Status(args) => execution::status_main(args).await,
         Command::Bootstrap(args) => bootstrap::main(args).await,
         Command::Redrive(args) => execution::redrive_main(args).await,
+        Command::Conformance(args) => cm_etl::conformance::main(args).await,
     };
     match outcome {
         Ok(code) => code,

@@ -326,15 +326,15 @@ impl MapDef {
             .collect()
     }
 
-    /// What AWS refuses in a Distributed Map's own fields, as one sentence.
-    fn distributed_problem(&self) -> Option<String> {
+    /// What AWS refuses in a Distributed Map's own fields, or the runner does not run.
+    fn distributed_problem(&self) -> Option<Problem> {
         if !self.is_distributed() {
             let fields = self.distributed_fields();
             return (!fields.is_empty()).then(|| {
-                format!(
+                Problem::Invalid(format!(
                     "{} need a Distributed Map: set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED",
                     fields.join(", ")
-                )
+                ))
             });
         }
         let both = [
@@ -354,21 +354,23 @@ impl MapDef {
             ),
         ];
         if let Some((field, _)) = both.iter().find(|(_, twice)| *twice) {
-            return Some(format!("give {field} or {field}Path, not both"));
+            return Some(Problem::Invalid(format!(
+                "give {field} or {field}Path, not both"
+            )));
         }
         if let Some(percentage) = self.tolerated_failure_percentage
             && !(0.0..=100.0).contains(&percentage)
         {
-            return Some(format!(
+            return Some(Problem::Invalid(format!(
                 "ToleratedFailurePercentage is {percentage}; it must be from 0 to 100"
-            ));
+            )));
         }
         if let Some(label) = &self.label {
             let forbidden = |c: char| c.is_whitespace() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c);
             if label.is_empty() || label.chars().count() > 40 || label.chars().any(forbidden) {
-                return Some(format!(
+                return Some(Problem::Invalid(format!(
                     "the Label `{label}` must be 1 to 40 characters without whitespace or any of < > {{ }} [ ] ? * \" # % \\ ^ | ~ ` $ & , ; : /"
-                ));
+                )));
             }
         }
         self.item_reader
@@ -384,7 +386,7 @@ impl MapDef {
 }
 
 impl ItemReaderDef {
-    fn problem(&self) -> Option<String> {
+    fn problem(&self) -> Option<Problem> {
         let config = &self.reader_config;
         if config.max_items.is_some() && config.max_items_path.is_some() {
             return Some("give ReaderConfig.MaxItems or MaxItemsPath, not both".into());
@@ -394,12 +396,12 @@ impl ItemReaderDef {
         }
         match (self.resource.as_str(), config.input_type) {
             (S3_LIST_OBJECTS, None) => None,
-            (S3_LIST_OBJECTS, Some(_)) => Some(format!(
+            (S3_LIST_OBJECTS, Some(_)) => Some(Problem::Invalid(format!(
                 "an ItemReader reading `{S3_LIST_OBJECTS}` takes no InputType"
-            )),
-            (S3_GET_OBJECT, None) => Some(format!(
+            ))),
+            (S3_GET_OBJECT, None) => Some(Problem::Invalid(format!(
                 "an ItemReader reading `{S3_GET_OBJECT}` needs ReaderConfig.InputType (JSON, JSONL or CSV)"
-            )),
+            ))),
             (S3_GET_OBJECT, Some(ReaderInputType::Csv)) => {
                 match (config.csv_header_location, &config.csv_headers) {
                     (Some(CsvHeaderLocation::FirstRow), None) => None,
@@ -414,18 +416,18 @@ impl ItemReaderDef {
                 }
             }
             (S3_GET_OBJECT, Some(ReaderInputType::Json | ReaderInputType::Jsonl)) => None,
-            (S3_GET_OBJECT, Some(other)) => Some(format!(
+            (S3_GET_OBJECT, Some(other)) => Some(Problem::Unsupported(format!(
                 "the ItemReader InputType {other:?} cannot run locally: only JSON, JSONL and CSV"
-            )),
-            (other, _) => Some(format!(
+            ))),
+            (other, _) => Some(Problem::Unsupported(format!(
                 "the ItemReader resource `{other}` cannot run locally: only `{S3_GET_OBJECT}` and `{S3_LIST_OBJECTS}`"
-            )),
+            ))),
         }
     }
 }
 
 impl ItemBatcherDef {
-    fn problem(&self) -> Option<String> {
+    fn problem(&self) -> Option<Problem> {
         let items = (
             self.max_items_per_batch.is_some(),
             self.max_items_per_batch_path.is_some(),
@@ -455,12 +457,12 @@ impl ItemBatcherDef {
 }
 
 impl ResultWriterDef {
-    fn problem(&self) -> Option<String> {
+    fn problem(&self) -> Option<Problem> {
         if self.resource != S3_PUT_OBJECT {
-            return Some(format!(
+            return Some(Problem::Unsupported(format!(
                 "the ResultWriter resource `{}` cannot run locally: only `{S3_PUT_OBJECT}`",
                 self.resource
-            ));
+            )));
         }
         self.parameters
             .is_none()
@@ -583,8 +585,88 @@ pub struct Catcher {
 pub enum DefinitionError {
     #[error("the definition is not valid ASL for the runner: {0}")]
     Parse(#[from] serde_json::Error),
+    /// AWS would refuse the state too.
     #[error("state `{state}`: {problem}")]
     State { state: String, problem: String },
+    /// AWS runs the state, but the runner does not support what it uses (JSONata, variables, a
+    /// service integration other than Lambda, ...).
+    #[error("state `{state}`: {feature}")]
+    Unsupported { state: String, feature: String },
+}
+
+/// What is wrong with a state, as one sentence.
+enum Problem {
+    /// AWS would refuse it.
+    Invalid(String),
+    /// AWS would run it; the runner does not.
+    Unsupported(String),
+}
+
+impl From<&str> for Problem {
+    fn from(problem: &str) -> Self {
+        Self::Invalid(problem.to_owned())
+    }
+}
+
+impl Problem {
+    fn of(self, state: &str) -> DefinitionError {
+        let state = state.to_owned();
+        match self {
+            Self::Invalid(problem) => DefinitionError::State { state, problem },
+            Self::Unsupported(feature) => DefinitionError::Unsupported { state, feature },
+        }
+    }
+}
+
+/// State fields AWS runs and the runner does not, with what they are.
+const UNSUPPORTED_FIELDS: [(&str, &str); 5] = [
+    ("Assign", "variables (`Assign`)"),
+    ("Arguments", "JSONata `Arguments`"),
+    ("Output", "JSONata `Output`"),
+    ("Items", "JSONata `Items`"),
+    ("Condition", "JSONata `Condition`"),
+];
+
+/// The first state (in `states`, or nested in a Map or Parallel, or in a Choice rule or Catch)
+/// using a field the runner does not support, as the error naming it.
+fn unsupported_field(states: &Value) -> Option<DefinitionError> {
+    let states = states.as_object()?;
+    states.iter().find_map(|(name, state)| {
+        let unsupported = |feature: &str| {
+            Some(DefinitionError::Unsupported {
+                state: name.clone(),
+                feature: format!("{feature} is not supported by the local runner"),
+            })
+        };
+        if state.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+            return unsupported("JSONata");
+        }
+        let nested = ["Choices", "Catch"]
+            .iter()
+            .filter_map(|field| state.get(field)?.as_array())
+            .flatten();
+        for holder in std::iter::once(state).chain(nested) {
+            if let Some((_, feature)) = UNSUPPORTED_FIELDS
+                .iter()
+                .find(|(field, _)| holder.get(field).is_some())
+            {
+                return unsupported(feature);
+            }
+        }
+        let processors = ["ItemProcessor", "Iterator"]
+            .iter()
+            .filter_map(|field| state.get(field))
+            .chain(
+                state
+                    .get("Branches")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+        processors
+            .filter_map(|machine| machine.get("States"))
+            .find_map(unsupported_field)
+    })
 }
 
 impl StateMachineDef {
@@ -597,10 +679,13 @@ impl StateMachineDef {
     pub fn from_value(value: Value) -> Result<Self, DefinitionError> {
         // JSONata fields do not have JSONPath's types: say so before serde trips on one.
         if value.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
-            return Err(DefinitionError::State {
+            return Err(DefinitionError::Unsupported {
                 state: value["StartAt"].as_str().unwrap_or_default().to_owned(),
-                problem: JSONATA_UNSUPPORTED.into(),
+                feature: JSONATA_UNSUPPORTED.into(),
             });
+        }
+        if let Some(unsupported) = value.get("States").and_then(unsupported_field) {
+            return Err(unsupported);
         }
         let machine: Self = serde_json::from_value(value)?;
         machine.validate()?;
@@ -618,7 +703,7 @@ impl StateMachineDef {
             problem,
         };
         if self.query_language.as_deref() == Some("JSONata") {
-            return Err(problem(&self.start_at, JSONATA_UNSUPPORTED.into()));
+            return Err(Problem::Unsupported(JSONATA_UNSUPPORTED.into()).of(&self.start_at));
         }
         if !self.states.contains_key(&self.start_at) {
             return Err(problem(&self.start_at, "StartAt names no state".into()));
@@ -648,13 +733,11 @@ impl StateMachineDef {
                     let supported =
                         t.resource == LAMBDA_INVOKE || t.resource.starts_with("arn:aws:lambda:");
                     if !supported {
-                        return Err(problem(
-                            name,
-                            format!(
-                                "the resource `{}` cannot run locally: only `{LAMBDA_INVOKE}` and Lambda function ARNs",
-                                t.resource
-                            ),
-                        ));
+                        return Err(Problem::Unsupported(format!(
+                            "the resource `{}` cannot run locally: only `{LAMBDA_INVOKE}` and Lambda function ARNs",
+                            t.resource
+                        ))
+                        .of(name));
                     }
                     &t.catch
                 }
@@ -665,7 +748,7 @@ impl StateMachineDef {
                 StateDef::Map(m) => {
                     flow(name, &m.flow)?;
                     if let Some(distributed) = m.distributed_problem() {
-                        return Err(problem(name, distributed));
+                        return Err(distributed.of(name));
                     }
                     match (&m.item_processor, &m.iterator) {
                         (Some(p), None) => p.machine.validate_into(seen)?,
@@ -910,6 +993,50 @@ mod tests {
         let listing = serde_json::json!({"ItemReader": {"Resource": S3_LIST_OBJECTS,
             "Parameters": {"Bucket": "b"}, "ReaderConfig": {"MaxItems": 5}}});
         StateMachineDef::from_json(&map_with("DISTRIBUTED", listing)).unwrap();
+    }
+
+    #[test]
+    fn features_aws_runs_and_the_runner_does_not_are_unsupported_not_invalid() {
+        let pass = serde_json::json!({"Type": "Pass", "End": true});
+        let with = |extra: Value| {
+            let mut state = pass.clone();
+            state
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            state
+        };
+        let parallel = |state: Value| {
+            serde_json::json!({"Type": "Parallel", "End": true,
+                "Branches": [{"StartAt": "Inner", "States": {"Inner": state}}]})
+        };
+        for (state, needle) in [
+            (with(serde_json::json!({"Assign": {"x": 1}})), "`Assign`"),
+            (
+                with(serde_json::json!({"QueryLanguage": "JSONata"})),
+                "JSONata",
+            ),
+            (
+                parallel(with(serde_json::json!({"Output": "{% 1 %}"}))),
+                "`Output`",
+            ),
+            (
+                serde_json::json!({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true}),
+                "cannot run locally",
+            ),
+        ] {
+            let text = serde_json::json!({"StartAt": "S", "States": {"S": state}}).to_string();
+            let error = StateMachineDef::from_json(&text).unwrap_err();
+            assert!(
+                matches!(&error, DefinitionError::Unsupported { feature, .. } if feature.contains(needle)),
+                "{error:?}"
+            );
+        }
+        let invalid = r#"{"StartAt": "S", "States": {"S": {"Type": "Pass"}}}"#;
+        assert!(matches!(
+            StateMachineDef::from_json(invalid),
+            Err(DefinitionError::State { .. })
+        ));
     }
 
     #[test]

@@ -98,6 +98,9 @@ impl ExecutionEnvironment {
 pub struct LambdaError {
     pub error_type: String,
     pub message: String,
+    /// The exact error payload, when known (a recorded one, with the runtime's `requestId` and
+    /// `stackTrace`).
+    payload: Option<String>,
 }
 
 impl LambdaError {
@@ -105,12 +108,24 @@ impl LambdaError {
         Self {
             error_type: error_type.into(),
             message: message.into(),
+            payload: None,
+        }
+    }
+
+    /// The same error, whose `Cause` is `cause` verbatim.
+    pub fn with_cause(self, cause: impl Into<String>) -> Self {
+        Self {
+            payload: Some(cause.into()),
+            ..self
         }
     }
 
     /// The `Cause` Step Functions records: the function's error payload as a JSON string.
     pub fn cause(&self) -> String {
-        json!({"errorMessage": self.message, "errorType": self.error_type}).to_string()
+        match &self.payload {
+            Some(payload) => payload.clone(),
+            None => json!({"errorMessage": self.message, "errorType": self.error_type}).to_string(),
+        }
     }
 }
 

@@ -1,0 +1,439 @@
+//! Comparing what the runner did with what AWS recorded: the status and error name must be
+//! equal, outputs are compared as JSON values (numbers by value, object keys in any order), a
+//! recorded string may be a redaction wildcard, and causes are compared softly (counted, never
+//! failing a case).
+
+use serde_json::Value;
+
+use super::case::{Outcome, Status};
+
+/// The replacement values of the transformers every recorded snapshot applies: wherever one of
+/// these is expected, any actual value matches.
+const GLOBAL_WILDCARDS: [&str; 11] = [
+    "snf_role_arn",
+    "sfn_role_arn",
+    "start-time",
+    "entered-time",
+    "timestamp",
+    "date",
+    "RequestId",
+    "X-Amzn-Trace-Id",
+    "x-amz-crc32",
+    "x-amzn-RequestId",
+    "x-amzn-requestid",
+];
+
+/// The names that stand for any value in one case's expected outcome: snapshot placeholders
+/// (`<uuid:1>`), the case's own wildcards and the global ones.
+pub struct Wildcards<'c> {
+    names: Vec<&'c str>,
+}
+
+impl<'c> Wildcards<'c> {
+    pub fn new(case_wildcards: &'c [String]) -> Self {
+        let mut names: Vec<&str> = case_wildcards
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !name.is_empty())
+            .chain(GLOBAL_WILDCARDS)
+            .collect();
+        // The longest first, so that a name inside another never splits it.
+        names.sort_by_key(|name| std::cmp::Reverse(name.len()));
+        Self { names }
+    }
+
+    /// Whether the whole `expected` string is a wildcard (it then matches any value).
+    fn is_whole(&self, expected: &str) -> bool {
+        placeholder_len(expected) == Some(expected.len()) || self.names.contains(&expected)
+    }
+
+    /// The length of the wildcard that starts `text`, if one does.
+    fn wildcard_at(&self, text: &str) -> Option<usize> {
+        placeholder_len(text).or_else(|| {
+            self.names
+                .iter()
+                .find(|name| text.starts_with(**name))
+                .map(|name| name.len())
+        })
+    }
+
+    /// Whether `actual` is `expected`, each wildcard inside `expected` matching any text.
+    pub fn matches_text(&self, expected: &str, actual: &str) -> bool {
+        if expected == actual {
+            return true;
+        }
+        // The literal parts between wildcards, in order.
+        let mut literals = vec![String::new()];
+        let mut rest = expected;
+        while let Some(c) = rest.chars().next() {
+            match self.wildcard_at(rest) {
+                Some(len) => {
+                    literals.push(String::new());
+                    rest = &rest[len..];
+                }
+                None => {
+                    literals.last_mut().expect("never empty").push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        glob_matches(&literals, actual)
+    }
+}
+
+/// The length of the snapshot placeholder `<[A-Za-z_][A-Za-z0-9_:.\-]*>` that starts `text`.
+fn placeholder_len(text: &str) -> Option<usize> {
+    let inner = text.strip_prefix('<')?;
+    let first = inner.chars().next()?;
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return None;
+    }
+    let end = inner.find(|c: char| !(c.is_ascii_alphanumeric() || "_:.-".contains(c)))?;
+    inner[end..].starts_with('>').then_some(end + 2)
+}
+
+/// Whether `text` is `literals` joined by runs of any text (the first at the start, the last at
+/// the end).
+fn glob_matches(literals: &[String], text: &str) -> bool {
+    let (first, rest) = literals.split_first().expect("at least one literal");
+    let Some(mut remaining) = text.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return remaining.is_empty();
+    };
+    // The leftmost occurrence of each middle literal leaves the most text for the rest.
+    for literal in middle {
+        match remaining.find(literal.as_str()) {
+            Some(at) => remaining = &remaining[at + literal.len()..],
+            None => return false,
+        }
+    }
+    remaining.len() >= last.len() && remaining.ends_with(last.as_str())
+}
+
+/// Two JSON values are the same: objects with the same keys in any order, numbers by value.
+pub fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => same_number(x, y),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, a)| y.get(key).is_some_and(|b| same_json(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+fn same_number(x: &serde_json::Number, y: &serde_json::Number) -> bool {
+    if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
+        return x == y;
+    }
+    if let (Some(x), Some(y)) = (x.as_u64(), y.as_u64()) {
+        return x == y;
+    }
+    x.as_f64() == y.as_f64()
+}
+
+/// What comparing an actual outcome with the expected one found.
+#[derive(Debug, Default, PartialEq)]
+pub struct Verdict {
+    /// The first difference that fails the case, where it is (`$.a[0]`) and what it is.
+    pub difference: Option<String>,
+    /// Causes compared softly (the execution's, and every `Cause` inside the output)...
+    pub causes_compared: u32,
+    /// ...and how many of them matched.
+    pub causes_matched: u32,
+}
+
+impl Verdict {
+    pub fn passed(&self) -> bool {
+        self.difference.is_none()
+    }
+}
+
+/// Compares the runner's outcome with the recorded one.
+pub fn compare(expected: &Outcome, actual: &Outcome, wildcards: &Wildcards<'_>) -> Verdict {
+    let mut verdict = Verdict::default();
+    if expected.status != actual.status {
+        verdict.difference = Some(format!(
+            "status: expected {}, actual {}",
+            expected.status, actual.status
+        ));
+        return verdict;
+    }
+    if expected.status == Status::Succeeded {
+        let (expected, actual) = (
+            expected.output.as_ref().unwrap_or(&Value::Null),
+            actual.output.as_ref().unwrap_or(&Value::Null),
+        );
+        let mut walk = Walk {
+            wildcards,
+            verdict: &mut verdict,
+        };
+        if let Some(difference) = walk.value("$", expected, actual) {
+            verdict.difference = Some(difference);
+        }
+        return verdict;
+    }
+    if expected.error != actual.error {
+        let shown = |error: &Option<String>| match error {
+            Some(name) => format!("`{name}`"),
+            None => "no error name".to_owned(),
+        };
+        verdict.difference = Some(format!(
+            "error: expected {}, actual {}",
+            shown(&expected.error),
+            shown(&actual.error)
+        ));
+    }
+    let actual_cause = actual.cause.clone().unwrap_or(Value::Null);
+    let expected_cause = expected.cause.clone().unwrap_or(Value::Null);
+    verdict.count_cause(cause_matches(&expected_cause, &actual_cause, wildcards));
+    verdict
+}
+
+impl Verdict {
+    fn count_cause(&mut self, matched: bool) {
+        self.causes_compared += 1;
+        self.causes_matched += u32::from(matched);
+    }
+}
+
+/// A cause matches when it is the same text (wildcards allowed), or the same JSON value where
+/// either side is JSON text.
+fn cause_matches(expected: &Value, actual: &Value, wildcards: &Wildcards<'_>) -> bool {
+    let parsed = |value: &Value| match value {
+        Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| value.clone()),
+        Value::Null => Value::String(String::new()),
+        other => other.clone(),
+    };
+    let mut verdict = Verdict::default();
+    let mut walk = Walk {
+        wildcards,
+        verdict: &mut verdict,
+    };
+    walk.value("$", expected, actual).is_none()
+        || walk
+            .value("$", &parsed(expected), &parsed(actual))
+            .is_none()
+}
+
+/// One recursive comparison of an output.
+struct Walk<'w, 'c> {
+    wildcards: &'w Wildcards<'c>,
+    verdict: &'w mut Verdict,
+}
+
+impl Walk<'_, '_> {
+    /// The first difference between `expected` and `actual` at `path`, if any.
+    fn value(&mut self, path: &str, expected: &Value, actual: &Value) -> Option<String> {
+        let differ = || {
+            Some(format!(
+                "at {path}: expected {}, actual {}",
+                compact(expected, 120),
+                compact(actual, 120)
+            ))
+        };
+        match (expected, actual) {
+            (Value::String(e), _) if self.wildcards.is_whole(e) => None,
+            (Value::String(e), Value::String(a)) => {
+                (!self.wildcards.matches_text(e, a)).then(differ).flatten()
+            }
+            (Value::Number(e), Value::Number(a)) => (!same_number(e, a)).then(differ).flatten(),
+            (Value::Array(e), Value::Array(a)) => {
+                if e.len() != a.len() {
+                    return Some(format!(
+                        "at {path}: expected {} items, actual {}",
+                        e.len(),
+                        a.len()
+                    ));
+                }
+                e.iter()
+                    .zip(a)
+                    .enumerate()
+                    .find_map(|(at, (e, a))| self.value(&format!("{path}[{at}]"), e, a))
+            }
+            (Value::Object(e), Value::Object(a)) => {
+                let missing: Vec<&str> = e
+                    .keys()
+                    .filter(|key| !a.contains_key(*key))
+                    .map(String::as_str)
+                    .collect();
+                let extra: Vec<&str> = a
+                    .keys()
+                    .filter(|key| !e.contains_key(*key))
+                    .map(String::as_str)
+                    .collect();
+                if !missing.is_empty() || !extra.is_empty() {
+                    return Some(format!(
+                        "at {path}: missing keys {missing:?}, unexpected keys {extra:?}"
+                    ));
+                }
+                for (key, e) in e {
+                    let a = &a[key];
+                    if key == "Cause" {
+                        let matched = cause_matches(e, a, self.wildcards);
+                        self.verdict.count_cause(matched);
+                        continue;
+                    }
+                    if let Some(difference) = self.value(&format!("{path}.{key}"), e, a) {
+                        return Some(difference);
+                    }
+                }
+                None
+            }
+            _ => (expected != actual).then(differ).flatten(),
+        }
+    }
+}
+
+/// `value` as compact JSON, cut to about `limit` characters.
+pub fn compact(value: &Value, limit: usize) -> String {
+    let text = value.to_string();
+    truncate(&text, limit)
+}
+
+/// `text` cut to `limit` characters, with `…` when cut.
+pub fn truncate(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn succeeded(output: Value) -> Outcome {
+        Outcome {
+            status: Status::Succeeded,
+            output: Some(output),
+            error: None,
+            cause: None,
+        }
+    }
+
+    fn failed(error: Option<&str>, cause: Value) -> Outcome {
+        Outcome {
+            status: Status::Failed,
+            output: None,
+            error: error.map(str::to_owned),
+            cause: Some(cause),
+        }
+    }
+
+    fn passes(expected: Value, actual: Value, case_wildcards: &[&str]) -> bool {
+        let names: Vec<String> = case_wildcards.iter().map(|w| (*w).to_owned()).collect();
+        compare(
+            &succeeded(expected),
+            &succeeded(actual),
+            &Wildcards::new(&names),
+        )
+        .passed()
+    }
+
+    #[test]
+    fn outputs_compare_as_json_values() {
+        assert!(passes(
+            json!({"a": 1, "b": [true, null]}),
+            json!({"b": [true, null], "a": 1.0}),
+            &[]
+        ));
+        assert!(!passes(json!({"a": 1}), json!({"a": true}), &[]));
+        assert!(!passes(json!({"a": 1}), json!({"a": 1, "b": 2}), &[]));
+        assert!(!passes(json!([1, 2]), json!([2, 1]), &[]));
+        assert!(!passes(json!("1"), json!(1), &[]));
+    }
+
+    #[test]
+    fn a_whole_wildcard_matches_any_value_and_an_inner_one_any_text() {
+        assert!(passes(
+            json!({"t": "<uuid:1>"}),
+            json!({"t": {"any": 1}}),
+            &[]
+        ));
+        assert!(passes(json!("RandomNumber"), json!(42), &["RandomNumber"]));
+        assert!(passes(
+            json!({"s": "start-time"}),
+            json!({"s": "2026"}),
+            &[]
+        ));
+        let arn = "arn:<partition>:states:<region>:111111111111:mapRun:<ArnPart_0idx>/TestMap:<MapRunArnPart1_0idx>";
+        assert!(passes(
+            json!(arn),
+            json!("arn:aws:states:us-east-1:111111111111:mapRun:sm/TestMap:0a1b"),
+            &[]
+        ));
+        assert!(!passes(
+            json!(arn),
+            json!("arn:aws:states:us-east-1:111111111111:mapRun:sm/Other:0a1b"),
+            &[]
+        ));
+        assert!(passes(
+            json!("fn=lambda_name!"),
+            json!("fn=my-fn!"),
+            &["lambda_name"]
+        ));
+        // Not a placeholder: `<` must open a name.
+        assert!(!passes(json!("<1>"), json!("x"), &[]));
+    }
+
+    #[test]
+    fn status_and_error_fail_a_case_but_causes_are_only_counted() {
+        let wildcards = Wildcards::new(&[]);
+        let expected = failed(
+            Some("E"),
+            json!({"errorMessage": "m", "requestId": "<uuid:1>"}),
+        );
+        let same_cause = failed(
+            Some("E"),
+            json!("{\"requestId\": \"x\", \"errorMessage\": \"m\"}"),
+        );
+        let verdict = compare(&expected, &same_cause, &wildcards);
+        assert!(verdict.passed());
+        assert_eq!((verdict.causes_compared, verdict.causes_matched), (1, 1));
+        let other_cause = compare(&expected, &failed(Some("E"), json!("other")), &wildcards);
+        assert!(other_cause.passed());
+        assert_eq!(other_cause.causes_matched, 0);
+        let other_error = compare(&expected, &failed(None, json!("")), &wildcards);
+        assert_eq!(
+            other_error.difference.as_deref(),
+            Some("error: expected `E`, actual no error name")
+        );
+        let status = compare(&expected, &succeeded(json!({})), &wildcards);
+        assert_eq!(
+            status.difference.as_deref(),
+            Some("status: expected FAILED, actual SUCCEEDED")
+        );
+    }
+
+    #[test]
+    fn a_cause_inside_the_output_is_compared_softly() {
+        let verdict = compare(
+            &succeeded(json!({"Error": "E", "Cause": "AWS's wording"})),
+            &succeeded(json!({"Error": "E", "Cause": "ours"})),
+            &Wildcards::new(&[]),
+        );
+        assert!(verdict.passed());
+        assert_eq!((verdict.causes_compared, verdict.causes_matched), (1, 0));
+    }
+
+    #[test]
+    fn the_first_difference_says_where_it_is() {
+        let verdict = compare(
+            &succeeded(json!({"a": [1, {"b": 2}]})),
+            &succeeded(json!({"a": [1, {"b": 3}]})),
+            &Wildcards::new(&[]),
+        );
+        assert_eq!(
+            verdict.difference.as_deref(),
+            Some("at $.a[1].b: expected 2, actual 3")
+        );
+    }
+}

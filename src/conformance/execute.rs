@@ -1,0 +1,91 @@
+//! The command's one seam with the runner: [`run_case`] runs one case as the runner would run a
+//! definition (its own reading of ASL, the engine on virtual time, the stub functions, a private
+//! local directory standing in for S3) and returns how it ended, or that the runner refuses a
+//! feature the case uses.
+
+use anyhow::Context as _;
+use etl_lambda::ObjectStore;
+use serde_json::Value;
+
+use super::case::{Case, Outcome, Status};
+use super::replay::Replay;
+use crate::runner::definition::{DefinitionError, StateMachineDef};
+use crate::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
+use crate::runner::lambda::Functions;
+
+/// The account and Region every recorded case ran in.
+const ACCOUNT: &str = "111111111111";
+const REGION: &str = "us-east-1";
+
+/// How running one case went.
+#[derive(Debug)]
+pub enum CaseRun {
+    /// The runner executed the definition.
+    Ended(Outcome),
+    /// The definition uses a feature the runner does not support (not a failure).
+    Unsupported(String),
+    /// The runner could not read a definition that AWS ran.
+    Refused(String),
+}
+
+/// Runs `case` in the runner, in a private temporary directory removed afterwards.
+pub async fn run_case(case: &Case) -> anyhow::Result<CaseRun> {
+    let machine = match StateMachineDef::from_json(&case.definition) {
+        Ok(machine) => machine,
+        Err(error @ DefinitionError::Unsupported { .. }) => {
+            return Ok(CaseRun::Unsupported(error.to_string()));
+        }
+        Err(error) => return Ok(CaseRun::Refused(error.to_string())),
+    };
+    let workspace = tempfile::Builder::new()
+        .prefix("cm-etl-conformance-")
+        .tempdir()
+        .context("cannot create a temporary directory for a case; check TMPDIR")?;
+    let objects = ObjectStore::local(workspace.path().join("s3"));
+    for bucket in &case.s3_buckets {
+        objects
+            .create_local_bucket(bucket)
+            .await
+            .with_context(|| format!("case {}: cannot create the bucket {bucket}", case.id))?;
+    }
+    for (bucket, key, body) in &case.s3_objects {
+        objects
+            .put(bucket, key, body.clone().into_bytes())
+            .await
+            .with_context(|| format!("case {}: cannot write s3://{bucket}/{key}", case.id))?;
+    }
+    let functions = case
+        .functions
+        .iter()
+        .fold(
+            Functions::builder().tmp_root(workspace.path()),
+            |functions, (name, recorded)| functions.function(name, Replay::new(recorded)),
+        )
+        .build();
+    let spec = ExecutionSpec {
+        region: REGION.into(),
+        account: ACCOUNT.into(),
+        state_machine: "conformance".into(),
+        name: "conformance-case".into(),
+        role_arn: format!("arn:aws:iam::{ACCOUNT}:role/conformance"),
+        input: case.input.clone(),
+    };
+    let outcome = Engine::new(functions)
+        .objects(objects)
+        .invocation_time(InvocationTime::Fixed(case.invocation_time))
+        .execute(&machine, &spec)
+        .await;
+    let error = outcome.error.as_ref();
+    Ok(CaseRun::Ended(Outcome {
+        status: match outcome.status {
+            ExecutionStatus::Succeeded => Status::Succeeded,
+            ExecutionStatus::Failed => Status::Failed,
+            ExecutionStatus::TimedOut => Status::TimedOut,
+        },
+        output: outcome.output,
+        error: error
+            .map(|error| error.error.clone())
+            .filter(|name| !name.is_empty()),
+        cause: error.map(|error| Value::String(error.cause.clone())),
+    }))
+}

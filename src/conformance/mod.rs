@@ -1,0 +1,157 @@
+//! `conformance`: runs Step Functions executions that AWS really ran (recorded cases, one JSON
+//! object per line) in the local runner and compares each outcome with AWS's.
+//!
+//! - [`case`]: the case format, read and checked.
+//! - [`replay`]: stub Lambda functions replaying the recorded invocations.
+//! - [`execute`]: the seam with the runner: runs one case, returns its outcome.
+//! - [`compare`]: status, output (with redaction wildcards), error name; causes softly.
+//! - [`report`]: the table per file and the failures, as text or JSON.
+//!
+//! A case the runner cannot run (a feature it refuses, such as JSONata or a non-Lambda service
+//! integration) counts as unsupported, not failed. Cases run concurrently, a few per core.
+
+pub mod case;
+pub mod compare;
+pub mod execute;
+pub mod replay;
+pub mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::output::{self, OutputFormat};
+use case::{Case, CaseFile};
+use compare::{Verdict, Wildcards};
+use execute::CaseRun;
+use report::{Actual, Failure, FileReport, Report};
+
+/// Run recorded Step Functions executions in the local runner and compare with AWS's outcomes.
+#[derive(clap::Args, Debug)]
+pub struct ConformanceArgs {
+    /// Case files (`*.jsonl`, one recorded execution per line), or directories of them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Exit 1 when a file's pass rate (passed / (passed + failed)) is under this percentage.
+    #[arg(long, value_name = "PCT", default_value_t = 100.0, value_parser = percentage)]
+    pub min_pass_rate: f64,
+    /// `text` for people (a table and the failures), `json` for scripts.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+fn percentage(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|pct| (0.0..=100.0).contains(pct))
+        .ok_or_else(|| format!("`{text}` is not a percentage from 0 to 100"))
+}
+
+pub async fn main(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
+    let report = check(&args.paths).await?;
+    output::to_stdout(&match args.output {
+        OutputFormat::Text => report.text(),
+        OutputFormat::Json => report.json(),
+    })?;
+    let below: Vec<&str> = report
+        .files
+        .iter()
+        .filter(|file| file.is_below(args.min_pass_rate))
+        .map(|file| file.file.as_str())
+        .collect();
+    if below.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "conformance: the pass rate of {} is under --min-pass-rate {}",
+        below.join(", "),
+        args.min_pass_rate
+    );
+    Ok(ExitCode::FAILURE)
+}
+
+/// Reads every case file of `paths` (all of them before running any case) and checks every case.
+pub async fn check(paths: &[PathBuf]) -> anyhow::Result<Report> {
+    let files = case::case_files(paths)?
+        .iter()
+        .map(|path| CaseFile::read(path))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cases: Vec<(usize, Arc<Case>)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(at, file)| {
+            file.cases
+                .iter()
+                .map(move |case| (at, Arc::new(case.clone())))
+        })
+        .collect();
+    let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
+    let mut results = futures::stream::iter(cases)
+        .map(|(at, case)| async move {
+            let checked = tokio::spawn(check_case(case)).await;
+            (at, checked)
+        })
+        .buffered(concurrency);
+    let mut reports: Vec<FileReport> = files
+        .iter()
+        .map(|file| FileReport {
+            file: file.path.display().to_string(),
+            total: file.cases.len(),
+            ..FileReport::default()
+        })
+        .collect();
+    while let Some((at, checked)) = results.next().await {
+        let report = &mut reports[at];
+        match checked?? {
+            Checked::Unsupported => report.unsupported += 1,
+            Checked::Compared { verdict, failure } => {
+                report.causes_compared += verdict.causes_compared;
+                report.causes_matched += verdict.causes_matched;
+                match failure {
+                    None => report.passed += 1,
+                    Some(failure) => {
+                        report.failed += 1;
+                        report.failures.push(failure);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Report { files: reports })
+}
+
+/// What checking one case found.
+enum Checked {
+    Unsupported,
+    Compared {
+        verdict: Verdict,
+        failure: Option<Failure>,
+    },
+}
+
+async fn check_case(case: Arc<Case>) -> anyhow::Result<Checked> {
+    let (verdict, actual) = match execute::run_case(&case).await? {
+        CaseRun::Unsupported(_) => return Ok(Checked::Unsupported),
+        CaseRun::Refused(why) => {
+            let verdict = Verdict {
+                difference: Some("the runner cannot read a definition that AWS ran".into()),
+                ..Verdict::default()
+            };
+            (verdict, Actual::Refused { refused: why })
+        }
+        CaseRun::Ended(outcome) => {
+            let wildcards = Wildcards::new(&case.wildcards);
+            let verdict = compare::compare(&case.expected, &outcome, &wildcards);
+            (verdict, Actual::Ended(outcome))
+        }
+    };
+    let failure = verdict.difference.clone().map(|difference| Failure {
+        id: case.id.clone(),
+        expected: case.expected.clone(),
+        actual,
+        difference,
+    });
+    Ok(Checked::Compared { verdict, failure })
+}
