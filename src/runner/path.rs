@@ -1,16 +1,19 @@
-//! JSONPath as Amazon States Language uses it: reference paths (`$`, `$.a.b`, `$['a'][0]`) for
-//! InputPath, ResultPath, OutputPath and ItemsPath, and the wider selection paths (`[*]`, `..`,
-//! slices) allowed in `.$` fields of payload templates.
-//!
-//! Filter expressions (`[?(...)]`) are not supported: parsing one is an error that says so, rather
-//! than a silent mismatch with AWS.
+//! JSONPath as Amazon States Language uses it (AWS evaluates it with Jayway's JsonPath): reference
+//! paths (`$`, `$.a.b`, `$['a'][0]`) for ResultPath, and the wider selection paths (`[*]`, `..`,
+//! slices, index lists `[0,2]`, name lists `['a','b']`, filter expressions `[?(@.x > 1)]`, see
+//! [`filter`]) allowed in InputPath, OutputPath, ItemsPath and the `.$` fields of payload
+//! templates.
+
+mod filter;
 
 use std::fmt;
 
 use serde_json::{Map, Value};
 
+use filter::Filter;
+
 /// One step of a parsed path.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 enum Segment {
     Field(String),
     Index(i64),
@@ -20,15 +23,27 @@ enum Segment {
         end: Option<i64>,
         step: i64,
     },
+    /// `[0,2]`: each listed index that exists.
+    Indices(Vec<i64>),
+    /// `['a','b']`: an object of the listed fields that exist (a path's last step only).
+    Fields(Vec<String>),
+    /// `[?(...)]`: the items of an array (or an object itself) that pass the filter.
+    Filter(Box<Filter>),
     /// `..x`: the step applied to the value and to every value below it.
     Descendants(Box<Segment>),
 }
 
 /// A parsed JSONPath starting at `$`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct JsonPath {
     text: String,
     segments: Vec<Segment>,
+}
+
+impl PartialEq for JsonPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
 }
 
 /// A path that does not parse: names the path and what is wrong with it.
@@ -73,40 +88,53 @@ impl JsonPath {
         &self.text
     }
 
-    /// A reference path selects at most one value (no wildcard, slice or descendants).
-    pub fn is_definite(&self) -> bool {
+    /// A reference path: only names and indices, so it selects at most one value.
+    fn is_reference(&self) -> bool {
         self.segments
             .iter()
             .all(|s| matches!(s, Segment::Field(_) | Segment::Index(_)))
     }
 
-    /// What the path selects in `value`, as AWS returns it: the one value for a reference path
-    /// (`None` when absent), an array of every match otherwise.
+    /// What the path selects in `value`, as AWS returns it: the one value for a path of names
+    /// and indices (`None` when absent; a name list last gives an object of those fields), an
+    /// array of every match otherwise.
     pub fn select(&self, value: &Value) -> Option<Value> {
-        let matches = self.matches(value);
-        if self.is_definite() {
-            matches.into_iter().next().cloned()
-        } else {
-            Some(Value::Array(matches.into_iter().cloned().collect()))
-        }
-    }
-
-    fn matches<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        let (fields, steps) = match self.segments.split_last() {
+            Some((Segment::Fields(names), steps)) => (Some(names), steps),
+            _ => (None, self.segments.as_slice()),
+        };
         let mut current = vec![value];
-        for segment in &self.segments {
+        for segment in steps {
             let mut next = Vec::new();
             for v in current {
-                apply(segment, v, &mut next);
+                apply(segment, v, value, &mut next);
             }
             current = next;
         }
-        current
+        let definite = steps
+            .iter()
+            .all(|s| matches!(s, Segment::Field(_) | Segment::Index(_)));
+        let mut selected = current.into_iter().filter_map(|v| match fields {
+            None => Some(v.clone()),
+            Some(names) => v.as_object().map(|object| {
+                let picked: Map<String, Value> = names
+                    .iter()
+                    .filter_map(|name| Some((name.clone(), object.get(name)?.clone())))
+                    .collect();
+                Value::Object(picked)
+            }),
+        });
+        if definite {
+            selected.next()
+        } else {
+            Some(Value::Array(selected.collect()))
+        }
     }
 
     /// Places `result` at this path inside `target`, creating missing objects on the way, as a
     /// ResultPath does. `$` replaces the target.
     pub fn set(&self, target: &mut Value, result: Value) -> Result<(), SetError> {
-        if !self.is_definite() {
+        if !self.is_reference() {
             return Err(SetError::NotDefinite(self.text.clone()));
         }
         let mut slot = target;
@@ -160,18 +188,24 @@ fn resolve_index(index: i64, len: usize) -> Option<usize> {
     (0..len).contains(&at).then_some(at as usize)
 }
 
-fn apply<'v>(segment: &Segment, value: &'v Value, out: &mut Vec<&'v Value>) {
+/// Adds what `segment` selects in `value` to `out`; `root` is the whole document (for `$` in a
+/// filter).
+fn apply<'v>(segment: &Segment, value: &'v Value, root: &Value, out: &mut Vec<&'v Value>) {
     match segment {
         Segment::Field(name) => {
             if let Some(v) = value.as_object().and_then(|m| m.get(name)) {
                 out.push(v);
             }
         }
-        Segment::Index(index) => {
-            if let Some(items) = value.as_array()
-                && let Some(at) = resolve_index(*index, items.len())
-            {
-                out.push(&items[at]);
+        Segment::Index(index) => apply(&Segment::Indices(vec![*index]), value, root, out),
+        Segment::Indices(indices) => {
+            if let Some(items) = value.as_array() {
+                out.extend(
+                    indices
+                        .iter()
+                        .filter_map(|index| resolve_index(*index, items.len()))
+                        .map(|at| &items[at]),
+                );
             }
         }
         Segment::Wildcard => match value {
@@ -192,11 +226,29 @@ fn apply<'v>(segment: &Segment, value: &'v Value, out: &mut Vec<&'v Value>) {
                 }
             }
         }
+        Segment::Fields(names) => {
+            if let Some(map) = value.as_object() {
+                out.extend(names.iter().filter_map(|name| map.get(name)));
+            }
+        }
+        Segment::Filter(filter) => match value {
+            Value::Array(items) => out.extend(items.iter().filter(|v| filter.accepts(v, root))),
+            Value::Object(_) if filter.accepts(value, root) => out.push(value),
+            _ => {}
+        },
         Segment::Descendants(inner) => {
-            apply(inner, value, out);
+            // A filter below `..` tests every object, as Jayway's deep scan does.
+            match inner.as_ref() {
+                Segment::Filter(filter) => {
+                    if value.is_object() && filter.accepts(value, root) {
+                        out.push(value);
+                    }
+                }
+                other => apply(other, value, root, out),
+            }
             match value {
-                Value::Array(items) => items.iter().for_each(|v| apply(segment, v, out)),
-                Value::Object(map) => map.values().for_each(|v| apply(segment, v, out)),
+                Value::Array(items) => items.iter().for_each(|v| apply(segment, v, root, out)),
+                Value::Object(map) => map.values().for_each(|v| apply(segment, v, root, out)),
                 _ => {}
             }
         }
@@ -234,6 +286,11 @@ impl Parser<'_> {
                     };
                     segments.push(Segment::Descendants(Box::new(inner)));
                 }
+                // `$.[0]` is read as `$[0]`.
+                b'.' if self.bytes.get(self.at + 1) == Some(&b'[') => {
+                    self.at += 1;
+                    segments.push(self.bracket()?);
+                }
                 b'.' => {
                     self.at += 1;
                     segments.push(self.dotted()?);
@@ -241,6 +298,14 @@ impl Parser<'_> {
                 b'[' => segments.push(self.bracket()?),
                 _ => return Err(self.error(format!("unexpected character at {}", self.at))),
             }
+        }
+        if segments
+            .iter()
+            .rev()
+            .skip(1)
+            .any(|s| matches!(s, Segment::Fields(_)))
+        {
+            return Err(self.error("a list of names `['a','b']` can only be the last step"));
         }
         Ok(JsonPath {
             text: self.text.to_owned(),
@@ -261,54 +326,102 @@ impl Parser<'_> {
     }
 
     fn bracket(&mut self) -> Result<Segment, PathError> {
-        self.at += 1; // '['
-        let close = self.text[self.at..]
-            .find(']')
-            .map(|i| self.at + i)
-            .ok_or_else(|| self.error("`[` without `]`"))?;
-        let inside = self.text[self.at..close].trim();
-        let segment = if let Some(quoted) = inside
-            .strip_prefix('\'')
-            .and_then(|s| s.strip_suffix('\''))
-            .or_else(|| inside.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
-        {
-            Segment::Field(quoted.to_owned())
+        let close =
+            filter::bracket_end(self.text, self.at).ok_or_else(|| self.error("`[` without `]`"))?;
+        let inside = self.text[self.at + 1..close].trim();
+        let segment = if let Some(expression) = inside.strip_prefix('?') {
+            let expression = expression
+                .trim()
+                .strip_prefix('(')
+                .and_then(|e| e.strip_suffix(')'))
+                .ok_or_else(|| self.error("a filter is written `[?(expression)]`"))?;
+            Segment::Filter(Box::new(
+                Filter::parse(expression).map_err(|reason| self.error(reason))?,
+            ))
+        } else if inside.starts_with('(') {
+            return Err(self.error("script expressions `[(...)]` are not supported"));
         } else if inside == "*" {
             Segment::Wildcard
-        } else if inside.starts_with('?') || inside.starts_with('(') {
-            return Err(self.error("filter and script expressions are not supported"));
+        } else if inside.starts_with(['\'', '"']) {
+            let mut names = Vec::new();
+            for part in split_top_level(inside) {
+                let part = part.trim();
+                let name = part
+                    .strip_prefix('\'')
+                    .and_then(|s| s.strip_suffix('\''))
+                    .or_else(|| part.strip_prefix('"').and_then(|s| s.strip_suffix('"')))
+                    .ok_or_else(|| self.error(format!("`{part}` is not a quoted name")))?;
+                names.push(name.replace("\\'", "'"));
+            }
+            match <[String; 1]>::try_from(names) {
+                Ok([name]) => Segment::Field(name),
+                Err(names) => Segment::Fields(names),
+            }
         } else if inside.contains(':') {
             let parts: Vec<&str> = inside.split(':').collect();
-            let num = |s: &str| -> Result<Option<i64>, PathError> {
-                let s = s.trim();
-                if s.is_empty() {
-                    Ok(None)
-                } else {
-                    s.parse()
-                        .map(Some)
-                        .map_err(|_| self.error(format!("`{s}` is not an integer")))
-                }
-            };
             let step = match parts.get(2) {
-                Some(s) => num(s)?.unwrap_or(1),
+                Some(s) => self.integer(s)?.unwrap_or(1),
                 None => 1,
             };
             if parts.len() > 3 || step < 1 {
                 return Err(self.error("a slice is [start:end] or [start:end:step] with step >= 1"));
             }
             Segment::Slice {
-                start: num(parts[0])?,
-                end: num(parts[1])?,
+                start: self.integer(parts[0])?,
+                end: self.integer(parts[1])?,
                 step,
             }
         } else {
-            Segment::Index(inside.parse().map_err(|_| {
-                self.error(format!("`[{inside}]` is not an index or a quoted name"))
-            })?)
+            let indices = inside
+                .split(',')
+                .map(|part| {
+                    self.integer(part)?.ok_or_else(|| {
+                        self.error(format!("`[{inside}]` is not an index or a quoted name"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match <[i64; 1]>::try_from(indices) {
+                Ok([index]) => Segment::Index(index),
+                Err(indices) => Segment::Indices(indices),
+            }
         };
         self.at = close + 1;
         Ok(segment)
     }
+
+    /// An optional integer (empty: `None`).
+    fn integer(&self, text: &str) -> Result<Option<i64>, PathError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse()
+            .map(Some)
+            .map_err(|_| self.error(format!("`{text}` is not an integer")))
+    }
+}
+
+/// `text` split at the commas outside quotes.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quote = None;
+    let mut escaped = false;
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, ',') => {
+                parts.push(&text[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 #[cfg(test)]
@@ -342,10 +455,53 @@ mod tests {
 
     #[test]
     fn bad_paths_are_rejected_with_the_reason() {
-        for bad in ["a.b", "$.", "$[", "$[?(@.a)]", "$[x]", "$.a[1:2:0]"] {
+        for bad in [
+            "a.b",
+            "$.",
+            "$[",
+            "$[?(@.a ==)]",
+            "$[?@.a]",
+            "$[(@.length-1)]",
+            "$[x]",
+            "$.a[1:2:0]",
+            "$['a','b'].c",
+        ] {
             let err = JsonPath::parse(bad).unwrap_err();
             assert_eq!(err.path, bad);
         }
+    }
+
+    #[test]
+    fn filters_select_the_items_that_pass_in_any_position() {
+        let users = json!([{"year": 1997, "name": "a", "status": 0},
+                           {"year": 1998, "name": "b", "status": 1},
+                           {"year": 2000, "last": "c", "status": 0}]);
+        let v = json!({"users": users, "max": 1998});
+        assert_eq!(
+            sel("$.users[?(@.status == 0)].year", &v),
+            Some(json!([1997, 2000]))
+        );
+        assert_eq!(
+            sel("$.users[?(@.year <= $.max)].name", &v),
+            Some(json!(["a", "b"]))
+        );
+        assert_eq!(sel("$.users[?(@.last)]", &v), Some(json!([users[2]])));
+        // `$.[...]` is `$[...]`; a filter over an array at the root.
+        assert_eq!(
+            sel("$.[?(@.year < 1998 || @.status > 0)].name", &users),
+            Some(json!(["a", "b"]))
+        );
+        assert_eq!(sel("$..[?(@.status == 1)].name", &v), Some(json!(["b"])));
+        assert_eq!(sel("$.users[?(@.year > 3000)]", &v), Some(json!([])));
+    }
+
+    #[test]
+    fn index_and_name_lists() {
+        let v = json!({"a": [10, 20, 30], "b": {"x": 1, "y": 2, "z": 3}});
+        assert_eq!(sel("$.a[0,2]", &v), Some(json!([10, 30])));
+        assert_eq!(sel("$.a[-1,5]", &v), Some(json!([30])));
+        assert_eq!(sel("$.b['x','z']", &v), Some(json!({"x": 1, "z": 3})));
+        assert_eq!(sel("$.b['x', 'q']", &v), Some(json!({"x": 1})));
     }
 
     #[test]

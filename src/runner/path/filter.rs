@@ -1,0 +1,436 @@
+//! Filter expressions (`[?(@.status == 0)]`, `[?(@.year <= 1999 && @.name)]`) as AWS evaluates
+//! them (Jayway JsonPath): `@` is the item under test and `$` the whole document; operands are
+//! paths or literals (numbers, quoted strings, `true`, `false`, `null`, lists, `/regex/flags`);
+//! relations `==`, `!=`, `<`, `<=`, `>`, `>=`, `=~`, `in`, `nin`, `size`, `empty`; `&&`, `||`,
+//! `!` and parentheses; a path alone tests that it exists.
+//!
+//! An operand path that selects nothing is undefined: it equals nothing (so `!=` holds) and
+//! orders with nothing. Numbers compare by value, strings by their characters; values of
+//! different kinds are never equal.
+
+use serde_json::Value;
+
+use super::JsonPath;
+
+/// A parsed filter expression.
+#[derive(Clone, Debug)]
+pub struct Filter(Expr);
+
+#[derive(Clone, Debug)]
+enum Expr {
+    Or(Box<Expr>, Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Exists(Operand),
+    Relation(Operand, Relation, Operand),
+}
+
+#[derive(Clone, Debug)]
+enum Operand {
+    /// `@...`: a path from the item under test.
+    Item(JsonPath),
+    /// `$...`: a path from the whole document.
+    Root(JsonPath),
+    Literal(Value),
+    /// `/regex/flags`, matching a whole string as Java's `Matcher.matches()` does.
+    Pattern(regex_lite::Regex),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Relation {
+    Equal,
+    NotEqual,
+    Less,
+    LessOrEqual,
+    Greater,
+    GreaterOrEqual,
+    Matches,
+    In,
+    NotIn,
+    Size,
+    Empty,
+}
+
+/// The relations by their spelling, the longest first where one starts another.
+const RELATIONS: [(&str, Relation); 11] = [
+    ("==", Relation::Equal),
+    ("!=", Relation::NotEqual),
+    ("<=", Relation::LessOrEqual),
+    (">=", Relation::GreaterOrEqual),
+    ("=~", Relation::Matches),
+    ("<", Relation::Less),
+    (">", Relation::Greater),
+    ("nin", Relation::NotIn),
+    ("in", Relation::In),
+    ("size", Relation::Size),
+    ("empty", Relation::Empty),
+];
+
+impl Filter {
+    /// Parses the expression inside `[?( ... )]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parser = Parser { text, at: 0 };
+        let expr = parser.or()?;
+        parser.skip_spaces();
+        if parser.at != text.len() {
+            return Err(format!(
+                "unexpected `{}` in the filter expression",
+                &text[parser.at..]
+            ));
+        }
+        Ok(Self(expr))
+    }
+
+    /// Whether `item` passes the filter, `root` being the whole document.
+    pub fn accepts(&self, item: &Value, root: &Value) -> bool {
+        self.0.holds(item, root)
+    }
+}
+
+impl Expr {
+    fn holds(&self, item: &Value, root: &Value) -> bool {
+        match self {
+            Self::Or(a, b) => a.holds(item, root) || b.holds(item, root),
+            Self::And(a, b) => a.holds(item, root) && b.holds(item, root),
+            Self::Not(inner) => !inner.holds(item, root),
+            Self::Exists(operand) => operand.value(item, root).is_some(),
+            Self::Relation(left, relation, right) => {
+                let right_value = right.value(item, root);
+                if let (Relation::Matches, Operand::Pattern(pattern)) = (relation, right) {
+                    return left
+                        .value(item, root)
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        .is_some_and(|text| pattern.is_match(text));
+                }
+                relation.holds(left.value(item, root).as_ref(), right_value.as_ref())
+            }
+        }
+    }
+}
+
+impl Operand {
+    /// The operand's value; `None` for a path that selects nothing.
+    fn value(&self, item: &Value, root: &Value) -> Option<Value> {
+        match self {
+            Self::Item(path) => path.select(item),
+            Self::Root(path) => path.select(root),
+            Self::Literal(value) => Some(value.clone()),
+            Self::Pattern(_) => None,
+        }
+    }
+}
+
+impl Relation {
+    fn holds(self, left: Option<&Value>, right: Option<&Value>) -> bool {
+        use std::cmp::Ordering;
+        let (Some(left), Some(right)) = (left, right) else {
+            // An undefined operand equals nothing.
+            return self == Self::NotEqual;
+        };
+        let order = || match (left, right) {
+            (Value::Number(l), Value::Number(r)) => l.as_f64()?.partial_cmp(&r.as_f64()?),
+            (Value::String(l), Value::String(r)) => Some(l.cmp(r)),
+            _ => None,
+        };
+        let length = || match left {
+            Value::Array(items) => Some(items.len()),
+            Value::String(text) => Some(text.chars().count()),
+            _ => None,
+        };
+        match self {
+            Self::Equal => same(left, right),
+            Self::NotEqual => !same(left, right),
+            Self::Less => order() == Some(Ordering::Less),
+            Self::LessOrEqual => matches!(order(), Some(Ordering::Less | Ordering::Equal)),
+            Self::Greater => order() == Some(Ordering::Greater),
+            Self::GreaterOrEqual => matches!(order(), Some(Ordering::Greater | Ordering::Equal)),
+            Self::In => right
+                .as_array()
+                .is_some_and(|items| items.iter().any(|item| same(left, item))),
+            Self::NotIn => right
+                .as_array()
+                .is_some_and(|items| !items.iter().any(|item| same(left, item))),
+            Self::Size => length().is_some_and(|n| right.as_u64() == Some(n as u64)),
+            Self::Empty => length().is_some_and(|n| right.as_bool() == Some(n == 0)),
+            // A pattern is handled by the caller; any other right side matches nothing.
+            Self::Matches => false,
+        }
+    }
+}
+
+/// JSON equality with numbers by value.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, a)| y.get(k).is_some_and(|b| same(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+struct Parser<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn rest(&self) -> &str {
+        &self.text[self.at..]
+    }
+
+    fn skip_spaces(&mut self) {
+        let trimmed = self.rest().trim_start();
+        self.at = self.text.len() - trimmed.len();
+    }
+
+    /// Consumes `token` (after spaces) if it comes next.
+    fn eat(&mut self, token: &str) -> bool {
+        self.skip_spaces();
+        let found = self.rest().starts_with(token);
+        if found {
+            self.at += token.len();
+        }
+        found
+    }
+
+    fn or(&mut self) -> Result<Expr, String> {
+        let mut expr = self.and()?;
+        while self.eat("||") {
+            expr = Expr::Or(Box::new(expr), Box::new(self.and()?));
+        }
+        Ok(expr)
+    }
+
+    fn and(&mut self) -> Result<Expr, String> {
+        let mut expr = self.unary()?;
+        while self.eat("&&") {
+            expr = Expr::And(Box::new(expr), Box::new(self.unary()?));
+        }
+        Ok(expr)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        self.skip_spaces();
+        if self.rest().starts_with('!') && !self.rest().starts_with("!=") {
+            self.at += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.eat("(") {
+            let inner = self.or()?;
+            if !self.eat(")") {
+                return Err("a `(` in the filter expression is not closed".into());
+            }
+            return Ok(inner);
+        }
+        let left = self.operand()?;
+        self.skip_spaces();
+        let relation = RELATIONS
+            .iter()
+            .find(|(spelling, _)| self.rest().starts_with(spelling))
+            .map(|(spelling, relation)| (spelling.len(), *relation));
+        let Some((len, relation)) = relation else {
+            return match left {
+                Operand::Item(_) | Operand::Root(_) => Ok(Expr::Exists(left)),
+                _ => Err("a literal alone is not a filter condition".into()),
+            };
+        };
+        self.at += len;
+        let right = self.operand()?;
+        Ok(Expr::Relation(left, relation, right))
+    }
+
+    fn operand(&mut self) -> Result<Operand, String> {
+        self.skip_spaces();
+        let rest = self.rest();
+        let first = rest
+            .chars()
+            .next()
+            .ok_or("the filter expression ends early")?;
+        match first {
+            '@' | '$' => {
+                let len = path_len(rest);
+                let path = JsonPath::parse(&format!("${}", &rest[1..len]))
+                    .map_err(|error| error.reason)?;
+                self.at += len;
+                Ok(if first == '@' {
+                    Operand::Item(path)
+                } else {
+                    Operand::Root(path)
+                })
+            }
+            '/' => {
+                let end = rest[1..]
+                    .find('/')
+                    .ok_or("a `/regex/` in the filter expression is not closed")?
+                    + 1;
+                let flags: String = rest[end + 1..]
+                    .chars()
+                    .take_while(char::is_ascii_alphabetic)
+                    .collect();
+                let inline = if flags.contains('i') { "(?i)" } else { "" };
+                let pattern = regex_lite::Regex::new(&format!("{inline}^(?:{})$", &rest[1..end]))
+                    .map_err(|error| {
+                    format!("invalid regex in the filter expression: {error}")
+                })?;
+                self.at += end + 1 + flags.len();
+                Ok(Operand::Pattern(pattern))
+            }
+            _ => {
+                let (value, len) = literal(rest)?;
+                self.at += len;
+                Ok(Operand::Literal(value))
+            }
+        }
+    }
+}
+
+/// The length of the path that starts `text` (`@` or `$`, then `.name`, `..name`, `[...]`).
+fn path_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut at = 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'.' => at += 1,
+            b'[' => match bracket_end(text, at) {
+                Some(end) => at = end + 1,
+                None => return text.len(),
+            },
+            c if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'*' | b'$') => at += 1,
+            _ => break,
+        }
+    }
+    at
+}
+
+/// The index of the `]` closing the `[` at `open`, skipping quoted text and nested brackets.
+pub(super) fn bracket_end(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    let mut escaped = false;
+    for (at, c) in text[open..].char_indices() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                c if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some(c),
+            '[' | '(' => depth += 1,
+            ']' | ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (c == ']').then_some(open + at);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The literal that starts `text` and its length: a number, a quoted string, `true`, `false`,
+/// `null`, or a list of them.
+fn literal(text: &str) -> Result<(Value, usize), String> {
+    if let Some(quoted) = text.strip_prefix(['\'', '"']) {
+        let quote = text.chars().next().expect("a quote");
+        let mut out = String::new();
+        let mut chars = quoted.char_indices();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '\\' => out.extend(chars.next().map(|(_, escaped)| escaped)),
+                c if c == quote => return Ok((Value::String(out), at + 2)),
+                c => out.push(c),
+            }
+        }
+        return Err("a quoted string in the filter expression is not closed".into());
+    }
+    if text.starts_with('[') {
+        let end = bracket_end(text, 0).ok_or("a list in the filter expression is not closed")?;
+        let mut items = Vec::new();
+        let mut inner = text[1..end].trim_start();
+        while !inner.is_empty() {
+            let (item, len) = literal(inner)?;
+            items.push(item);
+            inner = inner[len..].trim_start();
+            inner = inner.strip_prefix(',').unwrap_or(inner).trim_start();
+        }
+        return Ok((Value::Array(items), end + 1));
+    }
+    let len = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')))
+        .unwrap_or(text.len());
+    let token = &text[..len];
+    match serde_json::from_str::<Value>(token) {
+        Ok(value @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => Ok((value, len)),
+        _ => Err(format!("`{token}` is not a path or a literal")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn accepts(filter: &str, item: Value) -> bool {
+        Filter::parse(filter)
+            .unwrap()
+            .accepts(&item, &json!({"limit": 2}))
+    }
+
+    #[test]
+    fn relations_compare_numbers_by_value_and_strings_by_characters() {
+        let item = json!({"n": 1, "s": "b", "list": [1, 2], "flag": false});
+        for (filter, expected) in [
+            ("@.n == 1.0", true),
+            ("@.n != 1", false),
+            ("@.n < 2", true),
+            ("@.n >= 2", false),
+            ("@.n <= $.limit", true),
+            ("@.s > 'a'", true),
+            ("@.s == \"b\"", true),
+            ("@.n == '1'", false),
+            ("@.s in ['a', 'b']", true),
+            ("@.n nin [1, 2]", false),
+            ("@.list size 2", true),
+            ("@.list empty false", true),
+            ("@.s =~ /B/i", true),
+            ("@.s =~ /x|y/", false),
+            ("@.flag == false", true),
+        ] {
+            assert_eq!(accepts(filter, item.clone()), expected, "{filter}");
+        }
+    }
+
+    #[test]
+    fn a_missing_path_is_undefined_and_logic_combines() {
+        let item = json!({"a": 1, "b": null});
+        for (filter, expected) in [
+            ("@.b", true),
+            ("@.x", false),
+            ("!@.x", true),
+            ("@.x == 1", false),
+            ("@.x != 1", true),
+            ("@.x < 1", false),
+            ("@.a == 1 && (@.x || @.b == null)", true),
+            ("@.a == 2 || @.a == 3", false),
+        ] {
+            assert_eq!(accepts(filter, item.clone()), expected, "{filter}");
+        }
+    }
+
+    #[test]
+    fn a_filter_that_does_not_parse_says_why() {
+        for bad in ["@.a ==", "(@.a == 1", "1", "@.a == 'x", "@.a =~ /x"] {
+            assert!(Filter::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
