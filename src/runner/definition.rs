@@ -531,10 +531,20 @@ pub struct FailDef {
     pub error: Option<String>,
     #[serde(default)]
     pub cause: Option<String>,
-    #[serde(default, deserialize_with = "optional_path")]
-    pub error_path: Option<JsonPath>,
-    #[serde(default, deserialize_with = "optional_path")]
-    pub cause_path: Option<JsonPath>,
+    /// A path (into the input or, `$$`, the context object) or an intrinsic function.
+    #[serde(default, deserialize_with = "optional_expression")]
+    pub error_path: Option<String>,
+    #[serde(default, deserialize_with = "optional_expression")]
+    pub cause_path: Option<String>,
+}
+
+/// A path or an intrinsic function call, checked as the template evaluator reads it.
+fn optional_expression<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let raw = Option::<String>::deserialize(d)?;
+    if let Some(expr) = &raw {
+        super::template::check(expr).map_err(serde::de::Error::custom)?;
+    }
+    Ok(raw)
 }
 
 /// AWS's defaults: IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0.

@@ -6,8 +6,9 @@
 //! virtual clock as AWS would schedule them. A Distributed Map (`distributed`) runs each item as
 //! a child execution with its own history and context object, through [`super::map_run`].
 //! AWS's quotas are enforced: 256 KiB per state input, output and task result
-//! (`States.DataLimitExceeded`, which no Catch can handle), 25,000 history events per execution,
-//! Lambda's 6 MB response and its concurrency quota.
+//! (`States.DataLimitExceeded`: terminal for a state's input or output, a task failure that Retry
+//! and Catch handle for a task's result), 25,000 history events per execution, Lambda's 6 MB
+//! response and its concurrency quota.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -39,6 +40,9 @@ pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;
 /// An inline Map runs at most this many iterations at once, whatever MaxConcurrency says.
 pub const INLINE_MAP_MAX_CONCURRENCY: usize = 40;
+/// The longest Wait AWS accepts, in seconds (2^31 - 1: a Wait of 24,855 days starts, one of
+/// 24,856 days fails).
+pub const MAX_WAIT_SECONDS: i64 = i32::MAX as i64;
 
 /// An error as Step Functions names it: `Error` and `Cause`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -72,6 +76,14 @@ impl StateError {
         Self::new("States.Runtime", cause)
     }
 
+    /// `States.Runtime` worded as AWS words it for a state: naming the state and the history
+    /// event that entered it.
+    pub fn runtime_in(state: &str, entered_event: u64, cause: impl std::fmt::Display) -> Self {
+        Self::runtime(format!(
+            "An error occurred while executing the state '{state}' (entered at the event id #{entered_event}). {cause}"
+        ))
+    }
+
     fn data_limit(state: &str, what: &str, bytes: usize) -> Self {
         Self::new(
             "States.DataLimitExceeded",
@@ -81,12 +93,14 @@ impl StateError {
         )
     }
 
-    /// Errors that end the execution whatever the Retry and Catch say.
+    /// Errors that end the execution whatever the Retry and Catch say (a task's own result over
+    /// the quota is not one: it fails the task, which Retry and Catch handle).
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.error.as_str(),
-            "States.DataLimitExceeded" | "States.Runtime"
-        )
+        !self.from_task
+            && matches!(
+                self.error.as_str(),
+                "States.DataLimitExceeded" | "States.Runtime"
+            )
     }
 
     /// Whether an `ErrorEquals` list matches this error.
@@ -103,10 +117,11 @@ impl StateError {
 }
 
 impl From<TemplateError> for StateError {
+    /// A path that selects nothing and an intrinsic function that fails are both `States.Runtime`
+    /// (AWS reserves `States.IntrinsicFailure`).
     fn from(err: TemplateError) -> Self {
         match err {
-            TemplateError::Runtime(cause) => Self::runtime(cause),
-            TemplateError::Intrinsic(cause) => Self::new("States.IntrinsicFailure", cause),
+            TemplateError::Runtime(cause) | TemplateError::Intrinsic(cause) => Self::runtime(cause),
         }
     }
 }
@@ -265,6 +280,8 @@ impl Engine {
             invocations: AtomicU64::new(0),
             map_runs: Mutex::new(Vec::new()),
             map_run_sequence: AtomicU64::new(0),
+            random_seed: fnv1a(self.seed, spec.name.bytes()),
+            random_draws: AtomicU64::new(0),
         };
         let execution = ExecutionContext {
             arn: spec.execution_arn(),
@@ -382,6 +399,11 @@ struct Run<'e> {
     map_runs: Mutex<Vec<MapRunSummary>>,
     /// Map Runs started so far: seeds each one's names.
     map_run_sequence: AtomicU64,
+    /// Seeds the random values of intrinsic functions (`States.UUID`, `States.MathRandom`), so a
+    /// run is reproducible...
+    random_seed: u64,
+    /// ...and distinct within it.
+    random_draws: AtomicU64,
 }
 
 /// Where a state runs: the run, and the execution (parent or child) whose history it adds to.
@@ -394,13 +416,21 @@ struct Frame<'r> {
 
 impl<'r> Frame<'r> {
     /// The context of state `state` at virtual time `clock`.
-    fn at(&self, state: &'r str, clock: Duration, retry_count: u32) -> At<'r> {
+    fn at(&self, state: &'r str, clock: Duration) -> At<'r> {
         At {
             execution: self.execution,
             state,
             clock,
-            retry_count,
+            retry_count: None,
             item: None,
+        }
+    }
+
+    /// The context of attempt `retry_count` (0 the first) of a Task, Map or Parallel state.
+    fn at_attempt(&self, state: &'r str, clock: Duration, retry_count: u32) -> At<'r> {
+        At {
+            retry_count: Some(retry_count),
+            ..self.at(state, clock)
         }
     }
 }
@@ -411,7 +441,8 @@ struct At<'a> {
     execution: &'a ExecutionContext,
     state: &'a str,
     clock: Duration,
-    retry_count: u32,
+    /// `$$.State.RetryCount`, which only the states that can retry have.
+    retry_count: Option<u32>,
     /// `$$.Map.Item`, in a Map's ItemSelector only.
     item: Option<MapItem<'a>>,
 }
@@ -474,10 +505,12 @@ impl<'e> Run<'e> {
             "State": {
                 "EnteredTime": entered.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "Name": at.state,
-                "RetryCount": at.retry_count,
             },
             "StateMachine": {"Id": execution.state_machine_arn, "Name": execution.state_machine_name},
         });
+        if let Some(retry_count) = at.retry_count {
+            context["State"]["RetryCount"] = json!(retry_count);
+        }
         if let Some(item) = at.item {
             context["Map"] = json!({"Item": {"Index": item.index, "Value": item.value}});
         }
@@ -487,10 +520,24 @@ impl<'e> Run<'e> {
     /// Expands a payload template; a sync function so the lazily built context never lives across
     /// an await.
     fn expand(&self, template: &Value, input: &Value, at: At<'_>) -> Result<Value, StateError> {
+        self.in_scope(input, at, |scope| template::expand(template, scope))
+    }
+
+    /// Runs `evaluate` with `$` as `input`, `$$` as the context object at `at`, and the run's
+    /// random draws.
+    fn in_scope<T>(
+        &self,
+        input: &Value,
+        at: At<'_>,
+        evaluate: impl FnOnce(&template::Scope<'_>) -> Result<T, TemplateError>,
+    ) -> Result<T, StateError> {
         let build = || self.context(at);
-        Ok(template::expand(
-            template,
-            &template::Scope::new(input, &build),
+        let draw = || {
+            let draw = self.random_draws.fetch_add(1, Ordering::Relaxed);
+            splitmix64(self.random_seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        };
+        Ok(evaluate(
+            &template::Scope::new(input, &build).random(&draw),
         )?)
     }
 
@@ -579,14 +626,14 @@ impl<'e> Run<'e> {
                 self.run_with_retries(frame, name, work, raw_input, clock)
                     .await?
             }
-            StateDef::Pass(p) => self.pass(frame.at(name, *clock, 0), p, raw_input)?,
+            StateDef::Pass(p) => self.pass(frame.at(name, *clock), p, raw_input)?,
             StateDef::Choice(c) => choice(c, raw_input)?,
-            StateDef::Wait(w) => self.wait(w, raw_input, clock)?,
+            StateDef::Wait(w) => self.wait(frame, name, w, raw_input, clock)?,
             StateDef::Succeed(s) => {
                 let effective = input_path(&s.input_path, &raw_input)?;
                 Step::End(output_path(&s.output_path, effective)?)
             }
-            StateDef::Fail(f) => return Err(fail(f, &raw_input)),
+            StateDef::Fail(f) => return Err(self.fail(frame.at(name, *clock), f, &raw_input)),
         };
         let output = match &step {
             Step::Next(_, output) | Step::End(output) => output,
@@ -594,6 +641,31 @@ impl<'e> Run<'e> {
         self.record(name, Measured::Output, output)?;
         frame.history.add(1)?; // *StateExited
         Ok(step)
+    }
+
+    /// The error a Fail state raises: Error and Cause as written, or their ErrorPath and
+    /// CausePath evaluated (a path or an intrinsic function; a value that is not a string is
+    /// its JSON text).
+    fn fail(&self, at: At<'_>, f: &FailDef, raw_input: &Value) -> StateError {
+        let pick =
+            |field: &str, literal: &Option<String>, expr: &Option<String>| match (literal, expr) {
+                (Some(literal), _) => Ok(literal.clone()),
+                (None, Some(expr)) => self
+                    .in_scope(raw_input, at, |scope| {
+                        template::evaluate(field, expr, scope)
+                    })
+                    .map(|value| match value {
+                        Value::String(text) => text,
+                        other => other.to_string(),
+                    }),
+                (None, None) => Ok(String::new()),
+            };
+        let error = pick("ErrorPath", &f.error, &f.error_path);
+        let cause = pick("CausePath", &f.cause, &f.cause_path);
+        match (error, cause) {
+            (Ok(error), Ok(cause)) => StateError::new(error, cause),
+            (Err(failed), _) | (_, Err(failed)) => failed,
+        }
     }
 
     fn pass(&self, at: At<'_>, p: &PassDef, raw_input: Value) -> Result<Step, StateError> {
@@ -607,45 +679,71 @@ impl<'e> Run<'e> {
         next(&p.flow, output_path(&p.flow.output_path, output)?)
     }
 
+    /// A Wait: Seconds, SecondsPath (a non-negative integer), Timestamp or TimestampPath (see
+    /// [`wait_timestamp`]) advance the virtual clock; a delay past [`MAX_WAIT_SECONDS`] is
+    /// `States.Runtime`, as in AWS.
     fn wait(
         &self,
+        frame: Frame<'_>,
+        name: &str,
         w: &WaitDef,
         raw_input: Value,
         clock: &mut Duration,
     ) -> Result<Step, StateError> {
         let effective = input_path(&w.flow.input_path, &raw_input)?;
-        let until = |timestamp: &str| -> Result<Duration, StateError> {
-            let at = DateTime::parse_from_rfc3339(timestamp).map_err(|_| {
-                StateError::runtime(format!("`{timestamp}` is not an RFC 3339 timestamp"))
+        let entered_event = frame.history.events();
+        let fails = |cause: String| StateError::runtime_in(name, entered_event, cause);
+        let shown = |value: &Value| match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let until = |field: &str, shown_as: &str, timestamp: &str| {
+            let at = wait_timestamp(timestamp).ok_or_else(|| {
+                fails(format!(
+                    "The {field} parameter does not reference a valid ISO-8601 extended offset date-time format string: {shown_as} == {timestamp}"
+                ))
             })?;
             let now = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
-            Ok((at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
+            Ok::<_, StateError>((at.with_timezone(&Utc) - now).num_seconds().max(0))
         };
-        let delay = if let Some(seconds) = w.seconds {
-            Duration::from_secs(seconds)
+        let seconds = if let Some(seconds) = w.seconds {
+            i64::try_from(seconds).unwrap_or(i64::MAX)
         } else if let Some(path) = &w.seconds_path {
-            let seconds = path
-                .select(&effective)
-                .and_then(|v| v.as_u64())
-                .ok_or_else(|| {
-                    StateError::runtime(format!(
-                        "SecondsPath `{path}` does not select a non-negative integer"
-                    ))
-                })?;
-            Duration::from_secs(seconds)
+            let value = path.select(&effective).ok_or_else(|| {
+                fails(format!(
+                    "The SecondsPath parameter does not reference an input value: {path}"
+                ))
+            })?;
+            match value.as_i64() {
+                Some(seconds) if seconds >= 0 => seconds,
+                Some(_) => {
+                    return Err(fails(format!(
+                        "The SecondsPath parameter references a negative value: {path} == {}",
+                        shown(&value)
+                    )));
+                }
+                None => {
+                    return Err(fails(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {path} == {}",
+                        shown(&value)
+                    )));
+                }
+            }
         } else if let Some(timestamp) = &w.timestamp {
-            until(timestamp)?
+            until("Timestamp", timestamp, timestamp)?
         } else {
             let path = w.timestamp_path.as_ref().expect("checked when loaded");
-            let timestamp = path
-                .select(&effective)
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .ok_or_else(|| {
-                    StateError::runtime(format!("TimestampPath `{path}` does not select a string"))
-                })?;
-            until(&timestamp)?
+            let value = path.select(&effective).ok_or_else(|| {
+                fails(format!(
+                    "The TimestampPath parameter does not reference an input value: {path}"
+                ))
+            })?;
+            until("TimestampPath", path.as_str(), &shown(&value))?
         };
-        *clock += delay;
+        if seconds > MAX_WAIT_SECONDS {
+            return Err(fails("Wait state delay is too long.".into()));
+        }
+        *clock += Duration::from_secs(seconds.unsigned_abs());
         next(&w.flow, output_path(&w.flow.output_path, effective)?)
     }
 
@@ -713,9 +811,11 @@ impl<'e> Run<'e> {
             Ok(result) => {
                 self.record(name, Measured::Result, &result)?;
                 let selected = match result_selector {
-                    Some(selector) => {
-                        self.expand(selector, &result, frame.at(name, *clock, retry_count))?
-                    }
+                    Some(selector) => self.expand(
+                        selector,
+                        &result,
+                        frame.at_attempt(name, *clock, retry_count),
+                    )?,
                     None => result,
                 };
                 let output = result_path(result_path_, raw_input, selected)?;
@@ -769,7 +869,11 @@ impl<'e> Run<'e> {
         retry_count: u32,
     ) -> Result<Value, StateError> {
         let request = match &t.parameters {
-            Some(params) => self.expand(params, effective, frame.at(name, *clock, retry_count))?,
+            Some(params) => self.expand(
+                params,
+                effective,
+                frame.at_attempt(name, *clock, retry_count),
+            )?,
             None => effective.clone(),
         };
         frame.history.add(3)?; // TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed
@@ -827,7 +931,7 @@ impl<'e> Run<'e> {
         let payload = invocation
             .result
             .map_err(|e| StateError::task(e.error_type.clone(), e.cause()))?;
-        Ok(if optimised {
+        let result = if optimised {
             json!({
                 "ExecutedVersion": "$LATEST",
                 "Payload": payload,
@@ -837,7 +941,19 @@ impl<'e> Run<'e> {
             })
         } else {
             payload
-        })
+        };
+        // A result over the quota fails the task itself (TaskFailed), so unlike the state's own
+        // input and output, Retry and Catch handle it.
+        self.record(name, Measured::Result, &result).map_err(|limit| {
+            let task = if optimised { "lambda" } else { &t.resource };
+            StateError::task(
+                limit.error,
+                format!(
+                    "The state/task '{task}' returned a result with a size exceeding the maximum number of bytes service limit."
+                ),
+            )
+        })?;
+        Ok(result)
     }
 
     async fn map(
@@ -863,7 +979,7 @@ impl<'e> Run<'e> {
         };
         // Virtual time: each slot is free from some instant; an iteration starts at the earliest.
         let slots = Mutex::new(BinaryHeap::from(vec![Reverse(*clock); concurrency]));
-        let at = frame.at(name, *clock, retry_count);
+        let at = frame.at_attempt(name, *clock, retry_count);
         let processor = m.processor();
         let mut inputs = Vec::with_capacity(items.len());
         for (index, value) in items.iter().enumerate() {
@@ -941,7 +1057,11 @@ impl<'e> Run<'e> {
         retry_count: u32,
     ) -> Result<Value, StateError> {
         let input = match &p.parameters {
-            Some(params) => self.expand(params, effective, frame.at(name, *clock, retry_count))?,
+            Some(params) => self.expand(
+                params,
+                effective,
+                frame.at_attempt(name, *clock, retry_count),
+            )?,
             None => effective.clone(),
         };
         frame.history.add(2)?; // ParallelStateStarted, ParallelStateSucceeded/Failed
@@ -1099,20 +1219,6 @@ fn result_path(path: &NullablePath, raw_input: Value, result: Value) -> Result<V
     }
 }
 
-fn fail(f: &FailDef, raw_input: &Value) -> StateError {
-    let pick = |literal: &Option<String>, path: &Option<JsonPath>| {
-        literal.clone().or_else(|| {
-            path.as_ref()
-                .and_then(|p| p.select(raw_input))
-                .and_then(|v| v.as_str().map(str::to_owned))
-        })
-    };
-    StateError::new(
-        pick(&f.error, &f.error_path).unwrap_or_default(),
-        pick(&f.cause, &f.cause_path).unwrap_or_default(),
-    )
-}
-
 fn choice(c: &ChoiceDef, raw_input: Value) -> Result<Step, StateError> {
     let effective = input_path(&c.input_path, &raw_input)?;
     for rule in &c.choices {
@@ -1239,6 +1345,22 @@ fn rule_matches(rule: &Value, input: &Value) -> Result<bool, StateError> {
         }
     }
     Err(invalid(format!("unknown comparison `{op}`")))
+}
+
+/// A Wait's timestamp as AWS reads it: RFC 3339 with an uppercase `T` between date and time and
+/// an uppercase `Z` or a numeric offset (`2016-03-14T01:59:00Z`, `...:00.5+01:00`); fractions of
+/// a second of any length. No zone at all, a lowercase `t`/`z` or a space is refused.
+fn wait_timestamp(text: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    let bytes = text.as_bytes();
+    let numeric_offset = |offset: &[u8]| {
+        matches!(offset, [b'+' | b'-', h1, h2, b':', m1, m2]
+            if [h1, h2, m1, m2].iter().all(|d| d.is_ascii_digit()))
+    };
+    let zoned = text.ends_with('Z') || bytes.len() > 6 && numeric_offset(&bytes[bytes.len() - 6..]);
+    if bytes.get(10) != Some(&b'T') || !zoned {
+        return None;
+    }
+    DateTime::parse_from_rfc3339(text).ok()
 }
 
 /// `StringMatches`: `*` matches any run of characters, `\*` a literal star.

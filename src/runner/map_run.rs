@@ -408,7 +408,7 @@ impl MapRunNames {
 }
 
 /// A UUID-shaped (version 4 layout) id drawn from `seed`.
-fn pseudo_uuid(seed: u64) -> String {
+pub(super) fn pseudo_uuid(seed: u64) -> String {
     let (high, low) = (splitmix64(seed), splitmix64(seed ^ 0xD1B5_4A32_D192_ED03));
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",

@@ -1,14 +1,19 @@
 //! Payload templates: Parameters, ItemSelector, ResultSelector and a Pass state's Parameters.
 //!
 //! A field whose name ends in `.$` takes its value from a path into the state input (`$...`), the
-//! context object (`$$...`) or an intrinsic function (`States.Format(...)` etc.); every other
-//! field is copied, recursing into objects and arrays, as AWS does.
+//! context object (`$$...`) or an intrinsic function (`States.Format(...)` etc., see
+//! [`intrinsic`]); every other field is copied, recursing into objects and arrays, as AWS does.
+//! [`evaluate`] reads one such expression alone (a Fail state's ErrorPath and CausePath).
 
-use std::cell::OnceCell;
+mod intrinsic;
 
-use serde_json::{Map, Number, Value};
+use std::cell::{Cell, OnceCell};
 
+use serde_json::{Map, Value};
+
+use super::engine::splitmix64;
 use super::path::JsonPath;
+use intrinsic::Argument;
 
 /// Why a template could not be expanded; the engine turns it into the error AWS raises.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -16,17 +21,21 @@ pub enum TemplateError {
     /// A bad path or a path that selects nothing: AWS fails with `States.Runtime`.
     #[error("{0}")]
     Runtime(String),
-    /// An intrinsic function failed on its arguments: AWS fails with `States.IntrinsicFailure`.
+    /// An intrinsic function failed on its arguments: AWS fails with `States.Runtime` too
+    /// (`States.IntrinsicFailure` is reserved).
     #[error("{0}")]
     Intrinsic(String),
 }
 
-/// What `$` and `$$` mean while expanding one template. The context object is built only when a
-/// `$$` field asks for it.
+/// What `$` and `$$` mean while expanding one template, and where random values come from. The
+/// context object is built only when a `$$` field asks for it.
 pub struct Scope<'a> {
     input: &'a Value,
     build_context: &'a dyn Fn() -> Value,
     context: OnceCell<Value>,
+    draw: Option<&'a dyn Fn() -> u64>,
+    /// Draws made without a `draw` of the caller's.
+    own_draws: Cell<u64>,
 }
 
 impl<'a> Scope<'a> {
@@ -35,6 +44,27 @@ impl<'a> Scope<'a> {
             input,
             build_context,
             context: OnceCell::new(),
+            draw: None,
+            own_draws: Cell::new(0),
+        }
+    }
+
+    /// Random values (`States.UUID`, `States.MathRandom`) come from `draw` (by default a fixed
+    /// sequence).
+    pub fn random(self, draw: &'a dyn Fn() -> u64) -> Self {
+        Self {
+            draw: Some(draw),
+            ..self
+        }
+    }
+
+    fn draw(&self) -> u64 {
+        match self.draw {
+            Some(draw) => draw(),
+            None => {
+                self.own_draws.set(self.own_draws.get() + 1);
+                splitmix64(self.own_draws.get())
+            }
         }
     }
 
@@ -93,8 +123,9 @@ pub fn expand(template: &Value, scope: &Scope<'_>) -> Result<Value, TemplateErro
     }
 }
 
-/// The value of one `.$` field: a path or an intrinsic function call.
-fn evaluate(field: &str, expr: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+/// The value of one expression (a `.$` field's, or a Fail state's ErrorPath): a path or an
+/// intrinsic function call; `field` names it in errors.
+pub fn evaluate(field: &str, expr: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
     let expr = expr.trim();
     if expr.starts_with('$') {
         scope.resolve(field, expr)
@@ -114,9 +145,36 @@ fn evaluate(field: &str, expr: &str, scope: &Scope<'_>) -> Result<Value, Templat
     }
 }
 
+/// Whether `expr` reads as a path or an intrinsic function call (without evaluating it).
+pub fn check(expr: &str) -> Result<(), TemplateError> {
+    let expr = expr.trim();
+    if expr.starts_with("$$") {
+        JsonPath::parse(&expr[1..])
+            .map(drop)
+            .map_err(|e| TemplateError::Runtime(e.to_string()))
+    } else if expr.starts_with('$') {
+        JsonPath::parse(expr)
+            .map(drop)
+            .map_err(|e| TemplateError::Runtime(e.to_string()))
+    } else {
+        let mut parser = IntrinsicParser { text: expr, at: 0 };
+        parser.call()?;
+        if parser.at == expr.len() {
+            Ok(())
+        } else {
+            Err(parser.fail("unexpected text after the call"))
+        }
+    }
+}
+
 /// One parsed argument of an intrinsic function.
 enum Arg {
     Literal(Value),
+    /// A quoted string: its value and its text as written, escapes kept.
+    Text {
+        value: String,
+        written: String,
+    },
     Path(String),
     Call(Call),
 }
@@ -180,27 +238,24 @@ impl IntrinsicParser<'_> {
     fn arg(&mut self) -> Result<Arg, TemplateError> {
         let rest = self.rest();
         if let Some(quoted) = rest.strip_prefix('\'') {
-            let mut out = String::new();
+            let mut value = String::new();
             let mut chars = quoted.char_indices();
             while let Some((i, c)) = chars.next() {
                 match c {
-                    '\\' => {
-                        if let Some((_, escaped)) = chars.next() {
-                            out.push(escaped);
-                        }
-                    }
+                    '\\' => value.extend(chars.next().map(|(_, escaped)| escaped)),
                     '\'' => {
+                        let written = quoted[..i].to_owned();
                         self.at += i + 2;
-                        return Ok(Arg::Literal(Value::String(out)));
+                        return Ok(Arg::Text { value, written });
                     }
-                    c => out.push(c),
+                    c => value.push(c),
                 }
             }
             Err(self.fail("unterminated string"))
         } else if rest.starts_with("States.") {
             Ok(Arg::Call(self.call()?))
         } else {
-            let end = rest.find([',', ')']).unwrap_or(rest.len());
+            let end = argument_end(rest);
             let token = rest[..end].trim().to_owned();
             self.at += end;
             if token.starts_with('$') {
@@ -216,158 +271,53 @@ impl IntrinsicParser<'_> {
     }
 }
 
+/// Where the argument that starts `text` ends: at the first `,` or `)` outside brackets,
+/// parentheses and quotes (a path's filter `[?(@.a > 1)]` holds both).
+fn argument_end(text: &str) -> usize {
+    let mut depth = 0usize;
+    let mut quote = None;
+    for (at, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '(') => depth += 1,
+            (None, ']') => depth = depth.saturating_sub(1),
+            (None, ')') if depth > 0 => depth -= 1,
+            (None, ',' | ')') if depth == 0 => return at,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
 impl Call {
     fn evaluate(&self, field: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
         let args = self
             .args
             .iter()
-            .map(|arg| match arg {
-                Arg::Literal(v) => Ok(v.clone()),
-                Arg::Path(p) => scope.resolve(field, p),
-                Arg::Call(c) => c.evaluate(field, scope),
+            .map(|arg| {
+                Ok(match arg {
+                    Arg::Literal(value) => Argument {
+                        value: value.clone(),
+                        written: None,
+                    },
+                    Arg::Text { value, written } => Argument {
+                        value: Value::String(value.clone()),
+                        written: Some(written.clone()),
+                    },
+                    Arg::Path(path) => Argument {
+                        value: scope.resolve(field, path)?,
+                        written: None,
+                    },
+                    Arg::Call(call) => Argument {
+                        value: call.evaluate(field, scope)?,
+                        written: None,
+                    },
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let fail = |why: &str| TemplateError::Intrinsic(format!("{}: {why}", self.name));
-        let arity = |n: usize| {
-            if args.len() == n {
-                Ok(())
-            } else {
-                Err(fail(&format!("takes {n} arguments, got {}", args.len())))
-            }
-        };
-        let int = |v: &Value| {
-            v.as_i64()
-                .ok_or_else(|| fail("expected an integer argument"))
-        };
-        let array = |v: &Value| {
-            v.as_array()
-                .cloned()
-                .ok_or_else(|| fail("expected an array argument"))
-        };
-        let string = |v: &Value| {
-            v.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| fail("expected a string argument"))
-        };
-        match self.name.as_str() {
-            "States.Format" => {
-                let template = string(args.first().ok_or_else(|| fail("needs a template"))?)?;
-                let mut values = args[1..].iter();
-                let mut out = String::new();
-                let mut pieces = template.split("{}").peekable();
-                while let Some(piece) = pieces.next() {
-                    out.push_str(piece);
-                    if pieces.peek().is_some() {
-                        let v = values
-                            .next()
-                            .ok_or_else(|| fail("more {} than arguments"))?;
-                        match v {
-                            Value::String(s) => out.push_str(s),
-                            other => out.push_str(&other.to_string()),
-                        }
-                    }
-                }
-                Ok(Value::String(out))
-            }
-            "States.StringToJson" => {
-                arity(1)?;
-                serde_json::from_str(&string(&args[0])?).map_err(|_| fail("not valid JSON"))
-            }
-            "States.JsonToString" => {
-                arity(1)?;
-                Ok(Value::String(args[0].to_string()))
-            }
-            "States.Array" => Ok(Value::Array(args)),
-            "States.ArrayLength" => {
-                arity(1)?;
-                Ok(Value::from(array(&args[0])?.len()))
-            }
-            "States.ArrayGetItem" => {
-                arity(2)?;
-                let items = array(&args[0])?;
-                let at = usize::try_from(int(&args[1])?).map_err(|_| fail("negative index"))?;
-                items
-                    .get(at)
-                    .cloned()
-                    .ok_or_else(|| fail("index out of range"))
-            }
-            "States.ArrayContains" => {
-                arity(2)?;
-                Ok(Value::Bool(array(&args[0])?.contains(&args[1])))
-            }
-            "States.ArrayPartition" => {
-                arity(2)?;
-                let size = usize::try_from(int(&args[1])?)
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| fail("chunk size must be positive"))?;
-                Ok(Value::Array(
-                    array(&args[0])?
-                        .chunks(size)
-                        .map(|c| Value::Array(c.to_vec()))
-                        .collect(),
-                ))
-            }
-            "States.ArrayRange" => {
-                arity(3)?;
-                let (from, to, step) = (int(&args[0])?, int(&args[1])?, int(&args[2])?);
-                if step == 0 {
-                    return Err(fail("step must not be 0"));
-                }
-                let mut out = Vec::new();
-                let mut i = from;
-                while (step > 0 && i <= to) || (step < 0 && i >= to) {
-                    out.push(Value::from(i));
-                    if out.len() > 1000 {
-                        return Err(fail("more than 1000 items"));
-                    }
-                    i += step;
-                }
-                Ok(Value::Array(out))
-            }
-            "States.ArrayUnique" => {
-                arity(1)?;
-                let mut out: Vec<Value> = Vec::new();
-                for v in array(&args[0])? {
-                    if !out.contains(&v) {
-                        out.push(v);
-                    }
-                }
-                Ok(Value::Array(out))
-            }
-            "States.MathAdd" => {
-                arity(2)?;
-                Ok(Value::Number(Number::from(
-                    int(&args[0])?
-                        .checked_add(int(&args[1])?)
-                        .ok_or_else(|| fail("overflow"))?,
-                )))
-            }
-            "States.StringSplit" => {
-                arity(2)?;
-                let (s, sep) = (string(&args[0])?, string(&args[1])?);
-                Ok(Value::Array(
-                    s.split(|c| sep.contains(c))
-                        .filter(|p| !p.is_empty())
-                        .map(|p| Value::String(p.to_owned()))
-                        .collect(),
-                ))
-            }
-            "States.JsonMerge" => {
-                arity(3)?;
-                match (&args[0], &args[1]) {
-                    (Value::Object(a), Value::Object(b)) => {
-                        let mut merged = a.clone();
-                        merged.extend(b.clone());
-                        Ok(Value::Object(merged))
-                    }
-                    _ => Err(fail("expected two objects")),
-                }
-            }
-            other => Err(TemplateError::Runtime(format!(
-                "the intrinsic function `{other}` is not supported by the local runner"
-            ))),
-        }
+            .collect::<Result<Vec<_>, TemplateError>>()?;
+        intrinsic::call(&self.name, &args, &|| scope.draw())
     }
 }
 
@@ -436,5 +386,37 @@ mod tests {
             json!({"ids": []}),
         );
         assert!(matches!(err, Err(TemplateError::Intrinsic(_))));
+    }
+
+    #[test]
+    fn an_argument_path_may_hold_a_filter_and_a_literal_template_may_escape_braces() {
+        let users = json!([{"year": 1997, "name": "a"}, {"year": 2001, "name": "b"}]);
+        let out = run(
+            json!({
+                "old.$": "States.JsonToString($.[?(@.year <= 1998 && @.name in ['a', ')'])].name)",
+                "count.$": "States.ArrayLength($[?(@.year > 1990)])",
+                "text.$": "States.Format('\\{\\} is {}, it\\'s {}', 'kept', States.ArrayLength($))"
+            }),
+            users,
+        );
+        assert_eq!(
+            out,
+            Ok(json!({"old": "[\"a\"]", "count": 2, "text": "{} is kept, it's 2"}))
+        );
+    }
+
+    #[test]
+    fn check_reads_an_expression_without_evaluating_it() {
+        for good in [
+            "$.a",
+            "$$.Execution.Id",
+            "States.Format('{}', $.a)",
+            "States.UUID()",
+        ] {
+            assert!(check(good).is_ok(), "{good}");
+        }
+        for bad in ["a", "$.", "States.Format(", "States.UUID() x"] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
     }
 }

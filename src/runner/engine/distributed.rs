@@ -37,17 +37,15 @@ impl Run<'_> {
         clock: &mut Duration,
         retry_count: u32,
     ) -> Result<Value, StateError> {
-        let at = frame.at(name, *clock, retry_count);
+        let at = frame.at_attempt(name, *clock, retry_count);
         // The MapStateEntered event is the last one so far.
         let entered_event = frame.history.events();
-        let settings = Settings::resolve(m, effective).map_err(|mut error| {
+        let settings = Settings::resolve(m, effective).map_err(|error| {
             if error.error == "States.Runtime" {
-                error.cause = format!(
-                    "An error occurred while executing the state '{name}' (entered at the event id #{entered_event}). {}",
-                    error.cause
-                );
+                StateError::runtime_in(name, entered_event, error.cause)
+            } else {
+                error
             }
-            error
         })?;
         // MapStateStarted, MapRunStarted, MapRunSucceeded/Failed, MapStateSucceeded/Failed: the
         // children's events go to their own histories.

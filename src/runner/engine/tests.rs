@@ -165,7 +165,9 @@ async fn an_exhausted_retrier_hands_the_error_to_the_catcher() {
 }
 
 #[tokio::test]
-async fn data_limit_exceeded_is_not_caught_by_states_all() {
+async fn a_task_result_over_the_quota_fails_the_task_and_retry_and_catch_handle_it() {
+    // As AWS recorded it: the TaskFailed error is States.DataLimitExceeded, which a Catch of
+    // States.ALL takes (the documentation says otherwise; the recordings win).
     let functions = Functions::builder()
         .function(
             "big",
@@ -176,16 +178,36 @@ async fn data_limit_exceeded_is_not_caught_by_states_all() {
         .build();
     let mut state = invoke_state(
         "big",
-        json!({"Retry": [{"ErrorEquals": ["States.ALL"]}], "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]}),
+        json!({"Retry": [{"ErrorEquals": ["States.DataLimitExceeded"], "MaxAttempts": 1}],
+               "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]}),
     );
     state.as_object_mut().unwrap().remove("End");
     state["Next"] = json!("Caught");
     let definition = json!({"StartAt": "T", "States": {"T": state, "Caught": {"Type": "Succeed"}}});
     let out = run(definition, functions, json!({})).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    let output = out.output.unwrap();
+    assert_eq!(output["Error"], json!("States.DataLimitExceeded"));
+    assert_eq!(
+        output["Cause"],
+        json!(
+            "The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit."
+        )
+    );
+    assert_eq!(out.invocations, 2, "retried once");
+    assert!(out.largest_result_bytes["T"] > MAX_PAYLOAD_BYTES);
+}
+
+#[tokio::test]
+async fn a_state_output_over_the_quota_is_terminal_even_under_a_catch() {
+    let big = json!({"Type": "Pass", "Result": "x".repeat(MAX_PAYLOAD_BYTES), "End": true});
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "Big", "States": {"Big": big}}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Succeed"}}});
+    let out = run(definition, echo(), json!({})).await;
     assert_eq!(out.status, ExecutionStatus::Failed);
     assert_eq!(out.error.unwrap().error, "States.DataLimitExceeded");
-    assert_eq!(out.invocations, 1, "not retried");
-    assert!(out.largest_result_bytes["T"] > MAX_PAYLOAD_BYTES);
 }
 
 #[tokio::test]
@@ -324,6 +346,137 @@ async fn choice_wait_parallel_and_fail_behave_as_in_aws() {
         out.error.unwrap(),
         StateError::new("Custom.Error", "no match")
     );
+}
+
+/// A machine of one Wait state on `$.at`.
+fn wait_on(field: &str) -> Value {
+    json!({"StartAt": "W", "States": {"W": {"Type": "Wait", field: "$.at", "End": true}}})
+}
+
+#[tokio::test]
+async fn a_wait_timestamp_needs_an_uppercase_t_and_a_zone() {
+    let in_an_hour = Utc::now() + chrono::Duration::hours(1);
+    let base = in_an_hour.format("%Y-%m-%dT%H:%M:%S").to_string();
+    for (timestamp, waits) in [
+        (format!("{base}Z"), true),
+        (format!("{base}.000001Z"), true),
+        (format!("{base}.5+00:00"), true),
+        (base.clone(), false),
+        (format!("{base}.000000"), false),
+        (format!("{base}z"), false),
+        (base.replace('T', " ") + "Z", false),
+    ] {
+        let out = run(wait_on("TimestampPath"), echo(), json!({"at": timestamp})).await;
+        if waits {
+            assert_eq!(out.status, ExecutionStatus::Succeeded, "{timestamp}");
+            assert!(
+                out.virtual_elapsed > Duration::from_secs(3500),
+                "{timestamp}"
+            );
+        } else {
+            let error = out.error.expect(&timestamp);
+            assert_eq!(error.error, "States.Runtime");
+            assert!(
+                error.cause.contains("does not reference a valid ISO-8601"),
+                "{}",
+                error.cause
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_wait_past_2_pow_31_seconds_is_too_long_and_seconds_path_needs_a_long() {
+    let far = |days| (Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%dT%H:%M:%SZ");
+    let out = run(
+        wait_on("TimestampPath"),
+        echo(),
+        json!({"at": far(24_854).to_string()}),
+    )
+    .await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    let out = run(
+        wait_on("TimestampPath"),
+        echo(),
+        json!({"at": far(24_856).to_string()}),
+    )
+    .await;
+    assert_eq!(
+        out.error.unwrap(),
+        StateError::runtime(
+            "An error occurred while executing the state 'W' (entered at the event id #2). Wait state delay is too long."
+        )
+    );
+    for (seconds, cause) in [
+        (json!(1.5), "cannot be parsed as a long value: $.at == 1.5"),
+        (json!(-1), "references a negative value: $.at == -1"),
+        (json!(3_000_000_000u64), "Wait state delay is too long."),
+    ] {
+        let out = run(wait_on("SecondsPath"), echo(), json!({"at": seconds})).await;
+        let error = out.error.unwrap();
+        assert_eq!(error.error, "States.Runtime");
+        assert!(error.cause.ends_with(cause), "{}", error.cause);
+    }
+}
+
+#[tokio::test]
+async fn fail_paths_may_be_intrinsic_functions_or_context_paths() {
+    let definition = json!({"StartAt": "F", "States": {"F": {"Type": "Fail",
+        "ErrorPath": "States.Format('{}.Failed', $.kind)", "CausePath": "$$.State.Name"}}});
+    let out = run(definition, echo(), json!({"kind": "Order"})).await;
+    assert_eq!(out.error.unwrap(), StateError::new("Order.Failed", "F"));
+    let missing = json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.nope"}}});
+    let out = run(missing, echo(), json!({})).await;
+    assert_eq!(out.error.unwrap().error, "States.Runtime");
+    let unreadable =
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "States.Format("}}});
+    assert!(StateMachineDef::from_json(&unreadable.to_string()).is_err());
+}
+
+#[tokio::test]
+async fn only_states_that_can_retry_have_a_retry_count_in_the_context_object() {
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Parameters": {"state.$": "$$.State"}, "ResultPath": "$.pass", "Next": "T"},
+        "T": invoke_state("echo", json!({"Parameters": {
+            "FunctionName": "echo", "Payload": {"state.$": "$$.State"}},
+            "ResultSelector": {"state.$": "$.Payload.state"}, "ResultPath": "$.task"}))}});
+    let out = run(definition, echo(), json!({})).await;
+    let output = out.output.unwrap();
+    let keys = |state: &Value| {
+        let mut keys: Vec<String> = state.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys(&output["pass"]["state"]), ["EnteredTime", "Name"]);
+    assert_eq!(
+        keys(&output["task"]["state"]),
+        ["EnteredTime", "Name", "RetryCount"]
+    );
+}
+
+#[tokio::test]
+async fn intrinsic_random_values_are_distinct_within_a_run_and_repeat_across_runs() {
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+        "ItemProcessor": {"StartAt": "U", "States": {"U": {"Type": "Pass", "End": true,
+            "Parameters": {"id.$": "States.UUID()", "n.$": "States.MathRandom(0, 1000000)"}}}}}}});
+    let input = json!([1, 2, 3, 4]);
+    let first = run(definition.clone(), echo(), input.clone())
+        .await
+        .output
+        .unwrap();
+    let again = run(definition, echo(), input).await.output.unwrap();
+    assert_eq!(first, again, "the same execution draws the same values");
+    let ids: std::collections::HashSet<&Value> =
+        first.as_array().unwrap().iter().map(|o| &o["id"]).collect();
+    assert_eq!(ids.len(), 4, "{first}");
+}
+
+#[tokio::test]
+async fn an_intrinsic_function_that_fails_is_a_runtime_error() {
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true,
+        "Parameters": {"x.$": "States.ArrayGetItem($.items, 5)"}}}});
+    let out = run(definition, echo(), json!({"items": [1]})).await;
+    assert_eq!(out.error.unwrap().error, "States.Runtime");
 }
 
 #[tokio::test]
