@@ -113,7 +113,7 @@ pub async fn check(paths: &[PathBuf]) -> anyhow::Result<Report> {
                     None => report.passed += 1,
                     Some(failure) => {
                         report.failed += 1;
-                        report.failures.push(failure);
+                        report.failures.push(*failure);
                     }
                 }
             }
@@ -127,7 +127,7 @@ enum Checked {
     Unsupported,
     Compared {
         verdict: Verdict,
-        failure: Option<Failure>,
+        failure: Option<Box<Failure>>,
     },
 }
 
@@ -147,11 +147,13 @@ async fn check_case(case: Arc<Case>) -> anyhow::Result<Checked> {
             (verdict, Actual::Ended(outcome))
         }
     };
-    let failure = verdict.difference.clone().map(|difference| Failure {
-        id: case.id.clone(),
-        expected: case.expected.clone(),
-        actual,
-        difference,
+    let failure = verdict.difference.clone().map(|difference| {
+        Box::new(Failure {
+            id: case.id.clone(),
+            expected: case.expected.clone(),
+            actual,
+            difference,
+        })
     });
     Ok(Checked::Compared { verdict, failure })
 }

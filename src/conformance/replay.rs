@@ -29,15 +29,16 @@ impl Replay {
     /// The response for a call with `payload`, marking its invocation used.
     fn response_for(&self, payload: &Value) -> Option<&Response> {
         let mut used = self.used.lock().expect("replay state poisoned");
-        let unused = |at: &usize| !used[*at];
-        let indices = 0..self.invocations.len();
-        let same_payload = indices.clone().filter(unused).find(|at| {
+        let unused: Vec<usize> = (0..self.invocations.len())
+            .filter(|at| !used[*at])
+            .collect();
+        let same_payload = unused.iter().copied().find(|at| {
             self.invocations[*at]
                 .payload
                 .as_ref()
                 .is_some_and(|recorded| same_json(recorded, payload))
         });
-        match same_payload.or_else(|| indices.filter(unused).next()) {
+        match same_payload.or(unused.first().copied()) {
             Some(at) => {
                 used[at] = true;
                 Some(&self.invocations[at].response)

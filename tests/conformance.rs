@@ -1,0 +1,168 @@
+//! `cm-etl conformance` from outside: the hand-written cases of `tests/fixtures/conformance/`
+//! (one file per class of behaviour, written from AWS's documented and recorded behaviour) all
+//! pass; a pass rate under `--min-pass-rate` exits 1 and shows each failure; a malformed case
+//! or an unreadable path exits 2 with one line naming it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::{Value, json};
+
+const FIXTURES: &str = "tests/fixtures/conformance";
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn conformance(args: &[&str]) -> Output {
+    assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .arg("conformance")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A case file of `cases` in a temporary directory.
+fn case_file(cases: &[Value]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.jsonl");
+    let lines: Vec<String> = cases.iter().map(Value::to_string).collect();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    (dir, path)
+}
+
+/// A case whose Pass state outputs `{"n": 2}`, expected to output `expected`.
+fn pass_case(id: &str, expected: Value) -> Value {
+    let definition =
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"n": 2}, "End": true}}});
+    json!({"id": id, "definition": definition.to_string(), "input": "{}",
+           "expected": {"status": "SUCCEEDED", "output": expected.to_string()},
+           "functions": {}, "wildcards": []})
+}
+
+#[test]
+fn every_hand_written_case_passes_and_jsonata_is_unsupported() {
+    let fixtures = repo(FIXTURES);
+    let output = conformance(&[fixtures.to_str().unwrap(), "--output", "json"]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let files = report["files"].as_array().unwrap();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|file| {
+            Path::new(file["file"].as_str().unwrap())
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "intrinsic_functions.jsonl",
+            "item_reader.jsonl",
+            "json_path.jsonl",
+            "lambda.jsonl",
+            "states.jsonl"
+        ]
+    );
+    for file in files {
+        assert_eq!(file["failed"], json!(0), "{file:#}");
+        assert!(file["passed"].as_u64().unwrap() > 0, "{file:#}");
+    }
+    let states = &files[4];
+    assert_eq!(states["unsupported"], json!(1), "the JSONata machine");
+    assert_eq!(
+        states["total"].as_u64(),
+        Some(states["passed"].as_u64().unwrap() + 1)
+    );
+}
+
+#[test]
+fn a_pass_rate_under_the_minimum_exits_1_and_shows_expected_and_actual() {
+    let (_dir, path) = case_file(&[
+        pass_case("right", json!({"n": 2.0})),
+        pass_case("wrong", json!({"n": 3})),
+    ]);
+    let path = path.to_str().unwrap();
+
+    let output = conformance(&[path]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.contains("mine.jsonl       2       1       1            0      50.0%"),
+        "{text}"
+    );
+    assert!(text.contains("  wrong\n"), "{text}");
+    assert!(text.contains("expected: SUCCEEDED {\"n\":3}"), "{text}");
+    assert!(text.contains("actual:   SUCCEEDED {\"n\":2}"), "{text}");
+    assert!(text.contains("at $.n: expected 3, actual 2"), "{text}");
+    assert!(stderr(&output).contains("under --min-pass-rate 100"));
+
+    assert_eq!(
+        conformance(&[path, "--min-pass-rate", "50"]).status.code(),
+        Some(0)
+    );
+
+    let output = conformance(&[path, "--output", "json", "--min-pass-rate", "50"]);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let file = &report["files"][0];
+    assert_eq!(
+        (
+            &file["total"],
+            &file["passed"],
+            &file["failed"],
+            &file["unsupported"]
+        ),
+        (&json!(2), &json!(1), &json!(1), &json!(0))
+    );
+    let failure = &file["failures"][0];
+    assert_eq!(failure["id"], json!("wrong"));
+    assert_eq!(
+        failure["expected"],
+        json!({"status": "SUCCEEDED", "output": {"n": 3}})
+    );
+    assert_eq!(
+        failure["actual"],
+        json!({"status": "SUCCEEDED", "output": {"n": 2}})
+    );
+}
+
+#[test]
+fn a_malformed_case_exits_2_with_one_line_naming_its_file_and_line() {
+    let (_dir, path) = case_file(&[pass_case("fine", json!({"n": 2})), json!({"id": "half"})]);
+    let output = conformance(&[path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(
+        error.contains(&format!("{}:2: not a conformance case", path.display())),
+        "{error}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "nothing runs before every case is read"
+    );
+}
+
+#[test]
+fn an_unreadable_path_exits_2_naming_it() {
+    let output = conformance(&["/nonexistent/cases.jsonl"]);
+    assert_eq!(output.status.code(), Some(2));
+    let error = stderr(&output);
+    assert!(
+        error.contains("cannot read the case file /nonexistent/cases.jsonl"),
+        "{error}"
+    );
+    assert_eq!(error.lines().count(), 1, "{error}");
+}
