@@ -213,7 +213,8 @@ fn parse_items(body: &[u8], format: &ItemFormat, take: usize) -> Result<Vec<Valu
     }
 }
 
-/// CSV rows as objects of strings: a short row is padded with `""`, extra fields are dropped.
+/// CSV rows as objects of strings: a short row is padded with `""`, extra fields are dropped; the
+/// header's columns must be distinct.
 fn parse_csv(body: &[u8], header: &CsvHeader, take: usize) -> Result<Vec<Value>, StateError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -232,6 +233,10 @@ fn parse_csv(body: &[u8], header: &CsvHeader, take: usize) -> Result<Vec<Value>,
             None => return Ok(Vec::new()),
         },
     };
+    let mut distinct = std::collections::HashSet::new();
+    if !columns.iter().all(|column| distinct.insert(column)) {
+        return Err(item_reader_failed("CSV headers cannot contain duplicates."));
+    }
     let mut items = Vec::new();
     while items.len() < take {
         let Some(record) = next_row()? else { break };

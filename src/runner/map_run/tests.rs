@@ -71,6 +71,27 @@ async fn json_jsonl_and_csv_objects_give_their_items() {
 }
 
 #[tokio::test]
+async fn duplicate_csv_headers_fail_the_item_reader() {
+    let (_root, store) = store_with(&[("d.csv", "a,b,a\n1,2,3\n")]).await;
+    for header in [
+        CsvHeader::FirstRow,
+        CsvHeader::Given(vec!["x".into(), "x".into()]),
+    ] {
+        let error = read_items(
+            &store,
+            &object("d.csv", ItemFormat::Csv(header)),
+            ItemLimit::ALL,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            error,
+            StateError::new(ITEM_READER_FAILED, "CSV headers cannot contain duplicates.")
+        );
+    }
+}
+
+#[tokio::test]
 async fn max_items_limits_every_format_and_zero_reads_all() {
     let (_root, store) = store_with(&[("n.json", "[1, 2, 3, 4]"), ("n.csv", "h\n1\n2\n3\n")]).await;
     let two = ItemLimit::new(2).unwrap();
