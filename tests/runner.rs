@@ -201,7 +201,11 @@ async fn seed_map_over_full_chunks_fails_with_data_limit_exceeded_at_30_chunks_o
     let error = out.error.unwrap();
     assert_eq!(error.error, "States.DataLimitExceeded");
     // AWS's wording for the Lambda integration's result (the state has no Catch to take it).
-    assert!(error.cause.contains("'lambda' returned a result"), "{}", error.cause);
+    assert!(
+        error.cause.contains("'lambda' returned a result"),
+        "{}",
+        error.cause
+    );
     // Under Lambda's 6 MB (so Lambda returned it) but over Step Functions' 256 KiB.
     let largest = out.largest_result_bytes["GetTask02Chunks"];
     assert!(

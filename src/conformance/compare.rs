@@ -156,79 +156,76 @@ impl Verdict {
 }
 
 /// Compares the runner's outcome with the recorded one.
-pub fn compare(expected: &Outcome, actual: &Outcome, wildcards: &Wildcards<'_>) -> Verdict {
-    let mut verdict = Verdict::default();
-    if expected.status != actual.status {
-        verdict.difference = Some(format!(
+pub fn compare<'a>(
+    expected: &'a Outcome,
+    actual: &'a Outcome,
+    wildcards: &Wildcards<'_>,
+) -> Verdict {
+    let mut walk = Walk::new(wildcards);
+    let null = Value::Null;
+    let difference = if expected.status != actual.status {
+        Some(format!(
             "status: expected {}, actual {}",
             expected.status, actual.status
-        ));
-        return verdict;
-    }
-    if expected.status == Status::Succeeded {
-        let (expected, actual) = (
-            expected.output.as_ref().unwrap_or(&Value::Null),
-            actual.output.as_ref().unwrap_or(&Value::Null),
-        );
-        let mut walk = Walk {
-            wildcards,
-            verdict: &mut verdict,
-        };
-        if let Some(difference) = walk.value("$", expected, actual) {
-            verdict.difference = Some(difference);
-        }
-        return verdict;
-    }
-    if expected.error != actual.error {
+        ))
+    } else if expected.status == Status::Succeeded {
+        let output = |outcome: &'a Outcome| outcome.output.as_ref().unwrap_or(&null);
+        walk.value("$", output(expected), output(actual))
+    } else {
+        let cause = |outcome: &'a Outcome| outcome.cause.as_ref().unwrap_or(&null);
+        walk.count_cause(cause(expected), cause(actual));
         let shown = |error: &Option<String>| match error {
             Some(name) => format!("`{name}`"),
             None => "no error name".to_owned(),
         };
-        verdict.difference = Some(format!(
-            "error: expected {}, actual {}",
-            shown(&expected.error),
-            shown(&actual.error)
-        ));
+        (expected.error != actual.error).then(|| {
+            format!(
+                "error: expected {}, actual {}",
+                shown(&expected.error),
+                shown(&actual.error)
+            )
+        })
+    };
+    Verdict {
+        difference,
+        causes_compared: walk.causes_compared,
+        causes_matched: walk.causes_matched,
     }
-    let actual_cause = actual.cause.clone().unwrap_or(Value::Null);
-    let expected_cause = expected.cause.clone().unwrap_or(Value::Null);
-    verdict.count_cause(cause_matches(&expected_cause, &actual_cause, wildcards));
-    verdict
 }
 
-impl Verdict {
-    fn count_cause(&mut self, matched: bool) {
+/// One recursive comparison of an output, counting the causes it compares softly.
+struct Walk<'w, 'c> {
+    wildcards: &'w Wildcards<'c>,
+    causes_compared: u32,
+    causes_matched: u32,
+}
+
+impl<'w, 'c> Walk<'w, 'c> {
+    fn new(wildcards: &'w Wildcards<'c>) -> Self {
+        Self {
+            wildcards,
+            causes_compared: 0,
+            causes_matched: 0,
+        }
+    }
+
+    /// Counts a cause compared softly: it matches when it is the same text (wildcards allowed),
+    /// or the same JSON value where either side is JSON text.
+    fn count_cause(&mut self, expected: &Value, actual: &Value) {
+        let parsed = |value: &Value| match value {
+            Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| value.clone()),
+            Value::Null => Value::String(String::new()),
+            other => other.clone(),
+        };
+        let mut alone = Walk::new(self.wildcards);
+        let matched = alone.value("$", expected, actual).is_none()
+            || alone
+                .value("$", &parsed(expected), &parsed(actual))
+                .is_none();
         self.causes_compared += 1;
         self.causes_matched += u32::from(matched);
     }
-}
 
-/// A cause matches when it is the same text (wildcards allowed), or the same JSON value where
-/// either side is JSON text.
-fn cause_matches(expected: &Value, actual: &Value, wildcards: &Wildcards<'_>) -> bool {
-    let parsed = |value: &Value| match value {
-        Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| value.clone()),
-        Value::Null => Value::String(String::new()),
-        other => other.clone(),
-    };
-    let mut verdict = Verdict::default();
-    let mut walk = Walk {
-        wildcards,
-        verdict: &mut verdict,
-    };
-    walk.value("$", expected, actual).is_none()
-        || walk
-            .value("$", &parsed(expected), &parsed(actual))
-            .is_none()
-}
-
-/// One recursive comparison of an output.
-struct Walk<'w, 'c> {
-    wildcards: &'w Wildcards<'c>,
-    verdict: &'w mut Verdict,
-}
-
-impl Walk<'_, '_> {
     /// The first difference between `expected` and `actual` at `path`, if any.
     fn value(&mut self, path: &str, expected: &Value, actual: &Value) -> Option<String> {
         let differ = || {
@@ -276,8 +273,7 @@ impl Walk<'_, '_> {
                 for (key, e) in e {
                     let a = &a[key];
                     if key == "Cause" {
-                        let matched = cause_matches(e, a, self.wildcards);
-                        self.verdict.count_cause(matched);
+                        self.count_cause(e, a);
                         continue;
                     }
                     if let Some(difference) = self.value(&format!("{path}.{key}"), e, a) {
