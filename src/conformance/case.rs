@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 const DEFAULT_INVOCATION_MS: u64 = 100;
 
 /// One recorded execution.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Case {
     pub id: String,
     /// The ASL definition, as JSON text (read by the runner, which may refuse it).

@@ -22,7 +22,7 @@ const REGION: &str = "us-east-1";
 pub enum CaseRun {
     /// The runner executed the definition.
     Ended(Outcome),
-    /// The definition uses a feature the runner does not support (not a failure).
+    /// The definition uses a feature the runner does not support (not a failure): which.
     Unsupported(String),
     /// The runner could not read a definition that AWS ran.
     Refused(String),
@@ -32,8 +32,8 @@ pub enum CaseRun {
 pub async fn run_case(case: &Case) -> anyhow::Result<CaseRun> {
     let machine = match StateMachineDef::from_json(&case.definition) {
         Ok(machine) => machine,
-        Err(error @ DefinitionError::Unsupported { .. }) => {
-            return Ok(CaseRun::Unsupported(error.to_string()));
+        Err(DefinitionError::Unsupported { feature, .. }) => {
+            return Ok(CaseRun::Unsupported(feature));
         }
         Err(error) => return Ok(CaseRun::Refused(error.to_string())),
     };

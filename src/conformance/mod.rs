@@ -18,7 +18,6 @@ pub mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use futures::StreamExt;
 
@@ -78,34 +77,27 @@ pub async fn check(paths: &[PathBuf]) -> anyhow::Result<Report> {
         .iter()
         .map(|path| CaseFile::read(path))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let cases: Vec<(usize, Arc<Case>)> = files
-        .iter()
-        .enumerate()
-        .flat_map(|(at, file)| {
-            file.cases
-                .iter()
-                .map(move |case| (at, Arc::new(case.clone())))
-        })
-        .collect();
-    let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
-    let mut results = futures::stream::iter(cases)
-        .map(|(at, case)| async move {
-            let checked = tokio::spawn(check_case(case)).await;
-            (at, checked)
-        })
-        .buffered(concurrency);
-    let mut reports: Vec<FileReport> = files
-        .iter()
-        .map(|file| FileReport {
+    let mut reports = Vec::with_capacity(files.len());
+    let mut cases = Vec::new();
+    for (at, file) in files.into_iter().enumerate() {
+        reports.push(FileReport {
             file: file.path.display().to_string(),
             total: file.cases.len(),
             ..FileReport::default()
-        })
-        .collect();
+        });
+        cases.extend(file.cases.into_iter().map(|case| (at, case)));
+    }
+    let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
+    let mut results = futures::stream::iter(cases)
+        .map(|(at, case)| async move { (at, tokio::spawn(check_case(case)).await) })
+        .buffered(concurrency);
     while let Some((at, checked)) = results.next().await {
         let report = &mut reports[at];
         match checked?? {
-            Checked::Unsupported => report.unsupported += 1,
+            Checked::Unsupported(feature) => {
+                report.unsupported += 1;
+                *report.unsupported_features.entry(feature).or_default() += 1;
+            }
             Checked::Compared { verdict, failure } => {
                 report.causes_compared += verdict.causes_compared;
                 report.causes_matched += verdict.causes_matched;
@@ -124,16 +116,17 @@ pub async fn check(paths: &[PathBuf]) -> anyhow::Result<Report> {
 
 /// What checking one case found.
 enum Checked {
-    Unsupported,
+    /// The runner does not support this feature the case uses.
+    Unsupported(String),
     Compared {
         verdict: Verdict,
         failure: Option<Box<Failure>>,
     },
 }
 
-async fn check_case(case: Arc<Case>) -> anyhow::Result<Checked> {
+async fn check_case(case: Case) -> anyhow::Result<Checked> {
     let (verdict, actual) = match execute::run_case(&case).await? {
-        CaseRun::Unsupported(_) => return Ok(Checked::Unsupported),
+        CaseRun::Unsupported(feature) => return Ok(Checked::Unsupported(feature)),
         CaseRun::Refused(why) => {
             let verdict = Verdict {
                 difference: Some("the runner cannot read a definition that AWS ran".into()),
@@ -149,8 +142,8 @@ async fn check_case(case: Arc<Case>) -> anyhow::Result<Checked> {
     };
     let failure = verdict.difference.clone().map(|difference| {
         Box::new(Failure {
-            id: case.id.clone(),
-            expected: case.expected.clone(),
+            id: case.id,
+            expected: case.expected,
             actual,
             difference,
         })

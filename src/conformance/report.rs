@@ -2,6 +2,7 @@
 //! the pass rate (passed / (passed + failed)), each failure's expected and actual outcome, and the
 //! soft count of matching causes; as aligned text for people or one JSON document for scripts.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
@@ -18,6 +19,8 @@ pub struct FileReport {
     pub passed: usize,
     pub failed: usize,
     pub unsupported: usize,
+    /// Why cases are unsupported: how many cases use each feature the runner refuses.
+    pub unsupported_features: BTreeMap<String, usize>,
     pub failures: Vec<Failure>,
     /// Causes compared softly (never failing a case), and how many matched.
     pub causes_compared: u32,
@@ -86,6 +89,12 @@ impl Report {
                 "{:<width$}  {:>6}  {:>6}  {:>6}  {:>11}  {:>9}",
                 file.file, file.total, file.passed, file.failed, file.unsupported, rate
             );
+        }
+        for file in self.files.iter().filter(|file| file.unsupported > 0) {
+            let _ = writeln!(out, "\nunsupported in {}:", file.file);
+            for (feature, cases) in &file.unsupported_features {
+                let _ = writeln!(out, "  {cases:>5}  {feature}");
+            }
         }
         for file in self.files.iter().filter(|file| !file.failures.is_empty()) {
             let _ = writeln!(out, "\nfailures in {}:", file.file);
@@ -177,6 +186,9 @@ mod tests {
     #[test]
     fn the_text_has_a_row_per_file_and_each_failure_with_both_outcomes() {
         let mut report = file(1, 1, 1);
+        report
+            .unsupported_features
+            .insert("JSONata is not supported by the local runner".into(), 1);
         report.failures.push(Failure {
             id: "case-7".into(),
             expected: Outcome {
@@ -206,5 +218,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("actual:   SUCCEEDED {\"a\":1}"), "{text}");
+        assert!(
+            text.contains("unsupported in cases.jsonl:\n      1  JSONata is not supported"),
+            "{text}"
+        );
     }
 }
