@@ -1,7 +1,7 @@
 //! ProcessTask02Chunk throughput in rows/s, against a raw `INSERT ... SELECT` writing the same
-//! source rows into a table of the target's shape, on the same engine in the same run (target
-//! ratio >= 0.5; both rates count every source row). SQLite always;
-//! PostgreSQL too when `TEST_DATABASE_URL` is set (a fresh schema is used).
+//! source rows into a table of the target's shape, on the same engine in the same run (targets:
+//! ratio >= 0.9 on SQLite, >= 0.8 on PostgreSQL; both rates count every source row). SQLite
+//! always; PostgreSQL too when `TEST_DATABASE_URL` is set (a fresh schema is used).
 //! Run: `cargo bench -p etl-lambda --bench process_chunk`.
 
 #[path = "common.rs"]
@@ -105,6 +105,7 @@ async fn bench(url: &str, dir: &tempfile::TempDir) {
 
     let rows = sample.source_rows() as f64;
     let raw_rate = rows / raw_seconds;
+    let target = if engine == "sqlite" { 0.9 } else { 0.8 };
     for (pass, seconds) in ["first run", "re-run (replace)"]
         .iter()
         .zip(&process_seconds)
@@ -112,10 +113,10 @@ async fn bench(url: &str, dir: &tempfile::TempDir) {
         let rate = rows / seconds;
         println!(
             "  {pass}: {} chunks, {rate:.0} rows/s ({seconds:.3} s); raw INSERT ... SELECT {raw_rate:.0} rows/s \
-             ({raw_seconds:.3} s); ratio {:.2} (target >= 0.5: {})",
+             ({raw_seconds:.3} s); ratio {:.2} (target >= {target}: {})",
             chunks.num_chunks,
             rate / raw_rate,
-            if rate / raw_rate >= 0.5 {
+            if rate / raw_rate >= target {
                 "met"
             } else {
                 "MISSED"

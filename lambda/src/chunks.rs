@@ -1,7 +1,12 @@
 //! What a chunk is: the packing of ordered (visit_date, ssn) keys into chunks under a row and a
 //! key budget, and the stored forms (one object per chunk plus a manifest) that GetTask02Chunks
-//! writes and ProcessTask02Chunk reads. Stored chunks carry SSNs, so they live only in the chunk
-//! store (S3 with SSE, or a private local directory), never in a state payload.
+//! writes and ProcessTask02Chunk reads.
+//!
+//! A stored chunk is a span of the warehouse's key order: every key from its first to its last,
+//! of one kind (dated, undated, malformed date). ProcessTask02Chunk reads its rows with one index
+//! range scan instead of one probe per key, and the store holds two SSNs per chunk (its bounds)
+//! rather than every key's. Those bounds are still SSNs, so a chunk lives only in the chunk store
+//! (S3 with SSE, or a private local directory), never in a state payload.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -30,9 +35,29 @@ pub struct PackedChunk {
     pub rows: u64,
 }
 
+/// Which of the three runs of keys, in the warehouse's order, a key belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyKind {
+    Dated,
+    Undated,
+    /// The source holds a visit_date that is not a date (SQLite only).
+    BadDate,
+}
+
+impl ChunkKey {
+    pub fn kind(&self) -> KeyKind {
+        match (self.visit_date, self.bad_visit_date) {
+            (Some(_), _) => KeyKind::Dated,
+            (None, false) => KeyKind::Undated,
+            (None, true) => KeyKind::BadDate,
+        }
+    }
+}
+
 /// Packs ordered keys into chunks, streaming: push keys in order, take each chunk as it closes.
 /// Rules: a key is never split; a chunk holds at most `max_keys` keys and at most `max_rows` rows,
-/// except a key with more rows than `max_rows`, which gets a chunk of its own; no chunk is empty.
+/// except a key with more rows than `max_rows`, which gets a chunk of its own; no chunk is empty;
+/// a chunk holds keys of one kind only (so it is one span of the key order).
 #[derive(Debug)]
 pub struct ChunkPacker {
     budget: ChunkBudget,
@@ -54,9 +79,11 @@ impl ChunkPacker {
 
     /// Adds the next key; returns the chunk this key closed, if any.
     pub fn push(&mut self, key: ChunkKey) -> Option<PackedChunk> {
-        let full = !self.current.keys.is_empty()
-            && (self.current.keys.len() as u64 >= u64::from(self.budget.max_keys)
-                || self.current.rows + key.rows > u64::from(self.budget.max_rows));
+        let full = self.current.keys.first().is_some_and(|first| {
+            first.kind() != key.kind()
+                || self.current.keys.len() as u64 >= u64::from(self.budget.max_keys)
+                || self.current.rows + key.rows > u64::from(self.budget.max_rows)
+        });
         let closed = full.then(|| std::mem::take(&mut self.current));
         self.current.rows += key.rows;
         self.current.keys.push(key);
@@ -83,6 +110,57 @@ impl ChunkPacker {
     }
 }
 
+impl PackedChunk {
+    /// The span of this chunk's keys: from its first key to its last.
+    ///
+    /// # Panics
+    /// On an empty chunk, which the packer never makes.
+    pub fn span(&self) -> KeySpan {
+        let (first, last) = (
+            self.keys.first().expect("a packed chunk has keys"),
+            self.keys.last().expect("a packed chunk has keys"),
+        );
+        match (first.visit_date, last.visit_date, first.kind()) {
+            (Some(first_date), Some(last_date), _) => KeySpan::Dated {
+                first: DatedKey {
+                    visit_date: first_date,
+                    ssn: first.ssn.clone(),
+                },
+                last: DatedKey {
+                    visit_date: last_date,
+                    ssn: last.ssn.clone(),
+                },
+            },
+            (_, _, KeyKind::BadDate) => KeySpan::BadDate {
+                first: first.ssn.clone(),
+                last: last.ssn.clone(),
+            },
+            _ => KeySpan::Undated {
+                first: first.ssn.clone(),
+                last: last.ssn.clone(),
+            },
+        }
+    }
+}
+
+/// A dated key: a bound of a dated span.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatedKey {
+    pub visit_date: NaiveDate,
+    pub ssn: Ssn,
+}
+
+/// The keys of a chunk: every key of one kind from `first` to `last`, both included, in the
+/// warehouse's key order ((visit_date, ssn) for dated keys, ssn for the others).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeySpan {
+    Dated { first: DatedKey, last: DatedKey },
+    Undated { first: Ssn, last: Ssn },
+    BadDate { first: Ssn, last: Ssn },
+}
+
 /// One chunk as stored: stamped with the format version and the execution, so a reader can refuse
 /// a chunk from another build or another execution.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,8 +169,11 @@ pub struct StoredChunk {
     pub format_version: u16,
     pub execution: ExecutionName,
     pub chunk_id: ChunkId,
+    /// Keys and rows when the chunk was packed (the rows a run then finds may differ, if the
+    /// source changed in between: the span is what is migrated).
+    pub keys: u64,
     pub rows: u64,
-    pub keys: Vec<ChunkKey>,
+    pub span: KeySpan,
 }
 
 /// Written after every chunk of an execution: its presence says the chunk set is complete.

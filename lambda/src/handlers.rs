@@ -189,10 +189,10 @@ impl Handlers {
                 ),
             ));
         }
-        let keys = chunk.keys.len();
+        let keys = chunk.keys;
         let counts = self
             .warehouse
-            .process_chunk(&input.execution, input.chunk_id, chunk.keys)
+            .process_chunk(&input.execution, input.chunk_id, chunk.span)
             .await?;
         tracing::info!(
             execution = %input.execution,
@@ -258,13 +258,14 @@ async fn write_chunks(
             format_version: CHUNK_FORMAT_VERSION,
             execution: input.execution.clone(),
             chunk_id: ChunkId(totals.chunks),
+            keys: packed.keys.len() as u64,
             rows: packed.rows,
-            keys: packed.keys,
+            span: packed.span(),
         };
         totals.chunks = totals.chunks.checked_add(1).ok_or_else(|| {
             HandlerError::invalid_input("input.budget", "gives more than 2^32 chunks; raise it")
         })?;
-        totals.keys += chunk.keys.len() as u64;
+        totals.keys += chunk.keys;
         totals.rows += chunk.rows;
         if writes.len() >= CONCURRENT_CHUNK_WRITES {
             joined(writes.join_next().await)?;

@@ -1,6 +1,7 @@
 //! Properties of chunk packing, over many seeded random key sequences and budgets: keys are
-//! never split, reordered, lost or repeated; no chunk is empty; budgets hold except for a key
-//! larger than the row budget, which is alone; and each chunk is as full as the budget allows.
+//! never split, reordered, lost or repeated; no chunk is empty; no chunk mixes kinds of key
+//! (dated, undated); budgets hold except for a key larger than the row budget, which is alone;
+//! and each chunk is as full as the budget and its kind allow.
 
 use chrono::NaiveDate;
 use etl_lambda::contract::ChunkBudget;
@@ -18,11 +19,13 @@ impl Cases {
     }
 }
 
+/// Keys in the warehouse's order: the dated ones, then the undated ones.
 fn keys(cases: &mut Cases, count: u64, max_rows_per_key: u64) -> Vec<ChunkKey> {
     let day = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let dated = cases.next(count + 1);
     (0..count)
         .map(|i| ChunkKey {
-            visit_date: (cases.next(10) != 0).then_some(day),
+            visit_date: (i < dated).then_some(day),
             ssn: Ssn::new(format!("{i:09}")),
             rows: 1 + cases.next(max_rows_per_key),
             bad_visit_date: false,
@@ -46,6 +49,8 @@ fn packing_keeps_every_rule_over_random_inputs() {
         assert_eq!(flattened, input, "every key once, in order, unsplit");
         for (i, chunk) in chunks.iter().enumerate() {
             assert!(!chunk.keys.is_empty(), "empty chunk");
+            let kind = chunk.keys[0].kind();
+            assert!(chunk.keys.iter().all(|k| k.kind() == kind), "mixed kinds");
             assert_eq!(chunk.rows, chunk.keys.iter().map(|k| k.rows).sum::<u64>());
             assert!(chunk.keys.len() as u32 <= budget.max_keys, "key budget");
             if chunk.rows > u64::from(budget.max_rows) {
@@ -55,12 +60,13 @@ fn packing_keeps_every_rule_over_random_inputs() {
                     "only a single oversize key may exceed rows"
                 );
             }
-            // Greedy: the next chunk's first key did not fit in this one.
+            // Greedy: the next chunk's first key did not fit in this one, or is of another kind.
             if let Some(next) = chunks.get(i + 1) {
                 let first = &next.keys[0];
                 assert!(
                     chunk.keys.len() as u32 == budget.max_keys
-                        || chunk.rows + first.rows > u64::from(budget.max_rows),
+                        || chunk.rows + first.rows > u64::from(budget.max_rows)
+                        || first.kind() != kind,
                     "chunk {i} closed early"
                 );
             }

@@ -12,10 +12,12 @@
 //! - A row migrates when its date is present and its SSN is `ddd-dd-dddd`; the target keeps the
 //!   nine digits (a bijection, so target keys of two chunks never meet), the provider trimmed and
 //!   upper-cased, the execution and the chunk id. Other rows go to `visits_rejected` with a reason.
-//! - ProcessTask02Chunk is one transaction: load the chunk's keys into a temporary table with one
-//!   statement, delete the target and reject rows of exactly those keys, insert the valid rows and
-//!   the rejects with `INSERT ... SELECT`, upsert the ledger row. Running it again replaces, so
-//!   nothing doubles and nothing is lost.
+//! - A chunk is a span of the key order (its first and last key, of one kind). ProcessTask02Chunk
+//!   is one transaction: delete the target and reject rows of exactly the span's keys, insert the
+//!   valid rows and the rejects with `INSERT ... SELECT` over one index range of the source, upsert
+//!   the ledger row. Running it again replaces, so nothing doubles and nothing is lost; two
+//!   executions writing the same keys at once on PostgreSQL meet on the target's key, and the one
+//!   that loses fails as `Transient` and, retried, replaces the other's rows.
 
 pub mod database_url;
 mod postgres;
@@ -28,7 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
-use crate::chunks::{ChunkKey, PackedChunk};
+use crate::chunks::{KeySpan, PackedChunk};
 use crate::contract::{ChunkBudget, ChunkId, DateRange, ExecutionName};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -227,13 +229,13 @@ impl Warehouse {
         &self,
         execution: &ExecutionName,
         chunk_id: ChunkId,
-        keys: Vec<ChunkKey>,
+        span: KeySpan,
     ) -> Result<ChunkCounts, HandlerError> {
         let fault = self.fault.swap(false, Ordering::SeqCst);
         let job = ChunkJob {
             execution: execution.as_str().to_owned(),
             chunk_id: i64::from(chunk_id.0),
-            keys,
+            span,
             fault,
         };
         match &self.engine {
@@ -306,7 +308,7 @@ impl Warehouse {
 struct ChunkJob {
     execution: String,
     chunk_id: i64,
-    keys: Vec<ChunkKey>,
+    span: KeySpan,
     fault: bool,
 }
 
@@ -316,66 +318,117 @@ struct Dialect {
     valid_ssn: fn(&str) -> String,
     /// How the n-th (1-based) parameter is written.
     param: fn(usize) -> String,
-    /// A condition (`AND ...`) that keeps the dated keys' rows whose visit_date is a well-formed
-    /// date; empty where the column's type guarantees it.
-    well_formed_date: &'static str,
+    /// A condition (`AND ...` on the column `{}`) that keeps the rows whose visit_date is a
+    /// well-formed date; empty where the column's type guarantees it.
+    well_formed_date: fn(&str) -> String,
+    /// A boolean SQL expression: the column `{}` holds a visit_date that is not a date.
+    malformed_date: fn(&str) -> String,
 }
 
-/// The statements of ProcessTask02Chunk after the keys are in the temporary table `chunk_keys`,
-/// in order; the third is the target insert (after which the fault hook fires), the fourth and
-/// fifth insert the rejects. Parameters: 1 = execution, 2 = chunk id.
+/// ProcessTask02Chunk's statements for one kind of span, in order: the deletes clear the target
+/// and reject rows of exactly the span's keys, then the inserts write them again (plain inserts:
+/// the deletes cleared every key). The fault hook fires after the first insert. The deletes take
+/// the span's bounds as parameters (dated: first date, first SSN, last date, last SSN; otherwise
+/// first SSN, last SSN); the inserts take the execution and the chunk id, then the bounds.
+struct SpanStatements {
+    deletes: Vec<String>,
+    inserts: Vec<String>,
+}
+
+/// Every statement of ProcessTask02Chunk, by kind of span, and the ledger upsert (parameters:
+/// execution, chunk id, rows migrated, rows rejected).
 struct ChunkStatements {
-    delete_target: String,
-    delete_rejects_dated: String,
-    delete_rejects_undated: String,
-    insert_migrated: String,
-    insert_bad_ssn: String,
-    insert_missing_date: String,
-    /// Parameters: execution, chunk id, rows migrated, rows rejected.
+    dated: SpanStatements,
+    undated: SpanStatements,
+    bad_date: SpanStatements,
     upsert_ledger: String,
 }
 
 impl ChunkStatements {
     fn new(dialect: &Dialect) -> Self {
-        let valid_k = (dialect.valid_ssn)("k.ssn");
         let p = dialect.param;
+        let valid = (dialect.valid_ssn)("v.ssn");
+        // The span, as a condition on the source alias `v` (or on `t` for the rejects), whose
+        // bounds are the parameters from `at` on. Both engines scan it as one index range.
+        let dated = |alias: &str, at: usize| {
+            let (d1, s1, d2, s2) = (p(at), p(at + 1), p(at + 2), p(at + 3));
+            format!(
+                "{alias}.visit_date BETWEEN {d1} AND {d2} \
+                 AND ({alias}.visit_date, {alias}.ssn) >= ({d1}, {s1}) \
+                 AND ({alias}.visit_date, {alias}.ssn) <= ({d2}, {s2}){}",
+                (dialect.well_formed_date)(&format!("{alias}.visit_date"))
+            )
+        };
+        let by_ssn = |alias: &str, at: usize, date_condition: &str| {
+            format!(
+                "{date_condition} AND {alias}.ssn >= {} AND {alias}.ssn <= {}",
+                p(at),
+                p(at + 1)
+            )
+        };
         let (execution, chunk) = (p(1), p(2));
-        let dated_join =
-            "FROM chunk_keys k JOIN visits v ON v.visit_date = k.visit_date AND v.ssn = k.ssn";
-        let (reject_columns, reject_conflict) = (REJECT_INSERT, REJECT_UPSERT);
+        let reject = |reason: RejectReason, from: String| {
+            format!(
+                "{REJECT_INSERT} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} {from}",
+                reason.as_str()
+            )
+        };
+        let malformed = |alias: &str| (dialect.malformed_date)(&format!("{alias}.visit_date"));
         Self {
-            delete_target: format!(
-                "DELETE FROM visits_migrated WHERE (visit_date, ssn) IN \
-                 (SELECT k.visit_date, replace(k.ssn, '-', '') FROM chunk_keys k \
-                  WHERE k.visit_date IS NOT NULL AND {valid_k})"
-            ),
-            delete_rejects_dated: "DELETE FROM visits_rejected WHERE (visit_date, ssn) IN \
-                 (SELECT visit_date, ssn FROM chunk_keys WHERE visit_date IS NOT NULL)"
-                .to_owned(),
-            delete_rejects_undated:
-                "DELETE FROM visits_rejected WHERE visit_date IS NULL AND ssn IN \
-                 (SELECT ssn FROM chunk_keys WHERE visit_date IS NULL)"
-                    .to_owned(),
-            insert_migrated: format!(
-                "INSERT INTO visits_migrated \
-                 (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
-                 SELECT v.visit_date, replace(v.ssn, '-', ''), v.id, v.amount_cents, \
-                 upper(trim(v.provider)), {execution}, {chunk} {dated_join} WHERE {valid_k} \
-                 ON CONFLICT (visit_date, ssn, source_id) DO UPDATE SET \
-                 amount_cents = excluded.amount_cents, provider = excluded.provider, \
-                 execution = excluded.execution, chunk_id = excluded.chunk_id"
-            ),
-            insert_bad_ssn: format!(
-                "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
-                 {dated_join} WHERE NOT ({valid_k}) {reject_conflict}",
-                RejectReason::BadSsnFormat.as_str()
-            ),
-            insert_missing_date: format!(
-                "{reject_columns} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} \
-                 FROM visits v WHERE v.visit_date IS NULL \
-                 AND v.ssn IN (SELECT ssn FROM chunk_keys WHERE visit_date IS NULL) {reject_conflict}",
-                RejectReason::MissingDate.as_str()
-            ),
+            dated: SpanStatements {
+                deletes: vec![
+                    // The target keeps the SSN's nine digits: its span runs from the first valid
+                    // key to the last (dashes at fixed places keep the order).
+                    format!(
+                        "DELETE FROM visits_migrated WHERE \
+                         (visit_date, ssn) >= (SELECT v.visit_date, replace(v.ssn, '-', '') \
+                          FROM visits v WHERE {} AND {valid} ORDER BY v.visit_date, v.ssn LIMIT 1) \
+                         AND (visit_date, ssn) <= (SELECT v.visit_date, replace(v.ssn, '-', '') \
+                          FROM visits v WHERE {} AND {valid} \
+                          ORDER BY v.visit_date DESC, v.ssn DESC LIMIT 1)",
+                        dated("v", 1),
+                        dated("v", 1)
+                    ),
+                    format!("DELETE FROM visits_rejected AS t WHERE {}", dated("t", 1)),
+                ],
+                inserts: vec![
+                    format!(
+                        "INSERT INTO visits_migrated \
+                         (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
+                         SELECT v.visit_date, replace(v.ssn, '-', ''), v.id, v.amount_cents, \
+                         upper(trim(v.provider)), {execution}, {chunk} FROM visits v \
+                         WHERE {} AND {valid}",
+                        dated("v", 3)
+                    ),
+                    reject(
+                        RejectReason::BadSsnFormat,
+                        format!("FROM visits v WHERE {} AND NOT ({valid})", dated("v", 3)),
+                    ),
+                ],
+            },
+            undated: SpanStatements {
+                deletes: vec![format!(
+                    "DELETE FROM visits_rejected AS t WHERE {}",
+                    by_ssn("t", 1, "t.visit_date IS NULL")
+                )],
+                inserts: vec![reject(
+                    RejectReason::MissingDate,
+                    format!(
+                        "FROM visits v WHERE {}",
+                        by_ssn("v", 3, "v.visit_date IS NULL")
+                    ),
+                )],
+            },
+            bad_date: SpanStatements {
+                deletes: vec![format!(
+                    "DELETE FROM visits_rejected AS t WHERE {}",
+                    by_ssn("t", 1, &malformed("t"))
+                )],
+                inserts: vec![reject(
+                    RejectReason::BadVisitDate,
+                    format!("FROM visits v WHERE {}", by_ssn("v", 3, &malformed("v"))),
+                )],
+            },
             upsert_ledger: format!(
                 "INSERT INTO task02_chunk_ledger \
                  (execution, chunk_id, rows_migrated, rows_rejected, finished_at) \
@@ -388,17 +441,19 @@ impl ChunkStatements {
             ),
         }
     }
+
+    fn for_span(&self, span: &KeySpan) -> &SpanStatements {
+        match span {
+            KeySpan::Dated { .. } => &self.dated,
+            KeySpan::Undated { .. } => &self.undated,
+            KeySpan::BadDate { .. } => &self.bad_date,
+        }
+    }
 }
 
 /// The start of every insert into the rejects.
 const REJECT_INSERT: &str =
     "INSERT INTO visits_rejected (source_id, visit_date, ssn, reason, execution, chunk_id)";
-/// Two executions may process the same keys at once: on PostgreSQL the second one's DELETE cannot
-/// see the first one's fresh rows, so the inserts upsert (last writer wins) instead of failing on
-/// the key. (SQLite serializes writers; the clause is a no-op there.)
-const REJECT_UPSERT: &str = "ON CONFLICT (source_id) DO UPDATE SET visit_date = excluded.visit_date, \
-     ssn = excluded.ssn, reason = excluded.reason, execution = excluded.execution, \
-     chunk_id = excluded.chunk_id";
 
 const KEYS_DATED: &str = "SELECT visit_date, ssn, count(*) FROM visits \
      WHERE visit_date BETWEEN {from} AND {to}{well_formed} GROUP BY visit_date, ssn \
@@ -415,7 +470,16 @@ fn keys_dated_sql(dialect: &Dialect) -> String {
     KEYS_DATED
         .replace("{from}", &(dialect.param)(1))
         .replace("{to}", &(dialect.param)(2))
-        .replace("{well_formed}", dialect.well_formed_date)
+        .replace("{well_formed}", &(dialect.well_formed_date)("visit_date"))
+}
+
+/// Rows migrated and rows rejected, from the counts of a span's inserts in order: a dated span
+/// inserts its valid rows first, then its rejects; the others only reject.
+fn split_counts(span: &KeySpan, inserted: &[u64]) -> (u64, u64) {
+    match span {
+        KeySpan::Dated { .. } => (inserted[0], inserted[1..].iter().sum()),
+        KeySpan::Undated { .. } | KeySpan::BadDate { .. } => (0, inserted.iter().sum()),
+    }
 }
 
 fn channel_closed() -> HandlerError {

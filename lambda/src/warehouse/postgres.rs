@@ -1,22 +1,23 @@
 //! The PostgreSQL engine: one connection (reopened when the server dropped it) behind an async
 //! lock. Keys stream from the server (`query_raw`) so GetTask02Chunks holds one chunk at a time.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use chrono::NaiveDate;
 use futures_util::{TryStreamExt, pin_mut};
 use tokio::sync::{Mutex, MutexGuard, mpsc};
-use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::tls;
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
     MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
-    count_to_u64, keys_dated_sql,
+    count_to_u64, keys_dated_sql, split_counts,
 };
-use crate::chunks::{ChunkKey, ChunkPacker, PackedChunk};
+use crate::chunks::{ChunkKey, ChunkPacker, KeySpan, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -63,7 +64,8 @@ const DIALECT: Dialect = Dialect {
     valid_ssn: |column| format!("{column} ~ '^[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}$'"),
     param: |n| format!("${n}"),
     // A `date` column holds dates only.
-    well_formed_date: "",
+    well_formed_date: |_| String::new(),
+    malformed_date: |_| "FALSE".to_owned(),
 };
 
 fn statements() -> &'static ChunkStatements {
@@ -78,7 +80,26 @@ const LOAD_BATCH_ROWS: usize = 20_000;
 pub(super) struct Postgres {
     config: Arc<tokio_postgres::Config>,
     tls: MakeRustlsConnect,
-    client: Arc<Mutex<Option<Client>>>,
+    session: Arc<Mutex<Option<Session>>>,
+}
+
+/// One open connection and the statements prepared on it (a statement belongs to its connection,
+/// so a reconnection starts an empty cache). Preparing once per warm Lambda environment spares
+/// every chunk the server's parse and plan of its statements.
+struct Session {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
+impl Session {
+    async fn prepared(&mut self, sql: &'static str) -> Result<Statement, HandlerError> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.client.prepare(sql).await?;
+        self.prepared.insert(sql, statement.clone());
+        Ok(statement)
+    }
 }
 
 impl Postgres {
@@ -90,7 +111,7 @@ impl Postgres {
         let this = Self {
             config: Arc::new(config),
             tls: tls::connector(root_cert.as_deref())?,
-            client: Arc::default(),
+            session: Arc::default(),
         };
         drop(this.client().await?);
         Ok(this)
@@ -98,9 +119,12 @@ impl Postgres {
 
     /// The connection, reopened if the server closed it (a Lambda environment outlives many
     /// connections).
-    async fn client(&self) -> Result<MutexGuard<'_, Option<Client>>, HandlerError> {
-        let mut guard = self.client.lock().await;
-        if guard.as_ref().is_none_or(Client::is_closed) {
+    async fn client(&self) -> Result<MutexGuard<'_, Option<Session>>, HandlerError> {
+        let mut guard = self.session.lock().await;
+        if guard
+            .as_ref()
+            .is_none_or(|session| session.client.is_closed())
+        {
             let (client, connection) = self
                 .config
                 .connect(self.tls.clone())
@@ -111,7 +135,10 @@ impl Postgres {
                     tracing::warn!("PostgreSQL connection ended with an error");
                 }
             });
-            *guard = Some(client);
+            *guard = Some(Session {
+                client,
+                prepared: HashMap::new(),
+            });
         }
         Ok(guard)
     }
@@ -131,7 +158,7 @@ impl Postgres {
         rows: impl Iterator<Item = VisitRow> + Send + 'static,
     ) -> Result<u64, HandlerError> {
         let mut guard = self.client().await?;
-        let transaction = connected_mut(&mut guard).transaction().await?;
+        let transaction = connected_mut(&mut guard).client.transaction().await?;
         let insert = transaction
             .prepare(
                 "INSERT INTO visits (id, visit_date, ssn, amount_cents, provider) \
@@ -260,51 +287,50 @@ impl Postgres {
     }
 }
 
-/// ProcessTask02Chunk on one session: the statements of `ChunkStatements`, in one transaction.
-async fn process_chunk_on(client: &mut Client, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
+/// ProcessTask02Chunk on one session: the statements of `ChunkStatements` for the chunk's span,
+/// in one transaction.
+async fn process_chunk_on(
+    session: &mut Session,
+    job: ChunkJob,
+) -> Result<ChunkCounts, HandlerError> {
     let sql = statements();
-    let transaction = client.transaction().await?;
-
-    transaction
-        .batch_execute(
-            "CREATE TEMP TABLE chunk_keys (visit_date date, ssn text NOT NULL) ON COMMIT DROP",
-        )
-        .await?;
-    // Every key in one statement: two arrays expanded by unnest. A key of malformed dates has no
-    // rows here (a `date` column cannot hold one), so it is left out, not taken for undated.
-    let keys = job.keys.iter().filter(|k| !k.bad_visit_date);
-    let dates: Vec<Option<NaiveDate>> = keys.clone().map(|k| k.visit_date).collect();
-    let ssns: Vec<&str> = keys.map(|k| k.ssn.expose()).collect();
-    transaction
-        .execute(
-            "INSERT INTO chunk_keys SELECT * FROM unnest($1::date[], $2::text[])",
-            &[&dates, &ssns],
-        )
-        .await?;
-    // Statistics, so the planner joins the few keys to the source by index.
-    transaction.batch_execute("ANALYZE chunk_keys").await?;
-    transaction.execute(&sql.delete_target, &[]).await?;
-    transaction.execute(&sql.delete_rejects_dated, &[]).await?;
-    transaction
-        .execute(&sql.delete_rejects_undated, &[])
-        .await?;
-    let key: [&(dyn ToSql + Sync); 2] = [&job.execution, &job.chunk_id];
-    let migrated = transaction.execute(&sql.insert_migrated, &key).await?;
-    if job.fault {
-        // The server ends this session mid-transaction, exactly as a dropped connection.
-        transaction
-            .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
-            .await?;
-        return Err(HandlerError::transient(
-            "PostgreSQL",
-            "injected fault mid-chunk",
-        ));
+    let span = sql.for_span(&job.span);
+    let bounds = span_bounds(&job.span);
+    let mut deletes = Vec::with_capacity(span.deletes.len());
+    for delete in &span.deletes {
+        deletes.push(session.prepared(delete).await?);
     }
-    let rejected = transaction.execute(&sql.insert_bad_ssn, &key).await?
-        + transaction.execute(&sql.insert_missing_date, &key).await?;
+    let mut inserts = Vec::with_capacity(span.inserts.len());
+    for insert in &span.inserts {
+        inserts.push(session.prepared(insert).await?);
+    }
+    let ledger = session.prepared(&sql.upsert_ledger).await?;
+
+    let transaction = session.client.transaction().await?;
+    let bound: Vec<&(dyn ToSql + Sync)> = bounds.iter().map(|b| b.as_ref() as _).collect();
+    for delete in &deletes {
+        transaction.execute(delete, &bound).await?;
+    }
+    let mut with_chunk: Vec<&(dyn ToSql + Sync)> = vec![&job.execution, &job.chunk_id];
+    with_chunk.extend(&bound);
+    let mut inserted = Vec::with_capacity(inserts.len());
+    for (n, insert) in inserts.iter().enumerate() {
+        inserted.push(transaction.execute(insert, &with_chunk).await?);
+        if n == 0 && job.fault {
+            // The server ends this session mid-transaction, exactly as a dropped connection.
+            transaction
+                .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
+                .await?;
+            return Err(HandlerError::transient(
+                "PostgreSQL",
+                "injected fault mid-chunk",
+            ));
+        }
+    }
+    let (migrated, rejected) = split_counts(&job.span, &inserted);
     transaction
         .execute(
-            &sql.upsert_ledger,
+            &ledger,
             &[
                 &job.execution,
                 &job.chunk_id,
@@ -317,11 +343,30 @@ async fn process_chunk_on(client: &mut Client, job: ChunkJob) -> Result<ChunkCou
     Ok(ChunkCounts { migrated, rejected })
 }
 
-/// The client a successful [`Postgres::client`] guarantees.
-fn connected<'a>(guard: &'a MutexGuard<'_, Option<Client>>) -> &'a Client {
-    guard.as_ref().expect("client() connects before returning")
+/// The span's bounds as SQL values, in the statements' order.
+fn span_bounds(span: &KeySpan) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    let ssn = |ssn: &Ssn| Box::new(ssn.expose().to_owned()) as Box<dyn ToSql + Sync + Send>;
+    match span {
+        KeySpan::Dated { first, last } => vec![
+            Box::new(first.visit_date),
+            ssn(&first.ssn),
+            Box::new(last.visit_date),
+            ssn(&last.ssn),
+        ],
+        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
+            vec![ssn(first), ssn(last)]
+        }
+    }
 }
 
-fn connected_mut<'a>(guard: &'a mut MutexGuard<'_, Option<Client>>) -> &'a mut Client {
+/// The client a successful [`Postgres::client`] guarantees.
+fn connected<'a>(guard: &'a MutexGuard<'_, Option<Session>>) -> &'a Client {
+    &guard
+        .as_ref()
+        .expect("client() connects before returning")
+        .client
+}
+
+fn connected_mut<'a>(guard: &'a mut MutexGuard<'_, Option<Session>>) -> &'a mut Session {
     guard.as_mut().expect("client() connects before returning")
 }

@@ -8,15 +8,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
-    MIGRATED_ROWS, MigratedRow, REJECT_INSERT, REJECT_UPSERT, REJECTED_ROWS, RejectReason,
-    RejectedRow, VisitRow, channel_closed, count_to_u64, keys_dated_sql,
+    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
+    count_to_u64, keys_dated_sql, split_counts,
 };
-use crate::chunks::{ChunkKey, ChunkPacker, PackedChunk};
+use crate::chunks::{ChunkKey, ChunkPacker, KeySpan, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -78,7 +78,11 @@ CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
 const DIALECT: Dialect = Dialect {
     valid_ssn: |column| format!("{column} GLOB '[0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9][0-9]'"),
     param: |n| format!("?{n}"),
-    well_formed_date: " AND date(visit_date, '+0 days') = visit_date",
+    well_formed_date: |column| format!(" AND date({column}, '+0 days') = {column}"),
+    // Word for word the partial index's condition, so the planner uses the index.
+    malformed_date: |column| {
+        format!("{column} IS NOT NULL AND date({column}, '+0 days') IS NOT {column}")
+    },
 };
 
 /// Each SSN with rows of malformed dates, and their number: one key each.
@@ -88,31 +92,25 @@ const KEYS_BAD_DATE: &str = concat!(
     " GROUP BY ssn ORDER BY ssn"
 );
 
-/// ProcessTask02Chunk's statements for the chunk's keys of malformed dates, whose SSNs are in the
-/// temporary table `chunk_bad_dates`. Parameters of the insert: 1 = execution, 2 = chunk id.
-struct BadDateStatements {
-    delete_rejects: &'static str,
-    insert_rejects: String,
+fn statements() -> &'static ChunkStatements {
+    static STATEMENTS: OnceLock<ChunkStatements> = OnceLock::new();
+    STATEMENTS.get_or_init(|| ChunkStatements::new(&DIALECT))
 }
 
-fn statements() -> &'static (ChunkStatements, BadDateStatements) {
-    static STATEMENTS: OnceLock<(ChunkStatements, BadDateStatements)> = OnceLock::new();
-    STATEMENTS.get_or_init(|| {
-        let bad_dates = BadDateStatements {
-            delete_rejects: concat!(
-                "DELETE FROM visits_rejected WHERE ",
-                malformed_date!(),
-                " AND ssn IN (SELECT ssn FROM chunk_bad_dates)"
-            ),
-            insert_rejects: format!(
-                "{REJECT_INSERT} SELECT id, visit_date, ssn, '{}', ?1, ?2 FROM visits WHERE {} \
-                 AND ssn IN (SELECT ssn FROM chunk_bad_dates) {REJECT_UPSERT}",
-                RejectReason::BadVisitDate.as_str(),
-                malformed_date!()
-            ),
-        };
-        (ChunkStatements::new(&DIALECT), bad_dates)
-    })
+/// The span's bounds as SQL values, in the statements' order (dates as SQLite keeps them: text).
+fn span_bounds(span: &KeySpan) -> Vec<Box<dyn ToSql>> {
+    let ssn = |ssn: &Ssn| Box::new(ssn.expose().to_owned()) as Box<dyn ToSql>;
+    match span {
+        KeySpan::Dated { first, last } => vec![
+            Box::new(first.visit_date),
+            ssn(&first.ssn),
+            Box::new(last.visit_date),
+            ssn(&last.ssn),
+        ],
+        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
+            vec![ssn(first), ssn(last)]
+        }
+    }
 }
 
 /// Creates the database file owner-only (0600) if it does not exist: it will hold SSNs. SQLite
@@ -132,11 +130,6 @@ fn create_private(path: &str) -> Result<(), HandlerError> {
                 format_args!("cannot create the database file: {error}"),
             )
         })
-}
-
-/// `items` as a JSON array, for `json_each`.
-fn json_array<T: serde::Serialize>(items: &[T]) -> Result<String, HandlerError> {
-    serde_json::to_string(items).map_err(|_| HandlerError::transient("SQLite", "encode chunk keys"))
 }
 
 #[derive(Clone)]
@@ -269,54 +262,39 @@ impl Sqlite {
 
     pub(super) async fn process_chunk(&self, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
         self.run(move |c| {
-            let (sql, bad_dates) = statements();
+            let sql = statements();
+            let span = sql.for_span(&job.span);
+            let bounds = span_bounds(&job.span);
             // IMMEDIATE takes the write lock up front, so two writers queue instead of one
             // failing to upgrade its read lock.
             let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            transaction.execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS chunk_keys (visit_date TEXT, ssn TEXT NOT NULL);
-                 CREATE TEMP TABLE IF NOT EXISTS chunk_bad_dates (ssn TEXT NOT NULL);
-                 DELETE FROM chunk_keys; DELETE FROM chunk_bad_dates;",
-            )?;
-            // Every key in one statement per table: JSON arrays, expanded by json_each.
-            let (bad_date_keys, keys): (Vec<&ChunkKey>, Vec<&ChunkKey>) =
-                job.keys.iter().partition(|k| k.bad_visit_date);
-            let bad_date_ssns: Vec<&str> = bad_date_keys.iter().map(|k| k.ssn.expose()).collect();
-            transaction.execute(
-                "INSERT INTO chunk_keys (visit_date, ssn) \
-                 SELECT value ->> '$.visit_date', value ->> '$.ssn' FROM json_each(?1)",
-                [json_array(&keys)?],
-            )?;
-            transaction.execute(
-                "INSERT INTO chunk_bad_dates (ssn) SELECT value FROM json_each(?1)",
-                [json_array(&bad_date_ssns)?],
-            )?;
-            transaction.execute(&sql.delete_target, [])?;
-            transaction.execute(&sql.delete_rejects_dated, [])?;
-            transaction.execute(&sql.delete_rejects_undated, [])?;
-            transaction.execute(bad_dates.delete_rejects, [])?;
-            let key = params![job.execution, job.chunk_id];
-            let migrated = transaction.execute(&sql.insert_migrated, key)? as u64;
-            if job.fault {
-                // Dropping the transaction rolls it back, as a lost connection would.
-                return Err(HandlerError::transient(
-                    "SQLite",
-                    "injected fault mid-chunk",
-                ));
+            let bound: Vec<&dyn ToSql> = bounds.iter().map(|b| b.as_ref() as _).collect();
+            let mut with_chunk: Vec<&dyn ToSql> = vec![&job.execution, &job.chunk_id];
+            with_chunk.extend(&bound);
+            // Cached on the connection: a warm environment parses each statement once.
+            for delete in &span.deletes {
+                transaction.prepare_cached(delete)?.execute(&*bound)?;
             }
-            let rejected = (transaction.execute(&sql.insert_bad_ssn, key)?
-                + transaction.execute(&sql.insert_missing_date, key)?
-                + transaction.execute(&bad_dates.insert_rejects, key)?)
-                as u64;
-            transaction.execute(
-                &sql.upsert_ledger,
-                params![
+            let mut inserted = Vec::with_capacity(span.inserts.len());
+            for (n, insert) in span.inserts.iter().enumerate() {
+                inserted.push(transaction.prepare_cached(insert)?.execute(&*with_chunk)? as u64);
+                if n == 0 && job.fault {
+                    // Dropping the transaction rolls it back, as a lost connection would.
+                    return Err(HandlerError::transient(
+                        "SQLite",
+                        "injected fault mid-chunk",
+                    ));
+                }
+            }
+            let (migrated, rejected) = split_counts(&job.span, &inserted);
+            transaction
+                .prepare_cached(&sql.upsert_ledger)?
+                .execute(params![
                     job.execution,
                     job.chunk_id,
                     migrated as i64,
                     rejected as i64
-                ],
-            )?;
+                ])?;
             transaction.commit()?;
             Ok(ChunkCounts { migrated, rejected })
         })

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::NaiveDate;
+use etl_lambda::chunks::KeySpan;
 use etl_lambda::contract::{
-    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, ExecutionName, GetTask02ChunksInput,
-    ProcessChunkInput, Task02Chunks,
+    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, ErrorName, ExecutionName,
+    GetTask02ChunksInput, ProcessChunkInput, Task02Chunks,
 };
 use etl_lambda::{ChunkKey, ChunkStores, Handlers, SampleData, Warehouse};
 use tempfile::TempDir;
@@ -200,6 +201,49 @@ pub fn expected_keys(sample: &SampleData) -> BTreeMap<(Option<NaiveDate>, String
             .or_default() += 1;
     }
     keys
+}
+
+/// Whether `span` covers the source key (`visit_date`, `ssn`). The test clusters compare text
+/// byte by byte (SQLite's BINARY, PostgreSQL's C.UTF-8), as Rust does.
+pub fn covers(span: &KeySpan, visit_date: Option<NaiveDate>, ssn: &str) -> bool {
+    match (span, visit_date) {
+        (KeySpan::Dated { first, last }, Some(date)) => {
+            let key = (date, ssn);
+            (first.visit_date, first.ssn.expose()) <= key
+                && key <= (last.visit_date, last.ssn.expose())
+        }
+        (KeySpan::Undated { first, last }, None) => first.expose() <= ssn && ssn <= last.expose(),
+        _ => false,
+    }
+}
+
+/// Processes every chunk as the pipeline's Map does: a `Transient` failure is retried, as the
+/// definition's retrier on `Task02.Transient` retries it (up to 3 more attempts).
+pub async fn process_all_retrying(handlers: &Handlers, chunks: &Task02Chunks) {
+    for id in chunk_ids(handlers.stores(), chunks).await {
+        let mut attempt = 0;
+        loop {
+            match handlers
+                .process_task02_chunk(process_input(chunks, id))
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if e.name == ErrorName::Transient && attempt < 3 => attempt += 1,
+                Err(e) => panic!("chunk {id} after {attempt} retries: {e}"),
+            }
+        }
+    }
+}
+
+/// The expected keys `span` covers, with their row counts.
+pub fn covered<'a>(
+    span: &KeySpan,
+    expected: &'a BTreeMap<(Option<NaiveDate>, String), u64>,
+) -> Vec<(&'a (Option<NaiveDate>, String), &'a u64)> {
+    expected
+        .iter()
+        .filter(|((date, ssn), _)| covers(span, *date, ssn))
+        .collect()
 }
 
 pub fn key_of(key: &ChunkKey) -> (Option<NaiveDate>, String) {
