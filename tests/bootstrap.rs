@@ -2,6 +2,18 @@
 //! (`bash tests/run.sh -- -p cm-etl --test bootstrap`): on a freshly reset moto it creates what
 //! deploy assumes, after which deploy and an execution succeed with nothing made by hand; a second
 //! run changes nothing; drift is put back. The tests reset moto and run one at a time.
+//!
+//! Covered: bootstrap, `deploy`, then `start --wait` succeed on a fresh moto and a second bootstrap
+//! changes nothing; `--dry-run` plans and creates nothing; a drifted role (trust and inline
+//! policy), a removed public access block and a changed chunk rule are put back while another
+//! statement and another rule are kept; `expire_after_days` and a logging state machine give their
+//! lifecycle rule and log group; an AccessDenied part way is one line naming what changed, and the
+//! re-run does only the rest; a role of another account is refused before any call. Every bucket
+//! setting and both roles' documents are read back. moto takes a bucket policy statement's
+//! Condition as unmet whatever the request, so with the TLS-only statement every object request
+//! would be refused (403); in the end-to-end test the proxy (`FaultProxy::holding_bucket_policies`)
+//! keeps the bucket policy instead, answering PutBucketPolicy and GetBucketPolicy as S3 documents
+//! them.
 
 mod support;
 

@@ -7,6 +7,10 @@
 //! `ReaderConfig.InputType`, and refuses the definition for them.
 //!
 //! Needs `ASL_VALIDATOR`, which `bash tests/run.sh` installs and exports.
+//!
+//! Also: synth with a bad config fails and writes nothing; with a read-only `definitions/iam/` it
+//! writes every file or none (run as `nobody` when the tests run as root, whom permissions do not
+//! stop); `--stdout` into a closed pipe ends quietly and into `/dev/full` fails in one line.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,5 +1,23 @@
 //! `cm-etl deploy` and `cm-etl diff`, run as the real binary against moto server
 //! (`bash tests/run.sh -- --test deploy`). The tests reset moto and run one at a time.
+//!
+//! Each test starts from a reset moto with the two roles of deploy.toml created from the committed
+//! trust documents:
+//! - the first deploy creates the function (its environment carries the chunk store and the
+//!   secret's ARN) and stores the committed definition byte for byte; a second deploy uploads 0
+//!   bytes and publishes nothing; a code change (an edited copy of the workspace) uploads once and
+//!   publishes exactly one version, which the alias then points at;
+//! - an execution of the deployed pipeline, with canned Lambda results, runs one child execution
+//!   per chunk and succeeds;
+//! - `--dry-run` changes nothing; `diff --exit-code` is 0 after deploy and 1 after a pipeline edit;
+//! - one-line errors: an unknown state machine, no credentials, an unreachable endpoint, a missing
+//!   role, a missing cargo-lambda, a failure part way (the re-run continues), and a Lambda update
+//!   reported `Failed`: moto never fails one, so `tests/support/fault_proxy.rs` marks `$LATEST`'s
+//!   `LastUpdateStatus` `Failed`, as AWS reports an update that failed after it was accepted;
+//! - x86_64 dev, arm64 dev and x86_64 release builds: the ELF machine, the newest GLIBC symbol (at
+//!   most 2.34), and the function in moto runs exactly that build's zip;
+//! - the function joins a VPC, moves to another security group (`--dry-run` shows the change and
+//!   writes nothing) and leaves it, as deploy.toml says.
 
 mod support;
 

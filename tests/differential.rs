@@ -15,6 +15,10 @@
 //!
 //! Needs `MOTO_ENDPOINT` (run `bash tests/run.sh`). The cases run one after another in one test:
 //! moto's queue of Lambda results is shared.
+//!
+//! Six inputs (a full year, a month, a day, no visits, a retry that then succeeds, a failure caught
+//! after its retries): the final status, the output, the Map Run's item count and, without a
+//! Distributed Map, the number of task attempts must be equal.
 
 use std::io::Write as _;
 use std::sync::{Arc, Mutex};

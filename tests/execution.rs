@@ -4,6 +4,18 @@
 //! moto's Lambda results are one queue per region, shared by every execution, so the tests take
 //! turns (`serial()`), each starting from a reset moto (an empty queue) and queueing exactly the
 //! results its execution consumes.
+//!
+//! `deploy()` is the one setup: IAM roles, the chunk bucket, a function from a tiny zip, version
+//! and `live` alias, and the pipeline as `synth` renders it for that function, with a deploy.toml
+//! copy naming it. The tests: `start --wait` counts every chunk from the Map Run and exits 0;
+//! `status` by ARN and by name reports what `start --wait` did, and a duplicate `--name` starts
+//! nothing; a split without chunk ids fails and the report names the state and error moto names; a
+//! failed iteration of an inline Map and a failed child of a Distributed Map are counted and their
+//! state named (a Fail state stands in for a failing handler: moto's Lambda cannot raise); a bad
+//! input (unknown field, impossible date, from > to, bad `--input-file` or `--name`) is one line
+//! and starts nothing; an undeployed state machine and an unreachable endpoint are one-line errors;
+//! Ctrl-C stops following (exit 130) but never the execution; no credentials reads the same for
+//! every command.
 
 mod support;
 

@@ -2,6 +2,11 @@
 //! moto 5.2.5 has no RedriveExecution, so a proxy in front of it answers that call in AWS's
 //! documented shape (`{"redriveDate": ...}`) and records what was sent; every other call reaches
 //! moto. Executions are real moto executions of small state machines that fail, succeed or wait.
+//!
+//! Covered: a failed execution redriven by name (the request carries the execution ARN and a client
+//! token; the output names the date); `--wait` follows the redriven execution past a stale answer
+//! and a RUNNING one to SUCCEEDED (exit 0); a running, a succeeded and a missing execution, and one
+//! that stopped 15 days ago, are one-line errors and no RedriveExecution is sent.
 
 mod support;
 

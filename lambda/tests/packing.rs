@@ -2,6 +2,8 @@
 //! never split, reordered, lost or repeated; no chunk is empty; no chunk mixes kinds of key
 //! (dated, undated); budgets hold except for a key larger than the row budget, which is alone;
 //! and each chunk is as full as the budget and its kind allow.
+//!
+//! 2,000 seeded random cases, plus a key larger than the row budget on its own.
 
 use chrono::NaiveDate;
 use etl_lambda::contract::ChunkBudget;

@@ -2,6 +2,8 @@
 //! of chunk ids and a manifest, encrypted at rest, under the execution's prefix; a missing chunk
 //! is ChunkNotFound whether S3 answers 404 or, to a role without `s3:ListBucket`, 403; a separate store handle (another
 //! execution environment) reads them back; missing objects and buckets are named errors.
+//!
+//! Every object carries SSE AES256; an unreachable endpoint is `Task02.Transient`.
 
 mod common;
 

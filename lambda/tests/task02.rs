@@ -1,5 +1,16 @@
 //! GetTask02Chunks and ProcessTask02Chunk end to end on a real warehouse (SQLite and
 //! PostgreSQL, each test on both) with the local chunk store.
+//!
+//! Covered: 1,000 chunks give a response under 1 KiB (no key, no per-chunk entry) and a chunk ids
+//! object listing exactly the stored chunks, every key once; undated keys come after every dated
+//! key; one chunk migrates exactly its keys; processing every chunk twice, and again in reverse
+//! order, leaves the same target, rejects and ledger; every source row is migrated or rejected with
+//! its reason; two executions at once do not see each other's chunks; chunks written by one
+//! environment are read by another; a fault mid-chunk (PostgreSQL: the session terminated; SQLite:
+//! the transaction abandoned) leaves the target as before, and the retry replaces exactly that
+//! chunk's rows; missing or foreign chunks fail with named errors; deleting an execution's chunks
+//! removes its folder only. On SQLite, rows whose visit_date is not a date are rejected with
+//! `bad_visit_date`.
 
 mod common;
 
