@@ -1,5 +1,5 @@
 //! The one explanation of a failed AWS call, for every command that calls AWS (`deploy`, `diff`,
-//! `start`, `status`): no credentials, an endpoint that cannot be reached or does not answer, a
+//! `start`, `status`, `bootstrap`, `redrive`): no credentials, an endpoint that cannot be reached or does not answer, a
 //! throttled call, a refused one. Each is one line saying what to do, worded the same everywhere.
 
 use std::error::Error as StdError;

@@ -4,7 +4,8 @@
 //! Dependencies run one way: the `asl` crate (the typed Amazon States Language model) knows
 //! nothing of this pipeline or of AWS; the `pipeline` crate writes the one state machine with
 //! `asl` and the handler contract (`etl_lambda::contract`); `synth`, `runner`, `deploy` and
-//! `execution` here build on those, and only `deploy` and `execution` call AWS (through `aws`).
+//! `execution`, `bootstrap` and `conformance` here build on those, and only `deploy`, `execution` and
+//! `bootstrap` call AWS (through `aws`).
 
 pub use asl;
 pub use pipeline;

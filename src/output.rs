@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-/// The `--output` flag of `run`, `deploy`, `start` and `status`.
+/// The `--output` flag of every command that prints a report (`run`, `deploy`, `start`, `status`,
+/// `bootstrap`, `redrive`, `conformance`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// Aligned lines for people.
