@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
 );
 ";
 
-const DIALECT: Dialect = Dialect {
+pub(super) const DIALECT: Dialect = Dialect {
     valid_ssn: |column| format!("{column} ~ '^[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}$'"),
     param: |n| format!("${n}"),
     // A `date` column holds dates only.

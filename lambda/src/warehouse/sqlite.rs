@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS task02_chunk_ledger (
 "
 );
 
-const DIALECT: Dialect = Dialect {
+pub(super) const DIALECT: Dialect = Dialect {
     valid_ssn: |column| format!("{column} GLOB '[0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9][0-9][0-9]'"),
     param: |n| format!("?{n}"),
     well_formed_date: |column| format!(" AND date({column}, '+0 days') = {column}"),
@@ -362,6 +362,25 @@ impl Sqlite {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_dated_span_finds_its_bad_ssn_rows_through_the_partial_index() {
+        let db = Sqlite::open(None).unwrap();
+        db.execute_batch(SCHEMA.to_owned() + &super::super::bad_ssn_index(&DIALECT))
+            .await
+            .unwrap();
+        let rejects = statements().dated.inserts[1].clone();
+        let plan = db
+            .run(move |c| {
+                let mut plan = c.prepare(&format!("EXPLAIN QUERY PLAN {rejects}"))?;
+                let bounds = ("e", 0, "2024-01-01", "000-00-0000", "2024-12-31", "999-99-9999");
+                let details = plan.query_map(bounds, |row| row.get::<_, String>(3))?;
+                Ok(details.collect::<Result<Vec<_>, _>>()?.join("; "))
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("visits_bad_ssn"), "{plan}");
+    }
 
     #[tokio::test]
     async fn a_new_database_and_its_wal_and_shm_files_are_private() {
