@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cm_etl::config::{DEFAULT_CONFIG_PATH, DeployConfig};
-use cm_etl::output::OutputFormat;
+use cm_etl::config::{ConfigArgs, DEFAULT_CONFIG_PATH, DeployConfig};
+use cm_etl::output::{OutputArgs, OutputFormat};
 use cm_etl::runner::RunArgs;
 
 /// Step Functions would allow 256 KiB; the pipeline's states must stay this small at any scale.
@@ -55,7 +55,9 @@ async fn main() {
     let scratch = tempfile::tempdir().unwrap();
     let args = RunArgs {
         definition: definition_for(max_keys, scratch.path()),
-        config: PathBuf::from(DEFAULT_CONFIG_PATH),
+        config: ConfigArgs {
+            path: PathBuf::from(DEFAULT_CONFIG_PATH),
+        },
         keys,
         rows_per_key: 3,
         bad_rows_percent: 2,
@@ -67,7 +69,9 @@ async fn main() {
         date_to: None,
         input: None,
         execution_name: None,
-        output: OutputFormat::Json,
+        output: OutputArgs {
+            format: OutputFormat::Json,
+        },
     };
     let report = cm_etl::runner::run(args).await.unwrap();
     assert!(report.succeeded(), "{:?} {:?}", report.error, report.cause);

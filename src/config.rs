@@ -16,6 +16,29 @@ use serde::{Deserialize, Serialize};
 /// The file `synth`, `deploy`, `start` and `status` read unless `--config` says otherwise.
 pub const DEFAULT_CONFIG_PATH: &str = "deploy.toml";
 
+/// `--config PATH`: the deploy.toml a command reads. Declared once, flattened into every command.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ConfigArgs {
+    /// deploy.toml: the account, region, function, roles, chunk bucket and state machines.
+    #[arg(long = "config", value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    pub path: PathBuf,
+}
+
+impl ConfigArgs {
+    pub fn load(&self) -> Result<DeployConfig, ConfigError> {
+        DeployConfig::load(&self.path)
+    }
+}
+
+/// `--state-machine NAME`: which `[state_machines.NAME]` table of deploy.toml a command means.
+/// Declared once, flattened into every command; resolved by [`DeployConfig::state_machine`].
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct StateMachineArgs {
+    /// A `[state_machines.NAME]` table of deploy.toml (default: the only one).
+    #[arg(long = "state-machine", value_name = "NAME")]
+    pub name: Option<String>,
+}
+
 /// The whole of `deploy.toml`.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -504,6 +527,8 @@ pub enum ConfigError {
         name: String,
         known: String,
     },
+    #[error("{path} defines several state machines ({known}); pass --state-machine NAME")]
+    SeveralStateMachines { path: PathBuf, known: String },
 }
 
 /// The text of a deploy.toml being parsed, for errors that point at a line.
@@ -688,25 +713,36 @@ impl DeployConfig {
         Ok(())
     }
 
-    /// The `[state_machines.NAME]` table, or an error listing the names there are.
+    /// The state machine a command means: the `[state_machines.NAME]` table `name` names, or
+    /// without a name the only one there is; otherwise an error listing the names there are.
     pub fn state_machine(
         &self,
-        name: &str,
+        name: Option<&str>,
         path: &Path,
     ) -> Result<(&StateMachineName, &StateMachineConfig), ConfigError> {
+        let Some(name) = name else {
+            let mut tables = self.state_machines.iter();
+            return match (tables.next(), tables.next()) {
+                (Some(only), None) => Ok(only),
+                _ => Err(ConfigError::SeveralStateMachines {
+                    path: path.to_owned(),
+                    known: self.state_machine_names(),
+                }),
+            };
+        };
         self.state_machines
             .iter()
             .find(|(key, _)| key.as_str() == name)
             .ok_or_else(|| ConfigError::UnknownStateMachine {
                 path: path.to_owned(),
                 name: name.to_owned(),
-                known: self
-                    .state_machines
-                    .keys()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: self.state_machine_names(),
             })
+    }
+
+    fn state_machine_names(&self) -> String {
+        let names: Vec<_> = self.state_machines.keys().map(|k| k.as_str()).collect();
+        names.join(", ")
     }
 
     /// The unqualified function ARN.
@@ -778,7 +814,7 @@ mod tests {
         assert_eq!(config.account.as_str(), "123456789012");
         assert_eq!(config.region.as_str(), "us-east-1");
         let (name, _) = config
-            .state_machine("cm-etl-pipeline-phase2", Path::new("deploy.toml"))
+            .state_machine(Some("cm-etl-pipeline-phase2"), Path::new("deploy.toml"))
             .unwrap();
         assert_eq!(
             config.state_machine_arn(name),
@@ -893,11 +929,44 @@ mod tests {
     fn an_unknown_state_machine_lists_the_known_ones() {
         let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
         let err = config
-            .state_machine("nope", Path::new("deploy.toml"))
+            .state_machine(Some("nope"), Path::new("deploy.toml"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("[state_machines.nope]"), "{err}");
         assert!(err.contains("cm-etl-pipeline-phase2"), "{err}");
+    }
+
+    #[test]
+    fn without_a_name_the_only_state_machine_is_meant_and_of_several_none() {
+        let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
+        let (name, _) = config
+            .state_machine(None, Path::new("deploy.toml"))
+            .unwrap();
+        assert_eq!(name.as_str(), "cm-etl-pipeline-phase2");
+
+        let tables = &committed()[committed().find("[state_machines.").unwrap()..];
+        let two = format!(
+            "{}\n{}",
+            committed(),
+            tables.replace(
+                "[state_machines.cm-etl-pipeline-phase2",
+                "[state_machines.nightly"
+            )
+        );
+        let config = DeployConfig::parse(&two, Path::new("deploy.toml")).unwrap();
+        let err = config
+            .state_machine(None, Path::new("deploy.toml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "deploy.toml defines several state machines (cm-etl-pipeline-phase2, nightly); \
+             pass --state-machine NAME"
+        );
+        let (name, _) = config
+            .state_machine(Some("nightly"), Path::new("deploy.toml"))
+            .unwrap();
+        assert_eq!(name.as_str(), "nightly");
     }
 
     fn parse_error(text: &str) -> String {

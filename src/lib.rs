@@ -17,6 +17,7 @@ pub mod config;
 pub mod conformance;
 pub mod deploy;
 pub mod execution;
+pub mod iam;
 pub mod output;
 pub mod runner;
 pub mod synth;

@@ -3,8 +3,16 @@
 
 use std::io::Write;
 
-/// The `--output` flag of every command that prints a report (`run`, `deploy`, `start`, `status`,
-/// `bootstrap`, `redrive`, `conformance`).
+/// `--output text|json`: declared once, flattened into every command that prints a report (`run`,
+/// `deploy`, `start`, `status`, `bootstrap`, `redrive`, `conformance`).
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct OutputArgs {
+    /// How the report is printed: `text` for people, `json` for scripts.
+    #[arg(long = "output", value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// The format of a command's report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// Aligned lines for people.

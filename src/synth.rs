@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig, StateMachineName};
+use crate::config::{ConfigArgs, DeployConfig, StateMachineName};
 
 /// The committed ASL definition of the pipeline.
 pub const DEFINITION_PATH: &str = "definitions/etl_pipeline_phase2_ready.json";
@@ -28,9 +28,8 @@ pub struct SynthArgs {
     /// Print the ASL definition to stdout and write nothing.
     #[arg(long)]
     pub stdout: bool,
-    /// The deploy configuration the definition is rendered for.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 /// One generated file: where it goes (relative to the repository root) and its exact contents.
@@ -65,7 +64,7 @@ pub fn synthesize(config: &DeployConfig) -> anyhow::Result<Synthesis> {
         Artifact::new(DIAGRAM_PATH, render_diagram(&name, &machine)),
     ];
     artifacts.extend(
-        crate::deploy::iam::policy_documents(config)
+        crate::iam::policy_documents(config)
             .into_iter()
             .map(|(path, contents)| Artifact::new(path, contents)),
     );
@@ -134,7 +133,7 @@ fn render_diagram(name: &StateMachineName, machine: &asl::StateMachine) -> Strin
 }
 
 pub fn main(args: SynthArgs) -> anyhow::Result<ExitCode> {
-    let config = DeployConfig::load(&args.config)?;
+    let config = args.config.load()?;
     let synthesis = synthesize(&config)?;
     for warning in &synthesis.warnings {
         eprintln!("warning: {warning}");

@@ -105,7 +105,7 @@ fn pipeline_definition(function: &str) -> Value {
     let path = std::path::Path::new("deploy.toml");
     let config = cm_etl::config::DeployConfig::parse(&text, path).unwrap();
     let (name, _) = config
-        .state_machine(cm_etl::pipeline::STATE_MACHINE_NAME, path)
+        .state_machine(Some(cm_etl::pipeline::STATE_MACHINE_NAME), path)
         .unwrap();
     serde_json::from_str(&cm_etl::synth::render_definition(&config, name).unwrap()).unwrap()
 }

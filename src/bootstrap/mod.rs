@@ -1,5 +1,5 @@
 //! `bootstrap`: creates or updates, idempotently, what `deploy` assumes exists: the IAM roles
-//! deploy.toml names (trust and inline policy from `deploy::iam`), the chunk bucket (encrypted,
+//! deploy.toml names (trust and inline policy from `iam`), the chunk bucket (encrypted,
 //! private, TLS only, chunks expiring) and the state machine's log group.
 //!
 //! Like deploy, it reads everything first, turns the differences into a list of steps, then writes
@@ -11,7 +11,6 @@ mod log_group;
 mod roles;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -20,22 +19,20 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
 use crate::aws::AwsArgs;
-use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
+use crate::config::{ConfigArgs, DeployConfig};
 use crate::deploy::calls::{ApiCallCount, ApiCalls, CallFailure};
-use crate::output::OutputFormat;
+use crate::output::{OutputArgs, OutputFormat};
 
 /// Create or update the IAM roles, the chunk bucket and the log group deploy.toml names.
 #[derive(clap::Args, Debug)]
 pub struct BootstrapArgs {
-    /// The deploy configuration naming the roles, the bucket and the log group.
-    #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Read everything and print what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The summary's format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -164,7 +161,7 @@ impl BootstrapSummary {
 
 pub async fn main(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let config = DeployConfig::load(&args.config)?;
+    let config = args.config.load()?;
     // Everything that can be checked without AWS is checked before the first call.
     let roles = roles::desired(&config)?;
     let log_groups = log_group::desired(&config)?;
@@ -209,7 +206,7 @@ pub async fn main(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
         api_calls: clients.calls.count(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
     };
-    match args.output {
+    match args.output.format {
         OutputFormat::Text => summary.print_text(),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
     }

@@ -1,12 +1,12 @@
 //! The IAM side of bootstrap: each role deploy.toml names, with the trust policy and the inline
-//! policy `deploy::iam` generates (the committed `definitions/iam/` documents). A role whose
+//! policy `iam` generates (the committed `definitions/iam/` documents). A role whose
 //! documents drifted is put back.
 
 use std::fmt;
 
 use super::{Clients, same_document};
 use crate::config::{Arn, DeployConfig};
-use crate::deploy::iam::{IAM_DIR, RoleDocuments};
+use crate::iam::{IAM_DIR, RoleDocuments};
 
 /// A role as an ARN names it: `arn:aws:iam::ACCOUNT:role/PATH/NAME` is `NAME` under `/PATH/`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub struct DesiredRole {
 /// Every role deploy.toml names, checked (an IAM role ARN in deploy.toml's account).
 pub fn desired(config: &DeployConfig) -> anyhow::Result<Vec<DesiredRole>> {
     let mut roles = Vec::new();
-    for documents in crate::deploy::iam::roles(config) {
+    for documents in crate::iam::roles(config) {
         for arn in &documents.role_arns {
             roles.push(DesiredRole {
                 role: RoleName::from_arn(arn, config.account.as_str())?,

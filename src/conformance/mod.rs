@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use futures::StreamExt;
 
-use crate::output::{self, OutputFormat};
+use crate::output::{self, OutputArgs, OutputFormat};
 use case::{Case, CaseFile};
 use compare::{Verdict, Wildcards};
 use execute::CaseRun;
@@ -36,9 +36,8 @@ pub struct ConformanceArgs {
     /// Exit 1 when a file's pass rate (passed / (passed + failed)) is under this percentage.
     #[arg(long, value_name = "PCT", default_value_t = 100.0, value_parser = percentage)]
     pub min_pass_rate: f64,
-    /// `text` for people (a table and the failures), `json` for scripts.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 fn percentage(text: &str) -> Result<f64, String> {
@@ -50,7 +49,7 @@ fn percentage(text: &str) -> Result<f64, String> {
 
 pub async fn main(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
     let report = check(&args.paths).await?;
-    output::to_stdout(&match args.output {
+    output::to_stdout(&match args.output.format {
         OutputFormat::Text => report.text(),
         OutputFormat::Json => report.json(),
     })?;

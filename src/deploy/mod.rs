@@ -12,7 +12,6 @@
 pub mod calls;
 pub mod diff;
 pub mod function;
-pub mod iam;
 pub mod package;
 pub mod state_machine;
 
@@ -34,27 +33,23 @@ use self::function::{AliasPlan, DesiredFunction, FunctionPlan, LiveFunction};
 use self::package::{BuildProfile, LambdaBuild, Package};
 use self::state_machine::{DesiredStateMachine, StateMachinePlan, Validation};
 use crate::aws::AwsArgs;
-use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig, StateMachineName};
-use crate::output::OutputFormat;
+use crate::config::{ConfigArgs, DeployConfig, StateMachineArgs, StateMachineName};
+use crate::output::{OutputArgs, OutputFormat};
 use crate::synth::{DEFINITION_PATH, render_definition};
 
 /// Build the Lambda, then create or update the function, its alias and the state machine, skipping
 /// whatever is already current.
 #[derive(clap::Args, Debug)]
 pub struct DeployArgs {
-    /// The state machine to deploy: a `[state_machines.NAME]` table of deploy.toml.
-    #[arg(long)]
-    pub state_machine: String,
-    /// The deploy configuration. Run from the repository root: definitions/ and lambda/ are
-    /// found there.
-    #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Do every read and the build, print what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The summary's format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The cargo profile of the Lambda build (`dev` builds in seconds for tests; deploy release).
     #[arg(long, value_enum, env = package::PROFILE_ENV, default_value_t = BuildProfile::Release)]
     pub lambda_profile: BuildProfile,
@@ -66,12 +61,10 @@ pub struct DeployArgs {
 /// one, as JSON.
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
-    /// The state machine to compare: a `[state_machines.NAME]` table of deploy.toml.
-    #[arg(long)]
-    pub state_machine: String,
-    /// The deploy configuration the local definition is rendered with.
-    #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Exit with 1 when the definitions differ (or the state machine is not deployed), 0 when
     /// they are the same.
     #[arg(long)]
@@ -411,8 +404,9 @@ impl DeploySummary {
 
 pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let config = DeployConfig::load(&args.config)?;
-    let (name, machine) = config.state_machine(&args.state_machine, &args.config)?;
+    let config = args.config.load()?;
+    let (name, machine) =
+        config.state_machine(args.state_machine.name.as_deref(), &args.config.path)?;
     let root = workspace_root();
     let definition = reviewed_definition(&config, name, &root)?;
     let desired_machine = DesiredStateMachine::new(&config, name, machine, definition)?;
@@ -501,7 +495,7 @@ pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
         build_seconds,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     };
-    match args.output {
+    match args.output.format {
         OutputFormat::Text => summary.print_text(),
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
     }
@@ -579,8 +573,8 @@ impl StepContext<'_> {
 }
 
 pub async fn diff_main(args: DiffArgs) -> anyhow::Result<ExitCode> {
-    let config = DeployConfig::load(&args.config)?;
-    let (name, _) = config.state_machine(&args.state_machine, &args.config)?;
+    let config = args.config.load()?;
+    let (name, _) = config.state_machine(args.state_machine.name.as_deref(), &args.config.path)?;
     let local = render_definition(&config, name)?;
     let aws = Aws::connect(&args.aws, &config).await;
     let arn = config.state_machine_arn(name);

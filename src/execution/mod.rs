@@ -13,7 +13,7 @@ mod redrive;
 mod report;
 mod resolve;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aws_sdk_sfn::Client;
@@ -23,8 +23,8 @@ pub use report::{ExecutionReport, Status};
 
 use crate::aws::{AwsArgs, sdk_config};
 use crate::aws_error;
-use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
-use crate::output::{OutputFormat, to_stdout};
+use crate::config::{ConfigArgs, DeployConfig, StateMachineArgs};
+use crate::output::{OutputArgs, OutputFormat, to_stdout};
 use follow::{Observer, Progress};
 
 /// Exit code when Ctrl-C stops the following (the execution keeps running).
@@ -36,9 +36,8 @@ const INTERRUPTED: u8 = 130;
 /// ABORTED, 130 when Ctrl-C stopped the following (the execution keeps running), 2 on an error.
 #[derive(clap::Args, Debug)]
 pub struct StartArgs {
-    /// The state machine: a `[state_machines.NAME]` table of deploy.toml (default: the only one).
-    #[arg(long, value_name = "NAME")]
-    pub state_machine: Option<String>,
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
     /// The pipeline input, e.g. '{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}'.
     #[arg(long, value_name = "JSON", conflicts_with = "input_file")]
     pub input: Option<String>,
@@ -51,12 +50,10 @@ pub struct StartArgs {
     /// Follow the execution until it ends, then report how it went.
     #[arg(long)]
     pub wait: bool,
-    /// text, or json for scripts.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
-    /// The deployment description.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -71,18 +68,15 @@ pub struct StatusArgs {
     /// deploy.toml).
     #[arg(value_name = "EXECUTION_ARN_OR_NAME")]
     pub execution: String,
-    /// The state machine a bare execution name belongs to (default: the only one in deploy.toml).
-    #[arg(long, value_name = "NAME")]
-    pub state_machine: Option<String>,
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
     /// Follow the execution until it ends.
     #[arg(long)]
     pub wait: bool,
-    /// text, or json for scripts.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
-    /// The deployment description.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -99,18 +93,15 @@ pub struct RedriveArgs {
     /// deploy.toml).
     #[arg(value_name = "EXECUTION_ARN_OR_NAME")]
     pub execution: String,
-    /// The state machine a bare execution name belongs to (default: the only one in deploy.toml).
-    #[arg(long, value_name = "NAME")]
-    pub state_machine: Option<String>,
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
     /// Follow the redriven execution until it ends.
     #[arg(long)]
     pub wait: bool,
-    /// text, or json for scripts.
-    #[arg(long, value_enum, default_value_t)]
-    pub output: OutputFormat,
-    /// The deployment description.
-    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -119,15 +110,14 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     // Everything that can be checked locally is checked before the first AWS call.
     let input = input::pipeline_input(args.input.as_deref(), args.input_file.as_deref())?;
     let name = input::execution_name(args.name.as_deref())?;
-    let config = DeployConfig::load(&args.config)?;
-    let machine =
-        resolve::state_machine_name(&config, args.state_machine.as_deref(), &args.config)?;
+    let config = args.config.load()?;
+    let (machine, _) =
+        config.state_machine(args.state_machine.name.as_deref(), &args.config.path)?;
 
     let sdk = sdk_config(&args.aws, &config).await;
     let endpoint = aws_error::endpoint_name(&sdk);
     let client = Client::new(&sdk);
-    let machine_arn =
-        resolve::state_machine_arn(&client, &endpoint, &config, machine, &args.config).await?;
+    let machine_arn = resolve::state_machine_arn(&client, &endpoint, &config, machine).await?;
     let started = client
         .start_execution()
         .state_machine_arn(&machine_arn)
@@ -149,12 +139,12 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
             }
         })?;
     let execution_arn = started.execution_arn().to_owned();
-    match args.output {
+    match args.output.format {
         OutputFormat::Text => to_stdout(&format!("{execution_arn}\n"))?,
         OutputFormat::Json => eprintln!("started {execution_arn}"),
     }
     if !args.wait {
-        if args.output == OutputFormat::Json {
+        if args.output.format == OutputFormat::Json {
             let report = Observer::new(&client, &endpoint, &execution_arn)
                 .observe()
                 .await?;
@@ -162,27 +152,34 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    watch(&client, &endpoint, &execution_arn, true, args.output).await
+    watch(&client, &endpoint, &execution_arn, true, args.output.format).await
 }
 
 pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let config = DeployConfig::load(&args.config)?;
+    let config = args.config.load()?;
     let (client, endpoint, execution_arn) = connect_to_execution(
         &args.execution,
-        args.state_machine.as_deref(),
+        &args.state_machine,
         &config,
         &args.config,
         &args.aws,
     )
     .await?;
-    watch(&client, &endpoint, &execution_arn, args.wait, args.output).await
+    watch(
+        &client,
+        &endpoint,
+        &execution_arn,
+        args.wait,
+        args.output.format,
+    )
+    .await
 }
 
 pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
-    let config = DeployConfig::load(&args.config)?;
+    let config = args.config.load()?;
     let (client, endpoint, execution_arn) = connect_to_execution(
         &args.execution,
-        args.state_machine.as_deref(),
+        &args.state_machine,
         &config,
         &args.config,
         &args.aws,
@@ -194,7 +191,7 @@ pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
         "redrove {} at {}",
         redriven.execution_arn, redriven.redrive_date
     );
-    match (args.output, args.wait) {
+    match (args.output.format, args.wait) {
         (OutputFormat::Text, _) => println!("{line}"),
         (OutputFormat::Json, true) => eprintln!("{line}"),
         (OutputFormat::Json, false) => println!("{}", serde_json::to_string_pretty(&redriven)?),
@@ -203,7 +200,7 @@ pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     redrive::wait_until_restarted(&client, &endpoint, &redriven).await?;
-    watch(&client, &endpoint, &execution_arn, true, args.output).await
+    watch(&client, &endpoint, &execution_arn, true, args.output.format).await
 }
 
 /// The client and the execution ARN that `given` means: an ARN as it is, or a bare name under the
@@ -211,9 +208,9 @@ pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
 /// is checked before the client is built.
 async fn connect_to_execution(
     given: &str,
-    state_machine: Option<&str>,
+    state_machine: &StateMachineArgs,
     config: &DeployConfig,
-    config_path: &Path,
+    config_args: &ConfigArgs,
     aws: &AwsArgs,
 ) -> anyhow::Result<(Client, String, String)> {
     let bare_name = if given.starts_with("arn:") {
@@ -224,7 +221,8 @@ async fn connect_to_execution(
                 "`{given}` is neither an execution ARN nor an execution name (1 to 80 of A-Z a-z 0-9 - _ .)"
             )
         })?;
-        let machine = resolve::state_machine_name(config, state_machine, config_path)?;
+        let (machine, _) =
+            config.state_machine(state_machine.name.as_deref(), &config_args.path)?;
         Some((name, machine))
     };
     let sdk = sdk_config(aws, config).await;
@@ -233,8 +231,7 @@ async fn connect_to_execution(
     let execution_arn = match bare_name {
         Some((name, machine)) => {
             let machine_arn =
-                resolve::state_machine_arn(&client, &endpoint, config, machine, config_path)
-                    .await?;
+                resolve::state_machine_arn(&client, &endpoint, config, machine).await?;
             resolve::execution_arn(&machine_arn, name.as_str())?
         }
         None => given.to_owned(),

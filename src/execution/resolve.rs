@@ -1,39 +1,11 @@
-//! Which state machine and which execution a command means: the name from deploy.toml, the ARN
-//! computed from its account and region, or found by name when that ARN is not there.
-
-use std::path::Path;
+//! Which deployed state machine and which execution a command means: the ARN computed from
+//! deploy.toml's account and region, or found by name when that ARN is not there. (Which
+//! `[state_machines.NAME]` table is meant is `DeployConfig::state_machine`'s to say.)
 
 use aws_sdk_sfn::Client;
 
 use crate::aws_error;
-use crate::config::DeployConfig;
-
-/// The `[state_machines.NAME]` table the user means: `--state-machine`, or the only one there is.
-pub fn state_machine_name<'a>(
-    config: &'a DeployConfig,
-    given: Option<&str>,
-    path: &Path,
-) -> anyhow::Result<&'a str> {
-    match given {
-        Some(name) => Ok(config.state_machine(name, path)?.0.as_str()),
-        None => {
-            let mut names = config.state_machines.keys();
-            match (names.next(), names.next()) {
-                (Some(only), None) => Ok(only.as_str()),
-                _ => anyhow::bail!(
-                    "{} defines several state machines ({}); pass --state-machine NAME",
-                    path.display(),
-                    config
-                        .state_machines
-                        .keys()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            }
-        }
-    }
-}
+use crate::config::{DeployConfig, StateMachineName};
 
 /// The deployed state machine's ARN: the one deploy.toml implies, else the one with that name in
 /// the account and region the SDK talks to (a different account, or a `--region` override).
@@ -41,10 +13,8 @@ pub async fn state_machine_arn(
     client: &Client,
     endpoint: &str,
     config: &DeployConfig,
-    name: &str,
-    path: &Path,
+    name: &StateMachineName,
 ) -> anyhow::Result<String> {
-    let (name, _) = config.state_machine(name, path)?;
     let computed = config.state_machine_arn(name);
     match client
         .describe_state_machine()
@@ -100,19 +70,5 @@ mod tests {
             "arn:aws:states:eu-west-1:111122223333:execution:cm-etl-pipeline-phase2:nightly-1"
         );
         assert!(execution_arn("arn:aws:lambda:x", "n").is_err());
-    }
-
-    #[test]
-    fn the_only_state_machine_is_the_default() {
-        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy.toml"));
-        let config = DeployConfig::load(path).unwrap();
-        assert_eq!(
-            state_machine_name(&config, None, path).unwrap(),
-            "cm-etl-pipeline-phase2"
-        );
-        let err = state_machine_name(&config, Some("nope"), path)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("[state_machines.nope]"), "{err}");
     }
 }

@@ -37,8 +37,8 @@ use etl_lambda::warehouse::database_url;
 use etl_lambda::{ChunkStores, ObjectError, ObjectStore, SampleData, Warehouse};
 
 use crate::aws::AwsArgs;
-use crate::config::{DEFAULT_CONFIG_PATH, DeployConfig};
-use crate::output::OutputFormat;
+use crate::config::{ConfigArgs, DeployConfig};
+use crate::output::OutputArgs;
 use definition::StateMachineDef;
 use engine::{Engine, ExecutionSpec};
 use lambda::Functions;
@@ -57,9 +57,8 @@ pub struct RunArgs {
     /// The ASL definition to execute.
     #[arg(long, default_value = crate::synth::DEFINITION_PATH)]
     pub definition: PathBuf,
-    /// deploy.toml: the function name the Tasks invoke, the region, account and state machine.
-    #[arg(long, default_value = DEFAULT_CONFIG_PATH)]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Distinct (visit_date, ssn) keys to generate: 1 to 100,000,000, and at most 100,000,000
     /// rows in all.
     #[arg(long, default_value_t = 10_000,
@@ -99,15 +98,14 @@ pub struct RunArgs {
     /// The execution's name (`$$.Execution.Name`; it keys the chunk store).
     #[arg(long)]
     pub execution_name: Option<String>,
-    /// `text` for people (progress bar, summary), `json` for scripts.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 pub async fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Listening before anything is created: a signal at any point after this removes it all.
     let mut stop = StopSignals::listen()?;
-    let format = args.output;
+    let format = args.output.format;
     let checked = CheckedRun::new(args)?;
     let workspace = create_workspace()?;
     let report = tokio::select! {
@@ -211,7 +209,7 @@ struct CheckedRun {
 
 impl CheckedRun {
     fn new(args: RunArgs) -> anyhow::Result<Self> {
-        let config = DeployConfig::load(&args.config)?;
+        let config = args.config.load()?;
         let machine = load_committed(&args.definition)?;
         let execution = match &args.execution_name {
             Some(name) => ExecutionName::new(name.clone())
@@ -283,7 +281,7 @@ impl CheckedRun {
         } = self;
         // S3's stand-in is ready (or refused) before anything is generated.
         let objects = open_object_store(&args, &config, &execution, workspace).await?;
-        let progress = Progress::new(args.output);
+        let progress = Progress::new(args.output.format);
         let database_url = match &source {
             WarehouseSource::Url(url) => url.clone(),
             WarehouseSource::Generated(_) => {
