@@ -20,7 +20,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "deploy.toml";
 #[derive(clap::Args, Clone, Debug)]
 pub struct ConfigArgs {
     /// deploy.toml: the account, region, function, roles, chunk bucket and state machines.
-    #[arg(long = "config", value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    #[arg(id = "config", long = "config", value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
     pub path: PathBuf,
 }
 
@@ -35,7 +35,7 @@ impl ConfigArgs {
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct StateMachineArgs {
     /// A `[state_machines.NAME]` table of deploy.toml (default: the only one).
-    #[arg(long = "state-machine", value_name = "NAME")]
+    #[arg(id = "state_machine", long = "state-machine", value_name = "NAME")]
     pub name: Option<String>,
 }
 

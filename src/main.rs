@@ -70,3 +70,15 @@ fn one_line(message: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own consistency checks over every command (unique argument ids across flattened
+    /// groups, valid defaults), which otherwise fire only when that command is parsed.
+    #[test]
+    fn every_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -8,7 +8,7 @@ use std::io::Write;
 #[derive(clap::Args, Clone, Copy, Debug, Default)]
 pub struct OutputArgs {
     /// How the report is printed: `text` for people, `json` for scripts.
-    #[arg(long = "output", value_enum, default_value_t)]
+    #[arg(id = "output", long = "output", value_enum, default_value_t)]
     pub format: OutputFormat,
 }
 

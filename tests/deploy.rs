@@ -202,9 +202,18 @@ fn a_code_change_uploads_once_and_publishes_exactly_one_version() {
     let copy = tempfile::tempdir().unwrap();
     copy_workspace(copy.path());
     let main_rs = copy.path().join("lambda/src/main.rs");
-    let mut source = std::fs::read_to_string(&main_rs).unwrap();
-    source.push_str("\n#[used]\nstatic DEPLOY_TEST_CODE_CHANGE: [u8; 11] = *b\"code change\";\n");
-    std::fs::write(&main_rs, source).unwrap();
+    // A change the binary must keep: the text of a line it logs at every cold start (an unused
+    // static, say, may be dropped by the linker and leave the same CodeSha256).
+    let source = std::fs::read_to_string(&main_rs).unwrap();
+    assert!(
+        source.contains("\"handlers ready\""),
+        "lambda/src/main.rs changed"
+    );
+    std::fs::write(
+        &main_rs,
+        source.replace("\"handlers ready\"", "\"handlers ready (changed)\""),
+    )
+    .unwrap();
     let in_copy = || {
         run(cm_etl().current_dir(copy.path()).args([
             "deploy",

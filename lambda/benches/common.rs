@@ -1,4 +1,4 @@
-//! Shared by the benchmarks: peak memory from /proc, and a loaded SQLite warehouse.
+//! Shared by the benchmarks: peak memory from /proc, a loaded warehouse, a PostgreSQL schema per run.
 #![allow(dead_code)] // each benchmark uses part of it
 
 use std::time::Instant;
@@ -64,4 +64,33 @@ pub async fn loaded(url: &str, sample: &SampleData) -> Warehouse {
         start.elapsed().as_secs_f64()
     );
     warehouse
+}
+
+/// A fresh PostgreSQL schema for one bench run, and the URL that puts it first on the search path.
+pub struct Schema {
+    admin: Warehouse,
+    name: String,
+    pub url: String,
+}
+
+impl Schema {
+    pub async fn create(base: &str, bench: &str) -> Self {
+        let name = format!("bench_{bench}_{}", std::process::id());
+        let admin = Warehouse::connect(base).await.expect("connect");
+        admin
+            .execute_batch(&format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+            ))
+            .await
+            .unwrap();
+        let url = format!("{base}?options=-csearch_path%3D{name}");
+        Self { admin, name, url }
+    }
+
+    pub async fn drop(self) {
+        self.admin
+            .execute_batch(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .await
+            .unwrap();
+    }
 }

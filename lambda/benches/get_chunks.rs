@@ -1,5 +1,6 @@
-//! GetTask02Chunks over 1,000,000 keys on SQLite: wall time and peak memory (VmHWM of the
-//! chunking phase alone). Target: under 2 s. Run: `cargo bench -p etl-lambda --bench get_chunks`.
+//! GetTask02Chunks over 1,000,000 keys: wall time and peak memory (VmHWM of the chunking phase
+//! alone) on SQLite, and on PostgreSQL too when `TEST_DATABASE_URL` is set (a fresh schema is
+//! used). Target: under 2 s. Run: `cargo bench -p etl-lambda --bench get_chunks`.
 
 #[path = "common.rs"]
 mod common;
@@ -13,11 +14,21 @@ const KEYS: u64 = 1_000_000;
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    bench(&sqlite, &dir).await;
+    if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
+        let schema = common::Schema::create(&base, "get_chunks").await;
+        bench(&schema.url, &dir).await;
+        schema.drop().await;
+    }
+}
+
+async fn bench(url: &str, dir: &tempfile::TempDir) {
     let sample = common::sample(KEYS, 1, 0);
-    println!("get_chunks: {KEYS} keys, SQLite file, local chunk store");
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let warehouse = common::loaded(&url, &sample).await;
-    let handlers = common::local_handlers(warehouse, dir.path()).await;
+    let warehouse = common::loaded(url, &sample).await;
+    let engine = warehouse.engine_name();
+    println!("get_chunks on {engine}: {KEYS} keys, local chunk store");
+    let handlers = common::local_handlers(warehouse, &dir.path().join(engine)).await;
 
     for (run, execution) in ["bench-1", "bench-2"].into_iter().enumerate() {
         common::reset_peak();

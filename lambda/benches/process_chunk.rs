@@ -9,7 +9,6 @@ mod common;
 
 use std::time::Instant;
 
-use etl_lambda::Warehouse;
 use etl_lambda::contract::{
     CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ExecutionName, GetTask02ChunksInput,
     ProcessChunkInput,
@@ -24,19 +23,9 @@ async fn main() {
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     bench(&sqlite, &dir).await;
     if let Ok(base) = std::env::var("TEST_DATABASE_URL") {
-        let schema = format!("bench_{}", std::process::id());
-        let admin = Warehouse::connect(&base).await.expect("connect");
-        admin
-            .execute_batch(&format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-            ))
-            .await
-            .unwrap();
-        bench(&format!("{base}?options=-csearch_path%3D{schema}"), &dir).await;
-        admin
-            .execute_batch(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .unwrap();
+        let schema = common::Schema::create(&base, "process_chunk").await;
+        bench(&schema.url, &dir).await;
+        schema.drop().await;
     }
 }
 

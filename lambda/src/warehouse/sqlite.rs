@@ -373,7 +373,14 @@ mod tests {
         let plan = db
             .run(move |c| {
                 let mut plan = c.prepare(&format!("EXPLAIN QUERY PLAN {rejects}"))?;
-                let bounds = ("e", 0, "2024-01-01", "000-00-0000", "2024-12-31", "999-99-9999");
+                let bounds = (
+                    "e",
+                    0,
+                    "2024-01-01",
+                    "000-00-0000",
+                    "2024-12-31",
+                    "999-99-9999",
+                );
                 let details = plan.query_map(bounds, |row| row.get::<_, String>(3))?;
                 Ok(details.collect::<Result<Vec<_>, _>>()?.join("; "))
             })
