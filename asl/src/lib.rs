@@ -4,13 +4,17 @@
 //!   JSON by serde (`render`, `parse`).
 //! - [`path`]: paths into a state's input (`ReferencePath`, `$...`) and the context object
 //!   (`ContextPath`, `$$...`), distinct types.
+//!   `JsonPath` is the wider path AWS allows where a value is only read (`$.items[*]`, filters).
 //! - [`payload`]: payload templates (`Parameters`, `ItemSelector`, `ResultSelector`).
+//! - [`eval`]: what paths, payload templates, intrinsic functions and Choice conditions give on
+//!   a state's input, as AWS evaluates them.
 //! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
 //!   Map whose item and processor input are types (`path!`, `field!`, `selector!`, `record!`).
 //!
 //! Invariant: `asl` does no I/O and knows nothing of this pipeline, of the Lambda contract or of
 //! AWS accounts; the pipeline writes its machine with it.
 
+pub mod eval;
 pub mod mermaid;
 pub mod path;
 pub mod payload;
@@ -18,7 +22,9 @@ pub mod state;
 pub mod typed;
 pub mod validate;
 
-pub use path::{ContextPath, ContextValue, PathError, ReferencePath, SchemaRoot, Segment};
+pub use path::{
+    ContextPath, ContextValue, JsonPath, PathError, ReferencePath, SchemaRoot, Segment,
+};
 pub use payload::{PayloadTemplate, PayloadValue};
 pub use state::*;
 pub use typed::{

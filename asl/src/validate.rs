@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde_json::Value as Json;
 
-use super::path::{ContextPath, ReferencePath, Segment};
+use super::path::{ContextPath, ContextValue, ReferencePath, Segment};
 use super::payload::PayloadTemplate;
 use super::state::{
     Catcher, ChoiceState, Condition, CsvHeaderLocation, ErrorName, ItemBatcher, ItemReader, Limit,
@@ -220,7 +220,7 @@ impl Checker {
             self.resolves(label, &field, path);
         }
         for (field, path) in context_paths(state) {
-            if path.value().is_map_item() && field != "ItemSelector" {
+            if path.value().is_some_and(ContextValue::is_map_item) && field != "ItemSelector" {
                 self.error(
                     Some(label),
                     format!("{field} reads `{path}`, which exists only in a Map's ItemSelector"),

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::path::JsonPath;
+use asl::{ChoiceRule, JsonPath, PayloadTemplate, PayloadValue, ReferencePath};
 
 /// A state machine or a Map processor / Parallel branch.
 #[derive(Debug, Deserialize)]
@@ -41,6 +41,17 @@ fn nullable_path<'de, D: Deserializer<'de>>(d: D) -> Result<NullablePath, D::Err
 
 fn root() -> NullablePath {
     Some(JsonPath::root())
+}
+
+/// A nullable ResultPath: absent means `$`, JSON `null` discards the result.
+pub type NullableReference = Option<ReferencePath>;
+
+fn nullable_reference<'de, D: Deserializer<'de>>(d: D) -> Result<NullableReference, D::Error> {
+    Option::<ReferencePath>::deserialize(d)
+}
+
+fn root_reference() -> NullableReference {
+    Some(ReferencePath::root())
 }
 
 fn optional_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<JsonPath>, D::Error> {
@@ -82,11 +93,11 @@ pub struct TaskDef {
     #[serde(flatten)]
     pub flow: Flow,
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub parameters: Option<PayloadTemplate>,
     #[serde(default)]
-    pub result_selector: Option<Value>,
-    #[serde(default = "root", deserialize_with = "nullable_path")]
-    pub result_path: NullablePath,
+    pub result_selector: Option<PayloadTemplate>,
+    #[serde(default = "root_reference", deserialize_with = "nullable_reference")]
+    pub result_path: NullableReference,
     #[serde(default)]
     pub retry: Vec<Retrier>,
     #[serde(default)]
@@ -103,9 +114,9 @@ pub struct PassDef {
     #[serde(default)]
     pub result: Option<Value>,
     #[serde(default)]
-    pub parameters: Option<Value>,
-    #[serde(default = "root", deserialize_with = "nullable_path")]
-    pub result_path: NullablePath,
+    pub parameters: Option<PayloadTemplate>,
+    #[serde(default = "root_reference", deserialize_with = "nullable_reference")]
+    pub result_path: NullableReference,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,7 +147,7 @@ pub struct ItemReaderDef {
     #[serde(default)]
     pub reader_config: ReaderConfigDef,
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub parameters: Option<PayloadTemplate>,
 }
 
 impl ItemReaderDef {
@@ -192,7 +203,7 @@ pub struct ItemBatcherDef {
     pub max_input_bytes_per_batch_path: Option<JsonPath>,
     /// A payload template over the Map's input, given to every batch as `BatchInput`.
     #[serde(default)]
-    pub batch_input: Option<Value>,
+    pub batch_input: Option<PayloadTemplate>,
 }
 
 /// Where a Distributed Map writes its children's results (`s3:putObject`, `Parameters`: `Bucket`
@@ -202,7 +213,7 @@ pub struct ItemBatcherDef {
 pub struct ResultWriterDef {
     pub resource: String,
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub parameters: Option<PayloadTemplate>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,10 +224,10 @@ pub struct MapDef {
     #[serde(default = "root", deserialize_with = "nullable_path")]
     pub items_path: NullablePath,
     #[serde(default)]
-    pub item_selector: Option<Value>,
+    pub item_selector: Option<PayloadTemplate>,
     /// Deprecated name of ItemSelector.
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub parameters: Option<PayloadTemplate>,
     #[serde(default)]
     pub item_processor: Option<ProcessorDef>,
     /// Deprecated name of ItemProcessor.
@@ -244,9 +255,9 @@ pub struct MapDef {
     #[serde(default)]
     pub label: Option<String>,
     #[serde(default)]
-    pub result_selector: Option<Value>,
-    #[serde(default = "root", deserialize_with = "nullable_path")]
-    pub result_path: NullablePath,
+    pub result_selector: Option<PayloadTemplate>,
+    #[serde(default = "root_reference", deserialize_with = "nullable_reference")]
+    pub result_path: NullableReference,
     #[serde(default)]
     pub retry: Vec<Retrier>,
     #[serde(default)]
@@ -271,7 +282,7 @@ impl MapDef {
         }
     }
 
-    pub fn selector(&self) -> Option<&Value> {
+    pub fn selector(&self) -> Option<&PayloadTemplate> {
         self.item_selector.as_ref().or(self.parameters.as_ref())
     }
 
@@ -477,11 +488,11 @@ pub struct ParallelDef {
     pub flow: Flow,
     pub branches: Vec<StateMachineDef>,
     #[serde(default)]
-    pub parameters: Option<Value>,
+    pub parameters: Option<PayloadTemplate>,
     #[serde(default)]
-    pub result_selector: Option<Value>,
-    #[serde(default = "root", deserialize_with = "nullable_path")]
-    pub result_path: NullablePath,
+    pub result_selector: Option<PayloadTemplate>,
+    #[serde(default = "root_reference", deserialize_with = "nullable_reference")]
+    pub result_path: NullableReference,
     #[serde(default)]
     pub retry: Vec<Retrier>,
     #[serde(default)]
@@ -495,7 +506,7 @@ pub struct ChoiceDef {
     pub input_path: NullablePath,
     #[serde(default = "root", deserialize_with = "nullable_path")]
     pub output_path: NullablePath,
-    pub choices: Vec<Value>,
+    pub choices: Vec<ChoiceRule>,
     #[serde(default)]
     pub default: Option<String>,
 }
@@ -533,18 +544,21 @@ pub struct FailDef {
     pub cause: Option<String>,
     /// A path (into the input or, `$$`, the context object) or an intrinsic function.
     #[serde(default, deserialize_with = "optional_expression")]
-    pub error_path: Option<String>,
+    pub error_path: Option<PayloadValue>,
     #[serde(default, deserialize_with = "optional_expression")]
-    pub cause_path: Option<String>,
+    pub cause_path: Option<PayloadValue>,
 }
 
 /// A path or an intrinsic function call, checked as the template evaluator reads it.
-fn optional_expression<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let raw = Option::<String>::deserialize(d)?;
-    if let Some(expr) = &raw {
-        super::template::check(expr).map_err(serde::de::Error::custom)?;
+fn optional_expression<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PayloadValue>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let value = PayloadValue::dynamic(text.trim()).map_err(serde::de::Error::custom)?;
+    if let PayloadValue::Intrinsic(call) = &value {
+        asl::eval::check_intrinsic(call).map_err(serde::de::Error::custom)?;
     }
-    Ok(raw)
+    Ok(Some(value))
 }
 
 /// AWS's defaults: IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0.
@@ -586,8 +600,8 @@ fn two() -> f64 {
 pub struct Catcher {
     pub error_equals: Vec<String>,
     pub next: String,
-    #[serde(default = "root", deserialize_with = "nullable_path")]
-    pub result_path: NullablePath,
+    #[serde(default = "root_reference", deserialize_with = "nullable_reference")]
+    pub result_path: NullableReference,
 }
 
 /// A definition the runner cannot execute: names the state and what to change.
@@ -787,10 +801,7 @@ impl StateMachineDef {
                 }
                 StateDef::Choice(c) => {
                     for rule in &c.choices {
-                        let next = rule.get("Next").and_then(Value::as_str).ok_or_else(|| {
-                            problem(name, "every choice rule needs a Next".into())
-                        })?;
-                        target(name, next)?;
+                        target(name, rule.next.as_str())?;
                     }
                     if let Some(default) = &c.default {
                         target(name, default)?;

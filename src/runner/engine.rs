@@ -23,14 +23,16 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use asl::eval::random::splitmix64;
+use asl::eval::{self, EvalError, Sources};
+use asl::{JsonPath, PayloadTemplate, PayloadValue};
+
 use super::definition::{
     Catcher, ChoiceDef, FailDef, Flow, JitterStrategy, LAMBDA_INVOKE, MapDef, NullablePath,
-    ParallelDef, PassDef, Retrier, StateDef, StateMachineDef, TaskDef, WaitDef,
+    NullableReference, ParallelDef, PassDef, Retrier, StateDef, StateMachineDef, TaskDef, WaitDef,
 };
 use super::lambda::{Functions, InvokeError, TOO_MANY_REQUESTS, json_len};
 use super::map_run::MapRunSummary;
-use super::path::JsonPath;
-use super::template::{self, TemplateError};
 
 mod distributed;
 
@@ -116,12 +118,12 @@ impl StateError {
     }
 }
 
-impl From<TemplateError> for StateError {
+impl From<EvalError> for StateError {
     /// A path that selects nothing and an intrinsic function that fails are both `States.Runtime`
     /// (AWS reserves `States.IntrinsicFailure`).
-    fn from(err: TemplateError) -> Self {
+    fn from(err: EvalError) -> Self {
         match err {
-            TemplateError::Runtime(cause) | TemplateError::Intrinsic(cause) => Self::runtime(cause),
+            EvalError::Runtime(cause) | EvalError::Intrinsic(cause) => Self::runtime(cause),
         }
     }
 }
@@ -519,8 +521,13 @@ impl<'e> Run<'e> {
 
     /// Expands a payload template; a sync function so the lazily built context never lives across
     /// an await.
-    fn expand(&self, template: &Value, input: &Value, at: At<'_>) -> Result<Value, StateError> {
-        self.in_scope(input, at, |scope| template::expand(template, scope))
+    fn expand(
+        &self,
+        template: &PayloadTemplate,
+        input: &Value,
+        at: At<'_>,
+    ) -> Result<Value, StateError> {
+        self.in_scope(input, at, |sources| eval::expand(template, sources))
     }
 
     /// Runs `evaluate` with `$` as `input`, `$$` as the context object at `at`, and the run's
@@ -529,16 +536,14 @@ impl<'e> Run<'e> {
         &self,
         input: &Value,
         at: At<'_>,
-        evaluate: impl FnOnce(&template::Scope<'_>) -> Result<T, TemplateError>,
+        evaluate: impl FnOnce(&Sources<'_>) -> Result<T, EvalError>,
     ) -> Result<T, StateError> {
         let build = || self.context(at);
         let draw = || {
             let draw = self.random_draws.fetch_add(1, Ordering::Relaxed);
             splitmix64(self.random_seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         };
-        Ok(evaluate(
-            &template::Scope::new(input, &build).random(&draw),
-        )?)
+        Ok(evaluate(&Sources::new(input, &build).random(&draw))?)
     }
 
     /// One execution from start to end: ExecutionStarted, its input against the quota, its
@@ -647,19 +652,20 @@ impl<'e> Run<'e> {
     /// CausePath evaluated (a path or an intrinsic function; a value that is not a string is
     /// its JSON text).
     fn fail(&self, at: At<'_>, f: &FailDef, raw_input: &Value) -> StateError {
-        let pick =
-            |field: &str, literal: &Option<String>, expr: &Option<String>| match (literal, expr) {
-                (Some(literal), _) => Ok(literal.clone()),
-                (None, Some(expr)) => self
-                    .in_scope(raw_input, at, |scope| {
-                        template::evaluate(field, expr, scope)
-                    })
-                    .map(|value| match value {
-                        Value::String(text) => text,
-                        other => other.to_string(),
-                    }),
-                (None, None) => Ok(String::new()),
-            };
+        let pick = |field: &str, literal: &Option<String>, expr: &Option<PayloadValue>| match (
+            literal, expr,
+        ) {
+            (Some(literal), _) => Ok(literal.clone()),
+            (None, Some(expr)) => self
+                .in_scope(raw_input, at, |sources| {
+                    eval::evaluate(field, expr, sources)
+                })
+                .map(|value| match value {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                }),
+            (None, None) => Ok(String::new()),
+        };
         let error = pick("ErrorPath", &f.error, &f.error_path);
         let cause = pick("CausePath", &f.cause, &f.cause_path);
         match (error, cause) {
@@ -1112,8 +1118,8 @@ struct Retryable<'d> {
     flow: &'d Flow,
     retriers: &'d [Retrier],
     catchers: &'d [Catcher],
-    result_selector: Option<&'d Value>,
-    result_path: &'d NullablePath,
+    result_selector: Option<&'d PayloadTemplate>,
+    result_path: &'d NullableReference,
 }
 
 impl<'d> Retryable<'d> {
@@ -1150,14 +1156,6 @@ fn items_at(m: &MapDef, name: &str, effective: &Value) -> Result<Vec<Value>, Sta
             "the ItemsPath `{items_path}` of the Map `{name}` does not select an array"
         ))),
     }
-}
-
-/// splitmix64: a well-spread 64-bit value from `seed`.
-pub(super) fn splitmix64(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// splitmix64 mapped to [0, 1).
@@ -1203,7 +1201,11 @@ fn select_or_runtime(path: &NullablePath, value: &Value, field: &str) -> Result<
 }
 
 /// ResultPath: `null` keeps the input, `$` replaces it, a deeper path merges the result in.
-fn result_path(path: &NullablePath, raw_input: Value, result: Value) -> Result<Value, StateError> {
+fn result_path(
+    path: &NullableReference,
+    raw_input: Value,
+    result: Value,
+) -> Result<Value, StateError> {
     match path {
         None => Ok(raw_input),
         Some(path) => {
@@ -1222,12 +1224,11 @@ fn result_path(path: &NullablePath, raw_input: Value, result: Value) -> Result<V
 fn choice(c: &ChoiceDef, raw_input: Value) -> Result<Step, StateError> {
     let effective = input_path(&c.input_path, &raw_input)?;
     for rule in &c.choices {
-        if rule_matches(rule, &effective)? {
-            let next = rule["Next"]
-                .as_str()
-                .expect("checked when loaded")
-                .to_owned();
-            return Ok(Step::Next(next, output_path(&c.output_path, effective)?));
+        if rule.condition.holds(&effective)? {
+            return Ok(Step::Next(
+                rule.next.as_str().to_owned(),
+                output_path(&c.output_path, effective)?,
+            ));
         }
     }
     match &c.default {
@@ -1240,111 +1241,6 @@ fn choice(c: &ChoiceDef, raw_input: Value) -> Result<Step, StateError> {
             "No Choice rule matched and the Choice state has no Default.",
         )),
     }
-}
-
-/// Evaluates one Choice rule (And/Or/Not or a Variable comparison) against the state input.
-fn rule_matches(rule: &Value, input: &Value) -> Result<bool, StateError> {
-    let invalid = |why: String| StateError::runtime(format!("invalid Choice rule: {why}"));
-    if let Some(rules) = rule.get("And").and_then(Value::as_array) {
-        for r in rules {
-            if !rule_matches(r, input)? {
-                return Ok(false);
-            }
-        }
-        return Ok(true);
-    }
-    if let Some(rules) = rule.get("Or").and_then(Value::as_array) {
-        for r in rules {
-            if rule_matches(r, input)? {
-                return Ok(true);
-            }
-        }
-        return Ok(false);
-    }
-    if let Some(inner) = rule.get("Not") {
-        return Ok(!rule_matches(inner, input)?);
-    }
-    let variable = rule
-        .get("Variable")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("a rule needs And, Or, Not or Variable".into()))?;
-    let path = JsonPath::parse(variable).map_err(|e| invalid(e.to_string()))?;
-    let (op, operand) = rule
-        .as_object()
-        .into_iter()
-        .flatten()
-        .find(|(k, _)| !matches!(k.as_str(), "Variable" | "Next" | "Comment"))
-        .ok_or_else(|| invalid(format!("the rule on `{variable}` has no comparison")))?;
-    let value = path.select(input);
-    if op == "IsPresent" {
-        return Ok(value.is_some() == (operand == &Value::Bool(true)));
-    }
-    let value = value.ok_or_else(|| {
-        StateError::runtime(format!(
-            "Invalid path '{variable}': The choice state's condition path references an invalid value."
-        ))
-    })?;
-    let expect = operand == &Value::Bool(true);
-    let timestamp = |v: &Value| {
-        v.as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-    };
-    match op.as_str() {
-        "IsNull" => return Ok(value.is_null() == expect),
-        "IsString" => return Ok(value.is_string() == expect),
-        "IsNumeric" => return Ok(value.is_number() == expect),
-        "IsBoolean" => return Ok(value.is_boolean() == expect),
-        "IsTimestamp" => return Ok(timestamp(&value).is_some() == expect),
-        _ => {}
-    }
-    let (base, operand) = match op.strip_suffix("Path") {
-        Some(base) => {
-            let other = operand
-                .as_str()
-                .ok_or_else(|| invalid(format!("`{op}` needs a path")))
-                .and_then(|p| JsonPath::parse(p).map_err(|e| invalid(e.to_string())))?;
-            let other = other.select(input).ok_or_else(|| {
-                StateError::runtime(format!(
-                    "Invalid path in `{op}`: it references an invalid value."
-                ))
-            })?;
-            (base, other)
-        }
-        None => (op.as_str(), operand.clone()),
-    };
-    use std::cmp::Ordering as O;
-    let compare = |family: &str| -> Option<O> {
-        match family {
-            "String" => Some(value.as_str()?.cmp(operand.as_str()?)),
-            "Numeric" => value.as_f64()?.partial_cmp(&operand.as_f64()?),
-            "Timestamp" => Some(timestamp(&value)?.cmp(&timestamp(&operand)?)),
-            _ => None,
-        }
-    };
-    if base == "BooleanEquals" {
-        return Ok(value.as_bool().is_some() && value == operand);
-    }
-    if base == "StringMatches" {
-        return Ok(match (value.as_str(), operand.as_str()) {
-            (Some(v), Some(pattern)) => glob_matches(pattern, v),
-            _ => false,
-        });
-    }
-    for family in ["String", "Numeric", "Timestamp"] {
-        if let Some(relation) = base.strip_prefix(family) {
-            let ordering = compare(family);
-            return Ok(match (relation, ordering) {
-                (_, None) => false,
-                ("Equals", Some(o)) => o == O::Equal,
-                ("LessThan", Some(o)) => o == O::Less,
-                ("GreaterThan", Some(o)) => o == O::Greater,
-                ("LessThanEquals", Some(o)) => o != O::Greater,
-                ("GreaterThanEquals", Some(o)) => o != O::Less,
-                _ => return Err(invalid(format!("unknown comparison `{op}`"))),
-            });
-        }
-    }
-    Err(invalid(format!("unknown comparison `{op}`")))
 }
 
 /// A Wait's timestamp as AWS reads it: RFC 3339 with an uppercase `T` between date and time and
@@ -1361,34 +1257,6 @@ fn wait_timestamp(text: &str) -> Option<DateTime<chrono::FixedOffset>> {
         return None;
     }
     DateTime::parse_from_rfc3339(text).ok()
-}
-
-/// `StringMatches`: `*` matches any run of characters, `\*` a literal star.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let mut parts: Vec<String> = vec![String::new()];
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => parts.last_mut().unwrap().extend(chars.next()),
-            '*' => parts.push(String::new()),
-            c => parts.last_mut().unwrap().push(c),
-        }
-    }
-    let (first, rest) = parts.split_first().expect("at least one part");
-    let Some(mut remaining) = text.strip_prefix(first.as_str()) else {
-        return false;
-    };
-    if rest.is_empty() {
-        return remaining.is_empty();
-    }
-    let (last, middle) = rest.split_last().expect("non-empty");
-    for part in middle {
-        match remaining.find(part.as_str()) {
-            Some(at) => remaining = &remaining[at + part.len()..],
-            None => return false,
-        }
-    }
-    remaining.ends_with(last.as_str())
 }
 
 #[cfg(test)]

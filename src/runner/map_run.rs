@@ -21,7 +21,9 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::engine::{ExecutionSpec, StateError, splitmix64};
+use asl::eval::random::pseudo_uuid;
+
+use super::engine::{ExecutionSpec, StateError};
 use super::lambda::json_len;
 
 /// A Distributed Map whose MaxConcurrency is 0 or absent runs up to this many children at once.
@@ -410,19 +412,6 @@ impl MapRunNames {
         let arn = format!("{}{name}", self.child_execution_prefix);
         (name, arn)
     }
-}
-
-/// A UUID-shaped (version 4 layout) id drawn from `seed`.
-pub(super) fn pseudo_uuid(seed: u64) -> String {
-    let (high, low) = (splitmix64(seed), splitmix64(seed ^ 0xD1B5_4A32_D192_ED03));
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        high >> 32,
-        (high >> 16) & 0xffff,
-        high & 0x0fff,
-        0x8000 | ((low >> 48) & 0x3fff),
-        low & 0xffff_ffff_ffff
-    )
 }
 
 /// One child execution to run.

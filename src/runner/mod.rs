@@ -7,7 +7,6 @@
 //!   tolerated failures, ResultWriter), apart from the definition model.
 //! - [`lambda`]: simulated Lambda (functions, execution environments with their own `/tmp`, the
 //!   concurrency quota).
-//! - [`path`], [`template`]: JSONPath and payload templates as ASL evaluates them.
 //! - [`handlers`]: the real Task 02 handlers as an in-process Lambda function.
 //! - [`report`]: what a person (or a script, `--output json`) sees at the end.
 //!
@@ -21,9 +20,7 @@ pub mod engine;
 pub mod handlers;
 pub mod lambda;
 pub mod map_run;
-pub mod path;
 pub mod report;
-pub mod template;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

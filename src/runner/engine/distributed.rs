@@ -247,7 +247,7 @@ impl Run<'_> {
 
     fn s3_parameters(
         &self,
-        template: Option<&Value>,
+        template: Option<&PayloadTemplate>,
         effective: &Value,
         at: At<'_>,
     ) -> Result<Value, StateError> {
