@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cm_etl::runner::definition::StateMachineDef;
 use cm_etl::runner::engine::{
     Engine, ExecutionOutcome, ExecutionSpec, ExecutionStatus, InvocationTime, MAX_PAYLOAD_BYTES,
 };
 use cm_etl::runner::lambda::{ExecutionEnvironment, Functions, LambdaError, SyncFunction};
+use cm_etl::runner::load;
 use etl_lambda::ObjectStore;
 use serde_json::{Value, json};
 
@@ -169,7 +169,7 @@ fn fixture(name: &str) -> Value {
 }
 
 async fn run_seed(definition: Value, seed: &Arc<SeedLambda>) -> ExecutionOutcome {
-    let machine = StateMachineDef::from_value(definition).unwrap();
+    let machine = load::load(definition).unwrap();
     let handler = seed.clone();
     let functions = Functions::builder()
         .function(

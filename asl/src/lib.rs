@@ -6,6 +6,8 @@
 //!   (`ContextPath`, `$$...`), distinct types.
 //!   `JsonPath` is the wider path AWS allows where a value is only read (`$.items[*]`, filters).
 //! - [`payload`]: payload templates (`Parameters`, `ItemSelector`, `ResultSelector`).
+//! - [`upgrade`]: the deprecated Map shapes AWS still runs (`Iterator`, `Parameters`) rewritten
+//!   to the current ones, on the JSON before parsing.
 //! - [`eval`]: what paths, payload templates, intrinsic functions and Choice conditions give on
 //!   a state's input, as AWS evaluates them.
 //! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
@@ -20,10 +22,11 @@ pub mod path;
 pub mod payload;
 pub mod state;
 pub mod typed;
+pub mod upgrade;
 pub mod validate;
 
 pub use path::{
-    ContextPath, ContextValue, JsonPath, PathError, ReferencePath, SchemaRoot, Segment,
+    ContextPath, ContextValue, DataPath, JsonPath, PathError, ReferencePath, SchemaRoot, Segment,
 };
 pub use payload::{PayloadTemplate, PayloadValue};
 pub use state::*;
@@ -31,6 +34,7 @@ pub use typed::{
     BatchLimits, FromContext, ItemBatch, MapItem, PayloadSafe, Processor, Record, S3ItemsObject,
     Scope, Selector, StateInput, Value, context, distributed_map_over, map_over,
 };
+pub use upgrade::upgrade;
 
 /// The definition as committed: pretty JSON indented by two spaces, keys in the model's fixed
 /// order, one trailing newline. The same machine always renders to the same bytes.
@@ -67,7 +71,7 @@ mod tests {
             Transition::Next(name("Branch")),
         );
         task.comment = Some("calls a function".into());
-        task.input_path = Some(path("$.input"));
+        task.input_path = Some(path("$.input").into());
         task.parameters = Some(
             PayloadTemplate::new()
                 .with(
@@ -78,7 +82,7 @@ mod tests {
                 )
                 .with("Payload", PayloadValue::Path(ReferencePath::root())),
         );
-        task.timeout_seconds = Some(60);
+        task.timeout_seconds = Some(Limit::Fixed(60));
         task.result_selector =
             Some(PayloadTemplate::new().with("out", PayloadValue::Path(path("$.Payload"))));
         task.result_path = ResultPath::At(path("$.result"));
@@ -146,7 +150,7 @@ mod tests {
             },
             Transition::Next(name("Distributed")),
         );
-        each.items_path = Some(path("$.items"));
+        each.items_path = Some(path("$.items").into());
         each.item_selector = Some(
             PayloadTemplate::new()
                 .with(
@@ -255,7 +259,9 @@ mod tests {
             State::Fail(FailState {
                 comment: None,
                 error: Some("Pipeline.Failed".into()),
+                error_path: None,
                 cause: Some("a task failed".into()),
+                cause_path: None,
             }),
         );
         StateMachine {

@@ -298,3 +298,37 @@ mod tests {
         assert!(err.to_string().contains("must be a string"), "{err}");
     }
 }
+
+/// A Fail state's `ErrorPath`/`CausePath`: one dynamic value written as its text.
+pub(crate) mod expression {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{PayloadTemplate, PayloadValue};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<PayloadValue>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let text = value.as_ref().and_then(|value| {
+            let rendered = serde_json::to_value(PayloadTemplate::new().with("x", value.clone()));
+            rendered.ok()?.get("x.$")?.as_str().map(str::to_owned)
+        });
+        match text {
+            Some(text) => serializer.serialize_str(&text),
+            None => Err(serde::ser::Error::custom(
+                "an ErrorPath or CausePath is a path or an intrinsic function",
+            )),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<PayloadValue>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let value = PayloadValue::dynamic(text.trim()).map_err(serde::de::Error::custom)?;
+        if let PayloadValue::Intrinsic(call) = &value {
+            crate::eval::check_intrinsic(call).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Some(value))
+    }
+}

@@ -235,6 +235,73 @@ impl<'de> Deserialize<'de> for ReferencePath {
     }
 }
 
+/// A state's `InputPath`, `OutputPath` or a Map's `ItemsPath` (ASL's *Path*): a reference path
+/// (all synth writes), a wider selection path, or `null` (the state sees `{}`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataPath {
+    Reference(ReferencePath),
+    Select(JsonPath),
+    Null,
+}
+
+impl DataPath {
+    /// The reference path, when it is one (synth's typed paths always are).
+    pub fn reference(&self) -> Option<&ReferencePath> {
+        match self {
+            DataPath::Reference(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// For `#[serde(deserialize_with)]` on an `Option<DataPath>` field: a present key, `null`
+    /// included, is `Some` (an absent key is `None` by `default`).
+    pub(crate) fn present<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Self>, D::Error> {
+        Self::deserialize(deserializer).map(Some)
+    }
+}
+
+impl From<ReferencePath> for DataPath {
+    fn from(path: ReferencePath) -> Self {
+        DataPath::Reference(path)
+    }
+}
+
+impl fmt::Display for DataPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataPath::Reference(path) => path.fmt(f),
+            DataPath::Select(path) => path.fmt(f),
+            DataPath::Null => f.write_str("null"),
+        }
+    }
+}
+
+impl Serialize for DataPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DataPath::Reference(path) => path.serialize(serializer),
+            DataPath::Select(path) => path.serialize(serializer),
+            DataPath::Null => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DataPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Option::<String>::deserialize(deserializer)? {
+            None => DataPath::Null,
+            Some(text) => match ReferencePath::parse(&text) {
+                Ok(path) => DataPath::Reference(path),
+                Err(_) => {
+                    DataPath::Select(JsonPath::parse(&text).map_err(serde::de::Error::custom)?)
+                }
+            },
+        })
+    }
+}
+
 /// The fields of the context object (`$$`) a state can read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ContextValue {

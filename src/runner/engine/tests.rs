@@ -25,7 +25,7 @@ fn spec(input: Value) -> ExecutionSpec {
 }
 
 async fn run(definition: Value, functions: Functions, input: Value) -> ExecutionOutcome {
-    let machine = StateMachineDef::from_json(&definition.to_string()).unwrap();
+    let machine = crate::runner::load::from_json(&definition.to_string()).unwrap();
     Engine::new(functions)
         .invocation_time(InvocationTime::Fixed(SECOND))
         .execute(&machine, &spec(input))
@@ -430,7 +430,7 @@ async fn fail_paths_may_be_intrinsic_functions_or_context_paths() {
     assert_eq!(out.error.unwrap().error, "States.Runtime");
     let unreadable =
         json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "States.Format("}}});
-    assert!(StateMachineDef::from_json(&unreadable.to_string()).is_err());
+    assert!(crate::runner::load::from_json(&unreadable.to_string()).is_err());
 }
 
 #[tokio::test]
@@ -522,7 +522,7 @@ async fn run_on(
     objects: &ObjectStore,
     input: Value,
 ) -> ExecutionOutcome {
-    let machine = StateMachineDef::from_json(&definition.to_string()).unwrap();
+    let machine = crate::runner::load::from_json(&definition.to_string()).unwrap();
     Engine::new(functions)
         .invocation_time(InvocationTime::Fixed(SECOND))
         .objects(objects.clone())
