@@ -7,6 +7,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -426,6 +427,36 @@ fn bad_input_is_refused_with_a_message_naming_what_to_fix() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+/// `cm-etl run --definition FILE` with a small generated warehouse and a JSON report.
+fn run_definition(definition: &Path) -> Output {
+    assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--keys", "10", "--output", "json", "--definition"])
+        .arg(definition)
+        .output()
+        .unwrap()
+}
+
+/// The design note's definition (the seed's, with the deprecated Map `Iterator` and
+/// `Parameters`) is upgraded and executed: it fails on its Lambda function, which `run` does not
+/// have, not on its shape.
+#[test]
+fn the_design_notes_deprecated_map_shape_is_upgraded_and_run() {
+    let output = run_definition(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed_ready.json"),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], json!("FAILED"));
+    assert_eq!(
+        report["error"],
+        json!("Lambda.ResourceNotFoundException"),
+        "{report:#}"
+    );
 }
 
 /// deploy.toml with `[chunking] max_keys` set to `max_keys` (and any other `edit`), and the
