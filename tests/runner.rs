@@ -459,6 +459,54 @@ fn the_design_notes_deprecated_map_shape_is_upgraded_and_run() {
     );
 }
 
+/// A definition that synth's checks refuse is refused by `run` too, before anything runs: exit
+/// 2, every problem on its own line. Two Pass states that loop to each other used to run until
+/// the 25,000-event quota.
+#[test]
+fn a_definition_synth_refuses_is_refused_with_every_problem_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, definition: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, definition.to_string()).unwrap();
+        path
+    };
+    let looping = write(
+        "loop.json",
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}),
+    );
+    let started = Instant::now();
+    let output = run_definition(&looping);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no terminal state"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing ran");
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    let two = write(
+        "two.json",
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "Nowhere"}, "B": {"Type": "Succeed"}}}),
+    );
+    let output = run_definition(&two);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("state `A`") && l.contains("`Nowhere`")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("state `B`") && l.contains("cannot be reached")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing ran");
+}
+
 /// deploy.toml with `[chunking] max_keys` set to `max_keys` (and any other `edit`), and the
 /// pipeline `synth` renders for it, written in `dir`.
 struct Deployment {

@@ -19,7 +19,7 @@ pub enum DefinitionError {
     #[error("the definition is not valid ASL: {0}")]
     Parse(#[from] serde_json::Error),
     /// What synth's checks refuse (AWS refuses most of it too), every problem.
-    #[error("the definition has {} problem(s):\n{}", .0.len(), .0.join("\n"))]
+    #[error("{} problem(s), found by the checks synth runs:\n{}", .0.len(), .0.join("\n"))]
     Invalid(Vec<String>),
     /// AWS runs the state, but the runner does not support what it uses (JSONata, variables, a
     /// service integration other than Lambda, ...).

@@ -408,7 +408,7 @@ pub fn load_committed(path: &Path) -> anyhow::Result<asl::StateMachine> {
             path.display()
         )
     })?;
-    load::from_json(&text).with_context(|| format!("{} cannot be run locally", path.display()))
+    load::from_json(&text).with_context(|| format!("cannot run {}", path.display()))
 }
 
 /// The execution input given by `--input` or `--date-from`/`--date-to`, checked against the

@@ -825,6 +825,38 @@ async fn a_path_setting_that_selects_no_number_fails_with_states_runtime() {
     }
 }
 
+/// The runner's own parser used to drop MaxConcurrencyPath on an inline Map, so `"NoNumber"` ran;
+/// AWS fails the execution with States.Runtime. A Task's TimeoutSecondsPath is read the same way.
+#[tokio::test]
+async fn an_inline_maps_max_concurrency_path_and_a_tasks_timeout_path_must_select_numbers() {
+    let map = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+        "MaxConcurrencyPath": "$.limit", "End": true,
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+    let out = run(
+        map.clone(),
+        echo(),
+        json!({"items": [1, 2], "limit": "NoNumber"}),
+    )
+    .await;
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.Runtime");
+    assert!(
+        error.cause.contains("MaxConcurrencyPath"),
+        "{}",
+        error.cause
+    );
+    let out = run(map, echo(), json!({"items": [1, 2], "limit": 1})).await;
+    assert_eq!(out.output, Some(json!([1, 2])));
+
+    let mut task = invoke_state("echo", json!({}));
+    task["TimeoutSecondsPath"] = json!("$.timeout");
+    let definition = json!({"StartAt": "T", "States": {"T": task}});
+    let out = run(definition.clone(), echo(), json!({"timeout": "soon"})).await;
+    assert_eq!(out.error.unwrap().error, "States.Runtime");
+    let out = run(definition, echo(), json!({"timeout": 60})).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
+}
+
 #[tokio::test]
 async fn each_child_counts_its_own_history_so_5000_children_pass_where_an_inline_map_cannot() {
     let (_root, objects) = objects_with(&[]).await;
