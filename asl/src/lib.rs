@@ -2,11 +2,11 @@
 //!
 //! - [`state`]: the untyped model of a state machine and its states, rendered to and parsed from
 //!   JSON by serde (`render`, `parse`).
-//! - [`path`]: paths into a state's input (`ReferencePath`, `$...`) and the context object
+//! - [`path`](mod@path): paths into a state's input (`ReferencePath`, `$...`) and the context object
 //!   (`ContextPath`, `$$...`), distinct types.
 //!   `JsonPath` is the wider path AWS allows where a value is only read (`$.items[*]`, filters).
 //! - [`payload`]: payload templates (`Parameters`, `ItemSelector`, `ResultSelector`).
-//! - [`upgrade`]: the deprecated Map shapes AWS still runs (`Iterator`, `Parameters`) rewritten
+//! - [`upgrade`](mod@upgrade): the deprecated Map shapes AWS still runs (`Iterator`, `Parameters`) rewritten
 //!   to the current ones, on the JSON before parsing.
 //! - [`eval`]: what paths, payload templates, intrinsic functions and Choice conditions give on
 //!   a state's input, as AWS evaluates them.

@@ -450,7 +450,7 @@ pub enum ExecutionType {
 
 /// A Map: runs its processor once per item. Only `ItemProcessor` and `ItemSelector` exist here;
 /// the deprecated `Iterator` and Map `Parameters` cannot be written (a definition that has them
-/// is read through [`crate::upgrade`]).
+/// is read through [`crate::upgrade()`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MapState {

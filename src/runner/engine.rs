@@ -1,4 +1,6 @@
 //! The interpreter: runs an [`asl::StateMachine`] the way Step Functions does, on virtual time.
+//! Paths, payload templates, intrinsic functions and Choice conditions are evaluated by
+//! [`asl::eval`]; this module moves the data between states and keeps time and quotas.
 //!
 //! Data moves InputPath -> Parameters -> task -> ResultSelector -> ResultPath -> OutputPath.
 //! Retry delays and Wait states advance a virtual clock instead of sleeping; Map iterations run

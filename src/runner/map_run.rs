@@ -5,8 +5,8 @@
 //! writing their results (ResultWriter).
 //!
 //! Plain values in ([`ItemSource`], [`ItemLimit`], [`BatchLimits`], [`Tolerance`], a closure that
-//! runs one [`Child`]), JSON values out. The engine (`super::engine`) evaluates the definition's
-//! fields into these, so another definition model can drive this module unchanged.
+//! runs one [`Child`]), JSON values out. The engine (`super::engine`) evaluates the `asl` Map's
+//! fields into these; this module never sees the definition.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

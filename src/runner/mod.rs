@@ -5,7 +5,7 @@
 //! - [`engine`]: the interpreter (virtual time, Retry/Catch, Map concurrency, AWS's quotas). It
 //!   evaluates paths, payload templates, intrinsic functions and Choice rules with `asl::eval`.
 //! - [`map_run`]: a Distributed Map's Map Run (ItemReader, ItemBatcher, child executions,
-//!   tolerated failures, ResultWriter), apart from the definition model.
+//!   tolerated failures, ResultWriter) on plain values the engine evaluates from the Map.
 //! - [`lambda`]: simulated Lambda (functions, execution environments with their own `/tmp`, the
 //!   concurrency quota).
 //! - [`handlers`]: the real Task 02 handlers as an in-process Lambda function.

@@ -1,4 +1,4 @@
-//! Filter expressions evaluated (see [`crate::path`] for what they may say): `@` is the item
+//! Filter expressions evaluated (see [`crate::path`](mod@crate::path) for what they may say): `@` is the item
 //! under test and `$` the whole document. An operand path that selects nothing is undefined: it
 //! equals nothing (so `!=` holds) and orders with nothing. Numbers compare by value, strings by
 //! their characters; values of different kinds are never equal.
