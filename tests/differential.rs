@@ -30,12 +30,12 @@ use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use chrono::NaiveDate;
 use cm_etl::aws::{AwsArgs, sdk_config};
 use cm_etl::config::DeployConfig;
-use cm_etl::runner::definition::StateMachineDef;
 use cm_etl::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
 use cm_etl::runner::handlers::InProcessHandlers;
 use cm_etl::runner::lambda::{
     ExecutionEnvironment, Functions, LambdaError, LambdaFunction, SyncFunction,
 };
+use cm_etl::runner::load;
 use etl_lambda::{ChunkStores, ObjectStore, SampleData, Warehouse};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -325,7 +325,7 @@ async fn committed_definition_ends_the_same_in_moto_and_in_our_runner() {
             role_arn: machine_config.role_arn.to_string(),
             input: case.input.clone(),
         };
-        let machine = StateMachineDef::from_json(text).unwrap();
+        let machine = load::from_json(text).unwrap();
         let outcome = Engine::new(functions)
             .invocation_time(InvocationTime::Fixed(Duration::from_millis(100)))
             .objects(objects.clone())

@@ -20,14 +20,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cm_etl::runner::definition::StateMachineDef;
 use cm_etl::runner::engine::{
     Engine, ExecutionOutcome, ExecutionSpec, ExecutionStatus, InvocationTime, MAX_PAYLOAD_BYTES,
 };
 use cm_etl::runner::lambda::{ExecutionEnvironment, Functions, LambdaError, SyncFunction};
+use cm_etl::runner::load;
 use etl_lambda::ObjectStore;
 use serde_json::{Value, json};
 
@@ -182,7 +183,7 @@ fn fixture(name: &str) -> Value {
 }
 
 async fn run_seed(definition: Value, seed: &Arc<SeedLambda>) -> ExecutionOutcome {
-    let machine = StateMachineDef::from_value(definition).unwrap();
+    let machine = load::load(definition).unwrap();
     let handler = seed.clone();
     let functions = Functions::builder()
         .function(
@@ -439,6 +440,84 @@ fn bad_input_is_refused_with_a_message_naming_what_to_fix() {
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
+}
+
+/// `cm-etl run --definition FILE` with a small generated warehouse and a JSON report.
+fn run_definition(definition: &Path) -> Output {
+    assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--keys", "10", "--output", "json", "--definition"])
+        .arg(definition)
+        .output()
+        .unwrap()
+}
+
+/// The design note's definition (the seed's, with the deprecated Map `Iterator` and
+/// `Parameters`) is upgraded and executed: it fails on its Lambda function, which `run` does not
+/// have, not on its shape.
+#[test]
+fn the_design_notes_deprecated_map_shape_is_upgraded_and_run() {
+    let output = run_definition(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed_ready.json"),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], json!("FAILED"));
+    assert_eq!(
+        report["error"],
+        json!("Lambda.ResourceNotFoundException"),
+        "{report:#}"
+    );
+}
+
+/// A definition that synth's checks refuse is refused by `run` too, before anything runs: exit
+/// 2, every problem on its own line. Two Pass states that loop to each other used to run until
+/// the 25,000-event quota.
+#[test]
+fn a_definition_synth_refuses_is_refused_with_every_problem_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, definition: Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, definition.to_string()).unwrap();
+        path
+    };
+    let looping = write(
+        "loop.json",
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}),
+    );
+    let started = Instant::now();
+    let output = run_definition(&looping);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no terminal state"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing ran");
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    let two = write(
+        "two.json",
+        json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "Nowhere"}, "B": {"Type": "Succeed"}}}),
+    );
+    let output = run_definition(&two);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("state `A`") && l.contains("`Nowhere`")),
+        "{stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("state `B`") && l.contains("cannot be reached")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "nothing ran");
 }
 
 /// deploy.toml with `[chunking] max_keys` set to `max_keys` (and any other `edit`), and the

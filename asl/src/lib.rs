@@ -2,29 +2,39 @@
 //!
 //! - [`state`]: the untyped model of a state machine and its states, rendered to and parsed from
 //!   JSON by serde (`render`, `parse`).
-//! - [`path`]: paths into a state's input (`ReferencePath`, `$...`) and the context object
+//! - [`path`](mod@path): paths into a state's input (`ReferencePath`, `$...`) and the context object
 //!   (`ContextPath`, `$$...`), distinct types.
+//!   `JsonPath` is the wider path AWS allows where a value is only read (`$.items[*]`, filters).
 //! - [`payload`]: payload templates (`Parameters`, `ItemSelector`, `ResultSelector`).
+//! - [`upgrade`](mod@upgrade): the deprecated Map shapes AWS still runs (`Iterator`, `Parameters`) rewritten
+//!   to the current ones, on the JSON before parsing.
+//! - [`eval`]: what paths, payload templates, intrinsic functions and Choice conditions give on
+//!   a state's input, as AWS evaluates them.
 //! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
 //!   Map whose item and processor input are types (`path!`, `field!`, `selector!`, `record!`).
 //!
 //! Invariant: `asl` does no I/O and knows nothing of this pipeline, of the Lambda contract or of
 //! AWS accounts; the pipeline writes its machine with it.
 
+pub mod eval;
 pub mod mermaid;
 pub mod path;
 pub mod payload;
 pub mod state;
 pub mod typed;
+pub mod upgrade;
 pub mod validate;
 
-pub use path::{ContextPath, ContextValue, PathError, ReferencePath, SchemaRoot, Segment};
+pub use path::{
+    ContextPath, ContextValue, DataPath, JsonPath, PathError, ReferencePath, SchemaRoot, Segment,
+};
 pub use payload::{PayloadTemplate, PayloadValue};
 pub use state::*;
 pub use typed::{
     BatchLimits, FromContext, ItemBatch, MapItem, PayloadSafe, Processor, Record, S3ItemsObject,
     Scope, Selector, StateInput, Value, context, distributed_map_over, map_over,
 };
+pub use upgrade::upgrade;
 
 /// The definition as committed: pretty JSON indented by two spaces, keys in the model's fixed
 /// order, one trailing newline. The same machine always renders to the same bytes.
@@ -61,7 +71,7 @@ mod tests {
             Transition::Next(name("Branch")),
         );
         task.comment = Some("calls a function".into());
-        task.input_path = Some(path("$.input"));
+        task.input_path = Some(path("$.input").into());
         task.parameters = Some(
             PayloadTemplate::new()
                 .with(
@@ -72,7 +82,7 @@ mod tests {
                 )
                 .with("Payload", PayloadValue::Path(ReferencePath::root())),
         );
-        task.timeout_seconds = Some(60);
+        task.timeout_seconds = Some(Limit::Fixed(60));
         task.result_selector =
             Some(PayloadTemplate::new().with("out", PayloadValue::Path(path("$.Payload"))));
         task.result_path = ResultPath::At(path("$.result"));
@@ -140,7 +150,7 @@ mod tests {
             },
             Transition::Next(name("Distributed")),
         );
-        each.items_path = Some(path("$.items"));
+        each.items_path = Some(path("$.items").into());
         each.item_selector = Some(
             PayloadTemplate::new()
                 .with(
@@ -249,7 +259,9 @@ mod tests {
             State::Fail(FailState {
                 comment: None,
                 error: Some("Pipeline.Failed".into()),
+                error_path: None,
                 cause: Some("a task failed".into()),
+                cause_path: None,
             }),
         );
         StateMachine {

@@ -15,8 +15,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::path::{PathError, ReferencePath};
-use super::payload::PayloadTemplate;
+use super::path::{DataPath, PathError, ReferencePath};
+use super::payload::{PayloadTemplate, PayloadValue};
 
 /// The states of a machine, a Map's processor or a Parallel branch, in the order they were added.
 pub type States = IndexMap<StateName, State>;
@@ -55,6 +55,12 @@ impl StateName {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for StateName {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }
@@ -345,20 +351,30 @@ pub struct TaskState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     pub resource: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_seconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heartbeat_seconds: Option<u32>,
+    /// How long the task may run (`States.Timeout` past it); AWS's default is 60 seconds for
+    /// an activity and unlimited otherwise.
+    #[serde(flatten, with = "timeout_seconds")]
+    pub timeout_seconds: Option<Limit<u32>>,
+    #[serde(flatten, with = "heartbeat_seconds")]
+    pub heartbeat_seconds: Option<Limit<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_selector: Option<PayloadTemplate>,
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -433,19 +449,28 @@ pub enum ExecutionType {
 }
 
 /// A Map: runs its processor once per item. Only `ItemProcessor` and `ItemSelector` exist here;
-/// the deprecated `Iterator` and Map `Parameters` cannot be written.
+/// the deprecated `Iterator` and Map `Parameters` cannot be written (a definition that has them
+/// is read through [`crate::upgrade()`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MapState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_path: Option<DataPath>,
     /// Distributed only: where the items are read from (an S3 object or listing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_reader: Option<ItemReader>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub items_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_selector: Option<PayloadTemplate>,
     /// Distributed only: groups items into batches.
@@ -471,8 +496,12 @@ pub struct MapState {
     pub result_selector: Option<PayloadTemplate>,
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -647,6 +676,8 @@ macro_rules! limit_field {
     };
 }
 
+limit_field!(timeout_seconds, "TimeoutSeconds");
+limit_field!(heartbeat_seconds, "HeartbeatSeconds");
 limit_field!(max_concurrency, "MaxConcurrency");
 limit_field!(tolerated_failure_percentage, "ToleratedFailurePercentage");
 limit_field!(tolerated_failure_count, "ToleratedFailureCount");
@@ -804,8 +835,12 @@ pub enum Transformation {
 pub struct ParallelState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
     pub branches: Vec<Branch>,
@@ -813,8 +848,12 @@ pub struct ParallelState {
     pub result_selector: Option<PayloadTemplate>,
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -829,13 +868,21 @@ pub struct ParallelState {
 pub struct ChoiceState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_path: Option<DataPath>,
     pub choices: Vec<ChoiceRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<StateName>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_path: Option<DataPath>,
 }
 
 /// A top-level Choice rule: a condition and where to go when it holds. Nested conditions (inside
@@ -1043,16 +1090,24 @@ impl<'de> Deserialize<'de> for ChoiceRule {
 pub struct PassState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_path: Option<DataPath>,
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -1072,12 +1127,20 @@ pub enum WaitFor {
 pub struct WaitState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_path: Option<DataPath>,
     #[serde(flatten)]
     pub wait_for: WaitFor,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_path: Option<DataPath>,
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -1088,10 +1151,18 @@ pub struct WaitState {
 pub struct SucceedState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_path: Option<ReferencePath>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_path: Option<ReferencePath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub input_path: Option<DataPath>,
+    #[serde(
+        default,
+        deserialize_with = "DataPath::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub output_path: Option<DataPath>,
 }
 
 /// A Fail: ends the execution as failed with an error name and a cause.
@@ -1102,6 +1173,20 @@ pub struct FailState {
     pub comment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The error name read at run time: a path or an intrinsic function.
+    #[serde(
+        default,
+        with = "crate::payload::expression",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub error_path: Option<PayloadValue>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// The cause read at run time: a path or an intrinsic function.
+    #[serde(
+        default,
+        with = "crate::payload::expression",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cause_path: Option<PayloadValue>,
 }

@@ -594,7 +594,7 @@ impl<In, Item, Sel, Mode> MapSelecting<In, Item, Sel, Mode> {
     {
         let mut map = MapState::inline(processor.into_branch(), transition);
         match self.items {
-            Items::Path(path) => map.items_path = Some(path),
+            Items::Path(path) => map.items_path = Some(path.into()),
             Items::Reader(reader) => {
                 map.item_reader = Some(reader);
                 map.item_processor.processor_config = Some(ProcessorConfig {

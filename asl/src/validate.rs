@@ -21,7 +21,7 @@ use std::fmt;
 
 use serde_json::Value as Json;
 
-use super::path::{ContextPath, ReferencePath, Segment};
+use super::path::{ContextPath, ContextValue, DataPath, ReferencePath, Segment};
 use super::payload::PayloadTemplate;
 use super::state::{
     Catcher, ChoiceState, Condition, CsvHeaderLocation, ErrorName, ItemBatcher, ItemReader, Limit,
@@ -220,7 +220,7 @@ impl Checker {
             self.resolves(label, &field, path);
         }
         for (field, path) in context_paths(state) {
-            if path.value().is_map_item() && field != "ItemSelector" {
+            if path.value().is_some_and(ContextValue::is_map_item) && field != "ItemSelector" {
                 self.error(
                     Some(label),
                     format!("{field} reads `{path}`, which exists only in a Map's ItemSelector"),
@@ -630,9 +630,15 @@ fn reference_paths<'a>(state: &'a State) -> Vec<(String, &'a ReferencePath)> {
     };
     let templates: Vec<(&str, Option<&'a PayloadTemplate>)> = match state {
         State::Task(task) => {
-            add("InputPath", task.input_path.as_ref());
+            add(
+                "InputPath",
+                task.input_path.as_ref().and_then(DataPath::reference),
+            );
             add("ResultPath", result_path(&task.result_path));
-            add("OutputPath", task.output_path.as_ref());
+            add(
+                "OutputPath",
+                task.output_path.as_ref().and_then(DataPath::reference),
+            );
             vec![
                 ("Parameters", task.parameters.as_ref()),
                 ("ResultSelector", task.result_selector.as_ref()),
@@ -644,12 +650,18 @@ fn reference_paths<'a>(state: &'a State) -> Vec<(String, &'a ReferencePath)> {
                 .as_ref()
                 .and_then(|r| r.reader_config.as_ref());
             let batcher = map.item_batcher.as_ref();
-            add("InputPath", map.input_path.as_ref());
+            add(
+                "InputPath",
+                map.input_path.as_ref().and_then(DataPath::reference),
+            );
             add(
                 "ItemReader.ReaderConfig.MaxItemsPath",
                 reader_config.and_then(|c| c.max_items.as_ref()?.path()),
             );
-            add("ItemsPath", map.items_path.as_ref());
+            add(
+                "ItemsPath",
+                map.items_path.as_ref().and_then(DataPath::reference),
+            );
             add(
                 "ItemBatcher.MaxItemsPerBatchPath",
                 batcher.and_then(|b| b.max_items_per_batch.as_ref()?.path()),
@@ -673,43 +685,76 @@ fn reference_paths<'a>(state: &'a State) -> Vec<(String, &'a ReferencePath)> {
                 map.tolerated_failure_count.as_ref().and_then(Limit::path),
             );
             add("ResultPath", result_path(&map.result_path));
-            add("OutputPath", map.output_path.as_ref());
+            add(
+                "OutputPath",
+                map.output_path.as_ref().and_then(DataPath::reference),
+            );
             map_templates(map)
         }
         State::Parallel(parallel) => {
-            add("InputPath", parallel.input_path.as_ref());
+            add(
+                "InputPath",
+                parallel.input_path.as_ref().and_then(DataPath::reference),
+            );
             add("ResultPath", result_path(&parallel.result_path));
-            add("OutputPath", parallel.output_path.as_ref());
+            add(
+                "OutputPath",
+                parallel.output_path.as_ref().and_then(DataPath::reference),
+            );
             vec![
                 ("Parameters", parallel.parameters.as_ref()),
                 ("ResultSelector", parallel.result_selector.as_ref()),
             ]
         }
         State::Pass(pass) => {
-            add("InputPath", pass.input_path.as_ref());
+            add(
+                "InputPath",
+                pass.input_path.as_ref().and_then(DataPath::reference),
+            );
             add("ResultPath", result_path(&pass.result_path));
-            add("OutputPath", pass.output_path.as_ref());
+            add(
+                "OutputPath",
+                pass.output_path.as_ref().and_then(DataPath::reference),
+            );
             vec![("Parameters", pass.parameters.as_ref())]
         }
         State::Wait(wait) => {
-            add("InputPath", wait.input_path.as_ref());
-            add("OutputPath", wait.output_path.as_ref());
+            add(
+                "InputPath",
+                wait.input_path.as_ref().and_then(DataPath::reference),
+            );
+            add(
+                "OutputPath",
+                wait.output_path.as_ref().and_then(DataPath::reference),
+            );
             if let WaitFor::SecondsPath(path) | WaitFor::TimestampPath(path) = &wait.wait_for {
                 add("Wait", Some(path));
             }
             Vec::new()
         }
         State::Choice(choice) => {
-            add("InputPath", choice.input_path.as_ref());
-            add("OutputPath", choice.output_path.as_ref());
+            add(
+                "InputPath",
+                choice.input_path.as_ref().and_then(DataPath::reference),
+            );
+            add(
+                "OutputPath",
+                choice.output_path.as_ref().and_then(DataPath::reference),
+            );
             for rule in &choice.choices {
                 condition_paths(&rule.condition, &mut add);
             }
             Vec::new()
         }
         State::Succeed(succeed) => {
-            add("InputPath", succeed.input_path.as_ref());
-            add("OutputPath", succeed.output_path.as_ref());
+            add(
+                "InputPath",
+                succeed.input_path.as_ref().and_then(DataPath::reference),
+            );
+            add(
+                "OutputPath",
+                succeed.output_path.as_ref().and_then(DataPath::reference),
+            );
             Vec::new()
         }
         State::Fail(_) => Vec::new(),
@@ -1121,7 +1166,7 @@ mod tests {
     fn typed_paths_must_resolve_in_their_schema() {
         let mut map = inline_map(vec![("Each", pass(Transition::End))], Transition::End);
         map.result_path = ResultPath::Discard;
-        map.items_path = Some(typed("$.chunkIds"));
+        map.items_path = Some(typed("$.chunkIds").into());
         map.item_selector = Some(
             PayloadTemplate::new()
                 .with("ok", PayloadValue::Path(typed("$.nested.value")))
@@ -1537,7 +1582,7 @@ mod tests {
     #[test]
     fn items_path_beside_an_item_reader_is_a_warning() {
         let mut map = distributed_map();
-        map.items_path = Some(ReferencePath::parse("$.ids").unwrap());
+        map.items_path = Some(ReferencePath::parse("$.ids").unwrap().into());
         let report = validate(&with_map(map));
         assert!(report.is_ok(), "{report:?}");
         assert_eq!(report.warnings.len(), 1, "{report:?}");

@@ -80,7 +80,7 @@ where
 {
     let input = StateInput::<H::Input>::new();
     let mut task = invoke::<H, _>(function, input.input(Path::root()), Transition::End);
-    task.output_path = Some(payload_only::<H::Output>());
+    task.output_path = Some(payload_only::<H::Output>().into());
     let name = StateName::new(H::STATE_NAME).expect("handler state names are 1 to 80 characters");
     let mut states = States::new();
     states.insert(name.clone(), State::Task(task));

@@ -263,7 +263,9 @@ fn fail(error: &str, cause: &str) -> State {
     State::Fail(FailState {
         comment: None,
         error: Some(error.into()),
+        error_path: None,
         cause: Some(cause.into()),
+        cause_path: None,
     })
 }
 

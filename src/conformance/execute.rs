@@ -1,5 +1,5 @@
 //! The command's one seam with the runner: [`run_case`] runs one case as the runner would run a
-//! definition (its own reading of ASL, the engine on virtual time, the stub functions, a private
+//! definition (`runner::load` into the `asl` model, the engine on virtual time, the stub functions, a private
 //! local directory standing in for S3) and returns how it ended, or that the runner refuses a
 //! feature the case uses.
 
@@ -9,9 +9,9 @@ use serde_json::Value;
 
 use super::case::{Case, Outcome, Status};
 use super::replay::Replay;
-use crate::runner::definition::{DefinitionError, StateMachineDef};
 use crate::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
 use crate::runner::lambda::Functions;
+use crate::runner::load::{self, DefinitionError};
 
 /// The account and Region every recorded case ran in.
 const ACCOUNT: &str = "111111111111";
@@ -30,7 +30,7 @@ pub enum CaseRun {
 
 /// Runs `case` in the runner, in a private temporary directory removed afterwards.
 pub async fn run_case(case: &Case) -> anyhow::Result<CaseRun> {
-    let machine = match StateMachineDef::from_json(&case.definition) {
+    let machine = match load::from_json(&case.definition) {
         Ok(machine) => machine,
         Err(DefinitionError::Unsupported { feature, .. }) => {
             return Ok(CaseRun::Unsupported(feature));

@@ -1,4 +1,6 @@
-//! The interpreter: runs a [`StateMachineDef`] the way Step Functions does, on virtual time.
+//! The interpreter: runs an [`asl::StateMachine`] the way Step Functions does, on virtual time.
+//! Paths, payload templates, intrinsic functions and Choice conditions are evaluated by
+//! [`asl::eval`]; this module moves the data between states and keeps time and quotas.
 //!
 //! Data moves InputPath -> Parameters -> task -> ResultSelector -> ResultPath -> OutputPath.
 //! Retry delays and Wait states advance a virtual clock instead of sleeping; Map iterations run
@@ -23,14 +25,17 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::definition::{
-    Catcher, ChoiceDef, FailDef, Flow, JitterStrategy, LAMBDA_INVOKE, MapDef, NullablePath,
-    ParallelDef, PassDef, Retrier, StateDef, StateMachineDef, TaskDef, WaitDef,
+use asl::eval::random::splitmix64;
+use asl::eval::{self, EvalError, Sources};
+use asl::{
+    Branch, Catcher, ChoiceState, DataPath, ErrorName, FailState, JitterStrategy, Limit, MapState,
+    ParallelState, PassState, PayloadTemplate, PayloadValue, ReferencePath, ResultPath, Retrier,
+    State, StateMachine, StateName, States, TaskState, Transition, WaitFor, WaitState,
 };
+
 use super::lambda::{Functions, InvokeError, TOO_MANY_REQUESTS, json_len};
+use super::load::LAMBDA_INVOKE;
 use super::map_run::MapRunSummary;
-use super::path::JsonPath;
-use super::template::{self, TemplateError};
 
 mod distributed;
 
@@ -104,10 +109,10 @@ impl StateError {
     }
 
     /// Whether an `ErrorEquals` list matches this error.
-    fn matched_by(&self, names: &[String]) -> bool {
+    fn matched_by(&self, names: &[ErrorName]) -> bool {
         !self.is_terminal()
-            && names.iter().any(|name| {
-                name == &self.error
+            && names.iter().map(ErrorName::as_str).any(|name| {
+                name == self.error
                     || name == "States.ALL"
                     || (name == "States.TaskFailed"
                         && self.from_task
@@ -116,12 +121,12 @@ impl StateError {
     }
 }
 
-impl From<TemplateError> for StateError {
+impl From<EvalError> for StateError {
     /// A path that selects nothing and an intrinsic function that fails are both `States.Runtime`
     /// (AWS reserves `States.IntrinsicFailure`).
-    fn from(err: TemplateError) -> Self {
+    fn from(err: EvalError) -> Self {
         match err {
-            TemplateError::Runtime(cause) | TemplateError::Intrinsic(cause) => Self::runtime(cause),
+            EvalError::Runtime(cause) | EvalError::Intrinsic(cause) => Self::runtime(cause),
         }
     }
 }
@@ -263,11 +268,7 @@ impl Engine {
         &self.functions
     }
 
-    pub async fn execute(
-        &self,
-        machine: &StateMachineDef,
-        spec: &ExecutionSpec,
-    ) -> ExecutionOutcome {
+    pub async fn execute(&self, machine: &StateMachine, spec: &ExecutionSpec) -> ExecutionOutcome {
         let started = Utc::now();
         let run = Run {
             engine: self,
@@ -299,7 +300,12 @@ impl Engine {
         };
         let mut clock = Duration::ZERO;
         let result = run
-            .run_execution(frame, machine, spec.input.clone(), &mut clock)
+            .run_execution(
+                frame,
+                Machine::from(machine),
+                spec.input.clone(),
+                &mut clock,
+            )
             .await;
         let (status, output, error) = match result {
             Ok(output) => (ExecutionStatus::Succeeded, Some(output), None),
@@ -307,7 +313,7 @@ impl Engine {
                 let status = if error.error == "States.Timeout"
                     && machine
                         .timeout_seconds
-                        .is_some_and(|t| clock >= Duration::from_secs(t))
+                        .is_some_and(|t| clock >= Duration::from_secs(t.into()))
                 {
                     ExecutionStatus::TimedOut
                 } else {
@@ -519,8 +525,13 @@ impl<'e> Run<'e> {
 
     /// Expands a payload template; a sync function so the lazily built context never lives across
     /// an await.
-    fn expand(&self, template: &Value, input: &Value, at: At<'_>) -> Result<Value, StateError> {
-        self.in_scope(input, at, |scope| template::expand(template, scope))
+    fn expand(
+        &self,
+        template: &PayloadTemplate,
+        input: &Value,
+        at: At<'_>,
+    ) -> Result<Value, StateError> {
+        self.in_scope(input, at, |sources| eval::expand(template, sources))
     }
 
     /// Runs `evaluate` with `$` as `input`, `$$` as the context object at `at`, and the run's
@@ -529,16 +540,14 @@ impl<'e> Run<'e> {
         &self,
         input: &Value,
         at: At<'_>,
-        evaluate: impl FnOnce(&template::Scope<'_>) -> Result<T, TemplateError>,
+        evaluate: impl FnOnce(&Sources<'_>) -> Result<T, EvalError>,
     ) -> Result<T, StateError> {
         let build = || self.context(at);
         let draw = || {
             let draw = self.random_draws.fetch_add(1, Ordering::Relaxed);
             splitmix64(self.random_seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15))
         };
-        Ok(evaluate(
-            &template::Scope::new(input, &build).random(&draw),
-        )?)
+        Ok(evaluate(&Sources::new(input, &build).random(&draw))?)
     }
 
     /// One execution from start to end: ExecutionStarted, its input against the quota, its
@@ -546,7 +555,7 @@ impl<'e> Run<'e> {
     async fn run_execution(
         &self,
         frame: Frame<'_>,
-        machine: &StateMachineDef,
+        machine: Machine<'_>,
         input: Value,
         clock: &mut Duration,
     ) -> Result<Value, StateError> {
@@ -573,14 +582,14 @@ impl<'e> Run<'e> {
     fn run_machine<'a>(
         &'a self,
         frame: Frame<'a>,
-        machine: &'a StateMachineDef,
+        machine: Machine<'a>,
         input: Value,
         clock: &'a mut Duration,
     ) -> BoxFuture<'a, Result<Value, StateError>> {
         Box::pin(async move {
             let deadline = machine
                 .timeout_seconds
-                .map(|t| *clock + Duration::from_secs(t));
+                .map(|t| *clock + Duration::from_secs(t.into()));
             let mut current = machine.start_at.as_str();
             let mut input = input;
             loop {
@@ -588,6 +597,7 @@ impl<'e> Run<'e> {
                     .states
                     .get_key_value(current)
                     .expect("targets checked when the definition was loaded");
+                let name = name.as_str();
                 let step = self.run_state(frame, name, state, input, clock).await?;
                 if deadline.is_some_and(|d| *clock > d) {
                     return Err(StateError::new(
@@ -614,26 +624,26 @@ impl<'e> Run<'e> {
         &self,
         frame: Frame<'_>,
         name: &str,
-        state: &StateDef,
+        state: &State,
         raw_input: Value,
         clock: &mut Duration,
     ) -> Result<Step, StateError> {
         frame.history.add(1)?; // *StateEntered
         self.record(name, Measured::Input, &raw_input)?;
         let step = match state {
-            StateDef::Task(_) | StateDef::Map(_) | StateDef::Parallel(_) => {
+            State::Task(_) | State::Map(_) | State::Parallel(_) => {
                 let work = Retryable::of(state).expect("Task, Map and Parallel can retry");
                 self.run_with_retries(frame, name, work, raw_input, clock)
                     .await?
             }
-            StateDef::Pass(p) => self.pass(frame.at(name, *clock), p, raw_input)?,
-            StateDef::Choice(c) => choice(c, raw_input)?,
-            StateDef::Wait(w) => self.wait(frame, name, w, raw_input, clock)?,
-            StateDef::Succeed(s) => {
-                let effective = input_path(&s.input_path, &raw_input)?;
-                Step::End(output_path(&s.output_path, effective)?)
+            State::Pass(p) => self.pass(frame.at(name, *clock), p, raw_input)?,
+            State::Choice(c) => choice(c, raw_input)?,
+            State::Wait(w) => self.wait(frame, name, w, raw_input, clock)?,
+            State::Succeed(s) => {
+                let effective = input_path(s.input_path.as_ref(), &raw_input)?;
+                Step::End(output_path(s.output_path.as_ref(), effective)?)
             }
-            StateDef::Fail(f) => return Err(self.fail(frame.at(name, *clock), f, &raw_input)),
+            State::Fail(f) => return Err(self.fail(frame.at(name, *clock), f, &raw_input)),
         };
         let output = match &step {
             Step::Next(_, output) | Step::End(output) => output,
@@ -646,20 +656,21 @@ impl<'e> Run<'e> {
     /// The error a Fail state raises: Error and Cause as written, or their ErrorPath and
     /// CausePath evaluated (a path or an intrinsic function; a value that is not a string is
     /// its JSON text).
-    fn fail(&self, at: At<'_>, f: &FailDef, raw_input: &Value) -> StateError {
-        let pick =
-            |field: &str, literal: &Option<String>, expr: &Option<String>| match (literal, expr) {
-                (Some(literal), _) => Ok(literal.clone()),
-                (None, Some(expr)) => self
-                    .in_scope(raw_input, at, |scope| {
-                        template::evaluate(field, expr, scope)
-                    })
-                    .map(|value| match value {
-                        Value::String(text) => text,
-                        other => other.to_string(),
-                    }),
-                (None, None) => Ok(String::new()),
-            };
+    fn fail(&self, at: At<'_>, f: &FailState, raw_input: &Value) -> StateError {
+        let pick = |field: &str, literal: &Option<String>, expr: &Option<PayloadValue>| match (
+            literal, expr,
+        ) {
+            (Some(literal), _) => Ok(literal.clone()),
+            (None, Some(expr)) => self
+                .in_scope(raw_input, at, |sources| {
+                    eval::evaluate(field, expr, sources)
+                })
+                .map(|value| match value {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                }),
+            (None, None) => Ok(String::new()),
+        };
         let error = pick("ErrorPath", &f.error, &f.error_path);
         let cause = pick("CausePath", &f.cause, &f.cause_path);
         match (error, cause) {
@@ -668,15 +679,15 @@ impl<'e> Run<'e> {
         }
     }
 
-    fn pass(&self, at: At<'_>, p: &PassDef, raw_input: Value) -> Result<Step, StateError> {
-        let effective = input_path(&p.flow.input_path, &raw_input)?;
+    fn pass(&self, at: At<'_>, p: &PassState, raw_input: Value) -> Result<Step, StateError> {
+        let effective = input_path(p.input_path.as_ref(), &raw_input)?;
         let result = match (&p.parameters, &p.result) {
             (Some(params), _) => self.expand(params, &effective, at)?,
             (None, Some(result)) => result.clone(),
             (None, None) => effective,
         };
         let output = result_path(&p.result_path, raw_input, result)?;
-        next(&p.flow, output_path(&p.flow.output_path, output)?)
+        next(&p.transition, output_path(p.output_path.as_ref(), output)?)
     }
 
     /// A Wait: Seconds, SecondsPath (a non-negative integer), Timestamp or TimestampPath (see
@@ -686,11 +697,11 @@ impl<'e> Run<'e> {
         &self,
         frame: Frame<'_>,
         name: &str,
-        w: &WaitDef,
+        w: &WaitState,
         raw_input: Value,
         clock: &mut Duration,
     ) -> Result<Step, StateError> {
-        let effective = input_path(&w.flow.input_path, &raw_input)?;
+        let effective = input_path(w.input_path.as_ref(), &raw_input)?;
         let entered_event = frame.history.events();
         let fails = |cause: String| StateError::runtime_in(name, entered_event, cause);
         let shown = |value: &Value| match value {
@@ -706,45 +717,48 @@ impl<'e> Run<'e> {
             let now = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
             Ok::<_, StateError>((at.with_timezone(&Utc) - now).num_seconds().max(0))
         };
-        let seconds = if let Some(seconds) = w.seconds {
-            i64::try_from(seconds).unwrap_or(i64::MAX)
-        } else if let Some(path) = &w.seconds_path {
-            let value = path.select(&effective).ok_or_else(|| {
-                fails(format!(
-                    "The SecondsPath parameter does not reference an input value: {path}"
-                ))
-            })?;
-            match value.as_i64() {
-                Some(seconds) if seconds >= 0 => seconds,
-                Some(_) => {
-                    return Err(fails(format!(
-                        "The SecondsPath parameter references a negative value: {path} == {}",
-                        shown(&value)
-                    )));
-                }
-                None => {
-                    return Err(fails(format!(
-                        "The SecondsPath parameter cannot be parsed as a long value: {path} == {}",
-                        shown(&value)
-                    )));
+        let seconds = match &w.wait_for {
+            WaitFor::Seconds(seconds) => i64::from(*seconds),
+            WaitFor::SecondsPath(path) => {
+                let value = path.read(&effective).cloned().ok_or_else(|| {
+                    fails(format!(
+                        "The SecondsPath parameter does not reference an input value: {path}"
+                    ))
+                })?;
+                match value.as_i64() {
+                    Some(seconds) if seconds >= 0 => seconds,
+                    Some(_) => {
+                        return Err(fails(format!(
+                            "The SecondsPath parameter references a negative value: {path} == {}",
+                            shown(&value)
+                        )));
+                    }
+                    None => {
+                        return Err(fails(format!(
+                            "The SecondsPath parameter cannot be parsed as a long value: {path} == {}",
+                            shown(&value)
+                        )));
+                    }
                 }
             }
-        } else if let Some(timestamp) = &w.timestamp {
-            until("Timestamp", timestamp, timestamp)?
-        } else {
-            let path = w.timestamp_path.as_ref().expect("checked when loaded");
-            let value = path.select(&effective).ok_or_else(|| {
-                fails(format!(
-                    "The TimestampPath parameter does not reference an input value: {path}"
-                ))
-            })?;
-            until("TimestampPath", path.as_str(), &shown(&value))?
+            WaitFor::Timestamp(timestamp) => until("Timestamp", timestamp, timestamp)?,
+            WaitFor::TimestampPath(path) => {
+                let value = path.read(&effective).ok_or_else(|| {
+                    fails(format!(
+                        "The TimestampPath parameter does not reference an input value: {path}"
+                    ))
+                })?;
+                until("TimestampPath", &path.to_string(), &shown(value))?
+            }
         };
         if seconds > MAX_WAIT_SECONDS {
             return Err(fails("Wait state delay is too long.".into()));
         }
         *clock += Duration::from_secs(seconds.unsigned_abs());
-        next(&w.flow, output_path(&w.flow.output_path, effective)?)
+        next(
+            &w.transition,
+            output_path(w.output_path.as_ref(), effective)?,
+        )
     }
 
     async fn run_with_retries(
@@ -757,13 +771,15 @@ impl<'e> Run<'e> {
     ) -> Result<Step, StateError> {
         let Retryable {
             work,
-            flow,
+            transition,
+            input_path: input_path_,
+            output_path: output_path_,
             retriers,
             catchers,
             result_selector,
             result_path: result_path_,
         } = retryable;
-        let effective = input_path(&flow.input_path, &raw_input)?;
+        let effective = input_path(input_path_, &raw_input)?;
         let mut attempts = vec![0u32; retriers.len()];
         let mut retry_count = 0u32;
         let outcome = loop {
@@ -793,7 +809,7 @@ impl<'e> Run<'e> {
                 break Err(error);
             };
             let retrier = &retriers[at];
-            if attempts[at] >= retrier.max_attempts {
+            if attempts[at] >= retrier.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS) {
                 break Err(error);
             }
             self.handled(name, &error, "retried");
@@ -819,7 +835,7 @@ impl<'e> Run<'e> {
                     None => result,
                 };
                 let output = result_path(result_path_, raw_input, selected)?;
-                next(flow, output_path(&flow.output_path, output)?)
+                next(transition, output_path(output_path_, output)?)
             }
             Err(error) => {
                 let catcher = catchers.iter().find(|c| error.matched_by(&c.error_equals));
@@ -827,7 +843,7 @@ impl<'e> Run<'e> {
                     Some(catcher) => {
                         self.handled(name, &error, "caught");
                         let output = result_path(&catcher.result_path, raw_input, json!(error))?;
-                        Ok(Step::Next(catcher.next.clone(), output))
+                        Ok(Step::Next(catcher.next.to_string(), output))
                     }
                     None => Err(error),
                 }
@@ -846,8 +862,9 @@ impl<'e> Run<'e> {
         attempt: u32,
         retry_count: u32,
     ) -> Duration {
-        let mut seconds =
-            retrier.interval_seconds as f64 * retrier.backoff_rate.powi(attempt as i32);
+        let interval = retrier.interval_seconds.unwrap_or(DEFAULT_INTERVAL_SECONDS);
+        let backoff = retrier.backoff_rate.unwrap_or(DEFAULT_BACKOFF_RATE);
+        let mut seconds = f64::from(interval) * backoff.powi(attempt as i32);
         if let Some(max) = retrier.max_delay_seconds {
             seconds = seconds.min(max as f64);
         }
@@ -863,11 +880,20 @@ impl<'e> Run<'e> {
         &self,
         frame: Frame<'_>,
         name: &str,
-        t: &TaskDef,
+        t: &TaskState,
         effective: &Value,
         clock: &mut Duration,
         retry_count: u32,
     ) -> Result<Value, StateError> {
+        // HeartbeatSeconds(Path) is modelled but has nothing to act on here: AWS applies it to
+        // activities and callback tasks, and a Lambda invocation sends no heartbeats.
+        let timeout = match &t.timeout_seconds {
+            None => None,
+            Some(Limit::Fixed(seconds)) => Some(u64::from(*seconds)),
+            Some(Limit::Path(path)) => {
+                Some(positive_seconds("TimeoutSecondsPath", path, effective)?)
+            }
+        };
         let request = match &t.parameters {
             Some(params) => self.expand(
                 params,
@@ -920,7 +946,7 @@ impl<'e> Run<'e> {
             InvocationTime::Fixed(fixed) => fixed,
         };
         *clock += took;
-        if let Some(timeout) = t.timeout_seconds
+        if let Some(timeout) = timeout
             && took > Duration::from_secs(timeout)
         {
             return Err(StateError::task(
@@ -960,7 +986,7 @@ impl<'e> Run<'e> {
         &self,
         frame: Frame<'_>,
         name: &str,
-        m: &MapDef,
+        m: &MapState,
         effective: &Value,
         clock: &mut Duration,
         retry_count: u32,
@@ -970,17 +996,20 @@ impl<'e> Run<'e> {
                 .distributed_map(frame, name, m, effective, clock, retry_count)
                 .await;
         }
+        let max_concurrency = max_concurrency(m, effective)?;
         let items = items_at(m, name, effective)?;
         frame.history.add(2)?; // MapStateStarted, MapStateSucceeded/Failed
         self.observer().map_started(name, items.len());
-        let concurrency = match m.max_concurrency {
-            None | Some(0) => INLINE_MAP_MAX_CONCURRENCY,
-            Some(n) => (n as usize).min(INLINE_MAP_MAX_CONCURRENCY),
+        let concurrency = match max_concurrency {
+            0 => INLINE_MAP_MAX_CONCURRENCY,
+            n => usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(INLINE_MAP_MAX_CONCURRENCY),
         };
         // Virtual time: each slot is free from some instant; an iteration starts at the earliest.
         let slots = Mutex::new(BinaryHeap::from(vec![Reverse(*clock); concurrency]));
         let at = frame.at_attempt(name, *clock, retry_count);
-        let processor = m.processor();
+        let processor = Machine::from(&m.item_processor.branch);
         let mut inputs = Vec::with_capacity(items.len());
         for (index, value) in items.iter().enumerate() {
             inputs.push(self.select_item(m, effective, at, index, value)?);
@@ -1032,13 +1061,13 @@ impl<'e> Run<'e> {
     /// `$$.Map.Item`, or the item itself.
     fn select_item(
         &self,
-        m: &MapDef,
+        m: &MapState,
         effective: &Value,
         at: At<'_>,
         index: usize,
         value: &Value,
     ) -> Result<Value, StateError> {
-        match m.selector() {
+        match &m.item_selector {
             Some(selector) => {
                 let item = Some(MapItem { index, value });
                 self.expand(selector, effective, At { item, ..at })
@@ -1051,7 +1080,7 @@ impl<'e> Run<'e> {
         &self,
         frame: Frame<'_>,
         name: &str,
-        p: &ParallelDef,
+        p: &ParallelState,
         effective: &Value,
         clock: &mut Duration,
         retry_count: u32,
@@ -1071,7 +1100,7 @@ impl<'e> Run<'e> {
             async move {
                 let mut branch_clock = start;
                 let output = self
-                    .run_machine(frame, branch, input, &mut branch_clock)
+                    .run_machine(frame, Machine::from(branch), input, &mut branch_clock)
                     .await?;
                 Ok::<_, StateError>((output, branch_clock))
             }
@@ -1101,30 +1130,34 @@ enum Measured {
 /// The work of a state that can Retry and Catch.
 #[derive(Clone, Copy)]
 enum Work<'d> {
-    Task(&'d TaskDef),
-    Map(&'d MapDef),
-    Parallel(&'d ParallelDef),
+    Task(&'d TaskState),
+    Map(&'d MapState),
+    Parallel(&'d ParallelState),
 }
 
 /// A state that can Retry and Catch, with what it does with its result.
 struct Retryable<'d> {
     work: Work<'d>,
-    flow: &'d Flow,
+    transition: &'d Transition,
+    input_path: Option<&'d DataPath>,
+    output_path: Option<&'d DataPath>,
     retriers: &'d [Retrier],
     catchers: &'d [Catcher],
-    result_selector: Option<&'d Value>,
-    result_path: &'d NullablePath,
+    result_selector: Option<&'d PayloadTemplate>,
+    result_path: &'d ResultPath,
 }
 
 impl<'d> Retryable<'d> {
     /// A Task, Map or Parallel state (the others cannot retry).
-    fn of(state: &'d StateDef) -> Option<Self> {
+    fn of(state: &'d State) -> Option<Self> {
         // The three definitions name these fields alike.
         macro_rules! retryable {
             ($def:expr, $work:expr) => {
                 Self {
                     work: $work,
-                    flow: &$def.flow,
+                    transition: &$def.transition,
+                    input_path: $def.input_path.as_ref(),
+                    output_path: $def.output_path.as_ref(),
                     retriers: &$def.retry,
                     catchers: &$def.catch,
                     result_selector: $def.result_selector.as_ref(),
@@ -1133,32 +1166,92 @@ impl<'d> Retryable<'d> {
             };
         }
         Some(match state {
-            StateDef::Task(t) => retryable!(t, Work::Task(t)),
-            StateDef::Map(m) => retryable!(m, Work::Map(m)),
-            StateDef::Parallel(p) => retryable!(p, Work::Parallel(p)),
+            State::Task(t) => retryable!(t, Work::Task(t)),
+            State::Map(m) => retryable!(m, Work::Map(m)),
+            State::Parallel(p) => retryable!(p, Work::Parallel(p)),
             _ => return None,
         })
     }
 }
 
 /// The items a Map iterates: what its ItemsPath (default `$`) selects, which must be an array.
-fn items_at(m: &MapDef, name: &str, effective: &Value) -> Result<Vec<Value>, StateError> {
-    let items_path = m.items_path.clone().unwrap_or_else(JsonPath::root);
-    match items_path.select(effective) {
+fn items_at(m: &MapState, name: &str, effective: &Value) -> Result<Vec<Value>, StateError> {
+    let selected = match &m.items_path {
+        None | Some(DataPath::Null) => Some(effective.clone()),
+        Some(DataPath::Reference(path)) => path.read(effective).cloned(),
+        Some(DataPath::Select(path)) => path.select(effective),
+    };
+    match selected {
         Some(Value::Array(items)) => Ok(items),
         _ => Err(StateError::runtime(format!(
-            "the ItemsPath `{items_path}` of the Map `{name}` does not select an array"
+            "the ItemsPath `{}` of the Map `{name}` does not select an array",
+            m.items_path
+                .as_ref()
+                .map_or_else(|| "$".to_owned(), ToString::to_string)
         ))),
     }
 }
 
-/// splitmix64: a well-spread 64-bit value from `seed`.
-pub(super) fn splitmix64(seed: u64) -> u64 {
-    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// A Map's MaxConcurrency, written or read by its MaxConcurrencyPath (0: no limit of its own).
+fn max_concurrency(m: &MapState, effective: &Value) -> Result<u64, StateError> {
+    match &m.max_concurrency {
+        None => Ok(0),
+        Some(Limit::Fixed(n)) => Ok(u64::from(*n)),
+        Some(Limit::Path(path)) => distributed::non_negative_at("MaxConcurrency", path, effective),
+    }
 }
+
+/// A Task's TimeoutSecondsPath (or HeartbeatSecondsPath): a positive integer, else `States.Runtime`.
+fn positive_seconds(
+    field: &str,
+    path: &ReferencePath,
+    effective: &Value,
+) -> Result<u64, StateError> {
+    let value = path.read(effective).ok_or_else(|| {
+        StateError::runtime(format!(
+            "Invalid path '{path}' : The {field} field references an invalid value."
+        ))
+    })?;
+    value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+        StateError::runtime(format!(
+            "The {field} field refers to value \"{value}\" which is not a positive integer: {path}"
+        ))
+    })
+}
+
+/// A machine the engine runs: the execution's, a Map's processor or a Parallel branch.
+#[derive(Clone, Copy)]
+struct Machine<'m> {
+    start_at: &'m StateName,
+    states: &'m States,
+    /// Only a whole state machine has one.
+    timeout_seconds: Option<u32>,
+}
+
+impl<'m> From<&'m StateMachine> for Machine<'m> {
+    fn from(machine: &'m StateMachine) -> Self {
+        Self {
+            start_at: &machine.start_at,
+            states: &machine.states,
+            timeout_seconds: machine.timeout_seconds,
+        }
+    }
+}
+
+impl<'m> From<&'m Branch> for Machine<'m> {
+    fn from(branch: &'m Branch) -> Self {
+        Self {
+            start_at: &branch.start_at,
+            states: &branch.states,
+            timeout_seconds: None,
+        }
+    }
+}
+
+/// AWS's Retry defaults: IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0.
+const DEFAULT_INTERVAL_SECONDS: u32 = 1;
+const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+const DEFAULT_BACKOFF_RATE: f64 = 2.0;
 
 /// splitmix64 mapped to [0, 1).
 fn unit_interval(seed: u64) -> f64 {
@@ -1172,41 +1265,52 @@ fn fnv1a(seed: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
     })
 }
 
-fn next(flow: &Flow, output: Value) -> Result<Step, StateError> {
-    Ok(match &flow.next {
-        Some(next) => Step::Next(next.clone(), output),
-        None => Step::End(output),
+fn next(transition: &Transition, output: Value) -> Result<Step, StateError> {
+    Ok(match transition {
+        Transition::Next(next) => Step::Next(next.to_string(), output),
+        Transition::End => Step::End(output),
     })
 }
 
-/// InputPath: `null` gives `{}`, a path that selects nothing is `States.Runtime`.
-fn input_path(path: &NullablePath, raw: &Value) -> Result<Value, StateError> {
+/// InputPath: absent is `$`, `null` gives `{}`, a path that selects nothing is `States.Runtime`.
+fn input_path(path: Option<&DataPath>, raw: &Value) -> Result<Value, StateError> {
     select_or_runtime(path, raw, "InputPath")
 }
 
-fn output_path(path: &NullablePath, output: Value) -> Result<Value, StateError> {
-    if path.as_ref().is_some_and(|p| p.as_str() == "$") {
-        return Ok(output);
-    }
-    select_or_runtime(path, &output, "OutputPath")
-}
-
-fn select_or_runtime(path: &NullablePath, value: &Value, field: &str) -> Result<Value, StateError> {
+fn output_path(path: Option<&DataPath>, output: Value) -> Result<Value, StateError> {
     match path {
-        None => Ok(json!({})),
-        Some(path) => path.select(value).ok_or_else(|| {
-            StateError::runtime(format!(
-                "Invalid path '{path}' : The {field} references an invalid value."
-            ))
-        }),
+        None => Ok(output),
+        Some(DataPath::Reference(path)) if path.is_root() => Ok(output),
+        Some(path) => select_or_runtime(Some(path), &output, "OutputPath"),
     }
 }
 
-/// ResultPath: `null` keeps the input, `$` replaces it, a deeper path merges the result in.
-fn result_path(path: &NullablePath, raw_input: Value, result: Value) -> Result<Value, StateError> {
+fn select_or_runtime(
+    path: Option<&DataPath>,
+    value: &Value,
+    field: &str,
+) -> Result<Value, StateError> {
+    let selected = match path {
+        None => Some(value.clone()),
+        Some(DataPath::Null) => return Ok(json!({})),
+        Some(DataPath::Reference(path)) => path.read(value).cloned(),
+        Some(DataPath::Select(path)) => path.select(value),
+    };
+    selected.ok_or_else(|| {
+        StateError::runtime(format!(
+            "Invalid path '{}' : The {field} references an invalid value.",
+            path.expect("the root always selects")
+        ))
+    })
+}
+
+/// ResultPath: absent or `$` replaces the input, `null` keeps the input, a deeper path merges
+/// the result in.
+fn result_path(path: &ResultPath, raw_input: Value, result: Value) -> Result<Value, StateError> {
     match path {
-        None => Ok(raw_input),
-        Some(path) => {
+        ResultPath::Replace => Ok(result),
+        ResultPath::Discard => Ok(raw_input),
+        ResultPath::At(path) => {
             let mut output = raw_input;
             path.set(&mut output, result).map_err(|e| {
                 StateError::new(
@@ -1219,132 +1323,26 @@ fn result_path(path: &NullablePath, raw_input: Value, result: Value) -> Result<V
     }
 }
 
-fn choice(c: &ChoiceDef, raw_input: Value) -> Result<Step, StateError> {
-    let effective = input_path(&c.input_path, &raw_input)?;
+fn choice(c: &ChoiceState, raw_input: Value) -> Result<Step, StateError> {
+    let effective = input_path(c.input_path.as_ref(), &raw_input)?;
     for rule in &c.choices {
-        if rule_matches(rule, &effective)? {
-            let next = rule["Next"]
-                .as_str()
-                .expect("checked when loaded")
-                .to_owned();
-            return Ok(Step::Next(next, output_path(&c.output_path, effective)?));
+        if rule.condition.holds(&effective)? {
+            return Ok(Step::Next(
+                rule.next.as_str().to_owned(),
+                output_path(c.output_path.as_ref(), effective)?,
+            ));
         }
     }
     match &c.default {
         Some(default) => Ok(Step::Next(
-            default.clone(),
-            output_path(&c.output_path, effective)?,
+            default.to_string(),
+            output_path(c.output_path.as_ref(), effective)?,
         )),
         None => Err(StateError::new(
             "States.NoChoiceMatched",
             "No Choice rule matched and the Choice state has no Default.",
         )),
     }
-}
-
-/// Evaluates one Choice rule (And/Or/Not or a Variable comparison) against the state input.
-fn rule_matches(rule: &Value, input: &Value) -> Result<bool, StateError> {
-    let invalid = |why: String| StateError::runtime(format!("invalid Choice rule: {why}"));
-    if let Some(rules) = rule.get("And").and_then(Value::as_array) {
-        for r in rules {
-            if !rule_matches(r, input)? {
-                return Ok(false);
-            }
-        }
-        return Ok(true);
-    }
-    if let Some(rules) = rule.get("Or").and_then(Value::as_array) {
-        for r in rules {
-            if rule_matches(r, input)? {
-                return Ok(true);
-            }
-        }
-        return Ok(false);
-    }
-    if let Some(inner) = rule.get("Not") {
-        return Ok(!rule_matches(inner, input)?);
-    }
-    let variable = rule
-        .get("Variable")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid("a rule needs And, Or, Not or Variable".into()))?;
-    let path = JsonPath::parse(variable).map_err(|e| invalid(e.to_string()))?;
-    let (op, operand) = rule
-        .as_object()
-        .into_iter()
-        .flatten()
-        .find(|(k, _)| !matches!(k.as_str(), "Variable" | "Next" | "Comment"))
-        .ok_or_else(|| invalid(format!("the rule on `{variable}` has no comparison")))?;
-    let value = path.select(input);
-    if op == "IsPresent" {
-        return Ok(value.is_some() == (operand == &Value::Bool(true)));
-    }
-    let value = value.ok_or_else(|| {
-        StateError::runtime(format!(
-            "Invalid path '{variable}': The choice state's condition path references an invalid value."
-        ))
-    })?;
-    let expect = operand == &Value::Bool(true);
-    let timestamp = |v: &Value| {
-        v.as_str()
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-    };
-    match op.as_str() {
-        "IsNull" => return Ok(value.is_null() == expect),
-        "IsString" => return Ok(value.is_string() == expect),
-        "IsNumeric" => return Ok(value.is_number() == expect),
-        "IsBoolean" => return Ok(value.is_boolean() == expect),
-        "IsTimestamp" => return Ok(timestamp(&value).is_some() == expect),
-        _ => {}
-    }
-    let (base, operand) = match op.strip_suffix("Path") {
-        Some(base) => {
-            let other = operand
-                .as_str()
-                .ok_or_else(|| invalid(format!("`{op}` needs a path")))
-                .and_then(|p| JsonPath::parse(p).map_err(|e| invalid(e.to_string())))?;
-            let other = other.select(input).ok_or_else(|| {
-                StateError::runtime(format!(
-                    "Invalid path in `{op}`: it references an invalid value."
-                ))
-            })?;
-            (base, other)
-        }
-        None => (op.as_str(), operand.clone()),
-    };
-    use std::cmp::Ordering as O;
-    let compare = |family: &str| -> Option<O> {
-        match family {
-            "String" => Some(value.as_str()?.cmp(operand.as_str()?)),
-            "Numeric" => value.as_f64()?.partial_cmp(&operand.as_f64()?),
-            "Timestamp" => Some(timestamp(&value)?.cmp(&timestamp(&operand)?)),
-            _ => None,
-        }
-    };
-    if base == "BooleanEquals" {
-        return Ok(value.as_bool().is_some() && value == operand);
-    }
-    if base == "StringMatches" {
-        return Ok(match (value.as_str(), operand.as_str()) {
-            (Some(v), Some(pattern)) => glob_matches(pattern, v),
-            _ => false,
-        });
-    }
-    for family in ["String", "Numeric", "Timestamp"] {
-        if let Some(relation) = base.strip_prefix(family) {
-            let ordering = compare(family);
-            return Ok(match (relation, ordering) {
-                (_, None) => false,
-                ("Equals", Some(o)) => o == O::Equal,
-                ("LessThan", Some(o)) => o == O::Less,
-                ("GreaterThan", Some(o)) => o == O::Greater,
-                ("LessThanEquals", Some(o)) => o != O::Greater,
-                ("GreaterThanEquals", Some(o)) => o != O::Less,
-                _ => return Err(invalid(format!("unknown comparison `{op}`"))),
-            });
-        }
-    }
-    Err(invalid(format!("unknown comparison `{op}`")))
 }
 
 /// A Wait's timestamp as AWS reads it: RFC 3339 with an uppercase `T` between date and time and
@@ -1361,34 +1359,6 @@ fn wait_timestamp(text: &str) -> Option<DateTime<chrono::FixedOffset>> {
         return None;
     }
     DateTime::parse_from_rfc3339(text).ok()
-}
-
-/// `StringMatches`: `*` matches any run of characters, `\*` a literal star.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let mut parts: Vec<String> = vec![String::new()];
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => parts.last_mut().unwrap().extend(chars.next()),
-            '*' => parts.push(String::new()),
-            c => parts.last_mut().unwrap().push(c),
-        }
-    }
-    let (first, rest) = parts.split_first().expect("at least one part");
-    let Some(mut remaining) = text.strip_prefix(first.as_str()) else {
-        return false;
-    };
-    if rest.is_empty() {
-        return remaining.is_empty();
-    }
-    let (last, middle) = rest.split_last().expect("non-empty");
-    for part in middle {
-        match remaining.find(part.as_str()) {
-            Some(at) => remaining = &remaining[at + part.len()..],
-            None => return false,
-        }
-    }
-    remaining.ends_with(last.as_str())
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! writing their results (ResultWriter).
 //!
 //! Plain values in ([`ItemSource`], [`ItemLimit`], [`BatchLimits`], [`Tolerance`], a closure that
-//! runs one [`Child`]), JSON values out. The engine (`super::engine`) evaluates the definition's
-//! fields into these, so another definition model can drive this module unchanged.
+//! runs one [`Child`]), JSON values out. The engine (`super::engine`) evaluates the `asl` Map's
+//! fields into these; this module never sees the definition.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -21,7 +21,9 @@ use futures::StreamExt;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::engine::{ExecutionSpec, StateError, splitmix64};
+use asl::eval::random::pseudo_uuid;
+
+use super::engine::{ExecutionSpec, StateError};
 use super::lambda::json_len;
 
 /// A Distributed Map whose MaxConcurrency is 0 or absent runs up to this many children at once.
@@ -410,19 +412,6 @@ impl MapRunNames {
         let arn = format!("{}{name}", self.child_execution_prefix);
         (name, arn)
     }
-}
-
-/// A UUID-shaped (version 4 layout) id drawn from `seed`.
-pub(super) fn pseudo_uuid(seed: u64) -> String {
-    let (high, low) = (splitmix64(seed), splitmix64(seed ^ 0xD1B5_4A32_D192_ED03));
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        high >> 32,
-        (high >> 16) & 0xffff,
-        high & 0x0fff,
-        0x8000 | ((low >> 48) & 0x3fff),
-        low & 0xffff_ffff_ffff
-    )
 }
 
 /// One child execution to run.

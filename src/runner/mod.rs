@@ -1,29 +1,27 @@
 //! `run`: executes the committed definition locally with the real handlers, under AWS's limits.
 //!
-//! - [`definition`]: the runner's reading of ASL (wider than `asl`: it also reads the
-//!   deprecated shapes, so the seed's definitions can be shown to fail).
-//! - [`engine`]: the interpreter (virtual time, Retry/Catch, Map concurrency, AWS's quotas).
+//! - [`load`]: a definition's JSON to the `asl::StateMachine` the engine executes (the deprecated
+//!   shapes upgraded, synth's checks run, what the runner cannot execute reported as unsupported).
+//! - [`engine`]: the interpreter (virtual time, Retry/Catch, Map concurrency, AWS's quotas). It
+//!   evaluates paths, payload templates, intrinsic functions and Choice rules with `asl::eval`.
 //! - [`map_run`]: a Distributed Map's Map Run (ItemReader, ItemBatcher, child executions,
-//!   tolerated failures, ResultWriter), apart from the definition model.
+//!   tolerated failures, ResultWriter) on plain values the engine evaluates from the Map.
 //! - [`lambda`]: simulated Lambda (functions, execution environments with their own `/tmp`, the
 //!   concurrency quota).
-//! - [`path`], [`template`]: JSONPath and payload templates as ASL evaluates them.
 //! - [`handlers`]: the real Task 02 handlers as an in-process Lambda function.
 //! - [`report`]: what a person (or a script, `--output json`) sees at the end.
 //!
 //! Invariant: nothing here calls AWS. S3 (the chunk store, the Map's ItemReader and ResultWriter)
 //! is a private local directory, or with `--s3-endpoint-url` an S3-compatible endpoint on this
-//! machine. The committed definition is parsed into `asl`'s model first, so `run` executes
-//! exactly what `deploy` would ship.
+//! machine. The engine executes `asl`'s model, the types synth renders and `deploy` ships: there
+//! is no second reading of ASL here.
 
-pub mod definition;
 pub mod engine;
 pub mod handlers;
 pub mod lambda;
+pub mod load;
 pub mod map_run;
-pub mod path;
 pub mod report;
-pub mod template;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -39,7 +37,6 @@ use etl_lambda::{ChunkStores, ObjectError, ObjectStore, SampleData, Warehouse};
 use crate::aws::AwsArgs;
 use crate::config::{ConfigArgs, DeployConfig};
 use crate::output::OutputArgs;
-use definition::StateMachineDef;
 use engine::{Engine, ExecutionSpec};
 use lambda::Functions;
 use report::{Progress, RunReport};
@@ -201,7 +198,7 @@ enum WarehouseSource {
 struct CheckedRun {
     args: RunArgs,
     config: DeployConfig,
-    machine: StateMachineDef,
+    machine: asl::StateMachine,
     execution: ExecutionName,
     spec: ExecutionSpec,
     warehouse: WarehouseSource,
@@ -400,24 +397,16 @@ fn refuse_remote_endpoint(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads the committed definition through the ASL model (so a file the model cannot represent is
-/// refused here, as `deploy` would refuse it) and hands the model's JSON to the interpreter.
-pub fn load_committed(path: &Path) -> anyhow::Result<StateMachineDef> {
+/// Reads a definition file as the runner executes it (see [`load`]): the deprecated shapes
+/// upgraded, parsed by the ASL model, checked by synth's checks.
+pub fn load_committed(path: &Path) -> anyhow::Result<asl::StateMachine> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read the definition {}; run from the repository root, run `cargo run -- synth`, or pass --definition PATH",
             path.display()
         )
     })?;
-    let model = asl::parse(&text).with_context(|| {
-        format!(
-            "{} is not a definition the ASL model accepts",
-            path.display()
-        )
-    })?;
-    let value = serde_json::to_value(&model)?;
-    StateMachineDef::from_value(value)
-        .with_context(|| format!("{} cannot be run locally", path.display()))
+    load::from_json(&text).with_context(|| format!("cannot run {}", path.display()))
 }
 
 /// The execution input given by `--input` or `--date-from`/`--date-to`, checked against the

@@ -4,14 +4,12 @@
 //! execution with its own history and context object.
 
 use super::*;
-use crate::runner::definition::{
-    CsvHeaderLocation, ExecutionType, ItemReaderDef, ReaderInputType, ResultWriterDef,
-};
 use crate::runner::map_run::{
     self, BatchLimits, Batches, Child, ChildEnd, ChildInput, CsvHeader, ITEM_READER_FAILED,
     ItemFormat, ItemLimit, ItemSource, MapRunNames, MapRunPlan, RESULT_WRITER_FAILED,
     ResultDestination, Results, Tolerance,
 };
+use asl::{CsvHeaderLocation, ExecutionType, ItemReader, ReaderInputType, ResultWriter};
 
 /// An EXPRESS child execution stops after this long.
 const EXPRESS_MAX_DURATION: Duration = Duration::from_secs(300);
@@ -20,7 +18,7 @@ const EXPRESS_MAX_DURATION: Duration = Duration::from_secs(300);
 struct Children<'a> {
     frame: Frame<'a>,
     map_state: &'a str,
-    processor: &'a StateMachineDef,
+    processor: Machine<'a>,
     names: &'a MapRunNames,
     express: bool,
 }
@@ -32,7 +30,7 @@ impl Run<'_> {
         &self,
         frame: Frame<'_>,
         name: &str,
-        m: &MapDef,
+        m: &MapState,
         effective: &Value,
         clock: &mut Duration,
         retry_count: u32,
@@ -105,9 +103,14 @@ impl Run<'_> {
         let children = Children {
             frame,
             map_state: name,
-            processor: m.processor(),
+            processor: Machine::from(&m.item_processor.branch),
             names: &names,
-            express: m.execution_type() == ExecutionType::Express,
+            express: m
+                .item_processor
+                .processor_config
+                .as_ref()
+                .and_then(|config| config.execution_type)
+                == Some(ExecutionType::Express),
         };
         let end = map_run::run_children(&plan, inputs, *clock, |child| {
             self.child_execution(&children, child)
@@ -183,7 +186,7 @@ impl Run<'_> {
     /// The ItemReader's Parameters, evaluated, read from the object store.
     async fn read_items(
         &self,
-        reader: &ItemReaderDef,
+        reader: &ItemReader,
         limit: ItemLimit,
         effective: &Value,
         at: At<'_>,
@@ -198,21 +201,25 @@ impl Run<'_> {
             })
         };
         let bucket = required("Bucket")?;
-        let source = if reader.reads_listing() {
+        let source = if reader.resource == asl::S3_LIST_OBJECTS_V2 {
             ItemSource::Listing {
                 bucket,
                 prefix: text("Prefix").unwrap_or_default().to_owned(),
             }
         } else {
-            let config = &reader.reader_config;
-            let format = match config.input_type {
+            let config = reader.reader_config.as_ref();
+            let format = match config.and_then(|c| c.input_type) {
                 Some(ReaderInputType::Jsonl) => ItemFormat::JsonLines,
-                Some(ReaderInputType::Csv) => ItemFormat::Csv(match config.csv_header_location {
-                    Some(CsvHeaderLocation::Given) => {
-                        CsvHeader::Given(config.csv_headers.clone().unwrap_or_default())
-                    }
-                    _ => CsvHeader::FirstRow,
-                }),
+                Some(ReaderInputType::Csv) => {
+                    ItemFormat::Csv(match config.and_then(|c| c.csv_header_location) {
+                        Some(CsvHeaderLocation::Given) => CsvHeader::Given(
+                            config
+                                .and_then(|c| c.csv_headers.clone())
+                                .unwrap_or_default(),
+                        ),
+                        _ => CsvHeader::FirstRow,
+                    })
+                }
                 // The others were refused when the definition was loaded.
                 _ => ItemFormat::Json,
             };
@@ -229,7 +236,7 @@ impl Run<'_> {
     /// The ResultWriter's Parameters, evaluated.
     fn result_destination(
         &self,
-        writer: &ResultWriterDef,
+        writer: &ResultWriter,
         effective: &Value,
         at: At<'_>,
     ) -> Result<ResultDestination, StateError> {
@@ -247,7 +254,7 @@ impl Run<'_> {
 
     fn s3_parameters(
         &self,
-        template: Option<&Value>,
+        template: Option<&PayloadTemplate>,
         effective: &Value,
         at: At<'_>,
     ) -> Result<Value, StateError> {
@@ -278,41 +285,37 @@ struct Settings {
 }
 
 impl Settings {
-    fn resolve(m: &MapDef, input: &Value) -> Result<Self, StateError> {
-        let max_concurrency = match &m.max_concurrency_path {
-            Some(path) => non_negative_at("MaxConcurrency", path, input)?,
-            None => m.max_concurrency.map_or(0, u64::from),
+    fn resolve(m: &MapState, input: &Value) -> Result<Self, StateError> {
+        let max_concurrency = max_concurrency(m, input)?;
+        let count = match &m.tolerated_failure_count {
+            None => None,
+            Some(Limit::Fixed(count)) => Some(u64::from(*count)),
+            Some(Limit::Path(path)) => Some(non_negative_at("ToleratedFailureCount", path, input)?),
         };
-        let count = match &m.tolerated_failure_count_path {
-            Some(path) => Some(non_negative_at("ToleratedFailureCount", path, input)?),
-            None => m.tolerated_failure_count,
+        let percentage = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(Limit::Fixed(percentage)) => Some(*percentage),
+            Some(Limit::Path(path)) => Some(percentage_at(path, input)?),
         };
-        let percentage = match &m.tolerated_failure_percentage_path {
-            Some(path) => Some(percentage_at(path, input)?),
-            None => m.tolerated_failure_percentage,
-        };
-        let max_items = match m.item_reader.as_ref().map(|r| &r.reader_config) {
-            Some(config) => match (&config.max_items_path, config.max_items) {
-                (Some(path), _) => ItemLimit::new(integer_at("MaxItems", path, input)?)?,
-                (None, Some(max_items)) => {
-                    ItemLimit::new(i64::try_from(max_items).unwrap_or(i64::MAX))?
-                }
-                (None, None) => ItemLimit::ALL,
-            },
+        let reader_limit = m
+            .item_reader
+            .as_ref()
+            .and_then(|r| r.reader_config.as_ref()?.max_items.as_ref());
+        let max_items = match reader_limit {
+            Some(Limit::Path(path)) => ItemLimit::new(integer_at("MaxItems", path, input)?)?,
+            Some(Limit::Fixed(max_items)) => ItemLimit::new(i64::from(*max_items))?,
             None => ItemLimit::ALL,
         };
         let batch_limits = match &m.item_batcher {
             Some(batcher) => BatchLimits {
                 max_items: positive_setting(
                     "MaxItemsPerBatch",
-                    batcher.max_items_per_batch,
-                    batcher.max_items_per_batch_path.as_ref(),
+                    batcher.max_items_per_batch.as_ref(),
                     input,
                 )?,
                 max_bytes: positive_setting(
                     "MaxInputBytesPerBatch",
-                    batcher.max_input_bytes_per_batch,
-                    batcher.max_input_bytes_per_batch_path.as_ref(),
+                    batcher.max_input_bytes_per_batch.as_ref(),
                     input,
                 )?,
             },
@@ -328,15 +331,15 @@ impl Settings {
 }
 
 /// What `path` selects in `input` for the field `{field}Path`.
-fn selected(field: &str, path: &JsonPath, input: &Value) -> Result<Value, StateError> {
-    path.select(input).ok_or_else(|| {
+fn selected(field: &str, path: &ReferencePath, input: &Value) -> Result<Value, StateError> {
+    path.read(input).cloned().ok_or_else(|| {
         StateError::runtime(format!(
             "Invalid path '{path}' : The {field}Path field references an invalid value."
         ))
     })
 }
 
-fn not_valid(field: &str, path: &JsonPath, value: &Value, what: &str) -> StateError {
+fn not_valid(field: &str, path: &ReferencePath, value: &Value, what: &str) -> StateError {
     let shown = match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),
@@ -347,7 +350,7 @@ fn not_valid(field: &str, path: &JsonPath, value: &Value, what: &str) -> StateEr
 }
 
 /// An integer (`2`, or `2.0`) selected for `{field}Path`.
-fn integer_at(field: &str, path: &JsonPath, input: &Value) -> Result<i64, StateError> {
+fn integer_at(field: &str, path: &ReferencePath, input: &Value) -> Result<i64, StateError> {
     let value = selected(field, path, input)?;
     value
         .as_i64()
@@ -360,13 +363,17 @@ fn integer_at(field: &str, path: &JsonPath, input: &Value) -> Result<i64, StateE
         .ok_or_else(|| not_valid(field, path, &value, "integer"))
 }
 
-fn non_negative_at(field: &str, path: &JsonPath, input: &Value) -> Result<u64, StateError> {
+pub(super) fn non_negative_at(
+    field: &str,
+    path: &ReferencePath,
+    input: &Value,
+) -> Result<u64, StateError> {
     let integer = integer_at(field, path, input)?;
     u64::try_from(integer)
         .map_err(|_| not_valid(field, path, &integer.into(), "non-negative integer"))
 }
 
-fn percentage_at(path: &JsonPath, input: &Value) -> Result<f64, StateError> {
+fn percentage_at(path: &ReferencePath, input: &Value) -> Result<f64, StateError> {
     const FIELD: &str = "ToleratedFailurePercentage";
     let value = selected(FIELD, path, input)?;
     value
@@ -378,12 +385,13 @@ fn percentage_at(path: &JsonPath, input: &Value) -> Result<f64, StateError> {
 /// A batch limit, written or selected by its `*Path`; at least 1.
 fn positive_setting(
     field: &str,
-    written: Option<u64>,
-    path: Option<&JsonPath>,
+    limit: Option<&Limit<u32>>,
     input: &Value,
 ) -> Result<Option<u64>, StateError> {
-    let Some(path) = path else {
-        return Ok(written);
+    let path = match limit {
+        None => return Ok(None),
+        Some(Limit::Fixed(written)) => return Ok(Some(u64::from(*written))),
+        Some(Limit::Path(path)) => path,
     };
     match non_negative_at(field, path, input)? {
         0 => Err(not_valid(field, path, &0.into(), "positive integer")),

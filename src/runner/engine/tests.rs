@@ -25,7 +25,7 @@ fn spec(input: Value) -> ExecutionSpec {
 }
 
 async fn run(definition: Value, functions: Functions, input: Value) -> ExecutionOutcome {
-    let machine = StateMachineDef::from_json(&definition.to_string()).unwrap();
+    let machine = crate::runner::load::from_json(&definition.to_string()).unwrap();
     Engine::new(functions)
         .invocation_time(InvocationTime::Fixed(SECOND))
         .execute(&machine, &spec(input))
@@ -430,7 +430,7 @@ async fn fail_paths_may_be_intrinsic_functions_or_context_paths() {
     assert_eq!(out.error.unwrap().error, "States.Runtime");
     let unreadable =
         json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "States.Format("}}});
-    assert!(StateMachineDef::from_json(&unreadable.to_string()).is_err());
+    assert!(crate::runner::load::from_json(&unreadable.to_string()).is_err());
 }
 
 #[tokio::test]
@@ -522,7 +522,7 @@ async fn run_on(
     objects: &ObjectStore,
     input: Value,
 ) -> ExecutionOutcome {
-    let machine = StateMachineDef::from_json(&definition.to_string()).unwrap();
+    let machine = crate::runner::load::from_json(&definition.to_string()).unwrap();
     Engine::new(functions)
         .invocation_time(InvocationTime::Fixed(SECOND))
         .objects(objects.clone())
@@ -823,6 +823,38 @@ async fn a_path_setting_that_selects_no_number_fails_with_states_runtime() {
         assert_eq!(error.error, "States.Runtime", "{field} {value}");
         assert!(error.cause.contains(field), "{field}: {}", error.cause);
     }
+}
+
+/// The runner's own parser used to drop MaxConcurrencyPath on an inline Map, so `"NoNumber"` ran;
+/// AWS fails the execution with States.Runtime. A Task's TimeoutSecondsPath is read the same way.
+#[tokio::test]
+async fn an_inline_maps_max_concurrency_path_and_a_tasks_timeout_path_must_select_numbers() {
+    let map = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+        "MaxConcurrencyPath": "$.limit", "End": true,
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+    let out = run(
+        map.clone(),
+        echo(),
+        json!({"items": [1, 2], "limit": "NoNumber"}),
+    )
+    .await;
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.Runtime");
+    assert!(
+        error.cause.contains("MaxConcurrencyPath"),
+        "{}",
+        error.cause
+    );
+    let out = run(map, echo(), json!({"items": [1, 2], "limit": 1})).await;
+    assert_eq!(out.output, Some(json!([1, 2])));
+
+    let mut task = invoke_state("echo", json!({}));
+    task["TimeoutSecondsPath"] = json!("$.timeout");
+    let definition = json!({"StartAt": "T", "States": {"T": task}});
+    let out = run(definition.clone(), echo(), json!({"timeout": "soon"})).await;
+    assert_eq!(out.error.unwrap().error, "States.Runtime");
+    let out = run(definition, echo(), json!({"timeout": 60})).await;
+    assert!(out.error.is_none(), "{:?}", out.error);
 }
 
 #[tokio::test]

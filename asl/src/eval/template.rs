@@ -1,35 +1,21 @@
-//! Payload templates: Parameters, ItemSelector, ResultSelector and a Pass state's Parameters.
-//!
-//! A field whose name ends in `.$` takes its value from a path into the state input (`$...`), the
-//! context object (`$$...`) or an intrinsic function (`States.Format(...)` etc., see
-//! [`intrinsic`]); every other field is copied, recursing into objects and arrays, as AWS does.
-//! [`evaluate`] reads one such expression alone (a Fail state's ErrorPath and CausePath).
-
-mod intrinsic;
+//! Payload templates (Parameters, ItemSelector, ResultSelector, a Pass state's Parameters, an
+//! ItemReader's and ItemBatcher's templates) expanded against a state's input and the context
+//! object, and intrinsic function calls (`States.Format(...)`, see [`super::intrinsic`]) parsed
+//! and evaluated. Every other value is copied, as AWS does.
 
 use std::cell::{Cell, OnceCell};
 
 use serde_json::{Map, Value};
 
-use super::engine::splitmix64;
-use super::path::JsonPath;
-use intrinsic::Argument;
+use super::EvalError;
+use super::intrinsic::{self, Argument};
+use super::random::splitmix64;
+use crate::path::{ContextPath, JsonPath};
+use crate::payload::{PayloadTemplate, PayloadValue};
 
-/// Why a template could not be expanded; the engine turns it into the error AWS raises.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TemplateError {
-    /// A bad path or a path that selects nothing: AWS fails with `States.Runtime`.
-    #[error("{0}")]
-    Runtime(String),
-    /// An intrinsic function failed on its arguments: AWS fails with `States.Runtime` too
-    /// (`States.IntrinsicFailure` is reserved).
-    #[error("{0}")]
-    Intrinsic(String),
-}
-
-/// What `$` and `$$` mean while expanding one template, and where random values come from. The
-/// context object is built only when a `$$` field asks for it.
-pub struct Scope<'a> {
+/// What `$` and `$$` mean while evaluating, and where random values come from. The context
+/// object is built only when a `$$` path asks for it.
+pub struct Sources<'a> {
     input: &'a Value,
     build_context: &'a dyn Fn() -> Value,
     context: OnceCell<Value>,
@@ -38,7 +24,7 @@ pub struct Scope<'a> {
     own_draws: Cell<u64>,
 }
 
-impl<'a> Scope<'a> {
+impl<'a> Sources<'a> {
     pub fn new(input: &'a Value, build_context: &'a dyn Fn() -> Value) -> Self {
         Self {
             input,
@@ -68,102 +54,108 @@ impl<'a> Scope<'a> {
         }
     }
 
-    fn context(&self) -> &Value {
+    pub fn input(&self) -> &Value {
+        self.input
+    }
+
+    pub fn context(&self) -> &Value {
         self.context.get_or_init(|| (self.build_context)())
     }
 
-    /// Evaluates `$...` against the input or `$$...` against the context object.
-    pub fn resolve(&self, field: &str, path: &str) -> Result<Value, TemplateError> {
-        let (target, text) = match path.strip_prefix("$$") {
-            Some(rest) => (self.context(), format!("${rest}")),
-            None => (self.input, path.to_owned()),
-        };
-        let parsed = JsonPath::parse(&text).map_err(|e| TemplateError::Runtime(e.to_string()))?;
-        parsed.select(target).ok_or_else(|| {
-            TemplateError::Runtime(format!(
-                "the JSONPath `{path}` specified for the field `{field}` could not be found in the {}",
-                if path.starts_with("$$") {
-                    "context object"
-                } else {
-                    "state input"
-                }
-            ))
-        })
+    /// What `path` selects in the input; `field` names it in the error when nothing is there.
+    pub fn select(&self, field: &str, path: &JsonPath) -> Result<Value, EvalError> {
+        path.select(self.input)
+            .ok_or_else(|| not_found(field, path.as_str(), "state input"))
+    }
+
+    /// What `path` selects in the context object.
+    pub fn select_context(&self, field: &str, path: &ContextPath) -> Result<Value, EvalError> {
+        path.in_context()
+            .select(self.context())
+            .ok_or_else(|| not_found(field, &path.to_string(), "context object"))
+    }
+
+    /// Evaluates a path written as text (an intrinsic function's argument): `$...` against the
+    /// input, `$$...` against the context object.
+    fn resolve(&self, field: &str, text: &str) -> Result<Value, EvalError> {
+        if text.starts_with("$$") {
+            let path = ContextPath::parse(text).map_err(|e| EvalError::Runtime(e.to_string()))?;
+            self.select_context(field, &path)
+        } else {
+            let path = JsonPath::parse(text).map_err(|e| EvalError::Runtime(e.to_string()))?;
+            self.select(field, &path)
+        }
     }
 }
 
-/// Expands a payload template against `scope`.
-pub fn expand(template: &Value, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    match template {
-        Value::Object(fields) => {
-            let mut out = Map::with_capacity(fields.len());
-            for (name, value) in fields {
-                match name.strip_suffix(".$") {
-                    Some(bare) => {
-                        let Value::String(expr) = value else {
-                            return Err(TemplateError::Runtime(format!(
-                                "the field `{name}` must be a string holding a path or an intrinsic function"
-                            )));
-                        };
-                        out.insert(bare.to_owned(), evaluate(name, expr, scope)?);
-                    }
-                    None => {
-                        out.insert(name.clone(), expand(value, scope)?);
-                    }
-                }
+fn not_found(field: &str, path: &str, document: &str) -> EvalError {
+    EvalError::Runtime(format!(
+        "the JSONPath `{path}` specified for the field `{field}` could not be found in the {document}"
+    ))
+}
+
+/// Expands a payload template.
+pub fn expand(template: &PayloadTemplate, sources: &Sources<'_>) -> Result<Value, EvalError> {
+    let mut out = Map::new();
+    for (name, value) in template.iter() {
+        let field = match value {
+            PayloadValue::Literal(_) | PayloadValue::Object(_) | PayloadValue::Array(_) => {
+                name.to_owned()
             }
-            Ok(Value::Object(out))
-        }
-        Value::Array(items) => items
+            _ => format!("{name}.$"),
+        };
+        out.insert(name.to_owned(), evaluate(&field, value, sources)?);
+    }
+    Ok(Value::Object(out))
+}
+
+/// The value of one template value (a `.$` field's, or a Fail state's ErrorPath); `field` names
+/// it in errors.
+pub fn evaluate(
+    field: &str,
+    value: &PayloadValue,
+    sources: &Sources<'_>,
+) -> Result<Value, EvalError> {
+    match value {
+        PayloadValue::Literal(json) => Ok(json.clone()),
+        PayloadValue::Object(template) => expand(template, sources),
+        PayloadValue::Array(items) => items
             .iter()
-            .map(|v| expand(v, scope))
+            .map(|item| evaluate(field, item, sources))
             .collect::<Result<_, _>>()
             .map(Value::Array),
-        other => Ok(other.clone()),
+        PayloadValue::Path(path) => path
+            .read(sources.input)
+            .cloned()
+            .ok_or_else(|| not_found(field, &path.to_string(), "state input")),
+        PayloadValue::Select(path) => sources.select(field, path),
+        PayloadValue::Context(path) => sources.select_context(field, path),
+        PayloadValue::Intrinsic(call) => intrinsic_call(field, call, sources),
     }
 }
 
-/// The value of one expression (a `.$` field's, or a Fail state's ErrorPath): a path or an
-/// intrinsic function call; `field` names it in errors.
-pub fn evaluate(field: &str, expr: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
-    let expr = expr.trim();
-    if expr.starts_with('$') {
-        scope.resolve(field, expr)
-    } else if expr.starts_with("States.") {
-        let mut parser = IntrinsicParser { text: expr, at: 0 };
-        let call = parser.call()?;
-        if parser.at != expr.len() {
-            return Err(TemplateError::Runtime(format!(
-                "the field `{field}` has text after its intrinsic function call"
-            )));
-        }
-        call.evaluate(field, scope)
-    } else {
-        Err(TemplateError::Runtime(format!(
-            "the field `{field}` must hold a path starting with `$` or an intrinsic function `States.*`"
-        )))
+/// Parses and evaluates an intrinsic function call.
+fn intrinsic_call(field: &str, text: &str, sources: &Sources<'_>) -> Result<Value, EvalError> {
+    let text = text.trim();
+    let mut parser = IntrinsicParser { text, at: 0 };
+    let call = parser.call()?;
+    if parser.at != text.len() {
+        return Err(EvalError::Runtime(format!(
+            "the field `{field}` has text after its intrinsic function call"
+        )));
     }
+    call.evaluate(field, sources)
 }
 
-/// Whether `expr` reads as a path or an intrinsic function call (without evaluating it).
-pub fn check(expr: &str) -> Result<(), TemplateError> {
-    let expr = expr.trim();
-    if expr.starts_with("$$") {
-        JsonPath::parse(&expr[1..])
-            .map(drop)
-            .map_err(|e| TemplateError::Runtime(e.to_string()))
-    } else if expr.starts_with('$') {
-        JsonPath::parse(expr)
-            .map(drop)
-            .map_err(|e| TemplateError::Runtime(e.to_string()))
+/// Whether an intrinsic function call reads as one (without evaluating it).
+pub fn check_intrinsic(text: &str) -> Result<(), EvalError> {
+    let text = text.trim();
+    let mut parser = IntrinsicParser { text, at: 0 };
+    parser.call()?;
+    if parser.at == text.len() {
+        Ok(())
     } else {
-        let mut parser = IntrinsicParser { text: expr, at: 0 };
-        parser.call()?;
-        if parser.at == expr.len() {
-            Ok(())
-        } else {
-            Err(parser.fail("unexpected text after the call"))
-        }
+        Err(parser.fail("unexpected text after the call"))
     }
 }
 
@@ -190,8 +182,8 @@ struct IntrinsicParser<'t> {
 }
 
 impl IntrinsicParser<'_> {
-    fn fail(&self, what: &str) -> TemplateError {
-        TemplateError::Runtime(format!(
+    fn fail(&self, what: &str) -> EvalError {
+        EvalError::Runtime(format!(
             "invalid intrinsic function `{}`: {what} at character {}",
             self.text, self.at
         ))
@@ -207,7 +199,7 @@ impl IntrinsicParser<'_> {
         }
     }
 
-    fn call(&mut self) -> Result<Call, TemplateError> {
+    fn call(&mut self) -> Result<Call, EvalError> {
         let name_len = self
             .rest()
             .find('(')
@@ -235,7 +227,7 @@ impl IntrinsicParser<'_> {
         }
     }
 
-    fn arg(&mut self) -> Result<Arg, TemplateError> {
+    fn arg(&mut self) -> Result<Arg, EvalError> {
         let rest = self.rest();
         if let Some(quoted) = rest.strip_prefix('\'') {
             let mut value = String::new();
@@ -292,7 +284,7 @@ fn argument_end(text: &str) -> usize {
 }
 
 impl Call {
-    fn evaluate(&self, field: &str, scope: &Scope<'_>) -> Result<Value, TemplateError> {
+    fn evaluate(&self, field: &str, sources: &Sources<'_>) -> Result<Value, EvalError> {
         let args = self
             .args
             .iter()
@@ -307,17 +299,17 @@ impl Call {
                         written: Some(written.clone()),
                     },
                     Arg::Path(path) => Argument {
-                        value: scope.resolve(field, path)?,
+                        value: sources.resolve(field, path)?,
                         written: None,
                     },
                     Arg::Call(call) => Argument {
-                        value: call.evaluate(field, scope)?,
+                        value: call.evaluate(field, sources)?,
                         written: None,
                     },
                 })
             })
-            .collect::<Result<Vec<_>, TemplateError>>()?;
-        intrinsic::call(&self.name, &args, &|| scope.draw())
+            .collect::<Result<Vec<_>, EvalError>>()?;
+        intrinsic::call(&self.name, &args, &|| sources.draw())
     }
 }
 
@@ -326,10 +318,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(template: Value, input: Value) -> Result<Value, TemplateError> {
+    fn run(template: Value, input: Value) -> Result<Value, EvalError> {
         let context =
             || json!({"Execution": {"Name": "exec-1"}, "Map": {"Item": {"Value": 7, "Index": 2}}});
-        expand(&template, &Scope::new(&input, &context))
+        let template: PayloadTemplate = serde_json::from_value(template).unwrap();
+        expand(&template, &Sources::new(&input, &context))
     }
 
     #[test]
@@ -356,7 +349,7 @@ mod tests {
     fn a_missing_path_is_a_runtime_error_naming_the_field() {
         let err = run(json!({"chunk_id.$": "$.chunk_id"}), json!({"a": 1})).unwrap_err();
         assert!(
-            matches!(&err, TemplateError::Runtime(m) if m.contains("chunk_id.$")),
+            matches!(&err, EvalError::Runtime(m) if m.contains("chunk_id.$")),
             "{err}"
         );
         assert!(
@@ -385,7 +378,7 @@ mod tests {
             json!({"x.$": "States.ArrayGetItem($.ids, 9)"}),
             json!({"ids": []}),
         );
-        assert!(matches!(err, Err(TemplateError::Intrinsic(_))));
+        assert!(matches!(err, Err(EvalError::Intrinsic(_))));
     }
 
     #[test]
@@ -406,17 +399,24 @@ mod tests {
     }
 
     #[test]
-    fn check_reads_an_expression_without_evaluating_it() {
+    fn expressions_are_read_without_being_evaluated() {
         for good in [
             "$.a",
+            "$.a[*]",
             "$$.Execution.Id",
             "States.Format('{}', $.a)",
             "States.UUID()",
         ] {
-            assert!(check(good).is_ok(), "{good}");
+            let value = PayloadValue::dynamic(good).unwrap();
+            if let PayloadValue::Intrinsic(call) = value {
+                assert!(check_intrinsic(&call).is_ok(), "{good}");
+            }
         }
-        for bad in ["a", "$.", "States.Format(", "States.UUID() x"] {
-            assert!(check(bad).is_err(), "{bad}");
+        for bad in ["a", "$.", "$$.a["] {
+            assert!(PayloadValue::dynamic(bad).is_err(), "{bad}");
+        }
+        for bad in ["States.Format(", "States.UUID() x"] {
+            assert!(check_intrinsic(bad).is_err(), "{bad}");
         }
     }
 }

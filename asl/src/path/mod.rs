@@ -1,9 +1,16 @@
-//! Paths: where a state reads from or writes to in its input (`ReferencePath`, `$...`) and the
-//! values of the context object (`ContextPath`, `$$...`). They are distinct types because they
-//! read different documents: a context value can never be written, and a `$` never names the
-//! Map item.
+//! Paths: where a state reads from or writes to in its input (`ReferencePath`, `$...`), the wider
+//! selection paths AWS allows where a value is only read (`JsonPath`, `$.items[*]`), and paths
+//! into the context object (`ContextPath`, `$$...`). They are distinct types because they do
+//! different things: only a reference path can be written, a context value can never be, and a
+//! `$` never names the Map item. This module parses and renders them; [`crate::eval`] evaluates
+//! them.
+
+pub(crate) mod filter;
+pub(crate) mod json;
 
 use std::fmt;
+
+pub use json::JsonPath;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -171,9 +178,23 @@ fn parse_segments(mut rest: &str) -> Result<Vec<Segment>, String> {
     let mut segments = Vec::new();
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("['") {
-            let end = after.find("']").ok_or("a `['` is not closed by `']`")?;
-            segments.push(Segment::Field(after[..end].replace("\\'", "'")));
-            rest = &after[end + 2..];
+            // The closing quote is the first one not escaped by a backslash.
+            let mut name = String::new();
+            let mut chars = after.char_indices();
+            let end = loop {
+                match chars.next().ok_or("a `['` is not closed by `']`")? {
+                    (_, '\\') if after[chars.offset()..].starts_with('\'') => {
+                        chars.next();
+                        name.push('\'');
+                    }
+                    (at, '\'') => break at,
+                    (_, c) => name.push(c),
+                }
+            };
+            rest = after[end + 1..]
+                .strip_prefix(']')
+                .ok_or("a quoted name must be alone in its `[...]` (a list of names is not a reference path)")?;
+            segments.push(Segment::Field(name));
         } else if let Some(after) = rest.strip_prefix('[') {
             let end = after.find(']').ok_or("a `[` is not closed by `]`")?;
             let index = after[..end].parse().map_err(|_| {
@@ -211,6 +232,73 @@ impl<'de> Deserialize<'de> for ReferencePath {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         Self::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A state's `InputPath`, `OutputPath` or a Map's `ItemsPath` (ASL's *Path*): a reference path
+/// (all synth writes), a wider selection path, or `null` (the state sees `{}`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataPath {
+    Reference(ReferencePath),
+    Select(JsonPath),
+    Null,
+}
+
+impl DataPath {
+    /// The reference path, when it is one (synth's typed paths always are).
+    pub fn reference(&self) -> Option<&ReferencePath> {
+        match self {
+            DataPath::Reference(path) => Some(path),
+            _ => None,
+        }
+    }
+
+    /// For `#[serde(deserialize_with)]` on an `Option<DataPath>` field: a present key, `null`
+    /// included, is `Some` (an absent key is `None` by `default`).
+    pub(crate) fn present<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Self>, D::Error> {
+        Self::deserialize(deserializer).map(Some)
+    }
+}
+
+impl From<ReferencePath> for DataPath {
+    fn from(path: ReferencePath) -> Self {
+        DataPath::Reference(path)
+    }
+}
+
+impl fmt::Display for DataPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataPath::Reference(path) => path.fmt(f),
+            DataPath::Select(path) => path.fmt(f),
+            DataPath::Null => f.write_str("null"),
+        }
+    }
+}
+
+impl Serialize for DataPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DataPath::Reference(path) => path.serialize(serializer),
+            DataPath::Select(path) => path.serialize(serializer),
+            DataPath::Null => serializer.serialize_none(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DataPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Option::<String>::deserialize(deserializer)? {
+            None => DataPath::Null,
+            Some(text) => match ReferencePath::parse(&text) {
+                Ok(path) => DataPath::Reference(path),
+                Err(_) => {
+                    DataPath::Select(JsonPath::parse(&text).map_err(serde::de::Error::custom)?)
+                }
+            },
+        })
     }
 }
 
@@ -278,61 +366,59 @@ impl ContextValue {
     }
 }
 
-/// A path into the context object: a known value, optionally followed by steps into it
-/// (`$$.Map.Item.Value.id`, `$$.Execution.Input.date_range`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A path into the context object (`$$`, `$$.Execution.Input.date_range`, `$$.Map.Item.Value`),
+/// knowing which of the documented values it starts with, if any.
+#[derive(Clone, Debug, PartialEq)]
 pub struct ContextPath {
-    value: ContextValue,
-    rest: Vec<Segment>,
+    value: Option<ContextValue>,
+    /// The same path with the context object as its `$`.
+    path: JsonPath,
 }
 
 impl ContextPath {
     pub fn parse(text: &str) -> Result<Self, PathError> {
-        let error = |problem: String| PathError {
+        let rest = text.strip_prefix("$$").ok_or_else(|| PathError {
             text: text.to_owned(),
             kind: "context path",
-            problem,
-        };
+            problem: "it must start with `$$`".into(),
+        })?;
+        let path = JsonPath::parse(&format!("${rest}")).map_err(|error| PathError {
+            text: text.to_owned(),
+            kind: "context path",
+            problem: error.problem,
+        })?;
         // The longest known prefix that ends at a step boundary.
-        let (value, rest) = ContextValue::ALL
+        let value = ContextValue::ALL
             .iter()
-            .filter_map(|value| {
-                let rest = text.strip_prefix(value.as_str())?;
-                (rest.is_empty() || rest.starts_with(['.', '['])).then_some((*value, rest))
+            .filter(|value| {
+                text.strip_prefix(value.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
             })
-            .max_by_key(|(value, _)| value.as_str().len())
-            .ok_or_else(|| {
-                error(format!(
-                    "it must start with one of {}",
-                    ContextValue::ALL.map(ContextValue::as_str).join(", ")
-                ))
-            })?;
-        let rest = parse_segments(rest).map_err(error)?;
-        Ok(Self { value, rest })
+            .max_by_key(|value| value.as_str().len())
+            .copied();
+        Ok(Self { value, path })
     }
 
-    pub fn value(&self) -> ContextValue {
+    /// The documented value the path starts with (`None` for `$$`, `$$.Execution` and the like).
+    pub fn value(&self) -> Option<ContextValue> {
         self.value
     }
 
-    pub fn rest(&self) -> &[Segment] {
-        &self.rest
+    /// The path with the context object as its root (`$$.Execution.Id` is `$.Execution.Id`).
+    pub fn in_context(&self) -> &JsonPath {
+        &self.path
     }
 }
 
 impl From<ContextValue> for ContextPath {
     fn from(value: ContextValue) -> Self {
-        Self {
-            value,
-            rest: Vec::new(),
-        }
+        Self::parse(value.as_str()).expect("a documented context value parses")
     }
 }
 
 impl fmt::Display for ContextPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.value.as_str())?;
-        write_segments(f, &self.rest)
+        write!(f, "${}", self.path)
     }
 }
 
@@ -361,6 +447,7 @@ mod tests {
             "$.task02_chunks.chunk_ids",
             "$.a[3].b",
             "$['a b'].c",
+            "$['it\\'s']",
         ] {
             assert_eq!(ReferencePath::parse(text).unwrap().to_string(), text);
         }
@@ -382,6 +469,7 @@ mod tests {
             "$.a..b",
             "$[?(@.x)]",
             "$.1a",
+            "$['a','b']",
         ] {
             assert!(ReferencePath::parse(text).is_err(), "{text} parsed");
         }
@@ -390,12 +478,18 @@ mod tests {
     #[test]
     fn context_paths_know_their_value() {
         let item = ContextPath::parse("$$.Map.Item.Value").unwrap();
-        assert_eq!(item.value(), ContextValue::MapItemValue);
+        assert_eq!(item.value(), Some(ContextValue::MapItemValue));
         let nested = ContextPath::parse("$$.Map.Item.Value.chunk_id").unwrap();
-        assert_eq!(nested.value(), ContextValue::MapItemValue);
+        assert_eq!(nested.value(), Some(ContextValue::MapItemValue));
         assert_eq!(nested.to_string(), "$$.Map.Item.Value.chunk_id");
-        assert!(ContextPath::parse("$$.Map.Item.Valuex").is_err());
+        assert_eq!(nested.in_context().as_str(), "$.Map.Item.Value.chunk_id");
+        // AWS reads any path into the context object; only documented values are known.
+        for other in ["$$", "$$.Execution", "$$.Map.Item.Valuex"] {
+            let path = ContextPath::parse(other).unwrap();
+            assert_eq!(path.value(), None, "{other}");
+            assert_eq!(path.to_string(), other);
+        }
         assert!(ContextPath::parse("$.Execution.Name").is_err());
-        assert!(ContextPath::parse("$$.Nope").is_err());
+        assert!(ContextPath::parse("$$.a[").is_err());
     }
 }

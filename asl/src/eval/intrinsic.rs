@@ -10,9 +10,8 @@
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use super::TemplateError;
-use crate::runner::engine::splitmix64;
-use crate::runner::map_run::pseudo_uuid;
+use super::EvalError;
+use super::random::{pseudo_uuid, splitmix64};
 
 /// AWS's limit on the input of `States.Hash`, `States.Base64Encode` and `States.Base64Decode`.
 const MAX_INPUT_CHARS: usize = 10_000;
@@ -27,7 +26,7 @@ pub struct Argument {
 }
 
 /// Calls the intrinsic function `name`; `draw` gives a fresh random 64-bit value.
-pub fn call(name: &str, args: &[Argument], draw: &dyn Fn() -> u64) -> Result<Value, TemplateError> {
+pub fn call(name: &str, args: &[Argument], draw: &dyn Fn() -> u64) -> Result<Value, EvalError> {
     let call = Call { name, args };
     let values: Vec<&Value> = args.iter().map(|arg| &arg.value).collect();
     match name {
@@ -183,7 +182,7 @@ pub fn call(name: &str, args: &[Argument], draw: &dyn Fn() -> u64) -> Result<Val
             let [] = call.exactly()?;
             Ok(Value::String(pseudo_uuid(draw())))
         }
-        other => Err(TemplateError::Runtime(format!(
+        other => Err(EvalError::Runtime(format!(
             "`{other}` is not an intrinsic function"
         ))),
     }
@@ -196,25 +195,25 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn fail(&self, why: &str) -> TemplateError {
-        TemplateError::Intrinsic(format!("{}: {why}", self.name))
+    fn fail(&self, why: &str) -> EvalError {
+        EvalError::Intrinsic(format!("{}: {why}", self.name))
     }
 
     /// The arguments, exactly `N` of them.
-    fn exactly<const N: usize>(&self) -> Result<[&'a Value; N], TemplateError> {
+    fn exactly<const N: usize>(&self) -> Result<[&'a Value; N], EvalError> {
         let values: Vec<&Value> = self.args.iter().map(|arg| &arg.value).collect();
         <[&Value; N]>::try_from(values)
             .map_err(|values| self.fail(&format!("takes {N} arguments, got {}", values.len())))
     }
 
-    fn string<'v>(&self, value: &'v Value) -> Result<&'v str, TemplateError> {
+    fn string<'v>(&self, value: &'v Value) -> Result<&'v str, EvalError> {
         value
             .as_str()
             .ok_or_else(|| self.fail("expects a string argument"))
     }
 
     /// A string of at most [`MAX_INPUT_CHARS`] characters.
-    fn limited_string<'v>(&self, value: &'v Value) -> Result<&'v str, TemplateError> {
+    fn limited_string<'v>(&self, value: &'v Value) -> Result<&'v str, EvalError> {
         let text = self.string(value)?;
         if text.chars().count() > MAX_INPUT_CHARS {
             return Err(self.fail(&format!(
@@ -224,14 +223,14 @@ impl<'a> Call<'a> {
         Ok(text)
     }
 
-    fn array<'v>(&self, value: &'v Value) -> Result<&'v Vec<Value>, TemplateError> {
+    fn array<'v>(&self, value: &'v Value) -> Result<&'v Vec<Value>, EvalError> {
         value
             .as_array()
             .ok_or_else(|| self.fail("expects an array argument"))
     }
 
     /// An integer argument (`2` or `2.0`).
-    fn integer(&self, value: &Value) -> Result<i64, TemplateError> {
+    fn integer(&self, value: &Value) -> Result<i64, EvalError> {
         value
             .as_i64()
             .or_else(|| {
@@ -243,7 +242,7 @@ impl<'a> Call<'a> {
 
     /// A number rounded to the nearest integer, halves up (Java's `Math.round`): 1.5 is 2,
     /// -1.5 is -1.
-    fn rounded(&self, value: &Value) -> Result<i64, TemplateError> {
+    fn rounded(&self, value: &Value) -> Result<i64, EvalError> {
         if let Some(integer) = value.as_i64() {
             return Ok(integer);
         }
@@ -257,7 +256,7 @@ impl<'a> Call<'a> {
 
     /// `States.Format`: each `{}` of the template (not an escaped `\{\}` of a literal) replaced by
     /// the next argument.
-    fn format(&self) -> Result<Value, TemplateError> {
+    fn format(&self) -> Result<Value, EvalError> {
         let (template, values) = self
             .args
             .split_first()
@@ -317,7 +316,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(name: &str, args: &[Value]) -> Result<Value, TemplateError> {
+    fn run(name: &str, args: &[Value]) -> Result<Value, EvalError> {
         let args: Vec<Argument> = args
             .iter()
             .map(|value| Argument {

@@ -1,0 +1,368 @@
+//! From a definition's JSON to the `asl` model the engine executes: the deprecated shapes AWS
+//! still runs are upgraded ([`asl::upgrade`]), the model parses the JSON (a field it does not
+//! know is refused, never dropped), [`asl::validate`] checks it as synth does, and what AWS runs
+//! but the local runner does not (JSONata, variables, service integrations other than Lambda,
+//! some ItemReader formats) is reported as unsupported.
+
+use asl::{
+    CsvDelimiter, ReaderInputType, S3_GET_OBJECT, S3_LIST_OBJECTS_V2, S3_PUT_OBJECT, State,
+    StateMachine, States,
+};
+use serde_json::Value;
+
+/// The optimised Lambda integration's resource.
+pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+
+/// A definition the runner cannot execute.
+#[derive(Debug, thiserror::Error)]
+pub enum DefinitionError {
+    #[error("the definition is not valid ASL: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// What synth's checks refuse (AWS refuses most of it too), every problem.
+    #[error("{} problem(s), found by the checks synth runs:\n{}", .0.len(), .0.join("\n"))]
+    Invalid(Vec<String>),
+    /// AWS runs the state, but the runner does not support what it uses (JSONata, variables, a
+    /// service integration other than Lambda, ...).
+    #[error("state `{state}`: {feature}")]
+    Unsupported { state: String, feature: String },
+}
+
+/// Reads a definition's JSON text.
+pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
+    load(serde_json::from_str(text)?)
+}
+
+/// Reads a definition already parsed as JSON.
+pub fn load(mut value: Value) -> Result<StateMachine, DefinitionError> {
+    // JSONata fields do not have JSONPath's types: say so before the model trips on one.
+    if value.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+        return Err(DefinitionError::Unsupported {
+            state: value["StartAt"].as_str().unwrap_or_default().to_owned(),
+            feature: JSONATA_UNSUPPORTED.into(),
+        });
+    }
+    if let Some(unsupported) = value.get("States").and_then(unsupported_field) {
+        return Err(unsupported);
+    }
+    asl::upgrade(&mut value);
+    let machine: StateMachine = serde_json::from_value(value)?;
+    let report = asl::validate::validate(&machine);
+    if !report.is_ok() {
+        return Err(DefinitionError::Invalid(
+            report.errors.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    unsupported_state(&machine.states).map_or(Ok(machine), Err)
+}
+
+const JSONATA_UNSUPPORTED: &str =
+    "JSONata states are not supported by the local runner; use JSONPath";
+
+/// State fields AWS runs and the runner does not, with what they are.
+const UNSUPPORTED_FIELDS: [(&str, &str); 5] = [
+    ("Assign", "variables (`Assign`)"),
+    ("Arguments", "JSONata `Arguments`"),
+    ("Output", "JSONata `Output`"),
+    ("Items", "JSONata `Items`"),
+    ("Condition", "JSONata `Condition`"),
+];
+
+/// The first state (in `states`, or nested in a Map or Parallel, or in a Choice rule or Catch)
+/// using a field the runner does not support, as the error naming it.
+fn unsupported_field(states: &Value) -> Option<DefinitionError> {
+    let states = states.as_object()?;
+    states.iter().find_map(|(name, state)| {
+        let unsupported = |feature: &str| {
+            Some(DefinitionError::Unsupported {
+                state: name.clone(),
+                feature: format!("{feature} is not supported by the local runner"),
+            })
+        };
+        if state.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
+            return unsupported("JSONata");
+        }
+        let nested = ["Choices", "Catch"]
+            .iter()
+            .filter_map(|field| state.get(field)?.as_array())
+            .flatten();
+        for holder in std::iter::once(state).chain(nested) {
+            if let Some((_, feature)) = UNSUPPORTED_FIELDS
+                .iter()
+                .find(|(field, _)| holder.get(field).is_some())
+            {
+                return unsupported(feature);
+            }
+        }
+        let processors = ["ItemProcessor", "Iterator"]
+            .iter()
+            .filter_map(|field| state.get(field))
+            .chain(
+                state
+                    .get("Branches")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten(),
+            );
+        processors
+            .filter_map(|machine| machine.get("States"))
+            .find_map(unsupported_field)
+    })
+}
+
+/// The first state, nested ones included, that the model holds but the runner cannot execute.
+fn unsupported_state(states: &States) -> Option<DefinitionError> {
+    states.iter().find_map(|(name, state)| {
+        let unsupported = |feature: String| DefinitionError::Unsupported {
+            state: name.to_string(),
+            feature,
+        };
+        let problem = match state {
+            State::Task(task) => {
+                let lambda =
+                    task.resource == LAMBDA_INVOKE || task.resource.starts_with("arn:aws:lambda:");
+                (!lambda).then(|| format!(
+                    "the resource `{}` cannot run locally: only `{LAMBDA_INVOKE}` and Lambda function ARNs",
+                    task.resource
+                ))
+            }
+            State::Map(map) => map
+                .item_reader
+                .as_ref()
+                .and_then(|reader| {
+                    let config = reader.reader_config.as_ref();
+                    match (reader.resource.as_str(), config.and_then(|c| c.input_type)) {
+                        (S3_LIST_OBJECTS_V2, _) => None,
+                        (
+                            S3_GET_OBJECT,
+                            Some(ReaderInputType::Json | ReaderInputType::Jsonl | ReaderInputType::Csv),
+                        ) => config
+                            .and_then(|c| c.csv_delimiter)
+                            .filter(|d| *d != CsvDelimiter::Comma)
+                            .map(|d| format!(
+                                "the ItemReader CSVDelimiter {d:?} cannot run locally: only COMMA"
+                            )),
+                        (S3_GET_OBJECT, other) => Some(format!(
+                            "the ItemReader InputType {other:?} cannot run locally: only JSON, JSONL and CSV"
+                        )),
+                        (other, _) => Some(format!(
+                            "the ItemReader resource `{other}` cannot run locally: only `{S3_GET_OBJECT}` and `{S3_LIST_OBJECTS_V2}`"
+                        )),
+                    }
+                })
+                .or_else(|| {
+                    let writer = map.result_writer.as_ref()?;
+                    if writer.writer_config.is_some() {
+                        return Some(
+                            "the ResultWriter's WriterConfig cannot run locally".to_owned(),
+                        );
+                    }
+                    (writer.resource.as_deref() != Some(S3_PUT_OBJECT)).then(|| format!(
+                        "the ResultWriter resource {:?} cannot run locally: only `{S3_PUT_OBJECT}`",
+                        writer.resource
+                    ))
+                }),
+            _ => None,
+        };
+        problem.map(unsupported).or_else(|| {
+            state
+                .nested()
+                .into_iter()
+                .find_map(|branch| unsupported_state(&branch.states))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use asl::{Limit, ProcessorMode};
+    use serde_json::json;
+
+    use super::*;
+
+    /// A one-state machine whose Map `M` has `fields` and a processor in `mode`.
+    fn map_with(mode: &str, fields: Value) -> String {
+        let mut map = json!({"Type": "Map", "End": true,
+            "ItemProcessor": {"ProcessorConfig": {"Mode": mode},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}});
+        map.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        json!({"StartAt": "M", "States": {"M": map}}).to_string()
+    }
+
+    #[test]
+    fn problems_name_the_state_and_every_one_is_listed() {
+        for (text, needle) in [
+            (
+                r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}"#,
+                "`B`",
+            ),
+            (
+                r#"{"StartAt": "A", "States": {"A": {"Type": "Pass"}}}"#,
+                "`Next` or `\"End\": true`",
+            ),
+            (
+                r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "InputPath": "x"}}}"#,
+                "start with `$`",
+            ),
+            (
+                r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Nope": 1}}}"#,
+                "unknown field `Nope`",
+            ),
+        ] {
+            let err = from_json(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+        let two = r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"},
+            "C": {"Type": "Succeed"}}}"#;
+        let Err(DefinitionError::Invalid(problems)) = from_json(two) else {
+            panic!("two problems")
+        };
+        assert!(problems.len() >= 2, "{problems:?}");
+    }
+
+    #[test]
+    fn the_committed_distributed_map_is_read_with_its_reader_writer_and_thresholds() {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::synth::DEFINITION_PATH),
+        )
+        .unwrap();
+        let machine = from_json(&text).unwrap();
+        let State::Map(map) = &machine.states[pipeline::PROCESS_TASK02_CHUNKS] else {
+            panic!("the pipeline's Map")
+        };
+        assert!(map.is_distributed());
+        let reader = map.item_reader.as_ref().unwrap();
+        assert_eq!(reader.resource, S3_GET_OBJECT);
+        assert_eq!(
+            reader.reader_config.as_ref().unwrap().input_type,
+            Some(ReaderInputType::Json)
+        );
+        assert_eq!(
+            map.result_writer.as_ref().unwrap().resource.as_deref(),
+            Some(S3_PUT_OBJECT)
+        );
+        assert_eq!(map.tolerated_failure_count, Some(Limit::Fixed(0)));
+        assert_eq!(map.label.as_deref(), Some("chunks"));
+        let config = map.item_processor.processor_config.as_ref().unwrap();
+        assert_eq!(config.mode, ProcessorMode::Distributed);
+    }
+
+    #[test]
+    fn distributed_fields_are_checked_as_synth_checks_them() {
+        let reader = |config: Value| {
+            json!({"ItemReader": {"Resource": S3_GET_OBJECT, "ReaderConfig": config,
+                "Parameters": {"Bucket": "b", "Key": "k"}}})
+        };
+        for (mode, fields, needle) in [
+            ("INLINE", reader(json!({"InputType": "JSON"})), "ItemReader"),
+            ("INLINE", json!({"Label": "x"}), "Label"),
+            ("DISTRIBUTED", reader(json!({})), "InputType"),
+            (
+                "DISTRIBUTED",
+                reader(json!({"InputType": "CSV", "CSVHeaderLocation": "GIVEN"})),
+                "CSVHeaders",
+            ),
+            (
+                "DISTRIBUTED",
+                reader(json!({"InputType": "MANIFEST"})),
+                "only JSON, JSONL and CSV",
+            ),
+            (
+                "DISTRIBUTED",
+                reader(json!({"InputType": "JSON", "MaxItems": 1, "MaxItemsPath": "$.m"})),
+                "`MaxItems` and `MaxItemsPath` cannot both be given",
+            ),
+            (
+                "DISTRIBUTED",
+                json!({"ItemBatcher": {"BatchInput": {}}}),
+                "MaxItemsPerBatch",
+            ),
+            (
+                "DISTRIBUTED",
+                json!({"ItemBatcher": {"MaxItemsPerBatch": 0}}),
+                "MaxItemsPerBatch",
+            ),
+            (
+                "DISTRIBUTED",
+                json!({"ResultWriter": {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {}}}),
+                "ResultWriter",
+            ),
+            (
+                "DISTRIBUTED",
+                json!({"ResultWriter": {"WriterConfig": {"OutputType": "JSONL"}}}),
+                "WriterConfig",
+            ),
+            (
+                "DISTRIBUTED",
+                json!({"ToleratedFailureCount": 1, "ToleratedFailureCountPath": "$.c"}),
+                "cannot both be given",
+            ),
+            (
+                "DISTRIBUTED",
+                json!({"ToleratedFailurePercentage": 101}),
+                "ToleratedFailurePercentage",
+            ),
+            ("DISTRIBUTED", json!({"Label": "a:b"}), "Label"),
+        ] {
+            let err = from_json(&map_with(mode, fields.clone()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{fields}: {err}");
+        }
+        let listing = json!({"ItemReader": {"Resource": S3_LIST_OBJECTS_V2,
+            "Parameters": {"Bucket": "b"}, "ReaderConfig": {"MaxItems": 5}}});
+        from_json(&map_with("DISTRIBUTED", listing)).unwrap();
+    }
+
+    #[test]
+    fn features_aws_runs_and_the_runner_does_not_are_unsupported_not_invalid() {
+        let pass = json!({"Type": "Pass", "End": true});
+        let with = |extra: Value| {
+            let mut state = pass.clone();
+            state
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            state
+        };
+        let parallel = |state: Value| {
+            json!({"Type": "Parallel", "End": true,
+                "Branches": [{"StartAt": "Inner", "States": {"Inner": state}}]})
+        };
+        for (state, needle) in [
+            (with(json!({"Assign": {"x": 1}})), "`Assign`"),
+            (with(json!({"QueryLanguage": "JSONata"})), "JSONata"),
+            (parallel(with(json!({"Output": "{% 1 %}"}))), "`Output`"),
+            (
+                json!({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true}),
+                "cannot run locally",
+            ),
+        ] {
+            let text = json!({"StartAt": "S", "States": {"S": state}}).to_string();
+            let error = from_json(&text).unwrap_err();
+            assert!(
+                matches!(&error, DefinitionError::Unsupported { feature, .. } if feature.contains(needle)),
+                "{error:?}"
+            );
+        }
+        let invalid = r#"{"StartAt": "S", "States": {"S": {"Type": "Pass", "Next": "T"}}}"#;
+        assert!(matches!(
+            from_json(invalid),
+            Err(DefinitionError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn a_jsonata_definition_is_refused_before_its_fields_are_read() {
+        let text = r#"{"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemReader": {"ReaderConfig": {"InputType": "JSON", "MaxItems": "{% 2 %}"},
+                           "Resource": "arn:aws:states:::s3:getObject", "Arguments": {}},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}}"#;
+        let err = from_json(text).unwrap_err();
+        assert!(
+            matches!(&err, DefinitionError::Unsupported { feature, .. } if feature.contains("JSONata")),
+            "{err}"
+        );
+    }
+}
