@@ -558,7 +558,7 @@ impl Source<'_> {
             }
         }
         let what_to_do = if message.starts_with("unknown field") {
-            "; fix its name or remove it (the README lists every key)"
+            "; fix its name or remove it (docs/deploy-toml.md lists every key)"
         } else if message.starts_with("missing field") {
             "; add it (see the committed deploy.toml)"
         } else {

@@ -311,11 +311,6 @@ impl<In, Item: PayloadSafe> MapItem<In, Item> {
     pub fn item(&self) -> Value<Self, Item> {
         Value::new(PayloadValue::Context(ContextValue::MapItemValue.into()))
     }
-
-    /// The current item's index: `$$.Map.Item.Index`.
-    pub fn item_index(&self) -> Value<Self, u32> {
-        Value::new(PayloadValue::Context(ContextValue::MapItemIndex.into()))
-    }
 }
 
 /// A payload value of type `T`, evaluated in scope `S`: a literal, a path into the scope's input,
@@ -357,16 +352,6 @@ impl<S, T> From<Selector<S, T>> for Value<S, T> {
 pub struct Selector<S, T> {
     template: PayloadTemplate,
     _types: PhantomData<fn() -> (S, T)>,
-}
-
-impl<S, T> Selector<S, T> {
-    pub fn template(&self) -> &PayloadTemplate {
-        &self.template
-    }
-
-    pub fn into_template(self) -> PayloadTemplate {
-        self.template
-    }
 }
 
 #[doc(hidden)]

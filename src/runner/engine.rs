@@ -264,10 +264,6 @@ impl Engine {
         self
     }
 
-    pub fn functions(&self) -> &Functions {
-        &self.functions
-    }
-
     pub async fn execute(&self, machine: &StateMachine, spec: &ExecutionSpec) -> ExecutionOutcome {
         let started = Utc::now();
         let run = Run {
