@@ -133,13 +133,9 @@ mod tests {
         processor_states.insert(
             name("Inner"),
             State::Pass(PassState {
-                comment: None,
-                input_path: None,
-                parameters: None,
                 result: Some(json!({"ok": true})),
                 result_path: ResultPath::Discard,
-                output_path: None,
-                transition: Transition::End,
+                ..PassState::new(Transition::End)
             }),
         );
         let mut each = MapState::inline(

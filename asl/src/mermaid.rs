@@ -155,17 +155,7 @@ mod tests {
     #[test]
     fn nested_states_are_subgraphs_and_catches_are_dotted() {
         let name = |n: &str| StateName::new(n).unwrap();
-        let pass = |transition| {
-            State::Pass(PassState {
-                comment: None,
-                input_path: None,
-                parameters: None,
-                result: None,
-                result_path: ResultPath::Replace,
-                output_path: None,
-                transition,
-            })
-        };
+        let pass = |transition| State::Pass(PassState::new(transition));
         let mut inner = States::new();
         inner.insert(name("Each \"one\""), pass(Transition::End));
         let mut map = MapState::inline(

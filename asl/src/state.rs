@@ -1112,6 +1112,21 @@ pub struct PassState {
     pub transition: Transition,
 }
 
+impl PassState {
+    /// A Pass that passes its input on unchanged.
+    pub fn new(transition: Transition) -> Self {
+        Self {
+            comment: None,
+            input_path: None,
+            parameters: None,
+            result: None,
+            result_path: ResultPath::Replace,
+            output_path: None,
+            transition,
+        }
+    }
+}
+
 /// How long a Wait waits: exactly one of the four forms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum WaitFor {

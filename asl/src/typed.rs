@@ -616,7 +616,7 @@ mod tests {
     use serde_json::{Value as Json, json};
 
     use super::*;
-    use crate::state::{PassState, ResultPath, State, StateMachine, StateName, States};
+    use crate::state::{PassState, State, StateMachine, StateName, States};
     use crate::validate::validate;
 
     /// Names an S3 object holding a JSON Lines list of ids.
@@ -663,15 +663,7 @@ mod tests {
 
     fn processor<Input>() -> Processor<Input, ()> {
         let name = StateName::new("Work").unwrap();
-        let pass = State::Pass(PassState {
-            comment: None,
-            input_path: None,
-            parameters: None,
-            result: None,
-            result_path: ResultPath::Replace,
-            output_path: None,
-            transition: Transition::End,
-        });
+        let pass = State::Pass(PassState::new(Transition::End));
         Processor::new(Branch {
             comment: None,
             start_at: name.clone(),

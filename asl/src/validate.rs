@@ -962,15 +962,7 @@ mod tests {
     }
 
     fn pass(transition: Transition) -> State {
-        State::Pass(PassState {
-            comment: None,
-            input_path: None,
-            parameters: None,
-            result: None,
-            result_path: ResultPath::Replace,
-            output_path: None,
-            transition,
-        })
+        State::Pass(PassState::new(transition))
     }
 
     fn build(states: Vec<(&str, State)>) -> StateMachine {

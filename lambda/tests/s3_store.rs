@@ -11,16 +11,23 @@ use common::{Engine, World, moto_bucket, moto_sdk_config, process_all, process_i
 use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, ErrorName};
 use etl_lambda::{ChunkStores, Handlers, Warehouse};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
-    let (s3, bucket) = moto_bucket("chunks").await;
-    let mut world = World::new(Engine::Sqlite, "s3_chunks", sample(300, 2, 10)).await;
+/// A SQLite world whose chunk store is `task02/` in the moto bucket `bucket`, and handlers
+/// writing to it.
+async fn s3_world(bucket: &str, name: &str, sample: etl_lambda::SampleData) -> (World, Handlers) {
+    let mut world = World::new(Engine::Sqlite, name, sample).await;
     world.chunk_store = ChunkStoreUri::new(format!("s3://{bucket}/task02/")).unwrap();
-    let writer = Handlers::with_stores(
+    let handlers = Handlers::with_stores(
         world.warehouse.clone(),
         world.chunk_store.clone(),
         ChunkStores::with_sdk_config(moto_sdk_config()),
     );
+    (world, handlers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
+    let (s3, bucket) = moto_bucket("chunks").await;
+    let (world, writer) = s3_world(&bucket, "s3_chunks", sample(300, 2, 10)).await;
     let chunks = common::get_chunks(
         &writer,
         "s3-exec",
@@ -155,13 +162,7 @@ async fn an_unreachable_store_is_transient() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_chunk_is_not_found_with_or_without_list_bucket() {
     let (_, bucket) = moto_bucket("no-list").await;
-    let mut world = World::new(Engine::Sqlite, "s3_no_list", sample(60, 2, 0)).await;
-    world.chunk_store = ChunkStoreUri::new(format!("s3://{bucket}/task02/")).unwrap();
-    let writer = Handlers::with_stores(
-        world.warehouse.clone(),
-        world.chunk_store.clone(),
-        ChunkStores::with_sdk_config(moto_sdk_config()),
-    );
+    let (world, writer) = s3_world(&bucket, "s3_no_list", sample(60, 2, 0)).await;
     let chunks = common::get_chunks(
         &writer,
         "no-list",

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::history::{self, HistoryTally};
 use super::report::{ExecutionReport, Status, duration_ms, rfc3339};
+use super::resolve::{self, Throttled, throttled_or};
 use crate::aws_error;
 
 const FIRST_POLL: Duration = Duration::from_millis(200);
@@ -18,11 +19,6 @@ const LONGEST_POLL: Duration = Duration::from_secs(5);
 const LONGEST_THROTTLED_WAIT: Duration = Duration::from_secs(30);
 /// Consecutive throttled polls before giving up.
 const MAX_THROTTLED_POLLS: u32 = 20;
-
-/// A poll that AWS throttled; the follower waits longer and tries again.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Throttled(anyhow::Error);
 
 /// Looks at one execution, remembering the history read so far.
 pub struct Observer<'a> {
@@ -50,28 +46,8 @@ impl<'a> Observer<'a> {
     /// The execution as it is now. Describes it before reading the history, so once the status
     /// says it ended, the history read after it is complete.
     pub async fn observe(&mut self) -> anyhow::Result<ExecutionReport> {
-        let described = self
-            .client
-            .describe_execution()
-            .execution_arn(&self.execution_arn)
-            .send()
-            .await
-            .map_err(|err| {
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_execution_does_not_exist())
-                {
-                    anyhow::anyhow!(
-                        "there is no execution {}; check the name, --state-machine and --region",
-                        self.execution_arn
-                    )
-                } else {
-                    throttled_or(
-                        &err,
-                        aws_error::describe("DescribeExecution", self.endpoint, &err),
-                    )
-                }
-            })?;
+        let described =
+            resolve::describe_execution(self.client, self.endpoint, &self.execution_arn).await?;
         history::read_new_events(self.client, &self.execution_arn, &mut self.tally)
             .await
             .map_err(|err| {
@@ -134,17 +110,6 @@ impl<'a> Observer<'a> {
                 .then(|| self.tally.failed_state().map(str::to_owned))
                 .flatten(),
         })
-    }
-}
-
-fn throttled_or<E: aws_sdk_sfn::error::ProvideErrorMetadata, R>(
-    err: &aws_sdk_sfn::error::SdkError<E, R>,
-    described: anyhow::Error,
-) -> anyhow::Error {
-    if aws_error::is_throttling(err) {
-        Throttled(described).into()
-    } else {
-        described
     }
 }
 

@@ -58,27 +58,35 @@ pub struct StartArgs {
     pub aws: AwsArgs,
 }
 
-/// Report on an execution that is running or finished.
-///
-/// Exit status: 0 when it SUCCEEDED or is still running, 1 when it FAILED, TIMED_OUT or was
-/// ABORTED, 130 when Ctrl-C stopped --wait, 2 on an error.
+/// An execution a command looks at: its ARN, or its name under a state machine of deploy.toml,
+/// and where to find it.
 #[derive(clap::Args, Debug)]
-pub struct StatusArgs {
+pub struct ExecutionTarget {
     /// The execution's ARN, or its name (then the state machine comes from --state-machine or
     /// deploy.toml).
     #[arg(value_name = "EXECUTION_ARN_OR_NAME")]
     pub execution: String,
     #[command(flatten)]
     pub state_machine: StateMachineArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Report on an execution that is running or finished.
+///
+/// Exit status: 0 when it SUCCEEDED or is still running, 1 when it FAILED, TIMED_OUT or was
+/// ABORTED, 130 when Ctrl-C stopped --wait, 2 on an error.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: ExecutionTarget,
     /// Follow the execution until it ends.
     #[arg(long)]
     pub wait: bool,
     #[command(flatten)]
     pub output: OutputArgs,
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 /// Redrive a FAILED, TIMED_OUT or ABORTED execution: it restarts from the states that did not
@@ -89,21 +97,13 @@ pub struct StatusArgs {
 /// (a running or succeeded execution, or one too old to redrive).
 #[derive(clap::Args, Debug)]
 pub struct RedriveArgs {
-    /// The execution's ARN, or its name (then the state machine comes from --state-machine or
-    /// deploy.toml).
-    #[arg(value_name = "EXECUTION_ARN_OR_NAME")]
-    pub execution: String,
     #[command(flatten)]
-    pub state_machine: StateMachineArgs,
+    pub target: ExecutionTarget,
     /// Follow the redriven execution until it ends.
     #[arg(long)]
     pub wait: bool,
     #[command(flatten)]
     pub output: OutputArgs,
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
 pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
@@ -156,15 +156,8 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config.load()?;
-    let (client, endpoint, execution_arn) = connect_to_execution(
-        &args.execution,
-        &args.state_machine,
-        &config,
-        &args.config,
-        &args.aws,
-    )
-    .await?;
+    let config = args.target.config.load()?;
+    let (client, endpoint, execution_arn) = connect_to_execution(&args.target, &config).await?;
     watch(
         &client,
         &endpoint,
@@ -176,15 +169,8 @@ pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config.load()?;
-    let (client, endpoint, execution_arn) = connect_to_execution(
-        &args.execution,
-        &args.state_machine,
-        &config,
-        &args.config,
-        &args.aws,
-    )
-    .await?;
+    let config = args.target.config.load()?;
+    let (client, endpoint, execution_arn) = connect_to_execution(&args.target, &config).await?;
     let expire_after_days = config.chunk_store.expire_after_days.get();
     let redriven = redrive::redrive(&client, &endpoint, &execution_arn, expire_after_days).await?;
     let line = format!(
@@ -203,16 +189,14 @@ pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     watch(&client, &endpoint, &execution_arn, true, args.output.format).await
 }
 
-/// The client and the execution ARN that `given` means: an ARN as it is, or a bare name under the
+/// The client and the execution ARN that `target` means: an ARN as it is, or a bare name under the
 /// state machine (`--state-machine`, or the only one in deploy.toml). What can be checked locally
 /// is checked before the client is built.
 async fn connect_to_execution(
-    given: &str,
-    state_machine: &StateMachineArgs,
+    target: &ExecutionTarget,
     config: &DeployConfig,
-    config_args: &ConfigArgs,
-    aws: &AwsArgs,
 ) -> anyhow::Result<(Client, String, String)> {
+    let given = target.execution.as_str();
     let bare_name = if given.starts_with("arn:") {
         None
     } else {
@@ -222,10 +206,10 @@ async fn connect_to_execution(
             )
         })?;
         let (machine, _) =
-            config.state_machine(state_machine.name.as_deref(), &config_args.path)?;
+            config.state_machine(target.state_machine.name.as_deref(), &target.config.path)?;
         Some((name, machine))
     };
-    let sdk = sdk_config(aws, config).await;
+    let sdk = sdk_config(&target.aws, config).await;
     let endpoint = aws_error::endpoint_name(&sdk);
     let client = Client::new(&sdk);
     let execution_arn = match bare_name {

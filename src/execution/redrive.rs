@@ -122,23 +122,7 @@ async fn describe(
     endpoint: &str,
     execution_arn: &str,
 ) -> anyhow::Result<RedriveFacts> {
-    let described = client
-        .describe_execution()
-        .execution_arn(execution_arn)
-        .send()
-        .await
-        .map_err(|err| {
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_execution_does_not_exist())
-            {
-                anyhow::anyhow!(
-                    "there is no execution {execution_arn}; check the name, --state-machine and --region"
-                )
-            } else {
-                aws_error::describe("DescribeExecution", endpoint, &err)
-            }
-        })?;
+    let described = super::resolve::describe_execution(client, endpoint, execution_arn).await?;
     RedriveFacts::of(&described)
 }
 

@@ -1,8 +1,10 @@
 //! Which deployed state machine and which execution a command means: the ARN computed from
-//! deploy.toml's account and region, or found by name when that ARN is not there. (Which
-//! `[state_machines.NAME]` table is meant is `DeployConfig::state_machine`'s to say.)
+//! deploy.toml's account and region, or found by name when that ARN is not there (which
+//! `[state_machines.NAME]` table is meant is `DeployConfig::state_machine`'s to say); and the one
+//! DescribeExecution call that `status`, `--wait` and `redrive` share.
 
 use aws_sdk_sfn::Client;
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 
 use crate::aws_error;
 use crate::config::{DeployConfig, StateMachineName};
@@ -44,6 +46,52 @@ pub async fn state_machine_arn(
         "state machine `{name}` is not deployed (looked for {computed} and by name); deploy it with \
          `cm-etl deploy --state-machine {name}` or check --region and --profile"
     )
+}
+
+/// A call that AWS throttled: whoever polls waits longer and tries again.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Throttled(anyhow::Error);
+
+/// `described`, marked [`Throttled`] when `err` is AWS throttling the call.
+pub fn throttled_or<E: aws_sdk_sfn::error::ProvideErrorMetadata, R>(
+    err: &aws_sdk_sfn::error::SdkError<E, R>,
+    described: anyhow::Error,
+) -> anyhow::Error {
+    if aws_error::is_throttling(err) {
+        Throttled(described).into()
+    } else {
+        described
+    }
+}
+
+/// DescribeExecution of `execution_arn`: an execution that does not exist is said in our words,
+/// any other failure as `aws_error` explains it ([`Throttled`] when AWS throttled the call).
+pub async fn describe_execution(
+    client: &Client,
+    endpoint: &str,
+    execution_arn: &str,
+) -> anyhow::Result<DescribeExecutionOutput> {
+    client
+        .describe_execution()
+        .execution_arn(execution_arn)
+        .send()
+        .await
+        .map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_execution_does_not_exist())
+            {
+                anyhow::anyhow!(
+                    "there is no execution {execution_arn}; check the name, --state-machine and --region"
+                )
+            } else {
+                throttled_or(
+                    &err,
+                    aws_error::describe("DescribeExecution", endpoint, &err),
+                )
+            }
+        })
 }
 
 /// The ARN of execution `execution` of the state machine `state_machine_arn`:

@@ -491,6 +491,26 @@ fn keys_dated_sql(dialect: &Dialect) -> String {
         .replace("{well_formed}", &(dialect.well_formed_date)("visit_date"))
 }
 
+/// A span's bounds in the order its statements take them (dated: first date, first SSN, last
+/// date, last SSN; otherwise first SSN, last SSN), as the engine's parameter type `P`.
+fn span_bounds<P>(
+    span: &KeySpan,
+    date: impl Fn(NaiveDate) -> P,
+    ssn: impl Fn(&str) -> P,
+) -> Vec<P> {
+    match span {
+        KeySpan::Dated { first, last } => vec![
+            date(first.visit_date),
+            ssn(first.ssn.expose()),
+            date(last.visit_date),
+            ssn(last.ssn.expose()),
+        ],
+        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
+            vec![ssn(first.expose()), ssn(last.expose())]
+        }
+    }
+}
+
 /// Rows migrated and rows rejected, from the counts of a span's inserts in order: a dated span
 /// inserts its valid rows first, then its rejects; the others only reject.
 fn split_counts(span: &KeySpan, inserted: &[u64]) -> (u64, u64) {

@@ -345,18 +345,11 @@ async fn process_chunk_on(
 
 /// The span's bounds as SQL values, in the statements' order.
 fn span_bounds(span: &KeySpan) -> Vec<Box<dyn ToSql + Sync + Send>> {
-    let ssn = |ssn: &Ssn| Box::new(ssn.expose().to_owned()) as Box<dyn ToSql + Sync + Send>;
-    match span {
-        KeySpan::Dated { first, last } => vec![
-            Box::new(first.visit_date),
-            ssn(&first.ssn),
-            Box::new(last.visit_date),
-            ssn(&last.ssn),
-        ],
-        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
-            vec![ssn(first), ssn(last)]
-        }
-    }
+    super::span_bounds(
+        span,
+        |date| Box::new(date) as Box<dyn ToSql + Sync + Send>,
+        |ssn| Box::new(ssn.to_owned()),
+    )
 }
 
 /// The client a successful [`Postgres::client`] guarantees.

@@ -99,18 +99,11 @@ fn statements() -> &'static ChunkStatements {
 
 /// The span's bounds as SQL values, in the statements' order (dates as SQLite keeps them: text).
 fn span_bounds(span: &KeySpan) -> Vec<Box<dyn ToSql>> {
-    let ssn = |ssn: &Ssn| Box::new(ssn.expose().to_owned()) as Box<dyn ToSql>;
-    match span {
-        KeySpan::Dated { first, last } => vec![
-            Box::new(first.visit_date),
-            ssn(&first.ssn),
-            Box::new(last.visit_date),
-            ssn(&last.ssn),
-        ],
-        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
-            vec![ssn(first), ssn(last)]
-        }
-    }
+    super::span_bounds(
+        span,
+        |date| Box::new(date) as Box<dyn ToSql>,
+        |ssn| Box::new(ssn.to_owned()),
+    )
 }
 
 /// Creates the database file owner-only (0600) if it does not exist: it will hold SSNs. SQLite
