@@ -1,4 +1,4 @@
-//! The typed Amazon States Language model (JSONPath query language).
+//! The typed Amazon States Language model, in both query languages (JSONPath and JSONata).
 //!
 //! - [`state`]: the untyped model of a state machine and its states, rendered to and parsed from
 //!   JSON by serde (`render`, `parse`).
@@ -6,10 +6,12 @@
 //!   (`ContextPath`, `$$...`), distinct types.
 //!   `JsonPath` is the wider path AWS allows where a value is only read (`$.items[*]`, filters).
 //! - [`payload`]: payload templates (`Parameters`, `ItemSelector`, `ResultSelector`).
+//! - [`query`]: the query languages, JSONata strings (`{% %}`), settings computed by one, and
+//!   workflow variables (`Assign`).
 //! - [`upgrade`](mod@upgrade): the deprecated Map shapes AWS still runs (`Iterator`, `Parameters`) rewritten
 //!   to the current ones, on the JSON before parsing.
-//! - [`eval`]: what paths, payload templates, intrinsic functions and Choice conditions give on
-//!   a state's input, as AWS evaluates them.
+//! - [`eval`]: what paths, payload templates, intrinsic functions, Choice conditions and JSONata
+//!   expressions give on a state's input and variables, as AWS evaluates them.
 //! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
 //!   Map whose item and processor input are types (`path!`, `field!`, `selector!`, `record!`).
 //!
@@ -20,6 +22,7 @@ pub mod eval;
 pub mod mermaid;
 pub mod path;
 pub mod payload;
+pub mod query;
 pub mod state;
 pub mod typed;
 pub mod upgrade;
@@ -29,6 +32,7 @@ pub use path::{
     ContextPath, ContextValue, DataPath, JsonPath, PathError, ReferencePath, SchemaRoot, Segment,
 };
 pub use payload::{PayloadTemplate, PayloadValue};
+pub use query::{Assign, Evaluated, JsonataString, QueryLanguage, VariableName};
 pub use state::*;
 pub use typed::{
     BatchLimits, FromContext, ItemBatch, MapItem, PayloadSafe, Processor, Record, S3ItemsObject,
@@ -95,16 +99,23 @@ mod tests {
             jitter_strategy: Some(JitterStrategy::Full),
         }];
         task.catch = vec![Catcher {
+            output: None,
+            assign: None,
             error_equals: vec![ErrorName::all()],
             result_path: ResultPath::At(path("$.error")),
             next: name("Failed"),
         }];
 
         let choice = ChoiceState {
+            query_language: None,
+            output: None,
+            assign: None,
             comment: None,
             input_path: None,
             choices: vec![
                 ChoiceRule {
+                    output: None,
+                    assign: None,
                     condition: Condition::And(vec![
                         Condition::Compare {
                             variable: path("$.n"),
@@ -118,6 +129,8 @@ mod tests {
                     next: name("Each"),
                 },
                 ChoiceRule {
+                    output: None,
+                    assign: None,
                     condition: Condition::Or(vec![Condition::Compare {
                         variable: path("$.s"),
                         comparison: Comparison::StringEqualsPath(path("$.t")),
@@ -174,6 +187,7 @@ mod tests {
             execution_type: Some(ExecutionType::Standard),
         });
         distributed.item_reader = Some(ItemReader {
+            arguments: None,
             resource: S3_GET_OBJECT.into(),
             reader_config: Some(ReaderConfig {
                 input_type: Some(ReaderInputType::Csv),
@@ -210,6 +224,10 @@ mod tests {
         });
 
         let both = ParallelState {
+            query_language: None,
+            arguments: None,
+            output: None,
+            assign: None,
             comment: None,
             input_path: None,
             parameters: None,
@@ -242,9 +260,12 @@ mod tests {
         states.insert(
             name("Pause"),
             State::Wait(WaitState {
+                query_language: None,
+                output: None,
+                assign: None,
                 comment: None,
                 input_path: None,
-                wait_for: WaitFor::Seconds(5),
+                wait_for: WaitFor::Seconds(Evaluated::Fixed(5)),
                 output_path: None,
                 transition: Transition::Next(name("Done")),
             }),
@@ -253,6 +274,7 @@ mod tests {
         states.insert(
             name("Failed"),
             State::Fail(FailState {
+                query_language: None,
                 comment: None,
                 error: Some("Pipeline.Failed".into()),
                 error_path: None,
@@ -261,6 +283,7 @@ mod tests {
             }),
         );
         StateMachine {
+            query_language: None,
             comment: Some("every state".into()),
             version: Some("1.0".into()),
             start_at: name("Call"),

@@ -97,6 +97,9 @@ fn map_detail(map: &MapState) -> String {
         Some(Limit::Path(path)) => {
             let _ = write!(detail, ", {path} at once");
         }
+        Some(Limit::Expression(expression)) => {
+            let _ = write!(detail, ", {} at once", expression.expression());
+        }
         None => {}
     }
     detail
@@ -167,6 +170,8 @@ mod tests {
             Transition::Next(name("Done")),
         );
         map.catch = vec![crate::Catcher {
+            output: None,
+            assign: None,
             error_equals: vec![crate::ErrorName::all()],
             result_path: ResultPath::Replace,
             next: name("Failed"),
@@ -210,6 +215,7 @@ mod tests {
             execution_type: None,
         });
         map.item_reader = Some(ItemReader {
+            arguments: None,
             resource: S3_GET_OBJECT.into(),
             reader_config: None,
             parameters: None,

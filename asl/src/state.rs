@@ -1,5 +1,7 @@
-//! The untyped ASL model: a state machine and its states as the Amazon States Language (JSONPath
-//! query language) defines them, with serde giving the JSON form both ways.
+//! The untyped ASL model: a state machine and its states as the Amazon States Language defines
+//! them, with serde giving the JSON form both ways. A state holds the fields of both query
+//! languages (JSONPath's `Parameters`, `ResultPath`..., JSONata's `Arguments`, `Output`...);
+//! [`crate::validate`] refuses the fields of the language a state does not run in.
 //!
 //! Keys are written in one fixed order, the data flow of a state: `Type`, `Comment`, what the
 //! state does (`Resource`, `ItemsPath`, `Choices`, ...), then `InputPath` -> `Parameters` ->
@@ -17,6 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::path::{DataPath, PathError, ReferencePath};
 use super::payload::{PayloadTemplate, PayloadValue};
+use super::query::{Assign, Evaluated, JsonataString, QueryLanguage};
 
 /// The states of a machine, a Map's processor or a Parallel branch, in the order they were added.
 pub type States = IndexMap<StateName, State>;
@@ -27,6 +30,9 @@ pub type States = IndexMap<StateName, State>;
 pub struct StateMachine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     pub start_at: StateName,
@@ -250,7 +256,26 @@ pub struct Catcher {
     pub error_equals: Vec<ErrorName>,
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The variables this state sets when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assign>,
     pub next: StateName,
+}
+
+impl Catcher {
+    /// Goes to `next` on any of `error_equals`, the error output replacing the input.
+    pub fn new(error_equals: Vec<ErrorName>, next: StateName) -> Self {
+        Self {
+            error_equals,
+            result_path: ResultPath::Replace,
+            output: None,
+            assign: None,
+            next,
+        }
+    }
 }
 
 /// A state, tagged by its `Type`.
@@ -280,6 +305,48 @@ impl State {
             State::Wait(_) => "Wait",
             State::Succeed(_) => "Succeed",
             State::Fail(_) => "Fail",
+        }
+    }
+
+    /// The query language the state names for itself, if it names one.
+    pub fn query_language(&self) -> Option<QueryLanguage> {
+        match self {
+            State::Task(s) => s.query_language,
+            State::Map(s) => s.query_language,
+            State::Parallel(s) => s.query_language,
+            State::Choice(s) => s.query_language,
+            State::Pass(s) => s.query_language,
+            State::Wait(s) => s.query_language,
+            State::Succeed(s) => s.query_language,
+            State::Fail(s) => s.query_language,
+        }
+    }
+
+    /// The variables the state sets when it ends normally (a catcher's or a Choice rule's own
+    /// `Assign` is theirs).
+    pub fn assign(&self) -> Option<&Assign> {
+        match self {
+            State::Task(s) => s.assign.as_ref(),
+            State::Map(s) => s.assign.as_ref(),
+            State::Parallel(s) => s.assign.as_ref(),
+            State::Choice(s) => s.assign.as_ref(),
+            State::Pass(s) => s.assign.as_ref(),
+            State::Wait(s) => s.assign.as_ref(),
+            State::Succeed(_) | State::Fail(_) => None,
+        }
+    }
+
+    /// `Output` (JSONata), for the states that have one.
+    pub fn output(&self) -> Option<&serde_json::Value> {
+        match self {
+            State::Task(s) => s.output.as_ref(),
+            State::Map(s) => s.output.as_ref(),
+            State::Parallel(s) => s.output.as_ref(),
+            State::Choice(s) => s.output.as_ref(),
+            State::Pass(s) => s.output.as_ref(),
+            State::Wait(s) => s.output.as_ref(),
+            State::Succeed(s) => s.output.as_ref(),
+            State::Fail(_) => None,
         }
     }
 
@@ -350,6 +417,9 @@ impl State {
 pub struct TaskState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     pub resource: String,
     #[serde(
         default,
@@ -359,6 +429,10 @@ pub struct TaskState {
     pub input_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
+    /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
+    /// evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
     /// How long the task may run (`States.Timeout` past it); AWS's default is 60 seconds for
     /// an activity and unlimited otherwise.
     #[serde(flatten, with = "timeout_seconds")]
@@ -375,6 +449,12 @@ pub struct TaskState {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_path: Option<DataPath>,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The variables this state sets when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assign>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -388,14 +468,18 @@ impl TaskState {
     pub fn new(resource: impl Into<String>, transition: Transition) -> Self {
         Self {
             comment: None,
+            query_language: None,
             resource: resource.into(),
             input_path: None,
             parameters: None,
+            arguments: None,
             timeout_seconds: None,
             heartbeat_seconds: None,
             result_selector: None,
             result_path: ResultPath::Replace,
             output_path: None,
+            output: None,
+            assign: None,
             retry: Vec::new(),
             catch: Vec::new(),
             transition,
@@ -456,6 +540,9 @@ pub enum ExecutionType {
 pub struct MapState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -471,6 +558,9 @@ pub struct MapState {
         skip_serializing_if = "Option::is_none"
     )]
     pub items_path: Option<DataPath>,
+    /// JSONata: the items, an array or a JSONata string that gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_selector: Option<PayloadTemplate>,
     /// Distributed only: groups items into batches.
@@ -502,6 +592,12 @@ pub struct MapState {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_path: Option<DataPath>,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The variables this state sets when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assign>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -515,9 +611,11 @@ impl MapState {
     pub fn inline(processor: Branch, transition: Transition) -> Self {
         Self {
             comment: None,
+            query_language: None,
             input_path: None,
             item_reader: None,
             items_path: None,
+            items: None,
             item_selector: None,
             item_batcher: None,
             item_processor: ItemProcessor {
@@ -535,6 +633,8 @@ impl MapState {
             result_selector: None,
             result_path: ResultPath::Replace,
             output_path: None,
+            output: None,
+            assign: None,
             retry: Vec::new(),
             catch: Vec::new(),
             transition,
@@ -556,6 +656,8 @@ impl MapState {
 pub enum Limit<T> {
     Fixed(T),
     Path(ReferencePath),
+    /// JSONata: computed when the state starts (`"MaxItems": "{% $states.input.n %}"`).
+    Expression(JsonataString),
 }
 
 impl<T> Limit<T> {
@@ -563,22 +665,22 @@ impl<T> Limit<T> {
     pub fn fixed(&self) -> Option<&T> {
         match self {
             Limit::Fixed(value) => Some(value),
-            Limit::Path(_) => None,
+            Limit::Path(_) | Limit::Expression(_) => None,
         }
     }
 
     /// The path the limit is read from at run time, when it is one.
     pub fn path(&self) -> Option<&ReferencePath> {
         match self {
-            Limit::Fixed(_) => None,
             Limit::Path(path) => Some(path),
+            Limit::Fixed(_) | Limit::Expression(_) => None,
         }
     }
 
     /// The key this limit is written under, `name` or `<name>Path`.
     pub fn key(&self, name: &str) -> String {
         match self {
-            Limit::Fixed(_) => name.to_owned(),
+            Limit::Fixed(_) | Limit::Expression(_) => name.to_owned(),
             Limit::Path(_) => format!("{name}Path"),
         }
     }
@@ -598,13 +700,14 @@ mod limit_keys {
         let mut map = serializer.serialize_map(Some(usize::from(limit.is_some())))?;
         match limit {
             Some(Limit::Fixed(value)) => map.serialize_entry(keys[0], value)?,
+            Some(Limit::Expression(expression)) => map.serialize_entry(keys[0], expression)?,
             Some(Limit::Path(path)) => map.serialize_entry(keys[1], path)?,
             None => {}
         }
         map.end()
     }
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    pub fn deserialize<'de, T: de::DeserializeOwned, D: Deserializer<'de>>(
         deserializer: D,
         keys: &'static [&'static str; 2],
     ) -> Result<Option<Limit<T>>, D::Error> {
@@ -612,18 +715,19 @@ mod limit_keys {
             keys: &'static [&'static str; 2],
             value: std::marker::PhantomData<T>,
         }
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for LimitVisitor<T> {
+        impl<'de, T: de::DeserializeOwned> Visitor<'de> for LimitVisitor<T> {
             type Value = Option<Limit<T>>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 write!(f, "`{}` or `{}`", self.keys[0], self.keys[1])
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let [fixed_key, path_key] = *self.keys;
-                let mut fixed: Option<T> = None;
+                let mut fixed: Option<Evaluated<T>> = None;
                 let mut path: Option<ReferencePath> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     if key == fixed_key {
-                        fixed = Some(map.next_value()?);
+                        let value = map.next_value::<serde_json::Value>()?;
+                        fixed = Some(Evaluated::from_json(value).map_err(de::Error::custom)?);
                     } else if key == path_key {
                         path = Some(map.next_value()?);
                     } else {
@@ -634,7 +738,10 @@ mod limit_keys {
                     (Some(_), Some(_)) => Err(de::Error::custom(format!(
                         "`{fixed_key}` and `{path_key}` cannot both be given: keep one"
                     ))),
-                    (Some(value), None) => Ok(Some(Limit::Fixed(value))),
+                    (Some(Evaluated::Fixed(value)), None) => Ok(Some(Limit::Fixed(value))),
+                    (Some(Evaluated::Expression(expression)), None) => {
+                        Ok(Some(Limit::Expression(expression)))
+                    }
                     (None, Some(path)) => Ok(Some(Limit::Path(path))),
                     (None, None) => Ok(None),
                 }
@@ -667,7 +774,7 @@ macro_rules! limit_field {
                 limit_keys::serialize(limit, KEYS, serializer)
             }
 
-            pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+            pub fn deserialize<'de, T: de::DeserializeOwned, D: Deserializer<'de>>(
                 deserializer: D,
             ) -> Result<Option<Limit<T>>, D::Error> {
                 limit_keys::deserialize(deserializer, KEYS)
@@ -695,6 +802,10 @@ pub struct ItemReader {
     pub reader_config: Option<ReaderConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
+    /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
+    /// evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
 }
 
 /// The ItemReader resource that reads the items of one S3 object.
@@ -788,6 +899,10 @@ pub struct ResultWriter {
     pub writer_config: Option<WriterConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
+    /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
+    /// evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
 }
 
 impl ResultWriter {
@@ -797,6 +912,7 @@ impl ResultWriter {
             resource: Some(S3_PUT_OBJECT.into()),
             writer_config: None,
             parameters: Some(parameters),
+            arguments: None,
         }
     }
 }
@@ -835,6 +951,9 @@ pub enum Transformation {
 pub struct ParallelState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -843,6 +962,10 @@ pub struct ParallelState {
     pub input_path: Option<DataPath>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
+    /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
+    /// evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<serde_json::Value>,
     pub branches: Vec<Branch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_selector: Option<PayloadTemplate>,
@@ -854,6 +977,12 @@ pub struct ParallelState {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_path: Option<DataPath>,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The variables this state sets when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assign>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -868,6 +997,9 @@ pub struct ParallelState {
 pub struct ChoiceState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -883,6 +1015,12 @@ pub struct ChoiceState {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_path: Option<DataPath>,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The variables this state sets when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assign>,
 }
 
 /// A top-level Choice rule: a condition and where to go when it holds. Nested conditions (inside
@@ -891,11 +1029,17 @@ pub struct ChoiceState {
 pub struct ChoiceRule {
     pub condition: Condition,
     pub next: StateName,
+    /// JSONata: the state's output when this rule is taken.
+    pub output: Option<serde_json::Value>,
+    /// The variables set when this rule is taken.
+    pub assign: Option<Assign>,
 }
 
 /// A Choice condition.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Condition {
+    /// JSONata: `{"Condition": "{% ... %}"}`, a top-level rule's whole test.
+    Jsonata(JsonataString),
     And(Vec<Condition>),
     Or(Vec<Condition>),
     Not(Box<Condition>),
@@ -990,6 +1134,9 @@ impl Condition {
     fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut object = serde_json::Map::new();
         match self {
+            Condition::Jsonata(expression) => {
+                object.insert("Condition".into(), expression.as_str().into());
+            }
             Condition::And(all) => {
                 object.insert("And".into(), all.iter().map(Condition::to_value).collect());
             }
@@ -1025,16 +1172,21 @@ impl Condition {
                 _ => Err("`And`/`Or` must be an array of conditions".into()),
             }
         };
-        let condition = if let Some(all) = object.shift_remove("And") {
+        let condition = if let Some(test) = object.shift_remove("Condition") {
+            let text = test.as_str().unwrap_or_default().to_owned();
+            Condition::Jsonata(JsonataString::new(text).ok_or(
+                "`Condition` must be a JSONata string `{% ... %}` that gives true or false",
+            )?)
+        } else if let Some(all) = object.shift_remove("And") {
             Condition::And(conditions(all)?)
         } else if let Some(any) = object.shift_remove("Or") {
             Condition::Or(conditions(any)?)
         } else if let Some(inner) = object.shift_remove("Not") {
             Condition::Not(Box::new(Condition::from_value(inner)?))
         } else {
-            let variable = object
-                .shift_remove("Variable")
-                .ok_or("a condition needs `And`, `Or`, `Not` or `Variable`")?;
+            let variable = object.shift_remove("Variable").ok_or(
+                "a condition needs `Condition` (JSONata), `And`, `Or`, `Not` or `Variable`",
+            )?;
             let variable: ReferencePath =
                 serde_json::from_value(variable).map_err(|err| format!("`Variable`: {err}"))?;
             let (key, operand) = object
@@ -1068,6 +1220,12 @@ impl Serialize for ChoiceRule {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut object = self.condition.to_json();
         object.insert("Next".into(), self.next.as_str().into());
+        if let Some(output) = &self.output {
+            object.insert("Output".into(), output.clone());
+        }
+        if let Some(assign) = &self.assign {
+            object.insert("Assign".into(), assign.to_object());
+        }
         object.serialize(serializer)
     }
 }
@@ -1079,8 +1237,21 @@ impl<'de> Deserialize<'de> for ChoiceRule {
             .shift_remove("Next")
             .ok_or_else(|| de::Error::custom("a Choice rule needs `Next`"))?;
         let next = StateName::deserialize(next).map_err(de::Error::custom)?;
+        let output = object.shift_remove("Output");
+        let assign = object
+            .shift_remove("Assign")
+            .map(|assign| {
+                serde_json::from_value(assign)
+                    .map_err(|err| de::Error::custom(format!("`Assign`: {err}")))
+            })
+            .transpose()?;
         let condition = Condition::from_json(object).map_err(de::Error::custom)?;
-        Ok(ChoiceRule { condition, next })
+        Ok(ChoiceRule {
+            condition,
+            next,
+            output,
+            assign,
+        })
     }
 }
 
@@ -1090,6 +1261,9 @@ impl<'de> Deserialize<'de> for ChoiceRule {
 pub struct PassState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -1108,6 +1282,12 @@ pub struct PassState {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_path: Option<DataPath>,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The variables this state sets when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assign>,
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -1117,11 +1297,14 @@ impl PassState {
     pub fn new(transition: Transition) -> Self {
         Self {
             comment: None,
+            query_language: None,
             input_path: None,
             parameters: None,
             result: None,
             result_path: ResultPath::Replace,
             output_path: None,
+            output: None,
+            assign: None,
             transition,
         }
     }
@@ -1130,7 +1313,9 @@ impl PassState {
 /// How long a Wait waits: exactly one of the four forms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum WaitFor {
-    Seconds(u32),
+    /// Seconds to wait, or (JSONata) an expression that gives them.
+    Seconds(Evaluated<u32>),
+    /// An ISO-8601 timestamp, or (JSONata) an expression that gives one.
     Timestamp(String),
     SecondsPath(ReferencePath),
     TimestampPath(ReferencePath),
@@ -1142,6 +1327,9 @@ pub enum WaitFor {
 pub struct WaitState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -1156,6 +1344,12 @@ pub struct WaitState {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_path: Option<DataPath>,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
+    /// The variables this state sets when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<Assign>,
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -1166,6 +1360,9 @@ pub struct WaitState {
 pub struct SucceedState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -1178,6 +1375,9 @@ pub struct SucceedState {
         skip_serializing_if = "Option::is_none"
     )]
     pub output_path: Option<DataPath>,
+    /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<serde_json::Value>,
 }
 
 /// A Fail: ends the execution as failed with an error name and a cause.
@@ -1186,6 +1386,9 @@ pub struct SucceedState {
 pub struct FailState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// This state's query language, when it is not the machine's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_language: Option<QueryLanguage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The error name read at run time: a path or an intrinsic function.

@@ -508,6 +508,7 @@ pub fn distributed_map_over<In: JsonSchema, Object: S3ItemsObject>(
             csv_delimiter: None,
             max_items: None,
         }),
+        arguments: None,
         parameters: Some(
             PayloadTemplate::new()
                 .with("Bucket", field(Object::bucket().name()))
@@ -679,6 +680,7 @@ mod tests {
     fn assert_valid(map: MapState) {
         let name = StateName::new("Each").unwrap();
         let machine = StateMachine {
+            query_language: None,
             comment: None,
             version: None,
             start_at: name.clone(),

@@ -120,6 +120,7 @@ pub fn definition(settings: &PipelineSettings) -> StateMachine {
                 .into(),
         ),
         version: Some("1.0".into()),
+        query_language: None,
         start_at: name(GetTask02Chunks::STATE_NAME),
         timeout_seconds: None,
         states,
@@ -178,11 +179,7 @@ fn process_task02_chunks(settings: &PipelineSettings, function: &str) -> MapStat
     map.result_path = ResultPath::Discard;
     // A failed Map Run fails the Map with States.ExceedToleratedFailureThreshold whatever the
     // children's errors were, so it cannot tell a refused chunk from a failing one.
-    map.catch = vec![Catcher {
-        error_equals: vec![ErrorName::all()],
-        result_path: ResultPath::Replace,
-        next: name(TASK02_FAILED),
-    }];
+    map.catch = vec![Catcher::new(vec![ErrorName::all()], name(TASK02_FAILED))];
     map
 }
 
@@ -229,11 +226,10 @@ fn delete_task02_chunks(function: &str) -> TaskState {
         Transition::Next(name(TASK02_MIGRATED)),
     );
     task.result_path = ResultPath::Discard;
-    task.catch = vec![Catcher {
-        error_equals: vec![ErrorName::all()],
-        result_path: ResultPath::Replace,
-        next: name(TASK02_CHUNKS_LEFT_BEHIND),
-    }];
+    task.catch = vec![Catcher::new(
+        vec![ErrorName::all()],
+        name(TASK02_CHUNKS_LEFT_BEHIND),
+    )];
     task
 }
 
@@ -246,16 +242,8 @@ fn catchers() -> Vec<Catcher> {
         .map(|error| ErrorName::new(error.as_str()))
         .collect();
     vec![
-        Catcher {
-            error_equals: refused,
-            result_path: ResultPath::Replace,
-            next: name(TASK02_REJECTED),
-        },
-        Catcher {
-            error_equals: vec![ErrorName::all()],
-            result_path: ResultPath::Replace,
-            next: name(TASK02_FAILED),
-        },
+        Catcher::new(refused, name(TASK02_REJECTED)),
+        Catcher::new(vec![ErrorName::all()], name(TASK02_FAILED)),
     ]
 }
 
@@ -266,6 +254,7 @@ fn fail(error: &str, cause: &str) -> State {
         error_path: None,
         cause: Some(cause.into()),
         cause_path: None,
+        ..FailState::default()
     })
 }
 

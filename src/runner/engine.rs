@@ -26,11 +26,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use asl::eval::random::splitmix64;
-use asl::eval::{self, EvalError, Sources};
+use asl::eval::{self, EvalError, Sources, Variables};
 use asl::{
-    Branch, Catcher, ChoiceState, DataPath, ErrorName, FailState, JitterStrategy, Limit, MapState,
-    ParallelState, PassState, PayloadTemplate, PayloadValue, ReferencePath, ResultPath, Retrier,
-    State, StateMachine, StateName, States, TaskState, Transition, WaitFor, WaitState,
+    Assign, Branch, Catcher, ChoiceState, Condition, DataPath, ErrorName, Evaluated, FailState,
+    JitterStrategy, JsonataString, Limit, MapState, ParallelState, PassState, PayloadTemplate,
+    PayloadValue, QueryLanguage, ReferencePath, ResultPath, Retrier, State, StateMachine,
+    StateName, States, TaskState, Transition, WaitFor, WaitState,
 };
 
 use super::lambda::{Functions, InvokeError, TOO_MANY_REQUESTS, json_len};
@@ -38,6 +39,9 @@ use super::load::LAMBDA_INVOKE;
 use super::map_run::MapRunSummary;
 
 mod distributed;
+mod query;
+
+use query::{Ending, StatesView, query_error, query_failed};
 
 /// Step Functions' quota on any state's input, output or task result (UTF-8 bytes of the JSON).
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -269,6 +273,7 @@ impl Engine {
         let run = Run {
             engine: self,
             spec,
+            language: machine.query_language.unwrap_or_default(),
             started,
             payloads: Mutex::new(BTreeMap::new()),
             results: Mutex::new(BTreeMap::new()),
@@ -289,10 +294,14 @@ impl Engine {
             state_machine_name: spec.state_machine.clone(),
         };
         let history = History::default();
+        let variables = Variables::new();
         let frame = Frame {
             run: &run,
             history: &history,
             execution: &execution,
+            variables: &variables,
+            language: run.language,
+            entered_event: 0,
         };
         let mut clock = Duration::ZERO;
         let result = run
@@ -391,6 +400,8 @@ struct ExecutionContext {
 struct Run<'e> {
     engine: &'e Engine,
     spec: &'e ExecutionSpec,
+    /// The machine's query language, which a state uses unless it names its own.
+    language: QueryLanguage,
     /// The wall-clock instant of virtual time zero.
     started: DateTime<Utc>,
     payloads: Mutex<BTreeMap<String, usize>>,
@@ -408,12 +419,17 @@ struct Run<'e> {
     random_draws: AtomicU64,
 }
 
-/// Where a state runs: the run, and the execution (parent or child) whose history it adds to.
+/// Where a state runs: the run, the execution (parent or child) whose history it adds to, and
+/// the state's own scope: the variables it reads, its query language, the event that entered it.
 #[derive(Clone, Copy)]
 struct Frame<'r> {
     run: &'r Run<'r>,
     history: &'r History,
     execution: &'r ExecutionContext,
+    variables: &'r Variables,
+    language: QueryLanguage,
+    /// The id of the state's StateEntered event, which AWS's error causes name.
+    entered_event: u64,
 }
 
 impl<'r> Frame<'r> {
@@ -425,6 +441,7 @@ impl<'r> Frame<'r> {
             clock,
             retry_count: None,
             item: None,
+            variables: self.variables,
         }
     }
 
@@ -437,9 +454,11 @@ impl<'r> Frame<'r> {
     }
 }
 
-/// What the context object (`$$`) describes while a payload template is evaluated.
+/// What an expression of a state sees besides its input: what the context object (`$$`,
+/// `$states.context`) describes, and the variables.
 #[derive(Clone, Copy)]
 struct At<'a> {
+    variables: &'a Variables,
     execution: &'a ExecutionContext,
     state: &'a str,
     clock: Duration,
@@ -539,11 +558,18 @@ impl<'e> Run<'e> {
         evaluate: impl FnOnce(&Sources<'_>) -> Result<T, EvalError>,
     ) -> Result<T, StateError> {
         let build = || self.context(at);
-        let draw = || {
-            let draw = self.random_draws.fetch_add(1, Ordering::Relaxed);
-            splitmix64(self.random_seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-        };
-        Ok(evaluate(&Sources::new(input, &build).random(&draw))?)
+        let draw = || self.draw();
+        Ok(evaluate(
+            &Sources::new(input, &build)
+                .random(&draw)
+                .variables(at.variables),
+        )?)
+    }
+
+    /// The run's next random value: reproducible, distinct within the run.
+    fn draw(&self) -> u64 {
+        let draw = self.random_draws.fetch_add(1, Ordering::Relaxed);
+        splitmix64(self.random_seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15))
     }
 
     /// One execution from start to end: ExecutionStarted, its input against the quota, its
@@ -588,13 +614,22 @@ impl<'e> Run<'e> {
                 .map(|t| *clock + Duration::from_secs(t.into()));
             let mut current = machine.start_at.as_str();
             let mut input = input;
+            // A scope starts with the variables of the scopes around it; what its states
+            // assign stays in it.
+            let mut variables = frame.variables.clone();
             loop {
                 let (name, state) = machine
                     .states
                     .get_key_value(current)
                     .expect("targets checked when the definition was loaded");
                 let name = name.as_str();
-                let step = self.run_state(frame, name, state, input, clock).await?;
+                let scope = Frame {
+                    variables: &variables,
+                    language: state.query_language().unwrap_or(self.language),
+                    ..frame
+                };
+                let (step, assigned) = self.run_state(scope, name, state, input, clock).await?;
+                variables.extend(assigned);
                 if deadline.is_some_and(|d| *clock > d) {
                     return Err(StateError::new(
                         "States.Timeout",
@@ -623,72 +658,166 @@ impl<'e> Run<'e> {
         state: &State,
         raw_input: Value,
         clock: &mut Duration,
-    ) -> Result<Step, StateError> {
+    ) -> Result<(Step, Variables), StateError> {
         frame.history.add(1)?; // *StateEntered
+        let frame = Frame {
+            entered_event: frame.history.events(),
+            ..frame
+        };
         self.record(name, Measured::Input, &raw_input)?;
-        let step = match state {
+        let (step, assigned) = match state {
             State::Task(_) | State::Map(_) | State::Parallel(_) => {
                 let work = Retryable::of(state).expect("Task, Map and Parallel can retry");
                 self.run_with_retries(frame, name, work, raw_input, clock)
                     .await?
             }
-            State::Pass(p) => self.pass(frame.at(name, *clock), p, raw_input)?,
-            State::Choice(c) => choice(c, raw_input)?,
+            State::Pass(p) => self.pass(frame, frame.at(name, *clock), p, raw_input)?,
+            State::Choice(c) => self.choice(frame, frame.at(name, *clock), c, raw_input)?,
             State::Wait(w) => self.wait(frame, name, w, raw_input, clock)?,
             State::Succeed(s) => {
-                let effective = input_path(s.input_path.as_ref(), &raw_input)?;
-                Step::End(output_path(s.output_path.as_ref(), effective)?)
+                let effective = input_path(s.input_path.as_ref(), &raw_input, frame.variables)?;
+                let ending = Ending {
+                    result_path: None,
+                    output_path: s.output_path.as_ref(),
+                    output: s.output.as_ref(),
+                    assign: None,
+                };
+                let view = StatesView::of_input(&raw_input);
+                let (output, _) =
+                    self.conclude(frame, frame.at(name, *clock), ending, view, effective)?;
+                (Step::End(output), Variables::new())
             }
-            State::Fail(f) => return Err(self.fail(frame.at(name, *clock), f, &raw_input)),
+            State::Fail(f) => return Err(self.fail(frame, frame.at(name, *clock), f, &raw_input)),
         };
         let output = match &step {
             Step::Next(_, output) | Step::End(output) => output,
         };
         self.record(name, Measured::Output, output)?;
         frame.history.add(1)?; // *StateExited
-        Ok(step)
+        Ok((step, assigned))
     }
 
-    /// The error a Fail state raises: Error and Cause as written, or their ErrorPath and
-    /// CausePath evaluated (a path or an intrinsic function; a value that is not a string is
-    /// its JSON text).
-    fn fail(&self, at: At<'_>, f: &FailState, raw_input: &Value) -> StateError {
+    /// The error a Fail state raises: Error and Cause as written (in JSONata, evaluated when
+    /// they are JSONata strings), or their ErrorPath and CausePath evaluated (a path or an
+    /// intrinsic function; a value that is not a string is its JSON text).
+    fn fail(&self, frame: Frame<'_>, at: At<'_>, f: &FailState, raw_input: &Value) -> StateError {
+        let text = |value: Value| match value {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
         let pick = |field: &str, literal: &Option<String>, expr: &Option<PayloadValue>| match (
             literal, expr,
         ) {
+            (Some(literal), _) if frame.language == QueryLanguage::Jsonata => {
+                let template = Value::String(literal.clone());
+                self.jsonata(frame, at, field, &template, StatesView::of_input(raw_input))
+                    .map(text)
+            }
             (Some(literal), _) => Ok(literal.clone()),
             (None, Some(expr)) => self
                 .in_scope(raw_input, at, |sources| {
-                    eval::evaluate(field, expr, sources)
+                    eval::evaluate(&format!("{field}Path"), expr, sources)
                 })
-                .map(|value| match value {
-                    Value::String(text) => text,
-                    other => other.to_string(),
-                }),
+                .map(text),
             (None, None) => Ok(String::new()),
         };
-        let error = pick("ErrorPath", &f.error, &f.error_path);
-        let cause = pick("CausePath", &f.cause, &f.cause_path);
+        let error = pick("Error", &f.error, &f.error_path);
+        let cause = pick("Cause", &f.cause, &f.cause_path);
         match (error, cause) {
             (Ok(error), Ok(cause)) => StateError::new(error, cause),
             (Err(failed), _) | (_, Err(failed)) => failed,
         }
     }
 
-    fn pass(&self, at: At<'_>, p: &PassState, raw_input: Value) -> Result<Step, StateError> {
-        let effective = input_path(p.input_path.as_ref(), &raw_input)?;
+    fn pass(
+        &self,
+        frame: Frame<'_>,
+        at: At<'_>,
+        p: &PassState,
+        raw_input: Value,
+    ) -> Result<(Step, Variables), StateError> {
+        let effective = input_path(p.input_path.as_ref(), &raw_input, frame.variables)?;
         let result = match (&p.parameters, &p.result) {
-            (Some(params), _) => self.expand(params, &effective, at)?,
-            (None, Some(result)) => result.clone(),
-            (None, None) => effective,
+            (Some(params), _) => Some(self.expand(params, &effective, at)?),
+            (None, Some(result)) => Some(result.clone()),
+            (None, None) if frame.language == QueryLanguage::JsonPath => Some(effective),
+            (None, None) => None,
         };
-        let output = result_path(&p.result_path, raw_input, result)?;
-        next(&p.transition, output_path(p.output_path.as_ref(), output)?)
+        let ending = Ending {
+            result_path: Some(&p.result_path),
+            output_path: p.output_path.as_ref(),
+            output: p.output.as_ref(),
+            assign: p.assign.as_ref(),
+        };
+        let view = StatesView {
+            result: result.as_ref(),
+            ..StatesView::of_input(&raw_input)
+        };
+        let (output, assigned) = self.conclude(frame, at, ending, view, raw_input.clone())?;
+        Ok((next(&p.transition, output)?, assigned))
+    }
+
+    /// A Choice: the first rule whose condition holds, else Default. In JSONata a rule may set
+    /// its own Output and Assign; the state's apply when Default is taken.
+    fn choice(
+        &self,
+        frame: Frame<'_>,
+        at: At<'_>,
+        c: &ChoiceState,
+        raw_input: Value,
+    ) -> Result<(Step, Variables), StateError> {
+        let effective = input_path(c.input_path.as_ref(), &raw_input, frame.variables)?;
+        let view = StatesView::of_input(&raw_input);
+        let mut taken = None;
+        for rule in &c.choices {
+            let holds = match &rule.condition {
+                Condition::Jsonata(condition) => {
+                    match self.jsonata_setting(frame, at, "Condition", condition, &raw_input)? {
+                        Value::Bool(holds) => holds,
+                        other => {
+                            return Err(query_failed(
+                                frame,
+                                at.state,
+                                eval::jsonata::QueryError::unexpected_type(
+                                    condition.expression(),
+                                    "Condition",
+                                    "boolean",
+                                    &other,
+                                ),
+                            ));
+                        }
+                    }
+                }
+                condition => condition.holds(&effective, frame.variables)?,
+            };
+            if holds {
+                taken = Some(rule);
+                break;
+            }
+        }
+        let (target, output, assign) = match (taken, &c.default) {
+            (Some(rule), _) => (&rule.next, rule.output.as_ref(), rule.assign.as_ref()),
+            (None, Some(default)) => (default, c.output.as_ref(), c.assign.as_ref()),
+            (None, None) => {
+                return Err(StateError::new(
+                    "States.NoChoiceMatched",
+                    "No Choice rule matched and the Choice state has no Default.",
+                ));
+            }
+        };
+        let ending = Ending {
+            result_path: None,
+            output_path: c.output_path.as_ref(),
+            output,
+            assign,
+        };
+        let (output, assigned) = self.conclude(frame, at, ending, view, effective)?;
+        Ok((Step::Next(target.to_string(), output), assigned))
     }
 
     /// A Wait: Seconds, SecondsPath (a non-negative integer), Timestamp or TimestampPath (see
     /// [`wait_timestamp`]) advance the virtual clock; a delay past [`MAX_WAIT_SECONDS`] is
-    /// `States.Runtime`, as in AWS.
+    /// `States.Runtime`, as in AWS. In JSONata, Seconds and Timestamp may be JSONata strings.
     fn wait(
         &self,
         frame: Frame<'_>,
@@ -696,31 +825,71 @@ impl<'e> Run<'e> {
         w: &WaitState,
         raw_input: Value,
         clock: &mut Duration,
-    ) -> Result<Step, StateError> {
-        let effective = input_path(w.input_path.as_ref(), &raw_input)?;
-        let entered_event = frame.history.events();
+    ) -> Result<(Step, Variables), StateError> {
+        let effective = input_path(w.input_path.as_ref(), &raw_input, frame.variables)?;
+        let at = frame.at(name, *clock);
+        let entered_event = frame.entered_event;
         let fails = |cause: String| StateError::runtime_in(name, entered_event, cause);
         let shown = |value: &Value| match value {
             Value::String(text) => text.clone(),
             other => other.to_string(),
         };
+        let now = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
         let until = |field: &str, shown_as: &str, timestamp: &str| {
             let at = wait_timestamp(timestamp).ok_or_else(|| {
                 fails(format!(
                     "The {field} parameter does not reference a valid ISO-8601 extended offset date-time format string: {shown_as} == {timestamp}"
                 ))
             })?;
-            let now = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
             Ok::<_, StateError>((at.with_timezone(&Utc) - now).num_seconds().max(0))
         };
         let seconds = match &w.wait_for {
-            WaitFor::Seconds(seconds) => i64::from(*seconds),
-            WaitFor::SecondsPath(path) => {
-                let value = path.read(&effective).cloned().ok_or_else(|| {
-                    fails(format!(
-                        "The SecondsPath parameter does not reference an input value: {path}"
-                    ))
+            WaitFor::Seconds(Evaluated::Fixed(seconds)) => i64::from(*seconds),
+            WaitFor::Seconds(Evaluated::Expression(expression)) => {
+                let value = self.jsonata_setting(frame, at, "Seconds", expression, &raw_input)?;
+                match value.as_i64() {
+                    Some(seconds) if seconds >= 0 => seconds,
+                    _ => {
+                        return Err(query_error(
+                            frame,
+                            name,
+                            format!(
+                                "The Seconds field must be a non-negative integer, but was: {value}"
+                            ),
+                        ));
+                    }
+                }
+            }
+            WaitFor::Timestamp(timestamp) if frame.language == QueryLanguage::Jsonata => {
+                let template = Value::String(timestamp.clone());
+                let value = self.jsonata(
+                    frame,
+                    at,
+                    "Timestamp",
+                    &template,
+                    StatesView::of_input(&raw_input),
+                )?;
+                let text = shown(&value);
+                let at = wait_timestamp(&text).ok_or_else(|| {
+                    query_error(
+                        frame,
+                        name,
+                        format!(
+                            "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"
+                        ),
+                    )
                 })?;
+                (at.with_timezone(&Utc) - now).num_seconds().max(0)
+            }
+            WaitFor::SecondsPath(path) => {
+                let value = path
+                    .resolve(&effective, frame.variables)
+                    .cloned()
+                    .ok_or_else(|| {
+                        fails(format!(
+                            "The SecondsPath parameter does not reference an input value: {path}"
+                        ))
+                    })?;
                 match value.as_i64() {
                     Some(seconds) if seconds >= 0 => seconds,
                     Some(_) => {
@@ -739,7 +908,7 @@ impl<'e> Run<'e> {
             }
             WaitFor::Timestamp(timestamp) => until("Timestamp", timestamp, timestamp)?,
             WaitFor::TimestampPath(path) => {
-                let value = path.read(&effective).ok_or_else(|| {
+                let value = path.resolve(&effective, frame.variables).ok_or_else(|| {
                     fails(format!(
                         "The TimestampPath parameter does not reference an input value: {path}"
                     ))
@@ -751,10 +920,16 @@ impl<'e> Run<'e> {
             return Err(fails("Wait state delay is too long.".into()));
         }
         *clock += Duration::from_secs(seconds.unsigned_abs());
-        next(
-            &w.transition,
-            output_path(w.output_path.as_ref(), effective)?,
-        )
+        let ending = Ending {
+            result_path: None,
+            output_path: w.output_path.as_ref(),
+            output: w.output.as_ref(),
+            assign: w.assign.as_ref(),
+        };
+        let view = StatesView::of_input(&raw_input);
+        let (output, assigned) =
+            self.conclude(frame, frame.at(name, *clock), ending, view, effective)?;
+        Ok((next(&w.transition, output)?, assigned))
     }
 
     async fn run_with_retries(
@@ -764,18 +939,17 @@ impl<'e> Run<'e> {
         retryable: Retryable<'_>,
         raw_input: Value,
         clock: &mut Duration,
-    ) -> Result<Step, StateError> {
+    ) -> Result<(Step, Variables), StateError> {
         let Retryable {
             work,
             transition,
             input_path: input_path_,
-            output_path: output_path_,
             retriers,
             catchers,
             result_selector,
-            result_path: result_path_,
+            ending,
         } = retryable;
-        let effective = input_path(input_path_, &raw_input)?;
+        let effective = input_path(input_path_, &raw_input, frame.variables)?;
         let mut attempts = vec![0u32; retriers.len()];
         let mut retry_count = 0u32;
         let outcome = loop {
@@ -819,30 +993,51 @@ impl<'e> Run<'e> {
             attempts[at] += 1;
             retry_count += 1;
         };
+        let at = frame.at_attempt(name, *clock, retry_count);
         match outcome {
             Ok(result) => {
                 self.record(name, Measured::Result, &result)?;
                 let selected = match result_selector {
-                    Some(selector) => self.expand(
-                        selector,
-                        &result,
-                        frame.at_attempt(name, *clock, retry_count),
-                    )?,
+                    Some(selector) => self.expand(selector, &result, at)?,
                     None => result,
                 };
-                let output = result_path(result_path_, raw_input, selected)?;
-                next(transition, output_path(output_path_, output)?)
+                let view = StatesView {
+                    result: Some(&selected),
+                    ..StatesView::of_input(&raw_input)
+                };
+                let (output, assigned) =
+                    self.conclude(frame, at, ending, view, raw_input.clone())?;
+                Ok((next(transition, output)?, assigned))
             }
             Err(error) => {
                 let catcher = catchers.iter().find(|c| error.matched_by(&c.error_equals));
-                match catcher {
-                    Some(catcher) => {
-                        self.handled(name, &error, "caught");
-                        let output = result_path(&catcher.result_path, raw_input, json!(error))?;
-                        Ok(Step::Next(catcher.next.to_string(), output))
-                    }
-                    None => Err(error),
-                }
+                let Some(catcher) = catcher else {
+                    return Err(error);
+                };
+                self.handled(name, &error, "caught");
+                let error_output = json!(error);
+                let view = StatesView {
+                    error_output: Some(&error_output),
+                    ..StatesView::of_input(&raw_input)
+                };
+                let ending = Ending {
+                    result_path: Some(&catcher.result_path),
+                    output_path: None,
+                    output: catcher.output.as_ref(),
+                    assign: catcher.assign.as_ref(),
+                };
+                // A catcher's result is the error output, placed by its ResultPath (JSONPath).
+                let view_with_result = StatesView {
+                    result: Some(&error_output),
+                    ..view
+                };
+                let view = match frame.language {
+                    QueryLanguage::JsonPath => view_with_result,
+                    QueryLanguage::Jsonata => view,
+                };
+                let (output, assigned) =
+                    self.conclude(frame, at, ending, view, raw_input.clone())?;
+                Ok((Step::Next(catcher.next.to_string(), output), assigned))
             }
         }
     }
@@ -883,20 +1078,40 @@ impl<'e> Run<'e> {
     ) -> Result<Value, StateError> {
         // HeartbeatSeconds(Path) is modelled but has nothing to act on here: AWS applies it to
         // activities and callback tasks, and a Lambda invocation sends no heartbeats.
+        let at = frame.at_attempt(name, *clock, retry_count);
         let timeout = match &t.timeout_seconds {
             None => None,
             Some(Limit::Fixed(seconds)) => Some(u64::from(*seconds)),
-            Some(Limit::Path(path)) => {
-                Some(positive_seconds("TimeoutSecondsPath", path, effective)?)
+            Some(Limit::Path(path)) => Some(positive_seconds(
+                "TimeoutSecondsPath",
+                path,
+                effective,
+                frame.variables,
+            )?),
+            Some(Limit::Expression(expression)) => {
+                let value =
+                    self.jsonata_setting(frame, at, "TimeoutSeconds", expression, effective)?;
+                Some(value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+                    query_error(
+                        frame,
+                        name,
+                        format!(
+                            "The TimeoutSeconds field must be a positive integer, but was: {value}"
+                        ),
+                    )
+                })?)
             }
         };
-        let request = match &t.parameters {
-            Some(params) => self.expand(
-                params,
-                effective,
-                frame.at_attempt(name, *clock, retry_count),
+        let request = match (&t.parameters, &t.arguments) {
+            (Some(params), _) => self.expand(params, effective, at)?,
+            (None, Some(arguments)) => self.jsonata(
+                frame,
+                at,
+                "Arguments",
+                arguments,
+                StatesView::of_input(effective),
             )?,
-            None => effective.clone(),
+            (None, None) => effective.clone(),
         };
         frame.history.add(3)?; // TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed
         self.task_attempts.fetch_add(1, Ordering::Relaxed);
@@ -954,13 +1169,8 @@ impl<'e> Run<'e> {
             .result
             .map_err(|e| StateError::task(e.error_type.clone(), e.cause()))?;
         let result = if optimised {
-            json!({
-                "ExecutedVersion": "$LATEST",
-                "Payload": payload,
-                "SdkHttpMetadata": {"HttpHeaders": {"Content-Type": "application/json"}, "HttpStatusCode": 200},
-                "SdkResponseMetadata": {"RequestId": format!("local-{}-{}", invocation.environment, self.invocations.load(Ordering::Relaxed))},
-                "StatusCode": 200
-            })
+            let at = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
+            invoke_result(payload, &asl::eval::random::pseudo_uuid(self.draw()), at)
         } else {
             payload
         };
@@ -992,9 +1202,10 @@ impl<'e> Run<'e> {
                 .distributed_map(frame, name, m, effective, clock, retry_count)
                 .await;
         }
-        let max_concurrency = max_concurrency(m, effective)?;
-        let items = items_at(m, name, effective)?;
-        frame.history.add(2)?; // MapStateStarted, MapStateSucceeded/Failed
+        let at = frame.at_attempt(name, *clock, retry_count);
+        let max_concurrency = self.max_concurrency(frame, at, m, effective)?;
+        let items = self.items(frame, at, m, effective)?;
+        frame.history.add(1)?; // MapStateStarted
         self.observer().map_started(name, items.len());
         let concurrency = match max_concurrency {
             0 => INLINE_MAP_MAX_CONCURRENCY,
@@ -1004,11 +1215,10 @@ impl<'e> Run<'e> {
         };
         // Virtual time: each slot is free from some instant; an iteration starts at the earliest.
         let slots = Mutex::new(BinaryHeap::from(vec![Reverse(*clock); concurrency]));
-        let at = frame.at_attempt(name, *clock, retry_count);
         let processor = Machine::from(&m.item_processor.branch);
         let mut inputs = Vec::with_capacity(items.len());
         for (index, value) in items.iter().enumerate() {
-            inputs.push(self.select_item(m, effective, at, index, value)?);
+            inputs.push(self.select_item(frame, m, effective, at, index, value)?);
         }
         let slots = &slots;
         let mut iterations = futures::stream::iter(inputs.into_iter().enumerate())
@@ -1045,11 +1255,14 @@ impl<'e> Run<'e> {
                 // dropping the stream aborts the others.
                 Err(error) => {
                     *clock = end;
+                    frame.history.events.fetch_add(1, Ordering::Relaxed); // MapStateFailed
                     return Err(error);
                 }
             }
         }
         *clock = end;
+        // After the iterations' events, so the ids of the events after it are AWS's.
+        frame.history.add(1)?; // MapStateSucceeded
         Ok(Value::Array(results))
     }
 
@@ -1057,19 +1270,91 @@ impl<'e> Run<'e> {
     /// `$$.Map.Item`, or the item itself.
     fn select_item(
         &self,
+        frame: Frame<'_>,
         m: &MapState,
         effective: &Value,
         at: At<'_>,
         index: usize,
         value: &Value,
     ) -> Result<Value, StateError> {
-        match &m.item_selector {
-            Some(selector) => {
-                let item = Some(MapItem { index, value });
-                self.expand(selector, effective, At { item, ..at })
+        let Some(selector) = &m.item_selector else {
+            return Ok(value.clone());
+        };
+        let at = At {
+            item: Some(MapItem { index, value }),
+            ..at
+        };
+        match frame.language {
+            QueryLanguage::JsonPath => self.expand(selector, effective, at),
+            QueryLanguage::Jsonata => {
+                let template = serde_json::to_value(selector).expect("a template serializes");
+                self.jsonata(
+                    frame,
+                    at,
+                    "ItemSelector",
+                    &template,
+                    StatesView::of_input(effective),
+                )
             }
-            None => Ok(value.clone()),
         }
+    }
+
+    /// The items a Map iterates. JSONPath: what its ItemsPath (default `$`) selects. JSONata:
+    /// its Items evaluated (default the input). Either must be an array.
+    fn items(
+        &self,
+        frame: Frame<'_>,
+        at: At<'_>,
+        m: &MapState,
+        effective: &Value,
+    ) -> Result<Vec<Value>, StateError> {
+        if frame.language == QueryLanguage::JsonPath {
+            return items_at(m, at.state, effective, frame.variables);
+        }
+        let items = match &m.items {
+            None => effective.clone(),
+            Some(items) => {
+                self.jsonata(frame, at, "Items", items, StatesView::of_input(effective))?
+            }
+        };
+        match (items, &m.items) {
+            (Value::Array(items), _) => Ok(items),
+            (other, Some(Value::String(expression))) => Err(query_failed(
+                frame,
+                at.state,
+                eval::jsonata::QueryError::unexpected_type(
+                    JsonataString::new(expression.clone())
+                        .as_ref()
+                        .map_or(expression.as_str(), JsonataString::expression),
+                    "Items",
+                    "array",
+                    &other,
+                ),
+            )),
+            (other, _) => Err(query_error(
+                frame,
+                at.state,
+                format!("Map state input must be an array but was: {other}"),
+            )),
+        }
+    }
+
+    /// A Map's MaxConcurrency: written, read by its MaxConcurrencyPath or (JSONata) evaluated;
+    /// 0 means no limit of its own.
+    fn max_concurrency(
+        &self,
+        frame: Frame<'_>,
+        at: At<'_>,
+        m: &MapState,
+        effective: &Value,
+    ) -> Result<u64, StateError> {
+        let Some(limit) = &m.max_concurrency else {
+            return Ok(0);
+        };
+        let max = self.with_setting_reader(frame, at, effective, |reader| {
+            reader.non_negative("MaxConcurrency", limit)
+        })?;
+        Ok(max.unwrap_or(0))
     }
 
     async fn parallel(
@@ -1081,15 +1366,19 @@ impl<'e> Run<'e> {
         clock: &mut Duration,
         retry_count: u32,
     ) -> Result<Value, StateError> {
-        let input = match &p.parameters {
-            Some(params) => self.expand(
-                params,
-                effective,
-                frame.at_attempt(name, *clock, retry_count),
+        let at = frame.at_attempt(name, *clock, retry_count);
+        let input = match (&p.parameters, &p.arguments) {
+            (Some(params), _) => self.expand(params, effective, at)?,
+            (None, Some(arguments)) => self.jsonata(
+                frame,
+                at,
+                "Arguments",
+                arguments,
+                StatesView::of_input(effective),
             )?,
-            None => effective.clone(),
+            (None, None) => effective.clone(),
         };
-        frame.history.add(2)?; // ParallelStateStarted, ParallelStateSucceeded/Failed
+        frame.history.add(1)?; // ParallelStateStarted
         let start = *clock;
         let branches = p.branches.iter().map(|branch| {
             let input = input.clone();
@@ -1103,10 +1392,13 @@ impl<'e> Run<'e> {
         });
         let mut outputs = Vec::with_capacity(p.branches.len());
         for result in futures::future::join_all(branches).await {
-            let (output, finished) = result?;
+            let (output, finished) = result.inspect_err(|_| {
+                frame.history.events.fetch_add(1, Ordering::Relaxed); // ParallelStateFailed
+            })?;
             *clock = (*clock).max(finished);
             outputs.push(output);
         }
+        frame.history.add(1)?; // ParallelStateSucceeded
         Ok(Value::Array(outputs))
     }
 
@@ -1136,11 +1428,10 @@ struct Retryable<'d> {
     work: Work<'d>,
     transition: &'d Transition,
     input_path: Option<&'d DataPath>,
-    output_path: Option<&'d DataPath>,
     retriers: &'d [Retrier],
     catchers: &'d [Catcher],
     result_selector: Option<&'d PayloadTemplate>,
-    result_path: &'d ResultPath,
+    ending: Ending<'d>,
 }
 
 impl<'d> Retryable<'d> {
@@ -1153,11 +1444,15 @@ impl<'d> Retryable<'d> {
                     work: $work,
                     transition: &$def.transition,
                     input_path: $def.input_path.as_ref(),
-                    output_path: $def.output_path.as_ref(),
                     retriers: &$def.retry,
                     catchers: &$def.catch,
                     result_selector: $def.result_selector.as_ref(),
-                    result_path: &$def.result_path,
+                    ending: Ending {
+                        result_path: Some(&$def.result_path),
+                        output_path: $def.output_path.as_ref(),
+                        output: $def.output.as_ref(),
+                        assign: $def.assign.as_ref(),
+                    },
                 }
             };
         }
@@ -1170,12 +1465,18 @@ impl<'d> Retryable<'d> {
     }
 }
 
-/// The items a Map iterates: what its ItemsPath (default `$`) selects, which must be an array.
-fn items_at(m: &MapState, name: &str, effective: &Value) -> Result<Vec<Value>, StateError> {
+/// The items a JSONPath Map iterates: what its ItemsPath (default `$`) selects, which must be
+/// an array.
+fn items_at(
+    m: &MapState,
+    name: &str,
+    effective: &Value,
+    variables: &Variables,
+) -> Result<Vec<Value>, StateError> {
     let selected = match &m.items_path {
         None | Some(DataPath::Null) => Some(effective.clone()),
-        Some(DataPath::Reference(path)) => path.read(effective).cloned(),
-        Some(DataPath::Select(path)) => path.select(effective),
+        Some(DataPath::Reference(path)) => path.resolve(effective, variables).cloned(),
+        Some(DataPath::Select(path)) => path.select_in(effective, variables),
     };
     match selected {
         Some(Value::Array(items)) => Ok(items),
@@ -1188,22 +1489,14 @@ fn items_at(m: &MapState, name: &str, effective: &Value) -> Result<Vec<Value>, S
     }
 }
 
-/// A Map's MaxConcurrency, written or read by its MaxConcurrencyPath (0: no limit of its own).
-fn max_concurrency(m: &MapState, effective: &Value) -> Result<u64, StateError> {
-    match &m.max_concurrency {
-        None => Ok(0),
-        Some(Limit::Fixed(n)) => Ok(u64::from(*n)),
-        Some(Limit::Path(path)) => distributed::non_negative_at("MaxConcurrency", path, effective),
-    }
-}
-
 /// A Task's TimeoutSecondsPath (or HeartbeatSecondsPath): a positive integer, else `States.Runtime`.
 fn positive_seconds(
     field: &str,
     path: &ReferencePath,
     effective: &Value,
+    variables: &Variables,
 ) -> Result<u64, StateError> {
-    let value = path.read(effective).ok_or_else(|| {
+    let value = path.resolve(effective, variables).ok_or_else(|| {
         StateError::runtime(format!(
             "Invalid path '{path}' : The {field} field references an invalid value."
         ))
@@ -1244,6 +1537,68 @@ impl<'m> From<&'m Branch> for Machine<'m> {
     }
 }
 
+/// The result of `arn:aws:states:::lambda:invoke` around the function's `payload`, in AWS's
+/// shape: the HTTP response's headers (twice, as AWS gives them) and the request id.
+fn invoke_result(payload: Value, request_id: &str, at: DateTime<Utc>) -> Value {
+    let length = python_json_len(&payload).to_string();
+    let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let trace = format!(
+        "Root=1-{:08x}-{}",
+        at.timestamp(),
+        &request_id.replace('-', "")[..24]
+    );
+    json!({
+        "ExecutedVersion": "$LATEST",
+        "Payload": payload,
+        "SdkHttpMetadata": {
+            "AllHttpHeaders": {
+                "X-Amz-Executed-Version": ["$LATEST"],
+                "x-amzn-Remapped-Content-Length": ["0"],
+                "Connection": ["keep-alive"],
+                "x-amzn-RequestId": [request_id],
+                "Content-Length": [length],
+                "Date": [date],
+                "X-Amzn-Trace-Id": [trace],
+                "Content-Type": ["application/json"]
+            },
+            "HttpHeaders": {
+                "Connection": "keep-alive",
+                "Content-Length": length,
+                "Content-Type": "application/json",
+                "Date": date,
+                "X-Amz-Executed-Version": "$LATEST",
+                "x-amzn-Remapped-Content-Length": "0",
+                "x-amzn-RequestId": request_id,
+                "X-Amzn-Trace-Id": trace
+            },
+            "HttpStatusCode": 200
+        },
+        "SdkResponseMetadata": {"RequestId": request_id},
+        "StatusCode": 200
+    })
+}
+
+/// The length of `value` as Python's `json.dumps` writes it (`", "` and `": "` between items),
+/// the body a Python function's response has: AWS's Content-Length header.
+fn python_json_len(value: &Value) -> usize {
+    let separators = |items: usize| 2 * items.saturating_sub(1);
+    match value {
+        Value::Array(items) => {
+            2 + separators(items.len()) + items.iter().map(python_json_len).sum::<usize>()
+        }
+        Value::Object(members) => {
+            2 + separators(members.len())
+                + members
+                    .iter()
+                    .map(|(key, value)| {
+                        json_len(&Value::String(key.clone())) + 2 + python_json_len(value)
+                    })
+                    .sum::<usize>()
+        }
+        scalar => json_len(scalar),
+    }
+}
+
 /// AWS's Retry defaults: IntervalSeconds 1, MaxAttempts 3, BackoffRate 2.0.
 const DEFAULT_INTERVAL_SECONDS: u32 = 1;
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -1269,28 +1624,37 @@ fn next(transition: &Transition, output: Value) -> Result<Step, StateError> {
 }
 
 /// InputPath: absent is `$`, `null` gives `{}`, a path that selects nothing is `States.Runtime`.
-fn input_path(path: Option<&DataPath>, raw: &Value) -> Result<Value, StateError> {
-    select_or_runtime(path, raw, "InputPath")
+fn input_path(
+    path: Option<&DataPath>,
+    raw: &Value,
+    variables: &Variables,
+) -> Result<Value, StateError> {
+    select_or_runtime(path, raw, variables, "InputPath")
 }
 
-fn output_path(path: Option<&DataPath>, output: Value) -> Result<Value, StateError> {
+fn output_path(
+    path: Option<&DataPath>,
+    output: Value,
+    variables: &Variables,
+) -> Result<Value, StateError> {
     match path {
         None => Ok(output),
         Some(DataPath::Reference(path)) if path.is_root() => Ok(output),
-        Some(path) => select_or_runtime(Some(path), &output, "OutputPath"),
+        Some(path) => select_or_runtime(Some(path), &output, variables, "OutputPath"),
     }
 }
 
 fn select_or_runtime(
     path: Option<&DataPath>,
     value: &Value,
+    variables: &Variables,
     field: &str,
 ) -> Result<Value, StateError> {
     let selected = match path {
         None => Some(value.clone()),
         Some(DataPath::Null) => return Ok(json!({})),
-        Some(DataPath::Reference(path)) => path.read(value).cloned(),
-        Some(DataPath::Select(path)) => path.select(value),
+        Some(DataPath::Reference(path)) => path.resolve(value, variables).cloned(),
+        Some(DataPath::Select(path)) => path.select_in(value, variables),
     };
     selected.ok_or_else(|| {
         StateError::runtime(format!(
@@ -1316,28 +1680,6 @@ fn result_path(path: &ResultPath, raw_input: Value, result: Value) -> Result<Val
             })?;
             Ok(output)
         }
-    }
-}
-
-fn choice(c: &ChoiceState, raw_input: Value) -> Result<Step, StateError> {
-    let effective = input_path(c.input_path.as_ref(), &raw_input)?;
-    for rule in &c.choices {
-        if rule.condition.holds(&effective)? {
-            return Ok(Step::Next(
-                rule.next.as_str().to_owned(),
-                output_path(c.output_path.as_ref(), effective)?,
-            ));
-        }
-    }
-    match &c.default {
-        Some(default) => Ok(Step::Next(
-            default.to_string(),
-            output_path(c.output_path.as_ref(), effective)?,
-        )),
-        None => Err(StateError::new(
-            "States.NoChoiceMatched",
-            "No Choice rule matched and the Choice state has no Default.",
-        )),
     }
 }
 

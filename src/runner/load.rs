@@ -1,8 +1,8 @@
 //! From a definition's JSON to the `asl` model the engine executes: the deprecated shapes AWS
 //! still runs are upgraded ([`asl::upgrade`]), the model parses the JSON (a field it does not
 //! know is refused, never dropped), [`asl::validate`] checks it as synth does, and what AWS runs
-//! but the local runner does not (JSONata, variables, service integrations other than Lambda,
-//! some ItemReader formats) is reported as unsupported.
+//! but the local runner does not (service integrations other than Lambda, some ItemReader
+//! formats) is reported as unsupported.
 
 use asl::{
     CsvDelimiter, ReaderInputType, S3_GET_OBJECT, S3_LIST_OBJECTS_V2, S3_PUT_OBJECT, State,
@@ -21,8 +21,8 @@ pub enum DefinitionError {
     /// What synth's checks refuse (AWS refuses most of it too), every problem.
     #[error("{} problem(s), found by the checks synth runs:\n{}", .0.len(), .0.join("\n"))]
     Invalid(Vec<String>),
-    /// AWS runs the state, but the runner does not support what it uses (JSONata, variables, a
-    /// service integration other than Lambda, ...).
+    /// AWS runs the state, but the runner does not support what it uses (a service
+    /// integration other than Lambda, ...).
     #[error("state `{state}`: {feature}")]
     Unsupported { state: String, feature: String },
 }
@@ -34,16 +34,6 @@ pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
 
 /// Reads a definition already parsed as JSON.
 pub fn load(mut value: Value) -> Result<StateMachine, DefinitionError> {
-    // JSONata fields do not have JSONPath's types: say so before the model trips on one.
-    if value.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
-        return Err(DefinitionError::Unsupported {
-            state: value["StartAt"].as_str().unwrap_or_default().to_owned(),
-            feature: JSONATA_UNSUPPORTED.into(),
-        });
-    }
-    if let Some(unsupported) = value.get("States").and_then(unsupported_field) {
-        return Err(unsupported);
-    }
     asl::upgrade(&mut value);
     let machine: StateMachine = serde_json::from_value(value)?;
     let report = asl::validate::validate(&machine);
@@ -53,60 +43,6 @@ pub fn load(mut value: Value) -> Result<StateMachine, DefinitionError> {
         ));
     }
     unsupported_state(&machine.states).map_or(Ok(machine), Err)
-}
-
-const JSONATA_UNSUPPORTED: &str =
-    "JSONata states are not supported by the local runner; use JSONPath";
-
-/// State fields AWS runs and the runner does not, with what they are.
-const UNSUPPORTED_FIELDS: [(&str, &str); 5] = [
-    ("Assign", "variables (`Assign`)"),
-    ("Arguments", "JSONata `Arguments`"),
-    ("Output", "JSONata `Output`"),
-    ("Items", "JSONata `Items`"),
-    ("Condition", "JSONata `Condition`"),
-];
-
-/// The first state (in `states`, or nested in a Map or Parallel, or in a Choice rule or Catch)
-/// using a field the runner does not support, as the error naming it.
-fn unsupported_field(states: &Value) -> Option<DefinitionError> {
-    let states = states.as_object()?;
-    states.iter().find_map(|(name, state)| {
-        let unsupported = |feature: &str| {
-            Some(DefinitionError::Unsupported {
-                state: name.clone(),
-                feature: format!("{feature} is not supported by the local runner"),
-            })
-        };
-        if state.get("QueryLanguage").and_then(Value::as_str) == Some("JSONata") {
-            return unsupported("JSONata");
-        }
-        let nested = ["Choices", "Catch"]
-            .iter()
-            .filter_map(|field| state.get(field)?.as_array())
-            .flatten();
-        for holder in std::iter::once(state).chain(nested) {
-            if let Some((_, feature)) = UNSUPPORTED_FIELDS
-                .iter()
-                .find(|(field, _)| holder.get(field).is_some())
-            {
-                return unsupported(feature);
-            }
-        }
-        let processors = ["ItemProcessor", "Iterator"]
-            .iter()
-            .filter_map(|field| state.get(field))
-            .chain(
-                state
-                    .get("Branches")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten(),
-            );
-        processors
-            .filter_map(|machine| machine.get("States"))
-            .find_map(unsupported_field)
-    })
 }
 
 /// The first state, nested ones included, that the model holds but the runner cannot execute.
@@ -316,36 +252,15 @@ mod tests {
     }
 
     #[test]
-    fn features_aws_runs_and_the_runner_does_not_are_unsupported_not_invalid() {
-        let pass = json!({"Type": "Pass", "End": true});
-        let with = |extra: Value| {
-            let mut state = pass.clone();
-            state
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
-            state
-        };
-        let parallel = |state: Value| {
-            json!({"Type": "Parallel", "End": true,
-                "Branches": [{"StartAt": "Inner", "States": {"Inner": state}}]})
-        };
-        for (state, needle) in [
-            (with(json!({"Assign": {"x": 1}})), "`Assign`"),
-            (with(json!({"QueryLanguage": "JSONata"})), "JSONata"),
-            (parallel(with(json!({"Output": "{% 1 %}"}))), "`Output`"),
-            (
-                json!({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true}),
-                "cannot run locally",
-            ),
-        ] {
-            let text = json!({"StartAt": "S", "States": {"S": state}}).to_string();
-            let error = from_json(&text).unwrap_err();
-            assert!(
-                matches!(&error, DefinitionError::Unsupported { feature, .. } if feature.contains(needle)),
-                "{error:?}"
-            );
-        }
+    fn a_service_aws_runs_and_the_runner_does_not_is_unsupported_not_invalid() {
+        let task =
+            json!({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": true});
+        let text = json!({"StartAt": "S", "States": {"S": task}}).to_string();
+        let error = from_json(&text).unwrap_err();
+        assert!(
+            matches!(&error, DefinitionError::Unsupported { feature, .. } if feature.contains("cannot run locally")),
+            "{error:?}"
+        );
         let invalid = r#"{"StartAt": "S", "States": {"S": {"Type": "Pass", "Next": "T"}}}"#;
         assert!(matches!(
             from_json(invalid),
@@ -354,15 +269,57 @@ mod tests {
     }
 
     #[test]
-    fn a_jsonata_definition_is_refused_before_its_fields_are_read() {
+    fn a_jsonata_definition_is_read_with_its_expressions_and_checked_for_the_other_language() {
         let text = r#"{"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map",
             "ItemReader": {"ReaderConfig": {"InputType": "JSON", "MaxItems": "{% 2 %}"},
-                           "Resource": "arn:aws:states:::s3:getObject", "Arguments": {}},
-            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}}"#;
-        let err = from_json(text).unwrap_err();
+                           "Resource": "arn:aws:states:::s3:getObject", "Arguments": {"Bucket": "b", "Key": "k"}},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "Assign": {"total": "{% $count($states.result) %}"}, "End": true}}}"#;
+        let machine = from_json(text).unwrap();
+        let State::Map(map) = &machine.states["M"] else {
+            panic!("a Map")
+        };
+        let max_items = map
+            .item_reader
+            .as_ref()
+            .unwrap()
+            .reader_config
+            .as_ref()
+            .unwrap();
         assert!(
-            matches!(&err, DefinitionError::Unsupported { feature, .. } if feature.contains("JSONata")),
-            "{err}"
+            matches!(&max_items.max_items, Some(Limit::Expression(e)) if e.expression() == "2")
+        );
+        let mixed = r#"{"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass",
+            "QueryLanguage": "JSONPath", "InputPath": "$.a", "End": true}}}"#;
+        let Err(DefinitionError::Invalid(problems)) = from_json(mixed) else {
+            panic!("a JSONPath state in a JSONata machine is refused")
+        };
+        assert!(
+            problems.iter().any(|p| p.contains("cannot use JSONPath")),
+            "{problems:?}"
+        );
+        let wrong_field = r#"{"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "QueryLanguage": "JSONata", "Parameters": {"a": 1}, "End": true}}}"#;
+        let Err(DefinitionError::Invalid(problems)) = from_json(wrong_field) else {
+            panic!("Parameters in a JSONata state is refused")
+        };
+        assert!(
+            problems.iter().any(
+                |p| p.contains("`Parameters` is a JSONPath field") && p.contains("`Arguments`")
+            ),
+            "{problems:?}"
+        );
+        let bad_syntax = r#"{"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Output": {"a": "{% $states.input. %}"}, "End": true}}}"#;
+        let Err(DefinitionError::Invalid(problems)) = from_json(bad_syntax) else {
+            panic!("an expression that does not parse is refused")
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("state `P`") && p.contains("`Output/a`")),
+            "{problems:?}"
         );
     }
 }

@@ -8,17 +8,21 @@ use std::cmp::Ordering;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
-use super::EvalError;
+use super::{EvalError, Variables};
 use crate::path::ReferencePath;
 use crate::state::{Comparison, Condition};
 
 impl Condition {
-    /// Whether the condition holds on `input`.
-    pub fn holds(&self, input: &Value) -> Result<bool, EvalError> {
+    /// Whether the condition holds on `input`, `$name` paths reading `variables`. A JSONata
+    /// `Condition` is evaluated by [`super::jsonata`], not here.
+    pub fn holds(&self, input: &Value, variables: &Variables) -> Result<bool, EvalError> {
         match self {
+            Condition::Jsonata(expression) => Err(EvalError::Runtime(format!(
+                "the JSONata condition `{expression}` needs a JSONata evaluation"
+            ))),
             Condition::And(all) => {
                 for condition in all {
-                    if !condition.holds(input)? {
+                    if !condition.holds(input, variables)? {
                         return Ok(false);
                     }
                 }
@@ -26,17 +30,17 @@ impl Condition {
             }
             Condition::Or(any) => {
                 for condition in any {
-                    if condition.holds(input)? {
+                    if condition.holds(input, variables)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Condition::Not(inner) => Ok(!inner.holds(input)?),
+            Condition::Not(inner) => Ok(!inner.holds(input, variables)?),
             Condition::Compare {
                 variable,
                 comparison,
-            } => compare(variable, comparison, input),
+            } => compare(variable, comparison, input, variables),
         }
     }
 }
@@ -45,9 +49,10 @@ fn compare(
     variable: &ReferencePath,
     comparison: &Comparison,
     input: &Value,
+    variables: &Variables,
 ) -> Result<bool, EvalError> {
     use Comparison as C;
-    let value = variable.read(input);
+    let value = variable.resolve(input, variables);
     if let C::IsPresent(expect) = comparison {
         return Ok(value.is_some() == *expect);
     }
@@ -57,7 +62,7 @@ fn compare(
         ))
     })?;
     let other = |path: &ReferencePath| {
-        path.read(input).ok_or_else(|| {
+        path.resolve(input, variables).ok_or_else(|| {
             EvalError::Runtime(format!(
                 "Invalid path in `{}`: it references an invalid value.",
                 comparison.operator()
@@ -183,7 +188,7 @@ mod tests {
         let mut rule = rule;
         rule["Next"] = json!("X");
         let rule: ChoiceRule = serde_json::from_value(rule).unwrap();
-        rule.condition.holds(&input)
+        rule.condition.holds(&input, &Variables::new())
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`template`]: payload templates expanded against [`Sources`] (`$` and `$$`).
 //! - [`intrinsic`]: the `States.*` functions on evaluated arguments.
 //! - [`choice`]: whether a Choice [`Condition`](crate::Condition) holds.
+//! - [`jsonata`]: JSONata expressions (`{% … %}`) and templates, with AWS's added functions and
+//!   error causes.
 //! - [`random`]: the reproducible draws behind `States.UUID`, `States.MathRandom` and generated
 //!   ids.
 //!
@@ -17,11 +19,15 @@
 pub mod choice;
 pub mod filter;
 pub mod intrinsic;
+pub mod jsonata;
 pub mod path;
 pub mod random;
 pub mod template;
 
 pub use path::SetError;
+
+/// Workflow variables in scope, by name (without `$`).
+pub type Variables = serde_json::Map<String, serde_json::Value>;
 pub use template::{Sources, check_intrinsic, evaluate, expand};
 
 /// Why an expression could not be evaluated; AWS fails the state with `States.Runtime` for both.

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::Variables;
 use crate::path::json::Step;
 use crate::path::{JsonPath, ReferencePath, Segment};
 
@@ -52,8 +53,28 @@ impl JsonPath {
     }
 }
 
+impl JsonPath {
+    /// What the path selects: in the variable it names (`$name...`), else in `input`. `None`
+    /// for a variable that is not set.
+    pub fn select_in(&self, input: &Value, variables: &Variables) -> Option<Value> {
+        match &self.variable {
+            Some(name) => self.select(variables.get(name.as_str())?),
+            None => self.select(input),
+        }
+    }
+}
+
 impl ReferencePath {
-    /// The one value this path names in `value`, if it is there.
+    /// The one value this path names: in the variable it reads (`$name...`), else in `input`.
+    pub fn resolve<'v>(&self, input: &'v Value, variables: &'v Variables) -> Option<&'v Value> {
+        match self.variable() {
+            Some(name) => self.read(variables.get(name.as_str())?),
+            None => self.read(input),
+        }
+    }
+
+    /// The one value this path's steps name in `value`, if it is there (a variable it names is
+    /// the caller's to resolve: see [`ReferencePath::resolve`]).
     pub fn read<'v>(&self, value: &'v Value) -> Option<&'v Value> {
         self.segments()
             .iter()

@@ -7,16 +7,19 @@ use std::cell::{Cell, OnceCell};
 
 use serde_json::{Map, Value};
 
-use super::EvalError;
 use super::intrinsic::{self, Argument};
 use super::random::splitmix64;
+use super::{EvalError, Variables};
 use crate::path::{ContextPath, JsonPath};
 use crate::payload::{PayloadTemplate, PayloadValue};
+
+static NO_VARIABLES: std::sync::LazyLock<Variables> = std::sync::LazyLock::new(Variables::new);
 
 /// What `$` and `$$` mean while evaluating, and where random values come from. The context
 /// object is built only when a `$$` path asks for it.
 pub struct Sources<'a> {
     input: &'a Value,
+    variables: &'a Variables,
     build_context: &'a dyn Fn() -> Value,
     context: OnceCell<Value>,
     draw: Option<&'a dyn Fn() -> u64>,
@@ -28,6 +31,7 @@ impl<'a> Sources<'a> {
     pub fn new(input: &'a Value, build_context: &'a dyn Fn() -> Value) -> Self {
         Self {
             input,
+            variables: &*NO_VARIABLES,
             build_context,
             context: OnceCell::new(),
             draw: None,
@@ -42,6 +46,11 @@ impl<'a> Sources<'a> {
             draw: Some(draw),
             ..self
         }
+    }
+
+    /// `$name` paths read `variables`.
+    pub fn variables(self, variables: &'a Variables) -> Self {
+        Self { variables, ..self }
     }
 
     fn draw(&self) -> u64 {
@@ -64,7 +73,7 @@ impl<'a> Sources<'a> {
 
     /// What `path` selects in the input; `field` names it in the error when nothing is there.
     pub fn select(&self, field: &str, path: &JsonPath) -> Result<Value, EvalError> {
-        path.select(self.input)
+        path.select_in(self.input, self.variables)
             .ok_or_else(|| not_found(field, path.as_str(), "state input"))
     }
 
@@ -125,7 +134,7 @@ pub fn evaluate(
             .collect::<Result<_, _>>()
             .map(Value::Array),
         PayloadValue::Path(path) => path
-            .read(sources.input)
+            .resolve(sources.input, sources.variables)
             .cloned()
             .ok_or_else(|| not_found(field, &path.to_string(), "state input")),
         PayloadValue::Select(path) => sources.select(field, path),

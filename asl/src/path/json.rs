@@ -9,6 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::PathError;
 use super::filter::{self, Filter};
+use crate::query::VariableName;
 
 /// One step of a parsed [`JsonPath`].
 #[derive(Clone, Debug)]
@@ -36,6 +37,8 @@ pub(crate) enum Step {
 #[derive(Clone, Debug)]
 pub struct JsonPath {
     text: String,
+    /// `$name...` selects in a workflow variable instead of the state's input.
+    pub(crate) variable: Option<VariableName>,
     pub(crate) steps: Vec<Step>,
 }
 
@@ -60,12 +63,18 @@ impl JsonPath {
     pub fn root() -> Self {
         Self {
             text: "$".to_owned(),
+            variable: None,
             steps: Vec::new(),
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The workflow variable this path selects in (`$name...`), if any.
+    pub fn variable(&self) -> Option<&VariableName> {
+        self.variable.as_ref()
     }
 
     /// Whether the path has only names and indices, so it selects at most one value.
@@ -114,7 +123,9 @@ impl Parser<'_> {
         if self.bytes.first() != Some(&b'$') {
             return Err(self.error("a path must start with `$`"));
         }
-        self.at = 1;
+        let (variable, rest) =
+            super::split_variable(&self.text[1..]).map_err(|problem| self.error(problem))?;
+        self.at = self.text.len() - rest.len();
         let mut segments = Vec::new();
         while self.at < self.bytes.len() {
             match self.bytes[self.at] {
@@ -150,6 +161,7 @@ impl Parser<'_> {
         }
         Ok(JsonPath {
             text: self.text.to_owned(),
+            variable,
             steps: segments,
         })
     }

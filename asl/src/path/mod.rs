@@ -12,6 +12,7 @@ use std::fmt;
 
 pub use json::JsonPath;
 
+use crate::query::VariableName;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One step of a path: a member name or an array index.
@@ -76,6 +77,8 @@ pub(crate) fn short_type_name(full: &'static str) -> &'static str {
 /// filters: ASL allows only these where a single value is read or written.
 #[derive(Clone, Debug)]
 pub struct ReferencePath {
+    /// `$name...` reads a workflow variable instead of the state's input.
+    variable: Option<VariableName>,
     segments: Vec<Segment>,
     root: Option<SchemaRoot>,
 }
@@ -83,21 +86,19 @@ pub struct ReferencePath {
 impl PartialEq for ReferencePath {
     /// Two paths are equal when they render the same; the schema root is a build-time annotation.
     fn eq(&self, other: &Self) -> bool {
-        self.segments == other.segments
+        self.variable == other.variable && self.segments == other.segments
     }
 }
 
 impl ReferencePath {
     /// `$`: the whole input.
     pub fn root() -> Self {
-        Self {
-            segments: Vec::new(),
-            root: None,
-        }
+        Self::from_segments(Vec::new())
     }
 
     pub fn from_segments(segments: Vec<Segment>) -> Self {
         Self {
+            variable: None,
             segments,
             root: None,
         }
@@ -118,8 +119,17 @@ impl ReferencePath {
         let rest = text
             .strip_prefix('$')
             .ok_or_else(|| error("it must start with `$`"))?;
+        let (variable, rest) = split_variable(rest).map_err(|problem| error(&problem))?;
         let segments = parse_segments(rest).map_err(|problem| error(&problem))?;
-        Ok(Self::from_segments(segments))
+        Ok(Self {
+            variable,
+            ..Self::from_segments(segments)
+        })
+    }
+
+    /// The workflow variable this path reads (`$name...`), if it reads one.
+    pub fn variable(&self) -> Option<&VariableName> {
+        self.variable.as_ref()
     }
 
     /// The same path, one member further.
@@ -132,8 +142,9 @@ impl ReferencePath {
         &self.segments
     }
 
+    /// `$`: the whole input.
     pub fn is_root(&self) -> bool {
-        self.segments.is_empty()
+        self.variable.is_none() && self.segments.is_empty()
     }
 
     /// The type this path starts from, when it was built from typed values.
@@ -150,6 +161,9 @@ impl ReferencePath {
 impl fmt::Display for ReferencePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("$")?;
+        if let Some(variable) = &self.variable {
+            f.write_str(variable.as_str())?;
+        }
         write_segments(f, &self.segments)
     }
 }
@@ -171,6 +185,17 @@ fn is_plain_name(name: &str) -> bool {
         .next()
         .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// Splits the variable name off the text after `$` (`total.sum` -> `total`, `.sum`).
+pub(crate) fn split_variable(rest: &str) -> Result<(Option<VariableName>, &str), String> {
+    if !rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return Ok((None, rest));
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    Ok((Some(VariableName::new(&rest[..end])?), &rest[end..]))
 }
 
 /// Parses the steps after `$` (or after a context value's fixed prefix).

@@ -38,28 +38,30 @@ impl Run<'_> {
         let at = frame.at_attempt(name, *clock, retry_count);
         // The MapStateEntered event is the last one so far.
         let entered_event = frame.history.events();
-        let settings = Settings::resolve(m, effective).map_err(|error| {
-            if error.error == "States.Runtime" {
-                StateError::runtime_in(name, entered_event, error.cause)
-            } else {
-                error
-            }
-        })?;
+        let settings = self
+            .with_setting_reader(frame, at, effective, |reader| Settings::resolve(m, reader))
+            .map_err(|error| {
+                if error.error == "States.Runtime" {
+                    StateError::runtime_in(name, entered_event, error.cause)
+                } else {
+                    error
+                }
+            })?;
         // MapStateStarted, MapRunStarted, MapRunSucceeded/Failed, MapStateSucceeded/Failed: the
         // children's events go to their own histories.
         frame.history.add(4)?;
         let items = match &m.item_reader {
             // With an ItemReader, ItemsPath is ignored.
             Some(reader) => {
-                self.read_items(reader, settings.max_items, effective, at)
+                self.read_items(frame, reader, settings.max_items, effective, at)
                     .await?
             }
-            None => items_at(m, name, effective)?,
+            None => self.items(frame, at, m, effective)?,
         };
         let writer = match &m.result_writer {
             Some(writer) => Some((
                 self.object_store(RESULT_WRITER_FAILED)?,
-                self.result_destination(writer, effective, at)?,
+                self.result_destination(frame, writer, effective, at)?,
             )),
             None => None,
         };
@@ -87,7 +89,7 @@ impl Run<'_> {
         let selected = items
             .iter()
             .enumerate()
-            .map(|(index, value)| self.select_item(m, effective, at, index, value));
+            .map(|(index, value)| self.select_item(frame, m, effective, at, index, value));
         let inputs: Box<dyn Iterator<Item = Result<ChildInput, StateError>> + Send + '_> =
             match &m.item_batcher {
                 Some(batcher) => {
@@ -158,10 +160,14 @@ impl Run<'_> {
             state_machine_arn: children.names.child_state_machine_arn.clone(),
             state_machine_name: children.names.child_state_machine_name.clone(),
         };
+        // A child execution reads no variable of its parent's.
+        let variables = Variables::new();
         let frame = Frame {
             run: children.frame.run,
             history: &history,
             execution: &execution,
+            variables: &variables,
+            ..children.frame
         };
         let mut clock = child.start;
         let mut output = self
@@ -186,12 +192,20 @@ impl Run<'_> {
     /// The ItemReader's Parameters, evaluated, read from the object store.
     async fn read_items(
         &self,
+        frame: Frame<'_>,
         reader: &ItemReader,
         limit: ItemLimit,
         effective: &Value,
         at: At<'_>,
     ) -> Result<Vec<Value>, StateError> {
-        let parameters = self.s3_parameters(reader.parameters.as_ref(), effective, at)?;
+        let parameters = self.s3_request(
+            frame,
+            "ItemReader",
+            reader.parameters.as_ref(),
+            reader.arguments.as_ref(),
+            effective,
+            at,
+        )?;
         let text = |field: &str| parameters.get(field).and_then(Value::as_str);
         let required = |field: &str| {
             text(field).map(str::to_owned).ok_or_else(|| {
@@ -236,11 +250,19 @@ impl Run<'_> {
     /// The ResultWriter's Parameters, evaluated.
     fn result_destination(
         &self,
+        frame: Frame<'_>,
         writer: &ResultWriter,
         effective: &Value,
         at: At<'_>,
     ) -> Result<ResultDestination, StateError> {
-        let parameters = self.s3_parameters(writer.parameters.as_ref(), effective, at)?;
+        let parameters = self.s3_request(
+            frame,
+            "ResultWriter",
+            writer.parameters.as_ref(),
+            writer.arguments.as_ref(),
+            effective,
+            at,
+        )?;
         let text = |field: &str| parameters.get(field).and_then(Value::as_str);
         Ok(ResultDestination {
             bucket: text("Bucket")
@@ -252,15 +274,27 @@ impl Run<'_> {
         })
     }
 
-    fn s3_parameters(
+    /// An ItemReader's or ResultWriter's S3 request: its Parameters (JSONPath) or Arguments
+    /// (JSONata), evaluated.
+    fn s3_request(
         &self,
-        template: Option<&PayloadTemplate>,
+        frame: Frame<'_>,
+        field: &str,
+        parameters: Option<&PayloadTemplate>,
+        arguments: Option<&Value>,
         effective: &Value,
         at: At<'_>,
     ) -> Result<Value, StateError> {
-        match template {
-            Some(template) => self.expand(template, effective, at),
-            None => Ok(json!({})),
+        match (parameters, arguments) {
+            (Some(template), _) => self.expand(template, effective, at),
+            (None, Some(arguments)) => self.jsonata(
+                frame,
+                at,
+                &format!("{field}/Arguments"),
+                arguments,
+                StatesView::of_input(effective),
+            ),
+            (None, None) => Ok(json!({})),
         }
     }
 
@@ -275,8 +309,9 @@ impl Run<'_> {
     }
 }
 
-/// The settings a Distributed Map may take from its input (`*Path`), resolved as AWS resolves
-/// them: a path that selects no value or a value of the wrong kind is `States.Runtime`.
+/// The settings a Distributed Map may take from its input (`*Path`, or in JSONata a JSONata
+/// string), resolved as AWS resolves them: a path that selects no value or a value of the wrong
+/// kind is `States.Runtime` (`States.QueryEvaluationError` for an expression).
 struct Settings {
     max_concurrency: u64,
     tolerance: Tolerance,
@@ -285,38 +320,42 @@ struct Settings {
 }
 
 impl Settings {
-    fn resolve(m: &MapState, input: &Value) -> Result<Self, StateError> {
-        let max_concurrency = max_concurrency(m, input)?;
+    fn resolve(m: &MapState, reader: &SettingReader<'_>) -> Result<Self, StateError> {
+        let max_concurrency = match &m.max_concurrency {
+            None => 0,
+            Some(limit) => reader.non_negative("MaxConcurrency", limit)?.unwrap_or(0),
+        };
         let count = match &m.tolerated_failure_count {
             None => None,
-            Some(Limit::Fixed(count)) => Some(u64::from(*count)),
-            Some(Limit::Path(path)) => Some(non_negative_at("ToleratedFailureCount", path, input)?),
+            Some(limit) => reader.non_negative("ToleratedFailureCount", limit)?,
         };
         let percentage = match &m.tolerated_failure_percentage {
             None => None,
             Some(Limit::Fixed(percentage)) => Some(*percentage),
-            Some(Limit::Path(path)) => Some(percentage_at(path, input)?),
+            Some(Limit::Path(path)) => Some(reader.percentage(Source::Path(path))?),
+            Some(Limit::Expression(e)) => Some(reader.percentage(Source::Expression(e))?),
         };
         let reader_limit = m
             .item_reader
             .as_ref()
             .and_then(|r| r.reader_config.as_ref()?.max_items.as_ref());
         let max_items = match reader_limit {
-            Some(Limit::Path(path)) => ItemLimit::new(integer_at("MaxItems", path, input)?)?,
-            Some(Limit::Fixed(max_items)) => ItemLimit::new(i64::from(*max_items))?,
             None => ItemLimit::ALL,
+            Some(Limit::Fixed(max_items)) => ItemLimit::new(i64::from(*max_items))?,
+            Some(Limit::Path(path)) => {
+                ItemLimit::new(reader.integer("MaxItems", Source::Path(path))?)?
+            }
+            Some(Limit::Expression(e)) => {
+                ItemLimit::new(reader.integer("MaxItems", Source::Expression(e))?)?
+            }
         };
         let batch_limits = match &m.item_batcher {
             Some(batcher) => BatchLimits {
-                max_items: positive_setting(
-                    "MaxItemsPerBatch",
-                    batcher.max_items_per_batch.as_ref(),
-                    input,
-                )?,
-                max_bytes: positive_setting(
+                max_items: reader
+                    .positive("MaxItemsPerBatch", batcher.max_items_per_batch.as_ref())?,
+                max_bytes: reader.positive(
                     "MaxInputBytesPerBatch",
                     batcher.max_input_bytes_per_batch.as_ref(),
-                    input,
                 )?,
             },
             None => BatchLimits::default(),
@@ -330,71 +369,130 @@ impl Settings {
     }
 }
 
-/// What `path` selects in `input` for the field `{field}Path`.
-fn selected(field: &str, path: &ReferencePath, input: &Value) -> Result<Value, StateError> {
-    path.read(input).cloned().ok_or_else(|| {
-        StateError::runtime(format!(
-            "Invalid path '{path}' : The {field}Path field references an invalid value."
-        ))
-    })
+/// Where a setting is read when the state starts.
+#[derive(Clone, Copy)]
+pub(super) enum Source<'a> {
+    Path(&'a ReferencePath),
+    Expression(&'a JsonataString),
 }
 
-fn not_valid(field: &str, path: &ReferencePath, value: &Value, what: &str) -> StateError {
-    let shown = match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    };
-    StateError::runtime(format!(
-        "The {field}Path field refers to value \"{shown}\" which is not a valid {what}: {path}"
-    ))
+/// Reads the settings of one state: `*Path`s in its input or variables, JSONata strings
+/// evaluated on its input.
+pub(super) struct SettingReader<'a> {
+    pub read: &'a dyn Fn(&str, Source<'_>) -> Result<Value, StateError>,
+    pub invalid: &'a dyn Fn(&str, Source<'_>, &Value, &str) -> StateError,
 }
 
-/// An integer (`2`, or `2.0`) selected for `{field}Path`.
-fn integer_at(field: &str, path: &ReferencePath, input: &Value) -> Result<i64, StateError> {
-    let value = selected(field, path, input)?;
-    value
-        .as_i64()
-        .or_else(|| {
-            value
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                .map(|f| f as i64)
+impl SettingReader<'_> {
+    /// An integer: `2` or `2.0` (MaxItems), or also the string `"2"` (the Map's concurrency and
+    /// tolerance, which AWS reads from a string too).
+    fn integer(&self, field: &str, source: Source<'_>) -> Result<i64, StateError> {
+        let value = (self.read)(field, source)?;
+        let from_text = field != "MaxItems";
+        value
+            .as_i64()
+            .or_else(|| {
+                value
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            })
+            .or_else(|| value.as_str().filter(|_| from_text)?.parse().ok())
+            .ok_or_else(|| (self.invalid)(field, source, &value, "integer"))
+    }
+
+    /// A count of at least 0: written, or read when the state starts.
+    pub(super) fn non_negative(
+        &self,
+        field: &str,
+        limit: &Limit<u32>,
+    ) -> Result<Option<u64>, StateError> {
+        let source = match limit {
+            Limit::Fixed(written) => return Ok(Some(u64::from(*written))),
+            Limit::Path(path) => Source::Path(path),
+            Limit::Expression(e) => Source::Expression(e),
+        };
+        let integer = self.integer(field, source)?;
+        u64::try_from(integer)
+            .map(Some)
+            .map_err(|_| (self.invalid)(field, source, &integer.into(), "non-negative integer"))
+    }
+
+    /// A batch limit: at least 1.
+    fn positive(&self, field: &str, limit: Option<&Limit<u32>>) -> Result<Option<u64>, StateError> {
+        let Some(limit) = limit else {
+            return Ok(None);
+        };
+        match self.non_negative(field, limit)? {
+            Some(0) => {
+                let source = match limit {
+                    Limit::Path(path) => Source::Path(path),
+                    Limit::Expression(e) => Source::Expression(e),
+                    Limit::Fixed(_) => unreachable!("a written limit of 0 is refused at synth"),
+                };
+                Err((self.invalid)(field, source, &0.into(), "positive integer"))
+            }
+            n => Ok(n),
+        }
+    }
+
+    fn percentage(&self, source: Source<'_>) -> Result<f64, StateError> {
+        const FIELD: &str = "ToleratedFailurePercentage";
+        let value = (self.read)(FIELD, source)?;
+        value
+            .as_f64()
+            .or_else(|| value.as_str()?.parse().ok())
+            .filter(|p| (0.0..=100.0).contains(p))
+            .ok_or_else(|| (self.invalid)(FIELD, source, &value, "percentage from 0 to 100"))
+    }
+}
+
+impl Run<'_> {
+    /// Reads the settings of the state at `at`, with AWS's errors.
+    pub(super) fn with_setting_reader<T>(
+        &self,
+        frame: Frame<'_>,
+        at: At<'_>,
+        input: &Value,
+        use_reader: impl FnOnce(&SettingReader<'_>) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let read = |field: &str, source: Source<'_>| match source {
+            Source::Path(path) => path
+                .resolve(input, frame.variables)
+                .cloned()
+                .ok_or_else(|| {
+                    StateError::runtime(format!(
+                        "Invalid path '{path}' : The {field}Path field references an invalid value."
+                    ))
+                }),
+            Source::Expression(expression) => {
+                self.jsonata_setting(frame, at, field, expression, input)
+            }
+        };
+        let invalid = |field: &str, source: Source<'_>, value: &Value, what: &str| match source {
+            Source::Path(path) => {
+                let shown = match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                StateError::runtime(format!(
+                    "The {field}Path field refers to value \"{shown}\" which is not a valid {what}: {path}"
+                ))
+            }
+            Source::Expression(expression) => query_failed(
+                frame,
+                at.state,
+                eval::jsonata::QueryError::unexpected_type(
+                    expression.expression(),
+                    field,
+                    what,
+                    value,
+                ),
+            ),
+        };
+        use_reader(&SettingReader {
+            read: &read,
+            invalid: &invalid,
         })
-        .ok_or_else(|| not_valid(field, path, &value, "integer"))
-}
-
-pub(super) fn non_negative_at(
-    field: &str,
-    path: &ReferencePath,
-    input: &Value,
-) -> Result<u64, StateError> {
-    let integer = integer_at(field, path, input)?;
-    u64::try_from(integer)
-        .map_err(|_| not_valid(field, path, &integer.into(), "non-negative integer"))
-}
-
-fn percentage_at(path: &ReferencePath, input: &Value) -> Result<f64, StateError> {
-    const FIELD: &str = "ToleratedFailurePercentage";
-    let value = selected(FIELD, path, input)?;
-    value
-        .as_f64()
-        .filter(|p| (0.0..=100.0).contains(p))
-        .ok_or_else(|| not_valid(FIELD, path, &value, "percentage from 0 to 100"))
-}
-
-/// A batch limit, written or selected by its `*Path`; at least 1.
-fn positive_setting(
-    field: &str,
-    limit: Option<&Limit<u32>>,
-    input: &Value,
-) -> Result<Option<u64>, StateError> {
-    let path = match limit {
-        None => return Ok(None),
-        Some(Limit::Fixed(written)) => return Ok(Some(u64::from(*written))),
-        Some(Limit::Path(path)) => path,
-    };
-    match non_negative_at(field, path, input)? {
-        0 => Err(not_valid(field, path, &0.into(), "positive integer")),
-        n => Ok(Some(n)),
     }
 }

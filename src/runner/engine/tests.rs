@@ -1037,3 +1037,136 @@ async fn lambdas_concurrency_quota_throttles_a_wide_map_and_the_jittered_retry_g
     assert_eq!(out.environments, 3);
     assert!(out.task_attempts > 10);
 }
+
+#[tokio::test]
+async fn variables_are_read_in_both_languages_and_assigned_after_the_state_from_old_values() {
+    let definition = json!({"StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"a": 1, "from.$": "$.x"}, "Next": "Bump"},
+        // Assign reads the variables as they were when the state started: `old` gets 1, not 2.
+        "Bump": {"Type": "Pass", "QueryLanguage": "JSONata",
+                 "Assign": {"a": "{% $a + 1 %}", "old": "{% $a %}"}, "Next": "Read"},
+        "Read": {"Type": "Pass", "Parameters": {"a.$": "$a", "old.$": "$old", "from.$": "$from",
+                 "sum.$": "States.MathAdd($a, $old)"}, "End": true}}});
+    let out = run(definition, echo(), json!({"x": "input"})).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(
+        out.output.unwrap(),
+        json!({"a": 2, "old": 1, "from": "input", "sum": 3})
+    );
+}
+
+#[tokio::test]
+async fn a_map_body_reads_outer_variables_and_its_own_stay_inside() {
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"bias": 10}, "Next": "Each"},
+        "Each": {"Type": "Map", "Items": "{% [1, 2] %}", "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Inner", "States": {
+                "Inner": {"Type": "Pass", "Assign": {"inner": "{% $states.input %}"}, "Next": "Use"},
+                "Use": {"Type": "Pass", "Output": "{% $inner + $bias %}", "End": true}}},
+            "Next": "After"},
+        "After": {"Type": "Pass", "Output": {"sums": "{% $states.input %}", "inner": "{% $inner %}"}, "End": true}}});
+    let out = run(definition, echo(), json!({})).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.QueryEvaluationError");
+    assert!(
+        error.cause.ends_with(
+            "The JSONata expression '$inner' specified for the field 'Output/inner' returned nothing (undefined)."
+        ),
+        "{}",
+        error.cause
+    );
+    assert!(
+        error
+            .cause
+            .starts_with("An error occurred while executing the state 'After'")
+    );
+}
+
+#[tokio::test]
+async fn a_jsonata_task_takes_its_arguments_and_shapes_its_output_and_catcher_output() {
+    let definition = json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "Arguments": {"FunctionName": "echo", "Payload": {"doubled": "{% $states.input.n * 2 %}"}},
+              "Output": {"got": "{% $states.result.Payload.doubled %}", "was": "{% $states.input.n %}"},
+              "Assign": {"status": "{% $states.result.StatusCode %}"},
+              "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [
+            {"Condition": "{% $status = 200 and $states.input.got = 42 %}", "Next": "Fail", "Output": {"ok": true}}],
+            "Default": "Done"},
+        "Fail": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Arguments": {"FunctionName": "missing"},
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Done",
+                            "Output": {"error": "{% $states.errorOutput.Error %}", "ok": "{% $states.input.ok %}"}}],
+                 "End": true},
+        "Done": {"Type": "Succeed"}}});
+    let out = run(definition, echo(), json!({"n": 21})).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(
+        out.output.unwrap(),
+        json!({"error": "Lambda.ResourceNotFoundException", "ok": true})
+    );
+}
+
+#[tokio::test]
+async fn jsonata_map_items_must_be_an_array_and_settings_may_be_expressions() {
+    let map = |items: Value| {
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map",
+            "Items": items, "MaxConcurrency": "{% $states.input.max %}",
+            "ItemSelector": {"item": "{% $states.context.Map.Item.Value %}", "at": "{% $states.context.Map.Item.Index %}"},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P",
+                "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true}}})
+    };
+    let out = run(
+        map(json!("{% $states.input.list %}")),
+        echo(),
+        json!({"list": ["a", "b"], "max": 1}),
+    )
+    .await;
+    assert_eq!(
+        out.output.unwrap(),
+        json!([{"item": "a", "at": 0}, {"item": "b", "at": 1}])
+    );
+    let out = run(
+        map(json!("{% $states.input.list %}")),
+        echo(),
+        json!({"list": {"a": 1}, "max": 1}),
+    )
+    .await;
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.QueryEvaluationError");
+    assert!(
+        error.cause.ends_with(
+            "The JSONata expression '$states.input.list' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was 'object' for value: {\"a\":1}"
+        ),
+        "{}",
+        error.cause
+    );
+    let out = run(
+        map(json!("{% $states.input.list %}")),
+        echo(),
+        json!({"list": [1], "max": "x"}),
+    )
+    .await;
+    assert_eq!(out.error.unwrap().error, "States.QueryEvaluationError");
+}
+
+#[tokio::test]
+async fn a_distributed_child_execution_does_not_read_its_parents_variables() {
+    let (_root, objects) = objects_with(&[]).await;
+    let mut definition = distributed(
+        json!({"ItemSelector": {"v.$": "$$.Map.Item.Value"}}),
+        json!({"Type": "Pass", "Parameters": {"seen.$": "$parent"}, "End": true}),
+    );
+    definition["StartAt"] = json!("Set");
+    definition["States"]["Set"] =
+        json!({"Type": "Pass", "Assign": {"parent": 1}, "Result": [1], "Next": "M"});
+    let out = run_on(definition, echo(), &objects, json!({})).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    let error = out.error.unwrap();
+    assert_eq!(
+        error.error, "States.ExceedToleratedFailureThreshold",
+        "{error:?}"
+    );
+}

@@ -10,11 +10,16 @@
 //! ItemReader that is not `s3:getObject`/`s3:listObjectsV2`, misses its bucket or key or input
 //! type, or has CSV settings that do not fit; MaxItems, MaxConcurrency, ToleratedFailurePercentage
 //! and ItemBatcher limits outside AWS's ranges; a ResultWriter that is not one of the
-//! combinations AWS takes; a Label AWS refuses or that another Map already has.
+//! combinations AWS takes; a Label AWS refuses or that another Map already has. Query languages
+//! (see [`language`]): a field of the other language, a JSONPath state in a JSONata machine, a
+//! JSONata string that does not parse, an `Assign` of a reserved or outer-scope variable.
 //!
 //! Warnings: a state whose output grows with the number of items (a Map's result array kept in
 //! the state), against the 256 KiB limit on any state's input or output; an inline Map's
-//! MaxConcurrency above the 40 AWS runs; ItemsPath beside an ItemReader, which AWS ignores.
+//! MaxConcurrency above the 40 AWS runs; ItemsPath beside an ItemReader, which AWS ignores; a
+//! failure tolerance on an inline Map, which AWS ignores too.
+
+mod language;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -90,6 +95,7 @@ pub fn validate(machine: &StateMachine) -> Report {
     checker.scope(None, &machine.start_at, &machine.states);
     checker.unique_names(machine);
     checker.unique_map_labels();
+    checker.languages(machine);
     checker.report
 }
 
@@ -251,6 +257,16 @@ impl Checker {
                     ),
                 );
             }
+            // AWS accepts these on an inline Map (the recorded executions run such Maps) and
+            // ignores them: the first failed iteration fails an inline Map.
+            for field in tolerance_fields(map) {
+                self.warning(
+                    Some(label),
+                    format!(
+                        "{field} has no effect on an inline Map (its first failed iteration fails it): set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED, or remove {field}"
+                    ),
+                );
+            }
         }
         match map.max_concurrency.as_ref().and_then(Limit::fixed) {
             Some(&max) if distributed && max > DISTRIBUTED_MAX_CONCURRENCY => self.error(
@@ -329,14 +345,9 @@ impl Checker {
         } else {
             &["Bucket"]
         };
+        let request = S3Request::of(reader.parameters.as_ref(), reader.arguments.as_ref());
         for key in required {
-            self.parameter_given(
-                label,
-                "ItemReader",
-                resource,
-                reader.parameters.as_ref(),
-                key,
-            );
+            self.parameter_given(label, "ItemReader", resource, request, key);
         }
         let config = reader.reader_config.as_ref();
         let input_type = config.and_then(|c| c.input_type);
@@ -425,7 +436,8 @@ impl Checker {
     /// AWS takes `Resource` with `Parameters` (write to S3), `WriterConfig` (format only), or all
     /// three.
     fn result_writer(&mut self, label: &str, writer: &ResultWriter) {
-        match (&writer.resource, &writer.parameters) {
+        let request = S3Request::of(writer.parameters.as_ref(), writer.arguments.as_ref());
+        match (&writer.resource, request) {
             (None, None) if writer.writer_config.is_none() => self.error(
                 Some(label),
                 format!(
@@ -457,22 +469,30 @@ impl Checker {
         }
     }
 
-    /// `field.Parameters` gives `key`, which `resource` needs, literally or read from the input.
+    /// `field.Parameters` (or `Arguments`) gives `key`, which `resource` needs, literally or
+    /// read from the input.
     fn parameter_given(
         &mut self,
         label: &str,
         field: &str,
         resource: &str,
-        parameters: Option<&PayloadTemplate>,
+        request: Option<S3Request<'_>>,
         key: &str,
     ) {
-        if parameters.and_then(|p| p.get(key)).is_none() {
-            self.error(
+        match request {
+            Some(request) if request.gives(key) => {}
+            Some(S3Request::Arguments(_)) => self.error(
+                Some(label),
+                format!(
+                    "{field}.Arguments has no `{key}`, which `{resource}` needs: give it literally or as a JSONata string"
+                ),
+            ),
+            _ => self.error(
                 Some(label),
                 format!(
                     "{field}.Parameters has no `{key}`, which `{resource}` needs: give it literally (`{key}`) or from the input (`{key}.$`)"
                 ),
-            );
+            ),
         }
     }
 
@@ -578,6 +598,32 @@ impl Checker {
                     ),
                 );
             }
+        }
+    }
+}
+
+/// The S3 request of an ItemReader or a ResultWriter: JSONPath `Parameters` or JSONata
+/// `Arguments`.
+#[derive(Clone, Copy)]
+enum S3Request<'a> {
+    Parameters(&'a PayloadTemplate),
+    Arguments(&'a Json),
+}
+
+impl<'a> S3Request<'a> {
+    fn of(parameters: Option<&'a PayloadTemplate>, arguments: Option<&'a Json>) -> Option<Self> {
+        parameters
+            .map(S3Request::Parameters)
+            .or(arguments.map(S3Request::Arguments))
+    }
+
+    /// Whether the request names `key` (a JSONata string for the whole request is only known
+    /// when the state runs).
+    fn gives(&self, key: &str) -> bool {
+        match self {
+            S3Request::Parameters(parameters) => parameters.get(key).is_some(),
+            S3Request::Arguments(Json::Object(arguments)) => arguments.contains_key(key),
+            S3Request::Arguments(_) => true,
         }
     }
 }
@@ -796,7 +842,7 @@ fn map_templates(map: &MapState) -> Vec<(&'static str, Option<&PayloadTemplate>)
 
 /// The fields of `map` that only a Distributed Map may have, as they are written.
 fn distributed_only_fields(map: &MapState) -> Vec<String> {
-    let mut fields: Vec<String> = [
+    [
         ("ItemReader", map.item_reader.is_some()),
         ("ItemBatcher", map.item_batcher.is_some()),
         ("ResultWriter", map.result_writer.is_some()),
@@ -805,7 +851,12 @@ fn distributed_only_fields(map: &MapState) -> Vec<String> {
     .into_iter()
     .filter(|(_, given)| *given)
     .map(|(field, _)| field.to_owned())
-    .collect();
+    .collect()
+}
+
+/// The failure tolerance fields a Map has, by the key each is written under.
+fn tolerance_fields(map: &MapState) -> Vec<String> {
+    let mut fields = Vec::new();
     if let Some(limit) = &map.tolerated_failure_percentage {
         fields.push(limit.key("ToleratedFailurePercentage"));
     }
@@ -832,6 +883,7 @@ fn condition_paths<'a>(
         }
         Condition::Not(inner) => condition_paths(inner, add),
         Condition::Compare { variable, .. } => add("Choices", Some(variable)),
+        Condition::Jsonata(_) => {}
     }
 }
 
@@ -967,6 +1019,7 @@ mod tests {
 
     fn build(states: Vec<(&str, State)>) -> StateMachine {
         StateMachine {
+            query_language: None,
             comment: None,
             version: None,
             start_at: name(states[0].0),
@@ -1073,9 +1126,14 @@ mod tests {
         assert_one_error(&machine, "the machine has no terminal state");
 
         let choice = State::Choice(ChoiceState {
+            query_language: None,
+            output: None,
+            assign: None,
             comment: None,
             input_path: None,
             choices: vec![ChoiceRule {
+                output: None,
+                assign: None,
                 condition: Condition::Compare {
                     variable: ReferencePath::parse("$.done").unwrap(),
                     comparison: Comparison::BooleanEquals(true),
@@ -1099,6 +1157,8 @@ mod tests {
     #[test]
     fn states_all_must_be_alone_and_last() {
         let catcher = |errors: Vec<ErrorName>| Catcher {
+            output: None,
+            assign: None,
             error_equals: errors,
             result_path: ResultPath::Replace,
             next: name("Failed"),
@@ -1203,9 +1263,11 @@ mod tests {
         map.label = None;
         map.tolerated_failure_count = Some(Limit::Path(ReferencePath::parse("$.n").unwrap()));
         let machine = build(vec![("Loop", State::Map(map))]);
-        assert_one_error(
-            &machine,
-            "state `Loop`: ToleratedFailureCountPath needs a Distributed Map: set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED",
+        let report = validate(&machine);
+        assert!(report.is_ok(), "{:?}", report.errors);
+        assert_eq!(
+            report.warnings[0].to_string(),
+            "state `Loop`: ToleratedFailureCountPath has no effect on an inline Map (its first failed iteration fails it): set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED, or remove ToleratedFailureCountPath",
         );
     }
 
@@ -1218,6 +1280,7 @@ mod tests {
             execution_type: Some(ExecutionType::Standard),
         });
         map.item_reader = Some(ItemReader {
+            arguments: None,
             resource: S3_GET_OBJECT.into(),
             reader_config: Some(ReaderConfig {
                 input_type: Some(ReaderInputType::Json),

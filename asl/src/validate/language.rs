@@ -1,0 +1,468 @@
+//! Query-language checks: a state holds only the fields of the language it runs in (its own
+//! `QueryLanguage`, else the machine's), a state of a JSONata machine does not switch back to
+//! JSONPath (AWS refuses it), every JSONata string parses, and `Assign` sets valid variables: not
+//! the reserved `$states`, and not a variable of an enclosing scope (a Map or Parallel body reads
+//! outer variables but cannot assign them).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value as Json;
+
+use super::Checker;
+use crate::eval::jsonata;
+use crate::payload::PayloadTemplate;
+use crate::query::{Assign, QueryLanguage};
+use crate::state::{Condition, Limit, State, StateMachine, States, WaitFor};
+
+use QueryLanguage::{JsonPath, Jsonata};
+
+impl Checker {
+    /// Checks the languages and variables of the whole machine.
+    pub(super) fn languages(&mut self, machine: &StateMachine) {
+        let language = machine.query_language.unwrap_or_default();
+        self.language_scope(None, &machine.states, language, &[]);
+    }
+
+    /// One machine, processor or branch; its states inherit the machine's language, nested
+    /// ones too (as AWS does); `outer` holds the variables each enclosing scope assigns,
+    /// innermost last.
+    fn language_scope(
+        &mut self,
+        parent: Option<&str>,
+        states: &States,
+        machine: QueryLanguage,
+        outer: &[BTreeSet<String>],
+    ) {
+        let mut assigned = BTreeSet::new();
+        for (name, state) in states {
+            let label = super::qualified(parent, name);
+            let language = state.query_language().unwrap_or(machine);
+            if machine == Jsonata && language == JsonPath {
+                self.error(
+                    Some(&label),
+                    "a state of a JSONata machine cannot use JSONPath (AWS refuses it): write the \
+                     state in JSONata, or make the machine JSONPath and the JSONata states say so"
+                        .into(),
+                );
+            }
+            for (field, belongs_to) in language_fields(state) {
+                if belongs_to != language {
+                    self.error(
+                        Some(&label),
+                        format!(
+                            "`{field}` is a {belongs_to} field, but the state runs in {language}: {}",
+                            alternative(field)
+                        ),
+                    );
+                }
+            }
+            if language == Jsonata {
+                for (field, text) in jsonata_strings(state) {
+                    if let Some(Err(err)) = jsonata::expression_in(text) {
+                        self.error(
+                            Some(&label),
+                            format!("the JSONata expression in `{field}` does not parse: {err}"),
+                        );
+                    }
+                }
+            }
+            for assign in assigns(state) {
+                for (variable, key) in assign.variables() {
+                    let variable = match variable {
+                        Ok(variable) => variable,
+                        Err(problem) => {
+                            self.error(Some(&label), format!("`Assign`: {problem}"));
+                            continue;
+                        }
+                    };
+                    if variable.is_reserved() {
+                        self.error(
+                            Some(&label),
+                            format!("`Assign` cannot set `${variable}`: AWS reserves the name"),
+                        );
+                    } else if language == Jsonata && key.ends_with(".$") {
+                        self.error(
+                            Some(&label),
+                            format!(
+                                "`Assign` key `{key}` is JSONPath: in a JSONata state write \
+                                 `\"{variable}\": \"{{% ... %}}\"`"
+                            ),
+                        );
+                    } else if outer.iter().any(|scope| scope.contains(variable.as_str())) {
+                        self.error(
+                            Some(&label),
+                            format!(
+                                "`Assign` sets `${variable}`, a variable of an enclosing scope: \
+                                 a Map or Parallel body reads outer variables but cannot assign \
+                                 them; return the value in the body's output instead"
+                            ),
+                        );
+                    }
+                    assigned.insert(variable.as_str().to_owned());
+                }
+            }
+        }
+        let mut chain = outer.to_vec();
+        chain.push(assigned);
+        for (name, state) in states {
+            let label = super::qualified(parent, name);
+            for branch in state.nested() {
+                self.language_scope(Some(&label), &branch.states, machine, &chain);
+            }
+        }
+    }
+}
+
+/// The language-specific fields `state` holds, each with the language it belongs to.
+fn language_fields(state: &State) -> Vec<(&'static str, QueryLanguage)> {
+    let mut fields = Vec::new();
+    let mut has = |present: bool, field: &'static str, language: QueryLanguage| {
+        if present {
+            fields.push((field, language));
+        }
+    };
+    macro_rules! data_flow {
+        ($s:expr) => {
+            has($s.input_path.is_some(), "InputPath", JsonPath);
+            has($s.output_path.is_some(), "OutputPath", JsonPath);
+            has($s.output.is_some(), "Output", Jsonata);
+        };
+    }
+    macro_rules! result {
+        ($s:expr) => {
+            has($s.result_selector.is_some(), "ResultSelector", JsonPath);
+            has(!$s.result_path.is_replace(), "ResultPath", JsonPath);
+            for catcher in &$s.catch {
+                has(
+                    !catcher.result_path.is_replace(),
+                    "Catch.ResultPath",
+                    JsonPath,
+                );
+                has(catcher.output.is_some(), "Catch.Output", Jsonata);
+            }
+        };
+    }
+    let limit = |limit: Option<&Limit<u32>>| match limit {
+        Some(Limit::Path(_)) => Some(JsonPath),
+        Some(Limit::Expression(_)) => Some(Jsonata),
+        _ => None,
+    };
+    let mut limits: Vec<(&'static str, Option<QueryLanguage>)> = Vec::new();
+    match state {
+        State::Task(s) => {
+            data_flow!(s);
+            result!(s);
+            has(s.parameters.is_some(), "Parameters", JsonPath);
+            has(s.arguments.is_some(), "Arguments", Jsonata);
+            limits.push(("TimeoutSeconds", limit(s.timeout_seconds.as_ref())));
+            limits.push(("HeartbeatSeconds", limit(s.heartbeat_seconds.as_ref())));
+        }
+        State::Map(s) => {
+            data_flow!(s);
+            result!(s);
+            has(s.items_path.is_some(), "ItemsPath", JsonPath);
+            has(s.items.is_some(), "Items", Jsonata);
+            has(
+                s.item_selector.as_ref().is_some_and(is_jsonpath_template),
+                "ItemSelector with `.$` keys",
+                JsonPath,
+            );
+            if let Some(reader) = &s.item_reader {
+                has(
+                    reader.parameters.is_some(),
+                    "ItemReader.Parameters",
+                    JsonPath,
+                );
+                has(reader.arguments.is_some(), "ItemReader.Arguments", Jsonata);
+                let max_items = reader
+                    .reader_config
+                    .as_ref()
+                    .and_then(|c| c.max_items.as_ref());
+                limits.push(("ItemReader.ReaderConfig.MaxItems", limit(max_items)));
+            }
+            if let Some(writer) = &s.result_writer {
+                has(
+                    writer.parameters.is_some(),
+                    "ResultWriter.Parameters",
+                    JsonPath,
+                );
+                has(
+                    writer.arguments.is_some(),
+                    "ResultWriter.Arguments",
+                    Jsonata,
+                );
+            }
+            limits.push(("MaxConcurrency", limit(s.max_concurrency.as_ref())));
+            limits.push((
+                "ToleratedFailureCount",
+                limit(s.tolerated_failure_count.as_ref()),
+            ));
+            let percentage = match &s.tolerated_failure_percentage {
+                Some(Limit::Path(_)) => Some(JsonPath),
+                Some(Limit::Expression(_)) => Some(Jsonata),
+                _ => None,
+            };
+            limits.push(("ToleratedFailurePercentage", percentage));
+        }
+        State::Parallel(s) => {
+            data_flow!(s);
+            result!(s);
+            has(s.parameters.is_some(), "Parameters", JsonPath);
+            has(s.arguments.is_some(), "Arguments", Jsonata);
+        }
+        State::Pass(s) => {
+            data_flow!(s);
+            has(s.parameters.is_some(), "Parameters", JsonPath);
+            has(s.result.is_some(), "Result", JsonPath);
+            has(!s.result_path.is_replace(), "ResultPath", JsonPath);
+        }
+        State::Choice(s) => {
+            data_flow!(s);
+            for rule in &s.choices {
+                let jsonata = matches!(rule.condition, Condition::Jsonata(_));
+                has(jsonata, "Condition", Jsonata);
+                has(!jsonata, "Variable (a JSONPath rule)", JsonPath);
+                has(rule.output.is_some(), "Choices.Output", Jsonata);
+            }
+        }
+        State::Wait(s) => {
+            data_flow!(s);
+            match &s.wait_for {
+                WaitFor::SecondsPath(_) => has(true, "SecondsPath", JsonPath),
+                WaitFor::TimestampPath(_) => has(true, "TimestampPath", JsonPath),
+                WaitFor::Seconds(seconds) => {
+                    has(
+                        seconds.fixed().is_none(),
+                        "Seconds (a JSONata string)",
+                        Jsonata,
+                    );
+                }
+                WaitFor::Timestamp(_) => {}
+            }
+        }
+        State::Succeed(s) => {
+            data_flow!(s);
+        }
+        State::Fail(s) => {
+            has(s.error_path.is_some(), "ErrorPath", JsonPath);
+            has(s.cause_path.is_some(), "CausePath", JsonPath);
+        }
+    }
+    for (field, language) in limits {
+        if let Some(language) = language {
+            fields.push((
+                if language == JsonPath {
+                    path_key(field)
+                } else {
+                    field
+                },
+                language,
+            ));
+        }
+    }
+    fields
+}
+
+/// `MaxConcurrency` -> `MaxConcurrencyPath`, for the few keys that have a `*Path` twin.
+fn path_key(field: &'static str) -> &'static str {
+    match field {
+        "TimeoutSeconds" => "TimeoutSecondsPath",
+        "HeartbeatSeconds" => "HeartbeatSecondsPath",
+        "MaxConcurrency" => "MaxConcurrencyPath",
+        "ToleratedFailureCount" => "ToleratedFailureCountPath",
+        "ToleratedFailurePercentage" => "ToleratedFailurePercentagePath",
+        "ItemReader.ReaderConfig.MaxItems" => "ItemReader.ReaderConfig.MaxItemsPath",
+        other => other,
+    }
+}
+
+/// What to write instead of `field` in the other language.
+fn alternative(field: &str) -> &'static str {
+    match field {
+        "Parameters" | "ItemReader.Parameters" | "ResultWriter.Parameters" => {
+            "JSONata states take `Arguments`"
+        }
+        "Arguments" | "ItemReader.Arguments" | "ResultWriter.Arguments" => {
+            "JSONPath states take `Parameters`"
+        }
+        "InputPath" | "ResultSelector" | "ResultPath" | "OutputPath" | "Catch.ResultPath"
+        | "Result" => "JSONata states shape their output with `Output` (and `$states.input`)",
+        "Output" | "Catch.Output" | "Choices.Output" => {
+            "JSONPath states shape their output with ResultSelector, ResultPath and OutputPath"
+        }
+        "ItemsPath" => "JSONata Maps take `Items`",
+        "Items" => "JSONPath Maps take `ItemsPath`",
+        "Condition" => "JSONPath rules compare a `Variable`",
+        "Variable (a JSONPath rule)" => "JSONata rules take a `Condition`",
+        field if field.ends_with("Path") => {
+            "in JSONata, write the value as a JSONata string `{% ... %}`"
+        }
+        _ => "set the state's `QueryLanguage` to the language of this field",
+    }
+}
+
+/// Whether a template has a `.$` key anywhere: a JSONPath template.
+fn is_jsonpath_template(template: &PayloadTemplate) -> bool {
+    serde_json::to_value(template).is_ok_and(|json| has_path_key(&json))
+}
+
+fn has_path_key(json: &Json) -> bool {
+    match json {
+        Json::Object(object) => object
+            .iter()
+            .any(|(key, value)| key.ends_with(".$") || has_path_key(value)),
+        Json::Array(items) => items.iter().any(has_path_key),
+        _ => false,
+    }
+}
+
+/// Every `Assign` of a state: its own, its catchers' and its Choice rules'.
+fn assigns(state: &State) -> Vec<&Assign> {
+    let mut all: Vec<&Assign> = state.assign().into_iter().collect();
+    all.extend(state.catch().iter().filter_map(|c| c.assign.as_ref()));
+    if let State::Choice(choice) = state {
+        all.extend(choice.choices.iter().filter_map(|r| r.assign.as_ref()));
+    }
+    all
+}
+
+/// Every string of a JSONata state that may hold an expression, with the field it is in.
+fn jsonata_strings(state: &State) -> Vec<(String, &str)> {
+    let mut found = Vec::new();
+    let mut values: Vec<(String, &Json)> = Vec::new();
+    if let Some(output) = state.output() {
+        values.push(("Output".into(), output));
+    }
+    for assign in assigns(state) {
+        for (key, value) in &assign.0 {
+            values.push((format!("Assign/{key}"), value));
+        }
+    }
+    for catcher in state.catch() {
+        if let Some(output) = &catcher.output {
+            values.push(("Catch/Output".into(), output));
+        }
+    }
+    match state {
+        State::Task(s) => {
+            values.extend(s.arguments.as_ref().map(|a| ("Arguments".into(), a)));
+        }
+        State::Parallel(s) => {
+            values.extend(s.arguments.as_ref().map(|a| ("Arguments".into(), a)));
+        }
+        State::Map(s) => {
+            values.extend(s.items.as_ref().map(|a| ("Items".into(), a)));
+        }
+        State::Choice(s) => {
+            for rule in &s.choices {
+                if let Condition::Jsonata(condition) = &rule.condition {
+                    found.push(("Condition".into(), condition.as_str()));
+                }
+                values.extend(rule.output.as_ref().map(|o| ("Choices/Output".into(), o)));
+            }
+        }
+        State::Wait(s) => {
+            if let WaitFor::Timestamp(timestamp) = &s.wait_for {
+                found.push(("Timestamp".into(), timestamp.as_str()));
+            }
+        }
+        State::Fail(s) => {
+            found.extend(s.error.as_deref().map(|e| ("Error".to_owned(), e)));
+            found.extend(s.cause.as_deref().map(|c| ("Cause".to_owned(), c)));
+        }
+        State::Pass(_) | State::Succeed(_) => {}
+    }
+    for (field, value) in values {
+        strings_in(field, value, &mut found);
+    }
+    found
+}
+
+fn strings_in<'a>(field: String, value: &'a Json, found: &mut Vec<(String, &'a str)>) {
+    match value {
+        Json::String(text) => found.push((field, text)),
+        Json::Object(object) => {
+            for (key, value) in object {
+                strings_in(format!("{field}/{key}"), value, found);
+            }
+        }
+        Json::Array(items) => {
+            for (index, value) in items.iter().enumerate() {
+                strings_in(format!("{field}/{index}"), value, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::validate::validate;
+
+    /// The errors of a definition given as JSON.
+    fn errors(definition: serde_json::Value) -> Vec<String> {
+        let machine = crate::parse(&definition.to_string()).unwrap();
+        validate(&machine)
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_field_of_the_other_language_is_refused_with_what_to_write_instead() {
+        let found = errors(json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+            "QueryLanguage": "JSONata", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
+            "InputPath": "$.a", "TimeoutSecondsPath": "$.t", "End": true}}}));
+        assert_eq!(
+            found,
+            [
+                "state `T`: `InputPath` is a JSONPath field, but the state runs in JSONata: JSONata states shape their output with `Output` (and `$states.input`)",
+                "state `T`: `TimeoutSecondsPath` is a JSONPath field, but the state runs in JSONata: in JSONata, write the value as a JSONata string `{% ... %}`",
+            ]
+        );
+        let found = errors(json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Output": {"a": 1}, "End": true}}}));
+        assert_eq!(
+            found,
+            [
+                "state `P`: `Output` is a JSONata field, but the state runs in JSONPath: JSONPath states shape their output with ResultSelector, ResultPath and OutputPath"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_jsonata_machine_has_no_jsonpath_state_and_its_expressions_parse() {
+        let found = errors(
+            json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+            "Type": "Map", "ItemProcessor": {"StartAt": "In", "States": {"In": {"Type": "Pass",
+                "QueryLanguage": "JSONPath", "End": true}}},
+            "Output": {"n": "{% $count( %}"}, "End": true}}}),
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with("state `M`: the JSONata expression in `Output/n` does not parse")
+        );
+        assert!(
+            found[1].starts_with("state `M/In`: a state of a JSONata machine cannot use JSONPath")
+        );
+    }
+
+    #[test]
+    fn assign_sets_no_reserved_and_no_outer_variable() {
+        let found = errors(json!({"StartAt": "Set", "States": {
+            "Set": {"Type": "Pass", "Assign": {"total": 0, "states": 1, "1x": 2}, "Next": "M"},
+            "M": {"Type": "Map", "ItemProcessor": {"StartAt": "In", "States": {"In": {"Type": "Pass",
+                "Assign": {"total.$": "$.n", "mine": 1}, "End": true}}}, "End": true}}}));
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].contains("`Assign` cannot set `$states`: AWS reserves the name"));
+        assert!(found[1].contains("`1x` is not a variable name"));
+        assert!(
+            found[2].starts_with(
+                "state `M/In`: `Assign` sets `$total`, a variable of an enclosing scope"
+            )
+        );
+    }
+}
