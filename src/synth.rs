@@ -28,8 +28,19 @@ pub struct SynthArgs {
     /// Print the ASL definition to stdout and write nothing.
     #[arg(long)]
     pub stdout: bool,
+    /// The query language the definition is rendered in. The committed definition is JSONPath;
+    /// the JSONata rendering (the same machine, state by state) is printed with --stdout.
+    #[arg(long, value_enum, default_value_t = QueryLanguageArg::Jsonpath, requires_if("jsonata", "stdout"))]
+    pub query_language: QueryLanguageArg,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+/// `--query-language`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryLanguageArg {
+    Jsonpath,
+    Jsonata,
 }
 
 /// One generated file: where it goes (relative to the repository root) and its exact contents.
@@ -83,6 +94,25 @@ pub fn render_definition(
     Ok(asl::render(&checked_definition(config, state_machine)?))
 }
 
+/// The same definition rewritten in JSONata ([`asl::to_jsonata`]), validated as synth validates
+/// the committed one.
+pub fn render_jsonata_definition(
+    config: &DeployConfig,
+    state_machine: &StateMachineName,
+) -> anyhow::Result<String> {
+    let machine = asl::to_jsonata(&checked_definition(config, state_machine)?)?;
+    let report = asl::validate::validate(&machine);
+    if !report.is_ok() {
+        let problems: Vec<String> = report.errors.iter().map(|p| format!("  - {p}")).collect();
+        bail!(
+            "the JSONata rendering of `{state_machine}` has {} problem(s):\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+    Ok(asl::render(&machine))
+}
+
 fn pipeline_state_machine() -> anyhow::Result<StateMachineName> {
     StateMachineName::try_from(pipeline::STATE_MACHINE_NAME.to_owned())
         .map_err(|err| anyhow::anyhow!(err))
@@ -134,6 +164,11 @@ fn render_diagram(name: &StateMachineName, machine: &asl::StateMachine) -> Strin
 
 pub fn main(args: SynthArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
+    if args.query_language == QueryLanguageArg::Jsonata {
+        let definition = render_jsonata_definition(&config, &pipeline_state_machine()?)?;
+        crate::output::to_stdout(&definition)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let synthesis = synthesize(&config)?;
     for warning in &synthesis.warnings {
         eprintln!("warning: {warning}");

@@ -6,6 +6,9 @@
 //! statelint is not used: its newest release (3.1.0) predates a Distributed Map's `Label` and
 //! `ReaderConfig.InputType`, and refuses the definition for them.
 //!
+//! The JSONata rendering (`synth --query-language jsonata --stdout`) is checked by the same
+//! validator, which also refuses a JSONPath field in it.
+//!
 //! Needs `ASL_VALIDATOR`, which `bash tests/run.sh` installs and exports.
 //!
 //! Also: synth with a bad config fails and writes nothing; with a read-only `definitions/iam/` it
@@ -55,6 +58,57 @@ fn the_validator_accepts_the_committed_definition() {
     let file = repo(DEFINITION);
     let output = asl_validator(&file);
     assert!(output.status.success(), "asl-validator: {}", show(&output));
+}
+
+/// `synth --query-language jsonata --stdout`: the same machine in JSONata.
+fn jsonata_rendering() -> String {
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["synth", "--query-language", "jsonata", "--stdout"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_validator_accepts_the_jsonata_rendering_and_rejects_a_jsonpath_field_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rendering = jsonata_rendering();
+    let parsed: Value = serde_json::from_str(&rendering).unwrap();
+    assert_eq!(parsed["QueryLanguage"], "JSONata");
+    assert!(!rendering.contains("\"Parameters\""), "{rendering}");
+    let file = dir.path().join("jsonata.json");
+    std::fs::write(&file, &rendering).unwrap();
+    let output = asl_validator(&file);
+    assert!(output.status.success(), "asl-validator: {}", show(&output));
+
+    let mixed = rendering.replacen("\"Arguments\": {", "\"Parameters\": {", 1);
+    let file = dir.path().join("mixed.json");
+    std::fs::write(&file, mixed).unwrap();
+    let output = asl_validator(&file);
+    assert!(
+        !output.status.success(),
+        "asl-validator accepted Parameters in a JSONata state: {}",
+        show(&output)
+    );
+}
+
+#[test]
+fn the_jsonata_rendering_is_printed_only() {
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["synth", "--query-language", "jsonata"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--stdout"),
+        "{}",
+        show(&output)
+    );
 }
 
 #[test]

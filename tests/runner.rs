@@ -367,6 +367,64 @@ fn committed_pipeline_migrates_the_same_data_with_small_payloads() {
     assert!(report["error"].is_null());
 }
 
+/// The JSONata rendering of the pipeline (`synth --query-language jsonata --stdout`) and the
+/// committed JSONPath one, run on the same generated data, end the same: every row migrated or
+/// rejected alike, the same invocations, history and payload sizes.
+#[test]
+fn the_jsonata_rendering_runs_with_the_same_results_as_the_committed_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let rendering = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["synth", "--query-language", "jsonata", "--stdout"])
+        .output()
+        .unwrap();
+    assert!(rendering.status.success());
+    let jsonata = dir.path().join("jsonata.json");
+    std::fs::write(&jsonata, &rendering.stdout).unwrap();
+    let committed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("definitions/etl_pipeline_phase2_ready.json");
+    let run = |definition: &Path| {
+        let output = assert_cmd::Command::cargo_bin("cm-etl")
+            .unwrap()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "run",
+                "--keys",
+                "3000",
+                "--rows-per-key",
+                "3",
+                "--bad-rows-percent",
+                "5",
+            ])
+            .args(["--output", "json", "--definition"])
+            .arg(definition)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
+        assert!(output.status.success(), "{report:#}");
+        report
+    };
+    let (jsonpath, jsonata) = (run(&committed), run(&jsonata));
+    assert_eq!(jsonata["status"], json!("SUCCEEDED"), "{jsonata:#}");
+    for field in [
+        "source_rows",
+        "migrated_rows",
+        "rejected_rows",
+        "history_events",
+        "task_attempts",
+        "invocations",
+        "largest_payload_bytes",
+    ] {
+        assert_eq!(jsonata[field], jsonpath[field], "{field}: {jsonata:#}");
+    }
+    assert_eq!(
+        jsonpath["migrated_rows"].as_u64().unwrap() + jsonpath["rejected_rows"].as_u64().unwrap(),
+        9000
+    );
+}
+
 /// A warehouse without the schema: GetTask02Chunks fails with `Task02.Transient`, the committed
 /// Retry runs on virtual time (5 s, 10 s, 20 s: nothing sleeps), then States.ALL catches it into
 /// the `Task02Failed` Fail state; `run` exits non-zero with the error and cause.

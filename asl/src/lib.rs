@@ -24,6 +24,7 @@ pub mod path;
 pub mod payload;
 pub mod query;
 pub mod state;
+pub mod translate;
 pub mod typed;
 pub mod upgrade;
 pub mod validate;
@@ -34,6 +35,7 @@ pub use path::{
 pub use payload::{PayloadTemplate, PayloadValue};
 pub use query::{Assign, Evaluated, JsonataString, QueryLanguage, VariableName};
 pub use state::*;
+pub use translate::to_jsonata;
 pub use typed::{
     BatchLimits, FromContext, ItemBatch, MapItem, PayloadSafe, Processor, Record, S3ItemsObject,
     Scope, Selector, StateInput, Value, context, distributed_map_over, map_over,

@@ -1,0 +1,744 @@
+//! A JSONPath machine rewritten in JSONata, state by state, with the same behaviour: the
+//! machine's `QueryLanguage` becomes JSONata and each state's data flow is written with
+//! JSONata's fields.
+//!
+//! - `InputPath` + `Parameters` -> `Arguments` (a template of `{% %}` strings reading
+//!   `$states.input`, `$states.context`);
+//! - `ResultSelector` + `ResultPath` + `OutputPath` -> `Output` (one expression over
+//!   `$states.result` and `$states.input`; a one-field `ResultPath` merges with `$merge`);
+//! - `ItemsPath` -> `Items`, an ItemReader's and a ResultWriter's `Parameters` -> `Arguments`,
+//!   `*Path` settings -> JSONata strings, a catcher's `ResultPath` -> its `Output`;
+//! - Choice rules -> `Condition`s, a Fail's `ErrorPath`/`CausePath` -> JSONata `Error`/`Cause`.
+//!
+//! Typed paths, selectors and context values keep their compile-time checks: they are built by
+//! the same [`crate::typed`] code and only rendered differently. What has no JSONata form here
+//! (a selection path with wildcards or filters, an intrinsic function other than
+//! `States.Format`, a `ResultPath` deeper than one field, a JSONPath `Assign` that reads a
+//! path) is an error naming the state and the field.
+
+use serde_json::{Map, Value as Json};
+
+use crate::path::{ContextPath, DataPath, ReferencePath, Segment};
+use crate::payload::{PayloadTemplate, PayloadValue};
+use crate::query::{Assign, JsonataString, QueryLanguage};
+use crate::state::{
+    Branch, Catcher, ChoiceRule, Comparison, Condition, Limit, ResultPath, State, StateMachine,
+    States, WaitFor,
+};
+
+/// Why a machine cannot be rewritten in JSONata.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("state `{state}`, {field}: {problem}")]
+pub struct Untranslatable {
+    pub state: String,
+    pub field: String,
+    pub problem: String,
+}
+
+/// The JSONata rendering of a JSONPath machine. A machine already in JSONata (as a whole or in
+/// part) is refused: its states would mix the two.
+pub fn to_jsonata(machine: &StateMachine) -> Result<StateMachine, Untranslatable> {
+    let mut translated = machine.clone();
+    translated.query_language = Some(QueryLanguage::Jsonata);
+    translated.states = states(&machine.states, "")?;
+    Ok(translated)
+}
+
+fn states(states: &States, parent: &str) -> Result<States, Untranslatable> {
+    states
+        .iter()
+        .map(|(name, state)| {
+            let label = format!("{parent}{name}");
+            Ok((name.clone(), translate_state(state, &label)?))
+        })
+        .collect()
+}
+
+fn branch(branch: &Branch, label: &str) -> Result<Branch, Untranslatable> {
+    Ok(Branch {
+        comment: branch.comment.clone(),
+        start_at: branch.start_at.clone(),
+        states: states(&branch.states, &format!("{label}/"))?,
+    })
+}
+
+/// The roots a state's expressions read.
+const INPUT: &str = "$states.input";
+const RESULT: &str = "$states.result";
+
+fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> {
+    let fail = |field: &str, problem: String| Untranslatable {
+        state: label.to_owned(),
+        field: field.to_owned(),
+        problem,
+    };
+    if state.query_language() == Some(QueryLanguage::Jsonata) {
+        return Err(fail("QueryLanguage", "the state is already JSONata".into()));
+    }
+    let mut state = state.clone();
+    match &mut state {
+        State::Task(task) => {
+            task.query_language = None;
+            let input = input_root(task.input_path.take(), label)?;
+            task.arguments = arguments(task.parameters.take(), &input, label)?;
+            task.timeout_seconds = limit(task.timeout_seconds.take(), &input, label)?;
+            task.heartbeat_seconds = limit(task.heartbeat_seconds.take(), &input, label)?;
+            task.output = output(
+                task.result_selector.take(),
+                std::mem::take(&mut task.result_path),
+                task.output_path.take(),
+                label,
+            )?;
+            task.assign = assign(task.assign.take(), RESULT, label)?;
+            task.catch = catchers(&task.catch, label)?;
+        }
+        State::Parallel(parallel) => {
+            parallel.query_language = None;
+            let input = input_root(parallel.input_path.take(), label)?;
+            parallel.arguments = arguments(parallel.parameters.take(), &input, label)?;
+            parallel.output = output(
+                parallel.result_selector.take(),
+                std::mem::take(&mut parallel.result_path),
+                parallel.output_path.take(),
+                label,
+            )?;
+            parallel.assign = assign(parallel.assign.take(), RESULT, label)?;
+            parallel.catch = catchers(&parallel.catch, label)?;
+            parallel.branches = parallel
+                .branches
+                .iter()
+                .map(|b| branch(b, label))
+                .collect::<Result<_, _>>()?;
+        }
+        State::Map(map) => {
+            map.query_language = None;
+            let input = input_root(map.input_path.take(), label)?;
+            if let Some(items) = map.items_path.take() {
+                map.items = Some(jsonata(&data_path(&items, &input, label, "ItemsPath")?));
+            } else if input != INPUT {
+                map.items = Some(jsonata(&input));
+            }
+            if let Some(selector) = map.item_selector.take() {
+                map.item_selector = Some(literal_template(&template(&selector, &input, label)?));
+            }
+            if let Some(reader) = &mut map.item_reader {
+                reader.arguments = arguments(reader.parameters.take(), &input, label)?;
+                if let Some(config) = &mut reader.reader_config {
+                    config.max_items = limit(config.max_items.take(), &input, label)?;
+                }
+            }
+            if let Some(batcher) = &mut map.item_batcher {
+                if let Some(batch_input) = batcher.batch_input.take() {
+                    batcher.batch_input =
+                        Some(literal_template(&template(&batch_input, &input, label)?));
+                }
+                batcher.max_items_per_batch =
+                    limit(batcher.max_items_per_batch.take(), &input, label)?;
+                batcher.max_input_bytes_per_batch =
+                    limit(batcher.max_input_bytes_per_batch.take(), &input, label)?;
+            }
+            if let Some(writer) = &mut map.result_writer {
+                writer.arguments = arguments(writer.parameters.take(), &input, label)?;
+            }
+            map.max_concurrency = limit(map.max_concurrency.take(), &input, label)?;
+            map.tolerated_failure_count = limit(map.tolerated_failure_count.take(), &input, label)?;
+            map.tolerated_failure_percentage =
+                limit(map.tolerated_failure_percentage.take(), &input, label)?;
+            map.output = output(
+                map.result_selector.take(),
+                std::mem::take(&mut map.result_path),
+                map.output_path.take(),
+                label,
+            )?;
+            map.assign = assign(map.assign.take(), RESULT, label)?;
+            map.catch = catchers(&map.catch, label)?;
+            map.item_processor.branch = branch(&map.item_processor.branch, label)?;
+        }
+        State::Pass(pass) => {
+            pass.query_language = None;
+            let input = input_root(pass.input_path.take(), label)?;
+            let result = match (pass.parameters.take(), pass.result.take()) {
+                (Some(parameters), _) => object_expression(&parameters, &input, label)?,
+                (None, Some(result)) => result.to_string(),
+                (None, None) => input.clone(),
+            };
+            let placed = place(&result, std::mem::take(&mut pass.result_path), label)?;
+            let out = select(&placed, pass.output_path.take(), label)?;
+            pass.output = (out != INPUT).then(|| jsonata(&out));
+            pass.assign = assign(pass.assign.take(), &format!("({result})"), label)?;
+        }
+        State::Choice(choice) => {
+            choice.query_language = None;
+            let input = input_root(choice.input_path.take(), label)?;
+            let out = select(&input, choice.output_path.take(), label)?;
+            let output = (out != INPUT).then(|| jsonata(&out));
+            choice.output = output.clone();
+            choice.assign = assign(choice.assign.take(), &input, label)?;
+            choice.choices =
+                choice
+                    .choices
+                    .iter()
+                    .map(|rule| {
+                        Ok(ChoiceRule {
+                            condition: Condition::Jsonata(JsonataString::of_expression(
+                                &condition(&rule.condition, &input, label)?,
+                            )),
+                            next: rule.next.clone(),
+                            output: rule.output.clone().or(output.clone()),
+                            assign: assign(rule.assign.clone(), &input, label)?,
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
+        }
+        State::Wait(wait) => {
+            wait.query_language = None;
+            let input = input_root(wait.input_path.take(), label)?;
+            wait.wait_for = match &wait.wait_for {
+                WaitFor::SecondsPath(path) => WaitFor::Seconds(crate::Evaluated::Expression(
+                    JsonataString::of_expression(&reference(path, &input, label, "SecondsPath")?),
+                )),
+                WaitFor::TimestampPath(path) => WaitFor::Timestamp(
+                    jsonata(&reference(path, &input, label, "TimestampPath")?)
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                ),
+                other => other.clone(),
+            };
+            let out = select(&input, wait.output_path.take(), label)?;
+            wait.output = (out != INPUT).then(|| jsonata(&out));
+            wait.assign = assign(wait.assign.take(), &input, label)?;
+        }
+        State::Succeed(succeed) => {
+            succeed.query_language = None;
+            let input = input_root(succeed.input_path.take(), label)?;
+            let out = select(&input, succeed.output_path.take(), label)?;
+            succeed.output = (out != INPUT).then(|| jsonata(&out));
+        }
+        State::Fail(fail_state) => {
+            fail_state.query_language = None;
+            if let Some(error) = fail_state.error_path.take() {
+                fail_state.error = Some(expression_string(&error, INPUT, label, "ErrorPath")?);
+            }
+            if let Some(cause) = fail_state.cause_path.take() {
+                fail_state.cause = Some(expression_string(&cause, INPUT, label, "CausePath")?);
+            }
+        }
+    }
+    Ok(state)
+}
+
+/// `{% expression %}` as a JSON string.
+fn jsonata(expression: &str) -> Json {
+    Json::String(JsonataString::of_expression(expression).as_str().to_owned())
+}
+
+fn untranslatable(label: &str, field: &str, problem: impl Into<String>) -> Untranslatable {
+    Untranslatable {
+        state: label.to_owned(),
+        field: field.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// What `$` means after InputPath: `$states.input`, or an expression into it.
+fn input_root(input_path: Option<DataPath>, label: &str) -> Result<String, Untranslatable> {
+    match input_path {
+        None => Ok(INPUT.to_owned()),
+        Some(path) => data_path(&path, INPUT, label, "InputPath"),
+    }
+}
+
+fn data_path(
+    path: &DataPath,
+    root: &str,
+    label: &str,
+    field: &str,
+) -> Result<String, Untranslatable> {
+    match path {
+        DataPath::Null => Ok("{}".to_owned()),
+        DataPath::Reference(path) => reference(path, root, label, field),
+        DataPath::Select(path) => Err(untranslatable(
+            label,
+            field,
+            format!(
+                "`{path}` selects with wildcards or filters, which have no JSONata rendering here; write the state in JSONata"
+            ),
+        )),
+    }
+}
+
+/// A reference path as a JSONata path from `root` (or from the variable it reads).
+fn reference(
+    path: &ReferencePath,
+    root: &str,
+    _label: &str,
+    _field: &str,
+) -> Result<String, Untranslatable> {
+    let mut text = match path.variable() {
+        Some(variable) => format!("${variable}"),
+        None => root.to_owned(),
+    };
+    for segment in path.segments() {
+        match segment {
+            Segment::Field(name) => {
+                text.push('.');
+                text.push_str(&field_name(name));
+            }
+            Segment::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    Ok(text)
+}
+
+/// A field name in a JSONata path: backquoted unless it is a plain name.
+fn field_name(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("`{name}`")
+    }
+}
+
+fn context(path: &ContextPath) -> String {
+    let text = path.to_string();
+    format!(
+        "$states.context{}",
+        text.strip_prefix("$$").unwrap_or_default()
+    )
+}
+
+/// One payload value as a JSONata expression, paths read from `root`.
+fn value_expression(
+    value: &PayloadValue,
+    root: &str,
+    label: &str,
+    field: &str,
+) -> Result<String, Untranslatable> {
+    match value {
+        PayloadValue::Literal(json) => Ok(json.to_string()),
+        PayloadValue::Object(template) => object_expression(template, root, label),
+        PayloadValue::Array(items) => Ok(format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|item| value_expression(item, root, label, field))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(", ")
+        )),
+        PayloadValue::Path(path) => reference(path, root, label, field),
+        PayloadValue::Select(path) => data_path(&DataPath::Select(path.clone()), root, label, field),
+        PayloadValue::Context(path) => Ok(context(path)),
+        PayloadValue::Intrinsic(call) => format_call(call, root)
+            .ok_or_else(|| untranslatable(label, field, format!("`{call}` has no JSONata rendering here (only States.Format does); write the state in JSONata"))),
+    }
+}
+
+fn object_expression(
+    template: &PayloadTemplate,
+    root: &str,
+    label: &str,
+) -> Result<String, Untranslatable> {
+    let members = template
+        .iter()
+        .map(|(name, value)| {
+            Ok(format!(
+                "{}: {}",
+                Json::String(name.to_owned()),
+                value_expression(value, root, label, name)?
+            ))
+        })
+        .collect::<Result<Vec<_>, Untranslatable>>()?;
+    Ok(format!("{{{}}}", members.join(", ")))
+}
+
+/// A payload template as a JSONata template: literals stay, every value read at run time
+/// becomes a `{% %}` string.
+fn template(template: &PayloadTemplate, root: &str, label: &str) -> Result<Json, Untranslatable> {
+    let mut object = Map::new();
+    for (name, value) in template.iter() {
+        object.insert(name.to_owned(), template_value(value, root, label, name)?);
+    }
+    Ok(Json::Object(object))
+}
+
+fn template_value(
+    value: &PayloadValue,
+    root: &str,
+    label: &str,
+    field: &str,
+) -> Result<Json, Untranslatable> {
+    match value {
+        PayloadValue::Literal(json) => Ok(json.clone()),
+        PayloadValue::Object(nested) => template(nested, root, label),
+        PayloadValue::Array(items) => items
+            .iter()
+            .map(|item| template_value(item, root, label, field))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Json::Array),
+        dynamic => Ok(jsonata(&value_expression(dynamic, root, label, field)?)),
+    }
+}
+
+/// A JSONata template held where the model keeps a payload template (ItemSelector,
+/// BatchInput): every member a literal.
+fn literal_template(json: &Json) -> PayloadTemplate {
+    serde_json::from_value(json.clone())
+        .expect("a template of literals reads as a payload template")
+}
+
+fn arguments(
+    parameters: Option<PayloadTemplate>,
+    input: &str,
+    label: &str,
+) -> Result<Option<Json>, Untranslatable> {
+    match parameters {
+        Some(parameters) => template(&parameters, input, label).map(Some),
+        None if input == INPUT => Ok(None),
+        None => Ok(Some(jsonata(input))),
+    }
+}
+
+fn limit<T>(
+    limit: Option<Limit<T>>,
+    input: &str,
+    label: &str,
+) -> Result<Option<Limit<T>>, Untranslatable> {
+    Ok(match limit {
+        Some(Limit::Path(path)) => Some(Limit::Expression(JsonataString::of_expression(
+            &reference(&path, input, label, "a *Path setting")?,
+        ))),
+        other => other,
+    })
+}
+
+/// ResultSelector, ResultPath and OutputPath as one `Output` (none when it is the default,
+/// `$states.result`).
+fn output(
+    result_selector: Option<PayloadTemplate>,
+    result_path: ResultPath,
+    output_path: Option<DataPath>,
+    label: &str,
+) -> Result<Option<Json>, Untranslatable> {
+    // The common case reads best as a template: a selector placed as the whole output.
+    if let (Some(selector), ResultPath::Replace, None) =
+        (&result_selector, &result_path, &output_path)
+    {
+        return template(selector, RESULT, label).map(Some);
+    }
+    let selected = match &result_selector {
+        Some(selector) => object_expression(selector, RESULT, label)?,
+        None => RESULT.to_owned(),
+    };
+    let placed = place(&selected, result_path, label)?;
+    let out = select(&placed, output_path, label)?;
+    Ok((out != RESULT).then(|| jsonata(&out)))
+}
+
+/// Where ResultPath puts `result`: replacing the input, dropped, or merged as one field.
+fn place(result: &str, result_path: ResultPath, label: &str) -> Result<String, Untranslatable> {
+    match result_path {
+        ResultPath::Replace => Ok(result.to_owned()),
+        ResultPath::Discard => Ok(INPUT.to_owned()),
+        ResultPath::At(path) => match (path.variable(), path.segments()) {
+            (None, [Segment::Field(name)]) => Ok(format!(
+                "$merge([{INPUT}, {{{}: {result}}}])",
+                Json::String(name.clone())
+            )),
+            _ => Err(untranslatable(
+                label,
+                "ResultPath",
+                format!(
+                    "`{path}` is deeper than one field, which has no JSONata rendering here; write the state in JSONata"
+                ),
+            )),
+        },
+    }
+}
+
+/// OutputPath applied to `value`.
+fn select(
+    value: &str,
+    output_path: Option<DataPath>,
+    label: &str,
+) -> Result<String, Untranslatable> {
+    match output_path {
+        None => Ok(value.to_owned()),
+        Some(DataPath::Reference(path)) if path.is_root() => Ok(value.to_owned()),
+        Some(path) => {
+            let root = if value.starts_with('$') && !value.contains(' ') {
+                value.to_owned()
+            } else {
+                format!("({value})")
+            };
+            data_path(&path, &root, label, "OutputPath")
+        }
+    }
+}
+
+fn catchers(catchers: &[Catcher], label: &str) -> Result<Vec<Catcher>, Untranslatable> {
+    catchers
+        .iter()
+        .map(|catcher| {
+            let mut catcher = catcher.clone();
+            let placed = place(
+                "$states.errorOutput",
+                std::mem::take(&mut catcher.result_path),
+                label,
+            )?;
+            catcher.output = (placed != "$states.errorOutput").then(|| jsonata(&placed));
+            catcher.assign = assign(catcher.assign.take(), "$states.errorOutput", label)?;
+            Ok(catcher)
+        })
+        .collect()
+}
+
+/// A JSONPath Assign in JSONata: literals stay, `.$` values read from `dollar` (what `$` was).
+fn assign(
+    assign: Option<Assign>,
+    dollar: &str,
+    label: &str,
+) -> Result<Option<Assign>, Untranslatable> {
+    let Some(assign) = assign else {
+        return Ok(None);
+    };
+    let parsed: PayloadTemplate = serde_json::from_value(assign.to_object())
+        .map_err(|err| untranslatable(label, "Assign", err.to_string()))?;
+    let Json::Object(object) = template(&parsed, dollar, label)? else {
+        unreachable!("a template renders as an object")
+    };
+    Ok(Some(Assign(object.into_iter().collect())))
+}
+
+/// A Fail's ErrorPath or CausePath as a JSONata string.
+fn expression_string(
+    value: &PayloadValue,
+    root: &str,
+    label: &str,
+    field: &str,
+) -> Result<String, Untranslatable> {
+    let expression = value_expression(value, root, label, field)?;
+    Ok(JsonataString::of_expression(&expression)
+        .as_str()
+        .to_owned())
+}
+
+/// A Choice condition as a JSONata boolean expression.
+fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, Untranslatable> {
+    let all = |conditions: &[Condition], joiner: &str| -> Result<String, Untranslatable> {
+        Ok(conditions
+            .iter()
+            .map(|c| Ok(format!("({})", self::condition(c, input, label)?)))
+            .collect::<Result<Vec<_>, Untranslatable>>()?
+            .join(joiner))
+    };
+    match condition {
+        Condition::Jsonata(expression) => Ok(expression.expression().to_owned()),
+        Condition::And(conditions) => all(conditions, " and "),
+        Condition::Or(conditions) => all(conditions, " or "),
+        Condition::Not(inner) => Ok(format!("$not({})", self::condition(inner, input, label)?)),
+        Condition::Compare {
+            variable,
+            comparison,
+        } => {
+            let value = reference(variable, input, label, "Variable")?;
+            let path = |path: &ReferencePath| reference(path, input, label, comparison.operator());
+            let literal = |json: Json| json.to_string();
+            use Comparison as C;
+            Ok(match comparison {
+                C::StringEquals(s) => format!("{value} = {}", literal(s.clone().into())),
+                C::StringLessThan(s) => format!("{value} < {}", literal(s.clone().into())),
+                C::StringGreaterThan(s) => format!("{value} > {}", literal(s.clone().into())),
+                C::StringLessThanEquals(s) => format!("{value} <= {}", literal(s.clone().into())),
+                C::StringGreaterThanEquals(s) => {
+                    format!("{value} >= {}", literal(s.clone().into()))
+                }
+                C::NumericEquals(n) => format!("{value} = {n}"),
+                C::NumericLessThan(n) => format!("{value} < {n}"),
+                C::NumericGreaterThan(n) => format!("{value} > {n}"),
+                C::NumericLessThanEquals(n) => format!("{value} <= {n}"),
+                C::NumericGreaterThanEquals(n) => format!("{value} >= {n}"),
+                C::BooleanEquals(b) => format!("{value} = {b}"),
+                C::StringEqualsPath(p) | C::NumericEqualsPath(p) | C::BooleanEqualsPath(p) => {
+                    format!("{value} = {}", path(p)?)
+                }
+                C::StringLessThanPath(p) | C::NumericLessThanPath(p) => {
+                    format!("{value} < {}", path(p)?)
+                }
+                C::StringGreaterThanPath(p) | C::NumericGreaterThanPath(p) => {
+                    format!("{value} > {}", path(p)?)
+                }
+                C::StringLessThanEqualsPath(p) | C::NumericLessThanEqualsPath(p) => {
+                    format!("{value} <= {}", path(p)?)
+                }
+                C::StringGreaterThanEqualsPath(p) | C::NumericGreaterThanEqualsPath(p) => {
+                    format!("{value} >= {}", path(p)?)
+                }
+                C::IsPresent(present) => format!("$exists({value}) = {present}"),
+                C::IsNull(null) => format!("({value} = null) = {null}"),
+                C::IsNumeric(yes) => format!("($type({value}) = \"number\") = {yes}"),
+                C::IsString(yes) => format!("($type({value}) = \"string\") = {yes}"),
+                C::IsBoolean(yes) => format!("($type({value}) = \"boolean\") = {yes}"),
+                other => {
+                    return Err(untranslatable(
+                        label,
+                        "Choices",
+                        format!(
+                            "`{}` has no JSONata rendering here; write the rule as a JSONata Condition",
+                            other.operator()
+                        ),
+                    ));
+                }
+            })
+        }
+    }
+}
+
+/// `States.Format('literal {} literal', arg, ...)` as a JSONata string concatenation, when every
+/// argument is a path; `None` for anything else.
+fn format_call(call: &str, root: &str) -> Option<String> {
+    let inner = call
+        .trim()
+        .strip_prefix("States.Format(")?
+        .strip_suffix(')')?;
+    let inner = inner.trim_start().strip_prefix('\'')?;
+    // The template: up to the first unescaped quote; `\'`, `\{`, `\}`, `\\` are escapes.
+    let mut pieces = vec![String::new()];
+    let mut chars = inner.char_indices();
+    let rest = loop {
+        let (at, c) = chars.next()?;
+        match c {
+            '\\' => pieces.last_mut()?.push(chars.next()?.1),
+            '\'' => break &inner[at + 1..],
+            '{' if inner[at + 1..].starts_with('}') => {
+                chars.next();
+                pieces.push(String::new());
+            }
+            c => pieces.last_mut()?.push(c),
+        }
+    };
+    let arguments: Vec<String> = rest
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|argument| {
+            if argument.starts_with("$$") {
+                ContextPath::parse(argument).ok().map(|p| context(&p))
+            } else {
+                let path = ReferencePath::parse(argument).ok()?;
+                reference(&path, root, "", "").ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    if arguments.len() + 1 != pieces.len() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for (index, piece) in pieces.iter().enumerate() {
+        if !piece.is_empty() {
+            parts.push(Json::String(piece.clone()).to_string());
+        }
+        if let Some(argument) = arguments.get(index) {
+            parts.push(format!("$string({argument})"));
+        }
+    }
+    Some(parts.join(" & "))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn translated(definition: Json) -> Json {
+        let machine = crate::parse(&definition.to_string()).unwrap();
+        serde_json::to_value(to_jsonata(&machine).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_task_data_flow_becomes_arguments_and_one_output() {
+        let out = translated(json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f", "Payload": {"id.$": "$.job.id", "run.$": "$$.Execution.Name", "n": 1}},
+            "ResultSelector": {"count.$": "$.Payload.count"},
+            "ResultPath": "$.done",
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "T"}],
+            "End": true}}}));
+        assert_eq!(out["QueryLanguage"], "JSONata");
+        let task = &out["States"]["T"];
+        assert_eq!(
+            task["Arguments"],
+            json!({"FunctionName": "f", "Payload": {"id": "{% $states.input.job.id %}",
+                "run": "{% $states.context.Execution.Name %}", "n": 1}})
+        );
+        assert_eq!(
+            task["Output"],
+            "{% $merge([$states.input, {\"done\": {\"count\": $states.result.Payload.count}}]) %}"
+        );
+        assert_eq!(
+            task["Catch"][0]["Output"],
+            "{% $merge([$states.input, {\"error\": $states.errorOutput}]) %}"
+        );
+        for gone in ["Parameters", "ResultSelector", "ResultPath"] {
+            assert!(task.get(gone).is_none(), "{gone}");
+        }
+    }
+
+    #[test]
+    fn a_map_reads_its_items_and_the_item_as_jsonata() {
+        let out = translated(json!({"StartAt": "M", "States": {"M": {"Type": "Map",
+            "ItemsPath": "$.list", "MaxConcurrencyPath": "$.max",
+            "ItemSelector": {"item.$": "$$.Map.Item.Value", "path.$": States_format()},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "OutputPath": "$.item", "End": true}}},
+            "ResultPath": null, "End": true}}}));
+        let map = &out["States"]["M"];
+        assert_eq!(map["Items"], "{% $states.input.list %}");
+        assert_eq!(map["MaxConcurrency"], "{% $states.input.max %}");
+        assert_eq!(
+            map["ItemSelector"],
+            json!({"item": "{% $states.context.Map.Item.Value %}",
+                   "path": "{% \"runs/\" & $string($states.context.Execution.Name) & \"/x\" %}"})
+        );
+        assert_eq!(map["Output"], "{% $states.input %}");
+        assert_eq!(
+            map["ItemProcessor"]["States"]["P"]["Output"],
+            "{% $states.input.item %}"
+        );
+    }
+
+    #[allow(non_snake_case)]
+    fn States_format() -> &'static str {
+        "States.Format('runs/{}/x', $$.Execution.Name)"
+    }
+
+    #[test]
+    fn choice_rules_become_conditions_and_what_has_no_rendering_is_named() {
+        let out = translated(json!({"StartAt": "C", "States": {"C": {"Type": "Choice",
+            "Choices": [{"And": [{"Variable": "$.n", "NumericGreaterThan": 1},
+                                 {"Variable": "$.s", "StringEquals": "a"}], "Next": "D"}],
+            "Default": "D"}, "D": {"Type": "Succeed"}}}));
+        assert_eq!(
+            out["States"]["C"]["Choices"][0]["Condition"],
+            "{% ($states.input.n > 1) and ($states.input.s = \"a\") %}"
+        );
+        let machine = crate::parse(
+            &json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+                "Parameters": {"x.$": "States.UUID()"}, "End": true}}})
+            .to_string(),
+        )
+        .unwrap();
+        let err = to_jsonata(&machine).unwrap_err();
+        assert_eq!(err.state, "P");
+        assert!(
+            err.problem
+                .contains("`States.UUID()` has no JSONata rendering"),
+            "{err}"
+        );
+    }
+}
