@@ -13,7 +13,8 @@
 //! - [`eval`]: what paths, payload templates, intrinsic functions, Choice conditions and JSONata
 //!   expressions give on a state's input and variables, as AWS evaluates them.
 //! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
-//!   Map whose item and processor input are types (`path!`, `field!`, `selector!`, `record!`).
+//!   Map whose item and processor input are types, and typed workflow variables (`path!`,
+//!   `field!`, `selector!`, `record!`, `variable!`).
 //!
 //! Invariant: `asl` does no I/O and knows nothing of this pipeline, of the Lambda contract or of
 //! AWS accounts; the pipeline writes its machine with it.
@@ -37,8 +38,9 @@ pub use query::{Assign, Evaluated, JsonataString, QueryLanguage, VariableName};
 pub use state::*;
 pub use translate::to_jsonata;
 pub use typed::{
-    BatchLimits, FromContext, ItemBatch, MapItem, PayloadSafe, Processor, Record, S3ItemsObject,
-    Scope, Selector, StateInput, Value, context, distributed_map_over, map_over,
+    Assignments, BatchLimits, FromContext, ItemBatch, MapItem, PayloadSafe, Processor, Record,
+    S3ItemsObject, Scope, Selector, StateInput, StateResult, Value, Variable, context,
+    distributed_map_over, map_over,
 };
 pub use upgrade::upgrade;
 

@@ -11,7 +11,10 @@
 //! - `selector!` builds a payload as a whole struct: every field present, no other field, each
 //!   value of the field's type; a Map's processor must take exactly the selector's type, or with
 //!   an ItemBatcher exactly an [`ItemBatch`] of it;
-//! - only `PayloadSafe` types travel in a payload.
+//! - only `PayloadSafe` types travel in a payload;
+//! - a workflow variable holds one type: reading a [`Variable<T>`] gives a value of type `T`,
+//!   [`Assignments::set`] takes only a value of the variable's type read in the state's scope, only
+//!   `PayloadSafe` types can be variables, and `variable!` refuses a name AWS would refuse.
 //!
 //! What rustc cannot check (the JSON names serde gives the fields) synth checks against each
 //! path's schema root (see `validate`).
@@ -23,6 +26,7 @@ use serde::Serialize;
 
 use super::path::{ContextValue, ReferencePath, SchemaRoot};
 use super::payload::{PayloadTemplate, PayloadValue};
+use super::query::{Assign, VariableName};
 use super::state::{
     Branch, ExecutionType, ItemBatcher, ItemReader, Limit, MapState, ProcessorConfig,
     ProcessorMode, ReaderConfig, ReaderInputType, S3_GET_OBJECT, Transition,
@@ -152,9 +156,14 @@ impl<Root, T> Path<Root, T> {
 impl<Root: JsonSchema, T> Path<Root, T> {
     /// The rendered path, annotated with `Root` so synth can resolve it in `Root`'s schema.
     pub fn reference(&self) -> ReferencePath {
+        self.reference_from(ReferencePath::root())
+    }
+
+    /// The rendered path from `start` (`$` or a variable's `$name`), where a `Root` is.
+    fn reference_from(&self, start: ReferencePath) -> ReferencePath {
         self.fields
             .iter()
-            .fold(ReferencePath::root(), |path, name| path.field(*name))
+            .fold(start, |path, name| path.field(*name))
             .with_schema_root(SchemaRoot::of::<Root>())
     }
 }
@@ -277,6 +286,25 @@ pub trait Scope: Sized {
     ) -> Value<Self, T> {
         Value::new(PayloadValue::Context(C::VALUE.into()))
     }
+
+    /// The value of a workflow variable (`"key.$": "$name"`).
+    fn variable<T: PayloadSafe>(&self, variable: &Variable<T>) -> Value<Self, T> {
+        Value::new(PayloadValue::Path(ReferencePath::of_variable(
+            variable.name.clone(),
+        )))
+    }
+
+    /// A value inside a workflow variable's value (`"key.$": "$name.a.b"`), by a typed path from
+    /// the variable's type.
+    fn variable_at<T: JsonSchema, U: PayloadSafe>(
+        &self,
+        variable: &Variable<T>,
+        path: Path<T, U>,
+    ) -> Value<Self, U> {
+        Value::new(PayloadValue::Path(
+            path.reference_from(ReferencePath::of_variable(variable.name.clone())),
+        ))
+    }
 }
 
 /// The payload of a Task, Pass or Parallel: `$` is the state's input, of type `In`.
@@ -296,6 +324,27 @@ impl<In> Default for StateInput<In> {
 
 impl<In: JsonSchema> Scope for StateInput<In> {
     type Input = In;
+}
+
+/// What `$` is in the `Assign` of a state with a result (a Task, Map or Parallel; a Pass with
+/// `Result` or `Parameters`): the result, after ResultSelector, of type `R`. In the `Assign` of a
+/// state without one (Choice, Wait, a plain Pass) `$` is the input: use [`StateInput`].
+pub struct StateResult<R>(PhantomData<fn() -> R>);
+
+impl<R> StateResult<R> {
+    pub fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<R> Default for StateResult<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<R: JsonSchema> Scope for StateResult<R> {
+    type Input = R;
 }
 
 /// A Map's ItemSelector: `$` is the Map's input (`In`), and the current item is a value of type
@@ -363,6 +412,44 @@ pub mod __private {
         unreachable!("only used inside `if false`")
     }
 
+    /// Whether AWS accepts `name` as a workflow variable's (see [`VariableName`]), at compile time.
+    pub const fn is_variable_name(name: &str) -> bool {
+        let bytes = name.as_bytes();
+        if bytes.is_empty() || bytes.len() > 80 || is_reserved(bytes) {
+            return false;
+        }
+        if !(bytes[0].is_ascii_alphabetic() || bytes[0] == b'_') {
+            return false;
+        }
+        let mut at = 1;
+        while at < bytes.len() {
+            if !(bytes[at].is_ascii_alphanumeric() || bytes[at] == b'_') {
+                return false;
+            }
+            at += 1;
+        }
+        true
+    }
+
+    /// Whether `name` is one of [`VariableName::RESERVED`] (`==` is not `const`).
+    const fn is_reserved(name: &[u8]) -> bool {
+        let mut index = 0;
+        while index < VariableName::RESERVED.len() {
+            let reserved = VariableName::RESERVED[index].as_bytes();
+            if reserved.len() == name.len() {
+                let mut at = 0;
+                while at < name.len() && name[at] == reserved[at] {
+                    at += 1;
+                }
+                if at == name.len() {
+                    return true;
+                }
+            }
+            index += 1;
+        }
+        false
+    }
+
     /// Never called: a value of any type for the exhaustive construction in `record!`.
     pub fn never<T>() -> T {
         unreachable!("only used in functions that are never called")
@@ -412,6 +499,112 @@ macro_rules! selector {
             vec![$($crate::typed::__private::entry(scope, stringify!($field), $field),)*],
         )
     }};
+}
+
+/// A workflow variable holding a `T`, read as `$name` once a state's `Assign` has set it. Made
+/// by [`variable!`](crate::variable), which checks the name at compile time, or [`Variable::new`].
+pub struct Variable<T> {
+    name: VariableName,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Variable<T> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name.clone(),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: PayloadSafe> Variable<T> {
+    /// Panics when AWS would refuse `name` (not a letter or `_` then letters, digits and `_`,
+    /// over 80 characters, or the reserved `states`): synth stops with the reason rather than
+    /// writing a definition that fails to deploy. [`variable!`](crate::variable) makes such a
+    /// name a compile error instead.
+    pub fn new(name: &str) -> Self {
+        let name = VariableName::new(name).unwrap_or_else(|problem| panic!("{problem}"));
+        assert!(
+            !name.is_reserved(),
+            "`${name}` is reserved by AWS and cannot be a workflow variable"
+        );
+        Self {
+            name,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> Variable<T> {
+    pub fn name(&self) -> &VariableName {
+        &self.name
+    }
+}
+
+/// A typed workflow variable: `variable!(total: u64)` is a `Variable<u64>` named `total`. A name
+/// AWS would refuse (`states`, a non-ASCII letter, over 80 characters) fails to compile.
+#[macro_export]
+macro_rules! variable {
+    ($name:ident : $ty:ty) => {{
+        // A constant item, so rustc evaluates the check when it compiles the call.
+        const _: () = ::std::assert!(
+            $crate::typed::__private::is_variable_name(::std::stringify!($name)),
+            "a workflow variable's name is an ASCII letter or `_`, then ASCII letters, digits or \
+             `_`, at most 80 characters, and not `states` (reserved by AWS)"
+        );
+        $crate::typed::Variable::<$ty>::new(::std::stringify!($name))
+    }};
+}
+
+/// A state's `Assign`, built with types: each variable gets a value of its own type, evaluated in
+/// the scope `S` the Assign is evaluated in ([`StateResult`] for a state with a result,
+/// [`StateInput`] otherwise).
+pub struct Assignments<S> {
+    /// By variable name, in the order first set.
+    values: PayloadTemplate,
+    _scope: PhantomData<fn() -> S>,
+}
+
+impl<S: Scope> Assignments<S> {
+    pub fn new() -> Self {
+        Self {
+            values: PayloadTemplate::new(),
+            _scope: PhantomData,
+        }
+    }
+
+    /// Sets `variable` to `value` (again: the later value replaces the earlier).
+    pub fn set<T>(mut self, variable: &Variable<T>, value: Value<S, T>) -> Self {
+        self.values.insert(variable.name.as_str(), value.value);
+        self
+    }
+
+    /// The `Assign` as JSONPath writes it: `"name.$": "$.a"` for a value read from a path or the
+    /// context object, `"name": json` for a literal or an object.
+    pub fn build(self) -> Assign {
+        Assign(
+            self.values
+                .iter()
+                .map(|(name, value)| {
+                    // A payload template renders `.$` keys exactly as a payload does.
+                    let entry = PayloadTemplate::new().with(name, value.clone());
+                    match serde_json::to_value(&entry) {
+                        Ok(serde_json::Value::Object(object)) => object
+                            .into_iter()
+                            .next()
+                            .expect("a template of one entry renders one member"),
+                        other => unreachable!("a payload template renders an object: {other:?}"),
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+impl<S: Scope> Default for Assignments<S> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The states a Map runs for each item, taking input of type `Input`; `Task` names what runs
@@ -744,6 +937,110 @@ mod tests {
             json!({"MaxItemsPerBatch": 50, "BatchInput": {"run.$": "$.run"}})
         );
         assert_valid(map);
+    }
+
+    /// A variable's value: a run's counts.
+    #[derive(Serialize, JsonSchema)]
+    struct Totals {
+        rows: u64,
+    }
+
+    impl PayloadSafe for Totals {}
+
+    /// What a later state builds from variables.
+    #[derive(Serialize, JsonSchema)]
+    struct Report {
+        run: String,
+        rows: u64,
+        totals: Totals,
+    }
+
+    impl PayloadSafe for Report {}
+
+    #[test]
+    fn reading_a_variable_renders_a_path_from_its_name() {
+        let run = crate::variable!(run: String);
+        let totals = crate::variable!(totals: Totals);
+        let state = StateInput::<Run>::new();
+        let report = crate::selector!(Report {
+            run: state.variable(&run),
+            rows: state.variable_at(&totals, crate::path!(Totals.rows)),
+            totals: state.variable(&totals),
+        });
+        let rendered = serde_json::to_value(&report.template).unwrap();
+        assert_eq!(
+            rendered,
+            json!({"run.$": "$run", "rows.$": "$totals.rows", "totals.$": "$totals"})
+        );
+        // The path into the variable resolves in the variable type's schema, like any typed path.
+        let rows = report.template.get("rows").unwrap().reference_paths()[0].clone();
+        assert_eq!(rows.variable().map(VariableName::as_str), Some("totals"));
+        assert_eq!(rows.schema_root().unwrap().type_name(), "Totals");
+    }
+
+    #[test]
+    fn assignments_render_paths_context_values_literals_and_objects_as_aws_reads_them() {
+        let run = crate::variable!(run: String);
+        let rows = crate::variable!(rows: u64);
+        let retries = crate::variable!(retries: u32);
+        let totals = crate::variable!(totals: Totals);
+        let from_result = StateResult::<Run>::new();
+        let assign = Assignments::new()
+            .set(&run, from_result.input(crate::path!(Run.run)))
+            .set(&retries, from_result.context(context::StateRetryCount))
+            .set(&rows, Value::literal(&0))
+            .set(
+                &totals,
+                crate::selector!(Totals {
+                    rows: Value::literal(&7),
+                })
+                .into(),
+            )
+            .build();
+        assert_eq!(
+            serde_json::to_value(&assign).unwrap(),
+            json!({
+                "run.$": "$.run",
+                "retries.$": "$$.State.RetryCount",
+                "rows": 0,
+                "totals": {"rows": 7},
+            })
+        );
+        let keys: Vec<&str> = assign.0.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["run.$", "retries.$", "rows", "totals"],
+            "in the order set"
+        );
+        assert!(assign.variables().all(|(name, _)| name.is_ok()));
+    }
+
+    #[test]
+    fn setting_a_variable_again_replaces_its_value_whatever_its_kind() {
+        let run = crate::variable!(run: String);
+        let state = StateInput::<Run>::new();
+        let assign = Assignments::new()
+            .set(&run, state.input(crate::path!(Run.run)))
+            .set(&run, Value::literal(&"fixed".to_owned()))
+            .build();
+        assert_eq!(
+            serde_json::to_value(&assign).unwrap(),
+            json!({"run": "fixed"})
+        );
+    }
+
+    #[test]
+    fn a_variable_name_aws_refuses_is_refused_by_both_constructors() {
+        use __private::is_variable_name;
+        for good in ["total", "_x", "x_1", &"a".repeat(80)] {
+            assert!(is_variable_name(good), "{good}");
+        }
+        for bad in ["", "states", "1x", "a-b", "café", "r#type", &"a".repeat(81)] {
+            assert!(!is_variable_name(bad), "{bad}");
+            let panicked = std::panic::catch_unwind(|| Variable::<u64>::new(bad));
+            assert!(panicked.is_err(), "Variable::new({bad:?}) did not panic");
+        }
+        assert_eq!(Variable::<u64>::new("total").name().as_str(), "total");
     }
 
     #[test]

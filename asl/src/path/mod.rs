@@ -104,6 +104,14 @@ impl ReferencePath {
         }
     }
 
+    /// `$name`: the whole value of the workflow variable `name`.
+    pub fn of_variable(name: VariableName) -> Self {
+        Self {
+            variable: Some(name),
+            ..Self::root()
+        }
+    }
+
     /// Parses `$`, `$.name`, `$['name']` and `$[0]` steps.
     pub fn parse(text: &str) -> Result<Self, PathError> {
         let error = |problem: &str| PathError {
@@ -483,6 +491,14 @@ mod tests {
                 .to_string(),
             "$.x['odd-name']"
         );
+    }
+
+    #[test]
+    fn a_path_of_a_variable_renders_as_it_parses() {
+        let total = ReferencePath::of_variable(VariableName::new("total").unwrap()).field("a");
+        assert_eq!(total.to_string(), "$total.a");
+        assert_eq!(ReferencePath::parse("$total.a").unwrap(), total);
+        assert!(!ReferencePath::of_variable(VariableName::new("x").unwrap()).is_root());
     }
 
     #[test]
