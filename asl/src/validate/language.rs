@@ -2,7 +2,9 @@
 //! `QueryLanguage`, else the machine's), a state of a JSONata machine does not switch back to
 //! JSONPath (AWS refuses it), every JSONata string parses, and `Assign` sets valid variables: not
 //! the reserved `$states`, and not a variable of an enclosing scope (a Map or Parallel body reads
-//! outer variables but cannot assign them).
+//! outer variables but cannot assign them). A variable read that no state of its scope or an
+//! enclosing one assigns is undefined when it runs: an error for a typed read (built from a
+//! `Variable<T>`), a warning otherwise (AWS accepts the definition).
 
 use std::collections::BTreeSet;
 
@@ -106,8 +108,26 @@ impl Checker {
         chain.push(assigned);
         for (name, state) in states {
             let label = super::qualified(parent, name);
+            let language = state.query_language().unwrap_or(machine);
+            for read in variable_reads(state, language) {
+                if chain.iter().any(|scope| scope.contains(&read.name)) {
+                    continue;
+                }
+                let message = format!(
+                    "{} reads `${}`, which no state of its scope or an enclosing one assigns: it is undefined when the state runs",
+                    read.field, read.name
+                );
+                if read.typed {
+                    self.error(Some(&label), message);
+                } else {
+                    self.warning(Some(&label), message);
+                }
+            }
+            // A Distributed Map's children are executions of their own: no outer variable.
+            let distributed = matches!(state, State::Map(map) if map.is_distributed());
+            let outer = if distributed { &[][..] } else { &chain[..] };
             for branch in state.nested() {
-                self.language_scope(Some(&label), &branch.states, machine, &chain);
+                self.language_scope(Some(&label), &branch.states, machine, outer);
             }
         }
     }
@@ -316,6 +336,114 @@ fn has_path_key(json: &Json) -> bool {
     }
 }
 
+/// A variable a state reads.
+struct VariableRead {
+    name: String,
+    field: String,
+    /// Built from a typed `Variable<T>` (its path knows the variable's type).
+    typed: bool,
+}
+
+/// The variables a state reads: in its paths and payload templates (JSONPath), or in its
+/// JSONata strings; `$states` is not a variable.
+fn variable_reads(state: &State, language: QueryLanguage) -> Vec<VariableRead> {
+    let mut reads = Vec::new();
+    if language == JsonPath {
+        for (field, path) in super::reference_paths(state) {
+            if let Some(name) = path.variable() {
+                reads.push(VariableRead {
+                    name: name.as_str().to_owned(),
+                    field,
+                    typed: path.schema_root().is_some(),
+                });
+            }
+        }
+        for assign in assigns(state) {
+            for (key, value) in &assign.0 {
+                let read = key
+                    .ends_with(".$")
+                    .then(|| value.as_str())
+                    .flatten()
+                    .and_then(|text| crate::ReferencePath::parse(text).ok());
+                if let Some(name) = read.as_ref().and_then(|path| path.variable()) {
+                    reads.push(VariableRead {
+                        name: name.as_str().to_owned(),
+                        field: format!("Assign/{key}"),
+                        typed: false,
+                    });
+                }
+            }
+        }
+    } else {
+        for (field, text) in jsonata_strings(state) {
+            if let Some(Ok(expression)) = jsonata::expression_in(text) {
+                for name in jsonata_variables(expression.text()) {
+                    reads.push(VariableRead {
+                        name,
+                        field: field.clone(),
+                        typed: false,
+                    });
+                }
+            }
+        }
+    }
+    reads.retain(|read| read.name != "states");
+    reads
+}
+
+/// The `$name`s a JSONata expression reads from outside: not in quotes, not a function call,
+/// not bound inside it (`$x := ...`, a lambda's parameters).
+fn jsonata_variables(expression: &str) -> Vec<String> {
+    let bytes = expression.as_bytes();
+    let mut tokens: Vec<(String, usize)> = Vec::new();
+    let mut quote = None;
+    let mut at = 0;
+    while at < bytes.len() {
+        let byte = bytes[at];
+        match quote {
+            Some(_) if byte == b'\\' => at += 1,
+            Some(q) if byte == q => quote = None,
+            Some(_) => {}
+            None if byte == b'"' || byte == b'\'' || byte == b'`' => quote = Some(byte),
+            None if byte == b'$' => {
+                let start = at + 1;
+                let end = expression[start..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map_or(bytes.len(), |n| start + n);
+                if end > start {
+                    tokens.push((expression[start..end].to_owned(), end));
+                }
+                at = end;
+                continue;
+            }
+            None => {}
+        }
+        at += 1;
+    }
+    let next_char = |end: usize| expression[end..].trim_start().chars().next();
+    let bound: BTreeSet<&str> = tokens
+        .iter()
+        .filter(|(_, end)| expression[*end..].trim_start().starts_with(":="))
+        .map(|(name, _)| name.as_str())
+        .chain(
+            expression
+                .match_indices("function")
+                .filter_map(|(at, _)| {
+                    let params = expression[at..].split_once('(')?.1.split_once(')')?.0;
+                    Some(params.split(',').filter_map(|p| p.trim().strip_prefix('$')))
+                })
+                .flatten(),
+        )
+        .collect();
+    let mut reads: Vec<String> = tokens
+        .iter()
+        .filter(|(name, end)| next_char(*end) != Some('(') && !bound.contains(name.as_str()))
+        .map(|(name, _)| name.clone())
+        .collect();
+    reads.dedup();
+    reads
+}
+
 /// Every `Assign` of a state: its own, its catchers' and its Choice rules'.
 fn assigns(state: &State) -> Vec<&Assign> {
     let mut all: Vec<&Assign> = state.assign().into_iter().collect();
@@ -447,6 +575,66 @@ mod tests {
         );
         assert!(
             found[1].starts_with("state `M/In`: a state of a JSONata machine cannot use JSONPath")
+        );
+    }
+
+    fn warnings(definition: serde_json::Value) -> Vec<String> {
+        let machine = crate::parse(&definition.to_string()).unwrap();
+        validate(&machine)
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_variable_no_state_assigns_is_a_warning_and_an_error_when_typed() {
+        let read = |parameters: serde_json::Value| {
+            json!({"StartAt": "Set", "States": {
+                "Set": {"Type": "Pass", "Assign": {"known": 1}, "Next": "Read"},
+                "Read": {"Type": "Pass", "Parameters": parameters, "End": true}}})
+        };
+        assert_eq!(
+            warnings(read(json!({"a.$": "$known", "b.$": "$unknown.x"}))),
+            [
+                "state `Read`: Parameters reads `$unknown`, which no state of its scope or an enclosing one assigns: it is undefined when the state runs"
+            ]
+        );
+        let jsonata = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {
+            "Type": "Pass", "End": true,
+            "Output": "{% ($n := 2; $map([1], function($v) { $v * $n + $sum([$missing]) })) %}"}}});
+        assert_eq!(
+            warnings(jsonata),
+            [
+                "state `P`: Output reads `$missing`, which no state of its scope or an enclosing one assigns: it is undefined when the state runs"
+            ]
+        );
+
+        let mut machine = crate::parse(&read(json!({})).to_string()).unwrap();
+        let crate::State::Pass(pass) = &mut machine.states[1] else {
+            panic!("the Pass")
+        };
+        let typed = crate::typed::Variable::<u64>::new("total");
+        let scope = crate::typed::StateInput::<u64>::new();
+        use crate::Scope as _;
+        pass.parameters = Some(
+            crate::PayloadTemplate::new().with(
+                "t",
+                scope
+                    .variable_at(&typed, crate::typed::Path::root())
+                    .into_payload(),
+            ),
+        );
+        let errors: Vec<String> = validate(&machine)
+            .errors
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "state `Read`: Parameters reads `$total`, which no state of its scope or an enclosing one assigns: it is undefined when the state runs"
+            ]
         );
     }
 
