@@ -7,8 +7,8 @@
 //! - [`compare`]: status, output (with redaction wildcards), error name; causes softly.
 //! - [`report`]: the table per file and the failures, as text or JSON.
 //!
-//! A case the runner cannot run (a feature it refuses, such as JSONata or a non-Lambda service
-//! integration) counts as unsupported, not failed. Cases run concurrently, a few per core.
+//! A case the runner cannot run (a feature it refuses, such as a non-Lambda service integration)
+//! counts as unsupported, not failed. Cases run concurrently, a few per core.
 
 pub mod case;
 pub mod compare;

@@ -186,9 +186,10 @@ mod tests {
     #[test]
     fn the_text_has_a_row_per_file_and_each_failure_with_both_outcomes() {
         let mut report = file(1, 1, 1);
-        report
-            .unsupported_features
-            .insert("JSONata is not supported by the local runner".into(), 1);
+        report.unsupported_features.insert(
+            "the resource `arn:aws:states:::sqs:sendMessage` cannot run locally".into(),
+            1,
+        );
         report.failures.push(Failure {
             id: "case-7".into(),
             expected: Outcome {
@@ -219,7 +220,9 @@ mod tests {
         );
         assert!(text.contains("actual:   SUCCEEDED {\"a\":1}"), "{text}");
         assert!(
-            text.contains("unsupported in cases.jsonl:\n      1  JSONata is not supported"),
+            text.contains(
+                "unsupported in cases.jsonl:\n      1  the resource `arn:aws:states:::sqs:sendMessage` cannot run locally"
+            ),
             "{text}"
         );
     }
