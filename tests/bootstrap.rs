@@ -1,5 +1,5 @@
 //! `cm-etl bootstrap`, run as the real binary against moto server
-//! (`bash tests/run.sh -- -p cm-etl --test bootstrap`): on a freshly reset moto it creates what
+//! (`bash tests/run.sh -- --test integration bootstrap::`): on a freshly reset moto it creates what
 //! deploy assumes, after which deploy and an execution succeed with nothing made by hand; a second
 //! run changes nothing; drift is put back. The tests reset moto and run one at a time.
 //!
@@ -15,7 +15,7 @@
 //! keeps the bucket policy instead, answering PutBucketPolicy and GetBucketPolicy as S3 documents
 //! them.
 
-mod support;
+use crate::support;
 
 use aws_sdk_s3::types::ServerSideEncryption;
 use serde_json::{Value, json};

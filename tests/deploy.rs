@@ -1,5 +1,5 @@
 //! `cm-etl deploy` and `cm-etl diff`, run as the real binary against moto server
-//! (`bash tests/run.sh -- --test deploy`). The tests reset moto and run one at a time.
+//! (`bash tests/run.sh -- --test integration deploy::`). The tests reset moto and run one at a time.
 //!
 //! Each test starts from a reset moto with the two roles of deploy.toml created from the committed
 //! trust documents:
@@ -19,7 +19,7 @@
 //! - the function joins a VPC, moves to another security group (`--dry-run` shows the change and
 //!   writes nothing) and leaves it, as deploy.toml says.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -214,14 +214,22 @@ fn a_code_change_uploads_once_and_publishes_exactly_one_version() {
         source.replace("\"handlers ready\"", "\"handlers ready (changed)\""),
     )
     .unwrap();
+    // The copy builds in the repository's Lambda target directory: only the changed crates are
+    // compiled again, not every dependency (a cold build of the function takes minutes).
     let in_copy = || {
-        run(cm_etl().current_dir(copy.path()).args([
-            "deploy",
-            "--state-machine",
-            STATE_MACHINE,
-            "--output",
-            "json",
-        ]))
+        run(cm_etl()
+            .current_dir(copy.path())
+            .env(
+                cm_etl::deploy::package::TARGET_DIR_ENV,
+                repo().join("target").join("lambda"),
+            )
+            .args([
+                "deploy",
+                "--state-machine",
+                STATE_MACHINE,
+                "--output",
+                "json",
+            ]))
         .json()
     };
 

@@ -40,7 +40,7 @@ use etl_lambda::{ChunkStores, ObjectStore, SampleData, Warehouse};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 use support::{create_role, moto_endpoint, queue_lambda_results, repo, reset_moto};
 
@@ -130,6 +130,7 @@ fn lambda_zip() -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_definition_ends_the_same_in_moto_and_in_our_runner() {
+    let _serial = support::serial();
     let moto = moto_endpoint();
     reset_moto();
     let config = DeployConfig::load(&repo().join("deploy.toml")).unwrap();

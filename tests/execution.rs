@@ -17,7 +17,7 @@
 //! Ctrl-C stops following (exit 130) but never the execution; no credentials reads the same for
 //! every command.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

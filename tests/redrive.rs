@@ -1,4 +1,4 @@
-//! `cm-etl redrive` against moto server (`bash tests/run.sh -- -p cm-etl --test redrive`).
+//! `cm-etl redrive` against moto server (`bash tests/run.sh -- --test integration redrive::`).
 //! moto 5.2.5 has no RedriveExecution, so a proxy in front of it answers that call in AWS's
 //! documented shape (`{"redriveDate": ...}`) and records what was sent; every other call reaches
 //! moto. Executions are real moto executions of small state machines that fail, succeed or wait.
@@ -8,7 +8,7 @@
 //! and a RUNNING one to SUCCEEDED (exit 0); a running, a succeeded and a missing execution, and one
 //! that stopped 15 days ago, are one-line errors and no RedriveExecution is sent.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 # and the validators on the committed definition, then stops the servers.
 #
 #   bash tests/run.sh                 # everything
-#   bash tests/run.sh -- --test deploy  # extra arguments go to `cargo test`
+#   bash tests/run.sh -- --test integration deploy::  # extra arguments go to `cargo test`
 #
 # A service that cannot be installed or started fails the run; no test is ever skipped for it.
 set -euo pipefail

@@ -2,7 +2,7 @@
 //! runner with small functions that mimic the seed's Python handlers, fail the way AWS fails; our
 //! committed pipeline, run by `cm-etl run` with the real handlers, succeeds on the same amount of
 //! data, and on 5,000 chunks through its Distributed Map, with its chunk store in a local bucket
-//! or (`bash tests/run.sh -- -p cm-etl --test runner`) in moto server's S3.
+//! or (`bash tests/run.sh -- --test integration runner::`) in moto server's S3.
 //!
 //! The seed's defects: the Map over full chunks fails with `States.DataLimitExceeded` at 30 chunks
 //! of 500 keys (and below the limit with `States.Runtime` on its `$.chunk_id` selector); chunks
@@ -17,7 +17,7 @@
 //! refused `postgres://` URL never shows its password; a missing bucket and a non-loopback S3
 //! endpoint are one-line errors.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -723,6 +723,7 @@ fn five_thousand_chunks_go_through_the_distributed_map_with_small_payloads() {
 /// land in moto's S3, in deploy.toml's bucket under `<prefix><execution>/`.
 #[test]
 fn with_an_s3_endpoint_the_chunks_ids_and_map_results_land_in_its_bucket() {
+    let _serial = support::serial();
     let endpoint = support::moto_endpoint();
     let scratch = tempfile::tempdir().unwrap();
     let deployment = deployment(scratch.path(), 100, |_| {});
@@ -815,6 +816,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// A bucket that does not exist at the endpoint is one clear error, before any data is made.
 #[test]
 fn with_an_s3_endpoint_a_missing_bucket_is_one_clear_error() {
+    let _serial = support::serial();
     let endpoint = support::moto_endpoint();
     let scratch = tempfile::tempdir().unwrap();
     let missing = format!("cm-etl-missing-{}", std::process::id());

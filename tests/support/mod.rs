@@ -20,12 +20,12 @@ pub fn repo() -> PathBuf {
 /// `MOTO_ENDPOINT`, exported by tests/run.sh.
 pub fn moto_endpoint() -> String {
     std::env::var("MOTO_ENDPOINT")
-        .expect("MOTO_ENDPOINT is not set: run `bash tests/run.sh -- --test deploy`")
+        .expect("MOTO_ENDPOINT is not set: run `bash tests/run.sh -- --test integration`")
 }
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// Tests of this binary share one moto server and reset it: they run one at a time.
+/// The tests share one moto server, and some reset it: every test that uses moto runs alone.
 pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL
         .lock()

@@ -201,8 +201,7 @@ impl Run<'_> {
         let parameters = self.s3_request(
             frame,
             "ItemReader",
-            reader.parameters.as_ref(),
-            reader.arguments.as_ref(),
+            (reader.parameters.as_ref(), reader.arguments.as_ref()),
             effective,
             at,
         )?;
@@ -258,8 +257,7 @@ impl Run<'_> {
         let parameters = self.s3_request(
             frame,
             "ResultWriter",
-            writer.parameters.as_ref(),
-            writer.arguments.as_ref(),
+            (writer.parameters.as_ref(), writer.arguments.as_ref()),
             effective,
             at,
         )?;
@@ -275,27 +273,19 @@ impl Run<'_> {
     }
 
     /// An ItemReader's or ResultWriter's S3 request: its Parameters (JSONPath) or Arguments
-    /// (JSONata), evaluated.
+    /// (JSONata), evaluated; `{}` when it has neither.
     fn s3_request(
         &self,
         frame: Frame<'_>,
         field: &str,
-        parameters: Option<&PayloadTemplate>,
-        arguments: Option<&Value>,
+        request: (Option<&PayloadTemplate>, Option<&Value>),
         effective: &Value,
         at: At<'_>,
     ) -> Result<Value, StateError> {
-        match (parameters, arguments) {
-            (Some(template), _) => self.expand(template, effective, at),
-            (None, Some(arguments)) => self.jsonata(
-                frame,
-                at,
-                &format!("{field}/Arguments"),
-                arguments,
-                StatesView::of_input(effective),
-            ),
-            (None, None) => Ok(json!({})),
-        }
+        let field = format!("{field}/Arguments");
+        Ok(self
+            .request(frame, at, &field, request, effective)?
+            .unwrap_or_else(|| json!({})))
     }
 
     /// The engine's object store; without one, `error` says so.
@@ -343,10 +333,10 @@ impl Settings {
             None => ItemLimit::ALL,
             Some(Limit::Fixed(max_items)) => ItemLimit::new(i64::from(*max_items))?,
             Some(Limit::Path(path)) => {
-                ItemLimit::new(reader.integer("MaxItems", Source::Path(path))?)?
+                ItemLimit::new(reader.integer("MaxItems", Source::Path(path), Text::Refused)?)?
             }
             Some(Limit::Expression(e)) => {
-                ItemLimit::new(reader.integer("MaxItems", Source::Expression(e))?)?
+                ItemLimit::new(reader.integer("MaxItems", Source::Expression(e), Text::Refused)?)?
             }
         };
         let batch_limits = match &m.item_batcher {
@@ -376,6 +366,13 @@ pub(super) enum Source<'a> {
     Expression(&'a JsonataString),
 }
 
+/// Whether a number written as a string is read as one.
+#[derive(Clone, Copy)]
+enum Text {
+    Parsed,
+    Refused,
+}
+
 /// Reads the settings of one state: `*Path`s in its input or variables, JSONata strings
 /// evaluated on its input.
 pub(super) struct SettingReader<'a> {
@@ -384,11 +381,10 @@ pub(super) struct SettingReader<'a> {
 }
 
 impl SettingReader<'_> {
-    /// An integer: `2` or `2.0` (MaxItems), or also the string `"2"` (the Map's concurrency and
-    /// tolerance, which AWS reads from a string too).
-    fn integer(&self, field: &str, source: Source<'_>) -> Result<i64, StateError> {
+    /// An integer, `2` or `2.0`; with `Text::Parsed` also the string `"2"` (AWS reads the Map's
+    /// concurrency and tolerance from a string, but not MaxItems).
+    fn integer(&self, field: &str, source: Source<'_>, text: Text) -> Result<i64, StateError> {
         let value = (self.read)(field, source)?;
-        let from_text = field != "MaxItems";
         value
             .as_i64()
             .or_else(|| {
@@ -397,7 +393,10 @@ impl SettingReader<'_> {
                     .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                     .map(|f| f as i64)
             })
-            .or_else(|| value.as_str().filter(|_| from_text)?.parse().ok())
+            .or_else(|| match text {
+                Text::Parsed => value.as_str()?.parse().ok(),
+                Text::Refused => None,
+            })
             .ok_or_else(|| (self.invalid)(field, source, &value, "integer"))
     }
 
@@ -412,7 +411,7 @@ impl SettingReader<'_> {
             Limit::Path(path) => Source::Path(path),
             Limit::Expression(e) => Source::Expression(e),
         };
-        let integer = self.integer(field, source)?;
+        let integer = self.integer(field, source, Text::Parsed)?;
         u64::try_from(integer)
             .map(Some)
             .map_err(|_| (self.invalid)(field, source, &integer.into(), "non-negative integer"))

@@ -183,17 +183,15 @@ impl Run<'_> {
         retry_count: u32,
     ) -> Result<Value, StateError> {
         let at = frame.at_attempt(name, *clock, retry_count);
-        let input = match (&p.parameters, &p.arguments) {
-            (Some(params), _) => self.expand(params, effective, at)?,
-            (None, Some(arguments)) => self.jsonata(
+        let input = self
+            .request(
                 frame,
                 at,
                 "Arguments",
-                arguments,
-                StatesView::of_input(effective),
-            )?,
-            (None, None) => effective.clone(),
-        };
+                (p.parameters.as_ref(), p.arguments.as_ref()),
+                effective,
+            )?
+            .unwrap_or_else(|| effective.clone());
         frame.history.add(1)?; // ParallelStateStarted
         let start = *clock;
         let branches = p.branches.iter().map(|branch| {

@@ -71,6 +71,25 @@ impl Run<'_> {
             .map_err(|error| query_failed(frame, at.state, error))
     }
 
+    /// What a state's work receives, when it says: its `Parameters` expanded (JSONPath) or its
+    /// `Arguments` evaluated (JSONata); `field` names the Arguments in errors.
+    pub(super) fn request(
+        &self,
+        frame: Frame<'_>,
+        at: At<'_>,
+        field: &str,
+        (parameters, arguments): (Option<&PayloadTemplate>, Option<&Value>),
+        effective: &Value,
+    ) -> Result<Option<Value>, StateError> {
+        match (parameters, arguments) {
+            (Some(parameters), _) => self.expand(parameters, effective, at).map(Some),
+            (None, Some(arguments)) => self
+                .jsonata(frame, at, field, arguments, StatesView::of_input(effective))
+                .map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
     /// A setting written as a JSONata string (`"MaxConcurrency": "{% ... %}"`), evaluated on
     /// the state's input.
     pub(super) fn jsonata_setting(

@@ -40,17 +40,15 @@ impl Run<'_> {
                 })?)
             }
         };
-        let request = match (&t.parameters, &t.arguments) {
-            (Some(params), _) => self.expand(params, effective, at)?,
-            (None, Some(arguments)) => self.jsonata(
+        let request = self
+            .request(
                 frame,
                 at,
                 "Arguments",
-                arguments,
-                StatesView::of_input(effective),
-            )?,
-            (None, None) => effective.clone(),
-        };
+                (t.parameters.as_ref(), t.arguments.as_ref()),
+                effective,
+            )?
+            .unwrap_or_else(|| effective.clone());
         frame.history.add(3)?; // TaskScheduled, TaskStarted, TaskSucceeded/TaskFailed
         self.task_attempts.fetch_add(1, Ordering::Relaxed);
         let optimised = t.resource == LAMBDA_INVOKE;

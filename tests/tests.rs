@@ -1,0 +1,16 @@
+//! The integration tests of `cm-etl`, one binary (ripgrep's layout): each module is one area,
+//! and says at its top what it checks. Run one area with
+//! `bash tests/run.sh -- --test integration deploy::`.
+//!
+//! The tests that use the moto server reset it, so they take [`support::serial`] and run one at a
+//! time; the others run alongside them.
+
+mod bootstrap;
+mod conformance;
+mod definition;
+mod deploy;
+mod differential;
+mod execution;
+mod redrive;
+mod runner;
+mod support;
