@@ -128,9 +128,19 @@ fn lambda_zip() -> Vec<u8> {
     zip.finish().unwrap().into_inner()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn committed_definition_ends_the_same_in_moto_and_in_our_runner() {
+#[test]
+fn committed_definition_ends_the_same_in_moto_and_in_our_runner() {
+    // moto is shared: this test runs alone (the guard is not held across an await).
     let _serial = support::serial();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(in_moto_and_in_our_runner());
+}
+
+async fn in_moto_and_in_our_runner() {
     let moto = moto_endpoint();
     reset_moto();
     let config = DeployConfig::load(&repo().join("deploy.toml")).unwrap();

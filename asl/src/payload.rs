@@ -122,6 +122,7 @@ impl PayloadValue {
 }
 
 impl PayloadTemplate {
+    /// An empty template (`{}`).
     pub fn new() -> Self {
         Self::default()
     }
@@ -132,15 +133,18 @@ impl PayloadTemplate {
         self
     }
 
+    /// Adds (or replaces) `key` and returns the template, for building one in a chain.
     pub fn with(mut self, key: impl Into<String>, value: PayloadValue) -> Self {
         self.insert(key, value);
         self
     }
 
+    /// The value of `key`, without the `.$` suffix a path's key carries in JSON.
     pub fn get(&self, key: &str) -> Option<&PayloadValue> {
         self.0.get(key)
     }
 
+    /// The keys and values, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &PayloadValue)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v))
     }

@@ -14,9 +14,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// The query language of a machine or a state; JSONPath when absent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum QueryLanguage {
+    /// `JSONPath`: paths, payload templates and intrinsic functions.
     #[default]
     #[serde(rename = "JSONPath")]
     JsonPath,
+    /// `JSONata`: `{% ... %}` expressions in `Arguments`, `Output` and the other JSONata fields.
     #[serde(rename = "JSONata")]
     Jsonata,
 }
@@ -66,6 +68,7 @@ impl JsonataString {
         text[2..text.len() - 2].trim()
     }
 
+    /// The string as written, braces included.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -96,7 +99,9 @@ impl<'de> Deserialize<'de> for JsonataString {
 /// an expression when the state runs (`MaxConcurrency: "{% $states.input.n %}"`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Evaluated<T> {
+    /// A value written in the definition.
     Fixed(T),
+    /// A JSONata string evaluated when the state runs.
     Expression(JsonataString),
 }
 
@@ -148,6 +153,7 @@ impl VariableName {
     /// Names AWS keeps for itself.
     pub const RESERVED: &[&str] = &["states"];
 
+    /// The name, or why AWS would refuse it (a bad character, over 80 characters).
     pub fn new(name: &str) -> Result<Self, String> {
         let mut chars = name.chars();
         let starts_well = chars
@@ -164,6 +170,7 @@ impl VariableName {
         Ok(Self(name.to_owned()))
     }
 
+    /// The name without the `$`.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -28,16 +28,21 @@ pub type States = IndexMap<StateName, State>;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct StateMachine {
+    /// A human-readable description of the machine; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// The ASL version the definition is written in (`1.0` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The state the execution starts with.
     pub start_at: StateName,
+    /// How long the whole execution may run before it fails with `States.Timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<u32>,
+    /// The machine's top-level states by name.
     pub states: States,
 }
 
@@ -47,6 +52,7 @@ pub struct StateMachine {
 pub struct StateName(String);
 
 impl StateName {
+    /// The name, or an error unless it is 1 to 80 characters long.
     pub fn new(name: impl Into<String>) -> Result<Self, PathError> {
         let name = name.into();
         if (1..=80).contains(&name.chars().count()) {
@@ -60,6 +66,7 @@ impl StateName {
         }
     }
 
+    /// The name as written in the definition.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -87,7 +94,9 @@ impl fmt::Display for StateName {
 /// cannot have both.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transition {
+    /// `Next`: the state that runs after this one.
     Next(StateName),
+    /// `"End": true`: the (sub)machine ends with this state's output.
     End,
 }
 
@@ -147,13 +156,17 @@ impl<'de> Deserialize<'de> for Transition {
 /// `null` discards the result (the output is the input).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum ResultPath {
+    /// No `ResultPath` key: the result replaces the input.
     #[default]
     Replace,
+    /// A path into the input, at which the result is written.
     At(ReferencePath),
+    /// `"ResultPath": null`: the result is dropped and the input passed on.
     Discard,
 }
 
 impl ResultPath {
+    /// Whether `ResultPath` is absent (and so not written).
     pub fn is_replace(&self) -> bool {
         matches!(self, ResultPath::Replace)
     }
@@ -186,6 +199,7 @@ impl<'de> Deserialize<'de> for ResultPath {
 pub struct ErrorName(String);
 
 impl ErrorName {
+    /// An error name as written; any string is accepted.
     pub fn new(name: impl Into<String>) -> Self {
         Self(name.into())
     }
@@ -195,10 +209,12 @@ impl ErrorName {
         Self::new("States.ALL")
     }
 
+    /// Whether this is `States.ALL`, which matches every error.
     pub fn is_all(&self) -> bool {
         self.0 == "States.ALL"
     }
 
+    /// The name as written in `ErrorEquals`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -214,7 +230,9 @@ impl fmt::Display for ErrorName {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum JitterStrategy {
+    /// `FULL`: each delay is random between 0 and the backoff interval.
     Full,
+    /// `NONE`: each delay is the backoff interval exactly (AWS's default).
     None,
 }
 
@@ -222,15 +240,21 @@ pub enum JitterStrategy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Retrier {
+    /// The errors this retrier handles.
     pub error_equals: Vec<ErrorName>,
+    /// Seconds before the first retry (AWS's default is 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_seconds: Option<u32>,
+    /// How many retries at most (AWS's default is 3; 0 never retries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u32>,
+    /// What the interval is multiplied by after each retry (AWS's default is 2.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff_rate: Option<f64>,
+    /// The longest any retry interval may grow to, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_delay_seconds: Option<u32>,
+    /// Whether the retry delays are randomized (`NONE` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter_strategy: Option<JitterStrategy>,
 }
@@ -253,7 +277,9 @@ impl Retrier {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Catcher {
+    /// The errors this catcher handles.
     pub error_equals: Vec<ErrorName>,
+    /// JSONPath: where the error output (`Error`, `Cause`) goes in the state's input.
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
@@ -262,6 +288,7 @@ pub struct Catcher {
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Assign>,
+    /// The state to go to on a matching error.
     pub next: StateName,
 }
 
@@ -284,17 +311,26 @@ impl Catcher {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "Type")]
 pub enum State {
+    /// `Task`: runs a resource.
     Task(TaskState),
+    /// `Map`: runs a processor once per item.
     Map(MapState),
+    /// `Parallel`: runs every branch on the same input.
     Parallel(ParallelState),
+    /// `Choice`: picks the next state by conditions.
     Choice(ChoiceState),
+    /// `Pass`: passes its input on, or a fixed or built result.
     Pass(PassState),
+    /// `Wait`: pauses for a time or until a timestamp.
     Wait(WaitState),
+    /// `Succeed`: ends the (sub)machine successfully.
     Succeed(SucceedState),
+    /// `Fail`: ends the execution as failed.
     Fail(FailState),
 }
 
 impl State {
+    /// The `Type` the state is written with (`"Task"`, `"Map"`, ...).
     pub fn type_name(&self) -> &'static str {
         match self {
             State::Task(_) => "Task",
@@ -362,6 +398,7 @@ impl State {
         }
     }
 
+    /// `Retry`, empty for the states that cannot have one.
     pub fn retry(&self) -> &[Retrier] {
         match self {
             State::Task(s) => &s.retry,
@@ -371,6 +408,7 @@ impl State {
         }
     }
 
+    /// `Catch`, empty for the states that cannot have one.
     pub fn catch(&self) -> &[Catcher] {
         match self {
             State::Task(s) => &s.catch,
@@ -415,18 +453,23 @@ impl State {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct TaskState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// What the task runs: the ARN of a Lambda function, an activity or a service integration
+    /// (`arn:aws:states:::...`).
     pub resource: String,
+    /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
         skip_serializing_if = "Option::is_none"
     )]
     pub input_path: Option<DataPath>,
+    /// JSONPath: the payload template that builds the task's input from the effective input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
     /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
@@ -437,12 +480,16 @@ pub struct TaskState {
     /// an activity and unlimited otherwise.
     #[serde(flatten, with = "timeout_seconds")]
     pub timeout_seconds: Option<Limit<u32>>,
+    /// How long the task may go without a heartbeat before it fails (`States.HeartbeatTimeout`).
     #[serde(flatten, with = "heartbeat_seconds")]
     pub heartbeat_seconds: Option<Limit<u32>>,
+    /// JSONPath: the payload template that reshapes the result before `ResultPath` places it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_selector: Option<PayloadTemplate>,
+    /// JSONPath: where the result goes in the state's input (see [`ResultPath`]).
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
+    /// JSONPath: the part of the input-with-result passed on as output (`null` passes `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -455,10 +502,13 @@ pub struct TaskState {
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Assign>,
+    /// The retriers: on an error, the first whose `ErrorEquals` matches retries the state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
+    /// The catchers: once retries are used up (or none matched), the first match picks `Next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catch: Vec<Catcher>,
+    /// `Next` or `End`, flattened into the state's keys.
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -491,9 +541,12 @@ impl TaskState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Branch {
+    /// A human-readable description of the branch; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The state the branch (or each iteration) starts with.
     pub start_at: StateName,
+    /// The branch's states by name.
     pub states: States,
 }
 
@@ -501,15 +554,19 @@ pub struct Branch {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ItemProcessor {
+    /// The mode (`INLINE` when absent) and, for a Distributed Map, the children's workflow type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processor_config: Option<ProcessorConfig>,
+    /// The states run for each item, flattened into the processor (`StartAt`, `States`).
     #[serde(flatten)]
     pub branch: Branch,
 }
 
+/// A Map processor's `ProcessorConfig`: inline or distributed, and the child workflow type.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ProcessorConfig {
+    /// Whether the iterations run in this execution or as child executions.
     pub mode: ProcessorMode,
     /// Only for `DISTRIBUTED`: how each child workflow runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -521,14 +578,19 @@ pub struct ProcessorConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ProcessorMode {
+    /// `INLINE`: the iterations run in this execution.
     Inline,
+    /// `DISTRIBUTED`: the iterations run as child executions.
     Distributed,
 }
 
+/// The workflow type of a Distributed Map's child executions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ExecutionType {
+    /// `STANDARD`: each child is a Standard workflow execution.
     Standard,
+    /// `EXPRESS`: each child is an Express workflow execution (at most five minutes).
     Express,
 }
 
@@ -538,11 +600,13 @@ pub enum ExecutionType {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct MapState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -552,6 +616,7 @@ pub struct MapState {
     /// Distributed only: where the items are read from (an S3 object or listing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_reader: Option<ItemReader>,
+    /// JSONPath: where the items array is in the effective input (`$` when absent).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -561,11 +626,13 @@ pub struct MapState {
     /// JSONata: the items, an array or a JSONata string that gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<serde_json::Value>,
+    /// Builds each iteration's input from the item (`$$.Map.Item.Value`) and the state's input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_selector: Option<PayloadTemplate>,
     /// Distributed only: groups items into batches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_batcher: Option<ItemBatcher>,
+    /// What runs for each item: the mode and the states.
     pub item_processor: ItemProcessor,
     /// Iterations (child executions) running at once; absent or 0 means as many as AWS allows.
     #[serde(flatten, with = "max_concurrency")]
@@ -582,10 +649,13 @@ pub struct MapState {
     /// Distributed only: writes the results to S3 instead of the state output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_writer: Option<ResultWriter>,
+    /// JSONPath: the payload template that reshapes the result before `ResultPath` places it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_selector: Option<PayloadTemplate>,
+    /// JSONPath: where the result goes in the state's input (see [`ResultPath`]).
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
+    /// JSONPath: the part of the input-with-result passed on as output (`null` passes `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -598,10 +668,13 @@ pub struct MapState {
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Assign>,
+    /// The retriers: on an error, the first whose `ErrorEquals` matches retries the state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
+    /// The catchers: once retries are used up (or none matched), the first match picks `Next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catch: Vec<Catcher>,
+    /// `Next` or `End`, flattened into the state's keys.
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -641,6 +714,7 @@ impl MapState {
         }
     }
 
+    /// Whether the processor runs in `DISTRIBUTED` mode, as child executions.
     pub fn is_distributed(&self) -> bool {
         self.item_processor
             .processor_config
@@ -654,7 +728,9 @@ impl MapState {
 /// does this type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Limit<T> {
+    /// A value written in the definition (`"MaxItems": 100`).
     Fixed(T),
+    /// JSONPath: a path read from the state's input (`"MaxItemsPath": "$.limit"`).
     Path(ReferencePath),
     /// JSONata: computed when the state starts (`"MaxItems": "{% $states.input.n %}"`).
     Expression(JsonataString),
@@ -797,9 +873,12 @@ limit_field!(max_input_bytes_per_batch, "MaxInputBytesPerBatch");
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ItemReader {
+    /// [`S3_GET_OBJECT`] or [`S3_LIST_OBJECTS_V2`]: what kind of S3 read gives the items.
     pub resource: String,
+    /// The object's format and how many items to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reader_config: Option<ReaderConfig>,
+    /// JSONPath: the S3 location to read (`Bucket`, and `Key` or `Prefix`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
     /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
@@ -819,20 +898,24 @@ pub const S3_PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ReaderConfig {
+    /// The object's format: CSV, JSON, JSON Lines, Parquet or an S3 Inventory manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_type: Option<ReaderInputType>,
+    /// Where a CSV's column names come from: its first row, or `CSVHeaders`.
     #[serde(
         default,
         rename = "CSVHeaderLocation",
         skip_serializing_if = "Option::is_none"
     )]
     pub csv_header_location: Option<CsvHeaderLocation>,
+    /// The column names when `CSVHeaderLocation` is `GIVEN`.
     #[serde(
         default,
         rename = "CSVHeaders",
         skip_serializing_if = "Option::is_none"
     )]
     pub csv_headers: Option<Vec<String>>,
+    /// What separates a CSV row's fields.
     #[serde(
         default,
         rename = "CSVDelimiter",
@@ -844,21 +927,30 @@ pub struct ReaderConfig {
     pub max_items: Option<Limit<u32>>,
 }
 
+/// The format of the object an ItemReader reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ReaderInputType {
+    /// `CSV`: one item per row, an object keyed by the column names.
     Csv,
+    /// `JSON`: a JSON array, one item per element.
     Json,
+    /// `JSONL`: JSON Lines, one item per line.
     Jsonl,
+    /// `PARQUET`: one item per row of a Parquet file.
     Parquet,
+    /// `MANIFEST`: an S3 Inventory manifest, one item per object it lists.
     Manifest,
 }
 
+/// Where the column names of a CSV the ItemReader reads come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CsvHeaderLocation {
+    /// `FIRST_ROW`: the file's first line.
     #[serde(rename = "FIRST_ROW")]
     FirstRow,
+    /// `GIVEN`: the `CSVHeaders` list.
     Given,
 }
 
@@ -866,10 +958,15 @@ pub enum CsvHeaderLocation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum CsvDelimiter {
+    /// `COMMA`: `,`.
     Comma,
+    /// `PIPE`: `|`.
     Pipe,
+    /// `SEMICOLON`: `;`.
     Semicolon,
+    /// `SPACE`: a space.
     Space,
+    /// `TAB`: a tab.
     Tab,
 }
 
@@ -878,11 +975,13 @@ pub enum CsvDelimiter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ItemBatcher {
+    /// The most items in one batch.
     #[serde(flatten, with = "max_items_per_batch")]
     pub max_items_per_batch: Option<Limit<u32>>,
     /// At most 256 KiB, the most a child execution's input may hold.
     #[serde(flatten, with = "max_input_bytes_per_batch")]
     pub max_input_bytes_per_batch: Option<Limit<u32>>,
+    /// A JSON object added to every batch as `BatchInput`, built from the Map's input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_input: Option<PayloadTemplate>,
 }
@@ -893,10 +992,13 @@ pub struct ItemBatcher {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ResultWriter {
+    /// [`S3_PUT_OBJECT`] when the results are written to S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// How the results are formatted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writer_config: Option<WriterConfig>,
+    /// JSONPath: where the results go (`Bucket`, `Prefix`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
     /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
@@ -921,8 +1023,10 @@ impl ResultWriter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct WriterConfig {
+    /// The file format: a JSON array or JSON Lines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_type: Option<OutputType>,
+    /// What of each child's output is written (see [`Transformation`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformation: Option<Transformation>,
 }
@@ -931,7 +1035,9 @@ pub struct WriterConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum OutputType {
+    /// `JSON`: one JSON array.
     Json,
+    /// `JSONL`: one JSON value per line.
     Jsonl,
 }
 
@@ -940,8 +1046,11 @@ pub enum OutputType {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Transformation {
+    /// `NONE`: each output with its execution's metadata.
     None,
+    /// `COMPACT`: the outputs only.
     Compact,
+    /// `FLATTEN`: the outputs, array outputs flattened into the result.
     Flatten,
 }
 
@@ -949,28 +1058,35 @@ pub enum Transformation {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ParallelState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
         skip_serializing_if = "Option::is_none"
     )]
     pub input_path: Option<DataPath>,
+    /// JSONPath: the payload template that builds the branches' input from the effective input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
     /// JSONata: the task's (or branches') input, a JSON value whose JSONata strings are
     /// evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<serde_json::Value>,
+    /// The machines run on the same input; the result holds their outputs in this order.
     pub branches: Vec<Branch>,
+    /// JSONPath: the payload template that reshapes the result before `ResultPath` places it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_selector: Option<PayloadTemplate>,
+    /// JSONPath: where the result goes in the state's input (see [`ResultPath`]).
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
+    /// JSONPath: the part of the input-with-result passed on as output (`null` passes `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -983,10 +1099,13 @@ pub struct ParallelState {
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Assign>,
+    /// The retriers: on an error, the first whose `ErrorEquals` matches retries the state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry: Vec<Retrier>,
+    /// The catchers: once retries are used up (or none matched), the first match picks `Next`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catch: Vec<Catcher>,
+    /// `Next` or `End`, flattened into the state's keys.
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -995,20 +1114,25 @@ pub struct ParallelState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ChoiceState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
         skip_serializing_if = "Option::is_none"
     )]
     pub input_path: Option<DataPath>,
+    /// The rules, tried in order; the first whose condition holds is taken.
     pub choices: Vec<ChoiceRule>,
+    /// Where to go when no rule holds; without it, the execution fails (`States.NoChoiceMatched`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<StateName>,
+    /// JSONPath: the part of the input-with-result passed on as output (`null` passes `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -1027,7 +1151,9 @@ pub struct ChoiceState {
 /// And/Or/Not) have no `Next`, which is why they are a different type.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChoiceRule {
+    /// The test that picks this rule.
     pub condition: Condition,
+    /// The state to go to when the condition holds.
     pub next: StateName,
     /// JSONata: the state's output when this rule is taken.
     pub output: Option<serde_json::Value>,
@@ -1040,26 +1166,32 @@ pub struct ChoiceRule {
 pub enum Condition {
     /// JSONata: `{"Condition": "{% ... %}"}`, a top-level rule's whole test.
     Jsonata(JsonataString),
+    /// `And`: every condition holds.
     And(Vec<Condition>),
+    /// `Or`: at least one condition holds.
     Or(Vec<Condition>),
+    /// `Not`: the condition does not hold.
     Not(Box<Condition>),
     /// `{"Variable": "$.x", "<Operator>": operand}`.
     Compare {
+        /// JSONPath: the value tested.
         variable: ReferencePath,
+        /// The operator and its operand.
         comparison: Comparison,
     },
 }
 
 /// Declares the comparison operators with the type of their operand.
 macro_rules! comparisons {
-    ($($operator:ident($operand:ty)),* $(,)?) => {
+    ($($(#[$doc:meta])* $operator:ident($operand:ty)),* $(,)?) => {
         /// A comparison operator of a Choice rule, with its operand.
         #[derive(Clone, Debug, PartialEq)]
         pub enum Comparison {
-            $($operator($operand),)*
+            $($(#[$doc])* $operator($operand),)*
         }
 
         impl Comparison {
+            /// The operator's key in the condition object (`"StringEquals"`, ...).
             pub fn operator(&self) -> &'static str {
                 match self {
                     $(Comparison::$operator(_) => stringify!($operator),)*
@@ -1089,44 +1221,83 @@ macro_rules! comparisons {
 }
 
 comparisons!(
+    /// The string at `Variable` equals this one.
     StringEquals(String),
+    /// The string at `Variable` equals the one at this path.
     StringEqualsPath(ReferencePath),
+    /// The string at `Variable` sorts before this one.
     StringLessThan(String),
+    /// The string at `Variable` sorts before the one at this path.
     StringLessThanPath(ReferencePath),
+    /// The string at `Variable` sorts after this one.
     StringGreaterThan(String),
+    /// The string at `Variable` sorts after the one at this path.
     StringGreaterThanPath(ReferencePath),
+    /// The string at `Variable` sorts before or equals this one.
     StringLessThanEquals(String),
+    /// The string at `Variable` sorts before or equals the one at this path.
     StringLessThanEqualsPath(ReferencePath),
+    /// The string at `Variable` sorts after or equals this one.
     StringGreaterThanEquals(String),
+    /// The string at `Variable` sorts after or equals the one at this path.
     StringGreaterThanEqualsPath(ReferencePath),
+    /// The string at `Variable` matches this pattern, where `*` stands for any characters.
     StringMatches(String),
+    /// The number at `Variable` equals this one.
     NumericEquals(f64),
+    /// The number at `Variable` equals the one at this path.
     NumericEqualsPath(ReferencePath),
+    /// The number at `Variable` is less than this one.
     NumericLessThan(f64),
+    /// The number at `Variable` is less than the one at this path.
     NumericLessThanPath(ReferencePath),
+    /// The number at `Variable` is greater than this one.
     NumericGreaterThan(f64),
+    /// The number at `Variable` is greater than the one at this path.
     NumericGreaterThanPath(ReferencePath),
+    /// The number at `Variable` is at most this one.
     NumericLessThanEquals(f64),
+    /// The number at `Variable` is at most the one at this path.
     NumericLessThanEqualsPath(ReferencePath),
+    /// The number at `Variable` is at least this one.
     NumericGreaterThanEquals(f64),
+    /// The number at `Variable` is at least the one at this path.
     NumericGreaterThanEqualsPath(ReferencePath),
+    /// The boolean at `Variable` equals this one.
     BooleanEquals(bool),
+    /// The boolean at `Variable` equals the one at this path.
     BooleanEqualsPath(ReferencePath),
+    /// The timestamp at `Variable` is the same instant as this one.
     TimestampEquals(String),
+    /// The timestamp at `Variable` is the same instant as the one at this path.
     TimestampEqualsPath(ReferencePath),
+    /// The timestamp at `Variable` is before this one.
     TimestampLessThan(String),
+    /// The timestamp at `Variable` is before the one at this path.
     TimestampLessThanPath(ReferencePath),
+    /// The timestamp at `Variable` is after this one.
     TimestampGreaterThan(String),
+    /// The timestamp at `Variable` is after the one at this path.
     TimestampGreaterThanPath(ReferencePath),
+    /// The timestamp at `Variable` is at or before this one.
     TimestampLessThanEquals(String),
+    /// The timestamp at `Variable` is at or before the one at this path.
     TimestampLessThanEqualsPath(ReferencePath),
+    /// The timestamp at `Variable` is at or after this one.
     TimestampGreaterThanEquals(String),
+    /// The timestamp at `Variable` is at or after the one at this path.
     TimestampGreaterThanEqualsPath(ReferencePath),
+    /// `true`: the value at `Variable` is null (`false`: it is not).
     IsNull(bool),
+    /// `true`: `Variable` exists in the input (`false`: it does not).
     IsPresent(bool),
+    /// `true`: the value at `Variable` is a number (`false`: it is not).
     IsNumeric(bool),
+    /// `true`: the value at `Variable` is a string (`false`: it is not).
     IsString(bool),
+    /// `true`: the value at `Variable` is a boolean (`false`: it is not).
     IsBoolean(bool),
+    /// `true`: the value at `Variable` is a timestamp (`false`: it is not).
     IsTimestamp(bool),
 );
 
@@ -1259,23 +1430,29 @@ impl<'de> Deserialize<'de> for ChoiceRule {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct PassState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
         skip_serializing_if = "Option::is_none"
     )]
     pub input_path: Option<DataPath>,
+    /// JSONPath: builds the effective input, the state's result when there is no `Result`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
+    /// A fixed JSON value that is the state's result, placed by `ResultPath`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<serde_json::Value>,
+    /// JSONPath: where the result goes in the state's input (see [`ResultPath`]).
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
+    /// JSONPath: the part of the input-with-result passed on as output (`null` passes `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -1288,6 +1465,7 @@ pub struct PassState {
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Assign>,
+    /// `Next` or `End`, flattened into the state's keys.
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -1317,7 +1495,9 @@ pub enum WaitFor {
     Seconds(Evaluated<u32>),
     /// An ISO-8601 timestamp, or (JSONata) an expression that gives one.
     Timestamp(String),
+    /// `SecondsPath`: the seconds, read from the input.
     SecondsPath(ReferencePath),
+    /// `TimestampPath`: the timestamp, read from the input.
     TimestampPath(ReferencePath),
 }
 
@@ -1325,19 +1505,23 @@ pub enum WaitFor {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct WaitState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
         skip_serializing_if = "Option::is_none"
     )]
     pub input_path: Option<DataPath>,
+    /// How long to wait, flattened into the state as its one key.
     #[serde(flatten)]
     pub wait_for: WaitFor,
+    /// JSONPath: the part of the input-with-result passed on as output (`null` passes `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -1350,6 +1534,7 @@ pub struct WaitState {
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<Assign>,
+    /// `Next` or `End`, flattened into the state's keys.
     #[serde(flatten)]
     pub transition: Transition,
 }
@@ -1358,17 +1543,20 @@ pub struct WaitState {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct SucceedState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
         skip_serializing_if = "Option::is_none"
     )]
     pub input_path: Option<DataPath>,
+    /// JSONPath: the part of the input-with-result passed on as output (`null` passes `{}`).
     #[serde(
         default,
         deserialize_with = "DataPath::present",
@@ -1384,11 +1572,13 @@ pub struct SucceedState {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct FailState {
+    /// A human-readable description of the state; AWS does not act on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     /// This state's query language, when it is not the machine's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_language: Option<QueryLanguage>,
+    /// The error name the execution fails with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The error name read at run time: a path or an intrinsic function.
@@ -1398,6 +1588,7 @@ pub struct FailState {
         skip_serializing_if = "Option::is_none"
     )]
     pub error_path: Option<PayloadValue>,
+    /// A human-readable explanation of the failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// The cause read at run time: a path or an intrinsic function.

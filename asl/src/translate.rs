@@ -30,8 +30,11 @@ use crate::state::{
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("state `{state}`, {field}: {problem}")]
 pub struct Untranslatable {
+    /// The state that cannot be rewritten (`Outer/Inner` for a nested one).
     pub state: String,
+    /// The field of that state that has no JSONata equivalent here.
     pub field: String,
+    /// Why it cannot be rewritten.
     pub problem: String,
 }
 

@@ -104,6 +104,7 @@ impl<Owner, T> Field<Owner, T> {
         }
     }
 
+    /// The field's name, the key a path step through it writes.
     pub fn name(&self) -> &'static str {
         self.name
     }
@@ -184,8 +185,11 @@ macro_rules! path {
     note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item` (items stored in S3 are read by `distributed_map_over`)"
 )]
 pub trait ItemsPath {
+    /// The type the path starts from: the Map's input.
     type Input;
+    /// The array's element type: what each iteration gets.
     type Item;
+    /// The path as the Map's `ItemsPath`.
     fn reference(&self) -> ReferencePath;
 }
 
@@ -222,6 +226,7 @@ pub mod context {
 
     /// A value of the context object.
     pub trait ContextField {
+        /// The context object value this type reads.
         const VALUE: ContextValue;
     }
 
@@ -311,6 +316,7 @@ pub trait Scope: Sized {
 pub struct StateInput<In>(PhantomData<fn() -> In>);
 
 impl<In> StateInput<In> {
+    /// The scope of a state whose input is an `In`.
     pub fn new() -> Self {
         Self(PhantomData)
     }
@@ -332,6 +338,7 @@ impl<In: JsonSchema> Scope for StateInput<In> {
 pub struct StateResult<R>(PhantomData<fn() -> R>);
 
 impl<R> StateResult<R> {
+    /// The scope of an `Assign` whose `$` is a result of type `R`.
     pub fn new() -> Self {
         Self(PhantomData)
     }
@@ -377,6 +384,7 @@ impl<S, T> Value<S, T> {
         }
     }
 
+    /// The untyped value, to place in a payload template.
     pub fn into_payload(self) -> PayloadValue {
         self.value
     }
@@ -536,6 +544,7 @@ impl<T: PayloadSafe> Variable<T> {
 }
 
 impl<T> Variable<T> {
+    /// The variable's name, read as `$name`.
     pub fn name(&self) -> &VariableName {
         &self.name
     }
@@ -566,6 +575,7 @@ pub struct Assignments<S> {
 }
 
 impl<S: Scope> Assignments<S> {
+    /// An `Assign` that sets no variable yet.
     pub fn new() -> Self {
         Self {
             values: PayloadTemplate::new(),
@@ -641,8 +651,10 @@ impl<T, Task> TakesSelector<T, Task> for T {}
 /// `{"Items": [...], "BatchInput": {...}}`.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize, JsonSchema)]
 pub struct ItemBatch<Item, BatchInput> {
+    /// `Items`: the batch's items, each built by the ItemSelector.
     #[serde(rename = "Items")]
     pub items: Vec<Item>,
+    /// `BatchInput`: built once from the Map's input, the same for every batch.
     #[serde(rename = "BatchInput")]
     pub batch_input: BatchInput,
 }
@@ -652,7 +664,9 @@ impl<Item: PayloadSafe, BatchInput: PayloadSafe> PayloadSafe for ItemBatch<Item,
 /// How large a batch may grow (at least one of the two).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BatchLimits {
+    /// `MaxItemsPerBatch`: the most items in one batch.
     pub max_items: Option<u32>,
+    /// `MaxInputBytesPerBatch`: the most bytes of JSON in one batch (at most 256 KiB).
     pub max_input_bytes: Option<u32>,
 }
 
@@ -792,8 +806,11 @@ impl<In, Item, Sel, Mode> MapSelecting<In, Item, Sel, Mode> {
 /// known before the selector is compared with them, so a mismatch is reported by
 /// [`TakesSelector`]'s message rather than as a plain type mismatch.
 pub trait ProcessorTypes {
+    /// What each iteration receives: the processor's input type.
     type Input;
+    /// What runs first in the processor, named when the selector does not match.
     type Task;
+    /// The processor's states, untyped.
     fn into_branch(self) -> Branch;
 }
 

@@ -19,8 +19,11 @@ use crate::ssn::Ssn;
 /// after every dated key (see the warehouse notes: they are rejected).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkKey {
+    /// The key's visit date; `None` for undated rows and for `bad_visit_date` rows.
     pub visit_date: Option<NaiveDate>,
+    /// The key's SSN, as the source holds it.
     pub ssn: Ssn,
+    /// How many source rows have this key.
     pub rows: u64,
     /// The key of this SSN's rows whose visit_date the source holds but is not a date (SQLite
     /// keeps dates as text: '2024-13-45', 'yesterday'); they are rejected as `bad_visit_date`.
@@ -31,20 +34,25 @@ pub struct ChunkKey {
 /// A chunk in the making or as stored: its keys in order and their total row count.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct PackedChunk {
+    /// The chunk's keys, in the warehouse's key order.
     pub keys: Vec<ChunkKey>,
+    /// The source rows of those keys, summed.
     pub rows: u64,
 }
 
 /// Which of the three runs of keys, in the warehouse's order, a key belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyKind {
+    /// A key with a visit date, ordered by (visit_date, ssn).
     Dated,
+    /// A key whose source rows have no visit date, ordered by ssn.
     Undated,
     /// The source holds a visit_date that is not a date (SQLite only).
     BadDate,
 }
 
 impl ChunkKey {
+    /// Which run of the key order this key is in: dated, undated or bad date.
     pub fn kind(&self) -> KeyKind {
         match (self.visit_date, self.bad_visit_date) {
             (Some(_), _) => KeyKind::Dated,
@@ -147,7 +155,9 @@ impl PackedChunk {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatedKey {
+    /// The key's visit date.
     pub visit_date: NaiveDate,
+    /// The key's SSN.
     pub ssn: Ssn,
 }
 
@@ -156,9 +166,27 @@ pub struct DatedKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeySpan {
-    Dated { first: DatedKey, last: DatedKey },
-    Undated { first: Ssn, last: Ssn },
-    BadDate { first: Ssn, last: Ssn },
+    /// Dated keys, in (visit_date, ssn) order.
+    Dated {
+        /// The span's first key.
+        first: DatedKey,
+        /// The span's last key.
+        last: DatedKey,
+    },
+    /// Undated keys (visit_date NULL), in ssn order.
+    Undated {
+        /// The SSN of the span's first key.
+        first: Ssn,
+        /// The SSN of the span's last key.
+        last: Ssn,
+    },
+    /// Keys of rows whose visit_date is not a date (SQLite only), in ssn order.
+    BadDate {
+        /// The SSN of the span's first key.
+        first: Ssn,
+        /// The SSN of the span's last key.
+        last: Ssn,
+    },
 }
 
 /// One chunk as stored: stamped with the format version and the execution, so a reader can refuse
@@ -166,13 +194,18 @@ pub enum KeySpan {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoredChunk {
+    /// The chunk format it was written with ([`crate::contract::CHUNK_FORMAT_VERSION`]).
     pub format_version: u16,
+    /// The execution that wrote it, so a reader can tell a chunk of another execution.
     pub execution: ExecutionName,
+    /// The chunk's id within the execution.
     pub chunk_id: ChunkId,
     /// Keys and rows when the chunk was packed (the rows a run then finds may differ, if the
     /// source changed in between: the span is what is migrated).
     pub keys: u64,
+    /// The source rows of those keys.
     pub rows: u64,
+    /// The keys the chunk covers: what ProcessTask02Chunk migrates.
     pub span: KeySpan,
 }
 
@@ -180,10 +213,16 @@ pub struct StoredChunk {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// The chunk format the execution's chunks were written with.
     pub format_version: u16,
+    /// The execution whose chunk set this completes.
     pub execution: ExecutionName,
+    /// The visit dates GetTask02Chunks read the dated keys of.
     pub date_range: DateRange,
+    /// How many chunks the execution stored (ids `0..num_chunks`).
     pub num_chunks: u32,
+    /// How many keys the chunks hold in all.
     pub total_keys: u64,
+    /// How many source rows those keys had when packed.
     pub total_rows: u64,
 }

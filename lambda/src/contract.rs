@@ -64,6 +64,7 @@ impl ExecutionName {
         }
     }
 
+    /// The name as Step Functions has it.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -110,6 +111,8 @@ impl fmt::Display for ChunkId {
 pub struct ChunkStoreUri(String);
 
 impl ChunkStoreUri {
+    /// The URI with `/` appended if missing, or an error unless it is `s3://bucket/prefix/` with a
+    /// valid bucket name and a prefix of safe S3 key characters.
     pub fn new(uri: impl Into<String>) -> Result<Self, ContractError> {
         let mut uri = uri.into();
         let invalid = || ContractError::new("chunk_store", "must be s3://bucket/prefix/");
@@ -133,6 +136,7 @@ impl ChunkStoreUri {
         Ok(Self(uri))
     }
 
+    /// The URI, ending with `/`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -220,7 +224,9 @@ pub const MAP_RESULTS_FOLDER: &str = "map-results";
 #[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct S3Items<T> {
+    /// The S3 bucket that holds the object.
     pub bucket: String,
+    /// The object's key in that bucket.
     pub key: String,
     #[serde(skip)]
     #[schemars(skip)]
@@ -267,11 +273,14 @@ impl<T> Eq for S3Items<T> {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "UncheckedDateRange")]
 pub struct DateRange {
+    /// The first visit date in the range.
     pub from: NaiveDate,
+    /// The last visit date in the range (included).
     pub to: NaiveDate,
 }
 
 impl DateRange {
+    /// The range `from..=to`, or an error when `from` is after `to`.
     pub fn new(from: NaiveDate, to: NaiveDate) -> Result<Self, ContractError> {
         if from <= to {
             Ok(Self { from, to })
@@ -283,6 +292,7 @@ impl DateRange {
         }
     }
 
+    /// Whether `date` is in the range, both ends included.
     pub fn contains(&self, date: NaiveDate) -> bool {
         self.from <= date && date <= self.to
     }
@@ -307,7 +317,9 @@ impl TryFrom<UncheckedDateRange> for DateRange {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkBudget {
+    /// The most source rows in one chunk (a single key with more gets a chunk of its own).
     pub max_rows: u32,
+    /// The most keys in one chunk.
     pub max_keys: u32,
 }
 
@@ -315,6 +327,8 @@ pub struct ChunkBudget {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PipelineInput {
+    /// The visit dates whose rows the execution migrates (undated and malformed-date rows are
+    /// migrated or rejected on every run too).
     pub date_range: DateRange,
 }
 
@@ -322,8 +336,11 @@ pub struct PipelineInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GetTask02ChunksInput {
+    /// The execution the chunks are stored for (`$$.Execution.Name`).
     pub execution: ExecutionName,
+    /// The visit dates whose dated keys are chunked.
     pub date_range: DateRange,
+    /// How many rows and keys one chunk may hold.
     pub budget: ChunkBudget,
 }
 
@@ -332,12 +349,19 @@ pub struct GetTask02ChunksInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task02Chunks {
+    /// The chunk format the chunks were written with ([`CHUNK_FORMAT_VERSION`]).
     pub format_version: u16,
+    /// The execution the chunks belong to.
     pub execution: ExecutionName,
+    /// The execution's chunk store folder.
     pub chunk_store: ChunkStoreUri,
+    /// The visit dates the chunks cover (undated and malformed-date keys come on top).
     pub date_range: DateRange,
+    /// How many chunks were stored, ids `0..num_chunks`.
     pub num_chunks: u32,
+    /// How many keys the chunks hold in all.
     pub total_keys: u64,
+    /// How many source rows those keys had when packed.
     pub total_rows: u64,
     /// The JSON array of every chunk id, in the execution's folder: the Map's ItemReader reads it.
     pub chunk_ids: S3Items<ChunkId>,
@@ -347,9 +371,13 @@ pub struct Task02Chunks {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessChunkInput {
+    /// The chunk format GetTask02Chunks stamped; refused unless this build reads that format.
     pub format_version: u16,
+    /// The execution whose chunk this is.
     pub execution: ExecutionName,
+    /// The execution's chunk store folder.
     pub chunk_store: ChunkStoreUri,
+    /// Which of the execution's chunks to migrate.
     pub chunk_id: ChunkId,
 }
 
@@ -357,7 +385,9 @@ pub struct ProcessChunkInput {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteChunksInput {
+    /// The execution whose chunks are deleted.
     pub execution: ExecutionName,
+    /// The execution's chunk store folder, deleted with everything in it.
     pub chunk_store: ChunkStoreUri,
 }
 
@@ -365,6 +395,7 @@ pub struct DeleteChunksInput {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChunksDeleted {
+    /// How many objects were deleted.
     pub objects_deleted: u64,
 }
 
@@ -372,23 +403,30 @@ pub struct ChunksDeleted {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChunkSummary {
+    /// The chunk that was migrated.
     pub chunk_id: ChunkId,
+    /// Rows written to `visits_migrated`.
     pub rows_migrated: u64,
+    /// Rows written to `visits_rejected`, each with its reason.
     pub rows_rejected: u64,
 }
 
 /// The actions the one Lambda function serves; each is one handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Action {
+    /// `get_task02_chunks`: packs the keys into chunks and stores them.
     #[serde(rename = "get_task02_chunks")]
     GetTask02Chunks,
+    /// `process_task02_chunk`: migrates one chunk's rows.
     #[serde(rename = "process_task02_chunk")]
     ProcessTask02Chunk,
+    /// `delete_task02_chunks`: deletes an execution's chunks.
     #[serde(rename = "delete_task02_chunks")]
     DeleteTask02Chunks,
 }
 
 impl Action {
+    /// Every action, one per handler.
     pub const ALL: [Action; 3] = [
         Action::GetTask02Chunks,
         Action::ProcessTask02Chunk,
@@ -416,15 +454,19 @@ impl fmt::Display for Action {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "action", content = "input", deny_unknown_fields)]
 pub enum Request {
+    /// Packs the keys of a date range into stored chunks.
     #[serde(rename = "get_task02_chunks")]
     GetTask02Chunks(GetTask02ChunksInput),
+    /// Migrates one stored chunk.
     #[serde(rename = "process_task02_chunk")]
     ProcessTask02Chunk(ProcessChunkInput),
+    /// Deletes an execution's stored chunks.
     #[serde(rename = "delete_task02_chunks")]
     DeleteTask02Chunks(DeleteChunksInput),
 }
 
 impl Request {
+    /// Which handler serves this request.
     pub fn action(&self) -> Action {
         match self {
             Request::GetTask02Chunks(_) => Action::GetTask02Chunks,
@@ -436,10 +478,13 @@ impl Request {
 
 /// A handler of the Lambda function, known at compile time by its input and output types.
 pub trait Handler {
+    /// The `action` tag that routes a request to this handler.
     const ACTION: Action;
     /// The state name the pipeline gives this handler's Task.
     const STATE_NAME: &'static str;
+    /// What the handler takes: the request's `input`.
     type Input: Serialize + for<'de> Deserialize<'de> + JsonSchema;
+    /// What the handler returns: the Task's result.
     type Output: Serialize + for<'de> Deserialize<'de> + JsonSchema;
 }
 
@@ -489,6 +534,7 @@ pub enum ErrorName {
 }
 
 impl ErrorName {
+    /// Every error name a handler fails with.
     pub const ALL: [ErrorName; 4] = [
         ErrorName::InvalidInput,
         ErrorName::ChunkNotFound,
@@ -496,6 +542,7 @@ impl ErrorName {
         ErrorName::Transient,
     ];
 
+    /// The name as the Lambda `errorType` and `ErrorEquals` spell it (`Task02.Transient`).
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorName::InvalidInput => "Task02.InvalidInput",
@@ -520,11 +567,14 @@ impl fmt::Display for ErrorName {
 /// A contract value that failed validation: names the field and the rule, never the value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContractError {
+    /// The contract field that failed (`execution`, `date_range`, ...).
     pub field: &'static str,
+    /// The rule the value broke, phrased to follow the field's name.
     pub rule: &'static str,
 }
 
 impl ContractError {
+    /// The error for `field` breaking `rule`.
     pub fn new(field: &'static str, rule: &'static str) -> Self {
         Self { field, rule }
     }

@@ -6,14 +6,18 @@ use std::fmt;
 
 use crate::contract::{ChunkId, ChunkStoreUri, ContractError, ErrorName};
 
+/// What a handler fails with: a Lambda `errorType` and a message free of data values.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct HandlerError {
+    /// The Lambda `errorType` a Retry or Catch matches.
     pub name: ErrorName,
+    /// What failed, naming fields, ids and URIs only.
     pub message: String,
 }
 
 impl HandlerError {
+    /// An error named `name`; `message` must hold no data value.
     pub fn new(name: ErrorName, message: impl Into<String>) -> Self {
         Self {
             name,
@@ -29,6 +33,7 @@ impl HandlerError {
         )
     }
 
+    /// The chunk (or manifest, per `what`) is not in the store at `uri`: `Task02.ChunkNotFound`.
     pub fn chunk_not_found(what: &str, chunk_id: Option<ChunkId>, uri: &ChunkStoreUri) -> Self {
         let chunk = chunk_id.map_or(String::new(), |id| format!(" for chunk {id}"));
         Self::new(

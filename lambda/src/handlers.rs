@@ -36,6 +36,7 @@ impl Handlers {
         Self::with_stores(warehouse, chunk_store, ChunkStores::new())
     }
 
+    /// Handlers whose chunk stores' objects live in `stores` (S3, or a local stand-in).
     pub fn with_stores(
         warehouse: Warehouse,
         chunk_store: ChunkStoreUri,
@@ -48,6 +49,7 @@ impl Handlers {
         }
     }
 
+    /// The warehouse the handlers read from and write to.
     pub fn warehouse(&self) -> &Warehouse {
         &self.warehouse
     }

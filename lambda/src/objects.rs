@@ -19,15 +19,23 @@ use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
 pub enum ObjectError {
     /// The bucket does not exist.
     #[error("{operation}: the bucket does not exist")]
-    NoSuchBucket { operation: &'static str },
+    NoSuchBucket {
+        /// What was being done (`PutObject`, `create bucket`, ...).
+        operation: &'static str,
+    },
     /// S3 refused the request (HTTP 403). For GetObject this is also how S3 answers a missing
     /// key to a caller that may not list the bucket (`s3:ListBucket`).
     #[error("{operation}: access denied")]
-    AccessDenied { operation: &'static str },
+    AccessDenied {
+        /// What was being done (`PutObject`, `create bucket`, ...).
+        operation: &'static str,
+    },
     /// Anything else: the store may be unreachable, throttled or refusing us.
     #[error("{operation} failed: {detail}")]
     Failed {
+        /// What was being done (`PutObject`, `create bucket`, ...).
         operation: &'static str,
+        /// Why: an S3 error code, an I/O error kind or a fixed text; never a key we did not choose.
         detail: String,
     },
 }
@@ -35,7 +43,9 @@ pub enum ObjectError {
 /// One entry of a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectSummary {
+    /// The object's key in its bucket.
     pub key: String,
+    /// The object's size in bytes.
     pub size: u64,
     /// S3's LastModified, or the local file's modification time.
     pub last_modified: Option<SystemTime>,
@@ -48,9 +58,11 @@ pub struct ObjectSummary {
 /// A bucket-and-key object store.
 #[derive(Clone, Debug)]
 pub enum ObjectStore {
+    /// Amazon S3, through this client.
     S3(aws_sdk_s3::Client),
     /// Every bucket is the directory `<root>/<bucket>/`.
     Local {
+        /// The private directory that holds the bucket directories.
         root: PathBuf,
     },
 }

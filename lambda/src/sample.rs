@@ -25,12 +25,18 @@ const PROVIDERS: [&str; 4] = [
     " Delta Care",
 ];
 
+/// What sample data to generate: how many keys and rows, how many bad, from which seed and date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SampleData {
+    /// How many distinct (visit_date, ssn) keys.
     pub keys: u64,
+    /// How many source rows each key gets.
     pub rows_per_key: u32,
+    /// About how many rows in a hundred are made bad (missing date or malformed SSN).
     pub bad_rows_percent: u8,
+    /// Seeds the hashes that pick the SSNs, the dates and the bad rows.
     pub seed: u64,
+    /// The first day the keys' visit dates spread over ([`SAMPLE_DAYS`] days).
     pub start_date: NaiveDate,
 }
 

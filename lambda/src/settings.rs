@@ -20,7 +20,10 @@ pub enum WarehouseSource {
     /// `DATABASE_URL` itself (local runs and tests).
     Url(String),
     /// `WAREHOUSE_SECRET_ARN`: the secret's value is the URL, or an RDS-style JSON object.
-    Secret { arn: String },
+    Secret {
+        /// The secret's ARN (safe to log, unlike the URL).
+        arn: String,
+    },
 }
 
 impl fmt::Debug for WarehouseSource {
@@ -36,7 +39,9 @@ impl fmt::Debug for WarehouseSource {
 /// Everything the handlers need to start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionSettings {
+    /// Where the warehouse URL comes from.
     pub warehouse: WarehouseSource,
+    /// The base chunk store; each execution's chunks go under `<base><execution>/`.
     pub chunk_store: ChunkStoreUri,
     /// Create missing warehouse tables at cold start.
     pub create_schema: bool,

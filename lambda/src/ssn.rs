@@ -15,6 +15,7 @@ pub struct Ssn(String);
 pub const REDACTED: &str = "***-**-****";
 
 impl Ssn {
+    /// Holds `raw` as given; nothing is checked (see [`Ssn::is_valid_format`]).
     pub fn new(raw: impl Into<String>) -> Self {
         Self(raw.into())
     }

@@ -85,6 +85,7 @@ impl ChunkStores {
             .clone()
     }
 
+    /// The chunk store folder `uri` on these objects.
     pub async fn open(&self, uri: &ChunkStoreUri) -> ChunkStore {
         ChunkStore {
             uri: uri.clone(),
@@ -112,6 +113,7 @@ impl ChunkStore {
         ChunkStores::new().open(uri).await
     }
 
+    /// The folder this store reads and writes.
     pub fn uri(&self) -> &ChunkStoreUri {
         &self.uri
     }
@@ -124,11 +126,13 @@ impl ChunkStore {
         }
     }
 
+    /// Writes `chunk` as its chunk object in this folder.
     pub async fn put_chunk(&self, chunk: &StoredChunk) -> Result<(), HandlerError> {
         self.put_json(&chunk_object_name(chunk.chunk_id), chunk)
             .await
     }
 
+    /// Writes the manifest, which marks this folder's chunk set complete.
     pub async fn put_manifest(&self, manifest: &Manifest) -> Result<(), HandlerError> {
         self.put_json(MANIFEST, manifest).await
     }
@@ -156,6 +160,7 @@ impl ChunkStore {
             .await
     }
 
+    /// Reads this folder's manifest; refuses one written with another format version.
     pub async fn get_manifest(&self) -> Result<Manifest, HandlerError> {
         self.get_versioned(MANIFEST, "manifest", None).await
     }

@@ -21,8 +21,11 @@ pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 #[allow(non_snake_case)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LambdaInvokeResult<T> {
+    /// The function version that ran (`$LATEST` or a number).
     pub ExecutedVersion: String,
+    /// The handler's output.
     pub Payload: T,
+    /// The HTTP status of the invocation (200 when the handler returned).
     pub StatusCode: u16,
 }
 

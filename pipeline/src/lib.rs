@@ -65,10 +65,15 @@ pub struct PipelineSettings {
 /// The Distributed Map's run-time settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MapSettings {
+    /// `MaxConcurrency`: how many chunks are migrated at once.
     pub max_concurrency: u32,
+    /// `ToleratedFailurePercentage`: the percentage of failed chunks past which the Map Run fails.
     pub tolerated_failure_percentage: f64,
+    /// `ToleratedFailureCount`: the number of failed chunks past which the Map Run fails.
     pub tolerated_failure_count: u32,
+    /// `Label`: the name prefix of the child executions.
     pub label: String,
+    /// Whether each child runs as a Standard or an Express workflow.
     pub execution_type: ExecutionType,
 }
 

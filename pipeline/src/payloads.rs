@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task02State {
+    /// The date range the execution was started with.
     pub date_range: DateRange,
+    /// GetTask02Chunks' result: where the chunks are and how many.
     pub task02_chunks: Task02Chunks,
 }
 

@@ -21,7 +21,9 @@ const MAX_RANGE_ITEMS: usize = 1_000;
 /// One evaluated argument: its value and, for a quoted literal, its text as written (escapes
 /// kept), which `States.Format` needs to tell an escaped `\{\}` from a placeholder.
 pub struct Argument {
+    /// The evaluated argument.
     pub value: Value,
+    /// A quoted literal's text as written (escapes kept); `None` for any other argument.
     pub written: Option<String>,
 }
 

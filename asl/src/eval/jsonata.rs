@@ -84,14 +84,22 @@ pub enum QueryError {
     #[error(
         "The JSONata expression '{expression}' specified for the field '{field}' returned nothing (undefined)."
     )]
-    Undefined { expression: String, field: String },
+    Undefined {
+        /// The expression, without its `{% %}`.
+        expression: String,
+        /// Where the expression is written (`Output`, `Arguments/a/0`).
+        field: String,
+    },
     /// The expression raised an error (`jsonata-rs`'s message, or one of the added functions').
     #[error(
         "The JSONata expression '{expression}' specified for the field '{field}' threw an error during evaluation. {message}"
     )]
     Evaluation {
+        /// The expression, without its `{% %}`.
         expression: String,
+        /// Where the expression is written; empty until [`QueryError::with_field`] names it.
         field: String,
+        /// What went wrong, as the evaluator reports it.
         message: String,
     },
     /// The value has a type the field does not take.
@@ -99,9 +107,13 @@ pub enum QueryError {
         "The JSONata expression '{expression}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{actual}' for value: {value}"
     )]
     UnexpectedType {
+        /// The expression, without its `{% %}`.
         expression: String,
+        /// Where the expression is written (`Output`, `Arguments/a/0`).
         field: String,
+        /// The JSON type the field takes (`array`, `string`, ...).
         expected: String,
+        /// The JSON type of the value it got (see [`type_name`]).
         actual: &'static str,
         /// The value as compact JSON.
         value: String,
@@ -109,7 +121,12 @@ pub enum QueryError {
     /// A template string `{% … %}` that does not parse (AWS rejects these when the state
     /// machine is created, so only unchecked templates meet it).
     #[error("{error} (field '{field}')")]
-    Syntax { field: String, error: SyntaxError },
+    Syntax {
+        /// Where the expression is written (`Output`, `Arguments/a/0`).
+        field: String,
+        /// The expression and the parser's message.
+        error: SyntaxError,
+    },
 }
 
 impl QueryError {

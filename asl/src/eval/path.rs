@@ -9,10 +9,18 @@ use crate::path::{JsonPath, ReferencePath, Segment};
 /// Why a ResultPath could not place the result into the state input.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SetError {
+    /// A step of the path reaches a value that is not an object or array.
     #[error("the path `{path}` goes through a value that is not an object or array")]
-    NotAContainer { path: String },
+    NotAContainer {
+        /// The ResultPath, as written.
+        path: String,
+    },
+    /// An index step is past the end of its array.
     #[error("the path `{path}` indexes past the end of an array")]
-    IndexOutOfRange { path: String },
+    IndexOutOfRange {
+        /// The ResultPath, as written.
+        path: String,
+    },
 }
 
 impl JsonPath {

@@ -28,6 +28,7 @@ pub struct Sources<'a> {
 }
 
 impl<'a> Sources<'a> {
+    /// `$` is `input`; the context object (`$$`) is `build_context`'s, called on first use.
     pub fn new(input: &'a Value, build_context: &'a dyn Fn() -> Value) -> Self {
         Self {
             input,
@@ -63,10 +64,12 @@ impl<'a> Sources<'a> {
         }
     }
 
+    /// The state input, what `$` paths select in.
     pub fn input(&self) -> &Value {
         self.input
     }
 
+    /// The context object (`$$`), built on first use.
     pub fn context(&self) -> &Value {
         self.context.get_or_init(|| (self.build_context)())
     }

@@ -68,6 +68,7 @@ impl JsonPath {
         }
     }
 
+    /// The path as written in the definition.
     pub fn as_str(&self) -> &str {
         &self.text
     }

@@ -11,7 +11,7 @@
 //! type, or has CSV settings that do not fit; MaxItems, MaxConcurrency, ToleratedFailurePercentage
 //! and ItemBatcher limits outside AWS's ranges; a ResultWriter that is not one of the
 //! combinations AWS takes; a Label AWS refuses or that another Map already has. Query languages
-//! (see [`language`]): a field of the other language, a JSONPath state in a JSONata machine, a
+//! (see `language.rs`): a field of the other language, a JSONPath state in a JSONata machine, a
 //! JSONata string that does not parse, an `Assign` of a reserved or outer-scope variable.
 //!
 //! Warnings: a state whose output grows with the number of items (a Map's result array kept in
@@ -48,7 +48,9 @@ pub const READER_MAX_ITEMS: u32 = 100_000_000;
 /// One finding, located by the state it is in (`Outer/Inner` for nested states).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// The state it is in (`Outer/Inner` for nested states); `None` for the machine itself.
     pub state: Option<String>,
+    /// What is wrong, for a reader of the definition.
     pub message: String,
 }
 
@@ -64,11 +66,14 @@ impl fmt::Display for Problem {
 /// Everything the checks found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
+    /// What AWS would refuse or the machine would get wrong: synth fails on any.
     pub errors: Vec<Problem>,
+    /// What is likely a mistake but allowed, such as a state output that grows with the items.
     pub warnings: Vec<Problem>,
 }
 
 impl Report {
+    /// Whether there are no errors (warnings allowed).
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
     }

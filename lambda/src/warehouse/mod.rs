@@ -38,38 +38,51 @@ use crate::ssn::Ssn;
 /// One source row, as the sample generator produces it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VisitRow {
+    /// The row's id in `visits`.
     pub id: i64,
+    /// The visit date; `None` for an undated row.
     pub visit_date: Option<NaiveDate>,
+    /// The patient's SSN as the source holds it (valid or not).
     pub ssn: Ssn,
+    /// The visit's amount, in cents.
     pub amount_cents: i64,
+    /// The provider as the source holds it (the migration trims and upper-cases it).
     pub provider: String,
 }
 
 /// Row counts of the three data tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WarehouseCounts {
+    /// Rows in the source `visits`.
     pub source_rows: u64,
+    /// Rows in `visits_migrated`.
     pub migrated_rows: u64,
+    /// Rows in `visits_rejected`.
     pub rejected_rows: u64,
 }
 
 /// What one chunk did: rows inserted into the target and into the rejects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChunkCounts {
+    /// Rows inserted into `visits_migrated`.
     pub migrated: u64,
+    /// Rows inserted into `visits_rejected`.
     pub rejected: u64,
 }
 
 /// Why a row was not migrated. A date problem takes precedence over an SSN problem.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RejectReason {
+    /// The row has no visit date (`missing_date`).
     MissingDate,
+    /// The SSN is not `ddd-dd-dddd` (`bad_ssn_format`).
     BadSsnFormat,
     /// The source holds a visit_date that is not a date (SQLite only).
     BadVisitDate,
 }
 
 impl RejectReason {
+    /// The reason code stored in `visits_rejected`.
     pub fn as_str(self) -> &'static str {
         match self {
             RejectReason::MissingDate => "missing_date",
@@ -94,33 +107,47 @@ impl RejectReason {
 /// One row of `visits_migrated`, for checks.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MigratedRow {
+    /// The `visits` row it came from.
     pub source_id: i64,
+    /// The visit date.
     pub visit_date: NaiveDate,
     /// The nine digits, without dashes.
     pub ssn: Ssn,
+    /// The amount, in cents.
     pub amount_cents: i64,
+    /// The provider, trimmed and upper-cased.
     pub provider: String,
+    /// The execution that migrated it.
     pub execution: String,
+    /// The chunk that migrated it.
     pub chunk_id: i64,
 }
 
 /// One row of `visits_rejected`, for checks.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RejectedRow {
+    /// The `visits` row it came from.
     pub source_id: i64,
     /// `None` when the source's date is missing or not a date.
     pub visit_date: Option<NaiveDate>,
+    /// Why it was not migrated.
     pub reason: RejectReason,
+    /// The execution that rejected it.
     pub execution: String,
+    /// The chunk that rejected it.
     pub chunk_id: i64,
 }
 
 /// One row of `task02_chunk_ledger`, without its timestamp.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LedgerRow {
+    /// The execution that migrated the chunk.
     pub execution: String,
+    /// The chunk's id.
     pub chunk_id: i64,
+    /// Rows the chunk migrated.
     pub rows_migrated: i64,
+    /// Rows the chunk rejected.
     pub rows_rejected: i64,
 }
 
@@ -252,6 +279,7 @@ impl Warehouse {
         }
     }
 
+    /// Row counts of `visits`, `visits_migrated` and `visits_rejected`.
     pub async fn counts(&self) -> Result<WarehouseCounts, HandlerError> {
         let count = |table| async move {
             let sql = format!("SELECT count(*) FROM {table}");
@@ -294,7 +322,7 @@ impl Warehouse {
 
     /// Runs SQL statements without parameters (tests and benchmarks: a schema per test, a raw
     /// `INSERT ... SELECT` baseline, a change to the source).
-    #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
     pub async fn execute_batch(&self, sql: &str) -> Result<(), HandlerError> {
         match &self.engine {
             Engine::Sqlite(db) => db.execute_batch(sql.to_owned()).await,
@@ -306,7 +334,7 @@ impl Warehouse {
     /// re-inserted the chunk's target rows, before the rejects and the ledger. On PostgreSQL the
     /// server terminates the session (a dropped connection); on SQLite the transaction is
     /// abandoned with an error. Either way the transaction must roll back.
-    #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
     pub fn fail_next_chunk_midway(&self) {
         self.fault.store(true, Ordering::SeqCst);
     }
