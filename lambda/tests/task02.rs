@@ -684,3 +684,47 @@ async fn sqlite_rows_with_malformed_dates_are_rejected_with_their_reason() {
     assert_eq!(reason(bad_ssn_row + 1), RejectReason::MissingDate);
     assert_eq!(chunks.total_rows, world.sample.source_rows() + 6);
 }
+
+/// A table loaded a moment ago has no statistics until autovacuum analyzes it; on PostgreSQL,
+/// get_chunks gives the source, target and reject tables theirs, so the chunk statements are
+/// planned with them (without, finding a chunk's first valid key sorts its whole span).
+#[tokio::test]
+async fn get_chunks_gives_tables_loaded_a_moment_ago_their_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(Engine::Postgres, &dir, "statistics").await;
+    let warehouse = etl_lambda::Warehouse::connect(&url).await.unwrap();
+    warehouse.create_schema().await.unwrap();
+    // Autovacuum must not analyze them first, or the test would show nothing.
+    warehouse
+        .execute_batch(
+            "ALTER TABLE visits SET (autovacuum_enabled = false); \
+             ALTER TABLE visits_migrated SET (autovacuum_enabled = false); \
+             ALTER TABLE visits_rejected SET (autovacuum_enabled = false)",
+        )
+        .await
+        .unwrap();
+    let data = sample(500, 2, 5);
+    data.load_into(&warehouse).await.unwrap();
+    const WITHOUT_STATISTICS: &str = "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_stat_user_tables \
+        WHERE relid IN ('visits'::regclass, 'visits_migrated'::regclass, 'visits_rejected'::regclass) \
+        AND last_analyze IS NULL AND last_autoanalyze IS NULL) \
+        THEN RAISE EXCEPTION 'a table has no statistics'; END IF; END $$";
+    assert!(
+        warehouse.execute_batch(WITHOUT_STATISTICS).await.is_err(),
+        "a table loaded a moment ago has no statistics"
+    );
+    let stores = common::local_stores(&dir).await;
+    let chunk_store = ChunkStoreUri::new(format!("s3://{LOCAL_BUCKET}/task02/")).unwrap();
+    let handlers = etl_lambda::Handlers::with_stores(warehouse.clone(), chunk_store, stores);
+    common::get_chunks(
+        &handlers,
+        "statistics",
+        &data,
+        ChunkBudget {
+            max_rows: 100,
+            max_keys: 100,
+        },
+    )
+    .await;
+    warehouse.execute_batch(WITHOUT_STATISTICS).await.unwrap();
+}

@@ -209,10 +209,10 @@ fn git_version(root: &Path) -> String {
     }
 }
 
-/// Progress on a terminal, nothing otherwise.
-struct Progress(Option<ProgressBar>);
+/// The spinner deploy shows on a terminal; nothing otherwise.
+struct DeploySpinner(Option<ProgressBar>);
 
-impl Progress {
+impl DeploySpinner {
     fn new() -> Self {
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new_spinner();
@@ -411,7 +411,7 @@ pub async fn main(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let definition = reviewed_definition(&config, name, &root)?;
     let desired_machine = DesiredStateMachine::new(&config, name, machine, definition)?;
     let desired_function = DesiredFunction::from_config(&config);
-    let progress = Progress::new();
+    let progress = DeploySpinner::new();
     let mut warnings = Vec::new();
 
     // Reads first: credentials, endpoint and definition problems show before a long build.
@@ -515,7 +515,7 @@ struct StepContext<'a> {
     machine: &'a DesiredStateMachine,
     package: &'a Package,
     version_description: &'a str,
-    progress: &'a Progress,
+    progress: &'a DeploySpinner,
 }
 
 impl StepContext<'_> {

@@ -21,7 +21,7 @@ const LONGEST_THROTTLED_WAIT: Duration = Duration::from_secs(30);
 const MAX_THROTTLED_POLLS: u32 = 20;
 
 /// Looks at one execution, remembering the history read so far.
-pub struct Observer<'a> {
+pub struct ExecutionWatch<'a> {
     client: &'a Client,
     /// Where the client's calls go, for messages.
     endpoint: &'a str,
@@ -29,7 +29,7 @@ pub struct Observer<'a> {
     tally: HistoryTally,
 }
 
-impl<'a> Observer<'a> {
+impl<'a> ExecutionWatch<'a> {
     pub fn new(client: &'a Client, endpoint: &'a str, execution_arn: impl Into<String>) -> Self {
         Self {
             client,
@@ -115,8 +115,8 @@ impl<'a> Observer<'a> {
 
 /// Polls until the execution ends and returns its final report.
 pub async fn follow(
-    observer: &mut Observer<'_>,
-    progress: &Progress,
+    observer: &mut ExecutionWatch<'_>,
+    progress: &ExecutionProgress,
 ) -> anyhow::Result<ExecutionReport> {
     let mut delay = FIRST_POLL;
     let mut throttled_polls = 0;
@@ -146,11 +146,11 @@ pub async fn follow(
 }
 
 /// The progress bar: drawn on stderr when it is a terminal, hidden otherwise (CI logs, pipes).
-pub struct Progress {
+pub struct ExecutionProgress {
     bar: ProgressBar,
 }
 
-impl Progress {
+impl ExecutionProgress {
     pub fn on_stderr() -> Self {
         let bar = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

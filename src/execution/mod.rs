@@ -25,7 +25,7 @@ use crate::aws::{AwsArgs, sdk_config};
 use crate::aws_error;
 use crate::config::{ConfigArgs, DeployConfig, StateMachineArgs};
 use crate::output::{OutputArgs, OutputFormat, to_stdout};
-use follow::{Observer, Progress};
+use follow::{ExecutionProgress, ExecutionWatch};
 
 /// Exit code when Ctrl-C stops the following (the execution keeps running).
 const INTERRUPTED: u8 = 130;
@@ -145,7 +145,7 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.wait {
         if args.output.format == OutputFormat::Json {
-            let report = Observer::new(&client, &endpoint, &execution_arn)
+            let report = ExecutionWatch::new(&client, &endpoint, &execution_arn)
                 .observe()
                 .await?;
             to_stdout(&format!("{}\n", report.to_json()))?;
@@ -232,9 +232,9 @@ async fn watch(
     wait: bool,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    let mut observer = Observer::new(client, endpoint, execution_arn);
+    let mut observer = ExecutionWatch::new(client, endpoint, execution_arn);
     let report = if wait {
-        let progress = Progress::on_stderr();
+        let progress = ExecutionProgress::on_stderr();
         tokio::select! {
             report = follow::follow(&mut observer, &progress) => report?,
             _ = tokio::signal::ctrl_c() => {

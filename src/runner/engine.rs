@@ -479,7 +479,7 @@ struct At<'a> {
     /// `$$.State.RetryCount`, which only the states that can retry have.
     retry_count: Option<u32>,
     /// `$$.Map.Item`, in a Map's ItemSelector only.
-    item: Option<MapItem<'a>>,
+    item: Option<CurrentItem<'a>>,
 }
 
 /// Where a state sends the execution next.
@@ -490,7 +490,7 @@ enum Step {
 
 /// The `$$.Map.Item` of one iteration, seen only by the Map's ItemSelector.
 #[derive(Clone, Copy)]
-struct MapItem<'v> {
+struct CurrentItem<'v> {
     index: usize,
     value: &'v Value,
 }

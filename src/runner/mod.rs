@@ -39,7 +39,7 @@ use crate::config::{ConfigArgs, DeployConfig};
 use crate::output::OutputArgs;
 use engine::{Engine, ExecutionSpec};
 use lambda::Functions;
-use report::{Progress, RunReport};
+use report::{RunProgress, RunReport};
 
 /// The generator's seed: the same flags always give the same rows.
 const SAMPLE_SEED: u64 = 2024;
@@ -278,7 +278,7 @@ impl CheckedRun {
         } = self;
         // S3's stand-in is ready (or refused) before anything is generated.
         let objects = open_object_store(&args, &config, &execution, workspace).await?;
-        let progress = Progress::new(args.output.format);
+        let progress = RunProgress::new(args.output.format);
         let database_url = match &source {
             WarehouseSource::Url(url) => url.clone(),
             WarehouseSource::Generated(_) => {

@@ -20,11 +20,11 @@ use super::engine::{
 use super::map_run::MapRunSummary;
 
 /// The terminal progress bar; hidden when stderr is not a terminal or the output is JSON.
-pub struct Progress {
+pub struct RunProgress {
     bar: ProgressBar,
 }
 
-impl Progress {
+impl RunProgress {
     pub fn new(format: OutputFormat) -> Self {
         let bar = ProgressBar::new_spinner();
         if format == OutputFormat::Json {

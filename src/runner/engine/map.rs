@@ -97,7 +97,7 @@ impl Run<'_> {
             return Ok(value.clone());
         };
         let at = At {
-            item: Some(MapItem { index, value }),
+            item: Some(CurrentItem { index, value }),
             ..at
         };
         match frame.language {
