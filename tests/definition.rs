@@ -60,22 +60,10 @@ fn the_validator_accepts_the_committed_definition() {
     assert!(output.status.success(), "asl-validator: {}", show(&output));
 }
 
-/// `synth --query-language jsonata --stdout`: the same machine in JSONata.
-fn jsonata_rendering() -> String {
-    let output = assert_cmd::Command::cargo_bin("cm-etl")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["synth", "--query-language", "jsonata", "--stdout"])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", show(&output));
-    String::from_utf8(output.stdout).unwrap()
-}
-
 #[test]
 fn the_validator_accepts_the_jsonata_rendering_and_rejects_a_jsonpath_field_in_it() {
     let dir = tempfile::tempdir().unwrap();
-    let rendering = jsonata_rendering();
+    let rendering = String::from_utf8(crate::support::jsonata_rendering()).unwrap();
     let parsed: Value = serde_json::from_str(&rendering).unwrap();
     assert_eq!(parsed["QueryLanguage"], "JSONata");
     assert!(!rendering.contains("\"Parameters\""), "{rendering}");

@@ -214,22 +214,14 @@ fn a_code_change_uploads_once_and_publishes_exactly_one_version() {
         source.replace("\"handlers ready\"", "\"handlers ready (changed)\""),
     )
     .unwrap();
-    // The copy builds in the repository's Lambda target directory: only the changed crates are
-    // compiled again, not every dependency (a cold build of the function takes minutes).
     let in_copy = || {
-        run(cm_etl()
-            .current_dir(copy.path())
-            .env(
-                cm_etl::deploy::package::TARGET_DIR_ENV,
-                repo().join("target").join("lambda"),
-            )
-            .args([
-                "deploy",
-                "--state-machine",
-                STATE_MACHINE,
-                "--output",
-                "json",
-            ]))
+        run(cm_etl().current_dir(copy.path()).args([
+            "deploy",
+            "--state-machine",
+            STATE_MACHINE,
+            "--output",
+            "json",
+        ]))
         .json()
     };
 

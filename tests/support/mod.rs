@@ -134,6 +134,22 @@ pub fn cm_etl() -> Command {
     command
 }
 
+/// `synth --query-language jsonata --stdout`: the pipeline rendered in JSONata.
+pub fn jsonata_rendering() -> Vec<u8> {
+    let output = Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(repo())
+        .args(["synth", "--query-language", "jsonata", "--stdout"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 /// What one run of the binary gave.
 pub struct Run {
     pub code: i32,
