@@ -317,22 +317,16 @@ async fn chunk_id_from_dollar_is_the_whole_map_input_not_the_item() {
 #[test]
 fn committed_pipeline_migrates_the_same_data_with_small_payloads() {
     let keys = (SEED_CHUNKS * SEED_KEYS_PER_CHUNK).to_string();
-    let output = assert_cmd::Command::cargo_bin("cm-etl")
-        .unwrap()
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "run",
-            "--keys",
-            &keys,
-            "--rows-per-key",
-            "3",
-            "--bad-rows-percent",
-            "5",
-            "--output",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let output = cm_etl_run(&[
+        "--keys",
+        &keys,
+        "--rows-per-key",
+        "3",
+        "--bad-rows-percent",
+        "5",
+        "--output",
+        "json",
+    ]);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}\n{}",
@@ -378,22 +372,18 @@ fn the_jsonata_rendering_runs_with_the_same_results_as_the_committed_one() {
     let committed =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("definitions/etl_pipeline_phase2_ready.json");
     let run = |definition: &Path| {
-        let output = assert_cmd::Command::cargo_bin("cm-etl")
-            .unwrap()
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "run",
-                "--keys",
-                "3000",
-                "--rows-per-key",
-                "3",
-                "--bad-rows-percent",
-                "5",
-            ])
-            .args(["--output", "json", "--definition"])
-            .arg(definition)
-            .output()
-            .unwrap();
+        let output = cm_etl_run(&[
+            "--keys",
+            "3000",
+            "--rows-per-key",
+            "3",
+            "--bad-rows-percent",
+            "5",
+            "--output",
+            "json",
+            "--definition",
+            definition.to_str().unwrap(),
+        ]);
         let report: Value = serde_json::from_slice(&output.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stderr)));
         assert!(output.status.success(), "{report:#}");
@@ -495,11 +485,24 @@ fn bad_input_is_refused_with_a_message_naming_what_to_fix() {
 
 /// `cm-etl run --definition FILE` with a small generated warehouse and a JSON report.
 fn run_definition(definition: &Path) -> Output {
+    let definition = definition.to_str().unwrap();
+    cm_etl_run(&[
+        "--keys",
+        "10",
+        "--output",
+        "json",
+        "--definition",
+        definition,
+    ])
+}
+
+/// `cm-etl run` with `args`, from the repository root.
+fn cm_etl_run(args: &[&str]) -> Output {
     assert_cmd::Command::cargo_bin("cm-etl")
         .unwrap()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--keys", "10", "--output", "json", "--definition"])
-        .arg(definition)
+        .arg("run")
+        .args(args)
         .output()
         .unwrap()
 }

@@ -95,6 +95,15 @@ impl PayloadValue {
         })
     }
 
+    /// Whether this value, or one nested in it, is read at run time (a JSONPath template).
+    pub fn has_dynamic(&self) -> bool {
+        match self {
+            PayloadValue::Object(template) => template.has_dynamic(),
+            PayloadValue::Array(items) => items.iter().any(PayloadValue::has_dynamic),
+            value => value.is_dynamic(),
+        }
+    }
+
     /// Every context path in this value, nested templates included.
     pub fn context_paths(&self) -> Vec<&ContextPath> {
         match self {
@@ -122,6 +131,11 @@ impl PayloadValue {
 }
 
 impl PayloadTemplate {
+    /// Whether any value, nested ones included, is read at run time (a `.$` key).
+    pub fn has_dynamic(&self) -> bool {
+        self.iter().any(|(_, value)| value.has_dynamic())
+    }
+
     /// An empty template (`{}`).
     pub fn new() -> Self {
         Self::default()

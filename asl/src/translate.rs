@@ -84,8 +84,8 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
             task.query_language = None;
             let input = input_root(task.input_path.take(), label)?;
             task.arguments = arguments(task.parameters.take(), &input, label)?;
-            task.timeout_seconds = limit(task.timeout_seconds.take(), &input, label)?;
-            task.heartbeat_seconds = limit(task.heartbeat_seconds.take(), &input, label)?;
+            task.timeout_seconds = limit(task.timeout_seconds.take(), &input);
+            task.heartbeat_seconds = limit(task.heartbeat_seconds.take(), &input);
             task.output = output(
                 task.result_selector.take(),
                 std::mem::take(&mut task.result_path),
@@ -127,7 +127,7 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
             if let Some(reader) = &mut map.item_reader {
                 reader.arguments = arguments(reader.parameters.take(), &input, label)?;
                 if let Some(config) = &mut reader.reader_config {
-                    config.max_items = limit(config.max_items.take(), &input, label)?;
+                    config.max_items = limit(config.max_items.take(), &input);
                 }
             }
             if let Some(batcher) = &mut map.item_batcher {
@@ -135,18 +135,17 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
                     batcher.batch_input =
                         Some(literal_template(&template(&batch_input, &input, label)?));
                 }
-                batcher.max_items_per_batch =
-                    limit(batcher.max_items_per_batch.take(), &input, label)?;
+                batcher.max_items_per_batch = limit(batcher.max_items_per_batch.take(), &input);
                 batcher.max_input_bytes_per_batch =
-                    limit(batcher.max_input_bytes_per_batch.take(), &input, label)?;
+                    limit(batcher.max_input_bytes_per_batch.take(), &input);
             }
             if let Some(writer) = &mut map.result_writer {
                 writer.arguments = arguments(writer.parameters.take(), &input, label)?;
             }
-            map.max_concurrency = limit(map.max_concurrency.take(), &input, label)?;
-            map.tolerated_failure_count = limit(map.tolerated_failure_count.take(), &input, label)?;
+            map.max_concurrency = limit(map.max_concurrency.take(), &input);
+            map.tolerated_failure_count = limit(map.tolerated_failure_count.take(), &input);
             map.tolerated_failure_percentage =
-                limit(map.tolerated_failure_percentage.take(), &input, label)?;
+                limit(map.tolerated_failure_percentage.take(), &input);
             map.output = output(
                 map.result_selector.take(),
                 std::mem::take(&mut map.result_path),
@@ -198,10 +197,10 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
             let input = input_root(wait.input_path.take(), label)?;
             wait.wait_for = match &wait.wait_for {
                 WaitFor::SecondsPath(path) => WaitFor::Seconds(crate::Evaluated::Expression(
-                    JsonataString::of_expression(&reference(path, &input, label, "SecondsPath")?),
+                    JsonataString::of_expression(&reference(path, &input)),
                 )),
                 WaitFor::TimestampPath(path) => WaitFor::Timestamp(
-                    jsonata(&reference(path, &input, label, "TimestampPath")?)
+                    jsonata(&reference(path, &input))
                         .as_str()
                         .unwrap_or_default()
                         .to_owned(),
@@ -260,7 +259,7 @@ fn data_path(
 ) -> Result<String, Untranslatable> {
     match path {
         DataPath::Null => Ok("{}".to_owned()),
-        DataPath::Reference(path) => reference(path, root, label, field),
+        DataPath::Reference(path) => Ok(reference(path, root)),
         DataPath::Select(path) => Err(untranslatable(
             label,
             field,
@@ -272,12 +271,7 @@ fn data_path(
 }
 
 /// A reference path as a JSONata path from `root` (or from the variable it reads).
-fn reference(
-    path: &ReferencePath,
-    root: &str,
-    _label: &str,
-    _field: &str,
-) -> Result<String, Untranslatable> {
+fn reference(path: &ReferencePath, root: &str) -> String {
     let mut text = match path.variable() {
         Some(variable) => format!("${variable}"),
         None => root.to_owned(),
@@ -291,17 +285,12 @@ fn reference(
             Segment::Index(index) => text.push_str(&format!("[{index}]")),
         }
     }
-    Ok(text)
+    text
 }
 
 /// A field name in a JSONata path: backquoted unless it is a plain name.
 fn field_name(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain {
+    if crate::path::is_plain_name(name) {
         name.to_owned()
     } else {
         format!("`{name}`")
@@ -334,7 +323,7 @@ fn value_expression(
                 .collect::<Result<Vec<_>, _>>()?
                 .join(", ")
         )),
-        PayloadValue::Path(path) => reference(path, root, label, field),
+        PayloadValue::Path(path) => Ok(reference(path, root)),
         PayloadValue::Select(path) => data_path(&DataPath::Select(path.clone()), root, label, field),
         PayloadValue::Context(path) => Ok(context(path)),
         PayloadValue::Intrinsic(call) => format_call(call, root)
@@ -407,17 +396,13 @@ fn arguments(
     }
 }
 
-fn limit<T>(
-    limit: Option<Limit<T>>,
-    input: &str,
-    label: &str,
-) -> Result<Option<Limit<T>>, Untranslatable> {
-    Ok(match limit {
+fn limit<T>(limit: Option<Limit<T>>, input: &str) -> Option<Limit<T>> {
+    match limit {
         Some(Limit::Path(path)) => Some(Limit::Expression(JsonataString::of_expression(
-            &reference(&path, input, label, "a *Path setting")?,
+            &reference(&path, input),
         ))),
         other => other,
-    })
+    }
 }
 
 /// ResultSelector, ResultPath and OutputPath as one `Output` (none when it is the default,
@@ -549,8 +534,8 @@ fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, 
             variable,
             comparison,
         } => {
-            let value = reference(variable, input, label, "Variable")?;
-            let path = |path: &ReferencePath| reference(path, input, label, comparison.operator());
+            let value = reference(variable, input);
+            let path = |path: &ReferencePath| reference(path, input);
             let literal = |json: Json| json.to_string();
             use Comparison as C;
             Ok(match comparison {
@@ -568,19 +553,19 @@ fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, 
                 C::NumericGreaterThanEquals(n) => format!("{value} >= {n}"),
                 C::BooleanEquals(b) => format!("{value} = {b}"),
                 C::StringEqualsPath(p) | C::NumericEqualsPath(p) | C::BooleanEqualsPath(p) => {
-                    format!("{value} = {}", path(p)?)
+                    format!("{value} = {}", path(p))
                 }
                 C::StringLessThanPath(p) | C::NumericLessThanPath(p) => {
-                    format!("{value} < {}", path(p)?)
+                    format!("{value} < {}", path(p))
                 }
                 C::StringGreaterThanPath(p) | C::NumericGreaterThanPath(p) => {
-                    format!("{value} > {}", path(p)?)
+                    format!("{value} > {}", path(p))
                 }
                 C::StringLessThanEqualsPath(p) | C::NumericLessThanEqualsPath(p) => {
-                    format!("{value} <= {}", path(p)?)
+                    format!("{value} <= {}", path(p))
                 }
                 C::StringGreaterThanEqualsPath(p) | C::NumericGreaterThanEqualsPath(p) => {
-                    format!("{value} >= {}", path(p)?)
+                    format!("{value} >= {}", path(p))
                 }
                 C::IsPresent(present) => format!("$exists({value}) = {present}"),
                 C::IsNull(null) => format!("({value} = null) = {null}"),
@@ -634,7 +619,7 @@ fn format_call(call: &str, root: &str) -> Option<String> {
                 ContextPath::parse(argument).ok().map(|p| context(&p))
             } else {
                 let path = ReferencePath::parse(argument).ok()?;
-                reference(&path, root, "", "").ok()
+                Some(reference(&path, root))
             }
         })
         .collect::<Option<_>>()?;

@@ -102,9 +102,23 @@ impl StateError {
     /// `States.Runtime` worded as AWS words it for a state: naming the state and the history
     /// event that entered it.
     pub fn runtime_in(state: &str, entered_event: u64, cause: impl std::fmt::Display) -> Self {
-        Self::runtime(format!(
-            "An error occurred while executing the state '{state}' (entered at the event id #{entered_event}). {cause}"
-        ))
+        Self::in_state("States.Runtime", state, entered_event, cause)
+    }
+
+    /// `error` worded as AWS words an error raised while a state runs: the cause names the state
+    /// and the history event that entered it.
+    fn in_state(
+        error: &str,
+        state: &str,
+        entered_event: u64,
+        cause: impl std::fmt::Display,
+    ) -> Self {
+        Self::new(
+            error,
+            format!(
+                "An error occurred while executing the state '{state}' (entered at the event id #{entered_event}). {cause}"
+            ),
+        )
     }
 
     fn data_limit(state: &str, what: &str, bytes: usize) -> Self {

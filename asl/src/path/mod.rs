@@ -197,7 +197,8 @@ fn write_segments(f: &mut fmt::Formatter<'_>, segments: &[Segment]) -> fmt::Resu
     Ok(())
 }
 
-fn is_plain_name(name: &str) -> bool {
+/// A member name a path writes after a `.`: a letter or `_`, then letters, digits and `_`.
+pub(crate) fn is_plain_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes
         .next()

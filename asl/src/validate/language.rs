@@ -183,7 +183,9 @@ fn language_fields(state: &State) -> Vec<(&'static str, QueryLanguage)> {
             has(s.items_path.is_some(), "ItemsPath", JsonPath);
             has(s.items.is_some(), "Items", Jsonata);
             has(
-                s.item_selector.as_ref().is_some_and(is_jsonpath_template),
+                s.item_selector
+                    .as_ref()
+                    .is_some_and(PayloadTemplate::has_dynamic),
                 "ItemSelector with `.$` keys",
                 JsonPath,
             );
@@ -318,21 +320,6 @@ fn alternative(field: &str) -> &'static str {
             "in JSONata, write the value as a JSONata string `{% ... %}`"
         }
         _ => "set the state's `QueryLanguage` to the language of this field",
-    }
-}
-
-/// Whether a template has a `.$` key anywhere: a JSONPath template.
-fn is_jsonpath_template(template: &PayloadTemplate) -> bool {
-    serde_json::to_value(template).is_ok_and(|json| has_path_key(&json))
-}
-
-fn has_path_key(json: &Json) -> bool {
-    match json {
-        Json::Object(object) => object
-            .iter()
-            .any(|(key, value)| key.ends_with(".$") || has_path_key(value)),
-        Json::Array(items) => items.iter().any(has_path_key),
-        _ => false,
     }
 }
 

@@ -191,11 +191,10 @@ pub(super) fn query_failed(frame: Frame<'_>, state: &str, error: QueryError) -> 
 
 /// `States.QueryEvaluationError` with AWS's prefix naming the state and the event that entered it.
 pub(super) fn query_error(frame: Frame<'_>, state: &str, cause: String) -> StateError {
-    StateError::new(
+    StateError::in_state(
         "States.QueryEvaluationError",
-        format!(
-            "An error occurred while executing the state '{state}' (entered at the event id #{}). {cause}",
-            frame.entered_event
-        ),
+        state,
+        frame.entered_event,
+        cause,
     )
 }
