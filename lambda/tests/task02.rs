@@ -4,7 +4,9 @@
 //! Covered: 1,000 chunks give a response under 1 KiB (no key, no per-chunk entry) and a chunk ids
 //! object listing exactly the stored chunks, every key once; undated keys come after every dated
 //! key; one chunk migrates exactly its keys; processing every chunk twice, and again in reverse
-//! order, leaves the same target, rejects and ledger; every source row is migrated or rejected with
+//! order, leaves the same target, rejects and ledger; a re-run after the source changed (amounts,
+//! providers, rows gone, added, re-dated, made invalid) and a re-run by another execution leave
+//! what a first run over the same chunks does; every source row is migrated or rejected with
 //! its reason; two executions at once do not see each other's chunks; chunks written by one
 //! environment are read by another; a fault mid-chunk (PostgreSQL: the session terminated; SQLite:
 //! the transaction abandoned) leaves the target as before, and the retry replaces exactly that
@@ -22,13 +24,14 @@ use common::{
 };
 use etl_lambda::chunks::KeySpan;
 use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ErrorName};
-use etl_lambda::warehouse::RejectReason;
+use etl_lambda::warehouse::{MigratedRow, RejectReason};
 
 on_both_engines!(
     get_chunks_stores_the_chunks_and_returns_only_ids,
     undated_keys_are_chunked_after_every_dated_key,
     a_single_chunk_migrates_exactly_its_keys,
     processing_twice_leaves_the_same_target,
+    a_rerun_after_the_source_changed_writes_what_a_first_run_would,
     every_source_row_is_migrated_or_rejected_with_its_reason,
     two_executions_at_once_do_not_see_each_other,
     chunks_written_by_one_environment_are_read_by_another,
@@ -231,6 +234,77 @@ async fn processing_twice_leaves_the_same_target(engine: Engine) {
         world.warehouse.counts().await.unwrap(),
     );
     assert_eq!(first, again, "nothing doubled, nothing lost");
+}
+
+async fn a_rerun_after_the_source_changed_writes_what_a_first_run_would(engine: Engine) {
+    let world = World::new(engine, "rerun_changed", sample(400, 3, 10)).await;
+    let budget = ChunkBudget {
+        max_rows: 300,
+        max_keys: 64,
+    };
+    let chunks = world.get_chunks("changed", budget).await;
+    // Another execution's chunks of the same keys: the same spans.
+    let other = world.get_chunks("changed-again", budget).await;
+    assert_eq!(other.num_chunks, chunks.num_chunks);
+    process_all(&world.handlers, &chunks).await;
+    let first = world.warehouse.migrated_rows().await.unwrap();
+
+    // Every kind of change a re-run must pick up, each to a few rows of every chunk: an amount,
+    // a provider, a row gone, a row added to an existing key, a row moved to another date, a
+    // valid SSN made invalid (its rows become rejects), an invalid one made valid.
+    world
+        .warehouse
+        .execute_batch(
+            "UPDATE visits SET amount_cents = amount_cents + 7 WHERE id % 11 = 0;
+             UPDATE visits SET provider = ' changed ' WHERE id % 13 = 0;
+             DELETE FROM visits WHERE id % 17 = 0;
+             INSERT INTO visits (id, visit_date, ssn, amount_cents, provider)
+               SELECT id + 100000, visit_date, ssn, 1, 'added' FROM visits WHERE id % 19 = 0;
+             UPDATE visits SET visit_date = '2024-06-15' WHERE id % 23 = 0 AND visit_date IS NOT NULL;
+             UPDATE visits SET ssn = replace(ssn, '-', '') WHERE id % 29 = 0;
+             UPDATE visits SET ssn = substr(ssn, 1, 3) || '-' || substr(ssn, 4, 2) || '-' || substr(ssn, 6)
+               WHERE length(ssn) = 9 AND id % 31 = 0;",
+        )
+        .await
+        .unwrap();
+    let snapshot = || async {
+        (
+            world.warehouse.migrated_rows().await.unwrap(),
+            world.warehouse.rejected_rows().await.unwrap(),
+            world.warehouse.ledger().await.unwrap(),
+        )
+    };
+    process_all(&world.handlers, &chunks).await;
+    let rerun = snapshot().await;
+    assert_ne!(rerun.0, first, "the re-run changed the target");
+
+    // The same keys again, by another execution: every row is rewritten with its name.
+    process_all(&world.handlers, &other).await;
+    let by_other = world.warehouse.migrated_rows().await.unwrap();
+    assert!(by_other.iter().all(|row| row.execution == "changed-again"));
+
+    // A first run over the same chunks, from an empty target.
+    world
+        .warehouse
+        .execute_batch(
+            "DELETE FROM visits_migrated; DELETE FROM visits_rejected; \
+             DELETE FROM task02_chunk_ledger",
+        )
+        .await
+        .unwrap();
+    process_all(&world.handlers, &chunks).await;
+    assert_eq!(snapshot().await, rerun);
+    let relabelled: Vec<_> = by_other
+        .into_iter()
+        .map(|row| MigratedRow {
+            execution: "changed".to_owned(),
+            ..row
+        })
+        .collect();
+    assert_eq!(
+        relabelled, rerun.0,
+        "another execution writes the same rows"
+    );
 }
 
 async fn every_source_row_is_migrated_or_rejected_with_its_reason(engine: Engine) {

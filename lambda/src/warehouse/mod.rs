@@ -13,11 +13,15 @@
 //!   nine digits (a bijection, so target keys of two chunks never meet), the provider trimmed and
 //!   upper-cased, the execution and the chunk id. Other rows go to `visits_rejected` with a reason.
 //! - A chunk is a span of the key order (its first and last key, of one kind). ProcessTask02Chunk
-//!   is one transaction: delete the target and reject rows of exactly the span's keys, insert the
-//!   valid rows and the rejects with `INSERT ... SELECT` over one index range of the source, upsert
-//!   the ledger row. Running it again replaces, so nothing doubles and nothing is lost; two
-//!   executions writing the same keys at once on PostgreSQL meet on the target's key, and the one
-//!   that loses fails as `Transient` and, retried, replaces the other's rows.
+//!   is one transaction reading the span as one index range of the source: it brings the target
+//!   rows of exactly the span's keys to what the source holds now (inserting them all when the
+//!   target holds none yet; otherwise deleting the rows it would not write identically and
+//!   inserting the missing ones, so a retry of a chunk that committed writes nothing), replaces
+//!   the span's rejects and upserts the ledger row. Running it again leaves what a first run
+//!   would, so nothing doubles and nothing is lost. On PostgreSQL the transaction sees one
+//!   snapshot (REPEATABLE READ): two executions writing the same keys at once meet on the
+//!   target's key or on a row both change, the one that loses fails as `Transient` and,
+//!   retried, replaces the other's rows.
 
 pub mod database_url;
 mod postgres;
@@ -30,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
-use crate::chunks::{KeySpan, PackedChunk};
+use crate::chunks::{DatedKey, KeySpan, PackedChunk};
 use crate::contract::{ChunkBudget, ChunkId, DateRange, ExecutionName};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -359,40 +363,84 @@ struct Dialect {
     well_formed_date: fn(&str) -> String,
     /// A boolean SQL expression: the column `{}` holds a visit_date that is not a date.
     malformed_date: fn(&str) -> String,
+    /// Whether a span's valid rows are found as the rows of its keys that are not invalid
+    /// (all rows of a key share its SSN, and the partial index `visits_bad_ssn` holds the
+    /// invalid ones) rather than by matching each row's SSN: cheaper where the pattern is a
+    /// regular expression (PostgreSQL: 0.5 µs a row), dearer than SQLite's GLOB.
+    valid_rows_by_invalid_keys: bool,
 }
 
-/// ProcessTask02Chunk's statements for one kind of span, in order: the deletes clear the target
-/// and reject rows of exactly the span's keys, then the inserts write them again (plain inserts:
-/// the deletes cleared every key). The fault hook fires after the first insert. The deletes take
-/// the span's bounds as parameters (dated: first date, first SSN, last date, last SSN; otherwise
-/// first SSN, last SSN); the inserts take the execution and the chunk id, then the bounds.
-struct SpanStatements {
-    deletes: Vec<String>,
-    inserts: Vec<String>,
+/// A statement parameter, which each engine turns into its own SQL value.
+#[derive(Clone, Copy)]
+enum SqlValue<'a> {
+    Text(&'a str),
+    Integer(i64),
+    Date(NaiveDate),
 }
 
-/// Every statement of ProcessTask02Chunk, by kind of span, and the ledger upsert (parameters:
-/// execution, chunk id, rows migrated, rows rejected).
+/// The statements that replace a span's rejects: `delete` takes the span's bounds (dated: first
+/// date, first SSN, last date, last SSN; otherwise first SSN, last SSN), `insert` the execution
+/// and the chunk id, then the bounds.
+struct RejectStatements {
+    delete: String,
+    insert: String,
+}
+
+/// Every statement of ProcessTask02Chunk (see [`migrate_span`] for the order they run in).
+/// Parameters, in order: `span` is the chunk's bounds as above, `target` the span's first and
+/// last valid key as the target keeps them (date, nine digits, date, nine digits).
 struct ChunkStatements {
-    dated: SpanStatements,
-    undated: SpanStatements,
-    bad_date: SpanStatements,
+    /// The span's first and last valid key, in the target's form: no row when it has none
+    /// (span).
+    target_span: String,
+    /// Target rows in the target span, and of them this chunk's (execution, chunk, target).
+    count_target: String,
+    /// Deletes every target row of the target span (target).
+    delete_target: String,
+    /// Valid source rows of the span (span).
+    count_valid: String,
+    /// Deletes the target rows of the span that this run would not write identically: their
+    /// source row is gone, has another key, or migrates to other values (execution, chunk,
+    /// span, target).
+    delete_stale: String,
+    /// Inserts every valid row of the span (execution, chunk, span).
+    insert_valid: String,
+    /// Inserts the valid rows of the span that the target lacks (execution, chunk, span,
+    /// target).
+    insert_missing: String,
+    dated_rejects: RejectStatements,
+    undated_rejects: RejectStatements,
+    bad_date_rejects: RejectStatements,
+    /// Parameters: execution, chunk id, rows migrated, rows rejected.
     upsert_ledger: String,
 }
 
 impl ChunkStatements {
     fn new(dialect: &Dialect) -> Self {
         let p = dialect.param;
-        let valid = (dialect.valid_ssn)("v.ssn");
-        // The span, as a condition on the source alias `v` (or on `t` for the rejects), whose
-        // bounds are the parameters from `at` on. Both engines scan it as one index range.
-        let dated = |alias: &str, at: usize| {
+        // The span, as a condition on a source alias, whose bounds are the parameters from `at`
+        // on. Both engines scan it as one index range. `key_range` leaves out the well-formed
+        // date check for where the key is matched to a target row's (a real date).
+        let key_range = |alias: &str, at: usize| {
             let (d1, s1, d2, s2) = (p(at), p(at + 1), p(at + 2), p(at + 3));
             format!(
                 "{alias}.visit_date BETWEEN {d1} AND {d2} \
                  AND ({alias}.visit_date, {alias}.ssn) >= ({d1}, {s1}) \
-                 AND ({alias}.visit_date, {alias}.ssn) <= ({d2}, {s2}){}",
-                (dialect.well_formed_date)(&format!("{alias}.visit_date"))
+                 AND ({alias}.visit_date, {alias}.ssn) <= ({d2}, {s2})"
+            )
+        };
+        let dated = |alias: &str, at: usize| {
+            key_range(alias, at) + &(dialect.well_formed_date)(&format!("{alias}.visit_date"))
+        };
+        // The same on the target, whose bounds are the span's first and last valid key. The
+        // dates alone bound the range too: planners estimate a row comparison's range from its
+        // first column only, so a span within a day read as a fifth of the table (a parallel
+        // scan of it) where the `BETWEEN` tells one day.
+        let target_span = |at: usize| {
+            let (d1, s1, d2, s2) = (p(at), p(at + 1), p(at + 2), p(at + 3));
+            format!(
+                "t.visit_date BETWEEN {d1} AND {d2} AND (t.visit_date, t.ssn) >= ({d1}, {s1}) \
+                 AND (t.visit_date, t.ssn) <= ({d2}, {s2})"
             )
         };
         let by_ssn = |alias: &str, at: usize, date_condition: &str| {
@@ -402,68 +450,115 @@ impl ChunkStatements {
                 p(at + 1)
             )
         };
+        let valid = (dialect.valid_ssn)("v.ssn");
+        // The valid rows of the span whose bounds are the parameters from `at` on.
+        let valid_rows = |at: usize| {
+            if dialect.valid_rows_by_invalid_keys {
+                format!(
+                    "NOT EXISTS (SELECT 1 FROM visits b WHERE {} AND NOT ({}) \
+                     AND b.visit_date = v.visit_date AND b.ssn = v.ssn)",
+                    dated("b", at),
+                    (dialect.valid_ssn)("b.ssn")
+                )
+            } else {
+                valid.clone()
+            }
+        };
         let (execution, chunk) = (p(1), p(2));
+        let first_or_last_valid_key = |order: &str| {
+            format!(
+                "(SELECT v.visit_date, replace(v.ssn, '-', '') AS ssn FROM visits v \
+                 WHERE {} AND {valid} ORDER BY v.visit_date {order}, v.ssn {order} LIMIT 1)",
+                dated("v", 1)
+            )
+        };
+        let insert_valid = format!(
+            "INSERT INTO visits_migrated \
+             (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
+             SELECT v.visit_date, replace(v.ssn, '-', ''), v.id, v.amount_cents, \
+             upper(trim(v.provider)), {execution}, {chunk} FROM visits v \
+             WHERE {} AND {}",
+            dated("v", 3),
+            valid_rows(3)
+        );
+        // A reject row of the same source row may sit under the key the row had before (a
+        // source row re-dated or given another SSN since): it is this row's reject now.
         let reject = |reason: RejectReason, from: String| {
             format!(
-                "{REJECT_INSERT} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} {from}",
+                "{REJECT_INSERT} SELECT v.id, v.visit_date, v.ssn, '{}', {execution}, {chunk} {from} \
+                 ON CONFLICT (source_id) DO UPDATE SET visit_date = excluded.visit_date, \
+                 ssn = excluded.ssn, reason = excluded.reason, execution = excluded.execution, \
+                 chunk_id = excluded.chunk_id",
                 reason.as_str()
             )
         };
         let malformed = |alias: &str| (dialect.malformed_date)(&format!("{alias}.visit_date"));
         Self {
-            dated: SpanStatements {
-                deletes: vec![
-                    // The target keeps the SSN's nine digits: its span runs from the first valid
-                    // key to the last (dashes at fixed places keep the order).
-                    format!(
-                        "DELETE FROM visits_migrated WHERE \
-                         (visit_date, ssn) >= (SELECT v.visit_date, replace(v.ssn, '-', '') \
-                          FROM visits v WHERE {} AND {valid} ORDER BY v.visit_date, v.ssn LIMIT 1) \
-                         AND (visit_date, ssn) <= (SELECT v.visit_date, replace(v.ssn, '-', '') \
-                          FROM visits v WHERE {} AND {valid} \
-                          ORDER BY v.visit_date DESC, v.ssn DESC LIMIT 1)",
-                        dated("v", 1),
-                        dated("v", 1)
-                    ),
-                    format!("DELETE FROM visits_rejected AS t WHERE {}", dated("t", 1)),
-                ],
-                inserts: vec![
-                    format!(
-                        "INSERT INTO visits_migrated \
-                         (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
-                         SELECT v.visit_date, replace(v.ssn, '-', ''), v.id, v.amount_cents, \
-                         upper(trim(v.provider)), {execution}, {chunk} FROM visits v \
-                         WHERE {} AND {valid}",
-                        dated("v", 3)
-                    ),
-                    reject(
-                        RejectReason::BadSsnFormat,
-                        format!("FROM visits v WHERE {} AND NOT ({valid})", dated("v", 3)),
-                    ),
-                ],
+            // The target keeps the SSN's nine digits; dashes at fixed places keep the order.
+            target_span: format!(
+                "SELECT first_key.visit_date, first_key.ssn, last_key.visit_date, last_key.ssn \
+                 FROM {} AS first_key CROSS JOIN {} AS last_key",
+                first_or_last_valid_key("ASC"),
+                first_or_last_valid_key("DESC")
+            ),
+            count_target: format!(
+                "SELECT count(*), count(*) FILTER (WHERE t.execution = {execution} \
+                 AND t.chunk_id = {chunk}) FROM visits_migrated AS t WHERE {}",
+                target_span(3)
+            ),
+            delete_target: format!("DELETE FROM visits_migrated AS t WHERE {}", target_span(1)),
+            count_valid: format!(
+                "SELECT count(*) FROM visits v WHERE {} AND {}",
+                dated("v", 1),
+                valid_rows(1)
+            ),
+            // `t.ssn` is nine digits, so an SSN of the pattern `___-__-____` that loses its
+            // dashes to equal it is a valid one.
+            delete_stale: format!(
+                "DELETE FROM visits_migrated AS t WHERE {} AND NOT EXISTS (SELECT 1 FROM visits v \
+                 WHERE {} AND v.id = t.source_id AND v.visit_date = t.visit_date \
+                 AND replace(v.ssn, '-', '') = t.ssn AND v.ssn LIKE '___-__-____' \
+                 AND v.amount_cents = t.amount_cents AND upper(trim(v.provider)) = t.provider \
+                 AND t.execution = {execution} AND t.chunk_id = {chunk})",
+                target_span(7),
+                key_range("v", 3)
+            ),
+            insert_missing: format!(
+                "{insert_valid} AND NOT EXISTS (SELECT 1 FROM visits_migrated t WHERE {} \
+                 AND t.visit_date = v.visit_date AND t.ssn = replace(v.ssn, '-', '') \
+                 AND t.source_id = v.id)",
+                target_span(7)
+            ),
+            insert_valid,
+            dated_rejects: RejectStatements {
+                delete: format!("DELETE FROM visits_rejected AS t WHERE {}", dated("t", 1)),
+                insert: reject(
+                    RejectReason::BadSsnFormat,
+                    format!("FROM visits v WHERE {} AND NOT ({valid})", dated("v", 3)),
+                ),
             },
-            undated: SpanStatements {
-                deletes: vec![format!(
+            undated_rejects: RejectStatements {
+                delete: format!(
                     "DELETE FROM visits_rejected AS t WHERE {}",
                     by_ssn("t", 1, "t.visit_date IS NULL")
-                )],
-                inserts: vec![reject(
+                ),
+                insert: reject(
                     RejectReason::MissingDate,
                     format!(
                         "FROM visits v WHERE {}",
                         by_ssn("v", 3, "v.visit_date IS NULL")
                     ),
-                )],
+                ),
             },
-            bad_date: SpanStatements {
-                deletes: vec![format!(
+            bad_date_rejects: RejectStatements {
+                delete: format!(
                     "DELETE FROM visits_rejected AS t WHERE {}",
                     by_ssn("t", 1, &malformed("t"))
-                )],
-                inserts: vec![reject(
+                ),
+                insert: reject(
                     RejectReason::BadVisitDate,
                     format!("FROM visits v WHERE {}", by_ssn("v", 3, &malformed("v"))),
-                )],
+                ),
             },
             upsert_ledger: format!(
                 "INSERT INTO task02_chunk_ledger \
@@ -478,13 +573,116 @@ impl ChunkStatements {
         }
     }
 
-    fn for_span(&self, span: &KeySpan) -> &SpanStatements {
+    fn rejects(&self, span: &KeySpan) -> &RejectStatements {
         match span {
-            KeySpan::Dated { .. } => &self.dated,
-            KeySpan::Undated { .. } => &self.undated,
-            KeySpan::BadDate { .. } => &self.bad_date,
+            KeySpan::Dated { .. } => &self.dated_rejects,
+            KeySpan::Undated { .. } => &self.undated_rejects,
+            KeySpan::BadDate { .. } => &self.bad_date_rejects,
         }
     }
+}
+
+/// ProcessTask02Chunk's transaction as each engine runs it: the statements and their order are
+/// [`migrate_span`]'s.
+trait ChunkTransaction {
+    /// Runs `sql` and returns how many rows it changed.
+    async fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<u64, HandlerError>;
+    /// Runs `sql`, which selects one row of `N` counts.
+    async fn counts<const N: usize>(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<[u64; N], HandlerError>;
+    /// Runs [`ChunkStatements::target_span`].
+    async fn target_span(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<Option<(DatedKey, DatedKey)>, HandlerError>;
+    /// Test hook: ends the transaction as a failure mid-chunk would, and says so.
+    async fn fail_midway(&mut self) -> HandlerError;
+}
+
+/// ProcessTask02Chunk inside the engine's transaction. A dated span whose keys the target holds
+/// no row of yet gets its valid rows inserted; otherwise the target rows this run would not
+/// write identically are deleted and the missing ones inserted, so a re-run rewrites only what
+/// changed in the source (a retry of a chunk that committed writes nothing). Then the span's
+/// rejects are replaced and the ledger row upserted.
+async fn migrate_span(
+    transaction: &mut impl ChunkTransaction,
+    sql: &'static ChunkStatements,
+    job: &ChunkJob,
+) -> Result<ChunkCounts, HandlerError> {
+    use SqlValue::{Integer, Text};
+    let span = match &job.span {
+        KeySpan::Dated { first, last } => dated_bounds(first, last).to_vec(),
+        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
+            vec![Text(first.expose()), Text(last.expose())]
+        }
+    };
+    let chunk_and_span = [&[Text(&job.execution), Integer(job.chunk_id)][..], &span].concat();
+
+    let mut migrated = 0;
+    if matches!(job.span, KeySpan::Dated { .. })
+        && let Some((first, last)) = transaction.target_span(&sql.target_span, &span).await?
+    {
+        let target = dated_bounds(&first, &last);
+        let chunk_and_target = [&chunk_and_span[..2], &target].concat();
+        let [held, held_as_this_chunk] = transaction
+            .counts(&sql.count_target, &chunk_and_target)
+            .await?;
+        migrated = if held_as_this_chunk == 0 {
+            // A first run, or the rows of another execution: every row is written anew.
+            if held > 0 {
+                transaction.execute(&sql.delete_target, &target).await?;
+            }
+            transaction
+                .execute(&sql.insert_valid, &chunk_and_span)
+                .await?
+        } else {
+            let all = [&chunk_and_span[..], &target].concat();
+            let deleted = transaction.execute(&sql.delete_stale, &all).await?;
+            // What is left is identical to valid rows of the source, one each: when it is as
+            // many as there are, nothing is missing.
+            let kept = held.saturating_sub(deleted);
+            let [valid] = transaction.counts(&sql.count_valid, &span).await?;
+            kept + if kept < valid {
+                transaction.execute(&sql.insert_missing, &all).await?
+            } else {
+                0
+            }
+        };
+    }
+    if job.fault {
+        return Err(transaction.fail_midway().await);
+    }
+    let rejects = sql.rejects(&job.span);
+    transaction.execute(&rejects.delete, &span).await?;
+    let rejected = transaction
+        .execute(&rejects.insert, &chunk_and_span)
+        .await?;
+    let ledger = [
+        Text(&job.execution),
+        Integer(job.chunk_id),
+        Integer(i64::try_from(migrated).unwrap_or(i64::MAX)),
+        Integer(i64::try_from(rejected).unwrap_or(i64::MAX)),
+    ];
+    transaction.execute(&sql.upsert_ledger, &ledger).await?;
+    Ok(ChunkCounts { migrated, rejected })
+}
+
+/// A dated span's bounds as its statements take them: first date, first SSN, last date, last SSN.
+fn dated_bounds<'a>(first: &'a DatedKey, last: &'a DatedKey) -> [SqlValue<'a>; 4] {
+    [
+        SqlValue::Date(first.visit_date),
+        SqlValue::Text(first.ssn.expose()),
+        SqlValue::Date(last.visit_date),
+        SqlValue::Text(last.ssn.expose()),
+    ]
 }
 
 /// A partial index of the source rows whose SSN is not in the accepted format (a few percent): a
@@ -517,35 +715,6 @@ fn keys_dated_sql(dialect: &Dialect) -> String {
         .replace("{from}", &(dialect.param)(1))
         .replace("{to}", &(dialect.param)(2))
         .replace("{well_formed}", &(dialect.well_formed_date)("visit_date"))
-}
-
-/// A span's bounds in the order its statements take them (dated: first date, first SSN, last
-/// date, last SSN; otherwise first SSN, last SSN), as the engine's parameter type `P`.
-fn span_bounds<P>(
-    span: &KeySpan,
-    date: impl Fn(NaiveDate) -> P,
-    ssn: impl Fn(&str) -> P,
-) -> Vec<P> {
-    match span {
-        KeySpan::Dated { first, last } => vec![
-            date(first.visit_date),
-            ssn(first.ssn.expose()),
-            date(last.visit_date),
-            ssn(last.ssn.expose()),
-        ],
-        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
-            vec![ssn(first.expose()), ssn(last.expose())]
-        }
-    }
-}
-
-/// Rows migrated and rows rejected, from the counts of a span's inserts in order: a dated span
-/// inserts its valid rows first, then its rejects; the others only reject.
-fn split_counts(span: &KeySpan, inserted: &[u64]) -> (u64, u64) {
-    match span {
-        KeySpan::Dated { .. } => (inserted[0], inserted[1..].iter().sum()),
-        KeySpan::Undated { .. } | KeySpan::BadDate { .. } => (0, inserted.iter().sum()),
-    }
 }
 
 fn channel_closed() -> HandlerError {

@@ -8,16 +8,16 @@ use chrono::NaiveDate;
 use futures_util::{TryStreamExt, pin_mut};
 use tokio::sync::{Mutex, MutexGuard, mpsc};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::tls;
 use super::{
-    ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
-    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
-    count_to_u64, keys_dated_sql, split_counts,
+    ChunkCounts, ChunkJob, ChunkStatements, ChunkTransaction, Dialect, KEYS_UNDATED, LEDGER_ROWS,
+    LedgerRow, MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, SqlValue,
+    VisitRow, channel_closed, count_to_u64, keys_dated_sql, migrate_span,
 };
-use crate::chunks::{ChunkKey, ChunkPacker, KeySpan, PackedChunk};
+use crate::chunks::{ChunkKey, ChunkPacker, DatedKey, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -66,6 +66,7 @@ pub(super) const DIALECT: Dialect = Dialect {
     // A `date` column holds dates only.
     well_formed_date: |_| String::new(),
     malformed_date: |_| "FALSE".to_owned(),
+    valid_rows_by_invalid_keys: true,
 };
 
 fn statements() -> &'static ChunkStatements {
@@ -96,21 +97,10 @@ pub(super) struct Postgres {
 
 /// One open connection and the statements prepared on it (a statement belongs to its connection,
 /// so a reconnection starts an empty cache). Preparing once per warm Lambda environment spares
-/// every chunk the server's parse and plan of its statements.
+/// every chunk the server's parse of its statements (each is planned for its chunk's span).
 struct Session {
     client: Client,
     prepared: HashMap<&'static str, Statement>,
-}
-
-impl Session {
-    async fn prepared(&mut self, sql: &'static str) -> Result<Statement, HandlerError> {
-        if let Some(statement) = self.prepared.get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = self.client.prepare(sql).await?;
-        self.prepared.insert(sql, statement.clone());
-        Ok(statement)
-    }
 }
 
 impl Postgres {
@@ -146,6 +136,19 @@ impl Postgres {
                     tracing::warn!("PostgreSQL connection ended with an error");
                 }
             });
+            // A chunk's statements join key ranges of thousands of rows each, which a plan from
+            // guessed sizes turns into a nested loop rescanning one range per row of the other
+            // (12 s where the hash join takes 20 ms): a generic plan guesses a span at a hundred
+            // rows, and the target's statistics may date from when it was empty. So: hash joins,
+            // planned for each chunk's span; no JIT, which the cost of a disabled plan node sets
+            // off (80 ms to compile a 1 ms statement); and no parallel workers, as the Map runs
+            // many chunks at once already.
+            client
+                .batch_execute(
+                    "SET plan_cache_mode = force_custom_plan; SET enable_nestloop = off; \
+                     SET jit = off; SET max_parallel_workers_per_gather = 0",
+                )
+                .await?;
             *guard = Some(Session {
                 client,
                 prepared: HashMap::new(),
@@ -301,69 +304,131 @@ impl Postgres {
     }
 }
 
-/// ProcessTask02Chunk on one session: the statements of `ChunkStatements` for the chunk's span,
-/// in one transaction.
+/// ProcessTask02Chunk on one session, in one REPEATABLE READ transaction: every statement of
+/// the chunk sees one snapshot, so the counts add up, and a row another transaction changes
+/// meanwhile fails the chunk (a serialization failure or a key conflict) instead of being
+/// counted or overwritten unseen.
 async fn process_chunk_on(
     session: &mut Session,
     job: ChunkJob,
 ) -> Result<ChunkCounts, HandlerError> {
-    let sql = statements();
-    let span = sql.for_span(&job.span);
-    let bounds = span_bounds(&job.span);
-    let mut deletes = Vec::with_capacity(span.deletes.len());
-    for delete in &span.deletes {
-        deletes.push(session.prepared(delete).await?);
-    }
-    let mut inserts = Vec::with_capacity(span.inserts.len());
-    for insert in &span.inserts {
-        inserts.push(session.prepared(insert).await?);
-    }
-    let ledger = session.prepared(&sql.upsert_ledger).await?;
-
-    let transaction = session.client.transaction().await?;
-    let bound: Vec<&(dyn ToSql + Sync)> = bounds.iter().map(|b| b.as_ref() as _).collect();
-    for delete in &deletes {
-        transaction.execute(delete, &bound).await?;
-    }
-    let mut with_chunk: Vec<&(dyn ToSql + Sync)> = vec![&job.execution, &job.chunk_id];
-    with_chunk.extend(&bound);
-    let mut inserted = Vec::with_capacity(inserts.len());
-    for (n, insert) in inserts.iter().enumerate() {
-        inserted.push(transaction.execute(insert, &with_chunk).await?);
-        if n == 0 && job.fault {
-            // The server ends this session mid-transaction, exactly as a dropped connection.
-            transaction
-                .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
-                .await?;
-            return Err(HandlerError::transient(
-                "PostgreSQL",
-                "injected fault mid-chunk",
-            ));
-        }
-    }
-    let (migrated, rejected) = split_counts(&job.span, &inserted);
-    transaction
-        .execute(
-            &ledger,
-            &[
-                &job.execution,
-                &job.chunk_id,
-                &(migrated as i64),
-                &(rejected as i64),
-            ],
-        )
+    let transaction = session
+        .client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
         .await?;
-    transaction.commit().await?;
-    Ok(ChunkCounts { migrated, rejected })
+    let mut chunk = PgChunk {
+        transaction,
+        prepared: &mut session.prepared,
+    };
+    let counts = migrate_span(&mut chunk, statements(), &job).await?;
+    chunk.transaction.commit().await?;
+    Ok(counts)
 }
 
-/// The span's bounds as SQL values, in the statements' order.
-fn span_bounds(span: &KeySpan) -> Vec<Box<dyn ToSql + Sync + Send>> {
-    super::span_bounds(
-        span,
-        |date| Box::new(date) as Box<dyn ToSql + Sync + Send>,
-        |ssn| Box::new(ssn.to_owned()),
-    )
+/// A chunk's transaction, and the session's prepared statements (a statement prepared inside a
+/// transaction outlives it).
+struct PgChunk<'a> {
+    transaction: Transaction<'a>,
+    prepared: &'a mut HashMap<&'static str, Statement>,
+}
+
+impl PgChunk<'_> {
+    async fn statement(&mut self, sql: &'static str) -> Result<Statement, HandlerError> {
+        if let Some(statement) = self.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = self.transaction.prepare(sql).await?;
+        self.prepared.insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    async fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<Vec<Row>, HandlerError> {
+        let statement = self.statement(sql).await?;
+        let values = boxed(params);
+        Ok(self
+            .transaction
+            .query(&statement, &borrowed(&values))
+            .await?)
+    }
+}
+
+impl ChunkTransaction for PgChunk<'_> {
+    async fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<u64, HandlerError> {
+        let statement = self.statement(sql).await?;
+        let values = boxed(params);
+        Ok(self
+            .transaction
+            .execute(&statement, &borrowed(&values))
+            .await?)
+    }
+
+    async fn counts<const N: usize>(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<[u64; N], HandlerError> {
+        let rows = self.query(sql, params).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| HandlerError::transient("PostgreSQL", "a count returned no row"))?;
+        Ok(std::array::from_fn(|n| count_to_u64(row.get(n))))
+    }
+
+    async fn target_span(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<Option<(DatedKey, DatedKey)>, HandlerError> {
+        let rows = self.query(sql, params).await?;
+        Ok(rows.first().map(|row| {
+            (
+                DatedKey {
+                    visit_date: row.get(0),
+                    ssn: Ssn::new(row.get::<_, String>(1)),
+                },
+                DatedKey {
+                    visit_date: row.get(2),
+                    ssn: Ssn::new(row.get::<_, String>(3)),
+                },
+            )
+        }))
+    }
+
+    async fn fail_midway(&mut self) -> HandlerError {
+        // The server ends this session mid-transaction, exactly as a dropped connection.
+        let _ = self
+            .transaction
+            .batch_execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            .await;
+        HandlerError::transient("PostgreSQL", "injected fault mid-chunk")
+    }
+}
+
+type PgValue = Box<dyn ToSql + Sync + Send>;
+
+fn boxed(params: &[SqlValue<'_>]) -> Vec<PgValue> {
+    params
+        .iter()
+        .map(|value| match *value {
+            SqlValue::Text(text) => Box::new(text.to_owned()) as PgValue,
+            SqlValue::Integer(n) => Box::new(n),
+            SqlValue::Date(date) => Box::new(date),
+        })
+        .collect()
+}
+
+fn borrowed(values: &[PgValue]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|value| value.as_ref() as _).collect()
 }
 
 /// The client a successful [`Postgres::client`] guarantees.

@@ -8,15 +8,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::NaiveDate;
 
-use rusqlite::{Connection, OptionalExtension, ToSql, TransactionBehavior, params};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{
+    Connection, OptionalExtension, ToSql, TransactionBehavior, params, params_from_iter,
+};
 use tokio::sync::mpsc;
 
 use super::{
-    ChunkCounts, ChunkJob, ChunkStatements, Dialect, KEYS_UNDATED, LEDGER_ROWS, LedgerRow,
-    MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, VisitRow, channel_closed,
-    count_to_u64, keys_dated_sql, split_counts,
+    ChunkCounts, ChunkJob, ChunkStatements, ChunkTransaction, Dialect, KEYS_UNDATED, LEDGER_ROWS,
+    LedgerRow, MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, SqlValue,
+    VisitRow, channel_closed, count_to_u64, keys_dated_sql, migrate_span,
 };
-use crate::chunks::{ChunkKey, ChunkPacker, KeySpan, PackedChunk};
+use crate::chunks::{ChunkKey, ChunkPacker, DatedKey, KeySpan, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -45,6 +48,9 @@ CREATE INDEX IF NOT EXISTS visits_key ON visits (visit_date, ssn);
 CREATE INDEX IF NOT EXISTS visits_bad_date ON visits (ssn) WHERE ",
     malformed_date!(),
     ";
+CREATE INDEX IF NOT EXISTS visits_bad_date_text ON visits (visit_date) WHERE ",
+    malformed_date!(),
+    ";
 CREATE TABLE IF NOT EXISTS visits_migrated (
     visit_date TEXT NOT NULL,
     ssn TEXT NOT NULL,
@@ -54,7 +60,7 @@ CREATE TABLE IF NOT EXISTS visits_migrated (
     execution TEXT NOT NULL,
     chunk_id INTEGER NOT NULL,
     PRIMARY KEY (visit_date, ssn, source_id)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS visits_rejected (
     source_id INTEGER PRIMARY KEY,
     visit_date TEXT,
@@ -83,6 +89,7 @@ pub(super) const DIALECT: Dialect = Dialect {
     malformed_date: |column| {
         format!("{column} IS NOT NULL AND date({column}, '+0 days') IS NOT {column}")
     },
+    valid_rows_by_invalid_keys: false,
 };
 
 /// Each SSN with rows of malformed dates, and their number: one key each.
@@ -92,18 +99,30 @@ const KEYS_BAD_DATE: &str = concat!(
     " GROUP BY ssn ORDER BY ssn"
 );
 
-fn statements() -> &'static ChunkStatements {
-    static STATEMENTS: OnceLock<ChunkStatements> = OnceLock::new();
-    STATEMENTS.get_or_init(|| ChunkStatements::new(&DIALECT))
-}
+/// Whether a malformed visit_date sorts between two dates (the first and the last of a dated
+/// span): text such as '2024-02-30' lies inside the span's range without being a date of it.
+const MALFORMED_DATES_BETWEEN: &str = concat!(
+    "SELECT EXISTS (SELECT 1 FROM visits WHERE ",
+    malformed_date!(),
+    " AND visit_date BETWEEN ?1 AND ?2)"
+);
 
-/// The span's bounds as SQL values, in the statements' order (dates as SQLite keeps them: text).
-fn span_bounds(span: &KeySpan) -> Vec<Box<dyn ToSql>> {
-    super::span_bounds(
-        span,
-        |date| Box::new(date) as Box<dyn ToSql>,
-        |ssn| Box::new(ssn.to_owned()),
-    )
+/// The statements for spans whose date range may hold malformed dates: each row's date is
+/// checked. Spans without any (nearly all: `MALFORMED_DATES_BETWEEN` asks the partial index
+/// `visits_bad_date_text`) skip the check, a tenth of a chunk's time.
+fn statements(malformed_dates_in_range: bool) -> &'static ChunkStatements {
+    static CHECKED: OnceLock<ChunkStatements> = OnceLock::new();
+    static UNCHECKED: OnceLock<ChunkStatements> = OnceLock::new();
+    if malformed_dates_in_range {
+        CHECKED.get_or_init(|| ChunkStatements::new(&DIALECT))
+    } else {
+        UNCHECKED.get_or_init(|| {
+            ChunkStatements::new(&Dialect {
+                well_formed_date: |_| String::new(),
+                ..DIALECT
+            })
+        })
+    }
 }
 
 /// Creates the database file owner-only (0600) if it does not exist: it will hold SSNs. SQLite
@@ -142,6 +161,8 @@ impl Sqlite {
         };
         // WAL lets readers run beside the one writer; a busy writer waits instead of failing.
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Room for every statement of a chunk, of both statement sets, parsed once.
+        connection.set_prepared_statement_cache_capacity(32);
         if path.is_some() {
             connection
                 .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
@@ -255,41 +276,24 @@ impl Sqlite {
 
     pub(super) async fn process_chunk(&self, job: ChunkJob) -> Result<ChunkCounts, HandlerError> {
         self.run(move |c| {
-            let sql = statements();
-            let span = sql.for_span(&job.span);
-            let bounds = span_bounds(&job.span);
             // IMMEDIATE takes the write lock up front, so two writers queue instead of one
             // failing to upgrade its read lock.
             let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let bound: Vec<&dyn ToSql> = bounds.iter().map(|b| b.as_ref() as _).collect();
-            let mut with_chunk: Vec<&dyn ToSql> = vec![&job.execution, &job.chunk_id];
-            with_chunk.extend(&bound);
-            // Cached on the connection: a warm environment parses each statement once.
-            for delete in &span.deletes {
-                transaction.prepare_cached(delete)?.execute(&*bound)?;
-            }
-            let mut inserted = Vec::with_capacity(span.inserts.len());
-            for (n, insert) in span.inserts.iter().enumerate() {
-                inserted.push(transaction.prepare_cached(insert)?.execute(&*with_chunk)? as u64);
-                if n == 0 && job.fault {
-                    // Dropping the transaction rolls it back, as a lost connection would.
-                    return Err(HandlerError::transient(
-                        "SQLite",
-                        "injected fault mid-chunk",
-                    ));
-                }
-            }
-            let (migrated, rejected) = split_counts(&job.span, &inserted);
-            transaction
-                .prepare_cached(&sql.upsert_ledger)?
-                .execute(params![
-                    job.execution,
-                    job.chunk_id,
-                    migrated as i64,
-                    rejected as i64
-                ])?;
+            let malformed_dates_in_range = match &job.span {
+                KeySpan::Dated { first, last } => transaction
+                    .prepare_cached(MALFORMED_DATES_BETWEEN)?
+                    .query_row(params![first.visit_date, last.visit_date], |row| row.get(0))?,
+                KeySpan::Undated { .. } | KeySpan::BadDate { .. } => true,
+            };
+            // The statements run synchronously here, on the blocking thread: the future is
+            // ready at its first poll.
+            let counts = tokio::runtime::Handle::current().block_on(migrate_span(
+                &mut SqliteChunk(&transaction),
+                statements(malformed_dates_in_range),
+                &job,
+            ))?;
             transaction.commit()?;
-            Ok(ChunkCounts { migrated, rejected })
+            Ok(counts)
         })
         .await
     }
@@ -352,6 +356,78 @@ impl Sqlite {
     }
 }
 
+/// A chunk's transaction. Statements are cached on the connection: a warm environment parses
+/// each once.
+struct SqliteChunk<'a>(&'a rusqlite::Transaction<'a>);
+
+impl ChunkTransaction for SqliteChunk<'_> {
+    async fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<u64, HandlerError> {
+        let changed = self
+            .0
+            .prepare_cached(sql)?
+            .execute(params_from_iter(params))?;
+        Ok(changed as u64)
+    }
+
+    async fn counts<const N: usize>(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<[u64; N], HandlerError> {
+        let counts = self
+            .0
+            .prepare_cached(sql)?
+            .query_row(params_from_iter(params), |row| {
+                let mut counts = [0; N];
+                for (n, count) in counts.iter_mut().enumerate() {
+                    *count = count_to_u64(row.get(n)?);
+                }
+                Ok(counts)
+            })?;
+        Ok(counts)
+    }
+
+    async fn target_span(
+        &mut self,
+        sql: &'static str,
+        params: &[SqlValue<'_>],
+    ) -> Result<Option<(DatedKey, DatedKey)>, HandlerError> {
+        let key = |row: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<DatedKey> {
+            Ok(DatedKey {
+                visit_date: row.get(at)?,
+                ssn: Ssn::new(row.get::<_, String>(at + 1)?),
+            })
+        };
+        Ok(self
+            .0
+            .prepare_cached(sql)?
+            .query_row(params_from_iter(params), |row| {
+                Ok((key(row, 0)?, key(row, 2)?))
+            })
+            .optional()?)
+    }
+
+    async fn fail_midway(&mut self) -> HandlerError {
+        // Dropping the transaction rolls it back, as a lost connection would.
+        HandlerError::transient("SQLite", "injected fault mid-chunk")
+    }
+}
+
+/// Dates as SQLite keeps them: `YYYY-MM-DD` text.
+impl ToSql for SqlValue<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            SqlValue::Text(text) => ToSqlOutput::from(text),
+            SqlValue::Integer(n) => ToSqlOutput::from(n),
+            SqlValue::Date(date) => ToSqlOutput::from(date.format("%F").to_string()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,7 +438,7 @@ mod tests {
         db.execute_batch(SCHEMA.to_owned() + &super::super::bad_ssn_index(&DIALECT))
             .await
             .unwrap();
-        let rejects = statements().dated.inserts[1].clone();
+        let rejects = statements(true).dated_rejects.insert.clone();
         let plan = db
             .run(move |c| {
                 let mut plan = c.prepare(&format!("EXPLAIN QUERY PLAN {rejects}"))?;
@@ -380,6 +456,45 @@ mod tests {
             .await
             .unwrap();
         assert!(plan.contains("visits_bad_ssn"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn a_span_checks_its_rows_dates_only_when_a_malformed_one_sorts_inside_it() {
+        let db = Sqlite::open(None).unwrap();
+        db.execute_batch(
+            SCHEMA.to_owned()
+                + "INSERT INTO visits VALUES (1, '2024-02-30', '123-45-6789', 1, 'x'), \
+                   (2, 'yesterday', '123-45-6789', 1, 'x');",
+        )
+        .await
+        .unwrap();
+        let (plan, february, march) = db
+            .run(|c| {
+                let mut plan =
+                    c.prepare(&format!("EXPLAIN QUERY PLAN {MALFORMED_DATES_BETWEEN}"))?;
+                let details =
+                    plan.query_map(("2024-01-01", "2024-12-31"), |row| row.get::<_, String>(3))?;
+                let plan = details.collect::<Result<Vec<_>, _>>()?.join("; ");
+                let mut between = c.prepare(MALFORMED_DATES_BETWEEN)?;
+                let mut holds = |from: &str, to: &str| {
+                    between.query_row((from, to), |row| row.get::<_, bool>(0))
+                };
+                Ok((
+                    plan,
+                    holds("2024-02-01", "2024-03-03")?,
+                    holds("2024-03-01", "2024-03-31")?,
+                ))
+            })
+            .await
+            .unwrap();
+        assert!(plan.contains("visits_bad_date_text"), "{plan}");
+        assert!(
+            february,
+            "'2024-02-30' sorts between 2024-02-01 and 2024-03-03"
+        );
+        assert!(!march, "nothing malformed sorts inside March");
+        assert!(statements(true).insert_valid.contains("date(v.visit_date"));
+        assert!(!statements(false).insert_valid.contains("date(v.visit_date"));
     }
 
     #[tokio::test]
