@@ -378,6 +378,17 @@ enum SqlValue<'a> {
     Date(NaiveDate),
 }
 
+/// Text is redacted: a chunk's bounds are SSNs.
+impl std::fmt::Debug for SqlValue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SqlValue::Text(_) => write!(f, "Text({})", crate::ssn::REDACTED),
+            SqlValue::Integer(n) => write!(f, "Integer({n})"),
+            SqlValue::Date(date) => write!(f, "Date({date})"),
+        }
+    }
+}
+
 /// The statements that replace a span's rejects: `delete` takes the span's bounds (dated: first
 /// date, first SSN, last date, last SSN; otherwise first SSN, last SSN), `insert` the execution
 /// and the chunk id, then the bounds.

@@ -4,10 +4,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
+use bytes::BytesMut;
 use chrono::NaiveDate;
 use futures_util::{TryStreamExt, pin_mut};
 use tokio::sync::{Mutex, MutexGuard, mpsc};
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -350,11 +351,7 @@ impl PgChunk<'_> {
         params: &[SqlValue<'_>],
     ) -> Result<Vec<Row>, HandlerError> {
         let statement = self.statement(sql).await?;
-        let values = boxed(params);
-        Ok(self
-            .transaction
-            .query(&statement, &borrowed(&values))
-            .await?)
+        Ok(self.transaction.query(&statement, &bound(params)).await?)
     }
 }
 
@@ -365,11 +362,7 @@ impl ChunkTransaction for PgChunk<'_> {
         params: &[SqlValue<'_>],
     ) -> Result<u64, HandlerError> {
         let statement = self.statement(sql).await?;
-        let values = boxed(params);
-        Ok(self
-            .transaction
-            .execute(&statement, &borrowed(&values))
-            .await?)
+        Ok(self.transaction.execute(&statement, &bound(params)).await?)
     }
 
     async fn counts<const N: usize>(
@@ -414,21 +407,40 @@ impl ChunkTransaction for PgChunk<'_> {
     }
 }
 
-type PgValue = Box<dyn ToSql + Sync + Send>;
-
-fn boxed(params: &[SqlValue<'_>]) -> Vec<PgValue> {
-    params
-        .iter()
-        .map(|value| match *value {
-            SqlValue::Text(text) => Box::new(text.to_owned()) as PgValue,
-            SqlValue::Integer(n) => Box::new(n),
-            SqlValue::Date(date) => Box::new(date),
-        })
-        .collect()
+fn bound<'a>(params: &'a [SqlValue<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|value| value as _).collect()
 }
 
-fn borrowed(values: &[PgValue]) -> Vec<&(dyn ToSql + Sync)> {
-    values.iter().map(|value| value.as_ref() as _).collect()
+/// Each value as the type it wraps would be written.
+impl ToSql for SqlValue<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            SqlValue::Text(text) => text.to_sql(ty, out),
+            SqlValue::Integer(n) => n.to_sql(ty, out),
+            SqlValue::Date(date) => date.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <&str as ToSql>::accepts(ty) || i64::accepts(ty) || NaiveDate::accepts(ty)
+    }
+
+    // Checked against the wrapped value's type, not the union `accepts` gives.
+    fn to_sql_checked(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            SqlValue::Text(text) => text.to_sql_checked(ty, out),
+            SqlValue::Integer(n) => n.to_sql_checked(ty, out),
+            SqlValue::Date(date) => date.to_sql_checked(ty, out),
+        }
+    }
 }
 
 /// The client a successful [`Postgres::client`] guarantees.
