@@ -2,11 +2,12 @@
 //! key budget, and the stored forms (one object per chunk plus a manifest) that GetTask02Chunks
 //! writes and ProcessTask02Chunk reads.
 //!
-//! A stored chunk is a span of the warehouse's key order: every key from its first to its last,
-//! of one kind (dated, undated, malformed date). ProcessTask02Chunk reads its rows with one index
-//! range scan instead of one probe per key, and the store holds two SSNs per chunk (its bounds)
-//! rather than every key's. Those bounds are still SSNs, so a chunk lives only in the chunk store
-//! (S3 with SSE, or a private local directory), never in a state payload.
+//! A stored chunk is a span of the warehouse's key order, of one kind (dated, undated, malformed
+//! date): from just after the previous chunk's last key through its own last key, the last chunk
+//! of a kind open to the kind's end. ProcessTask02Chunk reads its rows with one index range scan
+//! instead of one probe per key, and the store holds a few SSNs per chunk (its bounds) rather
+//! than every key's. Those bounds are still SSNs, so a chunk lives only in the chunk store (S3
+//! with SSE, or a private local directory), never in a state payload.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -31,13 +32,17 @@ pub struct ChunkKey {
     pub bad_visit_date: bool,
 }
 
-/// A chunk in the making or as stored: its keys in order and their total row count.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+/// A chunk as packed: its keys in order, their total row count, and the span of the key order
+/// it is responsible for.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackedChunk {
-    /// The chunk's keys, in the warehouse's key order.
+    /// The chunk's keys, in the warehouse's key order (none for a chunk that only removes rows:
+    /// see [`PackedChunk::whole_kind`]).
     pub keys: Vec<ChunkKey>,
     /// The source rows of those keys, summed.
     pub rows: u64,
+    /// The region of the key order the chunk brings to what the source holds.
+    pub span: KeySpan,
 }
 
 /// Which of the three runs of keys, in the warehouse's order, a key belongs to.
@@ -60,55 +65,137 @@ impl ChunkKey {
             (None, true) => KeyKind::BadDate,
         }
     }
+
+    fn dated(&self) -> Option<DatedKey> {
+        self.visit_date.map(|visit_date| DatedKey {
+            visit_date,
+            ssn: self.ssn.clone(),
+        })
+    }
 }
 
 /// Packs ordered keys into chunks, streaming: push keys in order, take each chunk as it closes.
 /// Rules: a key is never split; a chunk holds at most `max_keys` keys and at most `max_rows` rows,
 /// except a key with more rows than `max_rows`, which gets a chunk of its own; no chunk is empty;
-/// a chunk holds keys of one kind only (so it is one span of the key order).
+/// a chunk holds keys of one kind only. The spans of a kind's chunks follow each other with
+/// neither gap nor overlap, from the kind's start to its end (see [`KeySpan`]).
 #[derive(Debug)]
 pub struct ChunkPacker {
     budget: ChunkBudget,
-    current: PackedChunk,
+    date_range: DateRange,
+    keys: Vec<ChunkKey>,
+    rows: u64,
+    /// The last key of the kind's chunks closed so far: the next span starts after it.
+    after: Option<ChunkKey>,
+    /// The last valid dated key of the kind's chunks closed so far.
+    after_valid: Option<DatedKey>,
 }
 
 impl ChunkPacker {
-    /// `budget` must have both limits at least 1 (the handler checks it before packing).
-    pub fn new(budget: ChunkBudget) -> Self {
+    /// `budget` must have both limits at least 1 (the handler checks it before packing);
+    /// `date_range` is the range the dated keys were read from.
+    pub fn new(budget: ChunkBudget, date_range: DateRange) -> Self {
         assert!(
             budget.max_rows >= 1 && budget.max_keys >= 1,
             "chunk budget must be at least 1"
         );
         Self {
             budget,
-            current: PackedChunk::default(),
+            date_range,
+            keys: Vec::new(),
+            rows: 0,
+            after: None,
+            after_valid: None,
         }
     }
 
-    /// Adds the next key; returns the chunk this key closed, if any.
+    /// Adds the next key; returns the chunk this key closed, if any. A key of another kind ends
+    /// the kind before it, as [`ChunkPacker::end_kind`] does.
     pub fn push(&mut self, key: ChunkKey) -> Option<PackedChunk> {
-        let full = self.current.keys.first().is_some_and(|first| {
-            first.kind() != key.kind()
-                || self.current.keys.len() as u64 >= u64::from(self.budget.max_keys)
-                || self.current.rows + key.rows > u64::from(self.budget.max_rows)
-        });
-        let closed = full.then(|| std::mem::take(&mut self.current));
-        self.current.rows += key.rows;
-        self.current.keys.push(key);
+        let closed = match self.keys.first() {
+            Some(first) if first.kind() != key.kind() => self.end_kind(),
+            Some(_)
+                if self.keys.len() as u64 >= u64::from(self.budget.max_keys)
+                    || self.rows + key.rows > u64::from(self.budget.max_rows) =>
+            {
+                Some(self.close(false))
+            }
+            _ => None,
+        };
+        self.rows += key.rows;
+        self.keys.push(key);
         closed
     }
 
-    /// The last, partly filled chunk, if any key is left.
-    pub fn finish(self) -> Option<PackedChunk> {
-        (!self.current.keys.is_empty()).then_some(self.current)
+    /// Ends the current kind: returns its last chunk, whose span reaches the kind's end, or
+    /// `None` when no key was pushed since the kind before.
+    pub fn end_kind(&mut self) -> Option<PackedChunk> {
+        let last = (!self.keys.is_empty()).then(|| self.close(true));
+        self.after = None;
+        self.after_valid = None;
+        last
+    }
+
+    /// The last chunk, if any key is left.
+    pub fn finish(mut self) -> Option<PackedChunk> {
+        self.end_kind()
+    }
+
+    fn close(&mut self, last_of_kind: bool) -> PackedChunk {
+        let keys = std::mem::take(&mut self.keys);
+        let rows = std::mem::take(&mut self.rows);
+        let last = keys.last().expect("a closed chunk has keys").clone();
+        let span = match last.kind() {
+            KeyKind::Dated => {
+                let last_valid = keys
+                    .iter()
+                    .rev()
+                    .find(|key| key.ssn.is_valid_format())
+                    .and_then(ChunkKey::dated);
+                let valid_keys = match (&last_valid, last_of_kind) {
+                    (_, true) => Some(None),
+                    (Some(through), false) => Some(Some(through.clone())),
+                    (None, false) => None,
+                }
+                .map(|through| KeyBounds {
+                    after: self.after_valid.clone(),
+                    through,
+                });
+                if last_valid.is_some() {
+                    self.after_valid = last_valid;
+                }
+                KeySpan::Dated {
+                    date_range: self.date_range,
+                    keys: KeyBounds {
+                        after: self.after.as_ref().and_then(ChunkKey::dated),
+                        through: (!last_of_kind).then(|| last.dated()).flatten(),
+                    },
+                    valid_keys,
+                }
+            }
+            kind => {
+                let keys = KeyBounds {
+                    after: self.after.as_ref().map(|key| key.ssn.clone()),
+                    through: (!last_of_kind).then(|| last.ssn.clone()),
+                };
+                if kind == KeyKind::BadDate {
+                    KeySpan::BadDate { keys }
+                } else {
+                    KeySpan::Undated { keys }
+                }
+            }
+        };
+        self.after = Some(last);
+        PackedChunk { keys, rows, span }
     }
 
     /// Packs a whole sequence at once (tests and small inputs).
     pub fn pack_all(
         budget: ChunkBudget,
+        date_range: DateRange,
         keys: impl IntoIterator<Item = ChunkKey>,
     ) -> Vec<PackedChunk> {
-        let mut packer = Self::new(budget);
+        let mut packer = Self::new(budget, date_range);
         let mut chunks: Vec<_> = keys
             .into_iter()
             .filter_map(|key| packer.push(key))
@@ -119,40 +206,32 @@ impl ChunkPacker {
 }
 
 impl PackedChunk {
-    /// The span of this chunk's keys: from its first key to its last.
-    ///
-    /// # Panics
-    /// On an empty chunk, which the packer never makes.
-    pub fn span(&self) -> KeySpan {
-        let (first, last) = (
-            self.keys.first().expect("a packed chunk has keys"),
-            self.keys.last().expect("a packed chunk has keys"),
-        );
-        match (first.visit_date, last.visit_date, first.kind()) {
-            (Some(first_date), Some(last_date), _) => KeySpan::Dated {
-                first: DatedKey {
-                    visit_date: first_date,
-                    ssn: first.ssn.clone(),
-                },
-                last: DatedKey {
-                    visit_date: last_date,
-                    ssn: last.ssn.clone(),
-                },
+    /// A chunk without keys whose span is the whole of `kind`: for a kind the source has no key
+    /// of, while the target or the rejects still hold rows of it from an earlier run.
+    pub fn whole_kind(kind: KeyKind, date_range: DateRange) -> Self {
+        let span = match kind {
+            KeyKind::Dated => KeySpan::Dated {
+                date_range,
+                keys: KeyBounds::open(),
+                valid_keys: Some(KeyBounds::open()),
             },
-            (_, _, KeyKind::BadDate) => KeySpan::BadDate {
-                first: first.ssn.clone(),
-                last: last.ssn.clone(),
+            KeyKind::Undated => KeySpan::Undated {
+                keys: KeyBounds::open(),
             },
-            _ => KeySpan::Undated {
-                first: first.ssn.clone(),
-                last: last.ssn.clone(),
+            KeyKind::BadDate => KeySpan::BadDate {
+                keys: KeyBounds::open(),
             },
+        };
+        Self {
+            keys: Vec::new(),
+            rows: 0,
+            span,
         }
     }
 }
 
 /// A dated key: a bound of a dated span.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatedKey {
     /// The key's visit date.
@@ -161,32 +240,84 @@ pub struct DatedKey {
     pub ssn: Ssn,
 }
 
-/// The keys of a chunk: every key of one kind from `first` to `last`, both included, in the
-/// warehouse's key order ((visit_date, ssn) for dated keys, ssn for the others).
+/// A region of one kind's key order: every key after `after` (excluded) through `through`
+/// (included). An open side (`None`) reaches the kind's start or end: for dated keys, the first
+/// or the last day of the date range.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBounds<K> {
+    /// The last key before the region; `None`: from the kind's start.
+    pub after: Option<K>,
+    /// The region's last key; `None`: to the kind's end.
+    pub through: Option<K>,
+}
+
+impl<K> KeyBounds<K> {
+    /// The whole of a kind.
+    pub fn open() -> Self {
+        Self {
+            after: None,
+            through: None,
+        }
+    }
+}
+
+/// The region of the key order a chunk is responsible for, of one kind ((visit_date, ssn) for
+/// dated keys, ssn for the others).
+///
+/// The spans of an execution's chunks of a kind follow each other with neither gap nor overlap,
+/// from the kind's start to its end: each starts after the previous one's last key and the last
+/// one is open. So every key, whether the source holds it or only the target or the rejects do
+/// (a row deleted or re-keyed since an earlier run), is in exactly one chunk's span, and a chunk
+/// that brings its span to what the source holds also removes what left the source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeySpan {
-    /// Dated keys, in (visit_date, ssn) order.
+    /// Dated keys of `date_range`, in (visit_date, ssn) order.
     Dated {
-        /// The span's first key.
-        first: DatedKey,
-        /// The span's last key.
-        last: DatedKey,
+        /// The date range GetTask02Chunks read: where the open sides end.
+        date_range: DateRange,
+        /// Every key of the span: its rejects.
+        keys: KeyBounds<DatedKey>,
+        /// The same run of the key order drawn between valid keys (SSN `ddd-dd-dddd`), which
+        /// the target keeps as nine digits: after the last valid key before the chunk, through
+        /// its own last one. `None` when the chunk has no valid key and another chunk follows.
+        valid_keys: Option<KeyBounds<DatedKey>>,
     },
     /// Undated keys (visit_date NULL), in ssn order.
     Undated {
-        /// The SSN of the span's first key.
-        first: Ssn,
-        /// The SSN of the span's last key.
-        last: Ssn,
+        /// The span's bounds.
+        keys: KeyBounds<Ssn>,
     },
     /// Keys of rows whose visit_date is not a date (SQLite only), in ssn order.
     BadDate {
-        /// The SSN of the span's first key.
-        first: Ssn,
-        /// The SSN of the span's last key.
-        last: Ssn,
+        /// The span's bounds.
+        keys: KeyBounds<Ssn>,
     },
+}
+
+impl KeySpan {
+    /// The first and the last date a dated span's rows can have; `None` for the other kinds.
+    pub fn dates(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let KeySpan::Dated {
+            date_range,
+            keys,
+            valid_keys,
+        } = self
+        else {
+            return None;
+        };
+        // Valid bounds never lie after the span's bounds of every key.
+        let after = valid_keys
+            .as_ref()
+            .map_or(&keys.after, |valid| &valid.after);
+        Some((
+            after.as_ref().map_or(date_range.from, |key| key.visit_date),
+            keys.through
+                .as_ref()
+                .map_or(date_range.to, |key| key.visit_date),
+        ))
+    }
 }
 
 /// One chunk as stored: stamped with the format version and the execution, so a reader can refuse

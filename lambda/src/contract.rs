@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 /// refuses a chunk written with another version, so an execution never mixes incompatible builds.
 /// 2: a key may stand for an SSN's rows whose date is malformed (`bad_visit_date`), which a
 /// version-1 build would take for its undated rows. 3: a chunk is a span of keys (its first and
-/// last), not a list.
-pub const CHUNK_FORMAT_VERSION: u16 = 3;
+/// last), not a list. 4: the spans of a kind's chunks cover the kind's whole key order, gaps and
+/// open ends included (`KeyBounds`), so rows of keys that left the source are removed.
+pub const CHUNK_FORMAT_VERSION: u16 = 4;
 
 /// The environment variables the function reads at cold start. Deploy sets the last three from
 /// `deploy.toml`; the first is for local runs and tests (a URL there may carry a password, which is

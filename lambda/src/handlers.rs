@@ -262,7 +262,7 @@ async fn write_chunks(
             chunk_id: ChunkId(totals.chunks),
             keys: packed.keys.len() as u64,
             rows: packed.rows,
-            span: packed.span(),
+            span: packed.span,
         };
         totals.chunks = totals.chunks.checked_add(1).ok_or_else(|| {
             HandlerError::invalid_input("input.budget", "gives more than 2^32 chunks; raise it")

@@ -130,17 +130,16 @@ async fn undated_keys_are_chunked_after_every_dated_key(engine: Engine) {
         "no chunk mixes dated and undated keys, and the undated come last"
     );
     let bounds = |span: &KeySpan| match span {
-        KeySpan::Dated { first, last } => (
-            (first.visit_date, first.ssn.expose().to_owned()),
-            (last.visit_date, last.ssn.expose().to_owned()),
-        ),
+        KeySpan::Dated { keys, .. } => keys.clone(),
         other => panic!("a dated span expected, got {other:?}"),
     };
+    let dated: Vec<_> = spans[..first_undated].iter().map(bounds).collect();
+    assert!(dated[0].after.is_none() && dated[dated.len() - 1].through.is_none());
     assert!(
-        spans[..first_undated]
+        dated
             .windows(2)
-            .all(|w| bounds(&w[0]).1 < bounds(&w[1]).0),
-        "dated spans follow each other in key order without overlapping"
+            .all(|w| w[0].through.is_some() && w[0].through == w[1].after),
+        "dated spans follow each other in key order with neither gap nor overlap"
     );
 }
 

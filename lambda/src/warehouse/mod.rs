@@ -12,16 +12,19 @@
 //! - A row migrates when its date is present and its SSN is `ddd-dd-dddd`; the target keeps the
 //!   nine digits (a bijection, so target keys of two chunks never meet), the provider trimmed and
 //!   upper-cased, the execution and the chunk id. Other rows go to `visits_rejected` with a reason.
-//! - A chunk is a span of the key order (its first and last key, of one kind). ProcessTask02Chunk
-//!   is one transaction reading the span as one index range of the source: it brings the target
-//!   rows of exactly the span's keys to what the source holds now (inserting them all when the
-//!   target holds none yet; otherwise deleting the rows it would not write identically and
+//! - A chunk is a span of the key order of one kind (see `chunks::KeySpan`): from just after the
+//!   previous chunk's last key through its own, the kind's last chunk open to its end, so the
+//!   spans cover the whole key order with neither gap nor overlap. ProcessTask02Chunk is one
+//!   transaction reading the span as one index range of the source: it brings the target rows
+//!   of exactly the span to what the source holds now (inserting them all when the target holds
+//!   none of this chunk's yet; otherwise deleting the rows it would not write identically and
 //!   inserting the missing ones, so a retry of a chunk that committed writes nothing), replaces
-//!   the span's rejects and upserts the ledger row. Running it again leaves what a first run
-//!   would, so nothing doubles and nothing is lost. On PostgreSQL the transaction sees one
-//!   snapshot (REPEATABLE READ): two executions writing the same keys at once meet on the
-//!   target's key or on a row both change, the one that loses fails as `Transient` and,
-//!   retried, replaces the other's rows.
+//!   the span's rejects and upserts the ledger row. A row whose key left the source lies in some
+//!   chunk's span and goes, so an execution leaves what a first run would: nothing doubles,
+//!   nothing is lost, nothing stays behind. On PostgreSQL the transaction sees one snapshot
+//!   (REPEATABLE READ): two executions writing the same keys at once meet on the target's key
+//!   or on a row both change, the one that loses fails as `Transient` and, retried, replaces
+//!   the other's rows.
 
 pub mod database_url;
 mod postgres;
@@ -34,7 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::NaiveDate;
 use tokio::sync::mpsc;
 
-use crate::chunks::{DatedKey, KeySpan, PackedChunk};
+use crate::chunks::{DatedKey, KeyBounds, KeyKind, KeySpan, PackedChunk};
 use crate::contract::{ChunkBudget, ChunkId, DateRange, ExecutionName};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -263,7 +266,8 @@ impl Warehouse {
         }
     }
 
-    /// Migrates the rows of exactly `keys`, in one transaction (see the module notes).
+    /// Brings the target and the rejects of `span` to what the source holds, in one transaction
+    /// (see the module notes).
     pub async fn process_chunk(
         &self,
         execution: &ExecutionName,
@@ -374,6 +378,8 @@ struct Dialect {
 #[derive(Clone, Copy)]
 enum SqlValue<'a> {
     Text(&'a str),
+    /// Text or NULL: an open side of an undated span's bounds.
+    OptionalText(Option<&'a str>),
     Integer(i64),
     Date(NaiveDate),
 }
@@ -382,41 +388,107 @@ enum SqlValue<'a> {
 impl std::fmt::Debug for SqlValue<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SqlValue::Text(_) => write!(f, "Text({})", crate::ssn::REDACTED),
+            SqlValue::Text(_) | SqlValue::OptionalText(Some(_)) => {
+                write!(f, "Text({})", crate::ssn::REDACTED)
+            }
+            SqlValue::OptionalText(None) => write!(f, "Null"),
             SqlValue::Integer(n) => write!(f, "Integer({n})"),
             SqlValue::Date(date) => write!(f, "Date({date})"),
         }
     }
 }
 
-/// The statements that replace a span's rejects: `delete` takes the span's bounds (dated: first
-/// date, first SSN, last date, last SSN; otherwise first SSN, last SSN), `insert` the execution
-/// and the chunk id, then the bounds.
+/// How a table keeps a key's SSN: the source as it came, the target as nine digits (dashes at
+/// fixed places, so valid SSNs keep their order).
+#[derive(Clone, Copy)]
+enum SsnForm {
+    Source,
+    Target,
+}
+
+/// A dated region as its statements take it (six parameters, see `ChunkStatements::new`): the
+/// days it lies within, then the key it lies after and the key it goes through. An open side is
+/// a key just outside the range, so one statement serves every span: after (the day before the
+/// range, '') and through (the day after it, ''). An empty region lies after and through the
+/// same key.
+struct DatedRegion {
+    first_day: NaiveDate,
+    after: (NaiveDate, String),
+    last_day: NaiveDate,
+    through: (NaiveDate, String),
+}
+
+impl DatedRegion {
+    fn new(range: DateRange, bounds: Option<&KeyBounds<DatedKey>>, form: SsnForm) -> Self {
+        let key = |key: &DatedKey| {
+            let ssn = match form {
+                SsnForm::Source => key.ssn.expose().to_owned(),
+                SsnForm::Target => key.ssn.expose().replace('-', ""),
+            };
+            (key.visit_date, ssn)
+        };
+        let Some(bounds) = bounds else {
+            let nowhere = (range.from, String::new());
+            return Self {
+                first_day: range.from,
+                after: nowhere.clone(),
+                last_day: range.from,
+                through: nowhere,
+            };
+        };
+        let after = bounds.after.as_ref().map_or_else(
+            || (range.from.pred_opt().unwrap_or(range.from), String::new()),
+            key,
+        );
+        let through = bounds.through.as_ref().map_or_else(
+            || (range.to.succ_opt().unwrap_or(range.to), String::new()),
+            key,
+        );
+        Self {
+            first_day: bounds.after.as_ref().map_or(range.from, |k| k.visit_date),
+            after,
+            last_day: bounds.through.as_ref().map_or(range.to, |k| k.visit_date),
+            through,
+        }
+    }
+
+    fn values(&self) -> [SqlValue<'_>; 6] {
+        [
+            SqlValue::Date(self.first_day),
+            SqlValue::Date(self.after.0),
+            SqlValue::Text(&self.after.1),
+            SqlValue::Date(self.last_day),
+            SqlValue::Date(self.through.0),
+            SqlValue::Text(&self.through.1),
+        ]
+    }
+}
+
+/// The statements that replace a span's rejects: `delete` takes the span's bounds (dated: a
+/// [`DatedRegion`] of every key; otherwise the SSN after and the SSN through, NULL where open),
+/// `insert` the execution and the chunk id, then the bounds.
 struct RejectStatements {
     delete: String,
     insert: String,
 }
 
 /// Every statement of ProcessTask02Chunk (see [`migrate_span`] for the order they run in).
-/// Parameters, in order: `span` is the chunk's bounds as above, `target` the span's first and
-/// last valid key as the target keeps them (date, nine digits, date, nine digits).
+/// Parameters, in order: `valid` is the [`DatedRegion`] of the span's valid keys as the source
+/// keeps them, `target` the same region as the target keeps it.
 struct ChunkStatements {
-    /// The span's first and last valid key, in the target's form: no row when it has none
-    /// (span).
-    target_span: String,
-    /// Target rows in the target span, and of them this chunk's (execution, chunk, target).
+    /// Target rows in the target region, and of them this chunk's (execution, chunk, target).
     count_target: String,
-    /// Deletes every target row of the target span (target).
+    /// Deletes every target row of the target region (target).
     delete_target: String,
-    /// Valid source rows of the span (span).
+    /// Valid source rows of the region (valid).
     count_valid: String,
-    /// Deletes the target rows of the span that this run would not write identically: their
+    /// Deletes the target rows of the region that this run would not write identically: their
     /// source row is gone, has another key, or migrates to other values (execution, chunk,
-    /// span, target).
+    /// valid, target).
     delete_stale: String,
-    /// Inserts every valid row of the span (execution, chunk, span).
+    /// Inserts every valid row of the region (execution, chunk, valid).
     insert_valid: String,
-    /// Inserts the valid rows of the span that the target lacks (execution, chunk, span,
+    /// Inserts the valid rows of the region that the target lacks (execution, chunk, valid,
     /// target).
     insert_missing: String,
     dated_rejects: RejectStatements,
@@ -429,40 +501,40 @@ struct ChunkStatements {
 impl ChunkStatements {
     fn new(dialect: &Dialect) -> Self {
         let p = dialect.param;
-        // The span, as a condition on a source alias, whose bounds are the parameters from `at`
-        // on. Both engines scan it as one index range. `key_range` leaves out the well-formed
-        // date check for where the key is matched to a target row's (a real date).
-        let key_range = |alias: &str, at: usize| {
-            let (d1, s1, d2, s2) = (p(at), p(at + 1), p(at + 2), p(at + 3));
+        // A dated region (six parameters from `at` on) as a condition on a table alias. Both
+        // engines scan it as one index range; the days bound it too, as planners estimate a row
+        // comparison's range from its first column only (a span within a day read as a fifth
+        // of the table, and was scanned in parallel, where the days tell one day).
+        let region = |alias: &str, at: usize| {
             format!(
-                "{alias}.visit_date BETWEEN {d1} AND {d2} \
-                 AND ({alias}.visit_date, {alias}.ssn) >= ({d1}, {s1}) \
-                 AND ({alias}.visit_date, {alias}.ssn) <= ({d2}, {s2})"
+                "{alias}.visit_date BETWEEN {} AND {} \
+                 AND ({alias}.visit_date, {alias}.ssn) > ({}, {}) \
+                 AND ({alias}.visit_date, {alias}.ssn) <= ({}, {})",
+                p(at),
+                p(at + 3),
+                p(at + 1),
+                p(at + 2),
+                p(at + 4),
+                p(at + 5)
             )
         };
+        // The same on a table whose visit_date may hold text that is not a date (SQLite).
         let dated = |alias: &str, at: usize| {
-            key_range(alias, at) + &(dialect.well_formed_date)(&format!("{alias}.visit_date"))
+            region(alias, at) + &(dialect.well_formed_date)(&format!("{alias}.visit_date"))
         };
-        // The same on the target, whose bounds are the span's first and last valid key. The
-        // dates alone bound the range too: planners estimate a row comparison's range from its
-        // first column only, so a span within a day read as a fifth of the table (a parallel
-        // scan of it) where the `BETWEEN` tells one day.
-        let target_span = |at: usize| {
-            let (d1, s1, d2, s2) = (p(at), p(at + 1), p(at + 2), p(at + 3));
-            format!(
-                "t.visit_date BETWEEN {d1} AND {d2} AND (t.visit_date, t.ssn) >= ({d1}, {s1}) \
-                 AND (t.visit_date, t.ssn) <= ({d2}, {s2})"
-            )
-        };
+        // An undated or malformed-date span: the SSN after and through (two parameters from
+        // `at` on), NULL for an open side. The comparison comes first so that PostgreSQL infers
+        // the parameter's type from it.
         let by_ssn = |alias: &str, at: usize, date_condition: &str| {
             format!(
-                "{date_condition} AND {alias}.ssn >= {} AND {alias}.ssn <= {}",
-                p(at),
-                p(at + 1)
+                "{date_condition} AND ({alias}.ssn > {a} OR {a} IS NULL) \
+                 AND ({alias}.ssn <= {t} OR {t} IS NULL)",
+                a = p(at),
+                t = p(at + 1)
             )
         };
         let valid = (dialect.valid_ssn)("v.ssn");
-        // The valid rows of the span whose bounds are the parameters from `at` on.
+        // The valid rows of the region whose parameters start at `at`.
         let valid_rows = |at: usize| {
             if dialect.valid_rows_by_invalid_keys {
                 format!(
@@ -476,13 +548,6 @@ impl ChunkStatements {
             }
         };
         let (execution, chunk) = (p(1), p(2));
-        let first_or_last_valid_key = |order: &str| {
-            format!(
-                "(SELECT v.visit_date, replace(v.ssn, '-', '') AS ssn FROM visits v \
-                 WHERE {} AND {valid} ORDER BY v.visit_date {order}, v.ssn {order} LIMIT 1)",
-                dated("v", 1)
-            )
-        };
         let insert_valid = format!(
             "INSERT INTO visits_migrated \
              (visit_date, ssn, source_id, amount_cents, provider, execution, chunk_id) \
@@ -505,40 +570,34 @@ impl ChunkStatements {
         };
         let malformed = |alias: &str| (dialect.malformed_date)(&format!("{alias}.visit_date"));
         Self {
-            // The target keeps the SSN's nine digits; dashes at fixed places keep the order.
-            target_span: format!(
-                "SELECT first_key.visit_date, first_key.ssn, last_key.visit_date, last_key.ssn \
-                 FROM {} AS first_key CROSS JOIN {} AS last_key",
-                first_or_last_valid_key("ASC"),
-                first_or_last_valid_key("DESC")
-            ),
             count_target: format!(
                 "SELECT count(*), count(*) FILTER (WHERE t.execution = {execution} \
                  AND t.chunk_id = {chunk}) FROM visits_migrated AS t WHERE {}",
-                target_span(3)
+                region("t", 3)
             ),
-            delete_target: format!("DELETE FROM visits_migrated AS t WHERE {}", target_span(1)),
+            delete_target: format!("DELETE FROM visits_migrated AS t WHERE {}", region("t", 1)),
             count_valid: format!(
                 "SELECT count(*) FROM visits v WHERE {} AND {}",
                 dated("v", 1),
                 valid_rows(1)
             ),
             // `t.ssn` is nine digits, so an SSN of the pattern `___-__-____` that loses its
-            // dashes to equal it is a valid one.
+            // dashes to equal it is a valid one. The source row is matched to a target row's
+            // real date, so its own date needs no check.
             delete_stale: format!(
                 "DELETE FROM visits_migrated AS t WHERE {} AND NOT EXISTS (SELECT 1 FROM visits v \
                  WHERE {} AND v.id = t.source_id AND v.visit_date = t.visit_date \
                  AND replace(v.ssn, '-', '') = t.ssn AND v.ssn LIKE '___-__-____' \
                  AND v.amount_cents = t.amount_cents AND upper(trim(v.provider)) = t.provider \
                  AND t.execution = {execution} AND t.chunk_id = {chunk})",
-                target_span(7),
-                key_range("v", 3)
+                region("t", 9),
+                region("v", 3)
             ),
             insert_missing: format!(
                 "{insert_valid} AND NOT EXISTS (SELECT 1 FROM visits_migrated t WHERE {} \
                  AND t.visit_date = v.visit_date AND t.ssn = replace(v.ssn, '-', '') \
                  AND t.source_id = v.id)",
-                target_span(7)
+                region("t", 9)
             ),
             insert_valid,
             dated_rejects: RejectStatements {
@@ -608,77 +667,56 @@ trait ChunkTransaction {
         sql: &'static str,
         params: &[SqlValue<'_>],
     ) -> Result<[u64; N], HandlerError>;
-    /// Runs [`ChunkStatements::target_span`].
-    async fn target_span(
-        &mut self,
-        sql: &'static str,
-        params: &[SqlValue<'_>],
-    ) -> Result<Option<(DatedKey, DatedKey)>, HandlerError>;
     /// Test hook: ends the transaction as a failure mid-chunk would, and says so.
     async fn fail_midway(&mut self) -> HandlerError;
 }
 
-/// ProcessTask02Chunk inside the engine's transaction. A dated span whose keys the target holds
-/// no row of yet gets its valid rows inserted; otherwise the target rows this run would not
-/// write identically are deleted and the missing ones inserted, so a re-run rewrites only what
-/// changed in the source (a retry of a chunk that committed writes nothing). Then the span's
-/// rejects are replaced and the ledger row upserted.
+/// ProcessTask02Chunk inside the engine's transaction. A dated span whose region the target
+/// holds no row of this chunk in gets its valid rows inserted (after deleting any other
+/// execution's); otherwise the target rows this run would not write identically are deleted and
+/// the missing ones inserted, so a re-run rewrites only what changed in the source (a retry of a
+/// chunk that committed writes nothing). Then the span's rejects are replaced and the ledger row
+/// upserted. The region is the whole span, gaps and open ends included, so rows of keys that
+/// left the source go too.
 async fn migrate_span(
     transaction: &mut impl ChunkTransaction,
     sql: &'static ChunkStatements,
     job: &ChunkJob,
 ) -> Result<ChunkCounts, HandlerError> {
-    use SqlValue::{Integer, Text};
-    let span = match &job.span {
-        KeySpan::Dated { first, last } => dated_bounds(first, last).to_vec(),
-        KeySpan::Undated { first, last } | KeySpan::BadDate { first, last } => {
-            vec![Text(first.expose()), Text(last.expose())]
-        }
-    };
-    let chunk_and_span = [&[Text(&job.execution), Integer(job.chunk_id)][..], &span].concat();
-
+    use SqlValue::{Integer, OptionalText, Text};
+    let chunk = [Text(&job.execution), Integer(job.chunk_id)];
     let mut migrated = 0;
-    if matches!(job.span, KeySpan::Dated { .. })
-        && let Some((first, last)) = transaction.target_span(&sql.target_span, &span).await?
-    {
-        let target = dated_bounds(&first, &last);
-        let chunk_and_target = [&chunk_and_span[..2], &target].concat();
-        let [held, held_as_this_chunk] = transaction
-            .counts(&sql.count_target, &chunk_and_target)
-            .await?;
-        migrated = if held_as_this_chunk == 0 {
-            // A first run, or the rows of another execution: every row is written anew.
-            if held > 0 {
-                transaction.execute(&sql.delete_target, &target).await?;
-            }
-            transaction
-                .execute(&sql.insert_valid, &chunk_and_span)
-                .await?
-        } else {
-            let all = [&chunk_and_span[..], &target].concat();
-            let deleted = transaction.execute(&sql.delete_stale, &all).await?;
-            // What is left is identical to valid rows of the source, one each: when it is as
-            // many as there are, nothing is missing.
-            let kept = held.saturating_sub(deleted);
-            let [valid] = transaction.counts(&sql.count_valid, &span).await?;
-            kept + if kept < valid {
-                transaction.execute(&sql.insert_missing, &all).await?
-            } else {
-                0
-            }
-        };
-    }
+    let every_key;
+    let rejects_region = match &job.span {
+        KeySpan::Dated {
+            date_range,
+            keys,
+            valid_keys,
+        } => {
+            let valid = DatedRegion::new(*date_range, valid_keys.as_ref(), SsnForm::Source);
+            let target = DatedRegion::new(*date_range, valid_keys.as_ref(), SsnForm::Target);
+            migrated = migrate_valid_rows(transaction, sql, &chunk, &valid, &target).await?;
+            every_key = DatedRegion::new(*date_range, Some(keys), SsnForm::Source);
+            every_key.values().to_vec()
+        }
+        KeySpan::Undated { keys } | KeySpan::BadDate { keys } => vec![
+            OptionalText(keys.after.as_ref().map(Ssn::expose)),
+            OptionalText(keys.through.as_ref().map(Ssn::expose)),
+        ],
+    };
     if job.fault {
         return Err(transaction.fail_midway().await);
     }
     let rejects = sql.rejects(&job.span);
-    transaction.execute(&rejects.delete, &span).await?;
+    transaction
+        .execute(&rejects.delete, &rejects_region)
+        .await?;
     let rejected = transaction
-        .execute(&rejects.insert, &chunk_and_span)
+        .execute(&rejects.insert, &[&chunk[..], &rejects_region].concat())
         .await?;
     let ledger = [
-        Text(&job.execution),
-        Integer(job.chunk_id),
+        chunk[0],
+        chunk[1],
         Integer(i64::try_from(migrated).unwrap_or(i64::MAX)),
         Integer(i64::try_from(rejected).unwrap_or(i64::MAX)),
     ];
@@ -686,14 +724,41 @@ async fn migrate_span(
     Ok(ChunkCounts { migrated, rejected })
 }
 
-/// A dated span's bounds as its statements take them: first date, first SSN, last date, last SSN.
-fn dated_bounds<'a>(first: &'a DatedKey, last: &'a DatedKey) -> [SqlValue<'a>; 4] {
-    [
-        SqlValue::Date(first.visit_date),
-        SqlValue::Text(first.ssn.expose()),
-        SqlValue::Date(last.visit_date),
-        SqlValue::Text(last.ssn.expose()),
-    ]
+/// Brings the target rows of a dated span's valid region to what the source holds; returns the
+/// target rows the region holds afterwards.
+async fn migrate_valid_rows(
+    transaction: &mut impl ChunkTransaction,
+    sql: &'static ChunkStatements,
+    chunk: &[SqlValue<'_>; 2],
+    valid: &DatedRegion,
+    target: &DatedRegion,
+) -> Result<u64, HandlerError> {
+    let (valid, target) = (valid.values(), target.values());
+    let chunk_and_valid = [&chunk[..], &valid].concat();
+    let [held, held_as_this_chunk] = transaction
+        .counts(&sql.count_target, &[&chunk[..], &target].concat())
+        .await?;
+    if held_as_this_chunk == 0 {
+        // A first run, or the rows of another execution: every row is written anew.
+        if held > 0 {
+            transaction.execute(&sql.delete_target, &target).await?;
+        }
+        return transaction
+            .execute(&sql.insert_valid, &chunk_and_valid)
+            .await;
+    }
+    let all = [&chunk_and_valid[..], &target].concat();
+    let deleted = transaction.execute(&sql.delete_stale, &all).await?;
+    // What is left is identical to valid rows of the source, one each: when it is as many as
+    // there are, nothing is missing.
+    let kept = held.saturating_sub(deleted);
+    let [valid_rows] = transaction.counts(&sql.count_valid, &valid).await?;
+    Ok(kept
+        + if kept < valid_rows {
+            transaction.execute(&sql.insert_missing, &all).await?
+        } else {
+            0
+        })
 }
 
 /// A partial index of the source rows whose SSN is not in the accepted format (a few percent): a
@@ -726,6 +791,54 @@ fn keys_dated_sql(dialect: &Dialect) -> String {
         .replace("{from}", &(dialect.param)(1))
         .replace("{to}", &(dialect.param)(2))
         .replace("{well_formed}", &(dialect.well_formed_date)("visit_date"))
+}
+
+/// One row (a count: 0 or 1) when the target or the rejects hold a row of `kind` (dated: of the
+/// date range, parameters 1 and 2). A kind the source has no key of then still gets a chunk, of
+/// its whole span, which removes those rows.
+fn rows_of_kind_sql(dialect: &Dialect, kind: KeyKind) -> String {
+    let any = |table: &str, condition: String| {
+        format!(
+            "(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {condition} LIMIT 1) AS {table})"
+        )
+    };
+    match kind {
+        KeyKind::Dated => {
+            let dates = format!(
+                "visit_date BETWEEN {} AND {}",
+                (dialect.param)(1),
+                (dialect.param)(2)
+            );
+            format!(
+                "SELECT {} + {}",
+                any("visits_migrated", dates.clone()),
+                any(
+                    "visits_rejected",
+                    dates + &(dialect.well_formed_date)("visit_date")
+                )
+            )
+        }
+        KeyKind::Undated => format!(
+            "SELECT {}",
+            any("visits_rejected", "visit_date IS NULL".into())
+        ),
+        KeyKind::BadDate => format!(
+            "SELECT {}",
+            any("visits_rejected", (dialect.malformed_date)("visit_date"))
+        ),
+    }
+}
+
+/// A source column holds what the tool cannot read (a NULL SSN, a visit_date of another type):
+/// an existing warehouse whose `visits` table is not of the shape the migration reads.
+fn unreadable_source_column(column: &str, shape: &str) -> HandlerError {
+    HandlerError::new(
+        crate::contract::ErrorName::InvalidInput,
+        format!(
+            "the warehouse's visits.{column} holds a value the migration cannot read; it must be \
+             {shape}: fix the source table (or the view the warehouse reads) and start again"
+        ),
+    )
 }
 
 fn channel_closed() -> HandlerError {

@@ -16,9 +16,10 @@ use super::tls;
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, ChunkTransaction, Dialect, KEYS_UNDATED, LEDGER_ROWS,
     LedgerRow, MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, SqlValue,
-    VisitRow, channel_closed, count_to_u64, keys_dated_sql, migrate_span,
+    VisitRow, channel_closed, count_to_u64, keys_dated_sql, migrate_span, rows_of_kind_sql,
+    unreadable_source_column,
 };
-use crate::chunks::{ChunkKey, ChunkPacker, DatedKey, PackedChunk};
+use crate::chunks::{ChunkKey, ChunkPacker, KeyKind, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -80,8 +81,7 @@ const LOAD_BATCH_ROWS: usize = 20_000;
 
 /// Gives the source, target and reject tables statistics when they have none yet. A table loaded
 /// a moment ago has none until autovacuum analyzes it (within minutes), and without them the
-/// planner finds a chunk's first and last valid key by sorting its whole span (20 ms a statement
-/// where the index gives it in 0.5 ms). A role that may not analyze a table is told so in a
+/// planner guesses the sizes of a chunk's ranges. A role that may not analyze a table is told so in a
 /// warning, not an error.
 const ANALYZE_TABLES_WITHOUT_STATISTICS: &str = "DO $$ DECLARE t regclass; BEGIN \
      FOR t IN SELECT relid FROM pg_stat_user_tables \
@@ -208,40 +208,54 @@ impl Postgres {
         client
             .batch_execute(ANALYZE_TABLES_WITHOUT_STATISTICS)
             .await?;
-        let mut packer = ChunkPacker::new(budget);
-
-        let dated_params: [&(dyn ToSql + Sync); 2] = [&range.from, &range.to];
-        let dated = client
-            .query_raw(&keys_dated_sql(&DIALECT), dated_params)
-            .await?;
-        pin_mut!(dated);
-        while let Some(row) = dated.try_next().await? {
-            let key = ChunkKey {
-                visit_date: Some(row.get(0)),
-                ssn: Ssn::new(row.get::<_, String>(1)),
-                rows: count_to_u64(row.get(2)),
-                bad_visit_date: false,
+        let mut packer = ChunkPacker::new(budget, range);
+        let dates: [&(dyn ToSql + Sync); 2] = [&range.from, &range.to];
+        // A `date` column holds no malformed date: two kinds of key.
+        for (kind, keys) in [
+            (KeyKind::Dated, keys_dated_sql(&DIALECT)),
+            (KeyKind::Undated, KEYS_UNDATED.to_owned()),
+        ] {
+            let params = if kind == KeyKind::Dated {
+                &dates[..]
+            } else {
+                &[]
             };
-            if let Some(chunk) = packer.push(key) {
+            let rows = client
+                .query_raw(&keys, params.iter().copied())
+                .await
+                .map_err(source_error)?;
+            pin_mut!(rows);
+            while let Some(row) = rows.try_next().await? {
+                let key = if kind == KeyKind::Dated {
+                    ChunkKey {
+                        visit_date: Some(row.try_get(0).map_err(source_error)?),
+                        ssn: Ssn::new(row.try_get::<_, String>(1).map_err(ssn_error)?),
+                        rows: count_to_u64(row.get(2)),
+                        bad_visit_date: false,
+                    }
+                } else {
+                    ChunkKey {
+                        visit_date: None,
+                        ssn: Ssn::new(row.try_get::<_, String>(0).map_err(ssn_error)?),
+                        rows: count_to_u64(row.get(1)),
+                        bad_visit_date: false,
+                    }
+                };
+                if let Some(chunk) = packer.push(key) {
+                    chunks.send(chunk).await.map_err(|_| channel_closed())?;
+                }
+            }
+            let last = match packer.end_kind() {
+                Some(chunk) => Some(chunk),
+                None => {
+                    let sql = rows_of_kind_sql(&DIALECT, kind);
+                    let held: i64 = client.query_one(&sql, params).await?.get(0);
+                    (held > 0).then(|| PackedChunk::whole_kind(kind, range))
+                }
+            };
+            if let Some(chunk) = last {
                 chunks.send(chunk).await.map_err(|_| channel_closed())?;
             }
-        }
-        let no_params: [&(dyn ToSql + Sync); 0] = [];
-        let undated = client.query_raw(KEYS_UNDATED, no_params).await?;
-        pin_mut!(undated);
-        while let Some(row) = undated.try_next().await? {
-            let key = ChunkKey {
-                visit_date: None,
-                ssn: Ssn::new(row.get::<_, String>(0)),
-                rows: count_to_u64(row.get(1)),
-                bad_visit_date: false,
-            };
-            if let Some(chunk) = packer.push(key) {
-                chunks.send(chunk).await.map_err(|_| channel_closed())?;
-            }
-        }
-        if let Some(chunk) = packer.finish() {
-            chunks.send(chunk).await.map_err(|_| channel_closed())?;
         }
         Ok(())
     }
@@ -377,26 +391,6 @@ impl ChunkTransaction for PgChunk<'_> {
         Ok(std::array::from_fn(|n| count_to_u64(row.get(n))))
     }
 
-    async fn target_span(
-        &mut self,
-        sql: &'static str,
-        params: &[SqlValue<'_>],
-    ) -> Result<Option<(DatedKey, DatedKey)>, HandlerError> {
-        let rows = self.query(sql, params).await?;
-        Ok(rows.first().map(|row| {
-            (
-                DatedKey {
-                    visit_date: row.get(0),
-                    ssn: Ssn::new(row.get::<_, String>(1)),
-                },
-                DatedKey {
-                    visit_date: row.get(2),
-                    ssn: Ssn::new(row.get::<_, String>(3)),
-                },
-            )
-        }))
-    }
-
     async fn fail_midway(&mut self) -> HandlerError {
         // The server ends this session mid-transaction, exactly as a dropped connection.
         let _ = self
@@ -405,6 +399,34 @@ impl ChunkTransaction for PgChunk<'_> {
             .await;
         HandlerError::transient("PostgreSQL", "injected fault mid-chunk")
     }
+}
+
+/// A key read that failed on the value's type or a NULL: the source table is not of the shape
+/// the migration reads (a visit_date of another type than `date` fails the dates' binding too).
+/// Other failures are what they are.
+fn source_error(error: tokio_postgres::Error) -> HandlerError {
+    if unreadable_value(&error) {
+        unreadable_source_column("visit_date", "of type date")
+    } else {
+        error.into()
+    }
+}
+
+fn ssn_error(error: tokio_postgres::Error) -> HandlerError {
+    if unreadable_value(&error) {
+        unreadable_source_column("ssn", "text and never NULL")
+    } else {
+        error.into()
+    }
+}
+
+/// Whether a row's value, or a parameter, did not fit the column's type (or was NULL).
+fn unreadable_value(error: &tokio_postgres::Error) -> bool {
+    use std::error::Error;
+    error.source().is_some_and(|source| {
+        source.is::<tokio_postgres::types::WrongType>()
+            || source.is::<tokio_postgres::types::WasNull>()
+    })
 }
 
 fn bound<'a>(params: &'a [SqlValue<'_>]) -> Vec<&'a (dyn ToSql + Sync)> {
@@ -420,6 +442,7 @@ impl ToSql for SqlValue<'_> {
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             SqlValue::Text(text) => text.to_sql(ty, out),
+            SqlValue::OptionalText(text) => text.to_sql(ty, out),
             SqlValue::Integer(n) => n.to_sql(ty, out),
             SqlValue::Date(date) => date.to_sql(ty, out),
         }
@@ -437,6 +460,7 @@ impl ToSql for SqlValue<'_> {
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             SqlValue::Text(text) => text.to_sql_checked(ty, out),
+            SqlValue::OptionalText(text) => text.to_sql_checked(ty, out),
             SqlValue::Integer(n) => n.to_sql_checked(ty, out),
             SqlValue::Date(date) => date.to_sql_checked(ty, out),
         }

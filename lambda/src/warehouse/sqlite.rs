@@ -17,9 +17,10 @@ use tokio::sync::mpsc;
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, ChunkTransaction, Dialect, KEYS_UNDATED, LEDGER_ROWS,
     LedgerRow, MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, SqlValue,
-    VisitRow, channel_closed, count_to_u64, keys_dated_sql, migrate_span,
+    VisitRow, channel_closed, count_to_u64, keys_dated_sql, migrate_span, rows_of_kind_sql,
+    unreadable_source_column,
 };
-use crate::chunks::{ChunkKey, ChunkPacker, DatedKey, KeySpan, PackedChunk};
+use crate::chunks::{ChunkKey, ChunkPacker, KeyKind, PackedChunk};
 use crate::contract::{ChunkBudget, DateRange};
 use crate::error::HandlerError;
 use crate::ssn::Ssn;
@@ -241,35 +242,45 @@ impl Sqlite {
         chunks: mpsc::Sender<PackedChunk>,
     ) -> Result<(), HandlerError> {
         self.run(move |c| {
-            let mut packer = ChunkPacker::new(budget);
-            let mut push = |key| match packer.push(key) {
-                Some(chunk) => chunks.blocking_send(chunk).map_err(|_| channel_closed()),
-                None => Ok(()),
-            };
-            let mut dated = c.prepare(&keys_dated_sql(&DIALECT))?;
-            let mut rows = dated.query(params![range.from, range.to])?;
-            while let Some(row) = rows.next()? {
-                push(ChunkKey {
-                    visit_date: Some(row.get(0)?),
-                    ssn: Ssn::new(row.get::<_, String>(1)?),
-                    rows: count_to_u64(row.get(2)?),
-                    bad_visit_date: false,
-                })?;
-            }
-            for (query, bad_visit_date) in [(KEYS_UNDATED, false), (KEYS_BAD_DATE, true)] {
-                let mut keys = c.prepare(query)?;
-                let mut rows = keys.query([])?;
+            let send = |chunk| chunks.blocking_send(chunk).map_err(|_| channel_closed());
+            let mut packer = ChunkPacker::new(budget, range);
+            let kinds = [
+                (KeyKind::Dated, keys_dated_sql(&DIALECT)),
+                (KeyKind::Undated, KEYS_UNDATED.to_owned()),
+                (KeyKind::BadDate, KEYS_BAD_DATE.to_owned()),
+            ];
+            for (kind, keys) in kinds {
+                let mut keys = c.prepare(&keys)?;
+                let mut rows = match kind {
+                    KeyKind::Dated => keys.query(params![range.from, range.to])?,
+                    KeyKind::Undated | KeyKind::BadDate => keys.query([])?,
+                };
                 while let Some(row) = rows.next()? {
-                    push(ChunkKey {
-                        visit_date: None,
-                        ssn: Ssn::new(row.get::<_, String>(0)?),
-                        rows: count_to_u64(row.get(1)?),
-                        bad_visit_date,
-                    })?;
+                    let key = match kind {
+                        KeyKind::Dated => ChunkKey {
+                            visit_date: Some(row.get(0).map_err(|_| unreadable_date())?),
+                            ssn: ssn_at(row, 1)?,
+                            rows: count_to_u64(row.get(2)?),
+                            bad_visit_date: false,
+                        },
+                        KeyKind::Undated | KeyKind::BadDate => ChunkKey {
+                            visit_date: None,
+                            ssn: ssn_at(row, 0)?,
+                            rows: count_to_u64(row.get(1)?),
+                            bad_visit_date: kind == KeyKind::BadDate,
+                        },
+                    };
+                    if let Some(chunk) = packer.push(key) {
+                        send(chunk)?;
+                    }
                 }
-            }
-            if let Some(chunk) = packer.finish() {
-                chunks.blocking_send(chunk).map_err(|_| channel_closed())?;
+                match packer.end_kind() {
+                    Some(chunk) => send(chunk)?,
+                    None if holds_rows_of(c, kind, range)? => {
+                        send(PackedChunk::whole_kind(kind, range))?
+                    }
+                    None => {}
+                }
             }
             Ok(())
         })
@@ -281,11 +292,11 @@ impl Sqlite {
             // IMMEDIATE takes the write lock up front, so two writers queue instead of one
             // failing to upgrade its read lock.
             let transaction = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let malformed_dates_in_range = match &job.span {
-                KeySpan::Dated { first, last } => transaction
+            let malformed_dates_in_range = match job.span.dates() {
+                Some((first, last)) => transaction
                     .prepare_cached(MALFORMED_DATES_BETWEEN)?
-                    .query_row(params![first.visit_date, last.visit_date], |row| row.get(0))?,
-                KeySpan::Undated { .. } | KeySpan::BadDate { .. } => true,
+                    .query_row(params![first, last], |row| row.get(0))?,
+                None => true,
             };
             // The statements run synchronously here, on the blocking thread: the future is
             // ready at its first poll.
@@ -393,30 +404,33 @@ impl ChunkTransaction for SqliteChunk<'_> {
         Ok(counts)
     }
 
-    async fn target_span(
-        &mut self,
-        sql: &'static str,
-        params: &[SqlValue<'_>],
-    ) -> Result<Option<(DatedKey, DatedKey)>, HandlerError> {
-        let key = |row: &rusqlite::Row<'_>, at: usize| -> rusqlite::Result<DatedKey> {
-            Ok(DatedKey {
-                visit_date: row.get(at)?,
-                ssn: Ssn::new(row.get::<_, String>(at + 1)?),
-            })
-        };
-        Ok(self
-            .0
-            .prepare_cached(sql)?
-            .query_row(params_from_iter(params), |row| {
-                Ok((key(row, 0)?, key(row, 2)?))
-            })
-            .optional()?)
-    }
-
     async fn fail_midway(&mut self) -> HandlerError {
         // Dropping the transaction rolls it back, as a lost connection would.
         HandlerError::transient("SQLite", "injected fault mid-chunk")
     }
+}
+
+/// Whether the target or the rejects hold a row of `kind` (see [`super::rows_of_kind_sql`]).
+fn holds_rows_of(c: &Connection, kind: KeyKind, range: DateRange) -> Result<bool, HandlerError> {
+    let sql = rows_of_kind_sql(&DIALECT, kind);
+    let mut statement = c.prepare_cached(&sql)?;
+    let count: i64 = match kind {
+        KeyKind::Dated => statement.query_row(params![range.from, range.to], |row| row.get(0))?,
+        KeyKind::Undated | KeyKind::BadDate => statement.query_row([], |row| row.get(0))?,
+    };
+    Ok(count > 0)
+}
+
+/// The SSN in column `at` of a key row: an error naming the column for a NULL or a non-text
+/// value (an existing warehouse's own table may allow them).
+fn ssn_at(row: &rusqlite::Row<'_>, at: usize) -> Result<Ssn, HandlerError> {
+    row.get::<_, String>(at)
+        .map(Ssn::new)
+        .map_err(|_| unreadable_source_column("ssn", "text and never NULL"))
+}
+
+fn unreadable_date() -> HandlerError {
+    unreadable_source_column("visit_date", "a date as YYYY-MM-DD text, or NULL")
 }
 
 /// Dates as SQLite keeps them: `YYYY-MM-DD` text.
@@ -424,6 +438,8 @@ impl ToSql for SqlValue<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(match *self {
             SqlValue::Text(text) => ToSqlOutput::from(text),
+            SqlValue::OptionalText(Some(text)) => ToSqlOutput::from(text),
+            SqlValue::OptionalText(None) => ToSqlOutput::from(rusqlite::types::Null),
             SqlValue::Integer(n) => ToSqlOutput::from(n),
             SqlValue::Date(date) => ToSqlOutput::from(date.format("%F").to_string()),
         })
@@ -448,7 +464,9 @@ mod tests {
                     "e",
                     0,
                     "2024-01-01",
+                    "2024-01-01",
                     "000-00-0000",
+                    "2024-12-31",
                     "2024-12-31",
                     "999-99-9999",
                 );

@@ -207,12 +207,31 @@ pub fn expected_keys(sample: &SampleData) -> BTreeMap<(Option<NaiveDate>, String
 /// byte by byte (SQLite's BINARY, PostgreSQL's C.UTF-8), as Rust does.
 pub fn covers(span: &KeySpan, visit_date: Option<NaiveDate>, ssn: &str) -> bool {
     match (span, visit_date) {
-        (KeySpan::Dated { first, last }, Some(date)) => {
+        (
+            KeySpan::Dated {
+                date_range, keys, ..
+            },
+            Some(date),
+        ) => {
             let key = (date, ssn);
-            (first.visit_date, first.ssn.expose()) <= key
-                && key <= (last.visit_date, last.ssn.expose())
+            date_range.from <= date
+                && date <= date_range.to
+                && keys
+                    .after
+                    .as_ref()
+                    .is_none_or(|after| (after.visit_date, after.ssn.expose()) < key)
+                && keys
+                    .through
+                    .as_ref()
+                    .is_none_or(|through| key <= (through.visit_date, through.ssn.expose()))
         }
-        (KeySpan::Undated { first, last }, None) => first.expose() <= ssn && ssn <= last.expose(),
+        (KeySpan::Undated { keys }, None) => {
+            keys.after.as_ref().is_none_or(|after| after.expose() < ssn)
+                && keys
+                    .through
+                    .as_ref()
+                    .is_none_or(|through| ssn <= through.expose())
+        }
         _ => false,
     }
 }
