@@ -187,8 +187,9 @@ fn secret_resource(arn: &str) -> String {
 
 /// The state machine's permissions: invoke the function through its alias only (the definition
 /// names the alias ARN); run the Distributed Map (start its child executions of this state machine,
-/// follow and stop them, read the chunk ids and write the results in the chunk store's execution
-/// folders, nowhere else); log delivery when a state machine logs.
+/// follow and stop them, redrive those that failed when the execution is redriven, read the chunk
+/// ids and write the results in the chunk store's execution folders, nowhere else); log delivery
+/// when a state machine logs.
 fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
     let (machines, children): (Vec<String>, Vec<String>) = config
         .state_machines
@@ -203,6 +204,19 @@ fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
             )
         })
         .unzip();
+    // A redriven execution redrives its failed Map Run's child executions itself
+    // (RedriveExecution on `execution:MACHINE/MAP_RUN_LABEL:*`, AWS's "IAM permission to redrive a
+    // Map Run"); the Map's Label is deploy.toml's, so the children of exactly this Map.
+    let map_run_children: Vec<String> = config
+        .state_machines
+        .iter()
+        .map(|(name, machine)| {
+            format!(
+                "arn:aws:states:{}:{}:execution:{name}/{}:*",
+                config.region, config.account, machine.map.label
+            )
+        })
+        .collect();
     let folders = format!(
         "arn:aws:s3:::{}/{}*",
         config.chunk_store.bucket, config.chunk_store.prefix
@@ -222,6 +236,11 @@ fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
             "FollowAndStopTheMapRunsChildExecutions",
             vec!["states:DescribeExecution", "states:StopExecution"],
             children,
+        ),
+        Statement::allow(
+            "RedriveTheMapRunsChildExecutions",
+            vec!["states:RedriveExecution"],
+            map_run_children,
         ),
         Statement::allow(
             "ReadTheChunkIdsOnly",
@@ -416,8 +435,44 @@ mod tests {
         );
         // Nothing else of S3 or Step Functions, and no wildcard resource.
         let all = resources(&policy);
-        assert_eq!(all.len(), 5, "{all:?}");
+        assert_eq!(all.len(), 6, "{all:?}");
         assert!(all.iter().all(|r| r != "*"), "{all:?}");
+    }
+
+    /// AWS's "IAM permission to redrive a Map Run": RedriveExecution on
+    /// `arn:aws:states:REGION:ACCOUNT:execution:STATE_MACHINE/MAP_RUN_LABEL:*`.
+    #[test]
+    fn the_state_machine_may_redrive_only_its_map_runs_child_executions() {
+        let config = committed_config();
+        let policy = document(&config, "state-machine-role-policy.json");
+        let children =
+            "arn:aws:states:us-east-1:123456789012:execution:cm-etl-pipeline-phase2/chunks:*";
+        assert_eq!(actions_on(&policy, children), ["states:RedriveExecution"]);
+        let redrives: Vec<&serde_json::Value> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["Action"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a == "states:RedriveExecution")
+            })
+            .collect();
+        assert_eq!(redrives.len(), 1, "{redrives:?}");
+        assert_eq!(redrives[0]["Resource"], serde_json::json!([children]));
+        // The label follows deploy.toml.
+        let relabelled =
+            edited_config(|text| text.replace("label = \"chunks\"", "label = \"parts\""));
+        let policy = document(&relabelled, "state-machine-role-policy.json");
+        assert_eq!(
+            actions_on(
+                &policy,
+                "arn:aws:states:us-east-1:123456789012:execution:cm-etl-pipeline-phase2/parts:*"
+            ),
+            ["states:RedriveExecution"]
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! nothing (exit 130, 143), and every file a run makes is private at every look, even one stopped
 //! by SIGKILL; a refused `--database-url sqlite://` creates no file and an accepted one is 0600; a
 //! refused `postgres://` URL never shows its password; a missing bucket and a non-loopback S3
-//! endpoint are one-line errors.
+//! endpoint are one-line errors. Redrive: a run that fails in one chunk fails at the Distributed
+//! Map; once the chunk is fixed, redriving the same execution re-runs only the chunks that did not
+//! succeed, and every row is migrated or rejected.
 
 use crate::support;
 
@@ -409,8 +411,9 @@ fn the_jsonata_rendering_runs_with_the_same_results_as_the_committed_one() {
 }
 
 /// A warehouse without the schema: GetTask02Chunks fails with `Task02.Transient`, the committed
-/// Retry runs on virtual time (5 s, 10 s, 20 s: nothing sleeps), then States.ALL catches it into
-/// the `Task02Failed` Fail state; `run` exits non-zero with the error and cause.
+/// Retry runs on virtual time (5 s, 10 s, 20 s: nothing sleeps), then, as no Catch takes a
+/// retryable error, the execution fails in GetTask02Chunks (where a redrive would restart it);
+/// `run` exits non-zero with the error, the cause and the failed state.
 #[test]
 fn a_failed_execution_exits_non_zero_with_its_error_and_cause_after_virtual_retries() {
     let empty = tempfile::tempdir().unwrap();
@@ -440,9 +443,10 @@ fn a_failed_execution_exits_non_zero_with_its_error_and_cause_after_virtual_retr
     );
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["status"], json!("FAILED"));
-    assert_eq!(report["error"], json!("Task02.Failed"));
+    assert_eq!(report["error"], json!("Task02.Transient"));
+    assert_eq!(report["failed_state"], json!("GetTask02Chunks"));
     assert!(
-        report["cause"].as_str().unwrap().contains("retries"),
+        report["cause"].as_str().unwrap().contains("SQLite"),
         "{report:#}"
     );
     assert_eq!(
@@ -1104,5 +1108,159 @@ fn generated_data_out_of_bounds_is_refused_in_one_line() {
     assert!(
         modes_under(tmp.path()).is_empty(),
         "a refused run made files"
+    );
+}
+
+/// Issue 20: AWS's redrive rule in the local runner, with the real handlers and the embedded
+/// SQLite warehouse. One chunk cannot be written (a trigger refuses its rows: a warehouse fault
+/// the retries cannot outlast), so its child execution fails, the Map Run fails, and the
+/// execution fails AT ProcessTask02Chunks (no Catch sends it to a Fail state). The fault is fixed
+/// and the same execution redriven: the Map Run re-runs only the children that did not succeed,
+/// DeleteTask02Chunks deletes the chunks, and every source row is migrated or rejected once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_failed_in_a_chunk_is_redriven_at_the_map_and_migrates_the_rest() {
+    use cm_etl::runner::handlers::InProcessHandlers;
+    use etl_lambda::contract::PipelineInput;
+    use etl_lambda::{ChunkStores, SampleData, Warehouse};
+
+    let scratch = tempfile::tempdir().unwrap();
+    let mut config =
+        cm_etl::config::DeployConfig::load(&support::repo().join("deploy.toml")).unwrap();
+    config.chunking.max_keys = 100;
+    let (state_machine, machine_config) = config.state_machines.iter().next().unwrap();
+    let definition = cm_etl::synth::render_definition(&config, state_machine).unwrap();
+    let machine = load::from_json(&definition).unwrap();
+
+    let url = format!(
+        "sqlite://{}",
+        scratch.path().join("warehouse.sqlite3").display()
+    );
+    let warehouse = Warehouse::connect(&url).await.unwrap();
+    warehouse.create_schema().await.unwrap();
+    let sample = SampleData {
+        keys: 1_000,
+        rows_per_key: 2,
+        bad_rows_percent: 5,
+        seed: 20,
+        start_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+    };
+    sample.load_into(&warehouse).await.unwrap();
+    warehouse
+        .execute_batch(
+            "CREATE TRIGGER chunk_3_is_broken BEFORE INSERT ON visits_migrated \
+             WHEN NEW.chunk_id = 3 BEGIN SELECT RAISE(ABORT, 'chunk 3 is broken'); END;",
+        )
+        .await
+        .unwrap();
+
+    let objects = ObjectStore::local(scratch.path().join("s3"));
+    let bucket = config.chunk_store.bucket.as_str();
+    objects.create_local_bucket(bucket).await.unwrap();
+    let functions = Functions::builder()
+        .tmp_root(scratch.path())
+        .function(
+            config.function.name.as_str(),
+            InProcessHandlers::with_stores(
+                url.clone(),
+                config.chunk_store_uri(),
+                ChunkStores::on(objects.clone()),
+            ),
+        )
+        .build();
+    let engine = Engine::new(functions)
+        .objects(objects.clone())
+        .invocation_time(InvocationTime::Fixed(Duration::from_millis(50)));
+    let spec = ExecutionSpec {
+        region: config.region.to_string(),
+        account: config.account.to_string(),
+        state_machine: state_machine.to_string(),
+        name: "redriven".into(),
+        role_arn: machine_config.role_arn.to_string(),
+        input: serde_json::to_value(PipelineInput {
+            date_range: sample.date_range(),
+        })
+        .unwrap(),
+    };
+
+    let failed = engine.execute(&machine, &spec).await;
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    assert_eq!(failed.failed_state(), Some("ProcessTask02Chunks"));
+    assert_eq!(
+        failed.error.as_ref().unwrap().error,
+        "States.ExceedToleratedFailureThreshold"
+    );
+    let run = &failed.map_runs[0];
+    assert_eq!(run.failed, 1, "{run:?}");
+    assert_eq!(
+        run.first_failure.as_ref().unwrap().error,
+        "Task02.Transient"
+    );
+    let succeeded_before = failed
+        .redrive
+        .as_ref()
+        .unwrap()
+        .map_run_children_succeeded()
+        .unwrap() as u64;
+    assert_eq!(succeeded_before, run.succeeded);
+    // The chunks stay for the redrive.
+    let folder = config
+        .chunk_store_uri()
+        .for_execution(&etl_lambda::contract::ExecutionName::new("redriven").unwrap());
+    assert!(
+        !objects
+            .list(bucket, folder.prefix())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Fixed; the same execution redriven.
+    warehouse
+        .execute_batch("DROP TRIGGER chunk_3_is_broken;")
+        .await
+        .unwrap();
+    let redriven = engine.redrive(&machine, &spec, &failed).await.unwrap();
+    assert_eq!(
+        redriven.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        redriven.error
+    );
+    let chunks = redriven.output.as_ref().unwrap()["task02_chunks"]["num_chunks"]
+        .as_u64()
+        .unwrap();
+    assert!(chunks >= 10, "{chunks} chunks");
+    let run = &redriven.map_runs[0];
+    assert_eq!(
+        run.map_run_arn, failed.map_runs[0].map_run_arn,
+        "the same Map Run"
+    );
+    assert_eq!((run.succeeded, run.failed), (chunks, 0));
+    // Only the children that did not succeed ran again (each once: the fault is gone), then the
+    // deletion; GetTask02Chunks did not run again.
+    assert_eq!(redriven.invocations, chunks - succeeded_before + 1);
+    assert_eq!(redriven.task_attempts, chunks - succeeded_before + 1);
+
+    let counts = warehouse.counts().await.unwrap();
+    assert_eq!(counts.source_rows, sample.source_rows());
+    assert_eq!(
+        counts.migrated_rows + counts.rejected_rows,
+        counts.source_rows
+    );
+    assert_eq!(
+        (counts.migrated_rows, counts.rejected_rows),
+        sample.expected_split()
+    );
+    let ledger = warehouse.ledger().await.unwrap();
+    assert_eq!(
+        ledger.iter().map(|row| row.chunk_id).collect::<Vec<_>>(),
+        (0..chunks as i64).collect::<Vec<_>>()
+    );
+    assert!(
+        objects
+            .list(bucket, folder.prefix())
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

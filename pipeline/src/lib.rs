@@ -3,15 +3,22 @@
 //! ```text
 //! GetTask02Chunks ──> ProcessTask02Chunks ──────────────> DeleteTask02Chunks ──> Task02Migrated
 //!        │            (Distributed Map: one child execution     │
-//!        │             per chunk id, read from the chunk store; └─> Task02ChunksLeftBehind (Fail)
+//!        │             per chunk id, read from the chunk store; └─ refused ─> Task02ChunksLeftBehind (Fail)
 //!        │             results written back to it)
-//!        ├─ a handler refused (not retryable) ─────────────────────> Task02Rejected (Fail)
-//!        └─ anything else after retries; a failed Map Run ─────────> Task02Failed (Fail)
+//!        └─ a handler refused (not retryable) ─────────────────────> Task02Rejected (Fail)
 //! ```
+//!
+//! Anything else that outlasts its retries (a Task's error, a failed Map Run) is not caught: the
+//! execution fails in the state that failed, which is where a redrive restarts it.
 //!
 //! The chunks hold SSNs: once every chunk is migrated, DeleteTask02Chunks deletes the execution's
 //! chunk store folder. A failed execution keeps its chunks for a redrive, until the bucket's
 //! lifecycle rule expires them.
+//!
+//! Redrive (AWS's RedriveExecution) restarts a failed execution from its unsuccessful state, and
+//! re-enters a Fail state only to fail again; so only what retrying cannot fix (a handler's refusal)
+//! is caught into a Fail state. A failed Map Run fails the execution at ProcessTask02Chunks, and a
+//! redrive re-runs only its children that did not succeed.
 //!
 //! Only counts and locations travel between states: the keys stay in the chunk store, the chunk
 //! ids are read from it by the Map's ItemReader, and the Map's results are written to it by its
@@ -42,11 +49,9 @@ pub const STATE_MACHINE_NAME: &str = "cm-etl-pipeline-phase2";
 pub const PROCESS_TASK02_CHUNKS: &str = "ProcessTask02Chunks";
 /// Every chunk was migrated.
 pub const TASK02_MIGRATED: &str = "Task02Migrated";
-/// A handler refused its input or chunk: retrying cannot help.
+/// A handler refused its input or chunk: retrying (or redriving) cannot help.
 pub const TASK02_REJECTED: &str = "Task02Rejected";
-/// A handler or Lambda kept failing after its retries, or Step Functions failed.
-pub const TASK02_FAILED: &str = "Task02Failed";
-/// Every chunk was migrated, but their objects could not be deleted.
+/// Every chunk was migrated, but the handler refused to delete their objects.
 pub const TASK02_CHUNKS_LEFT_BEHIND: &str = "Task02ChunksLeftBehind";
 
 /// What the pipeline takes from its deployment (`deploy.toml`, checked there).
@@ -102,21 +107,14 @@ pub fn definition(settings: &PipelineSettings) -> StateMachine {
         name(TASK02_REJECTED),
         fail(
             "Task02.Rejected",
-            "A handler refused its input or its chunk (invalid input, chunk not found or chunk format mismatch); retrying cannot help. The failed state's error is in the execution history.",
-        ),
-    );
-    states.insert(
-        name(TASK02_FAILED),
-        fail(
-            "Task02.Failed",
-            "A task kept failing after its retries, or more chunks failed than the Map tolerates (the Map Run's failed child executions have their errors). The failed state's error is in the execution history.",
+            "A handler refused its input or its chunk (invalid input, chunk not found or chunk format mismatch); retrying or redriving cannot help. The failed state's error is in the execution history.",
         ),
     );
     states.insert(
         name(TASK02_CHUNKS_LEFT_BEHIND),
         fail(
             "Task02.ChunksLeftBehind",
-            "Every chunk was migrated, but the execution's chunk store folder could not be deleted after retries; the chunk store's lifecycle rule expires it. The failed state's error is in the execution history.",
+            "Every chunk was migrated, but the handler refused to delete the execution's chunk store folder; the chunk store's lifecycle rule expires it. The failed state's error is in the execution history.",
         ),
     );
     StateMachine {
@@ -148,7 +146,7 @@ fn get_task02_chunks(budget: ChunkBudget, function: &str) -> TaskState {
     );
     task.result_selector = Some(lambda::unwrap_payload::<<GetTask02Chunks as Handler>::Output>());
     task.result_path = lambda::result_at::<GetTask02Chunks, _>(path!(Task02State.task02_chunks));
-    task.catch = catchers();
+    task.catch = vec![Catcher::new(refused(), name(TASK02_REJECTED))];
     task
 }
 
@@ -182,9 +180,9 @@ fn process_task02_chunks(settings: &PipelineSettings, function: &str) -> MapStat
     map.label = Some(run.label.clone());
     map.result_writer = Some(map_results(&settings.chunk_store));
     map.result_path = ResultPath::Discard;
-    // A failed Map Run fails the Map with States.ExceedToleratedFailureThreshold whatever the
-    // children's errors were, so it cannot tell a refused chunk from a failing one.
-    map.catch = vec![Catcher::new(vec![ErrorName::all()], name(TASK02_FAILED))];
+    // No Catch: a failed Map Run (States.ExceedToleratedFailureThreshold, whatever the children's
+    // errors were) fails the execution here, so a redrive re-runs this Map Run's children that did
+    // not succeed. Caught into a Fail state, a redrive would only re-enter the Fail state.
     map
 }
 
@@ -217,8 +215,9 @@ fn intrinsic_string_literal(text: &str) -> String {
 }
 
 /// Deletes this execution's chunk store folder, now that every chunk is migrated. Its result is
-/// dropped; if the folder cannot be deleted, the execution fails in Task02ChunksLeftBehind, so
-/// someone hears of it.
+/// dropped. If the handler refuses, the execution fails in Task02ChunksLeftBehind, so someone
+/// hears of it; if deleting keeps failing after the retries, the execution fails here, and a
+/// redrive deletes again (without migrating anything again).
 fn delete_task02_chunks(function: &str) -> TaskState {
     let state = StateInput::<Task02State>::new();
     let input = selector!(DeleteChunksInput {
@@ -231,25 +230,20 @@ fn delete_task02_chunks(function: &str) -> TaskState {
         Transition::Next(name(TASK02_MIGRATED)),
     );
     task.result_path = ResultPath::Discard;
-    task.catch = vec![Catcher::new(
-        vec![ErrorName::all()],
-        name(TASK02_CHUNKS_LEFT_BEHIND),
-    )];
+    task.catch = vec![Catcher::new(refused(), name(TASK02_CHUNKS_LEFT_BEHIND))];
     task
 }
 
-/// Non-retryable handler errors end in Task02Rejected; anything else (retries exhausted, a
-/// Lambda or Step Functions error) in Task02Failed. `States.ALL` comes last, as ASL requires.
-fn catchers() -> Vec<Catcher> {
-    let refused = HandlerError::ALL
+/// The handler errors retrying cannot fix (the handler refused its input): the only errors a
+/// Catch sends to a Fail state. Anything else that outlasts the retries (a retryable handler
+/// error, a Lambda or Step Functions error) is not caught, so the execution fails in the state
+/// that failed, and a redrive restarts it there rather than in a Fail state that fails again.
+fn refused() -> Vec<ErrorName> {
+    HandlerError::ALL
         .into_iter()
         .filter(|error| !error.is_retryable())
         .map(|error| ErrorName::new(error.as_str()))
-        .collect();
-    vec![
-        Catcher::new(refused, name(TASK02_REJECTED)),
-        Catcher::new(vec![ErrorName::all()], name(TASK02_FAILED)),
-    ]
+        .collect()
 }
 
 fn fail(error: &str, cause: &str) -> State {
@@ -364,12 +358,18 @@ mod tests {
         assert_eq!(delete["Next"], TASK02_MIGRATED);
         assert_eq!(
             delete["Catch"],
-            json!([{"ErrorEquals": ["States.ALL"], "Next": TASK02_CHUNKS_LEFT_BEHIND}])
+            json!([{"ErrorEquals": refused_names(), "Next": TASK02_CHUNKS_LEFT_BEHIND}])
         );
         // Only the success path deletes: a failed execution keeps its chunks for a redrive.
-        for failed in [TASK02_REJECTED, TASK02_FAILED] {
-            assert_eq!(machine["States"][failed]["Type"], "Fail");
-        }
+        assert_eq!(machine["States"][TASK02_REJECTED]["Type"], "Fail");
+    }
+
+    fn refused_names() -> Vec<&'static str> {
+        HandlerError::ALL
+            .into_iter()
+            .filter(|e| !e.is_retryable())
+            .map(HandlerError::as_str)
+            .collect()
     }
 
     #[test]
@@ -429,25 +429,31 @@ mod tests {
     }
 
     #[test]
-    fn non_retryable_handler_errors_are_caught_before_states_all() {
+    fn only_refusals_are_caught_so_a_redrive_restarts_where_the_execution_failed() {
         let machine = rendered(&config());
-        // A failed Map Run is States.ExceedToleratedFailureThreshold whatever the children did.
-        assert_eq!(
-            machine["States"][PROCESS_TASK02_CHUNKS]["Catch"],
-            json!([{"ErrorEquals": ["States.ALL"], "Next": TASK02_FAILED}])
+        // A failed Map Run fails the execution at the Map, which a redrive re-runs; caught into
+        // a Fail state, a redrive would only fail again there.
+        assert!(
+            machine["States"][PROCESS_TASK02_CHUNKS]
+                .get("Catch")
+                .is_none()
         );
-        let catch = machine["States"][GetTask02Chunks::STATE_NAME]["Catch"]
-            .as_array()
-            .unwrap();
-        let refused: Vec<&str> = HandlerError::ALL
-            .into_iter()
-            .filter(|e| !e.is_retryable())
-            .map(HandlerError::as_str)
+        assert_eq!(
+            machine["States"][GetTask02Chunks::STATE_NAME]["Catch"],
+            json!([{"ErrorEquals": refused_names(), "Next": TASK02_REJECTED}])
+        );
+        // No catcher anywhere takes a retryable error, nor States.ALL, to a Fail state.
+        let rendered = machine.to_string();
+        assert!(!rendered.contains("States.ALL"), "{rendered}");
+        assert!(!refused_names().contains(&HandlerError::Transient.as_str()));
+        let fails: Vec<&String> = machine["States"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, state)| state["Type"] == "Fail")
+            .map(|(name, _)| name)
             .collect();
-        assert_eq!(catch[0]["ErrorEquals"], json!(refused));
-        assert_eq!(catch[0]["Next"], TASK02_REJECTED);
-        assert_eq!(catch[1]["ErrorEquals"], json!(["States.ALL"]));
-        assert_eq!(catch.len(), 2);
+        assert_eq!(fails, [TASK02_REJECTED, TASK02_CHUNKS_LEFT_BEHIND]);
         let retry = &machine["States"][GetTask02Chunks::STATE_NAME]["Retry"];
         assert_eq!(
             retry[0]["ErrorEquals"],

@@ -20,7 +20,7 @@
 //! ends in either language).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -257,6 +257,66 @@ pub struct ExecutionOutcome {
     pub environments: usize,
     /// Every Distributed Map's Map Run, in the order they ended.
     pub map_runs: Vec<MapRunSummary>,
+    /// Where a failed execution stopped, for [`Engine::redrive`].
+    #[serde(skip)]
+    pub redrive: Option<RedrivePoint>,
+}
+
+impl ExecutionOutcome {
+    /// The top-level state the execution failed in (the one a redrive restarts from).
+    pub fn failed_state(&self) -> Option<&str> {
+        self.redrive.as_ref().map(|point| point.state.as_str())
+    }
+}
+
+/// Where a failed execution stopped, as AWS keeps it for RedriveExecution: the top-level state
+/// that failed (the unsuccessful step) with the input and variables it had, and, when that state
+/// is a Distributed Map whose Map Run failed, which of its child executions succeeded.
+#[derive(Clone, Debug)]
+pub struct RedrivePoint {
+    /// The state a redrive re-enters.
+    pub state: String,
+    input: Value,
+    variables: Variables,
+    /// The execution's start: a redrive keeps its `$$.Execution.StartTime`.
+    started: DateTime<Utc>,
+    /// Virtual time and history events so far: a redrive continues both.
+    clock: Duration,
+    history_events: u64,
+    /// Redrives so far (`$$.Execution.RedriveCount`).
+    redrive_count: u32,
+    map_run: Option<FailedMapRun>,
+}
+
+impl RedrivePoint {
+    /// How many child executions of the failed Map Run succeeded (a redrive does not run them
+    /// again); `None` when the failed state did not run a Map Run a redrive continues.
+    pub fn map_run_children_succeeded(&self) -> Option<usize> {
+        self.map_run.as_ref().map(|run| run.succeeded.len())
+    }
+}
+
+/// A failed Map Run as a redrive continues it: the same Map Run (its sequence in the execution
+/// gives its names, so the same ARN and child execution names) and the outputs of the children
+/// that succeeded, by child execution name.
+#[derive(Clone, Debug)]
+struct FailedMapRun {
+    state: String,
+    sequence: u64,
+    succeeded: HashMap<String, Value>,
+}
+
+/// Why [`Engine::redrive`] refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RedriveRefused {
+    #[error("the execution SUCCEEDED: there is nothing to redrive")]
+    Succeeded,
+    #[error("the execution failed before entering any state: there is no state to restart from")]
+    NoFailedState,
+    #[error(
+        "the execution failed in `{0}`, a Parallel or inline Map: AWS redrives only its failed branches or iterations, which the local runner does not keep; start a new execution"
+    )]
+    NestedState(String),
 }
 
 /// Runs executions against a set of functions.
@@ -297,7 +357,52 @@ impl Engine {
     }
 
     pub async fn execute(&self, machine: &StateMachine, spec: &ExecutionSpec) -> ExecutionOutcome {
-        let started = Utc::now();
+        self.execute_from(machine, spec, None).await
+    }
+
+    /// Redrives a failed execution of `machine` as AWS's RedriveExecution does: the same
+    /// execution (name, input, start time) continues from the top-level state that failed, with
+    /// the input it had there; the states that succeeded are not run again. A Distributed Map
+    /// whose Map Run failed re-runs only the child executions that did not succeed (from their
+    /// first state: the local runner keeps no child's own failure point), under the same Map Run
+    /// and child names; retries start again from 0. A Fail state is re-entered and fails again.
+    ///
+    /// `failed` is the outcome of the execution (or of its last redrive) with this engine's
+    /// `spec`; the engine's functions and object store are the ones the redrive runs with (fixed,
+    /// say, since the failure).
+    pub async fn redrive(
+        &self,
+        machine: &StateMachine,
+        spec: &ExecutionSpec,
+        failed: &ExecutionOutcome,
+    ) -> Result<ExecutionOutcome, RedriveRefused> {
+        if failed.status == ExecutionStatus::Succeeded {
+            return Err(RedriveRefused::Succeeded);
+        }
+        let point = failed
+            .redrive
+            .as_ref()
+            .ok_or(RedriveRefused::NoFailedState)?;
+        match machine.states.get(point.state.as_str()) {
+            Some(State::Parallel(_)) => {
+                return Err(RedriveRefused::NestedState(point.state.clone()));
+            }
+            Some(State::Map(m)) if !m.is_distributed() => {
+                return Err(RedriveRefused::NestedState(point.state.clone()));
+            }
+            _ => {}
+        }
+        Ok(self.execute_from(machine, spec, Some(point)).await)
+    }
+
+    async fn execute_from(
+        &self,
+        machine: &StateMachine,
+        spec: &ExecutionSpec,
+        resume: Option<&RedrivePoint>,
+    ) -> ExecutionOutcome {
+        let started = resume.map_or_else(Utc::now, |point| point.started);
+        let redriven_map_run = resume.and_then(|point| point.map_run.clone());
         let run = Run {
             engine: self,
             spec,
@@ -309,9 +414,21 @@ impl Engine {
             task_attempts: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
             map_runs: Mutex::new(Vec::new()),
-            map_run_sequence: AtomicU64::new(0),
+            // A redriven Map Run keeps its sequence (so its names); later ones follow it.
+            map_run_sequence: AtomicU64::new(
+                redriven_map_run.as_ref().map_or(0, |run| run.sequence + 1),
+            ),
             random_seed: fnv1a(self.seed, spec.name.bytes()),
             random_draws: AtomicU64::new(0),
+            redrive_count: resume.map_or(0, |point| point.redrive_count + 1),
+            resume: Mutex::new(resume.map(|point| FailedAt {
+                state: point.state.clone(),
+                input: point.input.clone(),
+                variables: point.variables.clone(),
+            })),
+            redriven_map_run: Mutex::new(redriven_map_run),
+            failed_at: Mutex::new(None),
+            failed_map_run: Mutex::new(None),
         };
         let execution = ExecutionContext {
             arn: spec.execution_arn(),
@@ -322,6 +439,12 @@ impl Engine {
             state_machine_name: spec.state_machine.clone(),
         };
         let history = History::default();
+        if let Some(point) = resume {
+            // A redrive appends to the execution's history.
+            history
+                .events
+                .store(point.history_events, Ordering::Relaxed);
+        }
         let variables = Variables::new();
         let frame = Frame {
             run: &run,
@@ -331,7 +454,7 @@ impl Engine {
             language: run.language,
             entered_event: 0,
         };
-        let mut clock = Duration::ZERO;
+        let mut clock = resume.map_or(Duration::ZERO, |point| point.clock);
         let result = run
             .run_execution(
                 frame,
@@ -355,12 +478,40 @@ impl Engine {
                 (status, None, Some(error))
             }
         };
+        let history_events = history.events.load(Ordering::Relaxed);
+        let failed_at = run.failed_at.lock().expect("failure poisoned").take();
+        // A redriven Map Run that failed before it started (its ItemReader, say) is still the
+        // one the next redrive continues.
+        let failed_map_run = run
+            .failed_map_run
+            .lock()
+            .expect("map run poisoned")
+            .take()
+            .or_else(|| {
+                run.redriven_map_run
+                    .lock()
+                    .expect("map run poisoned")
+                    .take()
+            });
+        let redrive = match (&error, failed_at) {
+            (Some(_), Some(failed_at)) => Some(RedrivePoint {
+                map_run: failed_map_run.filter(|map_run| map_run.state == failed_at.state),
+                state: failed_at.state,
+                input: failed_at.input,
+                variables: failed_at.variables,
+                started,
+                clock,
+                history_events,
+                redrive_count: run.redrive_count,
+            }),
+            _ => None,
+        };
         ExecutionOutcome {
             status,
             output,
             error,
             virtual_elapsed: clock,
-            history_events: history.events.load(Ordering::Relaxed),
+            history_events,
             largest_payload_bytes: run.payloads.into_inner().expect("payload map poisoned"),
             largest_result_bytes: run.results.into_inner().expect("result map poisoned"),
             handled_errors: run.handled.into_inner().expect("error list poisoned"),
@@ -368,8 +519,16 @@ impl Engine {
             invocations: run.invocations.load(Ordering::Relaxed),
             environments: self.functions.environments_created(),
             map_runs: run.map_runs.into_inner().expect("map run list poisoned"),
+            redrive,
         }
     }
+}
+
+/// A top-level state with the input and variables it was entered with.
+struct FailedAt {
+    state: String,
+    input: Value,
+    variables: Variables,
 }
 
 /// One execution's (or Distributed Map child execution's) event count, against its quota.
@@ -445,6 +604,16 @@ struct Run<'e> {
     random_seed: u64,
     /// ...and distinct within it.
     random_draws: AtomicU64,
+    /// `$$.Execution.RedriveCount`.
+    redrive_count: u32,
+    /// Where a redrive restarts the top-level machine; taken when it starts.
+    resume: Mutex<Option<FailedAt>>,
+    /// The failed Map Run a redrive continues; taken by its Distributed Map.
+    redriven_map_run: Mutex<Option<FailedMapRun>>,
+    /// The top-level state the execution failed in.
+    failed_at: Mutex<Option<FailedAt>>,
+    /// The last top-level Distributed Map whose Map Run failed.
+    failed_map_run: Mutex<Option<FailedMapRun>>,
 }
 
 /// Where a state runs: the run, the execution (parent or child) whose history it adds to, and
@@ -549,7 +718,7 @@ impl<'e> Run<'e> {
                 "Name": execution.name,
                 "RoleArn": self.spec.role_arn,
                 "StartTime": execution.start_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "RedriveCount": 0,
+                "RedriveCount": self.redrive_count,
             },
             "State": {
                 "EnteredTime": entered.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -645,6 +814,19 @@ impl<'e> Run<'e> {
             // A scope starts with the variables of the scopes around it; what its states
             // assign stays in it.
             let mut variables = frame.variables.clone();
+            let resume = match machine.root {
+                true => self.resume.lock().expect("resume poisoned").take(),
+                false => None,
+            };
+            if let Some(resume) = resume {
+                current = machine
+                    .states
+                    .get_key_value(resume.state.as_str())
+                    .map(|(k, _)| k.as_str())
+                    .expect("a redrive restarts from a state of the same machine");
+                input = resume.input;
+                variables = resume.variables;
+            }
             loop {
                 let (name, state) = machine
                     .states
@@ -656,14 +838,33 @@ impl<'e> Run<'e> {
                     language: state.query_language().unwrap_or(self.language),
                     ..frame
                 };
-                let (step, assigned) = self.run_state(scope, name, state, input, clock).await?;
-                variables.extend(assigned);
+                // The top-level machine remembers where it fails, for a redrive.
+                let kept = machine.root.then(|| input.clone());
+                let ran = self.run_state(scope, name, state, input, clock).await;
+                let failed_here = |input: Option<Value>| {
+                    if let Some(input) = input {
+                        *self.failed_at.lock().expect("failure poisoned") = Some(FailedAt {
+                            state: name.to_owned(),
+                            input,
+                            variables: variables.clone(),
+                        });
+                    }
+                };
+                let (step, assigned) = match ran {
+                    Ok(ran) => ran,
+                    Err(error) => {
+                        failed_here(kept);
+                        return Err(error);
+                    }
+                };
                 if deadline.is_some_and(|d| *clock > d) {
+                    failed_here(kept);
                     return Err(StateError::new(
                         "States.Timeout",
                         "The execution ran past the state machine's TimeoutSeconds.",
                     ));
                 }
+                variables.extend(assigned);
                 match step {
                     Step::Next(next, output) => {
                         current = machine
@@ -745,6 +946,9 @@ struct Machine<'m> {
     states: &'m States,
     /// Only a whole state machine has one.
     timeout_seconds: Option<u32>,
+    /// The execution's own machine (not a Map's processor nor a Parallel branch): where a
+    /// redrive restarts.
+    root: bool,
 }
 
 impl<'m> From<&'m StateMachine> for Machine<'m> {
@@ -753,6 +957,7 @@ impl<'m> From<&'m StateMachine> for Machine<'m> {
             start_at: &machine.start_at,
             states: &machine.states,
             timeout_seconds: machine.timeout_seconds,
+            root: true,
         }
     }
 }
@@ -763,6 +968,7 @@ impl<'m> From<&'m Branch> for Machine<'m> {
             start_at: &branch.start_at,
             states: &branch.states,
             timeout_seconds: None,
+            root: false,
         }
     }
 }

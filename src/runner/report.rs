@@ -101,6 +101,8 @@ pub struct RunReport {
     pub output: Option<Value>,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// The state the execution failed in: where a redrive would restart it.
+    pub failed_state: Option<String>,
     /// Row counts of the warehouse after the run (`null` when it could not be counted).
     pub source_rows: Option<u64>,
     pub migrated_rows: Option<u64>,
@@ -132,6 +134,7 @@ impl RunReport {
         Self {
             execution: spec.name.clone(),
             status: outcome.status,
+            failed_state: outcome.failed_state().map(str::to_owned),
             output: outcome.output,
             error: outcome.error.as_ref().map(|e| e.error.clone()),
             cause: outcome.error.map(|e| e.cause),
@@ -257,6 +260,9 @@ impl RunReport {
                 handled.handled_by, handled.state, handled.error, handled.cause
             );
         }
+        if let Some(state) = &self.failed_state {
+            let _ = writeln!(out, "failed state: {state}");
+        }
         if let (Some(error), Some(cause)) = (&self.error, &self.cause) {
             let _ = writeln!(out, "error: {error}\ncause: {cause}");
         }
@@ -284,8 +290,8 @@ mod tests {
             status: ExecutionStatus::Failed,
             output: None,
             error: Some(crate::runner::engine::StateError::new(
-                "Task02.Failed",
-                "more chunks failed than the Map tolerates",
+                "States.ExceedToleratedFailureThreshold",
+                "The specified tolerated failure threshold was exceeded",
             )),
             virtual_elapsed: Duration::from_secs(3),
             history_events: 12,
@@ -296,6 +302,7 @@ mod tests {
             invocations: 7,
             environments: 2,
             map_runs: vec![map_run],
+            redrive: None,
         }
     }
 

@@ -21,6 +21,12 @@ struct Children<'a> {
     processor: Machine<'a>,
     names: &'a MapRunNames,
     express: bool,
+    /// A redriven Map Run: the outputs of the children that succeeded before, by name; they are
+    /// not run again.
+    succeeded_before: HashMap<String, Value>,
+    /// The outputs of the children that succeeded, by name (kept for a redrive of the top-level
+    /// Map only).
+    succeeded: Option<Mutex<HashMap<String, Value>>>,
 }
 
 impl Run<'_> {
@@ -67,7 +73,29 @@ impl Run<'_> {
         };
         self.observer().map_started(name, items.len());
 
-        let sequence = self.map_run_sequence.fetch_add(1, Ordering::Relaxed);
+        // A redrive continues the failed Map Run of the execution's own Map (AWS redrives its
+        // unsuccessful children under the same Map Run); anything else starts a new one.
+        let top_level = frame.execution.arn == self.spec.execution_arn();
+        let redriven = match top_level {
+            true => {
+                let mut redriven = self.redriven_map_run.lock().expect("map run poisoned");
+                match redriven.take() {
+                    Some(run) if run.state == name => Some(run),
+                    other => {
+                        *redriven = other;
+                        None
+                    }
+                }
+            }
+            false => None,
+        };
+        let (sequence, succeeded_before) = match redriven {
+            Some(run) => (run.sequence, run.succeeded),
+            None => (
+                self.map_run_sequence.fetch_add(1, Ordering::Relaxed),
+                HashMap::new(),
+            ),
+        };
         // The same execution, state and sequence give the same names.
         let seed = fnv1a(
             0xcbf2_9ce4_8422_2325 ^ sequence,
@@ -113,6 +141,8 @@ impl Run<'_> {
                 .as_ref()
                 .and_then(|config| config.execution_type)
                 == Some(ExecutionType::Express),
+            succeeded_before,
+            succeeded: top_level.then(|| Mutex::new(HashMap::new())),
         };
         let end = map_run::run_children(&plan, inputs, *clock, |child| {
             self.child_execution(&children, child)
@@ -137,6 +167,24 @@ impl Run<'_> {
             .lock()
             .expect("map runs poisoned")
             .push(summary);
+        let failure = match (&end.error, &written) {
+            (Some(error), _) | (None, Err(error)) => Some(error),
+            _ => None,
+        };
+        // AWS redrives a failed Map Run's unsuccessful children, except after these errors,
+        // where it starts a new Map Run.
+        if let (Some(error), Some(succeeded)) = (failure, children.succeeded)
+            && !matches!(
+                error.error.as_str(),
+                "States.DataLimitExceeded" | "States.Runtime"
+            )
+        {
+            *self.failed_map_run.lock().expect("map run poisoned") = Some(FailedMapRun {
+                state: name.to_owned(),
+                sequence,
+                succeeded: succeeded.into_inner().expect("outputs poisoned"),
+            });
+        }
         let written = written?;
         if let Some(error) = end.error {
             return Err(error);
@@ -144,9 +192,35 @@ impl Run<'_> {
         Ok(written.map_or(Value::Array(end.outputs), |written| written.output))
     }
 
+    /// One child execution, unless it succeeded before a redrive; what it output when it
+    /// succeeds is kept for a redrive of the execution's own Map.
+    async fn child_execution(&self, children: &Children<'_>, child: Child) -> ChildEnd {
+        let name = child.name.clone();
+        let end = match children.succeeded_before.get(&name) {
+            // It succeeded before the redrive: not run again.
+            Some(output) => {
+                self.observer()
+                    .iteration_finished(children.map_state, child.items, Some(output));
+                ChildEnd {
+                    output: Ok(output.clone()),
+                    finished: child.start,
+                    history_events: 0,
+                }
+            }
+            None => self.run_child_execution(children, child).await,
+        };
+        if let (Ok(output), Some(succeeded)) = (&end.output, &children.succeeded) {
+            succeeded
+                .lock()
+                .expect("outputs poisoned")
+                .insert(name, output.clone());
+        }
+        end
+    }
+
     /// One child execution: its own history (against its own quota), its own `$$.Execution`,
     /// the processor on its input from its virtual start.
-    async fn child_execution(&self, children: &Children<'_>, child: Child) -> ChildEnd {
+    async fn run_child_execution(&self, children: &Children<'_>, child: Child) -> ChildEnd {
         let history = if children.express {
             History::unbounded()
         } else {

@@ -1170,3 +1170,185 @@ async fn a_distributed_child_execution_does_not_read_its_parents_variables() {
         "{error:?}"
     );
 }
+
+/// A function `gate` that echoes its payload, but fails with `Gate.Broken` on `{"n": 2}` (or on
+/// any payload, with `all`) while the switch is on; it records every payload it gets.
+fn gate(
+    all: bool,
+) -> (
+    Functions,
+    Arc<std::sync::atomic::AtomicBool>,
+    Arc<Mutex<Vec<Value>>>,
+) {
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let (switch, seen) = (broken.clone(), calls.clone());
+    let functions = Functions::builder()
+        .function(
+            "gate",
+            SyncFunction(move |payload: Value, _: &mut ExecutionEnvironment| {
+                seen.lock().unwrap().push(payload.clone());
+                if switch.load(Ordering::SeqCst) && (all || payload["n"] == json!(2)) {
+                    Err(LambdaError::new("Gate.Broken", "the gate is broken"))
+                } else {
+                    Ok(payload)
+                }
+            }),
+        )
+        .build();
+    (functions, broken, calls)
+}
+
+fn machine_of(definition: &Value) -> StateMachine {
+    crate::runner::load::from_json(&definition.to_string()).unwrap()
+}
+
+fn engine(functions: Functions) -> Engine {
+    Engine::new(functions).invocation_time(InvocationTime::Fixed(SECOND))
+}
+
+/// AWS's redrive: the execution continues from the state that failed, with the input it had
+/// there; the states before it are not run again, and `$$.Execution.RedriveCount` counts it.
+#[tokio::test]
+async fn a_redrive_restarts_at_the_failed_task_with_the_input_it_had() {
+    let definition = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Result": 7, "ResultPath": "$.a", "Next": "T"},
+        "T": invoke_state("gate", json!({"Parameters": {
+            "FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:gate:live",
+            "Payload": {"a.$": "$.a", "redrives.$": "$$.Execution.RedriveCount"}},
+            "OutputPath": "$.Payload"}))}});
+    let machine = machine_of(&definition);
+    let (functions, broken, calls) = gate(true);
+    let engine = engine(functions);
+    let failed = engine.execute(&machine, &spec(json!({}))).await;
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    assert_eq!(failed.failed_state(), Some("T"));
+    assert_eq!(failed.error.as_ref().unwrap().error, "Gate.Broken");
+
+    broken.store(false, Ordering::SeqCst);
+    let redriven = engine
+        .redrive(&machine, &spec(json!({})), &failed)
+        .await
+        .unwrap();
+    assert_eq!(
+        redriven.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        redriven.error
+    );
+    assert_eq!(redriven.output, Some(json!({"a": 7, "redrives": 1})));
+    assert_eq!(redriven.failed_state(), None);
+    // One attempt before, one on the redrive; the history goes on from where it stopped.
+    assert_eq!(calls.lock().unwrap().len(), 2);
+    assert!(redriven.history_events > failed.history_events);
+    let refused = engine.redrive(&machine, &spec(json!({})), &redriven).await;
+    assert!(matches!(refused, Err(RedriveRefused::Succeeded)));
+}
+
+/// The rule the pipeline's shape follows: a failure caught into a Fail state ends the execution
+/// in the Fail state, and a redrive re-enters it and fails again, running nothing.
+#[tokio::test]
+async fn a_redrive_of_a_failure_caught_into_a_fail_state_only_fails_again() {
+    let definition = json!({"StartAt": "T", "States": {
+        "T": invoke_state("gate", json!({"Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}]})),
+        "F": {"Type": "Fail", "Error": "Caught", "Cause": "caught"}}});
+    let machine = machine_of(&definition);
+    let (functions, broken, calls) = gate(true);
+    let engine = engine(functions);
+    let failed = engine.execute(&machine, &spec(json!({"n": 1}))).await;
+    assert_eq!(failed.failed_state(), Some("F"));
+    broken.store(false, Ordering::SeqCst);
+    let redriven = engine
+        .redrive(&machine, &spec(json!({"n": 1})), &failed)
+        .await
+        .unwrap();
+    assert_eq!(redriven.status, ExecutionStatus::Failed);
+    assert_eq!(redriven.failed_state(), Some("F"));
+    assert_eq!(redriven.error.unwrap().error, "Caught");
+    assert_eq!(
+        calls.lock().unwrap().len(),
+        1,
+        "the fixed task is not run again"
+    );
+}
+
+/// A Distributed Map whose Map Run failed: a redrive re-runs, in the same Map Run, only the child
+/// executions that did not succeed (the failed one, and those never started), then goes on.
+#[tokio::test]
+async fn a_redriven_distributed_map_reruns_only_the_children_that_did_not_succeed() {
+    let mut definition = distributed(
+        json!({"ItemsPath": "$.items", "MaxConcurrency": 1, "Next": "After"}),
+        invoke_state("gate", json!({"OutputPath": "$.Payload"})),
+    );
+    definition["States"]["M"]
+        .as_object_mut()
+        .unwrap()
+        .remove("End");
+    definition["States"]["After"] = json!({"Type": "Pass", "End": true});
+    let machine = machine_of(&definition);
+    let input = json!({"items": [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}]});
+    let (functions, broken, calls) = gate(false);
+    let engine = engine(functions);
+    let failed = engine.execute(&machine, &spec(input.clone())).await;
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    assert_eq!(
+        failed.error.as_ref().unwrap().error,
+        "States.ExceedToleratedFailureThreshold"
+    );
+    assert_eq!(failed.failed_state(), Some("M"));
+    assert_eq!(
+        failed
+            .redrive
+            .as_ref()
+            .unwrap()
+            .map_run_children_succeeded(),
+        Some(1)
+    );
+    // One at a time: 1 succeeded, 2 failed, and the Map Run stopped before 3 and 4.
+    let seen = |calls: &Mutex<Vec<Value>>| -> Vec<Value> {
+        calls
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c["n"].clone())
+            .collect()
+    };
+    assert_eq!(seen(&calls), [json!(1), json!(2)]);
+
+    broken.store(false, Ordering::SeqCst);
+    let redriven = engine
+        .redrive(&machine, &spec(input), &failed)
+        .await
+        .unwrap();
+    assert_eq!(
+        redriven.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        redriven.error
+    );
+    assert_eq!(
+        redriven.output,
+        Some(json!([{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}]))
+    );
+    assert_eq!(
+        seen(&calls),
+        [json!(1), json!(2), json!(2), json!(3), json!(4)]
+    );
+    let (before, after) = (&failed.map_runs[0], &redriven.map_runs[0]);
+    assert_eq!(before.map_run_arn, after.map_run_arn, "the same Map Run");
+    assert_eq!((after.succeeded, after.failed), (4, 0));
+    assert_eq!(redriven.invocations, 3);
+}
+
+#[tokio::test]
+async fn a_failed_parallel_is_not_redriven_locally() {
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+        "Branches": [{"StartAt": "T", "States": {"T": invoke_state("gate", json!({}))}}]}}});
+    let machine = machine_of(&definition);
+    let (functions, _, _) = gate(true);
+    let engine = engine(functions);
+    let failed = engine.execute(&machine, &spec(json!({}))).await;
+    assert_eq!(failed.failed_state(), Some("P"));
+    let refused = engine.redrive(&machine, &spec(json!({})), &failed).await;
+    assert!(matches!(refused, Err(RedriveRefused::NestedState(state)) if state == "P"));
+}
