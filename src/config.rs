@@ -198,6 +198,11 @@ pub struct ChunkStoreConfig {
     /// were written: the chunks of a failed execution (kept for a redrive) do not stay forever.
     #[serde(default)]
     pub expire_after_days: ExpireAfterDays,
+    /// The customer-managed KMS key the bucket encrypts objects with by default (SSE-KMS); none:
+    /// SSE-S3. Bootstrap sets it as the bucket's default encryption, and both roles may use it
+    /// through S3 only (`iam`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<KmsKeyArn>,
 }
 
 /// One `[state_machines.NAME]` table.
@@ -496,6 +501,14 @@ impl KmsKeyArn {
     pub fn region(&self) -> &str {
         region_of(&self.0)
     }
+
+    /// The key id, the ARN's part after `key/`.
+    pub fn key_id(&self) -> &str {
+        self.0
+            .rsplit_once("key/")
+            .map(|(_, id)| id)
+            .unwrap_or_default()
+    }
 }
 
 checked_string!(
@@ -648,6 +661,18 @@ impl DeployConfig {
                 format!(
                     "[chunk_store] bucket and prefix do not make a chunk store: {}",
                     err.rule
+                ),
+            );
+        }
+        if let Some(key) = &store.kms_key_arn
+            && key.region() != self.region.as_str()
+        {
+            return invalid(
+                &["chunk_store", "kms_key_arn"],
+                format!(
+                    "`chunk_store.kms_key_arn` is in {} but the bucket is in {} (`region`): S3 encrypts a bucket's objects only with a KMS key of the bucket's region",
+                    key.region(),
+                    self.region
                 ),
             );
         }
@@ -1226,6 +1251,50 @@ mod tests {
         );
         assert!(
             err.contains("without `function.warehouse_secret_arn`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_chunk_store_kms_key_is_a_key_arn_in_the_region() {
+        assert_eq!(
+            DeployConfig::parse(&committed(), Path::new("deploy.toml"))
+                .unwrap()
+                .chunk_store
+                .kms_key_arn,
+            None
+        );
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with_key = |value: &str| {
+            committed().replace("# kms_key_arn = ", &format!("kms_key_arn = \"{value}\" #"))
+        };
+        assert_ne!(
+            with_key(key),
+            committed(),
+            "the committed file shows the key"
+        );
+        let config = DeployConfig::parse(&with_key(key), Path::new("deploy.toml")).unwrap();
+        let parsed = config.chunk_store.kms_key_arn.unwrap();
+        assert_eq!(parsed.as_str(), key);
+        assert_eq!(parsed.key_id(), "1234abcd-12ab-34cd-56ef-1234567890ab");
+        for bad in [
+            "arn:aws:kms:us-east-1:123456789012:alias/aws/s3",
+            "arn:aws:s3:::cm-etl-phase2-chunks",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            // The line's own text: the commented warehouse key above has `kms_key_arn =` too.
+            let line = format!("kms_key_arn = \"{bad}\" #");
+            let err = error_at_key(&with_key(bad), "chunk_store.kms_key_arn", &line);
+            assert!(err.contains("is not the ARN of a KMS key"), "{err}");
+        }
+        let other_region = key.replace("us-east-1", "eu-west-1");
+        let err = error_at_key(
+            &with_key(&other_region),
+            "chunk_store.kms_key_arn",
+            &format!("kms_key_arn = \"{other_region}\" #"),
+        );
+        assert!(
+            err.contains("is in eu-west-1 but the bucket is in us-east-1"),
             "{err}"
         );
     }

@@ -1,5 +1,5 @@
 //! Least-privilege IAM documents for the two roles `deploy.toml` names, generated from the config
-//! so they name exactly this function, alias, bucket prefix, secret and log group.
+//! so they name exactly this function, alias, bucket prefix, chunk key, secret and log group.
 //!
 //! Written to `definitions/iam/` and kept current by `synth --check` (the committed files must equal
 //! `policy_documents(config)`). `cm-etl bootstrap` puts exactly these on the roles ([`roles`]);
@@ -110,6 +110,9 @@ fn lambda_role_policy(config: &DeployConfig) -> PolicyDocument {
                 vec![format!("arn:aws:s3:::{}", store.bucket)],
             )
         },
+    ];
+    statements.extend(chunk_key_statement(config));
+    statements.extend([
         Statement::allow(
             "CreateItsOwnLogGroup",
             vec!["logs:CreateLogGroup"],
@@ -120,7 +123,7 @@ fn lambda_role_policy(config: &DeployConfig) -> PolicyDocument {
             vec!["logs:CreateLogStream", "logs:PutLogEvents"],
             vec![format!("{log_group}:*")],
         ),
-    ];
+    ]);
     if let Some(secret) = &config.function.warehouse_secret_arn {
         statements.push(Statement::allow(
             "ReadTheWarehouseSecret",
@@ -168,6 +171,26 @@ fn lambda_role_policy(config: &DeployConfig) -> PolicyDocument {
         ));
     }
     PolicyDocument::new(statements)
+}
+
+/// With `[chunk_store] kms_key_arn`, S3 encrypts and decrypts the chunk store's objects with that
+/// key on the caller's behalf: what AWS documents for SSE-KMS, `kms:GenerateDataKey` to write an
+/// object (a multipart upload's parts too) and `kms:Decrypt` to read one or to complete a multipart
+/// upload, on that key only and through S3 in the bucket's region only. Both roles get it: the
+/// function reads and writes chunks, the state machine reads the chunk ids (ItemReader) and writes
+/// the map results (ResultWriter). Bootstrap makes the same key the bucket's default encryption.
+fn chunk_key_statement(config: &DeployConfig) -> Option<Statement> {
+    let key = config.chunk_store.kms_key_arn.as_ref()?;
+    Some(Statement {
+        condition: Some(serde_json::json!({
+            "StringEquals": {"kms:ViaService": format!("s3.{}.amazonaws.com", config.region)}
+        })),
+        ..Statement::allow(
+            "UseTheChunkKeyThroughS3Only",
+            vec!["kms:GenerateDataKey", "kms:Decrypt"],
+            vec![key.as_str().to_owned()],
+        )
+    })
 }
 
 /// Secrets Manager appends `-` and 6 random characters to a secret's ARN; a policy naming the
@@ -259,6 +282,7 @@ fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
             vec![format!("{folders}/{MAP_RESULTS_FOLDER}/*")],
         ),
     ];
+    statements.extend(chunk_key_statement(config));
     let logs = config
         .state_machines
         .values()
@@ -618,6 +642,42 @@ mod tests {
             statements_of(&with_key, "ec2"),
             Vec::<serde_json::Value>::new()
         );
+    }
+
+    #[test]
+    fn both_roles_may_use_the_chunk_key_through_s3_only_when_one_is_named() {
+        let committed = committed_config();
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let with_key = edited_config(|text| {
+            text.replace("# kms_key_arn = ", &format!("kms_key_arn = \"{key}\" #"))
+        });
+        let expected = serde_json::json!({
+            "Sid": "UseTheChunkKeyThroughS3Only",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": [key],
+            "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+        });
+        for file in ["lambda-role-policy.json", "state-machine-role-policy.json"] {
+            let kms = |config: &DeployConfig| -> Vec<serde_json::Value> {
+                document(config, file)["Statement"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s["Sid"] == "UseTheChunkKeyThroughS3Only")
+                    .cloned()
+                    .collect()
+            };
+            assert_eq!(kms(&committed), Vec::<serde_json::Value>::new(), "{file}");
+            assert_eq!(kms(&with_key), std::slice::from_ref(&expected), "{file}");
+            // Only the statement is added: every other one stays as it was.
+            let mut others = document(&with_key, file);
+            others["Statement"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|s| s["Sid"] != "UseTheChunkKeyThroughS3Only");
+            assert_eq!(others, document(&committed, file), "{file}");
+        }
     }
 
     #[test]

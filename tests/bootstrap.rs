@@ -7,7 +7,10 @@
 //! changes nothing; `--dry-run` plans and creates nothing; a drifted role (trust and inline
 //! policy), a removed public access block and a changed chunk rule are put back while another
 //! statement and another rule are kept; `expire_after_days` and a logging state machine give their
-//! lifecycle rule and log group; an AccessDenied part way is one line naming what changed, and the
+//! lifecycle rule and log group; a versioned (or suspended) bucket gets the rule expiring noncurrent
+//! versions too; with `kms_key_arn` the bucket encrypts with that key and both roles carry exactly
+//! the documents `iam` generates for it, while a bucket encrypting with another key (or with one
+//! when none is configured) is refused before any write; an AccessDenied part way is one line naming what changed, and the
 //! re-run does only the rest; a role of another account is refused before any call. Every bucket
 //! setting and both roles' documents are read back. moto takes a bucket policy statement's
 //! Condition as unmet whatever the request, so with the TLS-only statement every object request
@@ -34,7 +37,7 @@ const FRESH_CHANGES: [&str; 9] = [
     "turn on default encryption (SSE-S3, AES256) of the bucket cm-etl-phase2-chunks",
     "block all public access to the bucket cm-etl-phase2-chunks",
     "deny requests without TLS to the bucket cm-etl-phase2-chunks (bucket policy statement DenyRequestsWithoutTls)",
-    "expire the objects under s3://cm-etl-phase2-chunks/task02/ after 7 days and abort their unfinished uploads after 1 day (lifecycle rule cm-etl-expire-chunks)",
+    "expire the objects under s3://cm-etl-phase2-chunks/task02/ after 7 days (on a versioned bucket: their noncurrent versions 1 day after they stop being current, and their leftover delete markers) and abort their unfinished uploads after 1 day (lifecycle rule cm-etl-expire-chunks)",
 ];
 
 fn bootstrap(extra: &[&str]) -> Run {
@@ -163,6 +166,13 @@ fn assert_bucket_is_bootstrapped(moto: &Moto, expire_after_days: i32) {
     assert_eq!(
         rule.abort_incomplete_multipart_upload()
             .and_then(|a| a.days_after_initiation()),
+        Some(1)
+    );
+    // On a versioned bucket a deleted or expired chunk stays as a noncurrent version: gone a day
+    // later.
+    assert_eq!(
+        rule.noncurrent_version_expiration()
+            .and_then(|n| n.noncurrent_days()),
         Some(1)
     );
 }
@@ -516,4 +526,188 @@ fn a_role_outside_the_account_is_refused_before_any_call() {
         refused.stderr.trim(),
         "error: the role arn:aws:iam::210987654321:role/cm-etl-phase2-states is in account 210987654321, but deploy.toml's account is 123456789012: bootstrap creates roles in that account only; fix the role ARN or `account`"
     );
+}
+
+/// A bucket someone made versioned (or whose versioning was suspended) before bootstrap: the chunk
+/// rule bootstrap puts expires noncurrent versions too, as the dry run says.
+#[test]
+fn a_versioned_bucket_gets_noncurrent_versions_expired_too() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let _serial = serial();
+    for status in [
+        BucketVersioningStatus::Enabled,
+        BucketVersioningStatus::Suspended,
+    ] {
+        reset_moto();
+        let moto = Moto::connect();
+        moto.create_bucket(CHUNK_BUCKET);
+        moto.block_on(
+            moto.s3
+                .put_bucket_versioning()
+                .bucket(CHUNK_BUCKET)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(status.clone())
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+
+        let planned = bootstrap(&["--dry-run"]).json();
+        assert!(
+            changes(&planned).contains(&FRESH_CHANGES[8].to_owned()),
+            "{planned}"
+        );
+        assert!(
+            FRESH_CHANGES[8]
+                .contains("on a versioned bucket: their noncurrent versions 1 day after"),
+            "the plan names the noncurrent versions"
+        );
+        let done = bootstrap(&[]).json();
+        assert!(
+            changes(&done).contains(&FRESH_CHANGES[8].to_owned()),
+            "{done}"
+        );
+        assert_bucket_is_bootstrapped(&moto, 7);
+        let versioning = moto
+            .block_on(moto.s3.get_bucket_versioning().bucket(CHUNK_BUCKET).send())
+            .unwrap();
+        assert_eq!(
+            versioning.status(),
+            Some(&status),
+            "bootstrap leaves versioning as it is"
+        );
+        assert_eq!(changes(&bootstrap(&[]).json()), Vec::<String>::new());
+    }
+}
+
+const CHUNK_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const OTHER_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/99999999-12ab-34cd-56ef-1234567890ab";
+
+/// deploy.toml with `[chunk_store] kms_key_arn = KEY`.
+fn with_chunk_key(key: &str) -> tempfile::TempDir {
+    edited_config(&[("# kms_key_arn = ", &format!("kms_key_arn = \"{key}\" #"))])
+}
+
+/// The bucket's default encryption: the algorithm, the key, whether an S3 Bucket Key is on.
+fn bucket_encryption(moto: &Moto) -> (String, Option<String>, Option<bool>) {
+    let encryption = moto
+        .block_on(moto.s3.get_bucket_encryption().bucket(CHUNK_BUCKET).send())
+        .expect("default encryption is set");
+    let rule = &encryption
+        .server_side_encryption_configuration()
+        .unwrap()
+        .rules()[0];
+    let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+    (
+        by_default.sse_algorithm().as_str().to_owned(),
+        by_default.kms_master_key_id().map(str::to_owned),
+        rule.bucket_key_enabled(),
+    )
+}
+
+/// An SSE-S3 bucket bootstrapped before, then `kms_key_arn` named: the bucket's default encryption
+/// becomes SSE-KMS with the key, and both roles get exactly the documents `iam` generates for that
+/// config (the ones `synth` writes), which let them use the key through S3. A bucket encrypting
+/// with a key deploy.toml does not name is refused before any write, naming both keys.
+#[test]
+fn a_kms_key_encrypts_the_bucket_and_the_roles_get_the_generated_permissions() {
+    let _serial = serial();
+    reset_moto();
+    let moto = Moto::connect();
+    bootstrap(&[]).json();
+    assert_eq!(bucket_encryption(&moto).0, "AES256");
+
+    let edited = with_chunk_key(CHUNK_KEY);
+    let config_path = edited.path().join("deploy.toml");
+    let config_arg = config_path.to_str().unwrap();
+    let summary = bootstrap(&["--config", config_arg]).json();
+    let lambda_role = "arn:aws:iam::123456789012:role/cm-etl-phase2-lambda";
+    let states_role = "arn:aws:iam::123456789012:role/cm-etl-phase2-states";
+    assert_eq!(
+        changes(&summary),
+        [
+            format!(
+                "put back the inline policy cm-etl-lambda-role-policy of the role {lambda_role} (it differs from definitions/iam/lambda-role-policy.json)"
+            ),
+            format!(
+                "put back the inline policy cm-etl-state-machine-role-policy of the role {states_role} (it differs from definitions/iam/state-machine-role-policy.json)"
+            ),
+            format!(
+                "turn on default encryption (SSE-KMS with the key {CHUNK_KEY}, S3 Bucket Key on) of the bucket cm-etl-phase2-chunks"
+            ),
+        ],
+        "{summary}"
+    );
+    assert_eq!(
+        bucket_encryption(&moto),
+        ("aws:kms".to_owned(), Some(CHUNK_KEY.to_owned()), Some(true))
+    );
+
+    // What bootstrap put is what synth writes for this config: one function makes both.
+    let config = cm_etl::config::DeployConfig::load(&config_path).unwrap();
+    let generated = cm_etl::iam::roles(&config);
+    for (role, documents) in [(LAMBDA_ROLE, &generated[0]), (STATES_ROLE, &generated[1])] {
+        let (trust, policy) = role_documents(&moto, role, &documents.inline_policy_name());
+        assert_eq!(
+            trust,
+            serde_json::from_str::<Value>(&documents.trust).unwrap()
+        );
+        let expected: Value = serde_json::from_str(&documents.policy).unwrap();
+        assert_eq!(policy, expected, "{role}");
+        let kms = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "UseTheChunkKeyThroughS3Only")
+            .unwrap_or_else(|| panic!("{role} may not use the chunk key: {policy}"));
+        assert_eq!(
+            kms,
+            &json!({
+                "Sid": "UseTheChunkKeyThroughS3Only",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                "Resource": [CHUNK_KEY],
+                "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+            })
+        );
+    }
+    let again = bootstrap(&["--config", config_arg]).json();
+    assert_eq!(changes(&again), Vec::<String>::new(), "{again}");
+
+    // The bucket encrypts with CHUNK_KEY: deploy.toml naming another key, or none, is refused
+    // before any write.
+    let other = with_chunk_key(OTHER_KEY);
+    for (config, expected) in [
+        (
+            other.path().join("deploy.toml"),
+            format!(
+                "error: the bucket cm-etl-phase2-chunks encrypts objects by default with the KMS key {CHUNK_KEY}, but deploy.toml's `chunk_store.kms_key_arn` is {OTHER_KEY}: "
+            ),
+        ),
+        (
+            repo().join("deploy.toml"),
+            format!(
+                "error: the bucket cm-etl-phase2-chunks encrypts objects by default with the KMS key {CHUNK_KEY}, but deploy.toml names no `chunk_store.kms_key_arn`, "
+            ),
+        ),
+    ] {
+        let refused = run(cm_etl().args(["bootstrap", "--config", config.to_str().unwrap()]));
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert_eq!(refused.stdout, "");
+        assert_eq!(
+            refused.stderr.trim().lines().count(),
+            1,
+            "{}",
+            refused.stderr
+        );
+        assert!(refused.stderr.starts_with(&expected), "{}", refused.stderr);
+    }
+    // Nothing was written: the roles still carry the KMS statement, the bucket its key.
+    let (_, policy) = role_documents(&moto, LAMBDA_ROLE, "cm-etl-lambda-role-policy");
+    assert!(policy.to_string().contains(CHUNK_KEY), "{policy}");
+    assert_eq!(bucket_encryption(&moto).1.as_deref(), Some(CHUNK_KEY));
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::types::{Delete, ObjectIdentifier, ServerSideEncryption};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 /// What went wrong with an object operation.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -142,7 +142,10 @@ impl ObjectStore {
         }
     }
 
-    /// Writes the object (replacing any), encrypted at rest in S3, owner-only locally.
+    /// Writes the object (replacing any), encrypted at rest in S3, owner-only locally. S3 encrypts
+    /// it with the bucket's default encryption (which `cm-etl bootstrap` sets: SSE-S3, or SSE-KMS
+    /// with deploy.toml's `chunk_store.kms_key_arn`; S3 encrypts every object at least with SSE-S3).
+    /// No encryption header is sent: an explicit AES256 would override a bucket's KMS key.
     pub async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), ObjectError> {
         const OPERATION: &str = "PutObject";
         match self {
@@ -155,7 +158,6 @@ impl ObjectStore {
                 .put_object()
                 .bucket(bucket)
                 .key(key)
-                .server_side_encryption(ServerSideEncryption::Aes256)
                 .content_type("application/json")
                 .body(body.into())
                 .send()

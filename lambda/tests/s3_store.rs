@@ -3,7 +3,9 @@
 //! is ChunkNotFound whether S3 answers 404 or, to a role without `s3:ListBucket`, 403; a separate store handle (another
 //! execution environment) reads them back; missing objects and buckets are named errors.
 //!
-//! Every object carries SSE AES256; an unreachable endpoint is `Task02.Transient`.
+//! Every object is encrypted with the bucket's default encryption (here SSE-KMS with a key, as
+//! `cm-etl bootstrap` sets it with `chunk_store.kms_key_arn`: an object header would override it);
+//! an unreachable endpoint is `Task02.Transient`.
 
 mod common;
 
@@ -27,6 +29,32 @@ async fn s3_world(bucket: &str, name: &str, sample: etl_lambda::SampleData) -> (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
     let (s3, bucket) = moto_bucket("chunks").await;
+    // What bootstrap puts with a `kms_key_arn` (moto takes any key id).
+    let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    {
+        use aws_sdk_s3::types::*;
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::AwsKms)
+            .kms_master_key_id(key)
+            .build()
+            .unwrap();
+        s3.put_bucket_encryption()
+            .bucket(&bucket)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(by_default)
+                            .bucket_key_enabled(true)
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     let (world, writer) = s3_world(&bucket, "s3_chunks", sample(300, 2, 10)).await;
     let chunks = common::get_chunks(
         &writer,
@@ -81,9 +109,12 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
             .await
             .unwrap();
         assert_eq!(
-            head.server_side_encryption(),
-            Some(&aws_sdk_s3::types::ServerSideEncryption::Aes256),
-            "{name} not encrypted"
+            (head.server_side_encryption(), head.ssekms_key_id()),
+            (
+                Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms),
+                Some(key)
+            ),
+            "{name} not encrypted with the bucket's key"
         );
     }
 

@@ -1,20 +1,30 @@
-//! The S3 side of bootstrap: the chunk bucket, with default encryption (SSE-S3), every public
-//! access block on, a bucket policy refusing requests without TLS, and a lifecycle rule expiring
-//! the chunk prefix after `[chunk_store] expire_after_days`. The bucket's other policy statements
-//! and lifecycle rules are kept.
+//! The S3 side of bootstrap: the chunk bucket, with default encryption (SSE-S3, or SSE-KMS with
+//! `[chunk_store] kms_key_arn`), every public access block on, a bucket policy refusing requests
+//! without TLS, and a lifecycle rule expiring the chunk prefix after `[chunk_store]
+//! expire_after_days`. The bucket's other policy statements and lifecycle rules are kept.
+//!
+//! A versioned bucket (or one whose versioning is turned on later) keeps nothing longer either: a
+//! DeleteObject there only adds a delete marker, so the rule also expires noncurrent versions a day
+//! after they stop being current, and, as S3 does for a rule with `Days`, removes the delete
+//! markers left with no version behind them. Bootstrap does not own the bucket's versioning, so the
+//! rule is the same whatever it is.
+//!
+//! A bucket already encrypting by default with a customer-managed KMS key other than the
+//! configured one (or with none configured) is refused: the roles could not read its objects.
 
 use std::fmt;
 
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
     CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleFilter, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule,
 };
 use serde_json::{Value, json};
 
 use super::{Clients, error_code};
-use crate::config::DeployConfig;
+use crate::config::{DeployConfig, KmsKeyArn};
 
 /// The id of the lifecycle rule bootstrap owns.
 pub const LIFECYCLE_RULE_ID: &str = "cm-etl-expire-chunks";
@@ -22,12 +32,26 @@ pub const LIFECYCLE_RULE_ID: &str = "cm-etl-expire-chunks";
 pub const TLS_ONLY_SID: &str = "DenyRequestsWithoutTls";
 /// Days after which an unfinished multipart upload under the prefix is aborted.
 const ABORT_UPLOADS_AFTER_DAYS: i32 = 1;
+/// Days a version under the prefix is kept once it is no longer current (deleted or expired, on a
+/// versioned bucket): the least S3 allows. A noncurrent chunk serves no redrive.
+const NONCURRENT_VERSIONS_KEPT_DAYS: i32 = 1;
 
 /// The chunk bucket as deploy.toml describes it.
 pub struct ChunkBucket {
     pub name: String,
     pub prefix: String,
     pub expire_after_days: i32,
+    /// The key of SSE-KMS; none: SSE-S3.
+    pub kms_key: Option<KmsKeyArn>,
+}
+
+/// A bucket's default encryption as GetBucketEncryption answers it.
+#[derive(Debug, PartialEq)]
+enum LiveEncryption {
+    None,
+    SseS3,
+    /// SSE-KMS (or DSSE-KMS), with the key it names; none: AWS's managed key `aws/s3`.
+    Kms(Option<String>),
 }
 
 /// One S3 write.
@@ -35,8 +59,10 @@ pub enum BucketStep {
     Create {
         bucket: String,
     },
+    /// Puts the bucket's default encryption: SSE-KMS with `key`, or SSE-S3.
     Encrypt {
         bucket: String,
+        key: Option<String>,
     },
     BlockPublicAccess {
         bucket: String,
@@ -59,9 +85,16 @@ impl fmt::Display for BucketStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BucketStep::Create { bucket } => write!(f, "create the bucket {bucket}"),
-            BucketStep::Encrypt { bucket } => write!(
+            BucketStep::Encrypt { bucket, key: None } => write!(
                 f,
                 "turn on default encryption (SSE-S3, AES256) of the bucket {bucket}"
+            ),
+            BucketStep::Encrypt {
+                bucket,
+                key: Some(key),
+            } => write!(
+                f,
+                "turn on default encryption (SSE-KMS with the key {key}, S3 Bucket Key on) of the bucket {bucket}"
             ),
             BucketStep::BlockPublicAccess { bucket } => {
                 write!(f, "block all public access to the bucket {bucket}")
@@ -77,7 +110,7 @@ impl fmt::Display for BucketStep {
                 ..
             } => write!(
                 f,
-                "expire the objects under s3://{bucket}/{prefix} after {days} days and abort their unfinished uploads after {ABORT_UPLOADS_AFTER_DAYS} day (lifecycle rule {LIFECYCLE_RULE_ID})"
+                "expire the objects under s3://{bucket}/{prefix} after {days} days (on a versioned bucket: their noncurrent versions {NONCURRENT_VERSIONS_KEPT_DAYS} day after they stop being current, and their leftover delete markers) and abort their unfinished uploads after {ABORT_UPLOADS_AFTER_DAYS} day (lifecycle rule {LIFECYCLE_RULE_ID})"
             ),
         }
     }
@@ -91,6 +124,41 @@ impl ChunkBucket {
             prefix: store.prefix.clone(),
             // 1..=3650 always fits.
             expire_after_days: store.expire_after_days.get() as i32,
+            kms_key: store.kms_key_arn.clone(),
+        }
+    }
+
+    fn encrypt(&self) -> BucketStep {
+        BucketStep::Encrypt {
+            bucket: self.name.clone(),
+            key: self.kms_key.as_ref().map(|key| key.to_string()),
+        }
+    }
+
+    /// Whether the bucket's default encryption must be put (SSE-S3 or AWS's managed key becomes
+    /// the configured key: objects already there stay readable), or an error when the bucket
+    /// encrypts with a customer-managed key the roles may not use.
+    fn must_encrypt(&self, live: &LiveEncryption) -> anyhow::Result<bool> {
+        let bucket = &self.name;
+        let live_key = match live {
+            LiveEncryption::None => return Ok(true),
+            LiveEncryption::SseS3 | LiveEncryption::Kms(None) => return Ok(self.kms_key.is_some()),
+            LiveEncryption::Kms(Some(key))
+                if key == "alias/aws/s3" || key.ends_with(":alias/aws/s3") =>
+            {
+                return Ok(self.kms_key.is_some());
+            }
+            LiveEncryption::Kms(Some(key)) => key,
+        };
+        match &self.kms_key {
+            Some(ours) if live_key == ours.as_str() || live_key == ours.key_id() => Ok(false),
+            Some(ours) => anyhow::bail!(
+                "the bucket {bucket} encrypts objects by default with the KMS key {live_key}, but deploy.toml's `chunk_store.kms_key_arn` is {ours}: the roles may use only that key, and the objects already in the bucket are encrypted with the other; set `kms_key_arn` to the bucket's key (its key ARN) and run `cargo run -- synth`, or change the bucket's default encryption to {ours} yourself once nothing under s3://{bucket}/{} needs the old key",
+                self.prefix
+            ),
+            None => anyhow::bail!(
+                "the bucket {bucket} encrypts objects by default with the KMS key {live_key}, but deploy.toml names no `chunk_store.kms_key_arn`, so the roles would get no permission to use that key: add `kms_key_arn = \"<that key's ARN>\"` under [chunk_store] and run `cargo run -- synth`, or change the bucket's default encryption to SSE-S3"
+            ),
         }
     }
 
@@ -119,6 +187,11 @@ impl ChunkBucket {
                     .days(self.expire_after_days)
                     .build(),
             )
+            .noncurrent_version_expiration(
+                NoncurrentVersionExpiration::builder()
+                    .noncurrent_days(NONCURRENT_VERSIONS_KEPT_DAYS)
+                    .build(),
+            )
             .abort_incomplete_multipart_upload(
                 AbortIncompleteMultipartUpload::builder()
                     .days_after_initiation(ABORT_UPLOADS_AFTER_DAYS)
@@ -134,6 +207,10 @@ impl ChunkBucket {
         rule.status() == &ExpirationStatus::Enabled
             && prefix.unwrap_or_default() == self.prefix
             && rule.expiration().and_then(|e| e.days()) == Some(self.expire_after_days)
+            && rule
+                .noncurrent_version_expiration()
+                .and_then(|n| n.noncurrent_days())
+                == Some(NONCURRENT_VERSIONS_KEPT_DAYS)
             && rule
                 .abort_incomplete_multipart_upload()
                 .and_then(|a| a.days_after_initiation())
@@ -162,9 +239,7 @@ impl ChunkBucket {
                 BucketStep::Create {
                     bucket: bucket.clone(),
                 },
-                BucketStep::Encrypt {
-                    bucket: bucket.clone(),
-                },
+                self.encrypt(),
                 BucketStep::BlockPublicAccess {
                     bucket: bucket.clone(),
                 },
@@ -182,8 +257,7 @@ impl ChunkBucket {
         }
 
         let mut steps = Vec::new();
-        // SSE-S3 is what bootstrap sets; a bucket already encrypted with KMS keys is left as it is.
-        let encrypted = match clients
+        let live_encryption = match clients
             .s3
             .get_bucket_encryption()
             .bucket(&bucket)
@@ -196,25 +270,23 @@ impl ChunkBucket {
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|rule| rule.apply_server_side_encryption_by_default())
-                .any(|default| {
-                    matches!(
-                        default.sse_algorithm(),
-                        ServerSideEncryption::Aes256
-                            | ServerSideEncryption::AwsKms
-                            | ServerSideEncryption::AwsKmsDsse
-                    )
-                }),
+                .find_map(|default| match default.sse_algorithm() {
+                    ServerSideEncryption::Aes256 => Some(LiveEncryption::SseS3),
+                    ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse => Some(
+                        LiveEncryption::Kms(default.kms_master_key_id().map(str::to_owned)),
+                    ),
+                    _ => None,
+                })
+                .unwrap_or(LiveEncryption::None),
             Err(err)
                 if error_code(&err) == Some("ServerSideEncryptionConfigurationNotFoundError") =>
             {
-                false
+                LiveEncryption::None
             }
             Err(err) => return Err(clients.fail(&err, "GetBucketEncryption")),
         };
-        if !encrypted {
-            steps.push(BucketStep::Encrypt {
-                bucket: bucket.clone(),
-            });
+        if self.must_encrypt(&live_encryption)? {
+            steps.push(self.encrypt());
         }
 
         let blocked = match clients
@@ -327,14 +399,22 @@ impl BucketStep {
                     .await
                     .map_err(|err| clients.fail(&err, "CreateBucket"))?;
             }
-            BucketStep::Encrypt { bucket } => {
+            BucketStep::Encrypt { bucket, key } => {
+                let algorithm = match key {
+                    Some(_) => ServerSideEncryption::AwsKms,
+                    None => ServerSideEncryption::Aes256,
+                };
                 let by_default = ServerSideEncryptionByDefault::builder()
-                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .sse_algorithm(algorithm)
+                    .set_kms_master_key_id(key.clone())
                     .build()?;
+                // An S3 Bucket Key makes S3 ask KMS for a data key per bucket and period rather
+                // than per object: the same permissions, far fewer (billed) KMS requests.
                 let configuration = ServerSideEncryptionConfiguration::builder()
                     .rules(
                         ServerSideEncryptionRule::builder()
                             .apply_server_side_encryption_by_default(by_default)
+                            .set_bucket_key_enabled(key.is_some().then_some(true))
                             .build(),
                     )
                     .build()?;
@@ -394,7 +474,80 @@ mod tests {
             name: "b".into(),
             prefix: prefix.into(),
             expire_after_days,
+            kms_key: None,
         }
+    }
+
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    const OTHER_KEY: &str =
+        "arn:aws:kms:us-east-1:123456789012:key/99999999-12ab-34cd-56ef-1234567890ab";
+
+    fn with_key(key: &str) -> ChunkBucket {
+        ChunkBucket {
+            kms_key: Some(KmsKeyArn::try_from(key.to_owned()).unwrap()),
+            ..bucket("task02/", 7)
+        }
+    }
+
+    #[test]
+    fn sse_s3_or_aws_managed_keys_become_the_configured_key_and_a_matching_key_is_kept() {
+        let kms = |key: Option<&str>| LiveEncryption::Kms(key.map(str::to_owned));
+        let sse_s3 = bucket("task02/", 7);
+        let keyed = with_key(KEY);
+        for (live, s3_must, keyed_must) in [
+            (LiveEncryption::None, true, true),
+            (LiveEncryption::SseS3, false, true),
+            (kms(None), false, true),
+            (kms(Some("alias/aws/s3")), false, true),
+            (
+                kms(Some("arn:aws:kms:us-east-1:123456789012:alias/aws/s3")),
+                false,
+                true,
+            ),
+        ] {
+            assert_eq!(sse_s3.must_encrypt(&live).unwrap(), s3_must, "{live:?}");
+            assert_eq!(keyed.must_encrypt(&live).unwrap(), keyed_must, "{live:?}");
+        }
+        // The key as its ARN or as its bare id.
+        assert!(!keyed.must_encrypt(&kms(Some(KEY))).unwrap());
+        assert!(
+            !keyed
+                .must_encrypt(&kms(Some("1234abcd-12ab-34cd-56ef-1234567890ab")))
+                .unwrap()
+        );
+        assert_eq!(
+            keyed.encrypt().to_string(),
+            format!(
+                "turn on default encryption (SSE-KMS with the key {KEY}, S3 Bucket Key on) of the bucket b"
+            )
+        );
+    }
+
+    #[test]
+    fn a_customer_key_other_than_the_configured_one_is_refused_naming_both() {
+        let kms = LiveEncryption::Kms(Some(OTHER_KEY.to_owned()));
+        let err = with_key(KEY).must_encrypt(&kms).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "with the KMS key {OTHER_KEY}, but deploy.toml's `chunk_store.kms_key_arn` is {KEY}"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("set `kms_key_arn` to the bucket's key"),
+            "{err}"
+        );
+        let err = bucket("task02/", 7)
+            .must_encrypt(&kms)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "with the KMS key {OTHER_KEY}, but deploy.toml names no `chunk_store.kms_key_arn`"
+            )),
+            "{err}"
+        );
+        assert!(err.contains("add `kms_key_arn = "), "{err}");
     }
 
     #[test]
@@ -424,5 +577,15 @@ mod tests {
         assert!(ours.is_current(&ours.lifecycle_rule()));
         assert!(!ours.is_current(&bucket("task02/", 30).lifecycle_rule()));
         assert!(!ours.is_current(&bucket("other/", 7).lifecycle_rule()));
+        // A rule of before noncurrent versions expired is not current either.
+        let mut without_noncurrent = ours.lifecycle_rule();
+        without_noncurrent.noncurrent_version_expiration = None;
+        assert!(!ours.is_current(&without_noncurrent));
+        assert_eq!(
+            ours.lifecycle_rule()
+                .noncurrent_version_expiration()
+                .and_then(|n| n.noncurrent_days()),
+            Some(1)
+        );
     }
 }
