@@ -152,14 +152,14 @@ impl ChunkPacker {
                     .rev()
                     .find(|key| key.ssn.is_valid_format())
                     .and_then(ChunkKey::dated);
-                let valid_keys = match (&last_valid, last_of_kind) {
-                    (_, true) => Some(None),
-                    (Some(through), false) => Some(Some(through.clone())),
-                    (None, false) => None,
-                }
-                .map(|through| KeyBounds {
+                // A chunk without a valid key has no part of the target, unless it is the last.
+                let valid_keys = (last_of_kind || last_valid.is_some()).then(|| KeyBounds {
                     after: self.after_valid.clone(),
-                    through,
+                    through: if last_of_kind {
+                        None
+                    } else {
+                        last_valid.clone()
+                    },
                 });
                 if last_valid.is_some() {
                     self.after_valid = last_valid;
