@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use etl_lambda::contract::{ChunkBudget, ChunkStoreUri, env};
-use etl_lambda::warehouse::database_url;
+use etl_lambda::warehouse::{InsecureTransport, database_url};
 use serde::{Deserialize, Serialize};
 
 /// The file `synth`, `deploy`, `start` and `status` read unless `--config` says otherwise.
@@ -71,6 +71,10 @@ pub struct FunctionConfig {
     /// The customer-managed KMS key that secret is encrypted with (none: AWS's managed key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warehouse_secret_kms_key_arn: Option<KmsKeyArn>,
+    /// The explicit opt-out of verified TLS to the warehouse (none: TLS required, the server's
+    /// certificate and host name checked); passed as `WAREHOUSE_INSECURE_TRANSPORT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse_insecure_transport: Option<InsecureTransport>,
     /// The VPC subnets and security groups the function runs in (none: outside any VPC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vpc: Option<FunctionVpc>,
@@ -106,9 +110,12 @@ impl TryFrom<BTreeMap<String, String>> for FunctionEnvironment {
                     "`{name}` is not an environment variable name (a letter, then letters, digits or '_')"
                 ));
             }
-            if name == env::CHUNK_STORE_URI || name == env::WAREHOUSE_SECRET_ARN {
+            if name == env::CHUNK_STORE_URI
+                || name == env::WAREHOUSE_SECRET_ARN
+                || name == env::WAREHOUSE_INSECURE_TRANSPORT
+            {
                 return Err(format!(
-                    "`{name}` is set by deploy from [chunk_store] and function.warehouse_secret_arn; remove it here"
+                    "`{name}` is set by deploy from [chunk_store], function.warehouse_secret_arn and function.warehouse_insecure_transport; remove it here"
                 ));
             }
             if name == env::DATABASE_URL && database_url::has_password(value) {
@@ -1295,6 +1302,42 @@ mod tests {
         );
         assert!(
             err.contains("is in eu-west-1 but the bucket is in us-east-1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_warehouse_tls_opt_out_is_absent_unless_named_and_only_deploy_sets_it() {
+        let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.function.warehouse_insecure_transport, None);
+        let with = |value: &str| {
+            committed().replace(
+                "alias = \"live\"\n",
+                &format!("alias = \"live\"\nwarehouse_insecure_transport = {value}\n"),
+            )
+        };
+        for (value, opt_out) in [
+            ("\"unverified\"", InsecureTransport::Unverified),
+            ("\"plaintext\"", InsecureTransport::Plaintext),
+        ] {
+            let config = DeployConfig::parse(&with(value), Path::new("deploy.toml")).unwrap();
+            assert_eq!(config.function.warehouse_insecure_transport, Some(opt_out));
+        }
+        let err = error_at_key(
+            &with("\"yes\""),
+            "function.warehouse_insecure_transport",
+            "warehouse_insecure_transport = ",
+        );
+        assert!(
+            err.contains("unverified") && err.contains("plaintext"),
+            "{err}"
+        );
+        let err = parse_error(&committed().replace(
+            "[function.environment]\n",
+            "[function.environment]\nWAREHOUSE_INSECURE_TRANSPORT = \"plaintext\"\n",
+        ));
+        assert!(
+            err.contains("`WAREHOUSE_INSECURE_TRANSPORT` is set by deploy"),
             "{err}"
         );
     }

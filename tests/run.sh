@@ -103,7 +103,9 @@ runuser -u postgres -- "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -
   start >/dev/null || { cat "$pgdata/server.log" >&2; die "PostgreSQL did not start"; }
 export TEST_DATABASE_CA="$tls/ca.pem" TEST_DATABASE_OTHER_CA="$tls/other-ca.pem"
 runuser -u postgres -- "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U postgres cm_etl_test
-export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/cm_etl_test"
+# Every test connects as the tool does by default: TLS, the chain to the throwaway CA and the host
+# name (127.0.0.1, in the certificate's SANs) verified. mktemp's path needs no percent-encoding.
+export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$pgport/cm_etl_test?sslrootcert=$TEST_DATABASE_CA"
 log "PostgreSQL on 127.0.0.1:$pgport"
 
 # --- moto server on 127.0.0.1, with real Step Functions execution and Docker-free Lambda ------------

@@ -14,10 +14,11 @@
 //! committed retries (on virtual time) with exit 1; a run stopped by SIGINT or SIGTERM leaves
 //! nothing (exit 130, 143), and every file a run makes is private at every look, even one stopped
 //! by SIGKILL; a refused `--database-url sqlite://` creates no file and an accepted one is 0600; a
-//! refused `postgres://` URL never shows its password; a missing bucket and a non-loopback S3
-//! endpoint are one-line errors. Redrive: a run that fails in one chunk fails at the Distributed
-//! Map; once the chunk is fixed, redriving the same execution re-runs only the chunks that did not
-//! succeed, and every row is migrated or rejected.
+//! refused `postgres://` URL never shows its password, and one that would not verify the server's
+//! TLS is refused with its fix; a missing bucket and a non-loopback S3 endpoint are one-line
+//! errors. Redrive: a run that fails in one chunk fails at the Distributed Map; once the chunk is
+//! fixed, redriving the same execution re-runs only the chunks that did not succeed, and every row
+//! is migrated or rejected.
 
 use crate::support;
 
@@ -1065,6 +1066,32 @@ fn a_refused_database_url_never_shows_its_password() {
         assert!(!all.contains("Secret"), "a password is shown: {all}");
         assert_eq!(all.lines().count(), 1, "{all}");
     }
+}
+
+/// A `run --database-url` that would not verify the server is refused in one line that names the
+/// fix, before any connection, and never shows the password.
+#[test]
+fn an_unverified_database_url_is_refused_with_its_fix() {
+    let url = "postgres://etl:Secret1@127.0.0.1:1/w?sslmode=require";
+    let output = assert_cmd::Command::cargo_bin("cm-etl")
+        .unwrap()
+        .current_dir(support::repo())
+        .args(["run", "--database-url", url])
+        .args(["--date-from", "2024-01-01", "--date-to", "2024-01-31"])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(2), "{all}");
+    assert_eq!(all.lines().count(), 1, "{all}");
+    assert!(
+        all.contains("sslmode=require") && all.contains("cm_etl_insecure_transport=unverified"),
+        "{all}"
+    );
+    assert!(!all.contains("Secret"), "a password is shown: {all}");
 }
 
 /// Generated data has bounds: out of them, one line and exit 2, before anything is made.

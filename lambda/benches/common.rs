@@ -83,7 +83,8 @@ impl Schema {
             ))
             .await
             .unwrap();
-        let url = format!("{base}?options=-csearch_path%3D{name}");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{name}");
         Self { admin, name, url }
     }
 

@@ -22,9 +22,9 @@ use serde::{Deserialize, Serialize};
 /// open ends included (`KeyBounds`), so rows of keys that left the source are removed.
 pub const CHUNK_FORMAT_VERSION: u16 = 4;
 
-/// The environment variables the function reads at cold start. Deploy sets the last three from
-/// `deploy.toml`; the first is for local runs and tests (a URL there may carry a password, which is
-/// why deployed functions read it from a secret instead).
+/// The environment variables the function reads at cold start. Deploy sets the secret's ARN, the
+/// chunk store and the TLS opt-out from `deploy.toml`; `DATABASE_URL` is for local runs and tests
+/// (a URL there may carry a password, which is why deployed functions read it from a secret).
 pub mod env {
     /// The warehouse URL itself: `sqlite://PATH` or `postgres://...`.
     pub const DATABASE_URL: &str = "DATABASE_URL";
@@ -34,6 +34,9 @@ pub mod env {
     pub const CHUNK_STORE_URI: &str = "CHUNK_STORE_URI";
     /// `true`: create missing warehouse tables at cold start.
     pub const WAREHOUSE_CREATE_SCHEMA: &str = "WAREHOUSE_CREATE_SCHEMA";
+    /// deploy.toml's `function.warehouse_insecure_transport` (`unverified` or `plaintext`): the
+    /// explicit opt-out of verified TLS to the warehouse.
+    pub const WAREHOUSE_INSECURE_TRANSPORT: &str = "WAREHOUSE_INSECURE_TRANSPORT";
 }
 
 /// The name of a Step Functions execution (`$$.Execution.Name`); it keys the chunk store, so two

@@ -2,7 +2,7 @@
 //!
 //! Configuration comes from the environment deploy sets (see `etl_lambda::settings`): the
 //! warehouse secret's ARN (or `DATABASE_URL` for local runs), `CHUNK_STORE_URI`, optional
-//! `WAREHOUSE_CREATE_SCHEMA=true` and `RUST_LOG`. Logs are JSON lines carrying ids and counts only.
+//! `WAREHOUSE_INSECURE_TRANSPORT`, `WAREHOUSE_CREATE_SCHEMA=true` and `RUST_LOG`. Logs are JSON lines carrying ids and counts only.
 
 use etl_lambda::logging::json_subscriber;
 use etl_lambda::settings::FunctionSettings;

@@ -1,5 +1,6 @@
 //! The function's settings at cold start: which warehouse (a URL, or the Secrets Manager secret
-//! that holds one) and which chunk store, read from the environment deploy sets (`contract::env`).
+//! that holds one, with its TLS mode and root certificates), the TLS opt-out if deploy.toml gives
+//! one, and which chunk store, read from the environment deploy sets (`contract::env`).
 //!
 //! The warehouse URL carries a password, so it lives in a secret, is never logged, and no error
 //! here quotes it: messages name the variable or the secret's ARN instead.
@@ -12,6 +13,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
 use crate::contract::{ChunkStoreUri, ErrorName, env};
+use crate::warehouse::{InsecureTransport, SslMode, TlsOptions};
 use crate::{ChunkStores, HandlerError, Handlers, Warehouse};
 
 /// Where the warehouse URL comes from.
@@ -45,6 +47,8 @@ pub struct FunctionSettings {
     pub chunk_store: ChunkStoreUri,
     /// Create missing warehouse tables at cold start.
     pub create_schema: bool,
+    /// deploy.toml's explicit opt-out of verified TLS to the warehouse, if any.
+    pub insecure_transport: Option<InsecureTransport>,
 }
 
 impl FunctionSettings {
@@ -81,24 +85,40 @@ impl FunctionSettings {
                 env::CHUNK_STORE_URI
             ))
         })?;
+        let insecure_transport = var(env::WAREHOUSE_INSECURE_TRANSPORT)
+            .map(|value| {
+                InsecureTransport::parse(&value).ok_or_else(|| {
+                    config_error(format!(
+                        "{} is `{value}`; give unverified or plaintext (deploy.toml's function.warehouse_insecure_transport), or unset it to verify TLS",
+                        env::WAREHOUSE_INSECURE_TRANSPORT
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(Self {
             warehouse,
             chunk_store,
             create_schema: var(env::WAREHOUSE_CREATE_SCHEMA).as_deref() == Some("true"),
+            insecure_transport,
         })
     }
 
     /// Reads the secret if there is one, connects the warehouse and builds the handlers; AWS
     /// clients (Secrets Manager, S3) come from `sdk_config`.
     pub async fn handlers(self, sdk_config: &SdkConfig) -> Result<Handlers, HandlerError> {
-        let url = match &self.warehouse {
-            WarehouseSource::Url(url) => url.clone(),
+        let (url, root_certificates_pem) = match &self.warehouse {
+            WarehouseSource::Url(url) => (url.clone(), None),
             WarehouseSource::Secret { arn } => {
                 let client = aws_sdk_secretsmanager::Client::new(sdk_config);
-                warehouse_url_from_secret(&client, arn).await?
+                let secret = warehouse_from_secret(&client, arn).await?;
+                (secret.url, secret.root_certificates_pem)
             }
         };
-        let warehouse = Warehouse::connect(&url).await?;
+        let tls = TlsOptions {
+            root_certificates_pem,
+            insecure_transport: self.insecure_transport,
+        };
+        let warehouse = Warehouse::connect_with(&url, &tls).await?;
         if self.create_schema {
             warehouse.create_schema().await?;
         }
@@ -110,11 +130,33 @@ impl FunctionSettings {
     }
 }
 
-/// Reads the warehouse URL from the secret `arn`.
-pub async fn warehouse_url_from_secret(
+/// The warehouse a secret names: its URL, and the root certificates an RDS secret may carry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretWarehouse {
+    /// The URL, with the secret's `sslmode` if it has one.
+    pub url: String,
+    /// The secret's `sslrootcert`: PEM text, the CA certificates that sign the server's.
+    pub root_certificates_pem: Option<String>,
+}
+
+impl fmt::Debug for SecretWarehouse {
+    /// Never prints the URL's password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretWarehouse")
+            .field("url", &crate::warehouse::database_url::redacted(&self.url))
+            .field(
+                "root_certificates_pem",
+                &self.root_certificates_pem.is_some(),
+            )
+            .finish()
+    }
+}
+
+/// Reads the warehouse from the secret `arn`.
+pub async fn warehouse_from_secret(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
-) -> Result<String, HandlerError> {
+) -> Result<SecretWarehouse, HandlerError> {
     let output = client
         .get_secret_value()
         .secret_id(arn)
@@ -126,27 +168,33 @@ pub async fn warehouse_url_from_secret(
             "the secret {arn} holds binary data; store the warehouse URL as its secret string"
         ))
     })?;
-    url_of_secret_value(value).map_err(|rule| config_error(format!("the secret {arn} {rule}")))
+    warehouse_of_secret_value(value)
+        .map_err(|rule| config_error(format!("the secret {arn} {rule}")))
 }
 
-/// The URL in a secret's value: the value itself (`postgres://...`, `sqlite://...`), or the JSON
-/// object RDS writes for a managed secret (`engine`, `host`, `port`, `username`, `password`,
-/// `dbname`). The error says what is wrong without quoting the value.
-pub fn url_of_secret_value(value: &str) -> Result<String, &'static str> {
+/// The warehouse in a secret's value: a URL (`postgres://...`, `sqlite://...`), or the JSON object
+/// RDS writes for a managed secret (`engine`, `host`, `port`, `username`, `password`, `dbname`),
+/// with optional `sslmode` and `sslrootcert` (the PEM text of the CA bundle). The error says what
+/// is wrong without quoting the value.
+pub fn warehouse_of_secret_value(value: &str) -> Result<SecretWarehouse, &'static str> {
     let value = value.trim();
     if value.starts_with('{') {
         let secret: RdsSecret = serde_json::from_str(value).map_err(|_| {
             "holds JSON that is not an RDS secret (engine, host, port, username, password, dbname)"
         })?;
-        return secret.url();
+        return secret.warehouse();
     }
+    let url = |url: &str| SecretWarehouse {
+        url: url.to_owned(),
+        root_certificates_pem: None,
+    };
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        value
-            .parse::<tokio_postgres::Config>()
-            .map_err(|_| "holds a postgres:// URL that does not parse")?;
-        Ok(value.to_owned())
+        if !crate::warehouse::parses(value) {
+            return Err("holds a postgres:// URL that does not parse");
+        }
+        Ok(url(value))
     } else if value.starts_with("sqlite:") {
-        Ok(value.to_owned())
+        Ok(url(value))
     } else {
         Err("holds neither a postgres:// or sqlite:// URL nor an RDS JSON secret")
     }
@@ -163,6 +211,12 @@ struct RdsSecret {
     password: String,
     #[serde(default = "default_dbname")]
     dbname: String,
+    /// libpq's name of the TLS mode (none: verify-full).
+    #[serde(default)]
+    sslmode: Option<String>,
+    /// The PEM text of the CA certificates the server's chains to (none: the system's roots).
+    #[serde(default)]
+    sslrootcert: Option<String>,
 }
 
 fn default_port() -> u16 {
@@ -174,7 +228,7 @@ fn default_dbname() -> String {
 }
 
 impl RdsSecret {
-    fn url(&self) -> Result<String, &'static str> {
+    fn warehouse(&self) -> Result<SecretWarehouse, &'static str> {
         if !matches!(
             self.engine.as_str(),
             "postgres" | "postgresql" | "aurora-postgresql"
@@ -188,14 +242,34 @@ impl RdsSecret {
             .remove(b'_')
             .remove(b'~');
         let encode = |part: &str| utf8_percent_encode(part, COMPONENT).to_string();
-        Ok(format!(
+        let mut url = format!(
             "postgres://{}:{}@{}:{}/{}",
             encode(&self.username),
             encode(&self.password),
             encode(&self.host),
             self.port,
             encode(&self.dbname)
-        ))
+        );
+        if let Some(mode) = &self.sslmode {
+            if SslMode::parse(mode).is_none() {
+                return Err(
+                    "has an sslmode that is none of disable, allow, prefer, require, verify-ca, verify-full",
+                );
+            }
+            url = format!("{url}?sslmode={mode}");
+        }
+        // A path would name a file of the function's host, which a secret cannot know.
+        if let Some(pem) = &self.sslrootcert
+            && !pem.trim_start().starts_with("-----BEGIN ")
+        {
+            return Err(
+                "has an sslrootcert that is not PEM text; store the CA bundle's text (RDS: global-bundle.pem), not a path",
+            );
+        }
+        Ok(SecretWarehouse {
+            url,
+            root_certificates_pem: self.sslrootcert.clone(),
+        })
     }
 }
 
@@ -274,12 +348,17 @@ mod tests {
     #[test]
     fn a_secret_holds_a_url_or_an_rds_json_object() {
         assert_eq!(
-            url_of_secret_value(" postgres://u:p@h:5432/db\n").unwrap(),
-            "postgres://u:p@h:5432/db"
+            warehouse_of_secret_value(" postgres://u:p@h:5432/db?sslmode=verify-full\n").unwrap(),
+            SecretWarehouse {
+                url: "postgres://u:p@h:5432/db?sslmode=verify-full".to_owned(),
+                root_certificates_pem: None
+            }
         );
         let rds = r#"{"engine":"postgres","host":"db.internal","port":6432,
                       "username":"etl","password":"p@ss:w/rd%","dbname":"warehouse"}"#;
-        let url = url_of_secret_value(rds).unwrap();
+        let warehouse = warehouse_of_secret_value(rds).unwrap();
+        assert_eq!(warehouse.root_certificates_pem, None);
+        let url = warehouse.url;
         assert_eq!(
             url,
             "postgres://etl:p%40ss%3Aw%2Frd%25@db.internal:6432/warehouse"
@@ -294,24 +373,70 @@ mod tests {
 
         let mysql = rds.replace("postgres", "mysql");
         assert!(
-            url_of_secret_value(&mysql)
+            warehouse_of_secret_value(&mysql)
                 .unwrap_err()
                 .contains("other than PostgreSQL")
         );
         assert!(
-            url_of_secret_value("hunter2")
+            warehouse_of_secret_value("hunter2")
                 .unwrap_err()
                 .contains("neither")
         );
         assert!(
-            url_of_secret_value("postgres://etl:hunter2@db:notaport/w")
+            warehouse_of_secret_value("postgres://etl:hunter2@db:notaport/w")
                 .unwrap_err()
                 .contains("does not parse")
         );
         assert!(
-            url_of_secret_value("{\"password\":\"x\"}")
+            warehouse_of_secret_value("{\"password\":\"x\"}")
                 .unwrap_err()
                 .contains("not an RDS secret")
+        );
+    }
+
+    #[test]
+    fn an_rds_secret_may_carry_the_tls_mode_and_the_root_certificates() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let secret = |extra: serde_json::Value| {
+            let mut value = serde_json::json!({"engine": "postgres", "host": "db", "username": "etl", "password": "hunter2"});
+            value
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            warehouse_of_secret_value(&value.to_string())
+        };
+        let warehouse =
+            secret(serde_json::json!({"sslmode": "verify-full", "sslrootcert": pem})).unwrap();
+        assert_eq!(
+            warehouse.url,
+            "postgres://etl:hunter2@db:5432/postgres?sslmode=verify-full"
+        );
+        assert_eq!(warehouse.root_certificates_pem.as_deref(), Some(pem));
+        assert!(!format!("{warehouse:?}").contains("hunter2"));
+
+        let err = secret(serde_json::json!({"sslmode": "verify_full"})).unwrap_err();
+        assert!(err.contains("sslmode that is none of"), "{err}");
+        let err =
+            secret(serde_json::json!({"sslrootcert": "/opt/rds/global-bundle.pem"})).unwrap_err();
+        assert!(err.contains("not PEM text"), "{err}");
+    }
+
+    #[test]
+    fn the_tls_opt_out_is_read_and_checked() {
+        let store = (env::CHUNK_STORE_URI, "s3://bucket/task02/");
+        let url = (env::DATABASE_URL, "postgres://db/w");
+        assert_eq!(settings(&[url, store]).unwrap().insecure_transport, None);
+        for (value, opt_out) in [
+            ("unverified", InsecureTransport::Unverified),
+            ("plaintext", InsecureTransport::Plaintext),
+        ] {
+            let read = settings(&[url, store, (env::WAREHOUSE_INSECURE_TRANSPORT, value)]).unwrap();
+            assert_eq!(read.insecure_transport, Some(opt_out));
+        }
+        let err = settings(&[url, store, (env::WAREHOUSE_INSECURE_TRANSPORT, "yes")]).unwrap_err();
+        assert!(
+            err.message.contains("give unverified or plaintext"),
+            "{err}"
         );
     }
 }

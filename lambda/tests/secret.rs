@@ -1,12 +1,14 @@
 //! Cold start against moto's Secrets Manager: the function finds its warehouse through the secret
-//! deploy names (a URL, or an RDS JSON secret pointing at the test PostgreSQL), and a missing or
-//! malformed secret stops it with an error that names the secret and never quotes its value.
+//! deploy names (a URL, or an RDS JSON secret pointing at the test PostgreSQL, carrying its TLS
+//! mode and CA certificate), and a missing or malformed secret stops it with an error that names
+//! the secret and never quotes its value.
 
 mod common;
 
 use common::{Engine, database_url, get_chunks, moto_sdk_config, sample, unique};
 use etl_lambda::contract::{ChunkBudget, ErrorName, env};
 use etl_lambda::settings::FunctionSettings;
+use etl_lambda::warehouse::InsecureTransport;
 
 /// Stores `value` as a new secret on moto; returns its ARN.
 async fn secret(value: &str) -> String {
@@ -66,15 +68,16 @@ async fn a_url_secret_connects_the_warehouse_the_handlers_use() {
     assert!(dir.path().join("warehouse.db").exists());
 }
 
-#[tokio::test]
-async fn an_rds_json_secret_reaches_postgresql() {
-    let base: tokio_postgres::Config = common::required_env("TEST_DATABASE_URL").parse().unwrap();
+/// An RDS JSON secret for the test PostgreSQL, with `tls` (sslmode, sslrootcert) added.
+fn rds_secret(tls: serde_json::Value) -> String {
+    let url = common::required_env("TEST_DATABASE_URL");
+    let base: tokio_postgres::Config = url.split('?').next().unwrap().parse().unwrap();
     let host = match &base.get_hosts()[0] {
         tokio_postgres::config::Host::Tcp(host) => host.clone(),
         other => panic!("TEST_DATABASE_URL must name a TCP host, not {other:?}"),
     };
     // The test cluster trusts loopback, so any password passes; this one needs encoding.
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "engine": "postgres",
         "host": host,
         "port": base.get_ports().first().copied().unwrap_or(5432),
@@ -82,7 +85,22 @@ async fn an_rds_json_secret_reaches_postgresql() {
         "password": "p@ss:w/rd%",
         "dbname": base.get_dbname().unwrap_or("postgres"),
     });
-    let arn = secret(&value.to_string()).await;
+    let object = value.as_object_mut().unwrap();
+    object.extend(tls.as_object().unwrap().clone());
+    value.to_string()
+}
+
+fn test_ca_pem() -> String {
+    std::fs::read_to_string(common::required_env("TEST_DATABASE_CA")).unwrap()
+}
+
+#[tokio::test]
+async fn an_rds_json_secret_reaches_postgresql_verified_by_its_own_root_certificate() {
+    let arn = secret(&rds_secret(serde_json::json!({
+        "sslmode": "verify-full",
+        "sslrootcert": test_ca_pem(),
+    })))
+    .await;
     let store = "s3://cm-etl-test-chunks/task02/";
 
     let mut settings = settings(&arn, store);
@@ -92,6 +110,7 @@ async fn an_rds_json_secret_reaches_postgresql() {
         .await
         .expect("cold start from the RDS secret");
     assert_eq!(handlers.warehouse().engine_name(), "postgres");
+    assert!(handlers.warehouse().encrypted().await.unwrap());
     // The connection is live: a statement runs and its effect is visible.
     let schema = unique("secret_rds");
     let warehouse = handlers.warehouse();
@@ -103,6 +122,40 @@ async fn an_rds_json_secret_reaches_postgresql() {
         .unwrap();
     warehouse.create_schema().await.unwrap();
     assert_eq!(warehouse.counts().await.unwrap().source_rows, 0);
+}
+
+#[tokio::test]
+async fn an_rds_secret_without_its_ca_or_with_a_weak_mode_is_refused_unless_deploy_opts_out() {
+    let store = "s3://cm-etl-test-chunks/task02/";
+    let cold_start = |arn: String, opt_out: Option<InsecureTransport>| async move {
+        let mut settings = settings(&arn, store);
+        settings.create_schema = false;
+        settings.insecure_transport = opt_out;
+        settings.handlers(&moto_sdk_config()).await
+    };
+
+    // No sslrootcert: the system's roots, which do not hold the test CA.
+    let arn = secret(&rds_secret(serde_json::json!({}))).await;
+    let err = cold_start(arn, None).await.err().expect("refused");
+    assert!(
+        err.message.contains("does not chain to a trusted CA"),
+        "{err}"
+    );
+
+    let arn = secret(&rds_secret(serde_json::json!({"sslmode": "disable"}))).await;
+    let err = cold_start(arn.clone(), None).await.err().expect("refused");
+    assert!(
+        err.message.contains("sslmode=disable")
+            && err
+                .message
+                .contains("function.warehouse_insecure_transport"),
+        "{err}"
+    );
+    assert!(!err.message.contains("p@ss"), "{err}");
+    let handlers = cold_start(arn, Some(InsecureTransport::Plaintext))
+        .await
+        .expect("deploy.toml's opt-out allows plain text");
+    assert!(!handlers.warehouse().encrypted().await.unwrap());
 }
 
 #[tokio::test]

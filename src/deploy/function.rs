@@ -95,6 +95,12 @@ impl DesiredFunction {
         if let Some(secret) = &function.warehouse_secret_arn {
             environment.insert(env::WAREHOUSE_SECRET_ARN.into(), secret.as_str().into());
         }
+        if let Some(opt_out) = function.warehouse_insecure_transport {
+            environment.insert(
+                env::WAREHOUSE_INSECURE_TRANSPORT.into(),
+                opt_out.as_str().into(),
+            );
+        }
         Self {
             name: function.name.as_str().into(),
             alias: function.alias.as_str().into(),
@@ -539,6 +545,24 @@ mod tests {
             desired.environment[env::WAREHOUSE_SECRET_ARN].starts_with("arn:aws:secretsmanager:")
         );
         assert_eq!(desired.environment["RUST_LOG"], "info");
+        assert!(
+            !desired
+                .environment
+                .contains_key(env::WAREHOUSE_INSECURE_TRANSPORT)
+        );
+    }
+
+    #[test]
+    fn the_tls_opt_out_reaches_the_function_only_when_deploy_toml_names_it() {
+        let mut config =
+            DeployConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy.toml")).unwrap();
+        config.function.warehouse_insecure_transport =
+            Some(etl_lambda::warehouse::InsecureTransport::Unverified);
+        let desired = DesiredFunction::from_config(&config);
+        assert_eq!(
+            desired.environment[env::WAREHOUSE_INSECURE_TRANSPORT],
+            "unverified"
+        );
     }
 
     #[test]

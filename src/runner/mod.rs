@@ -69,6 +69,8 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub bad_rows_percent: u8,
     /// Use this existing warehouse (sqlite://PATH or postgres://...) instead of generating one.
+    /// PostgreSQL is reached over verified TLS (sslrootcert=PATH for a private CA); weaker
+    /// sslmodes need cm_etl_insecure_transport=unverified or =plaintext in the URL.
     #[arg(long, conflicts_with_all = ["keys", "rows_per_key", "bad_rows_percent"])]
     pub database_url: Option<String>,
     /// The directory standing in for S3: bucket `B` is `DIR/B/`, so the chunks land in

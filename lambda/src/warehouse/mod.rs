@@ -31,6 +31,10 @@ mod postgres;
 mod sqlite;
 mod tls;
 
+pub use tls::{INSECURE_TRANSPORT_PARAMETER, InsecureTransport, TlsOptions};
+#[cfg(feature = "runtime")]
+pub(crate) use tls::{SslMode, parses};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -176,8 +180,15 @@ enum Engine {
 
 impl Warehouse {
     /// Connects from a `DATABASE_URL`: `sqlite://PATH` (a file, created if missing),
-    /// `sqlite::memory:` (private, in memory), or `postgres://` / `postgresql://` URLs.
+    /// `sqlite::memory:` (private, in memory), or `postgres://` / `postgresql://` URLs (TLS
+    /// verified unless the URL opts out: `tls.rs`).
     pub async fn connect(url: &str) -> Result<Self, HandlerError> {
+        Self::connect_with(url, &TlsOptions::default()).await
+    }
+
+    /// [`Warehouse::connect`], with TLS settings from outside the URL (the function's: a secret's
+    /// root certificates, deploy.toml's opt-out). SQLite ignores them.
+    pub async fn connect_with(url: &str, tls: &TlsOptions) -> Result<Self, HandlerError> {
         let engine = if url == "sqlite::memory:" || url == "sqlite://:memory:" {
             Engine::Sqlite(sqlite::Sqlite::open(None)?)
         } else if let Some(path) = url
@@ -192,7 +203,7 @@ impl Warehouse {
             }
             Engine::Sqlite(sqlite::Sqlite::open(Some(path))?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Engine::Postgres(postgres::Postgres::connect(url).await?)
+            Engine::Postgres(postgres::Postgres::connect(url, tls).await?)
         } else {
             return Err(HandlerError::invalid_input(
                 "DATABASE_URL",

@@ -12,7 +12,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::{Client, IsolationLevel, Row, Statement, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::tls;
+use super::tls::{self, TlsOptions};
 use super::{
     ChunkCounts, ChunkJob, ChunkStatements, ChunkTransaction, Dialect, KEYS_UNDATED, LEDGER_ROWS,
     LedgerRow, MIGRATED_ROWS, MigratedRow, REJECTED_ROWS, RejectReason, RejectedRow, SqlValue,
@@ -105,14 +105,11 @@ struct Session {
 }
 
 impl Postgres {
-    pub(super) async fn connect(url: &str) -> Result<Self, HandlerError> {
-        let (url, root_cert) = tls::split_root_cert(url);
-        let config: tokio_postgres::Config = url.parse().map_err(|_| {
-            HandlerError::invalid_input("DATABASE_URL", "is not a valid PostgreSQL URL")
-        })?;
+    pub(super) async fn connect(url: &str, options: &TlsOptions) -> Result<Self, HandlerError> {
+        let tls = tls::configure(url, options)?;
         let this = Self {
-            config: Arc::new(config),
-            tls: tls::connector(root_cert.as_deref())?,
+            config: Arc::new(tls.config),
+            tls: tls.connector,
             session: Arc::default(),
         };
         drop(this.client().await?);
