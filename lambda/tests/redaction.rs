@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use common::{Engine, World, process_all, process_input, sample};
 use etl_lambda::contract::{CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, Request};
 use serde_json::json;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 #[derive(Clone, Default)]
@@ -105,7 +104,7 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
 async fn no_ssn_reaches_a_log_line_an_error_or_a_response() {
     let captured = Captured::default();
     tracing::subscriber::set_global_default(etl_lambda::logging::json_subscriber(
-        EnvFilter::new("trace"),
+        etl_lambda::logging::filter(Some("trace")),
         captured.clone(),
     ))
     .unwrap();
