@@ -38,6 +38,7 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
     let handlers = &world.handlers;
     let event = json!({"action": "get_task02_chunks", "input": {
         "execution": "redaction",
+        "execution_arn": common::execution_arn("redaction"),
         "date_range": world.sample.date_range(),
         "budget": {"max_rows": 60, "max_keys": 20}}});
     let response = handlers.handle_json(event).await.unwrap();

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use common::{Engine, World, moto_bucket, moto_sdk_config, process_all, sample};
-use etl_lambda::contract::{ChunkBudget, ChunkId, DeleteChunksInput};
+use etl_lambda::contract::{ChunkBudget, ChunkId};
 use etl_lambda::{ChunkStores, Handlers};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -104,10 +104,7 @@ async fn no_ssn_reaches_a_log_line_with_s3_at_trace_level() {
         "a chunk object holds its span's SSNs"
     );
     let deleted = reader
-        .delete_task02_chunks(DeleteChunksInput {
-            execution: chunks.execution.clone(),
-            chunk_store: chunks.chunk_store.clone(),
-        })
+        .delete_task02_chunks(common::delete_input(&chunks))
         .await
         .unwrap();
     assert!(deleted.objects_deleted > chunks.num_chunks as u64);
