@@ -198,7 +198,8 @@ fn is_ec2_id(id: &str, prefix: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ChunkStoreConfig {
     pub bucket: ResourceName,
-    /// A key prefix such as `task02/`; each execution's chunks go under `<prefix><execution>/`.
+    /// A key prefix such as `task02/`; each execution's chunks go under
+    /// `<prefix><execution>-<arn digest>/`.
     #[serde(default)]
     pub prefix: String,
     /// The bucket's lifecycle rule expires objects under the prefix this many days after they

@@ -351,7 +351,12 @@ fn an_execution_runs_one_child_execution_per_chunk_and_succeeds() {
         .cloned()
         .unwrap();
     assert_eq!((counts.succeeded(), counts.total()), (3, 3));
-    let results = moto.keys(CHUNK_BUCKET, "task02/exec-1/map-results/");
+    // In the execution's own folder: its name and the digest of its ARN.
+    let arn = etl_lambda::contract::ExecutionArn::new(execution_arn.clone()).unwrap();
+    let results = moto.keys(
+        CHUNK_BUCKET,
+        &format!("task02/exec-1-{}/map-results/", arn.digest()),
+    );
     assert!(
         results.iter().any(|key| key.ends_with("/manifest.json")),
         "{results:?}"

@@ -267,10 +267,12 @@ fn start_wait_succeeds_and_counts_every_chunk_the_split_returned() {
         report.output.as_ref().unwrap()["task02_chunks"]["chunk_ids"],
         json!({"bucket": CHUNK_BUCKET, "key": CHUNK_IDS_KEY})
     );
-    // The Map's ResultWriter wrote into this execution's chunk store folder.
+    // The Map's ResultWriter wrote into this execution's chunk store folder: its name and the
+    // digest of its ARN.
+    let arn = etl_lambda::contract::ExecutionArn::new(report.execution_arn.clone()).unwrap();
     let results = Moto::connect().keys(
         CHUNK_BUCKET,
-        &format!("task02/{}/map-results/", report.name),
+        &format!("task02/{}-{}/map-results/", report.name, arn.digest()),
     );
     assert!(
         results.iter().any(|key| key.ends_with("/manifest.json")),

@@ -586,6 +586,19 @@ struct Deployment {
     definition: PathBuf,
     bucket: String,
     prefix: String,
+    /// `arn:aws:states:REGION:ACCOUNT:execution:MACHINE:`, what `run` names its execution under.
+    execution_arn_prefix: String,
+}
+
+impl Deployment {
+    /// The chunk store folder of the execution `name`, under the prefix:
+    /// `<name>-<digest of its ARN>`, as GetTask02Chunks names it.
+    fn execution_folder(&self, name: &str) -> String {
+        let arn =
+            etl_lambda::contract::ExecutionArn::new(format!("{}{name}", self.execution_arn_prefix))
+                .unwrap();
+        format!("{name}-{}", arn.digest())
+    }
 }
 
 fn deployment(dir: &Path, max_keys: u32, edit: impl FnOnce(&mut toml::Table)) -> Deployment {
@@ -610,9 +623,21 @@ fn deployment(dir: &Path, max_keys: u32, edit: impl FnOnce(&mut toml::Table)) ->
     let definition = dir.join("definition.json");
     std::fs::write(&definition, &synth.stdout).unwrap();
     let store = &table["chunk_store"];
+    let machine = table["state_machines"]
+        .as_table()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap();
+    let execution_arn_prefix = format!(
+        "arn:aws:states:{}:{}:execution:{machine}:",
+        table["region"].as_str().unwrap(),
+        table["account"].as_str().unwrap()
+    );
     Deployment {
         config,
         definition,
+        execution_arn_prefix,
         bucket: store["bucket"].as_str().unwrap().to_owned(),
         prefix: store
             .get("prefix")
@@ -697,11 +722,11 @@ fn five_thousand_chunks_go_through_the_distributed_map_with_small_payloads() {
     assert!(chunks >= 5_000, "{chunks} chunks");
     eprintln!("{chunks} chunks in {took:.1?}");
 
-    // Laid out as a deployed execution lays it out: bucket, prefix, execution.
+    // Laid out as a deployed execution lays it out: bucket, prefix, execution's folder.
     let folder = s3
         .join(&deployment.bucket)
         .join(&deployment.prefix)
-        .join("five-thousand");
+        .join(deployment.execution_folder("five-thousand"));
     let ids: Vec<u64> =
         serde_json::from_slice(&std::fs::read(folder.join("chunk-ids.json")).unwrap()).unwrap();
     assert_eq!(ids, (0..chunks).collect::<Vec<_>>());
@@ -721,7 +746,7 @@ fn five_thousand_chunks_go_through_the_distributed_map_with_small_payloads() {
 }
 
 /// `run --s3-endpoint-url` against moto server: the chunks, `chunk-ids.json` and the Map's results
-/// land in moto's S3, in deploy.toml's bucket under `<prefix><execution>/`.
+/// land in moto's S3, in deploy.toml's bucket under `<prefix><execution>-<arn digest>/`.
 #[test]
 fn with_an_s3_endpoint_the_chunks_ids_and_map_results_land_in_its_bucket() {
     let _serial = support::serial();
@@ -753,7 +778,11 @@ fn with_an_s3_endpoint_the_chunks_ids_and_map_results_land_in_its_bucket() {
     let chunks = assert_migrated_through_the_map_run(&report);
     assert!(chunks > 1, "{chunks}");
 
-    let folder = format!("{}{execution}/", deployment.prefix);
+    let folder = format!(
+        "{}{}/",
+        deployment.prefix,
+        deployment.execution_folder(&execution)
+    );
     let keys: Vec<String> = runtime
         .block_on(objects.list(&deployment.bucket, &folder))
         .unwrap()
@@ -1230,9 +1259,10 @@ async fn a_run_failed_in_a_chunk_is_redriven_at_the_map_and_migrates_the_rest() 
         .unwrap() as u64;
     assert_eq!(succeeded_before, run.succeeded);
     // The chunks stay for the redrive.
-    let folder = config
-        .chunk_store_uri()
-        .for_execution(&etl_lambda::contract::ExecutionName::new("redriven").unwrap());
+    let folder = config.chunk_store_uri().for_execution(
+        &etl_lambda::contract::ExecutionName::new(&spec.name).unwrap(),
+        &etl_lambda::contract::ExecutionArn::new(spec.execution_arn()).unwrap(),
+    );
     assert!(
         !objects
             .list(bucket, folder.prefix())

@@ -13,7 +13,7 @@
 //! Typed paths, selectors and context values keep their compile-time checks: they are built by
 //! the same [`crate::typed`] code and only rendered differently. What has no JSONata form here
 //! (a selection path with wildcards or filters, an intrinsic function other than
-//! `States.Format`, a `ResultPath` deeper than one field, a JSONPath `Assign` that reads a
+//! `States.Format` of paths and `States.Hash` of a path, a `ResultPath` deeper than one field, a JSONPath `Assign` that reads a
 //! path) is an error naming the state and the field.
 
 use serde_json::{Map, Value as Json};
@@ -327,7 +327,7 @@ fn value_expression(
         PayloadValue::Select(path) => data_path(&DataPath::Select(path.clone()), root, label, field),
         PayloadValue::Context(path) => Ok(context(path)),
         PayloadValue::Intrinsic(call) => format_call(call, root)
-            .ok_or_else(|| untranslatable(label, field, format!("`{call}` has no JSONata rendering here (only States.Format does); write the state in JSONata"))),
+            .ok_or_else(|| untranslatable(label, field, format!("`{call}` has no JSONata rendering here (only States.Format of paths and States.Hash of a path do); write the state in JSONata"))),
     }
 }
 
@@ -588,7 +588,7 @@ fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, 
 }
 
 /// `States.Format('literal {} literal', arg, ...)` as a JSONata string concatenation, when every
-/// argument is a path; `None` for anything else.
+/// argument is a path or `States.Hash` of one; `None` for anything else.
 fn format_call(call: &str, root: &str) -> Option<String> {
     let inner = call
         .trim()
@@ -610,18 +610,10 @@ fn format_call(call: &str, root: &str) -> Option<String> {
             c => pieces.last_mut()?.push(c),
         }
     };
-    let arguments: Vec<String> = rest
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(|argument| {
-            if argument.starts_with("$$") {
-                ContextPath::parse(argument).ok().map(|p| context(&p))
-            } else {
-                let path = ReferencePath::parse(argument).ok()?;
-                Some(reference(&path, root))
-            }
-        })
+    let rest = rest.trim_start().strip_prefix(',').unwrap_or(rest);
+    let arguments: Vec<String> = split_arguments(rest)?
+        .into_iter()
+        .map(|argument| argument_expression(argument, root))
         .collect::<Option<_>>()?;
     if arguments.len() + 1 != pieces.len() {
         return None;
@@ -636,6 +628,60 @@ fn format_call(call: &str, root: &str) -> Option<String> {
         }
     }
     Some(parts.join(" & "))
+}
+
+/// An intrinsic function's argument as JSONata: a context or reference path, or `States.Hash` of
+/// one with a quoted algorithm (`$hash`, which AWS's JSONata has); `None` for anything else.
+fn argument_expression(argument: &str, root: &str) -> Option<String> {
+    if let Some(inner) = argument
+        .strip_prefix("States.Hash(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        let [data, algorithm] = split_arguments(inner)?[..] else {
+            return None;
+        };
+        let algorithm = algorithm.strip_prefix('\'')?.strip_suffix('\'')?;
+        if algorithm.contains(['\'', '\\']) || data.starts_with("States.") {
+            return None;
+        }
+        let data = argument_expression(data, root)?;
+        return Some(format!("$hash({data}, {})", Json::String(algorithm.into())));
+    }
+    if argument.starts_with("$$") {
+        ContextPath::parse(argument).ok().map(|p| context(&p))
+    } else {
+        let path = ReferencePath::parse(argument).ok()?;
+        Some(reference(&path, root))
+    }
+}
+
+/// The comma-separated arguments of an intrinsic call (its text between the parentheses),
+/// trimmed; commas inside quotes or nested calls do not split. `None` if unbalanced.
+fn split_arguments(text: &str) -> Option<Vec<&str>> {
+    let mut arguments = Vec::new();
+    let (mut depth, mut quoted, mut escaped, mut start) = (0usize, false, false, 0);
+    for (at, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '\'' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth = depth.checked_sub(1)?,
+            ',' if !quoted && depth == 0 => {
+                arguments.push(text[start..at].trim());
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    if quoted || depth != 0 {
+        return None;
+    }
+    let last = text[start..].trim();
+    if !last.is_empty() || !arguments.is_empty() {
+        arguments.push(last);
+    }
+    Some(arguments)
 }
 
 #[cfg(test)]
@@ -698,6 +744,26 @@ mod tests {
             map["ItemProcessor"]["States"]["P"]["Output"],
             "{% $states.input.item %}"
         );
+    }
+
+    #[test]
+    fn a_format_of_a_hash_becomes_a_concatenation_with_hash() {
+        let call = "States.Format('p\\'s/{}-{}/x', $$.Execution.Name, States.Hash($$.Execution.Id, 'SHA-256'))";
+        assert_eq!(
+            format_call(call, "$states.input").unwrap(),
+            "\"p's/\" & $string($states.context.Execution.Name) & \"-\" & $string($hash($states.context.Execution.Id, \"SHA-256\")) & \"/x\""
+        );
+        assert_eq!(
+            split_arguments("$.a, States.Hash($.b, 'x,y'), 'q\\'r'").unwrap(),
+            ["$.a", "States.Hash($.b, 'x,y')", "'q\\'r'"]
+        );
+        for other in [
+            "States.Format('{}', States.UUID())",
+            "States.Format('{}', States.Hash($.a))",
+            "States.Format('{}', States.Hash(States.UUID(), 'MD5'))",
+        ] {
+            assert_eq!(format_call(other, "$states.input"), None, "{other}");
+        }
     }
 
     #[allow(non_snake_case)]

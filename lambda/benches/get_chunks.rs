@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Instant;
 
-use etl_lambda::contract::{ChunkBudget, ExecutionName, GetTask02ChunksInput};
+use etl_lambda::contract::{ChunkBudget, ExecutionArn, ExecutionName, GetTask02ChunksInput};
 
 const KEYS: u64 = 1_000_000;
 
@@ -36,6 +36,10 @@ async fn bench(url: &str, dir: &tempfile::TempDir) {
         let chunks = handlers
             .get_task02_chunks(GetTask02ChunksInput {
                 execution: ExecutionName::new(execution).unwrap(),
+                execution_arn: ExecutionArn::new(format!(
+                    "arn:aws:states:us-east-1:123456789012:execution:bench:{execution}"
+                ))
+                .unwrap(),
                 date_range: sample.date_range(),
                 budget: ChunkBudget {
                     max_rows: 5_000,

@@ -12,7 +12,7 @@ mod common;
 use std::time::Instant;
 
 use etl_lambda::contract::{
-    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ExecutionName, GetTask02ChunksInput,
+    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ExecutionArn, ExecutionName, GetTask02ChunksInput,
     ProcessChunkInput, Task02Chunks,
 };
 
@@ -43,6 +43,10 @@ async fn bench(url: &str, dir: &tempfile::TempDir) {
     let get_chunks = |execution: &str| {
         handlers.get_task02_chunks(GetTask02ChunksInput {
             execution: ExecutionName::new(execution).unwrap(),
+            execution_arn: ExecutionArn::new(format!(
+                "arn:aws:states:us-east-1:123456789012:execution:bench:{execution}"
+            ))
+            .unwrap(),
             date_range: sample.date_range(),
             budget: ChunkBudget {
                 max_rows: 20_000,

@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 /// 2: a key may stand for an SSN's rows whose date is malformed (`bad_visit_date`), which a
 /// version-1 build would take for its undated rows. 3: a chunk is a span of keys (its first and
 /// last), not a list. 4: the spans of a kind's chunks cover the kind's whole key order, gaps and
-/// open ends included (`KeyBounds`), so rows of keys that left the source are removed.
+/// open ends included (`KeyBounds`), so rows of keys that left the source are removed; and an
+/// execution's folder is named after its ARN too (`<execution>-<arn digest>/`, see
+/// [`ChunkStoreUri::for_execution`]), which GetTask02Chunks and DeleteTask02Chunks take.
 pub const CHUNK_FORMAT_VERSION: u16 = 4;
 
 /// The environment variables the function reads at cold start. Deploy sets the secret's ARN, the
@@ -39,8 +41,8 @@ pub mod env {
     pub const WAREHOUSE_INSECURE_TRANSPORT: &str = "WAREHOUSE_INSECURE_TRANSPORT";
 }
 
-/// The name of a Step Functions execution (`$$.Execution.Name`); it keys the chunk store, so two
-/// executions never see each other's chunks.
+/// The name of a Step Functions execution (`$$.Execution.Name`); with its ARN it names the
+/// execution's chunk store folder.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
@@ -93,6 +95,74 @@ impl fmt::Display for ExecutionName {
     }
 }
 
+/// The ARN of a Step Functions execution (`$$.Execution.Id`): region, account, state machine and
+/// name. It keys the execution's chunk store folder (see [`ChunkStoreUri::for_execution`]), so two
+/// executions never share a folder, even two of the same name in state machines that share a
+/// bucket prefix, while a retried or redriven task of the same execution (same ARN) finds its own.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(try_from = "String", into = "String")]
+pub struct ExecutionArn(String);
+
+impl ExecutionArn {
+    /// `arn:...`, at most 2,048 printable ASCII characters with no space.
+    pub fn new(arn: impl Into<String>) -> Result<Self, ContractError> {
+        let arn = arn.into();
+        let valid = arn.starts_with("arn:")
+            && arn.len() <= 2048
+            && arn.bytes().all(|b| b.is_ascii_graphic());
+        if valid {
+            Ok(Self(arn))
+        } else {
+            Err(ContractError::new(
+                "execution_arn",
+                "must be an ARN: `arn:` and at most 2048 printable ASCII characters",
+            ))
+        }
+    }
+
+    /// The ARN as Step Functions has it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this ARN is of an execution named `name` (one of its `:`-separated parts).
+    pub fn names(&self, name: &ExecutionName) -> bool {
+        self.0.split(':').any(|part| part == name.as_str())
+    }
+
+    /// The ARN's SHA-256 in lowercase hex (64 digits): what the state machine computes as
+    /// `States.Hash($$.Execution.Id, 'SHA-256')` for the Map's ResultWriter, so both name the
+    /// same folder.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.0.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+}
+
+impl TryFrom<String> for ExecutionArn {
+    type Error = ContractError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<ExecutionArn> for String {
+    fn from(value: ExecutionArn) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for ExecutionArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The id of one chunk within one execution: 0, 1, 2, ... in key order.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -109,7 +179,8 @@ impl fmt::Display for ChunkId {
 /// Where chunks live: `s3://bucket/prefix/`, always ending with `/`. Deployed, the bucket is in
 /// Amazon S3; local runs and tests keep the same bucket and keys in a private directory standing in
 /// for S3 (see `ChunkStores::local` in the handlers), so an execution's keys are the same
-/// everywhere. The base URI (`CHUNK_STORE_URI`) holds one `<execution>/` folder per execution.
+/// everywhere. The base URI (`CHUNK_STORE_URI`) holds one `<execution>-<arn digest>/` folder per
+/// execution ([`ChunkStoreUri::for_execution`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct ChunkStoreUri(String);
@@ -157,9 +228,13 @@ impl ChunkStoreUri {
         rest.split_once('/').map_or("", |(_, prefix)| prefix)
     }
 
-    /// The folder of one execution's chunks: `<this uri><execution>/`.
-    pub fn for_execution(&self, execution: &ExecutionName) -> Self {
-        Self(format!("{}{}/", self.0, execution))
+    /// The folder of one execution's chunks: `<this uri><execution>-<arn digest>/`, the name
+    /// for whoever reads a listing, the digest ([`ExecutionArn::digest`]) so that executions of
+    /// the same name in other state machines (or accounts, or regions) sharing this prefix never
+    /// write or delete each other's chunks. The same execution (a retry, a redrive) always gets
+    /// the same folder.
+    pub fn for_execution(&self, execution: &ExecutionName, arn: &ExecutionArn) -> Self {
+        Self(format!("{}{}-{}/", self.0, execution, arn.digest()))
     }
 
     /// The key of the object `name` in this folder.
@@ -342,6 +417,9 @@ pub struct PipelineInput {
 pub struct GetTask02ChunksInput {
     /// The execution the chunks are stored for (`$$.Execution.Name`).
     pub execution: ExecutionName,
+    /// That execution's ARN (`$$.Execution.Id`), which must name it: with the name, it names the
+    /// execution's folder.
+    pub execution_arn: ExecutionArn,
     /// The visit dates whose dated keys are chunked.
     pub date_range: DateRange,
     /// How many rows and keys one chunk may hold.
@@ -391,6 +469,8 @@ pub struct ProcessChunkInput {
 pub struct DeleteChunksInput {
     /// The execution whose chunks are deleted.
     pub execution: ExecutionName,
+    /// That execution's ARN (`$$.Execution.Id`): only the folder it names may be deleted.
+    pub execution_arn: ExecutionArn,
     /// The execution's chunk store folder, deleted with everything in it.
     pub chunk_store: ChunkStoreUri,
 }
@@ -638,15 +718,39 @@ mod tests {
     fn a_chunk_store_names_its_bucket_prefix_and_keys() {
         let base = ChunkStoreUri::new("s3://cm-etl-chunks/task02").unwrap();
         assert_eq!(base.as_str(), "s3://cm-etl-chunks/task02/");
-        let folder = base.for_execution(&ExecutionName::new("exec-1").unwrap());
-        assert_eq!(folder.as_str(), "s3://cm-etl-chunks/task02/exec-1/");
+        let name = ExecutionName::new("exec-1").unwrap();
+        let arn =
+            ExecutionArn::new("arn:aws:states:us-east-1:123456789012:execution:sm:exec-1").unwrap();
+        let digest = arn.digest();
+        // The SHA-256 of the ARN, as `States.Hash(..., 'SHA-256')` writes it.
+        assert_eq!(
+            ExecutionArn::new("arn:x").unwrap().digest(),
+            "37a06272f0dfc7bb2f54fc52ee96e397a3e77c4a540d48d73ccc73def8b54b47"
+        );
+        assert_eq!(digest.len(), 64);
+        assert!(digest.bytes().all(|b| b.is_ascii_hexdigit()));
+        let folder = base.for_execution(&name, &arn);
+        assert_eq!(
+            folder.as_str(),
+            format!("s3://cm-etl-chunks/task02/exec-1-{digest}/")
+        );
         assert_eq!(folder.bucket(), "cm-etl-chunks");
-        assert_eq!(folder.prefix(), "task02/exec-1/");
+        assert_eq!(folder.prefix(), format!("task02/exec-1-{digest}/"));
         let items = S3Items::<ChunkId>::in_folder(&folder, "chunk-ids.json");
         assert_eq!(
             serde_json::to_value(&items).unwrap(),
-            json!({"bucket": "cm-etl-chunks", "key": "task02/exec-1/chunk-ids.json"})
+            json!({"bucket": "cm-etl-chunks", "key": format!("task02/exec-1-{digest}/chunk-ids.json")})
         );
+        // The same execution always gets the same folder; one of the same name elsewhere, another.
+        assert_eq!(folder, base.for_execution(&name, &arn.clone()));
+        let elsewhere =
+            ExecutionArn::new("arn:aws:states:us-east-1:123456789012:execution:sm-2:exec-1")
+                .unwrap();
+        assert!(elsewhere.names(&name) && arn.names(&name));
+        assert!(!arn.names(&ExecutionName::new("exec").unwrap()));
+        assert_ne!(folder, base.for_execution(&name, &elsewhere));
+        assert!(ExecutionArn::new("exec-1").is_err());
+        assert!(ExecutionArn::new("arn:aws:states:x y").is_err());
         let root = ChunkStoreUri::new("s3://cm-etl-chunks").unwrap();
         assert_eq!((root.bucket(), root.prefix()), ("cm-etl-chunks", ""));
     }

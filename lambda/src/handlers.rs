@@ -59,7 +59,8 @@ impl Handlers {
         &self.stores
     }
 
-    /// The base chunk store URI (each execution's chunks go under `<base><execution>/`).
+    /// The base chunk store URI (each execution's chunks go under
+    /// `<base><execution>-<arn digest>/`).
     pub fn chunk_store(&self) -> &ChunkStoreUri {
         &self.chunk_store
     }
@@ -88,7 +89,9 @@ impl Handlers {
     }
 
     /// Packs the keys of the date range into chunks, stores each chunk, the list of their ids and a
-    /// manifest under the execution's folder, and returns only counts and where those are.
+    /// manifest under the execution's folder, and returns only counts and where those are. The
+    /// folder is the execution's own (named after its ARN too): a retry or a redrive of the same
+    /// execution rewrites it whole, and no other execution writes there.
     pub async fn get_task02_chunks(
         &self,
         input: GetTask02ChunksInput,
@@ -105,11 +108,17 @@ impl Handlers {
                 "must be at least 1",
             ));
         }
+        if !input.execution_arn.names(&input.execution) {
+            return Err(HandlerError::invalid_input(
+                "input.execution_arn",
+                "is not the ARN of an execution named `input.execution`",
+            ));
+        }
         let store = self
             .stores
             .open(&self.chunk_store)
             .await
-            .for_execution(&input.execution);
+            .for_execution(&input.execution, &input.execution_arn);
 
         let (sender, receiver) = mpsc::channel(CHUNK_CHANNEL_CAPACITY);
         let reading = self
@@ -214,13 +223,17 @@ impl Handlers {
 
 impl Handlers {
     /// Deletes every object of the execution's chunk store folder (chunks, chunk ids, manifest,
-    /// the Map's results). Only that folder: `input.chunk_store` must be the execution's folder
-    /// under this function's chunk store. Running it again deletes nothing and succeeds.
+    /// the Map's results). Only that folder: `input.chunk_store` must be the folder of the execution
+    /// `input.execution_arn` names under this function's chunk store. Running it again deletes
+    /// nothing and succeeds.
     pub async fn delete_task02_chunks(
         &self,
         input: DeleteChunksInput,
     ) -> Result<ChunksDeleted, HandlerError> {
-        if input.chunk_store != self.chunk_store.for_execution(&input.execution) {
+        let own = self
+            .chunk_store
+            .for_execution(&input.execution, &input.execution_arn);
+        if !input.execution_arn.names(&input.execution) || input.chunk_store != own {
             return Err(HandlerError::invalid_input(
                 "input.chunk_store",
                 "is not this execution's folder under the function's chunk store",

@@ -4,17 +4,16 @@
 //! warehouse secret's ARN (or `DATABASE_URL` for local runs), `CHUNK_STORE_URI`, optional
 //! `WAREHOUSE_INSECURE_TRANSPORT`, `WAREHOUSE_CREATE_SCHEMA=true` and `RUST_LOG`. Logs are JSON lines carrying ids and counts only.
 
-use etl_lambda::logging::json_subscriber;
+use etl_lambda::logging;
 use etl_lambda::settings::FunctionSettings;
 use etl_lambda::{HandlerError, Handlers};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing::subscriber::set_global_default(json_subscriber(filter, std::io::stdout))?;
+    let filter = logging::filter(std::env::var("RUST_LOG").ok().as_deref());
+    tracing::subscriber::set_global_default(logging::json_subscriber(filter, std::io::stdout))?;
 
     let handlers = cold_start().await.inspect_err(|error| {
         tracing::error!(error_type = error.name.as_str(), reason = %error.message, "cold start failed");

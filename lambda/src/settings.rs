@@ -43,7 +43,7 @@ impl fmt::Debug for WarehouseSource {
 pub struct FunctionSettings {
     /// Where the warehouse URL comes from.
     pub warehouse: WarehouseSource,
-    /// The base chunk store; each execution's chunks go under `<base><execution>/`.
+    /// The base chunk store; each execution's chunks go under `<base><execution>-<arn digest>/`.
     pub chunk_store: ChunkStoreUri,
     /// Create missing warehouse tables at cold start.
     pub create_schema: bool,

@@ -2,8 +2,9 @@
 //! whatever execution environment, finds its own. Objects live under `s3://bucket/prefix/` in
 //! Amazon S3 when deployed, or in a private local directory standing in for the bucket in local
 //! runs and tests ([`ChunkStores::local`]). Layout under an execution's folder
-//! `<base><execution>/`: one object per chunk (`chunk-00000007.json`), `chunk-ids.json` (the JSON
-//! array of every chunk id, which the Map's ItemReader reads) and `manifest.json`, written last.
+//! `<base><execution>-<arn digest>/` (see `ChunkStoreUri::for_execution`): one object per chunk (`chunk-00000007.json`), `chunk-ids.json` (the JSON
+//! array of every chunk id, which the Map's ItemReader reads) and `manifest.json`, written last;
+//! the Map's ResultWriter adds `map-results/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::chunks::{Manifest, StoredChunk};
 use crate::contract::{
-    CHUNK_FORMAT_VERSION, CHUNK_IDS, ChunkId, ChunkStoreUri, ErrorName, ExecutionName, S3Items,
+    CHUNK_FORMAT_VERSION, CHUNK_IDS, ChunkId, ChunkStoreUri, ErrorName, ExecutionArn,
+    ExecutionName, S3Items,
 };
 use crate::error::HandlerError;
 use crate::objects::{ObjectError, ObjectStore};
@@ -118,10 +120,10 @@ impl ChunkStore {
         &self.uri
     }
 
-    /// The folder of one execution's chunks: `<this uri><execution>/`.
-    pub fn for_execution(&self, execution: &ExecutionName) -> Self {
+    /// The folder of one execution's chunks: `<this uri><execution>-<arn digest>/`.
+    pub fn for_execution(&self, execution: &ExecutionName, arn: &ExecutionArn) -> Self {
         Self {
-            uri: self.uri.for_execution(execution),
+            uri: self.uri.for_execution(execution, arn),
             objects: self.objects.clone(),
         }
     }

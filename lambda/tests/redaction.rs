@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use common::{Engine, World, process_all, process_input, sample};
 use etl_lambda::contract::{CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, Request};
 use serde_json::json;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 #[derive(Clone, Default)]
@@ -39,6 +38,7 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
     let handlers = &world.handlers;
     let event = json!({"action": "get_task02_chunks", "input": {
         "execution": "redaction",
+        "execution_arn": common::execution_arn("redaction"),
         "date_range": world.sample.date_range(),
         "budget": {"max_rows": 60, "max_keys": 20}}});
     let response = handlers.handle_json(event).await.unwrap();
@@ -105,7 +105,7 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
 async fn no_ssn_reaches_a_log_line_an_error_or_a_response() {
     let captured = Captured::default();
     tracing::subscriber::set_global_default(etl_lambda::logging::json_subscriber(
-        EnvFilter::new("trace"),
+        etl_lambda::logging::filter(Some("trace")),
         captured.clone(),
     ))
     .unwrap();

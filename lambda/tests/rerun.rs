@@ -110,6 +110,7 @@ impl Case {
             .handlers
             .get_task02_chunks(GetTask02ChunksInput {
                 execution: common::execution(execution),
+                execution_arn: common::execution_arn(execution),
                 date_range: self.range,
                 budget,
             })
@@ -403,6 +404,7 @@ async fn an_unreadable_source_column_is_one_clear_error(engine: Engine) {
         let error = handlers
             .get_task02_chunks(GetTask02ChunksInput {
                 execution: common::execution("unreadable"),
+                execution_arn: common::execution_arn("unreadable"),
                 date_range: range(),
                 budget: ONE_CHUNK,
             })

@@ -66,15 +66,19 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
         },
     )
     .await;
+    let folder = format!(
+        "task02/s3-exec-{}/",
+        common::execution_arn("s3-exec").digest()
+    );
     assert_eq!(
         chunks.chunk_store.as_str(),
-        format!("s3://{bucket}/task02/s3-exec/")
+        format!("s3://{bucket}/{folder}")
     );
 
     let listed = s3
         .list_objects_v2()
         .bucket(&bucket)
-        .prefix("task02/s3-exec/")
+        .prefix(&folder)
         .send()
         .await
         .unwrap();
@@ -87,14 +91,14 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
             chunks.chunk_ids.bucket.as_str(),
             chunks.chunk_ids.key.as_str()
         ),
-        (bucket.as_str(), "task02/s3-exec/chunk-ids.json")
+        (bucket.as_str(), format!("{folder}chunk-ids.json").as_str())
     );
     let mut expected: Vec<String> = ids
         .iter()
-        .map(|id| format!("task02/s3-exec/chunk-{:08}.json", id.0))
+        .map(|id| format!("{folder}chunk-{:08}.json", id.0))
         .collect();
-    expected.push("task02/s3-exec/chunk-ids.json".to_owned());
-    expected.push("task02/s3-exec/manifest.json".to_owned());
+    expected.push(format!("{folder}chunk-ids.json"));
+    expected.push(format!("{folder}manifest.json"));
     expected.sort();
     assert_eq!(
         names, expected,
@@ -135,7 +139,7 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
     // A deleted chunk object and a missing bucket are ChunkNotFound, naming chunk and URI.
     s3.delete_object()
         .bucket(&bucket)
-        .key("task02/s3-exec/chunk-00000000.json")
+        .key(format!("{folder}chunk-00000000.json"))
         .send()
         .await
         .unwrap();
@@ -149,10 +153,18 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
         "{error}"
     );
     let mut nowhere = process_input(&chunks, ChunkId(0));
-    nowhere.chunk_store =
-        ChunkStoreUri::new(format!("s3://{bucket}-missing/task02/s3-exec/")).unwrap();
+    nowhere.chunk_store = ChunkStoreUri::new(format!("s3://{bucket}-missing/{folder}")).unwrap();
     let error = reader.process_task02_chunk(nowhere).await.unwrap_err();
     assert_eq!(error.name, ErrorName::ChunkNotFound, "{error}");
+}
+
+/// Two state machines whose chunk stores share a bucket prefix, each running an execution of the
+/// same name: neither overwrites nor deletes the other's chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_name_executions_never_share_chunks_in_s3() {
+    let (_, bucket) = moto_bucket("same-name").await;
+    let (world, handlers) = s3_world(&bucket, "s3_same_name", sample(120, 2, 10)).await;
+    common::same_name_executions_never_share_chunks(&handlers, &world.sample).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,6 +188,7 @@ async fn an_unreachable_store_is_transient() {
     let error = handlers
         .get_task02_chunks(etl_lambda::contract::GetTask02ChunksInput {
             execution: common::execution("down"),
+            execution_arn: common::execution_arn("down"),
             date_range: world.sample.date_range(),
             budget: ChunkBudget {
                 max_rows: 10,

@@ -23,7 +23,7 @@ use common::{
     process_input, sample,
 };
 use etl_lambda::chunks::KeySpan;
-use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ErrorName};
+use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, ErrorName};
 use etl_lambda::warehouse::{MigratedRow, RejectReason};
 
 on_both_engines!(
@@ -56,15 +56,16 @@ async fn get_chunks_stores_the_chunks_and_returns_only_ids(engine: Engine) {
     assert_eq!(chunks.num_chunks, 1_000);
     let ids = world.chunk_ids(&chunks).await;
     assert_eq!(ids, (0..1_000).map(ChunkId).collect::<Vec<_>>());
+    let folder = format!("exec-1000-{}", common::execution_arn("exec-1000").digest());
     assert_eq!(
         chunks.chunk_ids.key,
-        format!("{}exec-1000/chunk-ids.json", world.chunk_store.prefix())
+        format!("{}{folder}/chunk-ids.json", world.chunk_store.prefix())
     );
     assert_eq!(chunks.total_keys, 2_000);
     assert_eq!(chunks.total_rows, 4_000);
     assert_eq!(
         chunks.chunk_store.as_str(),
-        format!("{}exec-1000/", world.chunk_store)
+        format!("{}{folder}/", world.chunk_store)
     );
     // Counts and locations only: the same size for 1,000 chunks as for one.
     let response = serde_json::to_string(&chunks).unwrap();
@@ -598,6 +599,7 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
         .handlers
         .get_task02_chunks(etl_lambda::contract::GetTask02ChunksInput {
             execution: execution("zero"),
+            execution_arn: common::execution_arn("zero"),
             date_range: world.sample.date_range(),
             budget: ChunkBudget {
                 max_rows: 0,
@@ -635,10 +637,7 @@ async fn deleting_an_executions_chunks_removes_its_folder_only(engine: Engine) {
     // Every chunk, the chunk ids and the manifest.
     assert_eq!(done_objects, u64::from(done.num_chunks) + 2);
 
-    let input = |chunks: &etl_lambda::contract::Task02Chunks| DeleteChunksInput {
-        execution: chunks.execution.clone(),
-        chunk_store: chunks.chunk_store.clone(),
-    };
+    let input = common::delete_input;
     let deleted = world
         .handlers
         .delete_task02_chunks(input(&done))
@@ -683,6 +682,14 @@ async fn deleting_an_executions_chunks_removes_its_folder_only(engine: Engine) {
         objects(kept.chunk_store.prefix().to_owned()).await,
         u64::from(kept.num_chunks) + 2
     );
+}
+
+/// Two state machines whose chunk stores share a bucket prefix, each running an execution of the
+/// same name, in the local store: neither overwrites nor deletes the other's chunks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_name_executions_never_share_chunks_locally() {
+    let world = World::new(Engine::Sqlite, "same_name", sample(120, 2, 10)).await;
+    common::same_name_executions_never_share_chunks(&world.handlers, &world.sample).await;
 }
 
 /// SQLite keeps dates as text, so a source row can hold a visit_date that is not a date. Each such

@@ -61,7 +61,7 @@ pub struct PipelineSettings {
     pub function_alias_arn: String,
     /// How GetTask02Chunks packs keys into chunks.
     pub chunking: ChunkBudget,
-    /// Where each execution's chunks go: `<chunk_store><execution>/`.
+    /// Where each execution's chunks go: `<chunk_store><execution>-<arn digest>/`.
     pub chunk_store: ChunkStoreUri,
     /// How the Distributed Map runs its children.
     pub map: MapSettings,
@@ -131,11 +131,14 @@ pub fn definition(settings: &PipelineSettings) -> StateMachine {
 }
 
 /// Splits the keys of `date_range` into chunks under the budget of `deploy.toml [chunking]` and
-/// stores them under this execution's name; keeps only their ids and counts at `$.task02_chunks`.
+/// stores them in this execution's folder (named after its name and ARN, so no other execution
+/// shares it, and a retry or redrive of this one finds it); keeps only their ids, counts and
+/// where they are at `$.task02_chunks`.
 fn get_task02_chunks(budget: ChunkBudget, function: &str) -> TaskState {
     let state = StateInput::<PipelineInput>::new();
     let input = selector!(GetTask02ChunksInput {
         execution: state.context(context::ExecutionName),
+        execution_arn: state.context(context::ExecutionId),
         date_range: state.input(path!(PipelineInput.date_range)),
         budget: Value::literal(&budget),
     });
@@ -187,11 +190,15 @@ fn process_task02_chunks(settings: &PipelineSettings, function: &str) -> MapStat
 }
 
 /// Where the Map writes its children's results: `map-results/` in this execution's chunk store
-/// folder (`<prefix><execution>/`), so they are kept, and expire, with its chunks. The prefix is
-/// built from `$$.Execution.Name`, which means the same in every interpreter.
+/// folder (`<prefix><execution>-<arn digest>/`, see `ChunkStoreUri::for_execution`), so they are
+/// kept, and expire, with its chunks, and DeleteTask02Chunks deletes them with the folder. The
+/// prefix is built from the context object (`$$.Execution.Name`, and the SHA-256 of
+/// `$$.Execution.Id` by `States.Hash`), not from the Map's input: moto evaluates a ResultWriter's
+/// `.$` paths against the Map's result instead, while the context means the same in every
+/// interpreter.
 fn map_results(chunk_store: &ChunkStoreUri) -> ResultWriter {
     let folder = format!(
-        "{}{{}}/{MAP_RESULTS_FOLDER}",
+        "{}{{}}-{{}}/{MAP_RESULTS_FOLDER}",
         intrinsic_string_literal(chunk_store.prefix())
     );
     ResultWriter::s3(
@@ -199,12 +206,14 @@ fn map_results(chunk_store: &ChunkStoreUri) -> ResultWriter {
             .with("Bucket", PayloadValue::Literal(chunk_store.bucket().into()))
             .with(
                 "Prefix",
-                PayloadValue::Intrinsic(format!("States.Format('{folder}', $$.Execution.Name)")),
+                PayloadValue::Intrinsic(format!(
+                    "States.Format('{folder}', $$.Execution.Name, States.Hash($$.Execution.Id, 'SHA-256'))"
+                )),
             ),
     )
 }
 
-/// `text` inside a single-quoted intrinsic-function string: `'`, `{`, `}` and `\` are escaped.
+/// `text` inside a single-quoted intrinsic-function string: `'`, `{`, `}` and `\\` are escaped.
 fn intrinsic_string_literal(text: &str) -> String {
     text.chars()
         .flat_map(|c| match c {
@@ -222,6 +231,7 @@ fn delete_task02_chunks(function: &str) -> TaskState {
     let state = StateInput::<Task02State>::new();
     let input = selector!(DeleteChunksInput {
         execution: state.input(path!(Task02State.task02_chunks.execution)),
+        execution_arn: state.context(context::ExecutionId),
         chunk_store: state.input(path!(Task02State.task02_chunks.chunk_store)),
     });
     let mut task = lambda::invoke::<DeleteTask02Chunks, _>(
@@ -350,6 +360,7 @@ mod tests {
                 "action": "delete_task02_chunks",
                 "input": {
                     "execution.$": "$.task02_chunks.execution",
+                    "execution_arn.$": "$$.Execution.Id",
                     "chunk_store.$": "$.task02_chunks.chunk_store",
                 },
             })
@@ -383,10 +394,43 @@ mod tests {
             writer["Parameters"],
             json!({
                 "Bucket": "results-bucket",
-                "Prefix.$": "States.Format('it\\'s/{}/map-results', $$.Execution.Name)",
+                "Prefix.$": "States.Format('it\\'s/{}-{}/map-results', $$.Execution.Name, States.Hash($$.Execution.Id, 'SHA-256'))",
             })
         );
         assert_eq!(intrinsic_string_literal(r"a{b}\c"), r"a\{b\}\\c");
+    }
+
+    /// The prefix the state machine computes is the one GetTask02Chunks names the folder with,
+    /// evaluated by the ASL model's own intrinsic functions.
+    #[test]
+    fn the_results_prefix_is_the_folder_get_task02_chunks_names() {
+        use etl_lambda::contract::{ExecutionArn, ExecutionName};
+        let config = config();
+        let arn = "arn:aws:states:us-east-1:123456789012:execution:cm-etl-pipeline-phase2:nightly";
+        let folder = config.chunk_store.for_execution(
+            &ExecutionName::new("nightly").unwrap(),
+            &ExecutionArn::new(arn).unwrap(),
+        );
+        let machine = definition(&config);
+        let State::Map(map) = &machine.states[&name(PROCESS_TASK02_CHUNKS)] else {
+            panic!("the Map")
+        };
+        let parameters = map
+            .result_writer
+            .as_ref()
+            .unwrap()
+            .parameters
+            .as_ref()
+            .unwrap();
+        let context = || json!({"Execution": {"Name": "nightly", "Id": arn}});
+        let input = json!({});
+        let written =
+            asl::eval::expand(parameters, &asl::eval::Sources::new(&input, &context)).unwrap();
+        assert_eq!(
+            written["Prefix"],
+            json!(format!("{}{MAP_RESULTS_FOLDER}", folder.prefix()))
+        );
+        assert_eq!(written["Bucket"], json!(folder.bucket()));
     }
 
     #[test]
@@ -410,6 +454,7 @@ mod tests {
                 "action": "get_task02_chunks",
                 "input": {
                     "execution.$": "$$.Execution.Name",
+                    "execution_arn.$": "$$.Execution.Id",
                     "date_range.$": "$.date_range",
                     "budget": {"max_rows": 7, "max_keys": config.chunking.max_keys},
                 },

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::NaiveDate;
-use etl_lambda::contract::{DateRange, ExecutionName, PipelineInput};
+use etl_lambda::contract::{DateRange, ExecutionArn, ExecutionName, PipelineInput};
 use etl_lambda::warehouse::database_url;
 use etl_lambda::{ChunkStores, ObjectError, ObjectStore, SampleData, Warehouse};
 
@@ -74,7 +74,8 @@ pub struct RunArgs {
     #[arg(long, conflicts_with_all = ["keys", "rows_per_key", "bad_rows_percent"])]
     pub database_url: Option<String>,
     /// The directory standing in for S3: bucket `B` is `DIR/B/`, so the chunks land in
-    /// `DIR/<bucket>/<prefix><execution>/` (default: a temporary directory, removed afterwards).
+    /// `DIR/<bucket>/<prefix><execution>-<arn digest>/` (default: a temporary directory, removed
+    /// afterwards).
     #[arg(long)]
     pub chunk_dir: Option<PathBuf>,
     /// Keep the execution's chunks after it succeeds (by default the pipeline's DeleteTask02Chunks
@@ -94,7 +95,7 @@ pub struct RunArgs {
     /// The execution input as JSON, e.g. '{"date_range": {"from": "2024-01-01", "to": "2024-12-31"}}'.
     #[arg(long, conflicts_with_all = ["date_from", "date_to"])]
     pub input: Option<String>,
-    /// The execution's name (`$$.Execution.Name`; it keys the chunk store).
+    /// The execution's name (`$$.Execution.Name`; with the ARN it gives, it keys the chunk store).
     #[arg(long)]
     pub execution_name: Option<String>,
     #[command(flatten)]
@@ -279,7 +280,7 @@ impl CheckedRun {
             warehouse: source,
         } = self;
         // S3's stand-in is ready (or refused) before anything is generated.
-        let objects = open_object_store(&args, &config, &execution, workspace).await?;
+        let objects = open_object_store(&args, &config, &execution, &spec, workspace).await?;
         let progress = RunProgress::new(args.output.format);
         let database_url = match &source {
             WarehouseSource::Url(url) => url.clone(),
@@ -338,6 +339,7 @@ async fn open_object_store(
     args: &RunArgs,
     config: &DeployConfig,
     execution: &ExecutionName,
+    spec: &ExecutionSpec,
     workspace: &Path,
 ) -> anyhow::Result<ObjectStore> {
     let bucket = config.chunk_store.bucket.as_str();
@@ -361,7 +363,9 @@ async fn open_object_store(
     };
     let objects = ObjectStore::s3(&crate::aws::sdk_config(&aws, config).await);
     // Listing this execution's own folder proves the bucket is there, and lists little.
-    let folder = config.chunk_store_uri().for_execution(execution);
+    let arn = ExecutionArn::new(spec.execution_arn())
+        .map_err(|error| anyhow::anyhow!("the execution's ARN: {error}"))?;
+    let folder = config.chunk_store_uri().for_execution(execution, &arn);
     match objects.list(bucket, folder.prefix()).await {
         Ok(_) => Ok(objects),
         Err(ObjectError::NoSuchBucket { .. }) => anyhow::bail!(

@@ -8,10 +8,11 @@ use chrono::NaiveDate;
 
 use super::{
     ChunkBudget, ChunkId, ChunkStoreUri, ChunkSummary, ChunksDeleted, DateRange, DeleteChunksInput,
-    ExecutionName, GetTask02ChunksInput, PipelineInput, ProcessChunkInput, S3Items, Task02Chunks,
+    ExecutionArn, ExecutionName, GetTask02ChunksInput, PipelineInput, ProcessChunkInput, S3Items,
+    Task02Chunks,
 };
 
-payload_safe!(ExecutionName, ChunkId, ChunkStoreUri);
+payload_safe!(ExecutionName, ExecutionArn, ChunkId, ChunkStoreUri);
 
 /// The handle travels (a bucket and a key); the items stay in S3.
 impl<T: PayloadSafe> PayloadSafe for S3Items<T> {}
@@ -32,6 +33,10 @@ impl<T> S3ItemsObject for S3Items<T> {
 // characters (ExecutionName::new) and refuses a name unsafe for a store key with InvalidInput.
 impl FromContext<context::ExecutionName> for ExecutionName {}
 
+// `$$.Execution.Id` is the execution's ARN; the handler checks its form and that it names the
+// execution.
+impl FromContext<context::ExecutionId> for ExecutionArn {}
+
 record!(DateRange {
     from: NaiveDate,
     to: NaiveDate
@@ -45,6 +50,7 @@ record!(PipelineInput {
 });
 record!(GetTask02ChunksInput {
     execution: ExecutionName,
+    execution_arn: ExecutionArn,
     date_range: DateRange,
     budget: ChunkBudget,
 });
@@ -66,6 +72,7 @@ record!(ProcessChunkInput {
 });
 record!(DeleteChunksInput {
     execution: ExecutionName,
+    execution_arn: ExecutionArn,
     chunk_store: ChunkStoreUri,
 });
 record!(ChunksDeleted {

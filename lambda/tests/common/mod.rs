@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use chrono::NaiveDate;
 use etl_lambda::chunks::KeySpan;
 use etl_lambda::contract::{
-    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, ErrorName, ExecutionName,
-    GetTask02ChunksInput, ProcessChunkInput, Task02Chunks,
+    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ErrorName,
+    ExecutionArn, ExecutionName, GetTask02ChunksInput, ProcessChunkInput, Task02Chunks,
 };
 use etl_lambda::{ChunkKey, ChunkStores, Handlers, SampleData, Warehouse};
 use tempfile::TempDir;
@@ -143,6 +143,121 @@ pub fn execution(name: &str) -> ExecutionName {
     ExecutionName::new(name).unwrap()
 }
 
+/// The ARN of the execution `name` of the tests' state machine `cm-etl-test`.
+pub fn execution_arn(name: &str) -> ExecutionArn {
+    execution_arn_in("cm-etl-test", name)
+}
+
+/// The ARN of the execution `name` of the state machine `machine`.
+pub fn execution_arn_in(machine: &str, name: &str) -> ExecutionArn {
+    ExecutionArn::new(format!(
+        "arn:aws:states:us-east-1:123456789012:execution:{machine}:{name}"
+    ))
+    .unwrap()
+}
+
+/// Two executions of one name in two state machines whose chunk stores share a bucket prefix (as
+/// `handlers` has it): each stores its chunks in a folder of its own; a retried GetTask02Chunks of
+/// the first (same ARN) succeeds into the same folder; the first deletes its folder and may not
+/// delete the second's; every chunk of the second is still there and readable, and migrates.
+pub async fn same_name_executions_never_share_chunks(handlers: &Handlers, sample: &SampleData) {
+    const NAME: &str = "nightly";
+    let input = |machine: &str| GetTask02ChunksInput {
+        execution: execution(NAME),
+        execution_arn: execution_arn_in(machine, NAME),
+        date_range: sample.date_range(),
+        budget: ChunkBudget {
+            max_rows: 40,
+            max_keys: 10,
+        },
+    };
+    let first = handlers
+        .get_task02_chunks(input("machine-a"))
+        .await
+        .unwrap();
+    let second = handlers
+        .get_task02_chunks(input("machine-b"))
+        .await
+        .unwrap();
+    assert!(first.num_chunks > 2);
+    assert_eq!(first.execution, second.execution);
+    assert_ne!(first.chunk_store, second.chunk_store);
+    assert_ne!(first.chunk_ids, second.chunk_ids);
+    for chunks in [&first, &second] {
+        let folder = chunks.chunk_store.prefix();
+        let base = handlers.chunk_store().prefix();
+        assert!(folder.starts_with(&format!("{base}{NAME}-")), "{folder}");
+        assert!(chunks.chunk_ids.key.starts_with(folder));
+    }
+
+    // GetTask02Chunks retried (or redriven) for the same execution: the same folder, rewritten.
+    let retried = handlers
+        .get_task02_chunks(input("machine-a"))
+        .await
+        .unwrap();
+    assert_eq!(retried, first);
+    // An ARN that does not name the execution is refused.
+    let mut mismatched = input("machine-a");
+    mismatched.execution_arn = execution_arn_in("machine-a", "other");
+    let error = handlers.get_task02_chunks(mismatched).await.unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput, "{error}");
+
+    // The first migrates and deletes its folder; it may not delete the second's.
+    process_all(handlers, &first).await;
+    let crossed = DeleteChunksInput {
+        execution: execution(NAME),
+        execution_arn: execution_arn_in("machine-a", NAME),
+        chunk_store: second.chunk_store.clone(),
+    };
+    let error = handlers.delete_task02_chunks(crossed).await.unwrap_err();
+    assert_eq!(error.name, ErrorName::InvalidInput, "{error}");
+    let deleted = handlers
+        .delete_task02_chunks(DeleteChunksInput {
+            execution: execution(NAME),
+            execution_arn: execution_arn_in("machine-a", NAME),
+            chunk_store: first.chunk_store.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(deleted.objects_deleted, u64::from(first.num_chunks) + 2);
+    let objects = handlers.stores().objects().await;
+    let left = |chunks: &Task02Chunks| {
+        let objects = objects.clone();
+        let folder = chunks.chunk_store.clone();
+        async move {
+            objects
+                .list(folder.bucket(), folder.prefix())
+                .await
+                .unwrap()
+                .len() as u64
+        }
+    };
+    assert_eq!(left(&first).await, 0);
+    assert_eq!(left(&second).await, u64::from(second.num_chunks) + 2);
+
+    // Every chunk of the second is still there, readable, and migrates.
+    let ids = chunk_ids(handlers.stores(), &second).await;
+    assert_eq!(ids, (0..second.num_chunks).map(ChunkId).collect::<Vec<_>>());
+    let store = handlers.stores().open(&second.chunk_store).await;
+    assert_eq!(
+        store.get_manifest().await.unwrap().num_chunks,
+        second.num_chunks
+    );
+    for id in ids {
+        assert_eq!(store.get_chunk(id).await.unwrap().chunk_id, id);
+    }
+    process_all(handlers, &second).await;
+}
+
+/// DeleteTask02Chunks' input for the chunks of the execution `name` of `cm-etl-test`.
+pub fn delete_input(chunks: &Task02Chunks) -> DeleteChunksInput {
+    DeleteChunksInput {
+        execution: chunks.execution.clone(),
+        execution_arn: execution_arn(chunks.execution.as_str()),
+        chunk_store: chunks.chunk_store.clone(),
+    }
+}
+
 pub async fn get_chunks(
     handlers: &Handlers,
     execution_name: &str,
@@ -152,6 +267,7 @@ pub async fn get_chunks(
     handlers
         .get_task02_chunks(GetTask02ChunksInput {
             execution: execution(execution_name),
+            execution_arn: execution_arn(execution_name),
             date_range: sample.date_range(),
             budget,
         })

@@ -10,6 +10,7 @@ fn main() {
     let state = StateInput::<Task02State>::new();
     let _ = selector!(DeleteChunksInput {
         execution: state.variable(&rows),
+        execution_arn: state.context(asl::context::ExecutionId),
         chunk_store: state.input(asl::path!(Task02State.task02_chunks.chunk_store)),
     });
 }

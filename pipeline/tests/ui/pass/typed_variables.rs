@@ -39,6 +39,7 @@ fn main() {
     let state = StateInput::<Task02State>::new();
     let input = selector!(DeleteChunksInput {
         execution: state.variable_at(&chunks, path!(Task02Chunks.execution)),
+        execution_arn: state.context(context::ExecutionId),
         chunk_store: state.variable(&chunk_store),
     });
     let task = lambda::invoke::<DeleteTask02Chunks, _>("arn:fn", input, Transition::End);
@@ -46,7 +47,11 @@ fn main() {
         serde_json::to_value(&task).unwrap()["Parameters"]["Payload"],
         json!({
             "action": "delete_task02_chunks",
-            "input": {"execution.$": "$chunks.execution", "chunk_store.$": "$chunk_store"},
+            "input": {
+                "execution.$": "$chunks.execution",
+                "execution_arn.$": "$$.Execution.Id",
+                "chunk_store.$": "$chunk_store",
+            },
         })
     );
 }
