@@ -472,18 +472,7 @@ mod tests {
         let children =
             "arn:aws:states:us-east-1:123456789012:execution:cm-etl-pipeline-phase2/chunks:*";
         assert_eq!(actions_on(&policy, children), ["states:RedriveExecution"]);
-        let redrives: Vec<&serde_json::Value> = policy["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| {
-                s["Action"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|a| a == "states:RedriveExecution")
-            })
-            .collect();
+        let redrives = statements_with(&policy, |action| action == "states:RedriveExecution");
         assert_eq!(redrives.len(), 1, "{redrives:?}");
         assert_eq!(redrives[0]["Resource"], serde_json::json!([children]));
         // The label follows deploy.toml.
@@ -549,7 +538,18 @@ mod tests {
 
     /// The statements of the Lambda role's policy whose actions start with `service:`.
     fn statements_of(config: &DeployConfig, service: &str) -> Vec<serde_json::Value> {
-        document(config, "lambda-role-policy.json")["Statement"]
+        let prefix = format!("{service}:");
+        statements_with(&document(config, "lambda-role-policy.json"), |action| {
+            action.starts_with(&prefix)
+        })
+    }
+
+    /// The statements of `policy` with an action that `wanted` accepts.
+    fn statements_with(
+        policy: &serde_json::Value,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Vec<serde_json::Value> {
+        policy["Statement"]
             .as_array()
             .unwrap()
             .iter()
@@ -558,7 +558,7 @@ mod tests {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|a| a.as_str().unwrap().starts_with(&format!("{service}:")))
+                    .any(|a| wanted(a.as_str().unwrap()))
             })
             .cloned()
             .collect()

@@ -4,33 +4,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::{Engine, World, process_all, process_input, sample};
+use common::{Captured, Engine, World, process_all, process_input, sample};
 use etl_lambda::contract::{CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, Request};
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> MakeWriter<'w> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'w self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// Runs everything a deployment does, collecting every error and response as text.
 async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
@@ -116,7 +92,7 @@ async fn no_ssn_reaches_a_log_line_an_error_or_a_response() {
         samples.push(exercise(engine, &mut outputs).await.sample);
     }
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.lines().count() > 20, "the run logged: {logs}");
     assert!(logs.contains("task02 chunk processed") && logs.contains("rows_migrated"));
     assert!(

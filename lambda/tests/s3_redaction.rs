@@ -7,33 +7,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::{Engine, World, moto_bucket, moto_sdk_config, process_all, sample};
+use common::{Captured, Engine, World, moto_bucket, moto_sdk_config, process_all, sample};
 use etl_lambda::contract::{ChunkBudget, ChunkId};
 use etl_lambda::{ChunkStores, Handlers};
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> MakeWriter<'w> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'w self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_ssn_reaches_a_log_line_with_s3_at_trace_level() {
@@ -109,7 +85,7 @@ async fn no_ssn_reaches_a_log_line_with_s3_at_trace_level() {
         .unwrap();
     assert!(deleted.objects_deleted > chunks.num_chunks as u64);
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("task02 chunks stored"), "the handlers logged");
     // The SDK's own events were captured at trace level, all but those printing HTTP messages.
     for sdk_event in ["applying client runtime plugins", "beginning attempt #1"] {

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use etl_lambda::chunks::KeySpan;
@@ -14,6 +16,7 @@ use etl_lambda::contract::{
 };
 use etl_lambda::{ChunkKey, ChunkStores, Handlers, SampleData, Warehouse};
 use tempfile::TempDir;
+use tracing_subscriber::fmt::MakeWriter;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -440,4 +443,31 @@ macro_rules! on_both_engines {
             )*
         }
     };
+}
+
+/// A log sink the tests read back: every line a subscriber writes, kept in memory.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
 }
