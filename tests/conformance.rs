@@ -138,6 +138,60 @@ fn a_pass_rate_under_the_minimum_exits_1_and_shows_expected_and_actual() {
     );
 }
 
+/// `--start-time` replays a recording at the moment its clock-derived inputs were computed:
+/// `$$.Execution.StartTime` is that moment, and a Wait's timestamp is measured from it (AWS
+/// refuses a delay past 2^31 - 1 seconds).
+#[test]
+fn start_time_is_the_executions_start_and_the_origin_of_a_waits_delay() {
+    let started = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+        "Parameters": {"at.$": "$$.Execution.StartTime"}, "End": true}}});
+    let wait = json!({"StartAt": "W", "States": {"W": {"Type": "Wait",
+        "TimestampPath": "$.until", "End": true}}});
+    let (_dir, path) = case_file(&[
+        json!({"id": "started", "definition": started.to_string(), "input": "{}",
+               "expected": {"status": "SUCCEEDED",
+                            "output": json!({"at": "2030-01-01T00:00:00.000Z"}).to_string()},
+               "functions": {}, "wildcards": []}),
+        // 2^31 seconds after 2030-01-01T00:00:00Z.
+        json!({"id": "too-far", "definition": wait.to_string(),
+               "input": json!({"until": "2098-01-19T03:14:08Z"}).to_string(),
+               "expected": {"status": "FAILED", "error": "States.Runtime",
+                            "cause": "An error occurred while executing the state 'W' (entered at the event id #2). Wait state delay is too long."},
+               "functions": {}, "wildcards": []}),
+    ]);
+    let path = path.to_str().unwrap();
+    let failed = |start: &[&str]| {
+        let mut args = vec![path, "--output", "json", "--min-pass-rate", "0"];
+        args.extend(start);
+        let output = conformance(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["files"][0]["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|failure| failure["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(failed(&["--start-time", "2030-01-01T00:00:00Z"]).is_empty());
+    assert!(failed(&["--start-time", "2030-01-01T01:00:00+01:00"]).is_empty());
+    // A day later the same timestamp is within the limit: the Wait succeeds.
+    assert_eq!(
+        failed(&["--start-time", "2030-01-02T00:00:00Z"]),
+        ["started", "too-far"]
+    );
+    // Without it, executions start now.
+    assert_eq!(failed(&[]), ["started"]);
+
+    let output = conformance(&[path, "--start-time", "2030-01-01"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("`2030-01-01` is not an RFC 3339 time"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn a_malformed_case_exits_2_with_one_line_naming_its_file_and_line() {
     let (_dir, path) = case_file(&[pass_case("fine", json!({"n": 2})), json!({"id": "half"})]);

@@ -4,6 +4,7 @@
 //! feature the case uses.
 
 use anyhow::Context as _;
+use chrono::{DateTime, Utc};
 use etl_lambda::ObjectStore;
 use serde_json::Value;
 
@@ -28,8 +29,9 @@ pub enum CaseRun {
     Refused(String),
 }
 
-/// Runs `case` in the runner, in a private temporary directory removed afterwards.
-pub async fn run_case(case: &Case) -> anyhow::Result<CaseRun> {
+/// Runs `case` in the runner, in a private temporary directory removed afterwards, as an
+/// execution started at `start_time` (now when `None`).
+pub async fn run_case(case: &Case, start_time: Option<DateTime<Utc>>) -> anyhow::Result<CaseRun> {
     let machine = match load::from_json(&case.definition) {
         Ok(machine) => machine,
         Err(DefinitionError::Unsupported { feature, .. }) => {
@@ -70,8 +72,11 @@ pub async fn run_case(case: &Case) -> anyhow::Result<CaseRun> {
         role_arn: format!("arn:aws:iam::{ACCOUNT}:role/conformance"),
         input: case.input.clone(),
     };
-    let outcome = Engine::new(functions)
-        .objects(objects)
+    let mut engine = Engine::new(functions).objects(objects);
+    if let Some(at) = start_time {
+        engine = engine.start_time(at);
+    }
+    let outcome = engine
         .invocation_time(InvocationTime::Fixed(case.invocation_time))
         .execute(&machine, &spec)
         .await;

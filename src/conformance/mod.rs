@@ -19,6 +19,7 @@ pub mod report;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use crate::output::{self, OutputArgs, OutputFormat};
@@ -36,8 +37,19 @@ pub struct ConformanceArgs {
     /// Exit 1 when a file's pass rate (passed / (passed + failed)) is under this percentage.
     #[arg(long, value_name = "PCT", default_value_t = 100.0, value_parser = percentage)]
     pub min_pass_rate: f64,
+    /// Start every execution at this moment (RFC 3339, e.g. `2026-11-30T09:57:13Z`) instead of
+    /// now: the moment the recordings' clock-derived inputs (a Wait's "now + N days") were
+    /// computed, so that they are replayed as AWS ran them.
+    #[arg(long, value_name = "TIME", value_parser = moment)]
+    pub start_time: Option<DateTime<Utc>>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+fn moment(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| format!("`{text}` is not an RFC 3339 time such as 2026-11-30T09:57:13Z"))
 }
 
 fn percentage(text: &str) -> Result<f64, String> {
@@ -48,7 +60,7 @@ fn percentage(text: &str) -> Result<f64, String> {
 }
 
 pub async fn main(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
-    let report = check(&args.paths).await?;
+    let report = check(&args.paths, args.start_time).await?;
     output::to_stdout(&match args.output.format {
         OutputFormat::Text => report.text(),
         OutputFormat::Json => report.json(),
@@ -71,7 +83,7 @@ pub async fn main(args: ConformanceArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads every case file of `paths` (all of them before running any case) and checks every case.
-pub async fn check(paths: &[PathBuf]) -> anyhow::Result<Report> {
+pub async fn check(paths: &[PathBuf], start_time: Option<DateTime<Utc>>) -> anyhow::Result<Report> {
     let files = case::case_files(paths)?
         .iter()
         .map(|path| CaseFile::read(path))
@@ -88,7 +100,7 @@ pub async fn check(paths: &[PathBuf]) -> anyhow::Result<Report> {
     }
     let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 4;
     let mut results = futures::stream::iter(cases)
-        .map(|(at, case)| async move { (at, tokio::spawn(check_case(case)).await) })
+        .map(|(at, case)| async move { (at, tokio::spawn(check_case(case, start_time)).await) })
         .buffered(concurrency);
     while let Some((at, checked)) = results.next().await {
         let report = &mut reports[at];
@@ -123,8 +135,8 @@ enum Checked {
     },
 }
 
-async fn check_case(case: Case) -> anyhow::Result<Checked> {
-    let (verdict, actual) = match execute::run_case(&case).await? {
+async fn check_case(case: Case, start_time: Option<DateTime<Utc>>) -> anyhow::Result<Checked> {
+    let (verdict, actual) = match execute::run_case(&case, start_time).await? {
         CaseRun::Unsupported(feature) => return Ok(Checked::Unsupported(feature)),
         CaseRun::Refused(why) => {
             let verdict = Verdict {

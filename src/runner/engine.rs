@@ -326,6 +326,8 @@ pub struct Engine {
     observer: Box<dyn Observer>,
     /// Where Distributed Maps read items and write results (S3, or a local stand-in).
     objects: Option<ObjectStore>,
+    /// When executions start (see [`Engine::start_time`]); `None`: the moment each starts.
+    start_time: Option<DateTime<Utc>>,
     seed: u64,
 }
 
@@ -336,6 +338,7 @@ impl Engine {
             invocation_time: InvocationTime::Measured,
             observer: Box::new(Quiet),
             objects: None,
+            start_time: None,
             seed: 0x5eed,
         }
     }
@@ -343,6 +346,14 @@ impl Engine {
     /// The object store behind `arn:aws:states:::s3:*` (ItemReader, ResultWriter).
     pub fn objects(mut self, objects: ObjectStore) -> Self {
         self.objects = Some(objects);
+        self
+    }
+
+    /// Starts every execution at `at` instead of now: `$$.Execution.StartTime` and the origin of
+    /// the virtual clock against which a Wait's timestamp is measured. A recording replays at the
+    /// moment its clock-derived inputs were computed.
+    pub fn start_time(mut self, at: DateTime<Utc>) -> Self {
+        self.start_time = Some(at);
         self
     }
 
@@ -401,7 +412,10 @@ impl Engine {
         spec: &ExecutionSpec,
         resume: Option<&RedrivePoint>,
     ) -> ExecutionOutcome {
-        let started = resume.map_or_else(Utc::now, |point| point.started);
+        let started = resume.map_or_else(
+            || self.start_time.unwrap_or_else(Utc::now),
+            |point| point.started,
+        );
         let redriven_map_run = resume.and_then(|point| point.map_run.clone());
         let run = Run {
             engine: self,
