@@ -12,6 +12,8 @@
 //!   to the current ones, on the JSON before parsing.
 //! - [`eval`]: what paths, payload templates, intrinsic functions, Choice conditions and JSONata
 //!   expressions give on a state's input and variables, as AWS evaluates them.
+//! - [`bounded`]: short lists and text with their length limit in the type (`BoundedVec`,
+//!   `BoundedString`), for payload fields.
 //! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
 //!   Map whose item and processor input are types, and typed workflow variables (`path!`,
 //!   `field!`, `selector!`, `record!`, `variable!`).
@@ -19,6 +21,7 @@
 //! Invariant: `asl` does no I/O and knows nothing of this pipeline, of the Lambda contract or of
 //! AWS accounts; the pipeline writes its machine with it.
 
+pub mod bounded;
 pub mod eval;
 pub mod mermaid;
 pub mod path;
@@ -30,6 +33,7 @@ pub mod typed;
 pub mod upgrade;
 pub mod validate;
 
+pub use bounded::{BoundedString, BoundedVec};
 pub use path::{
     ContextPath, ContextValue, DataPath, JsonPath, PathError, ReferencePath, SchemaRoot, Segment,
 };

@@ -4,14 +4,15 @@
 //!
 //! What rustc checks here (each promise has a `tests/ui` case):
 //! - a path is built from field lenses (`path!(Root.a.b)`), so it names real fields and has the
-//!   type of the last one; `ItemsPath` accepts only a path to a `Vec<Item>`, and a Distributed
+//!   type of the last one; `ItemsPath` accepts only a path to a `BoundedVec<Item, N>`, and a Distributed
 //!   Map's ItemReader only a path to a typed S3 object of `Item`s ([`S3ItemsObject`]);
 //! - the Map item (`$$.Map.Item.Value`) is a value of type `Item`, a path into the Map's input is
 //!   another type, so `$` cannot be passed where the item is needed;
 //! - `selector!` builds a payload as a whole struct: every field present, no other field, each
 //!   value of the field's type; a Map's processor must take exactly the selector's type, or with
 //!   an ItemBatcher exactly an [`ItemBatch`] of it;
-//! - only `PayloadSafe` types travel in a payload;
+//! - only `PayloadSafe` types travel in a payload, each with a worst-case JSON size, and a record
+//!   over Step Functions' 256 KiB does not compile ([`crate::bounded`] for short lists and text);
 //! - a workflow variable holds one type: reading a [`Variable<T>`] gives a value of type `T`,
 //!   [`Assignments::set`] takes only a value of the variable's type read in the state's scope, only
 //!   `PayloadSafe` types can be variables, and `variable!` refuses a name AWS would refuse.
@@ -24,6 +25,7 @@ use std::marker::PhantomData;
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use super::bounded::{BoundedString, BoundedVec};
 use super::path::{ContextValue, ReferencePath, SchemaRoot};
 use super::payload::{PayloadTemplate, PayloadValue};
 use super::query::{Assign, VariableName};
@@ -33,21 +35,42 @@ use super::state::{
 };
 
 /// A type whose values may travel in a state payload: ids, counts, URIs, dates, and structs made
-/// only of those. Sensitive values (SSNs, keys, secrets) must never implement it: a payload is
-/// visible in the execution history, the logs and the console.
+/// only of those, each with a worst-case size known at compile time. Sensitive values (SSNs, keys,
+/// secrets) must never implement it: a payload is visible in the execution history, the logs and
+/// the console. Neither does anything that grows with the data (`Vec`, `String`): the design
+/// note's state grew with the chunks until Step Functions refused it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` may not travel in a state payload",
     label = "`{Self}` is not `PayloadSafe`",
-    note = "only ids, counts, URIs and dates go in a payload; a sensitive value (an SSN, a key) stays in the chunk store or the warehouse and travels by id"
+    note = "only ids, counts, URIs and dates go in a payload; a sensitive value (an SSN, a key) stays in the chunk store or the warehouse and travels by id",
+    note = "a `Vec` or a `String` grows with the data; store it in S3 and pass an `S3Items<T>` (a short list of known length: `BoundedVec<T, N>`; free text: `BoundedString<N>`)"
 )]
-pub trait PayloadSafe {}
+pub trait PayloadSafe {
+    /// The most bytes a value can take as compact JSON (UTF-8). A record's is the sum of its
+    /// fields' and keys'; [`record!`](crate::record) refuses one over Step Functions' limit.
+    const MAX_JSON_BYTES: usize;
+}
 
 macro_rules! payload_safe_std {
-    ($($ty:ty),*) => { $(impl PayloadSafe for $ty {})* };
+    ($($ty:ty => $max:expr),*) => { $(impl PayloadSafe for $ty { const MAX_JSON_BYTES: usize = $max; })* };
 }
-payload_safe_std!(bool, u8, u16, u32, u64, i32, i64, String, chrono::NaiveDate);
-impl<T: PayloadSafe> PayloadSafe for Vec<T> {}
-impl<T: PayloadSafe> PayloadSafe for Option<T> {}
+// The longest decimal of each; a date as chrono writes its widest year (`"+262142-12-31"`).
+payload_safe_std!(bool => 5, u8 => 3, u16 => 5, u32 => 10, u64 => 20, i32 => 11, i64 => 20,
+    chrono::NaiveDate => 15);
+
+impl<T: PayloadSafe> PayloadSafe for Option<T> {
+    const MAX_JSON_BYTES: usize = max(T::MAX_JSON_BYTES, "null".len());
+}
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b { a } else { b }
+}
+
+/// The most bytes of a JSON string holding at most `chars` characters: every character escaped
+/// (`\u001f`, six bytes) at worst.
+pub const fn json_string_bytes(chars: usize) -> usize {
+    2 + 6 * chars
+}
 
 /// A struct whose fields the model knows by name, declared with [`record!`](crate::record).
 pub trait Record: PayloadSafe + JsonSchema {
@@ -57,12 +80,26 @@ pub trait Record: PayloadSafe + JsonSchema {
 
 /// Declares that a struct's values may travel in a payload, listing every field with its type.
 /// The expansion contains a never-called construction of the struct from every field, so adding,
-/// removing or retyping a field of the struct breaks compilation here, and every field type must
-/// itself be `PayloadSafe`.
+/// removing or retyping a field of the struct breaks compilation here. Every field type must
+/// itself be `PayloadSafe` (its bound is part of the record's), and a record whose worst case
+/// passes Step Functions' 256 KiB payload limit does not compile.
 #[macro_export]
 macro_rules! record {
     ($ty:ident { $($field:ident : $field_ty:ty),* $(,)? }) => {
-        impl $crate::typed::PayloadSafe for $ty {}
+        impl $crate::typed::PayloadSafe for $ty {
+            // `{`, `}`, and per field its quoted key, `:`, value and `,` (one comma too many).
+            const MAX_JSON_BYTES: usize = 2 $(+ stringify!($field).len() + 4
+                + <$field_ty as $crate::typed::PayloadSafe>::MAX_JSON_BYTES)*;
+        }
+        const _: () = assert!(
+            <$ty as $crate::typed::PayloadSafe>::MAX_JSON_BYTES
+                <= $crate::validate::PAYLOAD_LIMIT_BYTES,
+            concat!(
+                "`", stringify!($ty), "` can serialize to more than 256 KiB, Step Functions' ",
+                "payload limit: bound its lists and strings tighter, or store the data in S3 ",
+                "and pass an `S3Items<T>`"
+            )
+        );
         impl $crate::typed::Record for $ty {
             const FIELD_NAMES: &'static [&'static str] = &[$(stringify!($field)),*];
         }
@@ -73,19 +110,18 @@ macro_rules! record {
             fn every_field_listed_with_its_type() -> $ty {
                 $ty { $($field: $crate::typed::__private::never::<$field_ty>()),* }
             }
-            #[allow(dead_code)]
-            fn every_field_payload_safe() {
-                fn payload_safe<T: $crate::typed::PayloadSafe>() {}
-                $(payload_safe::<$field_ty>();)*
-            }
         };
     };
 }
 
-/// Declares opaque types (newtypes with private fields: ids, names, URIs) payload-safe.
+/// Declares opaque types (newtypes with private fields: ids, names, URIs) payload-safe, each
+/// with the most bytes of JSON its constructor lets a value take:
+/// `payload_safe!(ChunkId => u32::MAX_JSON_BYTES)`.
 #[macro_export]
 macro_rules! payload_safe {
-    ($($ty:ty),* $(,)?) => { $(impl $crate::typed::PayloadSafe for $ty {})* };
+    ($($ty:ty => $max:expr),* $(,)?) => {
+        $(impl $crate::typed::PayloadSafe for $ty { const MAX_JSON_BYTES: usize = $max; })*
+    };
 }
 
 /// A lens: the field of `Owner` whose JSON name is `name` and whose type is `T`. Built by
@@ -170,7 +206,7 @@ impl<Root: JsonSchema, T> Path<Root, T> {
 }
 
 /// A typed path: `path!(Task02State.task02_chunks.chunk_ids)` is a
-/// `Path<Task02State, Vec<ChunkId>>`.
+/// `Path<Task02State, S3Items<ChunkId>>`.
 #[macro_export]
 macro_rules! path {
     ($root:ident $(. $field:ident)*) => {
@@ -178,11 +214,12 @@ macro_rules! path {
     };
 }
 
-/// Where a Map reads its items: only a path to a `Vec<Item>` qualifies.
+/// Where a Map reads its items: only a path to a `BoundedVec<Item, N>` qualifies (a list that
+/// can grow with the data belongs in S3, read by `distributed_map_over`).
 #[diagnostic::on_unimplemented(
     message = "ItemsPath must point at an array, but `{Self}` does not",
-    label = "not a path to a `Vec<_>`",
-    note = "end the path at a `Vec<Item>` field; each iteration then gets one `Item` (items stored in S3 are read by `distributed_map_over`)"
+    label = "not a path to a `BoundedVec<_, N>`",
+    note = "end the path at a `BoundedVec<Item, N>` field; each iteration then gets one `Item` (items stored in S3 are read by `distributed_map_over`)"
 )]
 pub trait ItemsPath {
     /// The type the path starts from: the Map's input.
@@ -193,7 +230,7 @@ pub trait ItemsPath {
     fn reference(&self) -> ReferencePath;
 }
 
-impl<In: JsonSchema, Item> ItemsPath for Path<In, Vec<Item>> {
+impl<In: JsonSchema, Item, const N: usize> ItemsPath for Path<In, BoundedVec<Item, N>> {
     type Input = In;
     type Item = Item;
     fn reference(&self) -> ReferencePath {
@@ -266,12 +303,14 @@ pub mod context {
     note = "implement `asl::typed::FromContext<{C}>` for `{Self}` if every value of `{C}` is a valid `{Self}`"
 )]
 pub trait FromContext<C> {}
-impl FromContext<context::ExecutionId> for String {}
-impl FromContext<context::ExecutionName> for String {}
-impl FromContext<context::ExecutionStartTime> for String {}
-impl FromContext<context::StateMachineName> for String {}
-impl FromContext<context::StateName> for String {}
-impl FromContext<context::StateEnteredTime> for String {}
+// Step Functions' limits: an ARN 2,048 characters, a name 80, a timestamp as AWS writes it
+// (`2026-12-05T10:28:05.123Z`) 24.
+impl FromContext<context::ExecutionId> for BoundedString<2048> {}
+impl FromContext<context::ExecutionName> for BoundedString<80> {}
+impl FromContext<context::ExecutionStartTime> for BoundedString<24> {}
+impl FromContext<context::StateMachineName> for BoundedString<80> {}
+impl FromContext<context::StateName> for BoundedString<80> {}
+impl FromContext<context::StateEnteredTime> for BoundedString<24> {}
 impl FromContext<context::StateRetryCount> for u32 {}
 
 /// What `$` means where a payload is evaluated, and which extra values exist there.
@@ -659,7 +698,10 @@ pub struct ItemBatch<Item, BatchInput> {
     pub batch_input: BatchInput,
 }
 
-impl<Item: PayloadSafe, BatchInput: PayloadSafe> PayloadSafe for ItemBatch<Item, BatchInput> {}
+/// AWS caps a batch (`MaxInputBytesPerBatch`, and a child's input) at the payload limit.
+impl<Item: PayloadSafe, BatchInput: PayloadSafe> PayloadSafe for ItemBatch<Item, BatchInput> {
+    const MAX_JSON_BYTES: usize = crate::validate::PAYLOAD_LIMIT_BYTES;
+}
 
 /// How large a batch may grow (at least one of the two).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -851,26 +893,33 @@ mod tests {
     /// The Map's input.
     #[derive(Serialize, JsonSchema)]
     struct Run {
-        run: String,
+        run: Text,
         ids: IdList,
-        inline_ids: Vec<u32>,
+        inline_ids: BoundedVec<u32, 10>,
     }
 
     /// What each iteration works on.
     #[derive(Serialize, JsonSchema)]
     struct Work {
-        run: String,
+        run: Text,
         id: u32,
     }
 
     /// What a batch shares.
     #[derive(Serialize, JsonSchema)]
     struct Shared {
-        run: String,
+        run: Text,
     }
 
-    impl PayloadSafe for Work {}
-    impl PayloadSafe for Shared {}
+    /// A run's name in these tests.
+    type Text = crate::BoundedString<40>;
+
+    impl PayloadSafe for Work {
+        const MAX_JSON_BYTES: usize = 400;
+    }
+    impl PayloadSafe for Shared {
+        const MAX_JSON_BYTES: usize = 400;
+    }
 
     fn processor<Input>() -> Processor<Input, ()> {
         let name = StateName::new("Work").unwrap();
@@ -962,21 +1011,25 @@ mod tests {
         rows: u64,
     }
 
-    impl PayloadSafe for Totals {}
+    impl PayloadSafe for Totals {
+        const MAX_JSON_BYTES: usize = 40;
+    }
 
     /// What a later state builds from variables.
     #[derive(Serialize, JsonSchema)]
     struct Report {
-        run: String,
+        run: Text,
         rows: u64,
         totals: Totals,
     }
 
-    impl PayloadSafe for Report {}
+    impl PayloadSafe for Report {
+        const MAX_JSON_BYTES: usize = 400;
+    }
 
     #[test]
     fn reading_a_variable_renders_a_path_from_its_name() {
-        let run = crate::variable!(run: String);
+        let run = crate::variable!(run: Text);
         let totals = crate::variable!(totals: Totals);
         let state = StateInput::<Run>::new();
         let report = crate::selector!(Report {
@@ -997,7 +1050,7 @@ mod tests {
 
     #[test]
     fn assignments_render_paths_context_values_literals_and_objects_as_aws_reads_them() {
-        let run = crate::variable!(run: String);
+        let run = crate::variable!(run: Text);
         let rows = crate::variable!(rows: u64);
         let retries = crate::variable!(retries: u32);
         let totals = crate::variable!(totals: Totals);
@@ -1034,11 +1087,11 @@ mod tests {
 
     #[test]
     fn setting_a_variable_again_replaces_its_value_whatever_its_kind() {
-        let run = crate::variable!(run: String);
+        let run = crate::variable!(run: Text);
         let state = StateInput::<Run>::new();
         let assign = Assignments::new()
             .set(&run, state.input(crate::path!(Run.run)))
-            .set(&run, Value::literal(&"fixed".to_owned()))
+            .set(&run, Value::literal(&Text::new("fixed").unwrap()))
             .build();
         assert_eq!(
             serde_json::to_value(&assign).unwrap(),

@@ -10,6 +10,7 @@ use std::marker::PhantomData;
 
 mod payloads;
 
+use asl::typed::PayloadSafe;
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -50,11 +51,14 @@ pub mod env {
 pub struct ExecutionName(String);
 
 impl ExecutionName {
+    /// Step Functions' limit on an execution name.
+    pub const MAX_LEN: usize = 80;
+
     /// Step Functions allows 1 to 80 characters; we further keep to characters that are safe in
     /// an S3 key and a file name.
     pub fn new(name: impl Into<String>) -> Result<Self, ContractError> {
         let name = name.into();
-        let valid = (1..=80).contains(&name.len())
+        let valid = (1..=Self::MAX_LEN).contains(&name.len())
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
@@ -106,11 +110,14 @@ impl fmt::Display for ExecutionName {
 pub struct ExecutionArn(String);
 
 impl ExecutionArn {
+    /// IAM's limit on an ARN.
+    pub const MAX_LEN: usize = 2048;
+
     /// `arn:...`, at most 2,048 printable ASCII characters with no space.
     pub fn new(arn: impl Into<String>) -> Result<Self, ContractError> {
         let arn = arn.into();
         let valid = arn.starts_with("arn:")
-            && arn.len() <= 2048
+            && arn.len() <= Self::MAX_LEN
             && arn.bytes().all(|b| b.is_ascii_graphic());
         if valid {
             Ok(Self(arn))
@@ -185,7 +192,20 @@ impl fmt::Display for ChunkId {
 #[serde(try_from = "String", into = "String")]
 pub struct ChunkStoreUri(String);
 
+/// S3's limit on a bucket name.
+pub const MAX_BUCKET_LEN: usize = 63;
+/// S3's limit on an object key, in bytes (ours are ASCII).
+pub const MAX_KEY_LEN: usize = 1024;
+
 impl ChunkStoreUri {
+    /// The longest URI: `s3://`, a bucket, `/`, a key.
+    pub const MAX_LEN: usize = "s3://".len() + MAX_BUCKET_LEN + 1 + MAX_KEY_LEN;
+
+    /// The longest base prefix: an execution's folder (`<name>-<64 hex digits>/`) and the
+    /// objects in it (chunk keys, the Map Run's results) must still fit in a key.
+    pub const MAX_BASE_PREFIX_LEN: usize =
+        MAX_KEY_LEN - (ExecutionName::MAX_LEN + 66) - OBJECT_NAMES_ROOM;
+
     /// The URI with `/` appended if missing, or an error unless it is `s3://bucket/prefix/` with a
     /// valid bucket name and a prefix of safe S3 key characters.
     pub fn new(uri: impl Into<String>) -> Result<Self, ContractError> {
@@ -193,6 +213,7 @@ impl ChunkStoreUri {
         let invalid = || ContractError::new("chunk_store", "must be s3://bucket/prefix/");
         let rest = uri.strip_prefix("s3://").ok_or_else(invalid)?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_len = bucket.len();
         if !is_bucket_name(bucket) {
             return Err(ContractError::new(
                 "chunk_store",
@@ -207,6 +228,12 @@ impl ChunkStoreUri {
         }
         if !uri.ends_with('/') {
             uri.push('/');
+        }
+        if uri.len() - "s3://".len() - bucket_len - 1 > Self::MAX_BASE_PREFIX_LEN {
+            return Err(ContractError::new(
+                "chunk_store",
+                "has a prefix over 750 bytes: an execution's folder and its objects must fit in S3's 1,024-byte keys",
+            ));
         }
         Ok(Self(uri))
     }
@@ -243,10 +270,14 @@ impl ChunkStoreUri {
     }
 }
 
+/// Room for the names of the objects in an execution's folder (`chunk-ids.json`, the chunks,
+/// `map-results/<map run id>/...`).
+const OBJECT_NAMES_ROOM: usize = 128;
+
 /// An S3 bucket name as AWS allows it for new buckets (dots allowed, no `..`, not an IP address).
 fn is_bucket_name(name: &str) -> bool {
     let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    (3..=63).contains(&name.len())
+    (3..=MAX_BUCKET_LEN).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
@@ -566,10 +597,10 @@ pub trait Handler {
     const ACTION: Action;
     /// The state name the pipeline gives this handler's Task.
     const STATE_NAME: &'static str;
-    /// What the handler takes: the request's `input`.
-    type Input: Serialize + for<'de> Deserialize<'de> + JsonSchema;
-    /// What the handler returns: the Task's result.
-    type Output: Serialize + for<'de> Deserialize<'de> + JsonSchema;
+    /// What the handler takes: the request's `input`, bounded in size as every payload is.
+    type Input: Serialize + for<'de> Deserialize<'de> + JsonSchema + PayloadSafe;
+    /// What the handler returns: the Task's result, bounded in size as every payload is.
+    type Output: Serialize + for<'de> Deserialize<'de> + JsonSchema + PayloadSafe;
 }
 
 /// Splits the (visit_date, ssn) keys into chunks and stores them.
@@ -676,6 +707,34 @@ impl std::error::Error for ContractError {}
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The longest base prefix leaves an execution's folder and its objects room in a key, so
+    /// every URI and handle stays within the bound its payload type declares.
+    #[test]
+    fn a_chunk_store_prefix_that_leaves_no_room_for_an_executions_folder_is_refused() {
+        use asl::typed::PayloadSafe;
+        let longest = "p".repeat(ChunkStoreUri::MAX_BASE_PREFIX_LEN - 1) + "/";
+        let base = ChunkStoreUri::new(format!("s3://{}/{longest}", "b".repeat(63))).unwrap();
+        let error = ChunkStoreUri::new(format!("s3://bucket/{longest}p")).unwrap_err();
+        assert!(
+            error.to_string().contains("prefix over 750 bytes"),
+            "{error}"
+        );
+        let execution = ExecutionName::new("e".repeat(ExecutionName::MAX_LEN)).unwrap();
+        let arn = ExecutionArn::new("arn:aws:states:us-east-1:123456789012:execution:m:e").unwrap();
+        let folder = base.for_execution(&execution, &arn);
+        assert!(folder.as_str().len() <= ChunkStoreUri::MAX_LEN);
+        assert!(folder.prefix().len() + OBJECT_NAMES_ROOM <= MAX_KEY_LEN);
+        let handle = S3Items::<ChunkId>::in_folder(&folder, CHUNK_IDS);
+        let json = serde_json::to_string(&handle).unwrap();
+        assert!(
+            json.len() <= S3Items::<ChunkId>::MAX_JSON_BYTES,
+            "{}",
+            json.len()
+        );
+        let json = serde_json::to_string(&folder).unwrap();
+        assert!(json.len() <= ChunkStoreUri::MAX_JSON_BYTES);
+    }
 
     #[test]
     fn request_is_tagged_by_action_with_the_input_beside_it() {

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use asl::field;
-use asl::typed::{Path, PayloadSafe, Processor, Record, Scope, StateInput, Value};
+use asl::typed::{Path, Processor, Record, Scope, StateInput, Value};
 use asl::{
     Branch, ErrorName, JitterStrategy, PayloadTemplate, PayloadValue, ResultPath, Retrier, State,
     StateName, States, TaskState, Transition,
@@ -77,10 +77,7 @@ pub fn result_at<H: Handler, Out: JsonSchema>(path: Path<Out, H::Output>) -> Res
 
 /// The Map processor that runs handler `H` on each item, taking the ItemSelector's output as
 /// its input. Its output is the handler's output.
-pub fn processor<H: Handler>(function: &str) -> Processor<H::Input, H>
-where
-    H::Input: PayloadSafe,
-{
+pub fn processor<H: Handler>(function: &str) -> Processor<H::Input, H> {
     let input = StateInput::<H::Input>::new();
     let mut task = invoke::<H, _>(function, input.input(Path::root()), Transition::End);
     task.output_path = Some(payload_only::<H::Output>().into());

@@ -2,20 +2,29 @@
 //! with every field listed (so a contract change breaks compilation here, where it is made), how a
 //! Distributed Map reads an `S3Items` handle, and which context values they may be read from.
 
-use asl::typed::{Field, FromContext, PayloadSafe, S3ItemsObject, context};
+use asl::typed::{Field, FromContext, PayloadSafe, S3ItemsObject, context, json_string_bytes};
 use asl::{ReaderInputType, field, payload_safe, record};
 use chrono::NaiveDate;
 
 use super::{
     ChunkBudget, ChunkId, ChunkStoreUri, ChunkSummary, ChunksDeleted, DateRange, DeleteChunksInput,
-    ExecutionArn, ExecutionName, GetTask02ChunksInput, PipelineInput, ProcessChunkInput, S3Items,
-    Task02Chunks,
+    ExecutionArn, ExecutionName, GetTask02ChunksInput, MAX_BUCKET_LEN, MAX_KEY_LEN, PipelineInput,
+    ProcessChunkInput, S3Items, Task02Chunks,
 };
 
-payload_safe!(ExecutionName, ExecutionArn, ChunkId, ChunkStoreUri);
+payload_safe!(
+    ExecutionName => json_string_bytes(ExecutionName::MAX_LEN),
+    ExecutionArn => json_string_bytes(ExecutionArn::MAX_LEN),
+    ChunkId => u32::MAX_JSON_BYTES,
+    ChunkStoreUri => json_string_bytes(ChunkStoreUri::MAX_LEN),
+);
 
 /// The handle travels (a bucket and a key); the items stay in S3.
-impl<T: PayloadSafe> PayloadSafe for S3Items<T> {}
+impl<T: PayloadSafe> PayloadSafe for S3Items<T> {
+    const MAX_JSON_BYTES: usize = r#"{"bucket":,"key":}"#.len()
+        + json_string_bytes(MAX_BUCKET_LEN)
+        + json_string_bytes(MAX_KEY_LEN);
+}
 
 /// A Distributed Map reads its items from the JSON array the handle names.
 impl<T> S3ItemsObject for S3Items<T> {

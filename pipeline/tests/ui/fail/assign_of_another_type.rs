@@ -1,5 +1,5 @@
 // Must not compile: the variable `rows` holds a `u64`, and the Assign sets it to the execution's
-// name, a `String`. A later state reading `$rows` as a count would get a name, so `set` takes
+// name, a string. A later state reading `$rows` as a count would get a name, so `set` takes
 // only a value of the variable's own type.
 use asl::{context, variable, Assignments, Scope, StateInput};
 use pipeline::Task02State;
@@ -7,6 +7,6 @@ use pipeline::Task02State;
 fn main() {
     let rows = variable!(rows: u64);
     let state = StateInput::<Task02State>::new();
-    let name: asl::Value<_, String> = state.context(context::ExecutionName);
+    let name: asl::Value<_, asl::BoundedString<80>> = state.context(context::ExecutionName);
     let _ = Assignments::new().set(&rows, name).build();
 }

@@ -10,7 +10,9 @@ use etl_lambda::contract::{ExecutionName, ProcessChunkInput, ProcessTask02Chunk}
 struct BatchContext {
     execution: ExecutionName,
 }
-impl PayloadSafe for BatchContext {}
+impl PayloadSafe for BatchContext {
+    const MAX_JSON_BYTES: usize = 100;
+}
 
 fn main() {
     let _ = distributed_map_over(path!(Task02State.task02_chunks.chunk_ids))

@@ -1,7 +1,7 @@
 // Must not compile: the seed's defect, `{"chunk_id.$": "$"}`, in an inline Map over an array of
 // chunk ids. `$` is the Map's whole input (an InlineChunks), not the item.
 use asl::typed::Path;
-use asl::{map_over, path, selector, Scope, Transition};
+use asl::{map_over, path, selector, BoundedVec, Scope, Transition};
 use pipeline::lambda;
 use etl_lambda::contract::{ChunkId, ProcessChunkInput, ProcessTask02Chunk, Task02Chunks};
 
@@ -10,9 +10,11 @@ use etl_lambda::contract::{ChunkId, ProcessChunkInput, ProcessTask02Chunk, Task0
 #[derive(schemars::JsonSchema)]
 struct InlineChunks {
     task02_chunks: Task02Chunks,
-    chunk_ids: Vec<ChunkId>,
+    chunk_ids: BoundedVec<ChunkId, 40>,
 }
-impl asl::typed::PayloadSafe for InlineChunks {}
+impl asl::typed::PayloadSafe for InlineChunks {
+    const MAX_JSON_BYTES: usize = 10_000;
+}
 
 fn main() {
     let _ = map_over(path!(InlineChunks.chunk_ids))

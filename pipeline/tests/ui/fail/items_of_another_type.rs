@@ -1,4 +1,4 @@
-// Must not compile: the Distributed Map reads its items from an S3 object of Strings (`names`),
+// Must not compile: the Distributed Map reads its items from an S3 object of names (`names`),
 // but the processor needs a ChunkId as `chunk_id`; each child would get a name as its chunk id.
 use asl::typed::{Field, S3ItemsObject};
 use asl::{distributed_map_over, field, path, selector, ReaderInputType, Scope, Transition};
@@ -13,7 +13,7 @@ struct NameList {
 }
 
 impl S3ItemsObject for NameList {
-    type Item = String;
+    type Item = asl::BoundedString<80>;
     const INPUT_TYPE: ReaderInputType = ReaderInputType::Json;
     fn bucket() -> Field<Self, String> {
         field!(bucket)

@@ -13,7 +13,9 @@ use etl_lambda::contract::{ExecutionName, ProcessChunkInput};
 struct BatchContext {
     execution: ExecutionName,
 }
-impl PayloadSafe for BatchContext {}
+impl PayloadSafe for BatchContext {
+    const MAX_JSON_BYTES: usize = 100;
+}
 
 /// Names the batch processor in mismatch messages.
 enum MigrateBatch {}

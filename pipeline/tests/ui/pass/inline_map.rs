@@ -1,7 +1,7 @@
 // Compiles: an inline Map over an array in the state (`map_over`), the form a Map takes when its
-// items are few and already in the payload: ItemsPath points at a `Vec<ChunkId>` and each
+// items are few and already in the payload: ItemsPath points at a `BoundedVec<ChunkId, N>` and each
 // iteration's chunk id is the item.
-use asl::{map_over, path, selector, Scope, Transition};
+use asl::{map_over, path, selector, BoundedVec, Scope, Transition};
 use pipeline::lambda;
 use etl_lambda::contract::{ChunkId, ProcessChunkInput, ProcessTask02Chunk, Task02Chunks};
 
@@ -9,7 +9,7 @@ use etl_lambda::contract::{ChunkId, ProcessChunkInput, ProcessTask02Chunk, Task0
 #[derive(schemars::JsonSchema)]
 struct InlineChunks {
     task02_chunks: Task02Chunks,
-    chunk_ids: Vec<ChunkId>,
+    chunk_ids: BoundedVec<ChunkId, 40>,
 }
 
 fn main() {
