@@ -1,5 +1,6 @@
-//! `synth`: renders the pipeline to the committed files under `definitions/` (the ASL definition
-//! and its Mermaid diagram) and checks that they are current.
+//! `synth`: renders the pipeline to the committed files under `definitions/` (the ASL definition,
+//! its Mermaid diagram, its proven worst case ([`Bounds`]) and the IAM documents) and checks that
+//! they are current.
 //!
 //! Synth is a list of rendered [`Artifact`]s: everything is rendered and checked in memory first,
 //! so a problem writes nothing; then the changed files are replaced all or none: each is written
@@ -7,6 +8,7 @@
 //! targets (a failure removes the temporaries and puts back any file already replaced). Paths are
 //! relative to the current directory, the repository root.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,6 +20,9 @@ use crate::config::{ConfigArgs, DeployConfig, StateMachineName};
 pub const DEFINITION_PATH: &str = "definitions/etl_pipeline_phase2_ready.json";
 /// The committed Mermaid flowchart of the same machine.
 pub const DIAGRAM_PATH: &str = "definitions/etl_pipeline_phase2_ready.md";
+/// The committed worst case of the same machine: each state's largest payload, the histories'
+/// most events.
+pub const BOUNDS_PATH: &str = "definitions/etl_pipeline_phase2_ready.bounds.json";
 
 /// Render the pipeline to definitions/ (or check that the committed files are current).
 #[derive(clap::Args, Debug)]
@@ -70,9 +75,11 @@ pub fn synthesize(config: &DeployConfig) -> anyhow::Result<Synthesis> {
     let name = pipeline_state_machine()?;
     let machine = checked_definition(config, &name)?;
     let report = asl::validate::validate(&machine);
+    let bounds = Bounds::of(&machine, pipeline::bounds::payload_bounds())?;
     let mut artifacts = vec![
         Artifact::new(DEFINITION_PATH, asl::render(&machine)),
         Artifact::new(DIAGRAM_PATH, render_diagram(&name, &machine)),
+        Artifact::new(BOUNDS_PATH, bounds.render()),
     ];
     artifacts.extend(
         crate::iam::policy_documents(config)
@@ -145,6 +152,78 @@ fn checked_definition(
         );
     }
     Ok(machine)
+}
+
+/// The pipeline's worst case, proven from its definition and types: what [`BOUNDS_PATH`] holds.
+#[derive(Debug, serde::Serialize)]
+pub struct Bounds {
+    /// Step Functions' limits the figures are checked against.
+    pub limits: Limits,
+    /// The most events of the execution's history and of a child execution's.
+    pub history_events: asl::bounds::HistoryBound,
+    /// Each state's largest input, raw result and output, in bytes of JSON.
+    pub payload_bytes: BTreeMap<&'static str, pipeline::bounds::PayloadBound>,
+}
+
+/// Step Functions' limits on a payload and a history.
+#[derive(Debug, serde::Serialize)]
+pub struct Limits {
+    pub payload_bytes: usize,
+    pub history_events: u64,
+}
+
+impl Bounds {
+    /// The bounds of `machine` with these payload bounds, or one error listing every figure
+    /// over Step Functions' limits.
+    pub fn of(
+        machine: &asl::StateMachine,
+        payload_bytes: BTreeMap<&'static str, pipeline::bounds::PayloadBound>,
+    ) -> anyhow::Result<Self> {
+        let history_events = asl::bounds::history_bound(machine)
+            .map_err(|unbounded| anyhow::anyhow!("the pipeline cannot be deployed: {unbounded}"))?;
+        let limits = Limits {
+            payload_bytes: asl::validate::PAYLOAD_LIMIT_BYTES,
+            history_events: asl::bounds::MAX_HISTORY_EVENTS,
+        };
+        let mut over = Vec::new();
+        let histories = [
+            ("the execution's", Some(history_events.execution_events)),
+            ("a child execution's", history_events.child_execution_events),
+        ];
+        for (whose, events) in histories {
+            if let Some(events) = events.filter(|events| *events > limits.history_events) {
+                over.push(format!(
+                    "{whose} history can reach {events} events, over Step Functions' {}: lower the retriers' MaxAttempts, or move the work into the Distributed Map's children",
+                    limits.history_events
+                ));
+            }
+        }
+        for (state, bound) in &payload_bytes {
+            if bound.largest() > limits.payload_bytes {
+                over.push(format!(
+                    "the state `{state}` can hold {} bytes, over Step Functions' {}: bound its payload types tighter, or store the data in S3 and pass an `S3Items<T>`",
+                    bound.largest(),
+                    limits.payload_bytes
+                ));
+            }
+        }
+        if !over.is_empty() {
+            bail!(
+                "the pipeline can outgrow Step Functions' limits; fix pipeline/src:\n  - {}",
+                over.join("\n  - ")
+            );
+        }
+        Ok(Self {
+            limits,
+            history_events,
+            payload_bytes,
+        })
+    }
+
+    /// Pretty JSON with one trailing newline, as the definition is committed.
+    fn render(&self) -> String {
+        serde_json::to_string_pretty(self).expect("bounds serialize") + "\n"
+    }
 }
 
 fn render_diagram(name: &StateMachineName, machine: &asl::StateMachine) -> String {
@@ -326,6 +405,49 @@ mod tests {
 
     fn committed(path: &str) -> String {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
+    }
+
+    fn pipeline_machine() -> asl::StateMachine {
+        let config = config();
+        pipeline::definition(&config.pipeline_settings(&pipeline_state_machine().unwrap()))
+    }
+
+    /// A retrier allowed 9,000 attempts makes a history of over 27,000 events possible (three
+    /// events an attempt): refused with the figure; so is a state that can hold more than 256 KiB. The committed pipeline's
+    /// figures are within both.
+    #[test]
+    fn a_pipeline_that_can_outgrow_step_functions_limits_is_refused() {
+        let bounds = Bounds::of(&pipeline_machine(), pipeline::bounds::payload_bounds()).unwrap();
+        assert!(
+            bounds.history_events.execution_events < asl::bounds::MAX_HISTORY_EVENTS,
+            "{bounds:?}"
+        );
+
+        let mut machine = pipeline_machine();
+        let asl::State::Task(task) = &mut machine.states[0] else {
+            panic!("the pipeline starts with a Task");
+        };
+        task.retry[0].max_attempts = Some(9_000);
+        let error = Bounds::of(&machine, pipeline::bounds::payload_bounds())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("the execution's history can reach 27")
+                && error.contains("events, over Step Functions' 25000"),
+            "{error}"
+        );
+
+        let mut payloads = pipeline::bounds::payload_bounds();
+        payloads.get_mut("Task02Migrated").unwrap().output = 300_000;
+        let error = Bounds::of(&pipeline_machine(), payloads)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(
+                "the state `Task02Migrated` can hold 300000 bytes, over Step Functions' 262144"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

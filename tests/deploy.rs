@@ -249,6 +249,13 @@ fn a_code_change_uploads_once_and_publishes_exactly_one_version() {
     let again = in_copy();
     assert_eq!(again["bytes_uploaded"], 0);
     assert_eq!(moto.versions(), vec!["1", "2"]);
+
+    // Back in the first checkout, whose sources are older than the copy's build in the shared
+    // target directory: deploy ships this checkout's code, not the copy's.
+    let back = deploy(&[]).json();
+    assert_eq!(back["code_sha256"], first["code_sha256"]);
+    assert_eq!(back["bytes_uploaded"], back["zip_bytes"]);
+    assert_eq!(moto.versions(), vec!["1", "2", "3"]);
 }
 
 /// The deployed definition runs in moto's interpreter as a Distributed Map: its ItemReader reads

@@ -364,6 +364,67 @@ fn committed_pipeline_migrates_the_same_data_with_small_payloads() {
     assert!(report["error"].is_null());
 }
 
+/// What a run measures stays within what synth proved and committed
+/// (`definitions/*.bounds.json`), at 10,000 and at 100,000 keys: every state's payload and raw
+/// result, the execution's history and every child's. (`run` checks the same itself and fails
+/// past a bound.) The payloads do not grow with the keys.
+#[test]
+fn a_runs_payloads_and_histories_stay_within_the_committed_bounds() {
+    let committed: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            support::repo().join("definitions/etl_pipeline_phase2_ready.bounds.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let bound = |state: &str, part: &str| committed["payload_bytes"][state][part].as_u64().unwrap();
+    let mut largest_by_keys = Vec::new();
+    for keys in ["10000", "100000"] {
+        let output = cm_etl_run(&["--keys", keys, "--output", "json"]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let payloads = report["largest_payload_bytes"].as_object().unwrap();
+        assert!(payloads.contains_key("ProcessTask02Chunk"), "{payloads:?}");
+        for (state, bytes) in payloads {
+            let bytes = bytes.as_u64().unwrap();
+            assert!(
+                bytes <= bound(state, "input").max(bound(state, "output")),
+                "{state}: {bytes} B at {keys} keys"
+            );
+        }
+        for (state, bytes) in report["largest_result_bytes"].as_object().unwrap() {
+            assert!(
+                bytes.as_u64().unwrap() <= bound(state, "result"),
+                "{state} at {keys} keys"
+            );
+        }
+        let events = &committed["history_events"];
+        assert!(
+            report["history_events"].as_u64().unwrap()
+                <= events["execution_events"].as_u64().unwrap()
+        );
+        for run in report["map_runs"].as_array().unwrap() {
+            assert!(
+                run["largest_child_history_events"].as_u64().unwrap()
+                    <= events["child_execution_events"].as_u64().unwrap()
+            );
+        }
+        largest_by_keys.push(report["largest_payload_bytes"].clone());
+    }
+    // Ten times the keys: a few more digits in the counts, nothing more.
+    for (state, small) in largest_by_keys[0].as_object().unwrap() {
+        let large = largest_by_keys[1][state].as_u64().unwrap();
+        assert!(
+            large <= small.as_u64().unwrap() + 16,
+            "{state}: {small} B, then {large} B"
+        );
+    }
+}
+
 /// The JSONata rendering of the pipeline (`synth --query-language jsonata --stdout`) and the
 /// committed JSONPath one, run on the same generated data, end the same: every row migrated or
 /// rejected alike, the same invocations, history and payload sizes.

@@ -12,6 +12,8 @@
 //!   to the current ones, on the JSON before parsing.
 //! - [`eval`]: what paths, payload templates, intrinsic functions, Choice conditions and JSONata
 //!   expressions give on a state's input and variables, as AWS evaluates them.
+//! - [`bounds`]: the most events a definition's histories can hold (Step Functions' limit is
+//!   25,000).
 //! - [`bounded`]: short lists and text with their length limit in the type (`BoundedVec`,
 //!   `BoundedString`), for payload fields.
 //! - [`typed`]: the compile-time-checked layer: typed paths, payload values and selectors, and a
@@ -22,6 +24,7 @@
 //! AWS accounts; the pipeline writes its machine with it.
 
 pub mod bounded;
+pub mod bounds;
 pub mod eval;
 pub mod mermaid;
 pub mod path;

@@ -25,6 +25,7 @@
 //! ResultWriter, so every state's payload is O(1) in the number of keys and of chunks, and each
 //! chunk's events go to its own child execution's history.
 
+pub mod bounds;
 pub mod lambda;
 mod payloads;
 
@@ -300,6 +301,37 @@ mod tests {
 
     fn rendered(settings: &PipelineSettings) -> Json {
         serde_json::from_str(&asl::render(&definition(settings))).unwrap()
+    }
+
+    /// Every state, the Map's processor's included, has a payload bound, and nothing else
+    /// does; every bound and the histories' are within Step Functions' limits.
+    #[test]
+    fn every_state_has_a_payload_bound_and_the_histories_are_bounded() {
+        let machine = definition(&config());
+        let mut names: Vec<&str> = machine.states.keys().map(StateName::as_str).collect();
+        for state in machine.states.values() {
+            if let State::Map(map) = state {
+                names.extend(
+                    map.item_processor
+                        .branch
+                        .states
+                        .keys()
+                        .map(StateName::as_str),
+                );
+            }
+        }
+        names.sort();
+        let bounds = bounds::payload_bounds();
+        assert_eq!(names, bounds.keys().copied().collect::<Vec<_>>());
+        assert!(
+            bounds
+                .values()
+                .all(|bound| bound.largest() <= asl::validate::PAYLOAD_LIMIT_BYTES),
+            "{bounds:?}"
+        );
+        let history = asl::bounds::history_bound(&machine).unwrap();
+        assert!(history.execution_events <= asl::bounds::MAX_HISTORY_EVENTS);
+        assert!(history.child_execution_events.unwrap() <= asl::bounds::MAX_HISTORY_EVENTS);
     }
 
     #[test]

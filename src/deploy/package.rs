@@ -22,8 +22,12 @@ use crate::config::Architecture;
 /// `dev`); `--lambda-profile` wins over it.
 pub const PROFILE_ENV: &str = "CM_ETL_LAMBDA_PROFILE";
 /// The environment variable that moves the Lambda build's target directory (default:
-/// `<workspace>/target/lambda`), so several checkouts can share one build.
+/// `<workspace>/target/lambda`), so several checkouts can share the dependencies' build (each
+/// builds its own crates: see `LambdaBuild::forget_another_checkouts_build`).
 pub const TARGET_DIR_ENV: &str = "CM_ETL_LAMBDA_TARGET_DIR";
+
+/// The file, in a build's output directory, naming the checkout it was last built from.
+const BUILT_FROM: &str = "built-from";
 
 /// The package and binary the function runs.
 const LAMBDA_PACKAGE: &str = "etl-lambda";
@@ -176,16 +180,55 @@ impl LambdaBuild {
         ))
     }
 
+    /// The canonical path of the workspace, which names it in [`BUILT_FROM`].
+    fn workspace_id(&self) -> anyhow::Result<String> {
+        let path = self.workspace.canonicalize().with_context(|| {
+            format!("cannot resolve the workspace {}", self.workspace.display())
+        })?;
+        Ok(path.display().to_string())
+    }
+
+    /// In a target directory shared by several checkouts, cargo cannot tell their crates apart:
+    /// it names a workspace crate's build by its path inside the workspace, and calls it fresh
+    /// when the sources are older than that build, though the build may be another checkout's.
+    /// So unless the last build here came from this checkout, the workspace's own crates are
+    /// cleaned (the dependencies stay) and built again from this one's sources.
+    fn forget_another_checkouts_build(&self, lambda_dir: &Path) -> anyhow::Result<()> {
+        let last = std::fs::read_to_string(lambda_dir.join(BUILT_FROM)).ok();
+        if last == Some(self.workspace_id()?) {
+            return Ok(());
+        }
+        let mut command = cargo();
+        command
+            .current_dir(&self.workspace)
+            .env("CARGO_TARGET_DIR", &self.target_dir)
+            .args([
+                "clean",
+                "--quiet",
+                "--target",
+                rust_target(self.architecture),
+            ])
+            .args(["--profile", self.profile.as_str()]);
+        for package in workspace_packages(&self.workspace)? {
+            command.args(["--package", &package]);
+        }
+        let output = command.output().context("cannot run `cargo clean`")?;
+        if !output.status.success() {
+            bail!(
+                "cannot clean another checkout's build from {}: {}",
+                self.target_dir.display(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
     /// Runs cargo-lambda and returns the `bootstrap` binary's bytes.
     pub fn run(&self) -> anyhow::Result<Vec<u8>> {
         require_cargo_lambda()?;
         let lambda_dir = self.lambda_dir();
-        let mut command = Command::new("cargo");
-        for (name, _) in std::env::vars_os() {
-            if name.to_str().is_some_and(is_set_by_cargo_for_its_programs) {
-                command.env_remove(name);
-            }
-        }
+        self.forget_another_checkouts_build(&lambda_dir)?;
+        let mut command = cargo();
         command
             .current_dir(&self.workspace)
             .env("CARGO_TARGET_DIR", &self.target_dir)
@@ -233,6 +276,8 @@ impl LambdaBuild {
                 tail.join("\n")
             );
         }
+        std::fs::write(lambda_dir.join(BUILT_FROM), self.workspace_id()?)
+            .with_context(|| format!("cannot write {}", lambda_dir.join(BUILT_FROM).display()))?;
         let binary = lambda_dir.join(BOOTSTRAP).join(BOOTSTRAP);
         std::fs::read(&binary)
             .with_context(|| format!("cargo lambda build did not produce {}", binary.display()))
@@ -259,6 +304,42 @@ fn is_set_by_cargo_for_its_programs(name: &str) -> bool {
 }
 
 /// Fails with what to install when cargo-lambda is not on PATH.
+/// `cargo`, without the variables cargo sets for the programs it runs (when deploy itself runs
+/// under cargo, they would describe that other build).
+fn cargo() -> Command {
+    let mut command = Command::new("cargo");
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_set_by_cargo_for_its_programs) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// The names of `workspace`'s own packages, from `cargo metadata`.
+fn workspace_packages(workspace: &Path) -> anyhow::Result<Vec<String>> {
+    let output = cargo()
+        .current_dir(workspace)
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .output()
+        .context("cannot run `cargo metadata`")?;
+    if !output.status.success() {
+        bail!(
+            "`cargo metadata` failed in {}: {}",
+            workspace.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).context("`cargo metadata` printed no JSON")?;
+    Ok(metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|package| package["name"].as_str().map(str::to_owned))
+        .collect())
+}
+
 fn require_cargo_lambda() -> anyhow::Result<()> {
     let found = Command::new("cargo")
         .args(["lambda", "--version"])

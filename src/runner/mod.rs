@@ -37,6 +37,7 @@ use etl_lambda::{ChunkStores, ObjectError, ObjectStore, SampleData, Warehouse};
 use crate::aws::AwsArgs;
 use crate::config::{ConfigArgs, DeployConfig};
 use crate::output::OutputArgs;
+use crate::synth::Bounds;
 use engine::{Engine, ExecutionSpec};
 use lambda::Functions;
 use report::{RunProgress, RunReport};
@@ -202,6 +203,9 @@ struct CheckedRun {
     args: RunArgs,
     config: DeployConfig,
     machine: asl::StateMachine,
+    /// What synth proved of the pipeline, when the definition is the pipeline's: the run must
+    /// stay within it.
+    proven: Option<Bounds>,
     execution: ExecutionName,
     spec: ExecutionSpec,
     warehouse: WarehouseSource,
@@ -258,10 +262,17 @@ impl CheckedRun {
             role_arn: sm_config.role_arn.to_string(),
             input: serde_json::to_value(&input)?,
         };
+        let pipeline = pipeline::definition(&config.pipeline_settings(state_machine));
+        let proven = if asl::render(&pipeline) == asl::render(&machine) {
+            Some(Bounds::of(&machine, pipeline::bounds::payload_bounds())?)
+        } else {
+            None
+        };
         Ok(Self {
             args,
             config,
             machine,
+            proven,
             execution,
             spec,
             warehouse,
@@ -275,6 +286,7 @@ impl CheckedRun {
             args,
             config,
             machine,
+            proven,
             execution,
             spec,
             warehouse: source,
@@ -328,7 +340,16 @@ impl CheckedRun {
                 None
             }
         };
-        Ok(RunReport::new(&spec, outcome, counts, wall.elapsed()))
+        let report = RunReport::new(&spec, outcome, counts, wall.elapsed());
+        let beyond = proven
+            .map(|bounds| report.beyond(&bounds))
+            .unwrap_or_default();
+        anyhow::ensure!(
+            beyond.is_empty(),
+            "the run went past what synth proved of the pipeline ({}): the bounds in pipeline/src/bounds.rs or asl/src/bounds.rs are wrong",
+            beyond.join("; ")
+        );
+        Ok(report)
     }
 }
 

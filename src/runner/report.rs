@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::output::OutputFormat;
+use crate::synth::Bounds;
 
 use super::engine::{
     ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, MAX_PAYLOAD_BYTES, Observer,
@@ -157,6 +158,51 @@ impl RunReport {
 
     pub fn succeeded(&self) -> bool {
         self.status == ExecutionStatus::Succeeded
+    }
+
+    /// Every figure of this run over what synth proved of the pipeline ([`Bounds`]): a payload,
+    /// a raw result, the execution's history or a child's. Empty when the proof holds.
+    pub fn beyond(&self, bounds: &Bounds) -> Vec<String> {
+        let mut beyond = Vec::new();
+        let mut check = |what: String, measured: u64, bound: u64| {
+            if measured > bound {
+                beyond.push(format!("{what}: {measured}, bound {bound}"));
+            }
+        };
+        let histories = &bounds.history_events;
+        check(
+            "the execution's history events".into(),
+            self.history_events,
+            histories.execution_events,
+        );
+        for run in &self.map_runs {
+            check(
+                format!("{}'s largest child history events", run.state),
+                run.largest_child_history_events,
+                histories.child_execution_events.unwrap_or(0),
+            );
+        }
+        let payloads = self.largest_payload_bytes.iter().map(|(state, bytes)| {
+            let bound = bounds.payload_bytes.get(state.as_str());
+            (
+                format!("{state}'s payload bytes"),
+                *bytes,
+                bound.map(|b| b.input.max(b.output)),
+            )
+        });
+        let results = self.largest_result_bytes.iter().map(|(state, bytes)| {
+            let bound = bounds.payload_bytes.get(state.as_str());
+            (
+                format!("{state}'s raw result bytes"),
+                *bytes,
+                bound.and_then(|b| b.result),
+            )
+        });
+        for (what, measured, bound) in payloads.chain(results) {
+            // A state the proof does not know has the bound 0: it is not the proven pipeline's.
+            check(what, measured as u64, bound.unwrap_or(0) as u64);
+        }
+        beyond
     }
 
     /// Prints to stdout (see [`crate::output::to_stdout`]).
@@ -358,5 +404,66 @@ mod tests {
         }
         assert_eq!(map_run["first_failure"]["Error"], "Task02.ChunkNotFound");
         assert_eq!(json["history_events"], 12);
+    }
+
+    /// Each figure past its bound is named with both numbers; a state the proof does not know
+    /// is past any bound.
+    #[test]
+    fn the_figures_past_the_proven_bounds_are_each_named() {
+        let spec = ExecutionSpec {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            state_machine: "sm".into(),
+            name: "exec-1".into(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            input: json!({}),
+        };
+        let run = MapRunSummary {
+            state: "ProcessTask02Chunks".into(),
+            map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:sm/chunks:1".into(),
+            items_total: 1,
+            succeeded: 1,
+            failed: 0,
+            results_written: 1,
+            largest_child_history_events: 7,
+            first_failure: None,
+        };
+        let mut outcome = outcome(run);
+        outcome.largest_payload_bytes =
+            BTreeMap::from([("Known".to_owned(), 100), ("Unknown".to_owned(), 1)]);
+        let report = RunReport::new(&spec, outcome, None, Duration::from_secs(1));
+        let bound = |payload| pipeline::bounds::PayloadBound {
+            input: payload,
+            result: None,
+            output: payload,
+        };
+        let mut bounds = Bounds {
+            limits: crate::synth::Limits {
+                payload_bytes: 262_144,
+                history_events: 25_000,
+            },
+            history_events: asl::bounds::HistoryBound {
+                execution_events: 12,
+                child_execution_events: Some(7),
+            },
+            payload_bytes: BTreeMap::from([("Known", bound(100))]),
+        };
+        assert_eq!(
+            report.beyond(&bounds),
+            ["Unknown's payload bytes: 1, bound 0"]
+        );
+        bounds.payload_bytes.insert("Unknown", bound(1));
+        assert!(report.beyond(&bounds).is_empty());
+        bounds.history_events.execution_events = 11;
+        bounds.history_events.child_execution_events = Some(6);
+        bounds.payload_bytes.insert("Known", bound(99));
+        assert_eq!(
+            report.beyond(&bounds),
+            [
+                "the execution's history events: 12, bound 11",
+                "ProcessTask02Chunks's largest child history events: 7, bound 6",
+                "Known's payload bytes: 100, bound 99",
+            ]
+        );
     }
 }
