@@ -52,6 +52,9 @@ pub struct DeployConfig {
     pub chunk_store: ChunkStoreConfig,
     pub chunking: ChunkBudget,
     pub state_machines: BTreeMap<StateMachineName, StateMachineConfig>,
+    /// What `run` prices an execution at (none: us-east-1 list prices).
+    #[serde(default)]
+    pub prices: crate::cost::Prices,
 }
 
 /// The one Lambda function behind every Task.
@@ -857,6 +860,25 @@ mod tests {
             ":function:{}:{}",
             config.function.name, config.function.alias
         )));
+    }
+
+    /// `[prices]` is optional: each key absent keeps AWS's us-east-1 list price; a negative or
+    /// unknown one is refused by name.
+    #[test]
+    fn prices_default_to_the_list_and_any_may_be_overridden() {
+        let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.prices, crate::cost::Prices::default());
+        let text = committed() + "\n[prices]\nlambda_per_million_requests = 0.25\n";
+        let config = DeployConfig::parse(&text, Path::new("deploy.toml")).unwrap();
+        assert_eq!(config.prices.lambda_per_million_requests.get(), 0.25);
+        assert_eq!(
+            config.prices.s3_per_1000_get,
+            crate::cost::Prices::default().s3_per_1000_get
+        );
+        let err = parse_error(&(committed() + "\n[prices]\ns3_per_1000_get = -1.0\n"));
+        assert!(err.contains("-1 is not a price"), "{err}");
+        let err = parse_error(&(committed() + "\n[prices]\nlambda_per_request = 0.2\n"));
+        assert!(err.contains("lambda_per_request"), "{err}");
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod aws_error;
 pub mod bootstrap;
 pub mod config;
 pub mod conformance;
+pub mod cost;
 pub mod deploy;
 pub mod execution;
 pub mod iam;

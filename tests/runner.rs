@@ -367,7 +367,7 @@ fn committed_pipeline_migrates_the_same_data_with_small_payloads() {
 /// What a run measures stays within what synth proved and committed
 /// (`definitions/*.bounds.json`), at 10,000 and at 100,000 keys: every state's payload and raw
 /// result, the execution's history and every child's. (`run` checks the same itself and fails
-/// past a bound.) The payloads do not grow with the keys.
+/// past a bound.) The payloads do not grow with the keys. The cost it reports follows its history.
 #[test]
 fn a_runs_payloads_and_histories_stay_within_the_committed_bounds() {
     let committed: Value = serde_json::from_str(
@@ -413,6 +413,7 @@ fn a_runs_payloads_and_histories_stay_within_the_committed_bounds() {
                     <= events["child_execution_events"].as_u64().unwrap()
             );
         }
+        assert_cost_follows_the_history(&report);
         largest_by_keys.push(report["largest_payload_bytes"].clone());
     }
     // Ten times the keys: a few more digits in the counts, nothing more.
@@ -423,6 +424,47 @@ fn a_runs_payloads_and_histories_stay_within_the_committed_bounds() {
             "{state}: {small} B, then {large} B"
         );
     }
+}
+
+/// The state transitions `run` bills are those of its own history, read back from the events:
+/// the execution's 2, each state's 2 (entered, exited), each Task attempt's 3 and the Map's 4
+/// leave 2 per transition (the run retried nothing); each child (the same shape) likewise. The
+/// Lambda requests are the invocations, and the dollars are the figures at the list prices.
+fn assert_cost_follows_the_history(report: &Value) {
+    let n = |v: &Value| v.as_u64().unwrap();
+    let [map_run] = report["map_runs"].as_array().unwrap().as_slice() else {
+        panic!("one Map Run: {report:#}")
+    };
+    let children = n(&map_run["items_total"]);
+    let parent_tasks = n(&report["invocations"]) - children;
+    let parent = (n(&report["history_events"]) - 2 - 3 * parent_tasks - 4) / 2;
+    let child = (n(&map_run["largest_child_history_events"]) - 2 - 3) / 2;
+    let usage = &report["usage"];
+    assert_eq!(parent, 4, "{report:#}");
+    assert_eq!(
+        n(&usage["standard_transitions"]),
+        parent + children * child,
+        "{report:#}"
+    );
+    assert_eq!(usage["lambda_requests"], report["invocations"]);
+    assert!(
+        n(&usage["s3_get"]) > children,
+        "every chunk is read: {usage}"
+    );
+    let cost = &report["cost"];
+    let dollars = |v: &Value| v.as_f64().unwrap();
+    let expected = n(&usage["standard_transitions"]) as f64 * 0.025 / 1000.0;
+    assert!(
+        (dollars(&cost["step_functions_usd"]) - expected).abs() < 1e-12,
+        "{cost}"
+    );
+    let total = dollars(&cost["step_functions_usd"])
+        + dollars(&cost["lambda_usd"])
+        + dollars(&cost["s3_usd"]);
+    assert!(
+        (dollars(&cost["total_usd"]) - total).abs() < 1e-12,
+        "{cost}"
+    );
 }
 
 /// The JSONata rendering of the pipeline (`synth --query-language jsonata --stdout`) and the
@@ -816,9 +858,7 @@ fn with_an_s3_endpoint_the_chunks_ids_and_map_results_land_in_its_bucket() {
     let deployment = deployment(scratch.path(), 100, |_| {});
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let objects = runtime.block_on(moto_objects(&endpoint));
-    let ObjectStore::S3(client) = &objects else {
-        panic!("an S3 store")
-    };
+    let client = objects.s3_client().expect("an S3 store");
     runtime
         .block_on(client.create_bucket().bucket(&deployment.bucket).send())
         .unwrap();

@@ -35,7 +35,7 @@ pub use {
     chunks::{ChunkKey, ChunkPacker, Manifest, StoredChunk},
     error::HandlerError,
     handlers::Handlers,
-    objects::{ObjectError, ObjectStore},
+    objects::{ObjectError, ObjectStore, RequestCounts},
     sample::SampleData,
     ssn::Ssn,
     store::{ChunkStore, ChunkStores},

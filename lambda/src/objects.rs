@@ -9,6 +9,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -55,9 +57,15 @@ pub struct ObjectSummary {
     pub storage_class: Option<String>,
 }
 
-/// A bucket-and-key object store.
+/// A bucket-and-key object store, counting the requests S3 would bill (shared by its clones).
 #[derive(Clone, Debug)]
-pub enum ObjectStore {
+pub struct ObjectStore {
+    backend: Backend,
+    requests: Arc<Requests>,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
     /// Amazon S3, through this client.
     S3(aws_sdk_s3::Client),
     /// Every bucket is the directory `<root>/<bucket>/`.
@@ -67,10 +75,58 @@ pub enum ObjectStore {
     },
 }
 
+/// Requests made so far, in S3's two price classes.
+#[derive(Debug, Default)]
+struct Requests {
+    /// PUT, COPY, POST (DeleteObjects) and LIST requests.
+    put_class: AtomicU64,
+    /// GET requests.
+    get_class: AtomicU64,
+}
+
+/// How many requests a store has made, as S3 prices them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    /// PUT, COPY, POST and LIST requests (PutObject, DeleteObjects, ListObjectsV2 pages).
+    pub put_copy_post_list: u64,
+    /// GET requests (GetObject).
+    pub get: u64,
+}
+
 impl ObjectStore {
+    fn on(backend: Backend) -> Self {
+        Self {
+            backend,
+            requests: Arc::default(),
+        }
+    }
+
     /// A local stand-in for S3 under `root`.
     pub fn local(root: impl Into<PathBuf>) -> Self {
-        Self::Local { root: root.into() }
+        Self::on(Backend::Local { root: root.into() })
+    }
+
+    /// The S3 client, when the store is S3.
+    pub fn s3_client(&self) -> Option<&aws_sdk_s3::Client> {
+        match &self.backend {
+            Backend::S3(client) => Some(client),
+            Backend::Local { .. } => None,
+        }
+    }
+
+    /// The requests this store and its clones have made (a local store counts what S3 would
+    /// have been sent: one LIST per 1,000 keys listed, one POST per 1,000 deleted).
+    pub fn requests(&self) -> RequestCounts {
+        RequestCounts {
+            put_copy_post_list: self.requests.put_class.load(Ordering::Relaxed),
+            get: self.requests.get_class.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count_put_class(&self, requests: u64) {
+        self.requests
+            .put_class
+            .fetch_add(requests, Ordering::Relaxed);
     }
 
     /// An S3 client on `sdk_config`; a custom endpoint (moto, MinIO) is addressed by path.
@@ -79,18 +135,18 @@ impl ObjectStore {
         let config = aws_sdk_s3::config::Builder::from(sdk_config)
             .force_path_style(path_style)
             .build();
-        Self::S3(aws_sdk_s3::Client::from_conf(config))
+        Self::on(Backend::S3(aws_sdk_s3::Client::from_conf(config)))
     }
 
     /// Creates the bucket (a local directory, 0700) if it does not exist. Only for local stores
     /// and tests: deployed buckets are created by `cm-etl bootstrap` or their owner.
     pub async fn create_local_bucket(&self, bucket: &str) -> Result<(), ObjectError> {
-        match self {
-            Self::Local { root } => {
+        match &self.backend {
+            Backend::Local { root } => {
                 let dir = root.join(bucket);
                 blocking(move || create_private_dir(&dir, "create bucket")).await
             }
-            Self::S3(_) => Err(ObjectError::Failed {
+            Backend::S3(_) => Err(ObjectError::Failed {
                 operation: "create bucket",
                 detail: "S3 buckets are not created here".into(),
             }),
@@ -99,9 +155,10 @@ impl ObjectStore {
 
     /// The object's bytes, or `None` when there is no such object (a missing bucket is an error).
     pub async fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, ObjectError> {
+        self.requests.get_class.fetch_add(1, Ordering::Relaxed);
         const OPERATION: &str = "GetObject";
-        match self {
-            Self::Local { root } => {
+        match &self.backend {
+            Backend::Local { root } => {
                 let bucket_dir = root.join(bucket);
                 let path = local_path(root, bucket, key, OPERATION)?;
                 match tokio::fs::read(&path).await {
@@ -118,7 +175,7 @@ impl ObjectStore {
                     Err(error) => Err(io_error(OPERATION, &error)),
                 }
             }
-            Self::S3(client) => {
+            Backend::S3(client) => {
                 let result = client.get_object().bucket(bucket).key(key).send().await;
                 match result {
                     Ok(output) => {
@@ -147,14 +204,15 @@ impl ObjectStore {
     /// with deploy.toml's `chunk_store.kms_key_arn`; S3 encrypts every object at least with SSE-S3).
     /// No encryption header is sent: an explicit AES256 would override a bucket's KMS key.
     pub async fn put(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), ObjectError> {
+        self.count_put_class(1);
         const OPERATION: &str = "PutObject";
-        match self {
-            Self::Local { root } => {
+        match &self.backend {
+            Backend::Local { root } => {
                 let bucket_dir = root.join(bucket);
                 let path = local_path(root, bucket, key, OPERATION)?;
                 blocking(move || write_private_file(&bucket_dir, &path, &body, OPERATION)).await
             }
-            Self::S3(client) => client
+            Backend::S3(client) => client
                 .put_object()
                 .bucket(bucket)
                 .key(key)
@@ -174,8 +232,8 @@ impl ObjectStore {
         prefix: &str,
     ) -> Result<Vec<ObjectSummary>, ObjectError> {
         const OPERATION: &str = "ListObjectsV2";
-        match self {
-            Self::Local { root } => {
+        let listed = match &self.backend {
+            Backend::Local { root } => {
                 let bucket_dir = root.join(bucket);
                 let prefix = prefix.to_owned();
                 blocking(move || {
@@ -189,9 +247,9 @@ impl ObjectStore {
                     objects.sort_by(|a, b| a.key.cmp(&b.key));
                     Ok(objects)
                 })
-                .await
+                .await?
             }
-            Self::S3(client) => {
+            Backend::S3(client) => {
                 let mut objects = Vec::new();
                 let mut pages = client
                     .list_objects_v2()
@@ -215,9 +273,11 @@ impl ObjectStore {
                         })
                     }));
                 }
-                Ok(objects)
+                objects
             }
-        }
+        };
+        self.count_put_class(pages_of_1000(listed.len()));
+        Ok(listed)
     }
 
     /// Deletes every object whose key starts with `prefix`; returns how many there were.
@@ -225,8 +285,11 @@ impl ObjectStore {
         const OPERATION: &str = "DeleteObjects";
         let objects = self.list(bucket, prefix).await?;
         let count = objects.len() as u64;
-        match self {
-            Self::Local { root } => {
+        if count > 0 {
+            self.count_put_class(pages_of_1000(objects.len()));
+        }
+        match &self.backend {
+            Backend::Local { root } => {
                 let root = root.clone();
                 let bucket = bucket.to_owned();
                 let prefix = prefix.to_owned();
@@ -244,7 +307,7 @@ impl ObjectStore {
                 })
                 .await?;
             }
-            Self::S3(client) => {
+            Backend::S3(client) => {
                 // DeleteObjects takes at most 1,000 keys per request.
                 for batch in objects.chunks(1000) {
                     let identifiers = batch
@@ -281,6 +344,12 @@ impl ObjectStore {
         }
         Ok(count)
     }
+}
+
+/// Requests for `items` at 1,000 a request (a listing's pages, DeleteObjects' batches): at least
+/// one.
+fn pages_of_1000(items: usize) -> u64 {
+    items.div_ceil(1000).max(1) as u64
 }
 
 /// The local file of `bucket`/`key`; refuses a key that would leave the bucket's directory.

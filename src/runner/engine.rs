@@ -254,6 +254,11 @@ pub struct ExecutionOutcome {
     pub task_attempts: u64,
     /// Lambda invocations that ran a function.
     pub invocations: u64,
+    /// Their durations, each rounded up to the millisecond as Lambda bills them.
+    pub lambda_billed_ms: u64,
+    /// State transitions of the execution itself (each state entered, each retry), as Step
+    /// Functions bills a Standard execution; its Map Runs' children count their own.
+    pub state_transitions: u64,
     pub environments: usize,
     /// Every Distributed Map's Map Run, in the order they ended.
     pub map_runs: Vec<MapRunSummary>,
@@ -427,6 +432,7 @@ impl Engine {
             handled: Mutex::new(Vec::new()),
             task_attempts: AtomicU64::new(0),
             invocations: AtomicU64::new(0),
+            lambda_billed_ms: AtomicU64::new(0),
             map_runs: Mutex::new(Vec::new()),
             // A redriven Map Run keeps its sequence (so its names); later ones follow it.
             map_run_sequence: AtomicU64::new(
@@ -531,6 +537,8 @@ impl Engine {
             handled_errors: run.handled.into_inner().expect("error list poisoned"),
             task_attempts: run.task_attempts.load(Ordering::Relaxed),
             invocations: run.invocations.load(Ordering::Relaxed),
+            lambda_billed_ms: run.lambda_billed_ms.load(Ordering::Relaxed),
+            state_transitions: history.transitions(),
             environments: self.functions.environments_created(),
             map_runs: run.map_runs.into_inner().expect("map run list poisoned"),
             redrive,
@@ -545,10 +553,12 @@ struct FailedAt {
     variables: Variables,
 }
 
-/// One execution's (or Distributed Map child execution's) event count, against its quota.
+/// One execution's (or Distributed Map child execution's) event count, against its quota, and
+/// its state transitions.
 struct History {
     events: AtomicU64,
     limit: u64,
+    transitions: AtomicU64,
 }
 
 impl Default for History {
@@ -556,6 +566,7 @@ impl Default for History {
         Self {
             events: AtomicU64::new(0),
             limit: MAX_HISTORY_EVENTS,
+            transitions: AtomicU64::new(0),
         }
     }
 }
@@ -582,6 +593,15 @@ impl History {
 
     fn events(&self) -> u64 {
         self.events.load(Ordering::Relaxed)
+    }
+
+    /// A state entered or retried: what Step Functions bills a Standard execution for.
+    fn transition(&self) {
+        self.transitions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn transitions(&self) -> u64 {
+        self.transitions.load(Ordering::Relaxed)
     }
 }
 
@@ -610,6 +630,7 @@ struct Run<'e> {
     handled: Mutex<Vec<HandledError>>,
     task_attempts: AtomicU64,
     invocations: AtomicU64,
+    lambda_billed_ms: AtomicU64,
     map_runs: Mutex<Vec<MapRunSummary>>,
     /// Map Runs started so far: seeds each one's names.
     map_run_sequence: AtomicU64,
@@ -903,6 +924,7 @@ impl<'e> Run<'e> {
         clock: &mut Duration,
     ) -> Result<(Step, Variables), StateError> {
         frame.history.add(1)?; // *StateEntered
+        frame.history.transition();
         let frame = Frame {
             entered_event: frame.history.events(),
             ..frame

@@ -433,6 +433,11 @@ pub struct ChildEnd {
     /// When it ended, on the virtual clock.
     pub finished: Duration,
     pub history_events: u64,
+    /// Its state transitions (what a Standard child is billed for).
+    pub state_transitions: u64,
+    /// Its duration rounded up to 100 ms (what an Express child is billed for); 0 when it did
+    /// not run.
+    pub billed_ms: u64,
 }
 
 /// What a Map Run does with its children's results.
@@ -456,6 +461,8 @@ pub struct MapRunPlan<'a> {
     /// The wall-clock instant of virtual time zero (the execution's start), for result dates.
     pub epoch: DateTime<Utc>,
     pub results: Results,
+    /// Whether the children are Express executions.
+    pub express: bool,
 }
 
 /// A Map Run's figures, as the report shows them.
@@ -470,6 +477,13 @@ pub struct MapRunSummary {
     /// Items whose results a ResultWriter wrote.
     pub results_written: u64,
     pub largest_child_history_events: u64,
+    /// Child executions that ran (not those a redrive skipped), their state transitions and
+    /// their durations rounded up as Express executions are billed.
+    pub children_run: u64,
+    pub child_state_transitions: u64,
+    pub child_billed_ms: u64,
+    /// Whether the children are Express executions (else Standard).
+    pub express_children: bool,
     /// The first failed child's error, when one failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_failure: Option<StateError>,
@@ -579,6 +593,10 @@ where
         failed: 0,
         results_written: 0,
         largest_child_history_events: 0,
+        children_run: 0,
+        child_state_transitions: 0,
+        child_billed_ms: 0,
+        express_children: plan.express,
         first_failure: None,
     };
     let mut finished = start;
@@ -589,6 +607,11 @@ where
         finished = finished.max(end.finished);
         summary.largest_child_history_events =
             summary.largest_child_history_events.max(end.history_events);
+        if end.billed_ms > 0 {
+            summary.children_run += 1;
+        }
+        summary.child_state_transitions += end.state_transitions;
+        summary.child_billed_ms += end.billed_ms;
         match &end.output {
             Ok(_) => summary.succeeded += record.items,
             Err(error) => {

@@ -32,7 +32,7 @@ use anyhow::Context as _;
 use chrono::NaiveDate;
 use etl_lambda::contract::{DateRange, ExecutionArn, ExecutionName, PipelineInput};
 use etl_lambda::warehouse::database_url;
-use etl_lambda::{ChunkStores, ObjectError, ObjectStore, SampleData, Warehouse};
+use etl_lambda::{ChunkStores, ObjectError, ObjectStore, RequestCounts, SampleData, Warehouse};
 
 use crate::aws::AwsArgs;
 use crate::config::{ConfigArgs, DeployConfig};
@@ -325,6 +325,8 @@ impl CheckedRun {
             )
             .build();
         progress.phase("executing");
+        // The execution's S3 requests: those after the store was opened and checked.
+        let (objects_used, s3_before) = (objects.clone(), objects.requests());
         let outcome = Engine::new(functions)
             .objects(objects)
             .observer(progress.observer())
@@ -340,7 +342,15 @@ impl CheckedRun {
                 None
             }
         };
-        let report = RunReport::new(&spec, outcome, counts, wall.elapsed());
+        let s3 = objects_used.requests();
+        let report = RunReport::new(&spec, outcome, counts, wall.elapsed()).priced(
+            &config.function,
+            RequestCounts {
+                put_copy_post_list: s3.put_copy_post_list - s3_before.put_copy_post_list,
+                get: s3.get - s3_before.get,
+            },
+            &config.prices,
+        );
         let beyond = proven
             .map(|bounds| report.beyond(&bounds))
             .unwrap_or_default();

@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use etl_lambda::WarehouseCounts;
+use etl_lambda::{RequestCounts, WarehouseCounts};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cost::{Cost, Prices, Usage};
 use crate::output::OutputFormat;
 use crate::synth::Bounds;
 
@@ -123,6 +124,9 @@ pub struct RunReport {
     pub wall_seconds: f64,
     /// Each Distributed Map's Map Run: its items, how they ended, its largest child history.
     pub map_runs: Vec<MapRunSummary>,
+    /// What the execution used of what AWS bills, and what that would cost.
+    pub usage: Usage,
+    pub cost: Cost,
 }
 
 impl RunReport {
@@ -132,6 +136,22 @@ impl RunReport {
         counts: Option<WarehouseCounts>,
         wall: Duration,
     ) -> Self {
+        let (express, standard): (Vec<&MapRunSummary>, Vec<&MapRunSummary>) = outcome
+            .map_runs
+            .iter()
+            .partition(|run| run.express_children);
+        let usage = Usage {
+            standard_transitions: outcome.state_transitions
+                + standard
+                    .iter()
+                    .map(|run| run.child_state_transitions)
+                    .sum::<u64>(),
+            express_requests: express.iter().map(|run| run.children_run).sum(),
+            express_billed_ms: express.iter().map(|run| run.child_billed_ms).sum(),
+            lambda_requests: outcome.invocations,
+            lambda_billed_ms: outcome.lambda_billed_ms,
+            ..Usage::default()
+        };
         Self {
             execution: spec.name.clone(),
             status: outcome.status,
@@ -152,8 +172,28 @@ impl RunReport {
             execution_environments: outcome.environments,
             virtual_elapsed_seconds: outcome.virtual_elapsed.as_secs_f64(),
             wall_seconds: wall.as_secs_f64(),
+            usage,
+            cost: Cost::default(),
             map_runs: outcome.map_runs,
         }
+    }
+
+    /// The usage completed with what only the caller knows (the function's settings, the S3
+    /// requests), priced at `prices`.
+    pub fn priced(
+        mut self,
+        function: &crate::config::FunctionConfig,
+        s3: RequestCounts,
+        prices: &Prices,
+    ) -> Self {
+        self.usage = Usage {
+            s3_put_copy_post_list: s3.put_copy_post_list,
+            s3_get: s3.get,
+            ..self.usage
+        }
+        .with_function(function.memory_mb.get(), function.architecture);
+        self.cost = self.usage.cost(prices);
+        self
     }
 
     pub fn succeeded(&self) -> bool {
@@ -296,6 +336,21 @@ impl RunReport {
                 );
             }
         }
+        let (usage, cost) = (&self.usage, &self.cost);
+        let _ = writeln!(
+            out,
+            "on AWS this execution would cost ${:.6}: Step Functions ${:.6} ({} state transitions, {} Express requests), Lambda ${:.6} ({} requests, {:.1} GB-s), S3 ${:.6} ({} PUT/LIST/POST, {} GET requests)",
+            cost.total_usd,
+            cost.step_functions_usd,
+            usage.standard_transitions,
+            usage.express_requests,
+            cost.lambda_usd,
+            usage.lambda_requests,
+            usage.lambda_billed_ms as f64 / 1000.0 * usage.lambda_memory_mb as f64 / 1024.0,
+            cost.s3_usd,
+            usage.s3_put_copy_post_list,
+            usage.s3_get,
+        );
         if let Some(output) = &self.output {
             let _ = writeln!(out, "output: {output}");
         }
@@ -346,6 +401,8 @@ mod tests {
             handled_errors: Vec::new(),
             task_attempts: 7,
             invocations: 7,
+            lambda_billed_ms: 700,
+            state_transitions: 5,
             environments: 2,
             map_runs: vec![map_run],
             redrive: None,
@@ -370,6 +427,10 @@ mod tests {
             failed: 2,
             results_written: 6,
             largest_child_history_events: 7,
+            children_run: 6,
+            child_state_transitions: 6,
+            child_billed_ms: 600,
+            express_children: false,
             first_failure: Some(crate::runner::engine::StateError::new(
                 "Task02.ChunkNotFound",
                 "chunk 3 is not in the store",
@@ -426,6 +487,10 @@ mod tests {
             failed: 0,
             results_written: 1,
             largest_child_history_events: 7,
+            children_run: 6,
+            child_state_transitions: 6,
+            child_billed_ms: 600,
+            express_children: false,
             first_failure: None,
         };
         let mut outcome = outcome(run);

@@ -102,6 +102,12 @@ impl Run<'_> {
             frame.execution.name.bytes().chain([0]).chain(name.bytes()),
         );
         let names = MapRunNames::new(self.spec, m.label.as_deref(), seed);
+        let express = m
+            .item_processor
+            .processor_config
+            .as_ref()
+            .and_then(|config| config.execution_type)
+            == Some(ExecutionType::Express);
         let plan = MapRunPlan {
             state: name,
             names: &names,
@@ -113,6 +119,7 @@ impl Run<'_> {
                 Some(_) => Results::Record,
                 None => Results::Collect,
             },
+            express,
         };
         let selected = items
             .iter()
@@ -135,12 +142,7 @@ impl Run<'_> {
             map_state: name,
             processor: Machine::from(&m.item_processor.branch),
             names: &names,
-            express: m
-                .item_processor
-                .processor_config
-                .as_ref()
-                .and_then(|config| config.execution_type)
-                == Some(ExecutionType::Express),
+            express,
             succeeded_before,
             succeeded: top_level.then(|| Mutex::new(HashMap::new())),
         };
@@ -205,6 +207,8 @@ impl Run<'_> {
                     output: Ok(output.clone()),
                     finished: child.start,
                     history_events: 0,
+                    state_transitions: 0,
+                    billed_ms: 0,
                 }
             }
             None => self.run_child_execution(children, child).await,
@@ -260,6 +264,11 @@ impl Run<'_> {
             output,
             finished: clock,
             history_events: history.events(),
+            state_transitions: history.transitions(),
+            billed_ms: (clock.saturating_sub(child.start).as_millis() as u64)
+                .div_ceil(100)
+                .max(1)
+                * 100,
         }
     }
 

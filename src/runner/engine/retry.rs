@@ -65,6 +65,7 @@ impl Run<'_> {
             );
             attempts[at] += 1;
             retry_count += 1;
+            frame.history.transition();
         };
         let at = frame.at_attempt(name, *clock, retry_count);
         match outcome {

@@ -93,6 +93,8 @@ impl Run<'_> {
             InvocationTime::Fixed(fixed) => fixed,
         };
         *clock += took;
+        self.lambda_billed_ms
+            .fetch_add(took.as_micros().div_ceil(1000) as u64, Ordering::Relaxed);
         if let Some(timeout) = timeout
             && took > Duration::from_secs(timeout)
         {

@@ -1352,3 +1352,34 @@ async fn a_failed_parallel_is_not_redriven_locally() {
     let refused = engine.redrive(&machine, &spec(json!({})), &failed).await;
     assert!(matches!(refused, Err(RedriveRefused::NestedState(state)) if state == "P"));
 }
+
+/// Step Functions bills a Standard execution per state transition: each state entered and each
+/// retry. Pass, a Task failing twice and retried, a Choice and Succeed: 4 states and 2 retries
+/// are 6 transitions; the history has the same states entered and exited (8 events), 3 Task
+/// attempts of 3 events each, and the execution's 2. Lambda bills each of the 3 invocations its
+/// second.
+#[tokio::test]
+async fn state_transitions_count_each_state_entered_and_each_retry() {
+    let (functions, calls) = flaky("Boom", 2);
+    let mut task = invoke_state(
+        "flaky",
+        json!({"Next": "C", "ResultSelector": {"ok.$": "$.Payload.ok"},
+               "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 1, "MaxAttempts": 3}]}),
+    );
+    task.as_object_mut().unwrap().remove("End");
+    let outcome = run(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Next": "T"},
+            "T": task,
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.ok", "BooleanEquals": true, "Next": "Done"}]},
+            "Done": {"Type": "Succeed"}}}),
+        functions,
+        json!({}),
+    )
+    .await;
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(outcome.state_transitions, 4 + 2);
+    assert_eq!(outcome.history_events, 2 * 4 + 3 * 3 + 2);
+    assert_eq!(outcome.lambda_billed_ms, 3 * 1000);
+}

@@ -340,6 +340,7 @@ fn plan<'a>(
             .unwrap()
             .with_timezone(&Utc),
         results,
+        express: false,
     }
 }
 
@@ -364,6 +365,8 @@ async fn run_items(
                 output,
                 finished: child.start + Duration::from_secs(1),
                 history_events: 3 + n,
+                state_transitions: 1 + n,
+                billed_ms: 1000,
             }
         }
     })
@@ -396,6 +399,15 @@ async fn children_run_max_concurrency_at_a_time_on_the_virtual_clock_and_keep_it
         (7, 7, 0)
     );
     assert_eq!(summary.largest_child_history_events, 3 + 6);
+    // Items 0..7 make 1 + n transitions each, and each child is billed one second.
+    assert_eq!(
+        (
+            summary.children_run,
+            summary.child_state_transitions,
+            summary.child_billed_ms
+        ),
+        (7, (1..=7).sum(), 7_000)
+    );
     // MaxConcurrency 0 means up to 10,000: every child starts at once.
     let started = AtomicUsize::new(0);
     let end = run_items(
@@ -462,6 +474,8 @@ async fn a_child_input_that_cannot_be_built_stops_the_map_run_with_its_error() {
                     output: Ok(child.input),
                     finished: child.start,
                     history_events: 2,
+                    state_transitions: 1,
+                    billed_ms: 100,
                 }
             }
         },
