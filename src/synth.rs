@@ -68,6 +68,8 @@ impl Artifact {
 pub struct Synthesis {
     pub artifacts: Vec<Artifact>,
     pub warnings: Vec<asl::validate::Problem>,
+    /// What the bounds artifact holds.
+    pub bounds: Bounds,
 }
 
 /// Renders every generated file for `config`.
@@ -89,6 +91,7 @@ pub fn synthesize(config: &DeployConfig) -> anyhow::Result<Synthesis> {
     Ok(Synthesis {
         artifacts,
         warnings: report.warnings,
+        bounds,
     })
 }
 
@@ -220,6 +223,28 @@ impl Bounds {
         })
     }
 
+    /// One line: the largest figures against the limits.
+    pub fn summary(&self) -> String {
+        let (state, largest) = self
+            .payload_bytes
+            .iter()
+            .map(|(state, bound)| (*state, bound.largest()))
+            .max_by_key(|(_, bytes)| *bytes)
+            .unwrap_or(("none", 0));
+        let children = self
+            .history_events
+            .child_execution_events
+            .map_or(String::new(), |events| {
+                format!(", a child execution's {events}")
+            });
+        format!(
+            "proven: at most {largest} bytes in a state ({state}; limit {}), {} history events in the execution{children} (limit {})",
+            self.limits.payload_bytes,
+            self.history_events.execution_events,
+            self.limits.history_events
+        )
+    }
+
     /// Pretty JSON with one trailing newline, as the definition is committed.
     fn render(&self) -> String {
         serde_json::to_string_pretty(self).expect("bounds serialize") + "\n"
@@ -283,6 +308,7 @@ pub fn main(args: SynthArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{path} is current");
         }
     }
+    eprintln!("{}", synthesis.bounds.summary());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -418,6 +444,21 @@ mod tests {
     #[test]
     fn a_pipeline_that_can_outgrow_step_functions_limits_is_refused() {
         let bounds = Bounds::of(&pipeline_machine(), pipeline::bounds::payload_bounds()).unwrap();
+        let summary = bounds.summary();
+        let largest = bounds
+            .payload_bytes
+            .values()
+            .map(|b| b.largest())
+            .max()
+            .unwrap();
+        assert!(
+            summary.contains(&format!("at most {largest} bytes in a state"))
+                && summary.contains(&format!(
+                    "{} history events in the execution",
+                    bounds.history_events.execution_events
+                )),
+            "{summary}"
+        );
         assert!(
             bounds.history_events.execution_events < asl::bounds::MAX_HISTORY_EVENTS,
             "{bounds:?}"

@@ -6,6 +6,9 @@
 //! Objects here may hold SSNs (chunks): local directories are created 0700 and files 0600, each
 //! written through a temporary file and a rename; S3 objects are written with server-side
 //! encryption. Errors keep an S3 error code or an I/O kind, never a key we did not choose.
+//!
+//! A store counts the requests S3 bills (by price class, shared by its clones), on either side,
+//! so a local run can say what it would cost.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

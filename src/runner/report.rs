@@ -409,17 +409,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_map_run_is_reported_with_its_first_failed_child() {
-        let spec = ExecutionSpec {
+    fn spec() -> ExecutionSpec {
+        ExecutionSpec {
             region: "us-east-1".into(),
             account: "123456789012".into(),
             state_machine: "sm".into(),
             name: "exec-1".into(),
             role_arn: "arn:aws:iam::123456789012:role/r".into(),
             input: json!({}),
-        };
-        let run = MapRunSummary {
+        }
+    }
+
+    /// A Map Run of 6 chunks, 2 of which failed.
+    fn failed_map_run() -> MapRunSummary {
+        MapRunSummary {
             state: "ProcessTask02Chunks".into(),
             map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:sm/chunks:1".into(),
             items_total: 6,
@@ -435,8 +438,13 @@ mod tests {
                 "Task02.ChunkNotFound",
                 "chunk 3 is not in the store",
             )),
-        };
-        let report = RunReport::new(&spec, outcome(run), None, Duration::from_secs(1));
+        }
+    }
+
+    #[test]
+    fn each_map_run_is_reported_with_its_first_failed_child() {
+        let run = failed_map_run();
+        let report = RunReport::new(&spec(), outcome(run), None, Duration::from_secs(1));
         let text = report.text();
         assert!(
             text.contains(
@@ -471,32 +479,13 @@ mod tests {
     /// is past any bound.
     #[test]
     fn the_figures_past_the_proven_bounds_are_each_named() {
-        let spec = ExecutionSpec {
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-            state_machine: "sm".into(),
-            name: "exec-1".into(),
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
-            input: json!({}),
-        };
-        let run = MapRunSummary {
-            state: "ProcessTask02Chunks".into(),
-            map_run_arn: "arn:aws:states:us-east-1:123456789012:mapRun:sm/chunks:1".into(),
-            items_total: 1,
-            succeeded: 1,
-            failed: 0,
-            results_written: 1,
-            largest_child_history_events: 7,
-            children_run: 6,
-            child_state_transitions: 6,
-            child_billed_ms: 600,
-            express_children: false,
+        let mut outcome = outcome(MapRunSummary {
             first_failure: None,
-        };
-        let mut outcome = outcome(run);
+            ..failed_map_run()
+        });
         outcome.largest_payload_bytes =
             BTreeMap::from([("Known".to_owned(), 100), ("Unknown".to_owned(), 1)]);
-        let report = RunReport::new(&spec, outcome, None, Duration::from_secs(1));
+        let report = RunReport::new(&spec(), outcome, None, Duration::from_secs(1));
         let bound = |payload| pipeline::bounds::PayloadBound {
             input: payload,
             result: None,
