@@ -22,6 +22,7 @@ use serde_json::Value;
 
 const DEFINITION: &str = "definitions/etl_pipeline_phase2_ready.json";
 const DIAGRAM: &str = "definitions/etl_pipeline_phase2_ready.md";
+const BOUNDS: &str = "definitions/etl_pipeline_phase2_ready.bounds.json";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -168,7 +169,7 @@ fn scratch(deploy_toml: &str) -> tempfile::TempDir {
         )
         .unwrap();
     }
-    for file in [DEFINITION, DIAGRAM] {
+    for file in [DEFINITION, DIAGRAM, BOUNDS] {
         std::fs::copy(repo(file), dir.path().join(file)).unwrap();
     }
     std::fs::write(dir.path().join("deploy.toml"), deploy_toml).unwrap();
