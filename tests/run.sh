@@ -136,6 +136,8 @@ cargo test "${scope[@]}" "${cargo_args[@]}"
 
 if [[ ${#cargo_args[@]} -eq 0 ]]; then
   for def in definitions/*.json; do
+    # Beside the definition, synth's proven figures: not a state machine.
+    [[ $def == *.bounds.json ]] && continue
     log "asl-validator $def"
     "$ASL_VALIDATOR" --json-path "$def"
   done
