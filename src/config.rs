@@ -223,10 +223,42 @@ pub struct StateMachineConfig {
     pub role_arn: Arn,
     /// The Distributed Map that runs ProcessTask02Chunk once per chunk.
     pub map: MapConfig,
+    /// How deploy publishes, routes and prunes this state machine's versions.
+    #[serde(default)]
+    pub releases: ReleasesConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+}
+
+/// `[state_machines.NAME.releases]`: each deploy publishes a state machine version (a release)
+/// and moves `alias` to it; `start` addresses the alias.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasesConfig {
+    /// The state machine alias `start` addresses and deploy, `--canary` and rollback move.
+    #[serde(default = "ReleasesConfig::default_alias")]
+    pub alias: StateMachineAliasName,
+    /// How many of the newest versions deploy keeps; older ones are deleted, except a version the
+    /// alias routes to or an execution still runs on.
+    #[serde(default)]
+    pub keep: KeptReleases,
+}
+
+impl ReleasesConfig {
+    fn default_alias() -> StateMachineAliasName {
+        StateMachineAliasName("live".into())
+    }
+}
+
+impl Default for ReleasesConfig {
+    fn default() -> Self {
+        Self {
+            alias: Self::default_alias(),
+            keep: KeptReleases::default(),
+        }
+    }
 }
 
 /// `[state_machines.NAME.map]`: how the Distributed Map runs its child executions.
@@ -444,6 +476,16 @@ checked_string!(
     |s| (1..=80).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
 );
 
+checked_string!(
+    /// The name of a state machine alias: 1 to 80 of A-Z a-z 0-9 - _, not all digits (a number
+    /// names a version).
+    StateMachineAliasName,
+    "must be 1 to 80 characters of A-Z, a-z, 0-9, '-' or '_', not all digits",
+    |s| (1..=80).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+        && !s.bytes().all(|b| b.is_ascii_digit())
+);
+
 checked_range!(
     /// Lambda memory in MB.
     MemoryMb, 128..=10240
@@ -460,6 +502,18 @@ checked_range!(
     /// Days before the chunk store's lifecycle rule expires a chunk object.
     ExpireAfterDays, 1..=3650
 );
+
+checked_range!(
+    /// State machine versions deploy keeps: Step Functions allows 1,000 per state machine.
+    KeptReleases, 1..=1000
+);
+
+impl Default for KeptReleases {
+    /// Enough to roll back across a few weeks of daily deploys.
+    fn default() -> Self {
+        Self(20)
+    }
+}
 
 impl Default for ExpireAfterDays {
     /// A week: time to notice a failed execution and redrive it.
@@ -789,10 +843,19 @@ impl DeployConfig {
         )
     }
 
-    /// The function ARN qualified with the alias: what the state machine invokes, so a deploy
-    /// moves every new execution to the new version at once.
+    /// The function ARN qualified with its alias: what the committed definition names (deploy
+    /// ships it with each Task pinned to a published version instead).
     pub fn function_alias_arn(&self) -> String {
         format!("{}:{}", self.function_arn(), self.function.alias)
+    }
+
+    /// The state machine ARN qualified with its releases alias: what `start` addresses.
+    pub fn state_machine_alias_arn(&self, name: &StateMachineName) -> String {
+        format!(
+            "{}:{}",
+            self.state_machine_arn(name),
+            self.state_machines[name].releases.alias
+        )
     }
 
     pub fn state_machine_arn(&self, name: &StateMachineName) -> String {
@@ -808,9 +871,18 @@ impl DeployConfig {
     /// When there is no `[state_machines.NAME]` table: callers look it up first
     /// ([`DeployConfig::state_machine`]), which names the tables there are.
     pub fn pipeline_settings(&self, name: &StateMachineName) -> pipeline::PipelineSettings {
+        self.pipeline_settings_invoking(name, self.function_alias_arn())
+    }
+
+    /// [`Self::pipeline_settings`] with every Task invoking `function_arn` (a version's ARN).
+    pub fn pipeline_settings_invoking(
+        &self,
+        name: &StateMachineName,
+        function_arn: String,
+    ) -> pipeline::PipelineSettings {
         let map = &self.state_machines[name].map;
         pipeline::PipelineSettings {
-            function_alias_arn: self.function_alias_arn(),
+            function_arn,
             chunking: self.chunking,
             chunk_store: self.chunk_store_uri(),
             map: pipeline::MapSettings {
@@ -1334,9 +1406,11 @@ mod tests {
         let config = DeployConfig::parse(&committed(), Path::new("deploy.toml")).unwrap();
         assert_eq!(config.function.warehouse_insecure_transport, None);
         let with = |value: &str| {
-            committed().replace(
+            // The function's alias, the first of the two.
+            committed().replacen(
                 "alias = \"live\"\n",
                 &format!("alias = \"live\"\nwarehouse_insecure_transport = {value}\n"),
+                1,
             )
         };
         for (value, opt_out) in [

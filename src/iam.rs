@@ -208,8 +208,8 @@ fn secret_resource(arn: &str) -> String {
     }
 }
 
-/// The state machine's permissions: invoke the function through its alias only (the definition
-/// names the alias ARN); run the Distributed Map (start its child executions of this state machine,
+/// The state machine's permissions: invoke published versions of the function only (a release
+/// pins one), never the alias or `$LATEST`; run the Distributed Map (start its child executions of this state machine,
 /// follow and stop them, redrive those that failed when the execution is redriven, read the chunk
 /// ids and write the results in the chunk store's execution folders, nowhere else); log delivery
 /// when a state machine logs.
@@ -244,12 +244,28 @@ fn state_machine_role_policy(config: &DeployConfig) -> PolicyDocument {
         "arn:aws:s3:::{}/{}*",
         config.chunk_store.bucket, config.chunk_store.prefix
     );
+    let function = config.function_arn();
     let mut statements = vec![
+        // A release pins a published version (`function:NAME:7`), which is a resource of its own
+        // in IAM; IAM's wildcards cannot tell a number from an alias, so the moving targets are
+        // denied by name below.
         Statement::allow(
-            "InvokeTheFunctionThroughItsAliasOnly",
+            "InvokePublishedVersionsOfTheFunction",
             vec!["lambda:InvokeFunction"],
-            vec![config.function_alias_arn()],
+            vec![format!("{function}:*")],
         ),
+        Statement {
+            effect: "Deny",
+            ..Statement::allow(
+                "NeverItsAliasOrLatestWhoseCodeMovesUnderARunningExecution",
+                vec!["lambda:InvokeFunction"],
+                vec![
+                    function.clone(),
+                    format!("{function}:$LATEST"),
+                    config.function_alias_arn(),
+                ],
+            )
+        },
         Statement::allow(
             "StartTheMapRunsChildExecutions",
             vec!["states:StartExecution"],
@@ -399,17 +415,29 @@ mod tests {
     }
 
     #[test]
-    fn the_state_machine_may_invoke_only_the_alias() {
+    fn the_state_machine_may_invoke_published_versions_only() {
         let config = committed_config();
         let policy = document(&config, "state-machine-role-policy.json");
+        let function = config.function_arn();
         assert_eq!(
             policy["Statement"][0]["Resource"],
-            serde_json::json!([config.function_alias_arn()])
+            serde_json::json!([format!("{function}:*")])
         );
+        assert_eq!(policy["Statement"][1]["Effect"], "Deny");
         assert_eq!(
-            policy["Statement"][0]["Action"],
-            serde_json::json!(["lambda:InvokeFunction"])
+            policy["Statement"][1]["Resource"],
+            serde_json::json!([
+                function,
+                format!("{function}:$LATEST"),
+                config.function_alias_arn()
+            ])
         );
+        for statement in 0..2 {
+            assert_eq!(
+                policy["Statement"][statement]["Action"],
+                serde_json::json!(["lambda:InvokeFunction"])
+            );
+        }
     }
 
     /// The actions of every statement naming `resource`.
@@ -457,9 +485,10 @@ mod tests {
             results.contains(&"s3:AbortMultipartUpload".to_owned()),
             "{results:?}"
         );
-        // Nothing else of S3 or Step Functions, and no wildcard resource.
+        // Nothing else of S3 or Step Functions (the other four are the function's versions and
+        // what is denied), and no wildcard resource.
         let all = resources(&policy);
-        assert_eq!(all.len(), 6, "{all:?}");
+        assert_eq!(all.len(), 9, "{all:?}");
         assert!(all.iter().all(|r| r != "*"), "{all:?}");
     }
 

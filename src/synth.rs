@@ -104,6 +104,58 @@ pub fn render_definition(
     Ok(asl::render(&checked_definition(config, state_machine)?))
 }
 
+/// The definition deploy ships as a release: the committed one with every Task invoking the
+/// function's published `version` instead of its alias, so an execution runs to its end on the
+/// code it started with, whatever is deployed meanwhile.
+pub fn render_release_definition(
+    config: &DeployConfig,
+    state_machine: &StateMachineName,
+    version: FunctionVersion,
+) -> anyhow::Result<String> {
+    let function = format!("{}:{version}", config.function_arn());
+    Ok(asl::render(&checked_definition_invoking(
+        config,
+        state_machine,
+        function,
+    )?))
+}
+
+/// A published version of the function: Lambda numbers them 1, 2, 3...
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(into = "String")]
+pub struct FunctionVersion(pub u64);
+
+impl FunctionVersion {
+    /// The version a Lambda `Version` field names; `None` for `$LATEST`.
+    pub fn parse(text: &str) -> Option<Self> {
+        text.parse().ok().filter(|v| *v > 0).map(Self)
+    }
+
+    /// The version every Task of a shipped `definition` invokes, when they all name one version
+    /// of `function_arn` (unqualified); `None` for a definition naming the alias (or anything else).
+    pub fn pinned_in(definition: &str, function_arn: &str) -> Option<Self> {
+        let prefix = format!("\"{function_arn}:");
+        let mut versions = definition.match_indices(&prefix).map(|(at, _)| {
+            let rest = &definition[at + prefix.len()..];
+            rest.split('"').next().and_then(Self::parse)
+        });
+        let first = versions.next()??;
+        versions.all(|v| v == Some(first)).then_some(first)
+    }
+}
+
+impl std::fmt::Display for FunctionVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl From<FunctionVersion> for String {
+    fn from(version: FunctionVersion) -> String {
+        version.to_string()
+    }
+}
+
 /// The same definition rewritten in JSONata ([`asl::to_jsonata`]), validated as synth validates
 /// the committed one.
 pub fn render_jsonata_definition(
@@ -133,6 +185,15 @@ fn checked_definition(
     config: &DeployConfig,
     state_machine: &StateMachineName,
 ) -> anyhow::Result<asl::StateMachine> {
+    checked_definition_invoking(config, state_machine, config.function_alias_arn())
+}
+
+/// [`checked_definition`] with every Task invoking `function_arn`.
+fn checked_definition_invoking(
+    config: &DeployConfig,
+    state_machine: &StateMachineName,
+    function_arn: String,
+) -> anyhow::Result<asl::StateMachine> {
     if state_machine.as_str() != pipeline::STATE_MACHINE_NAME {
         bail!(
             "the pipeline defines only the state machine `{}`, not `{state_machine}`",
@@ -144,7 +205,8 @@ fn checked_definition(
             "the configuration has no [state_machines.{state_machine}] table; add one (see the committed deploy.toml)"
         );
     }
-    let machine = pipeline::definition(&config.pipeline_settings(state_machine));
+    let machine =
+        pipeline::definition(&config.pipeline_settings_invoking(state_machine, function_arn));
     let report = asl::validate::validate(&machine);
     if !report.is_ok() {
         let problems: Vec<String> = report.errors.iter().map(|p| format!("  - {p}")).collect();

@@ -233,8 +233,12 @@ fn bootstrap_then_deploy_then_an_execution_succeeds_with_nothing_made_by_hand() 
             .map(|id| json!({"chunk_id": id, "rows_migrated": 30, "rows_rejected": 0})),
     );
     queue_lambda_results(&results);
+    // `start` starts on the alias, which moto cannot: a second proxy can.
+    let versions = FaultProxy::with_state_machine_versions(&proxy.endpoint);
     let started = run(cm_etl().args([
         "start",
+        "--endpoint-url",
+        &versions.endpoint,
         "--input",
         r#"{"date_range":{"from":"2024-01-01","to":"2024-01-31"}}"#,
         "--wait",

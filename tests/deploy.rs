@@ -34,6 +34,17 @@ fn changes(summary: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// `function_steps` (which publish function version 2), then the release that pins it: the state
+/// machine updated and published, its alias routed from release 1, old versions pruned.
+fn with_a_new_release(mut function_steps: Vec<String>) -> Vec<String> {
+    function_steps.extend([
+        "update the state machine (definition) and publish a version".to_owned(),
+        "route the state machine alias `live` from version 1 (100%) to the version published above (100%)".to_owned(),
+        "delete state machine versions older than the newest 20 (never one the alias routes to or an execution runs on)".to_owned(),
+    ]);
+    function_steps
+}
+
 /// A temporary directory holding deploy.toml with `from` replaced by `to`.
 fn edited_config(from: &str, to: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -86,9 +97,15 @@ fn the_first_deploy_creates_the_function_and_stores_the_committed_definition() {
 
     let summary = deploy(&[]).json();
 
+    // The committed definition with every Task pinned to the function version it deployed.
     let committed =
         std::fs::read_to_string(repo().join("definitions/etl_pipeline_phase2_ready.json")).unwrap();
-    assert_eq!(moto.definition().as_deref(), Some(committed.as_str()));
+    let shipped = committed.replace(
+        &format!("function:{FUNCTION}:live\""),
+        &format!("function:{FUNCTION}:1\""),
+    );
+    assert_ne!(shipped, committed);
+    assert_eq!(moto.definition().as_deref(), Some(shipped.as_str()));
     assert!(moto.function_exists());
     assert_eq!(moto.versions(), vec!["1"]);
     assert_eq!(moto.alias_version(), "1");
@@ -230,20 +247,30 @@ fn a_code_change_uploads_once_and_publishes_exactly_one_version() {
     assert_eq!(changed["bytes_uploaded"], changed["zip_bytes"]);
     assert_eq!(
         changes(&changed),
-        vec![
+        with_a_new_release(vec![
             format!("upload the code ({} bytes)", changed["zip_bytes"]),
             "publish a function version".to_owned(),
             "move the alias from version 1".to_owned(),
-        ]
+        ])
     );
     assert_eq!(moto.versions(), vec!["1", "2"]);
     assert_eq!(moto.alias_version(), "2");
     assert_eq!(changed["function_version"], "2");
-    // The state machine invokes the alias, so it now runs version 2 without an update.
+    // The new release pins version 2; the alias no longer appears in it.
     let definition = moto.definition().unwrap();
     assert!(
-        definition.contains("function:cm-etl-phase2:live\""),
+        definition.contains("function:cm-etl-phase2:2\"")
+            && !definition.contains("function:cm-etl-phase2:live\""),
         "{definition}"
+    );
+    // moto lists no state machine versions: pruning says so rather than pretending.
+    assert!(
+        changed["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("no version was pruned")),
+        "{changed}"
     );
 
     let again = in_copy();
@@ -392,11 +419,11 @@ fn dry_run_reads_everything_and_changes_nothing() {
     let planned = deploy(&["--dry-run", "--config", config_path.to_str().unwrap()]).json();
     assert_eq!(
         changes(&planned),
-        vec![
+        with_a_new_release(vec![
             "update the function configuration (memory_size)".to_owned(),
             "publish a function version".to_owned(),
             "move the alias from version 1".to_owned(),
-        ]
+        ])
     );
     assert_eq!(planned["api_calls"]["mutating"], 0);
     assert_eq!(moto.memory(), 1024);
@@ -431,30 +458,32 @@ fn diff_exit_code_is_0_after_deploy_and_1_after_a_pipeline_edit() {
     assert_eq!(same.code, 0, "{}{}", same.stdout, same.stderr);
     assert!(same.stdout.contains("no differences"), "{}", same.stdout);
 
-    // A pipeline edit: the definition invokes the function through the alias deploy.toml names.
-    let edited_dir = edited_config("alias = \"live\"", "alias = \"blue\"");
+    // A pipeline edit: the chunk budget is rendered into GetTask02Chunks' payload. The release
+    // pins function version 1 on both sides, so the diff shows only the edit.
+    let edited_dir = edited_config("max_keys = 1000", "max_keys = 500");
     let config_path = edited_dir.path().join("deploy.toml");
     let edited = diff(config_path.to_str().unwrap());
     assert_eq!(edited.code, 1, "{}", edited.stderr);
-    let changed_lines = |sign: char, text: &str| {
-        edited
-            .stdout
-            .lines()
-            .filter(|line| line.starts_with(sign) && line.contains(text))
-            .count()
-    };
-    assert!(
-        changed_lines('-', "function:cm-etl-phase2:live\"") >= 2,
+    let changed: Vec<String> = edited
+        .stdout
+        .lines()
+        .filter(|line| {
+            (line.starts_with('-') || line.starts_with('+'))
+                && !line.starts_with("---")
+                && !line.starts_with("+++")
+        })
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        changed,
+        ["- \"max_keys\": 1000", "+ \"max_keys\": 500"],
         "{}",
         edited.stdout
     );
     assert!(
-        changed_lines('+', "function:cm-etl-phase2:blue\"") >= 2,
-        "{}",
-        edited.stdout
-    );
-    assert!(
-        edited.stdout.starts_with("--- deployed\n+++ local\n"),
+        edited.stdout.starts_with(
+            "the release 1 (function version 1) of cm-etl-pipeline-phase2 (-) against the local definition (+):\n--- deployed\n+++ local\n"
+        ),
         "{}",
         edited.stdout
     );
@@ -605,7 +634,7 @@ fn a_failure_part_way_says_what_changed_and_a_rerun_continues() {
     );
     let error = stderr.lines().last().unwrap();
     assert!(
-        error.starts_with("error: deploy stopped at `create the state machine (publish version 1)`: CreateStateMachine failed:"),
+        error.starts_with("error: deploy stopped at `create the state machine (publish version 1, pinned to the function version)`: CreateStateMachine failed:"),
         "{error}"
     );
     assert!(
@@ -619,7 +648,12 @@ fn a_failure_part_way_says_what_changed_and_a_rerun_continues() {
     let resumed = deploy(&[]).json();
     assert_eq!(
         changes(&resumed),
-        vec!["create the state machine (publish version 1)".to_owned()]
+        vec![
+            "create the state machine (publish version 1, pinned to the function version)"
+                .to_owned(),
+            "create the state machine alias `live`: the version published above (100%)".to_owned(),
+            "delete state machine versions older than the newest 20 (never one the alias routes to or an execution runs on)".to_owned(),
+        ]
     );
     assert_eq!(resumed["bytes_uploaded"], 0);
     assert_eq!(moto.versions(), vec!["1"]);
@@ -649,7 +683,11 @@ fn a_failed_lambda_update_is_one_clear_error_and_a_rerun_continues() {
              update failed while updating the configuration {FUNCTION} (status Failed, {}); fix the \
              cause and re-run deploy. Changed: nothing. Not changed: update the function \
              configuration (memory_size); publish a function version; move the alias from version \
-             1. Re-run deploy to continue from here (every step is an upsert)",
+             1; update the state machine (definition) and publish a version; route the state \
+             machine alias `live` from version 1 (100%) to the version published above (100%); \
+             delete state machine versions older than the newest 20 (never one the alias routes \
+             to or an execution runs on). Re-run deploy to continue from here (every step is an \
+             upsert)",
             support::fault_proxy::FAILED_REASON
         )
     );
@@ -660,10 +698,10 @@ fn a_failed_lambda_update_is_one_clear_error_and_a_rerun_continues() {
     let resumed = deploy(&["--config", config]).json();
     assert_eq!(
         changes(&resumed),
-        vec![
+        with_a_new_release(vec![
             "publish a function version".to_owned(),
-            "move the alias from version 1".to_owned()
-        ]
+            "move the alias from version 1".to_owned(),
+        ])
     );
     assert_eq!(moto.memory(), 2048);
     assert_eq!(moto.versions(), vec!["1", "2"]);
@@ -818,11 +856,11 @@ fn the_function_joins_changes_and_leaves_its_vpc_as_deploy_toml_says() {
     );
     let moved = moved.path().join("deploy.toml");
     let moved = moved.to_str().unwrap();
-    let update = [
+    let update = with_a_new_release(vec![
         "update the function configuration (vpc_config)".to_owned(),
         "publish a function version".to_owned(),
         "move the alias from version 1".to_owned(),
-    ];
+    ]);
     let planned = deploy(&["--dry-run", "--config", moved]).json();
     assert_eq!(changes(&planned), update);
     assert_eq!(planned["api_calls"]["mutating"], 0);

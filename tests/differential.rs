@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{FunctionCode, Runtime};
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
-use chrono::NaiveDate;
 use cm_etl::aws::{AwsArgs, sdk_config};
 use cm_etl::config::DeployConfig;
 use cm_etl::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
@@ -36,7 +35,7 @@ use cm_etl::runner::lambda::{
     ExecutionEnvironment, Functions, LambdaError, LambdaFunction, SyncFunction,
 };
 use cm_etl::runner::load;
-use etl_lambda::{ChunkStores, ObjectStore, SampleData, Warehouse};
+use etl_lambda::{ChunkStores, ObjectStore};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
@@ -224,20 +223,11 @@ async fn in_moto_and_in_our_runner() {
 
     // One generated warehouse and chunk directory for every case, as one user's laptop would have.
     let workspace = tempfile::tempdir().unwrap();
-    let database_url = format!(
-        "sqlite://{}",
-        workspace.path().join("warehouse.sqlite3").display()
-    );
-    let sample = SampleData {
-        keys: 3_000,
-        rows_per_key: 2,
-        bad_rows_percent: 5,
-        seed: 7,
-        start_date: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-    };
-    let warehouse = Warehouse::connect(&database_url).await.unwrap();
-    warehouse.create_schema().await.unwrap();
-    sample.load_into(&warehouse).await.unwrap();
+    let support::SampleWarehouse {
+        url: database_url,
+        sample,
+        ..
+    } = support::sample_warehouse(workspace.path(), 3_000, 7).await;
     // The chunk store is deploy.toml's bucket, in moto, where moto's ItemReader reads it too.
     let chunk_store = config.chunk_store_uri();
     let s3 = aws_sdk_s3::Client::from_conf(

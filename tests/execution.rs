@@ -28,6 +28,7 @@ use std::time::Duration;
 use assert_cmd::cargo::CommandCargoExt;
 use cm_etl::execution::{ExecutionReport, MapIterations, Status};
 use serde_json::{Value, json};
+use support::fault_proxy::FaultProxy;
 use support::{
     CHUNK_BUCKET, Moto, Run, create_role, moto_endpoint, queue_lambda_results, reset_moto, run,
 };
@@ -89,6 +90,8 @@ struct Deployed {
     config: PathBuf,
     name: String,
     arn: String,
+    /// moto cannot start an execution on an alias, which `start` does: this proxy can.
+    proxy: FaultProxy,
 }
 
 /// The pipeline's shape (the committed definition is written by another part of the project):
@@ -175,16 +178,30 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
             .expect("CreateAlias");
         assert!(alias.alias_arn().is_some());
         let definition = definition.unwrap_or_else(|| pipeline_definition(&function));
-        moto.sfn
+        let created = moto
+            .sfn
             .create_state_machine()
             .name(&name)
             .role_arn(&states_role)
             .definition(definition.to_string())
+            .publish(true)
             .send()
             .await
-            .expect("CreateStateMachine")
-            .state_machine_arn()
-            .to_owned()
+            .expect("CreateStateMachine");
+        moto.sfn
+            .create_state_machine_alias()
+            .name("live")
+            .routing_configuration(
+                aws_sdk_sfn::types::RoutingConfigurationListItem::builder()
+                    .state_machine_version_arn(created.state_machine_version_arn().unwrap())
+                    .weight(100)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("CreateStateMachineAlias");
+        created.state_machine_arn().to_owned()
     });
 
     Deployed {
@@ -192,17 +209,18 @@ fn deploy(tag: &str, definition: Option<Value>) -> Deployed {
         config,
         name,
         arn,
+        proxy: FaultProxy::with_state_machine_versions(&moto_endpoint()),
     }
 }
 
-/// `cm-etl ARGS --config ... --endpoint-url moto`.
+/// `cm-etl ARGS --config ... --endpoint-url` moto, through the deployment's proxy.
 fn cli(deployed: &Deployed, args: &[&str]) -> Command {
     let mut command = Command::cargo_bin("cm-etl").unwrap();
     command
         .args(args)
         .arg("--config")
         .arg(&deployed.config)
-        .args(["--endpoint-url", &moto_endpoint()]);
+        .args(["--endpoint-url", &deployed.proxy.endpoint]);
     command
 }
 

@@ -1277,8 +1277,8 @@ fn generated_data_out_of_bounds_is_refused_in_one_line() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_failed_in_a_chunk_is_redriven_at_the_map_and_migrates_the_rest() {
     use cm_etl::runner::handlers::InProcessHandlers;
+    use etl_lambda::ChunkStores;
     use etl_lambda::contract::PipelineInput;
-    use etl_lambda::{ChunkStores, SampleData, Warehouse};
 
     let scratch = tempfile::tempdir().unwrap();
     let mut config =
@@ -1288,20 +1288,11 @@ async fn a_run_failed_in_a_chunk_is_redriven_at_the_map_and_migrates_the_rest() 
     let definition = cm_etl::synth::render_definition(&config, state_machine).unwrap();
     let machine = load::from_json(&definition).unwrap();
 
-    let url = format!(
-        "sqlite://{}",
-        scratch.path().join("warehouse.sqlite3").display()
-    );
-    let warehouse = Warehouse::connect(&url).await.unwrap();
-    warehouse.create_schema().await.unwrap();
-    let sample = SampleData {
-        keys: 1_000,
-        rows_per_key: 2,
-        bad_rows_percent: 5,
-        seed: 20,
-        start_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-    };
-    sample.load_into(&warehouse).await.unwrap();
+    let support::SampleWarehouse {
+        warehouse,
+        url,
+        sample,
+    } = support::sample_warehouse(scratch.path(), 1_000, 20).await;
     warehouse
         .execute_batch(
             "CREATE TRIGGER chunk_3_is_broken BEFORE INSERT ON visits_migrated \

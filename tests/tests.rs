@@ -12,5 +12,6 @@ mod deploy;
 mod differential;
 mod execution;
 mod redrive;
+mod releases;
 mod runner;
 mod support;

@@ -58,8 +58,9 @@ pub const TASK02_CHUNKS_LEFT_BEHIND: &str = "Task02ChunksLeftBehind";
 /// What the pipeline takes from its deployment (`deploy.toml`, checked there).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PipelineSettings {
-    /// The function every Task invokes, qualified with the alias deploy moves.
-    pub function_alias_arn: String,
+    /// The function every Task invokes, qualified: with its alias in the committed definition,
+    /// with the version published for a release in the definition deploy ships.
+    pub function_arn: String,
     /// How GetTask02Chunks packs keys into chunks.
     pub chunking: ChunkBudget,
     /// Where each execution's chunks go: `<chunk_store><execution>-<arn digest>/`.
@@ -85,7 +86,7 @@ pub struct MapSettings {
 
 /// The whole state machine for `settings`.
 pub fn definition(settings: &PipelineSettings) -> StateMachine {
-    let function = settings.function_alias_arn.as_str();
+    let function = settings.function_arn.as_str();
 
     let mut states = States::new();
     states.insert(
@@ -283,7 +284,7 @@ mod tests {
     /// Settings like the committed deploy.toml's.
     fn config() -> PipelineSettings {
         PipelineSettings {
-            function_alias_arn: FUNCTION.into(),
+            function_arn: FUNCTION.into(),
             chunking: ChunkBudget {
                 max_rows: 50_000,
                 max_keys: 1_000,

@@ -1,6 +1,6 @@
 //! The Step Functions side of deploy: validate the definition, read the live state machine,
 //! create or update it (publishing a version described by the git commit), and wait until the
-//! live definition is ours.
+//! live definition is ours. Versions and the alias are `release`'s.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -126,6 +126,32 @@ pub struct LiveStateMachine {
     pub tags: BTreeMap<String, String>,
 }
 
+/// DescribeStateMachine of a state machine or one of its versions; `None` when it does not exist.
+pub async fn describe(
+    aws: &Aws,
+    arn: &str,
+) -> anyhow::Result<
+    Option<aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput>,
+> {
+    match aws
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(arn)
+        .send()
+        .await
+    {
+        Ok(output) => Ok(Some(output)),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_state_machine_does_not_exist()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(aws.fail(&err, "DescribeStateMachine")),
+    }
+}
+
 /// Reads the deployed state machine; `None` when it does not exist. Tags are read only when
 /// `with_tags` (diff does not need them).
 pub async fn read(
@@ -133,22 +159,8 @@ pub async fn read(
     arn: &str,
     with_tags: bool,
 ) -> anyhow::Result<Option<LiveStateMachine>> {
-    let described = match aws
-        .sfn
-        .describe_state_machine()
-        .state_machine_arn(arn)
-        .send()
-        .await
-    {
-        Ok(output) => output,
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_state_machine_does_not_exist()) =>
-        {
-            return Ok(None);
-        }
-        Err(err) => return Err(aws.fail(&err, "DescribeStateMachine")),
+    let Some(described) = describe(aws, arn).await? else {
+        return Ok(None);
     };
     let tags = if with_tags {
         aws.sfn
@@ -215,6 +227,23 @@ impl StateMachinePlan {
             Self::Unchanged
         } else {
             Self::Update(fields)
+        }
+    }
+}
+
+impl StateMachinePlan {
+    /// The plan when the definition changes whatever the live one is (it will pin a function
+    /// version being published).
+    pub fn with_definition(self) -> Self {
+        match self {
+            Self::Create => Self::Create,
+            Self::Unchanged => Self::Update(vec!["definition"]),
+            Self::Update(mut fields) => {
+                if !fields.contains(&"definition") {
+                    fields.insert(0, "definition");
+                }
+                Self::Update(fields)
+            }
         }
     }
 }
@@ -340,23 +369,19 @@ pub async fn tag(aws: &Aws, arn: &str, tags: &BTreeMap<String, String>) -> anyho
     Ok(())
 }
 
-/// The newest published version, for the summary when nothing was published. `None` when the
-/// endpoint does not list versions (moto) or there is none.
-pub async fn latest_version(aws: &Aws, arn: &str) -> Option<String> {
-    aws.sfn
-        .list_state_machine_versions()
+/// Publishes the current definition as a version (Step Functions returns the existing version
+/// when this revision was published already); returns the version ARN.
+pub async fn publish(aws: &Aws, arn: &str, version_description: &str) -> anyhow::Result<String> {
+    Ok(aws
+        .sfn
+        .publish_state_machine_version()
         .state_machine_arn(arn)
-        .max_results(1)
-        .customize()
-        .config_override(
-            aws_sdk_sfn::config::Builder::default().retry_config(RetryConfig::disabled()),
-        )
+        .description(version_description)
         .send()
         .await
-        .ok()?
-        .state_machine_versions()
-        .first()
-        .map(|v| v.state_machine_version_arn().to_owned())
+        .map_err(|err| aws.fail(&err, "PublishStateMachineVersion"))?
+        .state_machine_version_arn()
+        .to_owned())
 }
 
 /// Polls DescribeStateMachine until the live definition is byte for byte ours.

@@ -95,6 +95,7 @@ impl<'a> ExecutionWatch<'a> {
                     .to_owned()
             }),
             state_machine_arn: described.state_machine_arn().to_owned(),
+            release_arn: described.state_machine_version_arn().map(str::to_owned),
             start: rfc3339(described.start_date()),
             stop: described.stop_date().map(rfc3339),
             duration_ms: described

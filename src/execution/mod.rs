@@ -118,21 +118,28 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     let endpoint = aws_error::endpoint_name(&sdk);
     let client = Client::new(&sdk);
     let machine_arn = resolve::state_machine_arn(&client, &endpoint, &config, machine).await?;
+    // The alias: new executions start on the release it routes to, and run on it to the end.
+    let alias = &config.state_machines[machine].releases.alias;
+    let alias_arn = format!("{machine_arn}:{alias}");
     let started = client
         .start_execution()
-        .state_machine_arn(&machine_arn)
+        .state_machine_arn(&alias_arn)
         .name(name.as_str())
         .input(input)
         .send()
         .await
         .map_err(|err| {
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_execution_already_exists())
-            {
+            let service = err.as_service_error();
+            if service.is_some_and(|e| e.is_execution_already_exists()) {
                 anyhow::anyhow!(
                     "an execution named `{name}` already exists for {machine_arn}; pass another \
                      --name, or leave it out for a new one"
+                )
+            } else if service.is_some_and(|e| e.is_state_machine_does_not_exist()) {
+                anyhow::anyhow!(
+                    "{machine_arn} has no alias `{alias}` to start on: deploy it with \
+                     `cm-etl deploy --state-machine {machine}`, which publishes a release and \
+                     routes the alias to it"
                 )
             } else {
                 aws_error::describe("StartExecution", &endpoint, &err)

@@ -61,6 +61,10 @@ pub struct ExecutionReport {
     pub execution_arn: String,
     pub name: String,
     pub state_machine_arn: String,
+    /// The state machine version (release) it runs on, start to finish; absent for an execution
+    /// started on the unqualified state machine.
+    #[serde(default)]
+    pub release_arn: Option<String>,
     /// RFC 3339, UTC, milliseconds.
     pub start: String,
     pub stop: Option<String>,
@@ -101,6 +105,9 @@ impl fmt::Display for ExecutionReport {
         };
         line(f, "execution", &self.execution_arn)?;
         line(f, "status", &self.status.as_str())?;
+        if let Some(release) = &self.release_arn {
+            line(f, "release", release)?;
+        }
         line(f, "started", &self.start)?;
         if let Some(stop) = &self.stop {
             line(f, "stopped", stop)?;
@@ -160,6 +167,7 @@ mod tests {
             execution_arn: "arn:aws:states:us-east-1:123456789012:execution:sm:e".into(),
             name: "e".into(),
             state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:sm".into(),
+            release_arn: Some("arn:aws:states:us-east-1:123456789012:stateMachine:sm:3".into()),
             start: "2025-11-26T16:13:20.123Z".into(),
             stop: Some("2025-11-26T16:13:21.160Z".into()),
             duration_ms: Some(1037),
@@ -176,6 +184,10 @@ mod tests {
         };
         let text = report.to_string();
         assert!(text.contains("status        FAILED"), "{text}");
+        assert!(
+            text.contains("release       arn:aws:states:us-east-1:123456789012:stateMachine:sm:3"),
+            "{text}"
+        );
         assert!(text.contains("duration      1.037 s"), "{text}");
         assert!(text.contains("2 of 3 succeeded, 1 failed"), "{text}");
         assert!(text.contains("failed state  ProcessTask02Chunk"), "{text}");

@@ -6,16 +6,21 @@
 //! invocations (a Map's iterations) therefore get distinct environments, which is what broke the
 //! seed's "chunks in /tmp" design.
 //!
+//! A function may have published versions and aliases ([`Functions::publish`],
+//! [`Functions::point_alias`]), changed while an execution runs, as a deploy changes them: a
+//! `FunctionName` qualified with a version always runs that version's code; one qualified with an
+//! alias runs whatever the alias points at when it is invoked.
+//!
 //! A function runs in at most [`DEFAULT_CONCURRENCY_LIMIT`] environments (AWS's default quota of
 //! concurrent executions): an invocation that would need one more fails with
 //! `Lambda.TooManyRequestsException`, as a throttled invocation does. This also bounds what the
 //! environments hold (a warehouse connection, a temporary directory each) under a wide Map.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -154,7 +159,7 @@ where
     }
 }
 
-/// One registered function and its pool of idle environments.
+/// One function version (its code) and its pool of idle environments.
 struct Deployed {
     function: Arc<dyn LambdaFunction>,
     idle: Mutex<Vec<ExecutionEnvironment>>,
@@ -182,10 +187,50 @@ pub struct Invocation {
     pub real_duration: Duration,
 }
 
+impl Deployed {
+    fn new(function: impl LambdaFunction + 'static) -> Arc<Self> {
+        Arc::new(Self {
+            function: Arc::new(function),
+            idle: Mutex::new(Vec::new()),
+            environments: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// One function: `$LATEST`, its published versions and its aliases.
+struct FunctionEntry {
+    latest: Arc<Deployed>,
+    versions: BTreeMap<u64, Arc<Deployed>>,
+    aliases: HashMap<String, u64>,
+}
+
+impl FunctionEntry {
+    /// The version `qualifier` names. A function with no published version answers any
+    /// qualifier with `$LATEST` (a test's function named `NAME:live`, say); once versions are
+    /// published, an unknown version or alias is not found, as in Lambda.
+    fn resolve(&self, qualifier: Option<&str>) -> Option<Arc<Deployed>> {
+        match qualifier {
+            None | Some("$LATEST") => Some(self.latest.clone()),
+            Some(_) if self.versions.is_empty() => Some(self.latest.clone()),
+            Some(qualifier) => {
+                let version = match qualifier.parse::<u64>() {
+                    Ok(version) => version,
+                    Err(_) => *self.aliases.get(qualifier)?,
+                };
+                self.versions.get(&version).cloned()
+            }
+        }
+    }
+}
+
+/// A function version the engine resolved from a `FunctionName`, to invoke.
+#[derive(Clone)]
+pub struct ResolvedFunction(Arc<Deployed>);
+
 /// The functions of the simulated account, by function name.
 #[derive(Clone)]
 pub struct Functions {
-    by_name: Arc<HashMap<String, Deployed>>,
+    by_name: Arc<RwLock<HashMap<String, FunctionEntry>>>,
     next_environment: Arc<AtomicUsize>,
     concurrency_limit: usize,
     tmp_root: Option<Arc<Path>>,
@@ -196,11 +241,41 @@ impl Functions {
         FunctionsBuilder::default()
     }
 
-    /// The function a `FunctionName` or Resource ARN names: a bare name, `name:qualifier`, a
-    /// partial ARN `account:function:name` or a full ARN, qualified or not.
-    pub fn resolve(&self, function: &str) -> Option<&str> {
-        let name = function_name(function);
-        self.by_name.get_key_value(name).map(|(k, _)| k.as_str())
+    /// The function version a `FunctionName` or Resource ARN names: a bare name,
+    /// `name:qualifier`, a partial ARN `account:function:name` or a full ARN, qualified or not.
+    pub fn resolve(&self, function: &str) -> Option<ResolvedFunction> {
+        let (name, qualifier) = function_name_and_qualifier(function);
+        let functions = self.by_name.read().expect("function registry poisoned");
+        functions
+            .get(name)?
+            .resolve(qualifier)
+            .map(ResolvedFunction)
+    }
+
+    /// Publishes `code` as the next version of the function `name` (registered with
+    /// [`FunctionsBuilder::function`]); returns its number. The code of a published version never
+    /// changes afterwards.
+    pub fn publish(&self, name: &str, code: impl LambdaFunction + 'static) -> u64 {
+        let mut functions = self.by_name.write().expect("function registry poisoned");
+        let entry = functions
+            .get_mut(function_name_and_qualifier(name).0)
+            .expect("publish a version of a registered function");
+        let version = entry.versions.keys().next_back().map_or(1, |last| last + 1);
+        entry.versions.insert(version, Deployed::new(code));
+        version
+    }
+
+    /// Points (or creates) the alias `alias` of the function `name` at `version`.
+    pub fn point_alias(&self, name: &str, alias: &str, version: u64) {
+        let mut functions = self.by_name.write().expect("function registry poisoned");
+        let entry = functions
+            .get_mut(function_name_and_qualifier(name).0)
+            .expect("an alias of a registered function");
+        assert!(
+            entry.versions.contains_key(&version),
+            "an alias points at a published version"
+        );
+        entry.aliases.insert(alias.to_owned(), version);
     }
 
     /// How many environments have been created so far (cold starts).
@@ -213,12 +288,12 @@ impl Functions {
     /// no environment free at `at` and the function at its concurrency quota, it is throttled.
     pub async fn invoke(
         &self,
-        function: &str,
+        function: &ResolvedFunction,
         payload: Value,
         at: Duration,
         virtual_duration: impl Fn(Duration) -> Duration,
     ) -> Result<Invocation, InvokeError> {
-        let deployed = &self.by_name[function];
+        let deployed = &function.0;
         let reusable = {
             let mut idle = deployed.idle.lock().expect("environment pool poisoned");
             // Lambda tends to route to the most recently used warm environment.
@@ -284,7 +359,7 @@ impl Functions {
 
 /// Collects functions by name before the run.
 pub struct FunctionsBuilder {
-    by_name: HashMap<String, Deployed>,
+    by_name: HashMap<String, FunctionEntry>,
     concurrency_limit: usize,
     tmp_root: Option<Arc<Path>>,
 }
@@ -303,11 +378,11 @@ impl FunctionsBuilder {
     /// Registers `function` under `name` (the function name, without ARN or qualifier).
     pub fn function(mut self, name: &str, function: impl LambdaFunction + 'static) -> Self {
         self.by_name.insert(
-            function_name(name).to_owned(),
-            Deployed {
-                function: Arc::new(function),
-                idle: Mutex::new(Vec::new()),
-                environments: AtomicUsize::new(0),
+            function_name_and_qualifier(name).0.to_owned(),
+            FunctionEntry {
+                latest: Deployed::new(function),
+                versions: BTreeMap::new(),
+                aliases: HashMap::new(),
             },
         );
         self
@@ -329,7 +404,7 @@ impl FunctionsBuilder {
 
     pub fn build(self) -> Functions {
         Functions {
-            by_name: Arc::new(self.by_name),
+            by_name: Arc::new(RwLock::new(self.by_name)),
             next_environment: Arc::new(AtomicUsize::new(0)),
             concurrency_limit: self.concurrency_limit,
             tmp_root: self.tmp_root,
@@ -337,14 +412,14 @@ impl FunctionsBuilder {
     }
 }
 
-/// The function name inside any of the forms Lambda accepts.
-fn function_name(function: &str) -> &str {
+/// The function name and qualifier inside any of the forms Lambda accepts.
+fn function_name_and_qualifier(function: &str) -> (&str, Option<&str>) {
     let parts: Vec<&str> = function.split(':').collect();
     match parts.as_slice() {
-        ["arn", _, "lambda", _, _, "function", name, ..] => name,
-        [_, "function", name, ..] => name,
-        [name, ..] => name,
-        [] => function,
+        ["arn", _, "lambda", _, _, "function", name, rest @ ..]
+        | [_, "function", name, rest @ ..]
+        | [name, rest @ ..] => (name, rest.first().copied()),
+        [] => (function, None),
     }
 }
 
@@ -378,8 +453,64 @@ mod tests {
             "arn:aws:lambda:us-east-1:123456789012:function:cm-etl-phase2",
             "arn:aws:lambda:us-east-1:123456789012:function:cm-etl-phase2:live",
         ] {
-            assert_eq!(function_name(form), "cm-etl-phase2", "{form}");
+            let (name, qualifier) = function_name_and_qualifier(form);
+            assert_eq!(name, "cm-etl-phase2", "{form}");
+            assert_eq!(
+                qualifier,
+                form.ends_with(":live").then_some("live"),
+                "{form}"
+            );
         }
+    }
+
+    /// A function answering with `label`.
+    fn answering(label: &'static str) -> impl LambdaFunction {
+        SyncFunction(move |_, _: &mut ExecutionEnvironment| Ok(Value::from(label)))
+    }
+
+    async fn answer(functions: &Functions, function: &str) -> Option<Value> {
+        let resolved = functions.resolve(function)?;
+        let invocation = functions
+            .invoke(&resolved, Value::Null, Duration::ZERO, |d| d)
+            .await
+            .unwrap();
+        Some(invocation.result.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_version_keeps_its_code_and_an_alias_follows_where_it_points() {
+        let functions = Functions::builder()
+            .function("f", answering("latest"))
+            .build();
+        // No version published yet: any qualifier runs $LATEST.
+        assert_eq!(answer(&functions, "f:live").await.unwrap(), "latest");
+        let one = functions.publish("f", answering("one"));
+        functions.point_alias("f", "live", one);
+        let two = functions.publish("f", answering("two"));
+        assert_eq!((one, two), (1, 2));
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        assert_eq!(
+            answer(&functions, &format!("{arn}:1")).await.unwrap(),
+            "one"
+        );
+        assert_eq!(
+            answer(&functions, &format!("{arn}:live")).await.unwrap(),
+            "one"
+        );
+        functions.point_alias("f", "live", two);
+        assert_eq!(
+            answer(&functions, &format!("{arn}:live")).await.unwrap(),
+            "two"
+        );
+        assert_eq!(
+            answer(&functions, &format!("{arn}:1")).await.unwrap(),
+            "one"
+        );
+        assert_eq!(answer(&functions, arn).await.unwrap(), "latest");
+        assert_eq!(answer(&functions, "f:$LATEST").await.unwrap(), "latest");
+        // Once versions exist, an unknown one or an unknown alias is not found.
+        assert!(functions.resolve("f:3").is_none());
+        assert!(functions.resolve("f:canary").is_none());
     }
 
     #[tokio::test]
@@ -393,18 +524,33 @@ mod tests {
         let second = Duration::from_secs(1);
         let fixed = |_| second;
         let first = functions
-            .invoke("f", Value::Null, Duration::ZERO, fixed)
+            .invoke(
+                &functions.resolve("f").unwrap(),
+                Value::Null,
+                Duration::ZERO,
+                fixed,
+            )
             .await
             .unwrap();
         // Starts while the first is still running in virtual time: a new environment.
         let overlapping = functions
-            .invoke("f", Value::Null, second / 2, fixed)
+            .invoke(
+                &functions.resolve("f").unwrap(),
+                Value::Null,
+                second / 2,
+                fixed,
+            )
             .await
             .unwrap();
         assert_ne!(first.environment, overlapping.environment);
         // Starts after both ended: a warm one is reused, and no new one is created.
         let later = functions
-            .invoke("f", Value::Null, second * 3, fixed)
+            .invoke(
+                &functions.resolve("f").unwrap(),
+                Value::Null,
+                second * 3,
+                fixed,
+            )
             .await
             .unwrap();
         assert!([first.environment, overlapping.environment].contains(&later.environment));
@@ -424,13 +570,23 @@ mod tests {
         let fixed = |_| second;
         for _ in 0..2 {
             functions
-                .invoke("f", Value::Null, Duration::ZERO, fixed)
+                .invoke(
+                    &functions.resolve("f").unwrap(),
+                    Value::Null,
+                    Duration::ZERO,
+                    fixed,
+                )
                 .await
                 .unwrap();
         }
         // Both environments are busy until 1 s: a third at 0.5 s would need a third one.
         let throttled = functions
-            .invoke("f", Value::Null, second / 2, fixed)
+            .invoke(
+                &functions.resolve("f").unwrap(),
+                Value::Null,
+                second / 2,
+                fixed,
+            )
             .await
             .err()
             .expect("throttled");
@@ -438,7 +594,7 @@ mod tests {
         assert!(throttled.to_string().contains("TooManyRequestsException"));
         // At 1 s both are free again: no throttle, no new environment.
         functions
-            .invoke("f", Value::Null, second, fixed)
+            .invoke(&functions.resolve("f").unwrap(), Value::Null, second, fixed)
             .await
             .unwrap();
         assert_eq!(functions.environments_created(), 2);
@@ -455,7 +611,12 @@ mod tests {
             )
             .build();
         let out = functions
-            .invoke("big", Value::Null, Duration::ZERO, |d| d)
+            .invoke(
+                &functions.resolve("big").unwrap(),
+                Value::Null,
+                Duration::ZERO,
+                |d| d,
+            )
             .await
             .unwrap();
         let err = out.result.unwrap_err();

@@ -58,6 +58,8 @@ pub enum Route {
     Rewrite(Box<dyn FnOnce(Vec<u8>) -> Vec<u8> + Send>),
     /// Give back this raw answer; moto never sees the request.
     Answer(Vec<u8>),
+    /// Send it to moto with this body instead, and give back moto's answer.
+    ForwardWith(Vec<u8>),
 }
 
 type Router = dyn Fn(&Request) -> Route + Send + Sync;
@@ -177,6 +179,186 @@ impl FaultProxy {
     }
 }
 
+impl FaultProxy {
+    /// A proxy adding what moto 5.2 lacks for state machine versions and aliases, answered from
+    /// moto's own state in AWS's documented shapes:
+    /// - ListStateMachineVersions: DescribeStateMachine of `ARN:1`, `ARN:2`, ... up to the first
+    ///   that does not exist, newest first, less the deleted ones;
+    /// - DeleteStateMachineVersion: remembered, so a later list or DescribeStateMachine no longer
+    ///   sees the version;
+    /// - StartExecution on an alias: moto starts only unqualified ARNs, so the execution starts
+    ///   there, but only when the alias sends every execution to a version whose definition is
+    ///   the current one (anything else is answered with an error, never run on the wrong code).
+    pub fn with_state_machine_versions(upstream: &str) -> Self {
+        Self::with_state_machine_versions_and_running(upstream, Arc::default())
+    }
+
+    /// The same, and ListExecutions of RUNNING executions answers, while `running_on` names a
+    /// version, one execution `migration-2024` running on it, as AWS lists one.
+    pub fn with_state_machine_versions_and_running(
+        upstream: &str,
+        running_on: Arc<Mutex<Option<u64>>>,
+    ) -> Self {
+        let deleted: Arc<Mutex<Vec<String>>> = Arc::default();
+        let moto = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        Self::start(upstream, move |request| {
+            let body = request.json();
+            let error = |code: &str, message: String| {
+                let body = serde_json::json!({"__type": code, "message": message});
+                Route::Answer(http_response(
+                    400,
+                    "application/x-amz-json-1.0",
+                    body.to_string().as_bytes(),
+                ))
+            };
+            let answer = |body: serde_json::Value| {
+                Route::Answer(http_response(
+                    200,
+                    "application/x-amz-json-1.0",
+                    body.to_string().as_bytes(),
+                ))
+            };
+            match request.json_operation() {
+                Some("ListStateMachineVersions") => {
+                    let machine = body["stateMachineArn"].as_str().unwrap_or_default();
+                    let mut versions = Vec::new();
+                    for number in 1.. {
+                        let arn = format!("{machine}:{number}");
+                        let (status, described) = moto_call(
+                            &moto,
+                            "DescribeStateMachine",
+                            serde_json::json!({"stateMachineArn": arn}),
+                        );
+                        if status != 200 {
+                            break;
+                        }
+                        if !deleted.lock().unwrap().contains(&arn) {
+                            versions.push(serde_json::json!({"stateMachineVersionArn": arn, "creationDate": described["creationDate"]}));
+                        }
+                    }
+                    versions.reverse();
+                    answer(serde_json::json!({"stateMachineVersions": versions}))
+                }
+                Some("DeleteStateMachineVersion") => {
+                    let arn = body["stateMachineVersionArn"].as_str().unwrap_or_default();
+                    deleted.lock().unwrap().push(arn.to_owned());
+                    answer(serde_json::json!({}))
+                }
+                Some("DescribeStateMachine")
+                    if deleted
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .any(|arn| body["stateMachineArn"] == *arn.as_str()) =>
+                {
+                    error(
+                        "StateMachineDoesNotExist",
+                        format!(
+                            "State Machine Does Not Exist: '{}'",
+                            body["stateMachineArn"]
+                        ),
+                    )
+                }
+                Some("ListExecutions") if body["statusFilter"] == "RUNNING" => {
+                    let machine = body["stateMachineArn"].as_str().unwrap_or_default();
+                    let executions: Vec<serde_json::Value> = running_on.lock().unwrap().iter().map(|version| {
+                        serde_json::json!({
+                            "executionArn": machine.replace(":stateMachine:", ":execution:") + ":migration-2024",
+                            "stateMachineArn": machine,
+                            "name": "migration-2024",
+                            "status": "RUNNING",
+                            "startDate": 1796400000.0,
+                            "stateMachineVersionArn": format!("{machine}:{version}"),
+                            "stateMachineAliasArn": format!("{machine}:live"),
+                            "redriveCount": 0,
+                        })
+                    }).collect();
+                    answer(serde_json::json!({"executions": executions}))
+                }
+                Some("StartExecution") => {
+                    let target = body["stateMachineArn"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let Some((machine, qualifier)) = target
+                        .rsplit_once(':')
+                        .filter(|(m, _)| m.contains(":stateMachine:"))
+                    else {
+                        return Route::Forward;
+                    };
+                    let (status, alias) = moto_call(
+                        &moto,
+                        "DescribeStateMachineAlias",
+                        serde_json::json!({"stateMachineAliasArn": target}),
+                    );
+                    if status != 200 {
+                        return error(
+                            "StateMachineDoesNotExist",
+                            format!("State Machine Does Not Exist: '{target}' ({qualifier})"),
+                        );
+                    }
+                    let routes = alias["routingConfiguration"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    let [route] = routes.as_slice() else {
+                        return error(
+                            "ValidationException",
+                            "the test proxy starts only aliases routing to one version".into(),
+                        );
+                    };
+                    let (_, version) = moto_call(
+                        &moto,
+                        "DescribeStateMachine",
+                        serde_json::json!({"stateMachineArn": route["stateMachineVersionArn"]}),
+                    );
+                    let (_, latest) = moto_call(
+                        &moto,
+                        "DescribeStateMachine",
+                        serde_json::json!({"stateMachineArn": machine}),
+                    );
+                    if version["definition"] != latest["definition"] {
+                        return error("ValidationException", "the test proxy cannot start a version that is not the current definition".into());
+                    }
+                    let mut body = body.clone();
+                    body["stateMachineArn"] = machine.into();
+                    Route::ForwardWith(serde_json::to_vec(&body).unwrap())
+                }
+                _ => Route::Forward,
+            }
+        })
+    }
+}
+
+/// One Step Functions call straight to moto: its status and JSON answer.
+fn moto_call(upstream: &str, operation: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let body = body.to_string();
+    let mut moto = TcpStream::connect(upstream).expect("moto is reachable");
+    write!(
+        moto,
+        "POST / HTTP/1.1\r\nHost: {upstream}\r\nX-Amz-Target: AWSStepFunctions.{operation}\r\nContent-Type: application/x-amz-json-1.0\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/states/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    moto.read_to_end(&mut response).unwrap();
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response")
+        + 4;
+    let status = String::from_utf8_lossy(&response[9..12])
+        .parse()
+        .unwrap_or(0);
+    (
+        status,
+        serde_json::from_slice(&response[split..]).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// Proxies one request (the proxy answers `Connection: close`, so one per connection).
 fn serve(client: TcpStream, upstream: &str, route: &Router, recorded: &Mutex<Vec<Request>>) {
     let mut reader = BufReader::new(client.try_clone().unwrap());
@@ -192,19 +374,21 @@ fn serve(client: TcpStream, upstream: &str, route: &Router, recorded: &Mutex<Vec
         body,
     };
     recorded.lock().unwrap().push(request.clone());
-    let forward = || {
+    let forward = |body: &[u8]| {
         let mut moto = TcpStream::connect(upstream).expect("moto is reachable");
-        moto.write_all(with_header(&request.head, "Connection", "close").as_bytes())
-            .unwrap();
-        moto.write_all(&request.body).unwrap();
+        let head = with_header(&request.head, "Connection", "close");
+        let head = with_header(&head, "Content-Length", &body.len().to_string());
+        moto.write_all(head.as_bytes()).unwrap();
+        moto.write_all(body).unwrap();
         let mut response = Vec::new();
         moto.read_to_end(&mut response).unwrap();
         response
     };
     let response = match route(&request) {
-        Route::Forward => forward(),
-        Route::Rewrite(rewrite) => rewrite(forward()),
+        Route::Forward => forward(&request.body),
+        Route::Rewrite(rewrite) => rewrite(forward(&request.body)),
         Route::Answer(response) => response,
+        Route::ForwardWith(body) => forward(&body),
     };
     let mut client = client;
     let _ = client.write_all(&response);

@@ -369,3 +369,31 @@ impl Moto {
         .unwrap()
     }
 }
+
+/// A SQLite warehouse with the schema and generated rows, its URL and what generated them.
+pub struct SampleWarehouse {
+    pub warehouse: etl_lambda::Warehouse,
+    pub url: String,
+    pub sample: etl_lambda::SampleData,
+}
+
+/// A SQLite warehouse in `dir` with `keys` generated keys (two rows each, 5 % bad rows, from
+/// `seed`).
+pub async fn sample_warehouse(dir: &Path, keys: u64, seed: u64) -> SampleWarehouse {
+    let url = format!("sqlite://{}", dir.join("warehouse.sqlite3").display());
+    let warehouse = etl_lambda::Warehouse::connect(&url).await.unwrap();
+    warehouse.create_schema().await.unwrap();
+    let sample = etl_lambda::SampleData {
+        keys,
+        rows_per_key: 2,
+        bad_rows_percent: 5,
+        seed,
+        start_date: chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+    };
+    sample.load_into(&warehouse).await.unwrap();
+    SampleWarehouse {
+        warehouse,
+        url,
+        sample,
+    }
+}

@@ -74,7 +74,7 @@ impl Run<'_> {
         };
         let timing = self.engine.invocation_time;
         let invocation = functions
-            .invoke(resolved, payload, *clock, |real| match timing {
+            .invoke(&resolved, payload, *clock, |real| match timing {
                 InvocationTime::Measured => real,
                 InvocationTime::Fixed(fixed) => fixed,
             })
