@@ -102,6 +102,7 @@ mod tests {
             Some(PayloadTemplate::new().with("out", PayloadValue::Path(path("$.Payload"))));
         task.result_path = ResultPath::At(path("$.result"));
         task.retry = vec![Retrier {
+            comment: None,
             error_equals: vec![ErrorName::new("Lambda.TooManyRequestsException")],
             interval_seconds: Some(1),
             max_attempts: Some(5),
@@ -110,6 +111,7 @@ mod tests {
             jitter_strategy: Some(JitterStrategy::Full),
         }];
         task.catch = vec![Catcher {
+            comment: None,
             output: None,
             assign: None,
             error_equals: vec![ErrorName::all()],
@@ -125,6 +127,7 @@ mod tests {
             input_path: None,
             choices: vec![
                 ChoiceRule {
+                    comment: None,
                     output: None,
                     assign: None,
                     condition: Condition::And(vec![
@@ -140,6 +143,7 @@ mod tests {
                     next: name("Each"),
                 },
                 ChoiceRule {
+                    comment: None,
                     output: None,
                     assign: None,
                     condition: Condition::Or(vec![Condition::Compare {

@@ -170,6 +170,7 @@ mod tests {
             Transition::Next(name("Done")),
         );
         map.catch = vec![crate::Catcher {
+            comment: None,
             output: None,
             assign: None,
             error_equals: vec![crate::ErrorName::all()],

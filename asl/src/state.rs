@@ -240,6 +240,9 @@ pub enum JitterStrategy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Retrier {
+    /// A note for readers; AWS ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     /// The errors this retrier handles.
     pub error_equals: Vec<ErrorName>,
     /// Seconds before the first retry (AWS's default is 1).
@@ -263,6 +266,7 @@ impl Retrier {
     /// A retrier for `errors` with AWS's defaults for everything else.
     pub fn on(errors: impl IntoIterator<Item = ErrorName>) -> Self {
         Self {
+            comment: None,
             error_equals: errors.into_iter().collect(),
             interval_seconds: None,
             max_attempts: None,
@@ -277,13 +281,20 @@ impl Retrier {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct Catcher {
+    /// A note for readers; AWS ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
     /// The errors this catcher handles.
     pub error_equals: Vec<ErrorName>,
     /// JSONPath: where the error output (`Error`, `Cause`) goes in the state's input.
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
     pub result_path: ResultPath,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -296,6 +307,7 @@ impl Catcher {
     /// Goes to `next` on any of `error_equals`, the error output replacing the input.
     pub fn new(error_equals: Vec<ErrorName>, next: StateName) -> Self {
         Self {
+            comment: None,
             error_equals,
             result_path: ResultPath::Replace,
             output: None,
@@ -497,7 +509,11 @@ pub struct TaskState {
     )]
     pub output_path: Option<DataPath>,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -663,7 +679,11 @@ pub struct MapState {
     )]
     pub output_path: Option<DataPath>,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1094,7 +1114,11 @@ pub struct ParallelState {
     )]
     pub output_path: Option<DataPath>,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1140,7 +1164,11 @@ pub struct ChoiceState {
     )]
     pub output_path: Option<DataPath>,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1151,6 +1179,8 @@ pub struct ChoiceState {
 /// And/Or/Not) have no `Next`, which is why they are a different type.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChoiceRule {
+    /// A note for readers; AWS ignores it.
+    pub comment: Option<String>,
     /// The test that picks this rule.
     pub condition: Condition,
     /// The state to go to when the condition holds.
@@ -1166,6 +1196,8 @@ pub struct ChoiceRule {
 pub enum Condition {
     /// JSONata: `{"Condition": "{% ... %}"}`, a top-level rule's whole test.
     Jsonata(JsonataString),
+    /// JSONata: `{"Condition": true}` (or `false`), a rule that always (or never) holds.
+    Constant(bool),
     /// `And`: every condition holds.
     And(Vec<Condition>),
     /// `Or`: at least one condition holds.
@@ -1308,6 +1340,9 @@ impl Condition {
             Condition::Jsonata(expression) => {
                 object.insert("Condition".into(), expression.as_str().into());
             }
+            Condition::Constant(holds) => {
+                object.insert("Condition".into(), (*holds).into());
+            }
             Condition::And(all) => {
                 object.insert("And".into(), all.iter().map(Condition::to_value).collect());
             }
@@ -1343,11 +1378,18 @@ impl Condition {
                 _ => Err("`And`/`Or` must be an array of conditions".into()),
             }
         };
+        // A comment may annotate any condition, nested ones too; only a rule's is kept.
+        object.shift_remove("Comment");
         let condition = if let Some(test) = object.shift_remove("Condition") {
-            let text = test.as_str().unwrap_or_default().to_owned();
-            Condition::Jsonata(JsonataString::new(text).ok_or(
-                "`Condition` must be a JSONata string `{% ... %}` that gives true or false",
-            )?)
+            match test {
+                serde_json::Value::Bool(holds) => Condition::Constant(holds),
+                test => {
+                    let text = test.as_str().unwrap_or_default().to_owned();
+                    Condition::Jsonata(JsonataString::new(text).ok_or(
+                        "`Condition` must be true, false or a JSONata string `{% ... %}` that gives true or false",
+                    )?)
+                }
+            }
         } else if let Some(all) = object.shift_remove("And") {
             Condition::And(conditions(all)?)
         } else if let Some(any) = object.shift_remove("Or") {
@@ -1390,6 +1432,9 @@ impl Condition {
 impl Serialize for ChoiceRule {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut object = self.condition.to_json();
+        if let Some(comment) = &self.comment {
+            object.insert("Comment".into(), comment.as_str().into());
+        }
         object.insert("Next".into(), self.next.as_str().into());
         if let Some(output) = &self.output {
             object.insert("Output".into(), output.clone());
@@ -1408,6 +1453,15 @@ impl<'de> Deserialize<'de> for ChoiceRule {
             .shift_remove("Next")
             .ok_or_else(|| de::Error::custom("a Choice rule needs `Next`"))?;
         let next = StateName::deserialize(next).map_err(de::Error::custom)?;
+        let comment = object
+            .get("Comment")
+            .map(|comment| {
+                comment
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| de::Error::custom("a Choice rule's `Comment` must be a string"))
+            })
+            .transpose()?;
         let output = object.shift_remove("Output");
         let assign = object
             .shift_remove("Assign")
@@ -1418,6 +1472,7 @@ impl<'de> Deserialize<'de> for ChoiceRule {
             .transpose()?;
         let condition = Condition::from_json(object).map_err(de::Error::custom)?;
         Ok(ChoiceRule {
+            comment,
             condition,
             next,
             output,
@@ -1447,7 +1502,11 @@ pub struct PassState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<PayloadTemplate>,
     /// A fixed JSON value that is the state's result, placed by `ResultPath`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub result: Option<serde_json::Value>,
     /// JSONPath: where the result goes in the state's input (see [`ResultPath`]).
     #[serde(default, skip_serializing_if = "ResultPath::is_replace")]
@@ -1460,7 +1519,11 @@ pub struct PassState {
     )]
     pub output_path: Option<DataPath>,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1529,7 +1592,11 @@ pub struct WaitState {
     )]
     pub output_path: Option<DataPath>,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
     /// The variables this state sets when it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1564,7 +1631,11 @@ pub struct SucceedState {
     )]
     pub output_path: Option<DataPath>,
     /// JSONata: the state's output, a JSON value whose JSONata strings are evaluated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "written"
+    )]
     pub output: Option<serde_json::Value>,
 }
 
@@ -1598,4 +1669,12 @@ pub struct FailState {
         skip_serializing_if = "Option::is_none"
     )]
     pub cause_path: Option<PayloadValue>,
+}
+
+/// A JSON field where a written `null` is a value, not an absent field (`"Output": null` makes
+/// the state's output null).
+fn written<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
 }

@@ -182,6 +182,7 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
                     .iter()
                     .map(|rule| {
                         Ok(ChoiceRule {
+                            comment: None,
                             condition: Condition::Jsonata(JsonataString::of_expression(
                                 &condition(&rule.condition, &input, label)?,
                             )),
@@ -527,6 +528,7 @@ fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, 
     };
     match condition {
         Condition::Jsonata(expression) => Ok(expression.expression().to_owned()),
+        Condition::Constant(holds) => Ok(holds.to_string()),
         Condition::And(conditions) => all(conditions, " and "),
         Condition::Or(conditions) => all(conditions, " or "),
         Condition::Not(inner) => Ok(format!("$not({})", self::condition(inner, input, label)?)),

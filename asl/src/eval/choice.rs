@@ -17,6 +17,7 @@ impl Condition {
     /// `Condition` is evaluated by [`super::jsonata`], not here.
     pub fn holds(&self, input: &Value, variables: &Variables) -> Result<bool, EvalError> {
         match self {
+            Condition::Constant(holds) => Ok(*holds),
             Condition::Jsonata(expression) => Err(EvalError::Runtime(format!(
                 "the JSONata condition `{expression}` needs a JSONata evaluation"
             ))),

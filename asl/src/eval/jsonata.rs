@@ -166,10 +166,17 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Hidden names of the seeded `$random` and `$uuid`: `jsonata-rs` binds its own (unseeded)
-/// ones at every evaluation, over any registered function of the same name, so an expression
-/// that uses them is evaluated inside a block that rebinds them first.
-const RESEEDED: &str = "($random:=$__asl_random;$uuid:=$__asl_uuid;";
+/// Functions `jsonata-rs` gets wrong for AWS, with the hidden names of ours: the seeded
+/// `$random` and `$uuid`, `$append` (never a sequence) and `$match` (JavaScript's index and
+/// singleton). `jsonata-rs` binds its own at every evaluation, over any registered function of
+/// the same name, so an expression that uses them is evaluated inside a block that rebinds them
+/// first.
+const REBOUND: [(&str, &str); 4] = [
+    ("$random", "$__asl_random"),
+    ("$uuid", "$__asl_uuid"),
+    ("$append", "$__asl_append"),
+    ("$match", "$__asl_match"),
+];
 
 thread_local! {
     /// The key order of the evaluation running on this thread, when it lists objects' members.
@@ -210,10 +217,15 @@ pub fn evaluate(expr: &Expression, bindings: &Bindings) -> Result<Option<Value>,
         message,
     };
     let reseeded = text.contains("$random") || text.contains("$uuid");
-    let (source, offset) = if reseeded {
-        (format!("{RESEEDED}{text}\n)"), RESEEDED.len())
-    } else {
+    let rebinds: String = REBOUND
+        .iter()
+        .filter(|(name, _)| text.contains(name))
+        .map(|(name, ours)| format!("{name}:={ours};"))
+        .collect();
+    let (source, offset) = if rebinds.is_empty() {
         (text.to_owned(), 0)
+    } else {
+        (format!("({rebinds}{text}\n)"), rebinds.len() + 1)
     };
     let arena = Bump::new();
     let jsonata = JsonAta::new(&source, &arena).map_err(|error| fail(error.to_string()))?;
@@ -293,7 +305,7 @@ pub fn evaluate_template(
 }
 
 /// `message` (`CODE @ position: …`) with the position moved back by `offset`, the length of
-/// the [`RESEEDED`] prefix the user did not write.
+/// the [`REBOUND`] prefix the user did not write.
 fn shifted(message: &str, offset: usize) -> String {
     let Some((code, rest)) = message.split_once(" @ ") else {
         return message.to_owned();
@@ -515,11 +527,17 @@ fn register_functions<'a>(jsonata: &JsonAta<'a>, arena: &'a Bump) {
     jsonata.register_function("range", 3, fn_range);
     jsonata.register_function("hash", 2, fn_hash);
     jsonata.register_function("parse", 1, fn_parse);
+
     jsonata.assign_var(
         "__asl_random",
         JValue::nativefn(arena, "random", 1, fn_random),
     );
     jsonata.assign_var("__asl_uuid", JValue::nativefn(arena, "uuid", 0, fn_uuid));
+    jsonata.assign_var(
+        "__asl_append",
+        JValue::nativefn(arena, "append", 2, fn_append),
+    );
+    jsonata.assign_var("__asl_match", JValue::nativefn(arena, "match", 3, fn_match));
 }
 
 /// The members of `object` in the running evaluation's key order.
@@ -668,6 +686,65 @@ fn fn_sift<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult
     }
     if kept == 0 {
         return Ok(JValue::undefined());
+    }
+    Ok(result)
+}
+
+/// `$append(a, b)`: one array of both (a value that is not an array counts as one item). Like
+/// JavaScript's `concat`, the result is a plain array, never a sequence: `$append(1, [])` is `[1]`.
+fn fn_append<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult<'a> {
+    let (first, second) = (arg(args, 0), arg(args, 1));
+    if first.is_undefined() {
+        return Ok(second);
+    }
+    if second.is_undefined() {
+        return Ok(first);
+    }
+    let result = JValue::array(ctx.arena, ArrayFlags::empty());
+    for part in [first, second] {
+        if part.is_array() {
+            part.members().for_each(|member| result.push(member));
+        } else {
+            result.push(part);
+        }
+    }
+    Ok(result)
+}
+
+/// `$match(text, pattern[, limit])`: a sequence of `{"match", "index", "groups"}`, one per match;
+/// `index` is where the match starts in UTF-16 code units, as in JavaScript.
+fn fn_match<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult<'a> {
+    let (text, pattern, limit) = (arg(args, 0), arg(args, 1), arg(args, 2));
+    if text.is_undefined() {
+        return Ok(text);
+    }
+    if !text.is_string() {
+        return bad_arg(&ctx, 1);
+    }
+    let JValue::Regex(pattern) = pattern else {
+        return bad_arg(&ctx, 2);
+    };
+    let limit = if limit.is_undefined() {
+        usize::MAX
+    } else if limit.is_number() {
+        limit.as_f64().max(0.0) as usize
+    } else {
+        return bad_arg(&ctx, 3);
+    };
+    let text = text.as_str();
+    let result = JValue::array(ctx.arena, ArrayFlags::SEQUENCE);
+    for found in pattern.get_regex().find_iter(&text).take(limit) {
+        let groups = JValue::array(ctx.arena, ArrayFlags::empty());
+        for group in found.groups().skip(1) {
+            let captured = group.map_or("", |range| &text[range]);
+            groups.push(JValue::string(ctx.arena, captured));
+        }
+        let index = text[..found.start()].encode_utf16().count();
+        let object = JValue::object(ctx.arena);
+        object.insert("match", JValue::string(ctx.arena, &text[found.range()]));
+        object.insert("index", JValue::number(ctx.arena, index as f64));
+        object.insert("groups", groups);
+        result.push(object);
     }
     Ok(result)
 }
@@ -1107,5 +1184,38 @@ mod tests {
             [json!([]), json!(1), json!("s"), json!(null)].map(|v| type_name(&v)),
             ["array", "number", "string", "null"]
         );
+    }
+
+    /// JSONata's documentation: `$append` joins two arrays (a single value counts as an array
+    /// of one) into an array, which stays an array however many items it has.
+    #[test]
+    fn append_gives_an_array_even_of_one_item() {
+        assert_eq!(run("$append([1,2,3], [4,5,6])"), json!([1, 2, 3, 4, 5, 6]));
+        assert_eq!(run("$append([1,2,3], 4)"), json!([1, 2, 3, 4]));
+        assert_eq!(
+            run(r#"$append("Hello", "World")"#),
+            json!(["Hello", "World"])
+        );
+        assert_eq!(run("$append(1, [])"), json!([1]));
+        assert_eq!(run("{'x': $append([], [7])}.x"), json!([7]));
+    }
+
+    /// JSONata's documentation: `$match` gives one object per match, with the index where it
+    /// starts; a sequence of one is that one value (JSONata's singleton sequence rule).
+    #[test]
+    fn match_gives_each_match_where_it_starts_and_a_single_match_alone() {
+        assert_eq!(
+            run(r#"$match("ababbabbcc", /a(b+)/)"#),
+            json!([
+                {"match": "ab", "index": 0, "groups": ["b"]},
+                {"match": "abb", "index": 2, "groups": ["bb"]},
+                {"match": "abb", "index": 5, "groups": ["bb"]}
+            ])
+        );
+        assert_eq!(
+            run(r#"$match("ababbabbcc", /a(b+)/, 1)"#),
+            json!({"match": "ab", "index": 0, "groups": ["b"]})
+        );
+        assert_eq!(run(r#"$count($match("xyz", /a/))"#), json!(0));
     }
 }

@@ -1,8 +1,8 @@
 //! Query-language checks: a state holds only the fields of the language it runs in (its own
 //! `QueryLanguage`, else the machine's), a state of a JSONata machine does not switch back to
 //! JSONPath (AWS refuses it), every JSONata string parses, and `Assign` sets valid variables: not
-//! the reserved `$states`, and not a variable of an enclosing scope (a Map or Parallel body reads
-//! outer variables but cannot assign them). A variable read that no state of its scope or an
+//! the reserved `$states` (a warning for the name of an enclosing scope's variable: a Map or
+//! Parallel body reads outer variables, and assigning one there makes a variable of its own). A variable read that no state of its scope or an
 //! enclosing one assigns is undefined when it runs: an error for a typed read (built from a
 //! `Variable<T>`), a warning otherwise (AWS accepts the definition).
 
@@ -91,12 +91,15 @@ impl Checker {
                             ),
                         );
                     } else if outer.iter().any(|scope| scope.contains(variable.as_str())) {
-                        self.error(
+                        // AWS accepts it: the body gets a variable of its own, and the outer
+                        // one keeps its value.
+                        self.warning(
                             Some(&label),
                             format!(
-                                "`Assign` sets `${variable}`, a variable of an enclosing scope: \
-                                 a Map or Parallel body reads outer variables but cannot assign \
-                                 them; return the value in the body's output instead"
+                                "`Assign` sets `${variable}`, a name an enclosing scope also \
+                                 assigns: inside this Map or Parallel body it is a variable of \
+                                 its own and the outer `${variable}` keeps its value; return the \
+                                 value in the body's output to pass it out"
                             ),
                         );
                     }
@@ -241,7 +244,10 @@ fn language_fields(state: &State) -> Vec<(&'static str, QueryLanguage)> {
         State::Choice(s) => {
             data_flow!(s);
             for rule in &s.choices {
-                let jsonata = matches!(rule.condition, Condition::Jsonata(_));
+                let jsonata = matches!(
+                    rule.condition,
+                    Condition::Jsonata(_) | Condition::Constant(_)
+                );
                 has(jsonata, "Condition", Jsonata);
                 has(!jsonata, "Variable (a JSONPath rule)", JsonPath);
                 has(rule.output.is_some(), "Choices.Output", Jsonata);
@@ -625,19 +631,142 @@ mod tests {
         );
     }
 
+    /// AWS reserves `$states` and refuses a name that is not an identifier; a body assigning an
+    /// outer variable's name is accepted (AWS ran a Parallel whose branch and Catch both assign
+    /// `inputVar`): the body gets a variable of its own, which is worth a warning.
     #[test]
-    fn assign_sets_no_reserved_and_no_outer_variable() {
-        let found = errors(json!({"StartAt": "Set", "States": {
-            "Set": {"Type": "Pass", "Assign": {"total": 0, "states": 1, "1x": 2}, "Next": "M"},
-            "M": {"Type": "Map", "ItemProcessor": {"StartAt": "In", "States": {"In": {"Type": "Pass",
-                "Assign": {"total.$": "$.n", "mine": 1}, "End": true}}}, "End": true}}}));
-        assert_eq!(found.len(), 3, "{found:?}");
+    fn assign_sets_no_reserved_name_and_an_outer_name_is_only_a_warning() {
+        let definition = json!({"StartAt": "Set", "States": {
+            "Set": {"Type": "Pass", "Assign": {"total": 0, "states": 1, "1x": 2}, "Next": "P"},
+            "P": {"Type": "Parallel", "Branches": [{"StartAt": "In", "States": {"In": {
+                "Type": "Pass", "Assign": {"total.$": "$.n", "mine": 1}, "End": true}}}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"mine": 2}, "Next": "Set"}],
+                "End": true}}});
+        let found = errors(definition.clone());
+        assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("`Assign` cannot set `$states`: AWS reserves the name"));
         assert!(found[1].contains("`1x` is not a variable name"));
+        let warned = warnings(definition);
+        for name in ["total", "mine"] {
+            assert!(
+                warned.iter().any(|w| w.starts_with(&format!(
+                    "state `P/In`: `Assign` sets `${name}`, a name an enclosing scope also assigns"
+                ))),
+                "{warned:?}"
+            );
+        }
+    }
+
+    /// The ASL grammar allows `Comment` in a retrier, a catcher and any Choice rule, nested ones
+    /// too; a rule's, a retrier's and a catcher's are kept when the definition is written back.
+    #[test]
+    fn a_comment_is_accepted_in_retriers_catchers_and_choice_rules() {
+        let definition = json!({"StartAt": "P", "States": {
+            "P": {"Type": "Parallel", "Branches": [{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}],
+                "Retry": [{"Comment": "once more", "ErrorEquals": ["E"], "MaxAttempts": 1}],
+                "Catch": [{"Comment": "then decide", "ErrorEquals": ["States.ALL"], "Next": "C"}],
+                "End": true},
+            "C": {"Type": "Choice", "Choices": [
+                {"Comment": "named", "Variable": "$.Error", "StringEquals": "E", "Next": "S"},
+                {"And": [{"Comment": "nested", "Variable": "$.Error", "IsPresent": true}], "Next": "S"}],
+                "Default": "S"},
+            "S": {"Type": "Succeed"}}});
+        assert_eq!(errors(definition.clone()), Vec::<String>::new());
+        let machine = crate::parse(&definition.to_string()).unwrap();
+        let written = serde_json::to_value(&machine).unwrap();
+        assert_eq!(written["States"]["P"]["Retry"][0]["Comment"], "once more");
+        assert_eq!(written["States"]["P"]["Catch"][0]["Comment"], "then decide");
+        assert_eq!(written["States"]["C"]["Choices"][0]["Comment"], "named");
+    }
+
+    /// AWS's grammar: a JSONata rule's `Condition` is `true`, `false` or a `{% %}` string; it is
+    /// a JSONata field, and anything else is refused.
+    #[test]
+    fn a_constant_condition_is_a_jsonata_rule() {
+        let choice = |language: &str, condition: serde_json::Value| {
+            json!({"QueryLanguage": language, "StartAt": "C", "States": {
+                "C": {"Type": "Choice", "Choices": [{"Condition": condition, "Next": "S"}], "Default": "S"},
+                "S": {"Type": "Succeed"}}})
+        };
+        let definition = choice("JSONata", json!(true));
+        assert_eq!(errors(definition.clone()), Vec::<String>::new());
+        let machine = crate::parse(&definition.to_string()).unwrap();
+        let written = serde_json::to_value(&machine).unwrap();
+        assert_eq!(written["States"]["C"]["Choices"][0]["Condition"], true);
+        let found = errors(choice("JSONPath", json!(false)));
         assert!(
-            found[2].starts_with(
-                "state `M/In`: `Assign` sets `$total`, a variable of an enclosing scope"
-            )
+            found
+                .iter()
+                .any(|e| e.contains("`Condition` is a JSONata field")),
+            "{found:?}"
         );
+        let refused = crate::parse(&choice("JSONata", json!(1)).to_string()).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("`Condition` must be true, false or a JSONata string"),
+            "{refused}"
+        );
+    }
+
+    /// AWS's grammar allows `null` as a JSONata `Output` (and a Pass's `Result`): the state's
+    /// output is null, not its input.
+    #[test]
+    fn a_written_null_output_is_a_value_not_an_absent_field() {
+        let definition = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Output": null, "End": true}}});
+        let machine = crate::parse(&definition.to_string()).unwrap();
+        let crate::State::Pass(pass) = &machine.states[&crate::StateName::new("A").unwrap()] else {
+            panic!("a Pass");
+        };
+        assert_eq!(pass.output, Some(serde_json::Value::Null));
+        let written = serde_json::to_value(&machine).unwrap();
+        assert_eq!(
+            written["States"]["A"].get("Output"),
+            Some(&serde_json::Value::Null)
+        );
+    }
+
+    /// The ASL specification: BackoffRate is at least 1.0, IntervalSeconds and MaxDelaySeconds
+    /// are positive; AWS caps IntervalSeconds and MaxAttempts at 99999999 and MaxDelaySeconds at
+    /// 31622400.
+    #[test]
+    fn a_retrier_whose_interval_would_shrink_or_overflow_is_refused() {
+        let retry = |retrier: serde_json::Value| {
+            let mut retrier = retrier;
+            retrier["ErrorEquals"] = json!(["States.ALL"]);
+            errors(json!({"StartAt": "P", "States": {"P": {"Type": "Parallel",
+                "Branches": [{"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}],
+                "Retry": [retrier], "End": true}}}))
+        };
+        assert_eq!(
+            retry(
+                json!({"BackoffRate": 1.0, "IntervalSeconds": 1, "MaxAttempts": 0, "MaxDelaySeconds": 31_622_400})
+            ),
+            Vec::<String>::new()
+        );
+        let found = retry(json!({"BackoffRate": 0.5}));
+        assert_eq!(
+            found,
+            [
+                "state `P`: Retry[0]: BackoffRate is 0.5, but a retry interval may not shrink: give a number of at least 1.0"
+            ]
+        );
+        for (field, value) in [
+            ("IntervalSeconds", 0),
+            ("IntervalSeconds", 100_000_000),
+            ("MaxAttempts", 100_000_000),
+            ("MaxDelaySeconds", 0),
+            ("MaxDelaySeconds", 31_622_401),
+        ] {
+            let found = retry(json!({field: value}));
+            assert_eq!(found.len(), 1, "{field} {value}: {found:?}");
+            assert!(
+                found[0].starts_with(&format!(
+                    "state `P`: Retry[0]: {field} is {value}: give a whole number from"
+                )),
+                "{found:?}"
+            );
+        }
     }
 }

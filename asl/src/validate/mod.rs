@@ -222,6 +222,11 @@ impl Checker {
             "Retry",
             state.retry().iter().map(|r: &Retrier| &r.error_equals),
         );
+        for (index, retrier) in state.retry().iter().enumerate() {
+            for problem in retrier_problems(retrier) {
+                self.error(Some(label), format!("Retry[{index}]: {problem}"));
+            }
+        }
         self.error_matchers(
             label,
             "Catch",
@@ -888,7 +893,7 @@ fn condition_paths<'a>(
         }
         Condition::Not(inner) => condition_paths(inner, add),
         Condition::Compare { variable, .. } => add("Choices", Some(variable)),
-        Condition::Jsonata(_) => {}
+        Condition::Jsonata(_) | Condition::Constant(_) => {}
     }
 }
 
@@ -993,6 +998,48 @@ fn alternatives<'a>(root: &'a Json, schema: &'a Json) -> Vec<&'a Json> {
         }
     }
     all
+}
+
+/// What AWS refuses in a retrier's numbers (the ASL specification's bounds, and AWS's maxima).
+fn retrier_problems(retrier: &Retrier) -> Vec<String> {
+    /// AWS's largest IntervalSeconds and MaxAttempts.
+    const MAX_RETRY_COUNT_OR_INTERVAL: u32 = 99_999_999;
+    /// AWS's largest MaxDelaySeconds (366 days).
+    const MAX_RETRY_DELAY_SECONDS: u32 = 31_622_400;
+    let mut problems = Vec::new();
+    if let Some(rate) = retrier.backoff_rate
+        && !(rate >= 1.0 && rate.is_finite())
+    {
+        problems.push(format!(
+            "BackoffRate is {rate}, but a retry interval may not shrink: give a number of at least 1.0"
+        ));
+    }
+    let mut bounded = |field: &str, value: Option<u32>, least: u32, most: u32| {
+        if let Some(value) = value.filter(|v| !(least..=most).contains(v)) {
+            problems.push(format!(
+                "{field} is {value}: give a whole number from {least} to {most}"
+            ));
+        }
+    };
+    bounded(
+        "IntervalSeconds",
+        retrier.interval_seconds,
+        1,
+        MAX_RETRY_COUNT_OR_INTERVAL,
+    );
+    bounded(
+        "MaxAttempts",
+        retrier.max_attempts,
+        0,
+        MAX_RETRY_COUNT_OR_INTERVAL,
+    );
+    bounded(
+        "MaxDelaySeconds",
+        retrier.max_delay_seconds,
+        1,
+        MAX_RETRY_DELAY_SECONDS,
+    );
+    problems
 }
 
 #[cfg(test)]
@@ -1137,6 +1184,7 @@ mod tests {
             comment: None,
             input_path: None,
             choices: vec![ChoiceRule {
+                comment: None,
                 output: None,
                 assign: None,
                 condition: Condition::Compare {
@@ -1162,6 +1210,7 @@ mod tests {
     #[test]
     fn states_all_must_be_alone_and_last() {
         let catcher = |errors: Vec<ErrorName>| Catcher {
+            comment: None,
             output: None,
             assign: None,
             error_equals: errors,

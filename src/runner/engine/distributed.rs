@@ -416,10 +416,10 @@ impl Settings {
             None => ItemLimit::ALL,
             Some(Limit::Fixed(max_items)) => ItemLimit::new(i64::from(*max_items))?,
             Some(Limit::Path(path)) => {
-                ItemLimit::new(reader.integer("MaxItems", Source::Path(path), Text::Refused)?)?
+                ItemLimit::new(reader.integer("MaxItems", Source::Path(path))?)?
             }
             Some(Limit::Expression(e)) => {
-                ItemLimit::new(reader.integer("MaxItems", Source::Expression(e), Text::Refused)?)?
+                ItemLimit::new(reader.integer("MaxItems", Source::Expression(e))?)?
             }
         };
         let batch_limits = match &m.item_batcher {
@@ -449,13 +449,6 @@ pub(super) enum Source<'a> {
     Expression(&'a JsonataString),
 }
 
-/// Whether a number written as a string is read as one.
-#[derive(Clone, Copy)]
-enum Text {
-    Parsed,
-    Refused,
-}
-
 /// Reads the settings of one state: `*Path`s in its input or variables, JSONata strings
 /// evaluated on its input.
 pub(super) struct SettingReader<'a> {
@@ -463,24 +456,25 @@ pub(super) struct SettingReader<'a> {
     pub invalid: &'a dyn Fn(&str, Source<'_>, &Value, &str) -> StateError,
 }
 
+/// The integer `value` is: `2`, `2.0` or `"2"`.
+pub(super) fn integer_in(value: &Value) -> Option<i64> {
+    value
+        .as_i64()
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        })
+        .or_else(|| value.as_str()?.parse().ok())
+}
+
 impl SettingReader<'_> {
-    /// An integer, `2` or `2.0`; with `Text::Parsed` also the string `"2"` (AWS reads the Map's
-    /// concurrency and tolerance from a string, but not MaxItems).
-    fn integer(&self, field: &str, source: Source<'_>, text: Text) -> Result<i64, StateError> {
+    /// An integer: `2`, `2.0` or the string `"2"` (AWS reads every `*Path` limit from a
+    /// numeric string too).
+    fn integer(&self, field: &str, source: Source<'_>) -> Result<i64, StateError> {
         let value = (self.read)(field, source)?;
-        value
-            .as_i64()
-            .or_else(|| {
-                value
-                    .as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
-            })
-            .or_else(|| match text {
-                Text::Parsed => value.as_str()?.parse().ok(),
-                Text::Refused => None,
-            })
-            .ok_or_else(|| (self.invalid)(field, source, &value, "integer"))
+        integer_in(&value).ok_or_else(|| (self.invalid)(field, source, &value, "integer"))
     }
 
     /// A count of at least 0: written, or read when the state starts.
@@ -494,7 +488,7 @@ impl SettingReader<'_> {
             Limit::Path(path) => Source::Path(path),
             Limit::Expression(e) => Source::Expression(e),
         };
-        let integer = self.integer(field, source, Text::Parsed)?;
+        let integer = self.integer(field, source)?;
         u64::try_from(integer)
             .map(Some)
             .map_err(|_| (self.invalid)(field, source, &integer.into(), "non-negative integer"))

@@ -127,7 +127,8 @@ impl Run<'_> {
     }
 }
 
-/// A Task's TimeoutSecondsPath (or HeartbeatSecondsPath): a positive integer, else `States.Runtime`.
+/// A Task's TimeoutSecondsPath (or HeartbeatSecondsPath): a positive integer (`60` or `"60"`),
+/// else `States.Runtime`.
 pub(super) fn positive_seconds(
     field: &str,
     path: &ReferencePath,
@@ -139,7 +140,8 @@ pub(super) fn positive_seconds(
             "Invalid path '{path}' : The {field} field references an invalid value."
         ))
     })?;
-    value.as_u64().filter(|n| *n > 0).ok_or_else(|| {
+    let seconds = super::distributed::integer_in(value).and_then(|n| u64::try_from(n).ok());
+    seconds.filter(|n| *n > 0).ok_or_else(|| {
         StateError::runtime(format!(
             "The {field} field refers to value \"{value}\" which is not a positive integer: {path}"
         ))

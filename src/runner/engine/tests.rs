@@ -624,13 +624,15 @@ async fn max_items_path_limits_the_items_and_a_bad_value_fails_as_aws_fails() {
         }
     };
     assert_eq!(run(json!(2)).await.output.unwrap(), json!([1, 2]));
+    // AWS reads a numeric string too (a variable assigned "2" limited a recorded run).
+    assert_eq!(run(json!("2")).await.output.unwrap(), json!([1, 2]));
     assert_eq!(run(json!(0)).await.output.unwrap(), json!([1, 2, 3, 4]));
     let negative = run(json!(-1)).await.error.unwrap();
     assert_eq!(
         negative,
         StateError::new("States.ItemReaderFailed", "field MaxItems must be positive")
     );
-    for bad in [json!(1.5), json!("2")] {
+    for bad in [json!(1.5), json!("1.5"), json!("two")] {
         let error = run(bad.clone()).await.error.unwrap();
         assert_eq!(error.error, "States.Runtime", "{bad}");
         assert!(
@@ -853,8 +855,10 @@ async fn an_inline_maps_max_concurrency_path_and_a_tasks_timeout_path_must_selec
     let definition = json!({"StartAt": "T", "States": {"T": task}});
     let out = run(definition.clone(), echo(), json!({"timeout": "soon"})).await;
     assert_eq!(out.error.unwrap().error, "States.Runtime");
-    let out = run(definition, echo(), json!({"timeout": 60})).await;
-    assert!(out.error.is_none(), "{:?}", out.error);
+    for timeout in [json!(60), json!("60")] {
+        let out = run(definition.clone(), echo(), json!({"timeout": timeout})).await;
+        assert!(out.error.is_none(), "{timeout}: {:?}", out.error);
+    }
 }
 
 #[tokio::test]
@@ -1382,4 +1386,41 @@ async fn state_transitions_count_each_state_entered_and_each_retry() {
     assert_eq!(outcome.state_transitions, 4 + 2);
     assert_eq!(outcome.history_events, 2 * 4 + 3 * 3 + 2);
     assert_eq!(outcome.lambda_billed_ms, 3 * 1000);
+}
+
+/// Definitions AWS accepts and how it runs them: a constant `Condition`, a written `null`
+/// Output, comments in retriers, catchers and rules, and a body assigning an outer name.
+#[tokio::test]
+async fn constant_conditions_null_outputs_comments_and_shadowed_variables_run_as_in_aws() {
+    let constant = json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [
+            {"Condition": false, "Next": "A"},
+            {"Comment": "always", "Condition": true, "Next": "B"}]},
+        "A": {"Type": "Pass", "Output": "a", "End": true},
+        "B": {"Type": "Pass", "Output": null, "End": true}}});
+    let out = run(constant, echo(), json!({"x": 1})).await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    assert_eq!(out.output, Some(Value::Null));
+
+    let commented = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel",
+            "Branches": [{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}],
+            "Retry": [{"Comment": "once more", "ErrorEquals": ["E"], "MaxAttempts": 1}],
+            "Catch": [{"Comment": "then give up", "ErrorEquals": ["States.ALL"], "Next": "S"}],
+            "End": true},
+        "S": {"Type": "Pass", "End": true}}});
+    let out = run(commented, echo(), json!({})).await;
+    assert_eq!(out.output.unwrap()["Error"], "E");
+
+    let shadowed = json!({"QueryLanguage": "JSONata", "StartAt": "Set", "States": {
+        "Set": {"Type": "Pass", "Assign": {"v": "outer"}, "Next": "P"},
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "I", "States": {
+            "I": {"Type": "Pass", "Assign": {"v": "inner"}, "Next": "Read"},
+            "Read": {"Type": "Pass", "Output": "{% $v %}", "End": true}}}],
+            "Output": {"branch": "{% $states.result[0] %}", "after": "{% $v %}"}, "End": true}}});
+    let out = run(shadowed, echo(), json!({})).await;
+    assert_eq!(
+        out.output,
+        Some(json!({"branch": "inner", "after": "outer"}))
+    );
 }
