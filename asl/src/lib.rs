@@ -26,6 +26,7 @@
 pub mod bounded;
 pub mod bounds;
 pub mod eval;
+pub mod limits;
 pub mod mermaid;
 pub mod path;
 pub mod payload;

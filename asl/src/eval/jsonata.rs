@@ -28,15 +28,27 @@ use serde_json::{Map, Number, Value};
 
 use super::intrinsic::{self, Argument};
 use super::random::{pseudo_uuid, splitmix64};
+use crate::limits;
 
 /// A JSONata expression as written between `{%` and `%}` (trimmed), checked to parse.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expression(String);
 
 impl Expression {
-    /// Parses `text`, the inside of `{% %}` (surrounding whitespace is trimmed).
+    /// Parses `text`, the inside of `{% %}` (surrounding whitespace is trimmed). Brackets
+    /// nested past [`limits::JSONATA_MAX_NESTING`] are refused first: the parser recurses on them.
     pub fn parse(text: &str) -> Result<Self, SyntaxError> {
         let text = text.trim();
+        let nesting = nesting_depth(text);
+        if nesting > limits::JSONATA_MAX_NESTING {
+            return Err(SyntaxError {
+                expression: text.chars().take(80).collect(),
+                message: format!(
+                    "its brackets nest {nesting} levels deep; at most {} are read",
+                    limits::JSONATA_MAX_NESTING
+                ),
+            });
+        }
         JsonAta::new(text, &Bump::new()).map_err(|error| SyntaxError {
             expression: text.to_owned(),
             message: error.to_string(),
@@ -209,6 +221,12 @@ fn next_draw() -> u64 {
 
 /// Evaluates `expr`: `Ok(None)` when the result is undefined (JSONata's "nothing"). Errors name
 /// no field; see [`QueryError::with_field`].
+///
+/// `jsonata-rs` recurses on the native stack, about 20 KiB a level in a debug build, so an
+/// evaluation runs on a thread of its own with [`EVALUATION_STACK_BYTES`] of stack (reserved, not
+/// committed), within AWS-like bounds: [`limits::JSONATA_MAX_DEPTH`] levels and
+/// [`limits::JSONATA_TIME_LIMIT_MS`]. Neither a deep recursion nor an endless loop nor a panic in
+/// the library can take the runner down: each is an evaluation error.
 pub fn evaluate(expr: &Expression, bindings: &Bindings) -> Result<Option<Value>, QueryError> {
     let text = expr.text();
     let fail = |message: String| QueryError::Evaluation {
@@ -216,7 +234,48 @@ pub fn evaluate(expr: &Expression, bindings: &Bindings) -> Result<Option<Value>,
         field: String::new(),
         message,
     };
-    let reseeded = text.contains("$random") || text.contains("$uuid");
+    let draws = (text.contains("$random") || text.contains("$uuid") || text.contains("$shuffle"))
+        .then(|| (bindings.draw)());
+    let (states, variables) = (bindings.states, bindings.variables);
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("jsonata".into())
+            .stack_size(EVALUATION_STACK_BYTES)
+            .spawn_scoped(scope, || evaluate_here(text, states, variables, draws))
+            .map_err(|error| fail(format!("cannot start the evaluation: {error}")))?
+            .join()
+            .unwrap_or_else(|_| Err("the JSONata evaluator failed on this expression".into()))
+            .map_err(fail)
+    })
+}
+
+/// The stack of an evaluation's thread: enough for [`limits::JSONATA_MAX_DEPTH`] levels in a
+/// debug build, three times over.
+const EVALUATION_STACK_BYTES: usize = 64 << 20;
+
+/// How deep `text`'s brackets nest.
+fn nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for c in text.chars() {
+        match c {
+            '(' | '[' | '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// [`evaluate`] on the current thread: the value, or the error message.
+fn evaluate_here(
+    text: &str,
+    states: &Value,
+    variables: &Map<String, Value>,
+    draws: Option<u64>,
+) -> Result<Option<Value>, String> {
     let rebinds: String = REBOUND
         .iter()
         .filter(|(name, _)| text.contains(name))
@@ -228,37 +287,45 @@ pub fn evaluate(expr: &Expression, bindings: &Bindings) -> Result<Option<Value>,
         (format!("({rebinds}{text}\n)"), rebinds.len() + 1)
     };
     let arena = Bump::new();
-    let jsonata = JsonAta::new(&source, &arena).map_err(|error| fail(error.to_string()))?;
+    let jsonata = JsonAta::new(&source, &arena).map_err(|error| error.to_string())?;
     register_functions(&jsonata, &arena);
 
     // Only what the expression names is converted for it: inputs and variables can be large.
-    let mut vars: HashMap<&str, &Value> = bindings
-        .variables
+    let mut vars: HashMap<&str, &Value> = variables
         .iter()
         .filter(|(name, _)| text.contains(&format!("${name}")))
         .map(|(name, value)| (name.as_str(), value))
         .collect();
     if text.contains("$states") {
-        vars.insert("states", bindings.states);
+        vars.insert("states", states);
     }
     let mut names: Vec<&&str> = vars.keys().collect();
     names.sort();
     let inputs: Vec<&Value> = names.into_iter().map(|name| vars[*name]).collect();
+    for (name, value) in &vars {
+        jsonata.assign_var(name, from_json(&arena, value));
+    }
 
-    let _draws =
-        (reseeded || text.contains("$shuffle")).then(|| DrawScope::enter((bindings.draw)()));
+    let _draws = draws.map(DrawScope::enter);
+    let run = || {
+        jsonata.evaluate_timeboxed(
+            None,
+            Some(limits::JSONATA_MAX_DEPTH),
+            Some(limits::JSONATA_TIME_LIMIT_MS),
+        )
+    };
     let mut order = KeyOrder::new(text);
     // `$spread` and `$sift` list an object's members, in the order of the result's objects.
     let (result, mut order) = if text.contains("$spread") || text.contains("$sift") {
         order.known = Some(Known::of(&inputs));
         ENTRY_ORDER.set(Some(order));
-        let result = jsonata.evaluate(None, Some(&vars));
+        let result = run();
         (result, ENTRY_ORDER.take().expect("set for this evaluation"))
     } else {
-        (jsonata.evaluate(None, Some(&vars)), order)
+        (run(), order)
     };
-    let result = result.map_err(|error| fail(shifted(&error.to_string(), offset)))?;
-    let Some(value) = to_json(result).map_err(fail)? else {
+    let result = result.map_err(|error| shifted(&error.to_string(), offset))?;
+    let Some(value) = to_json(result)? else {
         return Ok(None);
     };
     Ok(Some(order.apply(value, &inputs)))
@@ -1217,5 +1284,36 @@ mod tests {
             json!({"match": "ab", "index": 0, "groups": ["b"]})
         );
         assert_eq!(run(r#"$count($match("xyz", /a/))"#), json!(0));
+    }
+
+    /// A runaway recursion (a million levels deep, or never ending) fails the expression with
+    /// JSONata's U1001 instead of overflowing the runner's stack or running forever.
+    #[test]
+    fn a_deep_or_endless_recursion_is_an_evaluation_error_not_a_crash() {
+        let deep = error("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(1000000))");
+        assert!(deep.to_string().contains("U1001"), "{deep}");
+        let started = std::time::Instant::now();
+        let endless = error("($f := function($n){ $f($n + 1) }; $f(0))");
+        assert!(endless.to_string().contains("U1001"), "{endless}");
+        assert!(started.elapsed().as_millis() < 3 * crate::limits::JSONATA_TIME_LIMIT_MS as u128);
+        // Recursion within the bound still works.
+        assert_eq!(
+            run("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(100))"),
+            json!(100)
+        );
+    }
+
+    /// The parser recurses on brackets: an expression nested past the bound is refused before.
+    #[test]
+    fn brackets_nested_past_the_bound_are_refused_before_parsing() {
+        let nested = format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000));
+        let refused = Expression::parse(&nested).unwrap_err();
+        assert!(
+            refused.message.contains("nest 100000 levels deep"),
+            "{refused}"
+        );
+        let bound = crate::limits::JSONATA_MAX_NESTING;
+        let deepest = format!("{}1{}", "[".repeat(bound), "]".repeat(bound));
+        assert!(Expression::parse(&deepest).is_ok());
     }
 }
