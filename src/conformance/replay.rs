@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(replay.call(json!(null)), Ok(json!("aaaa")));
         let error = replay.call(json!(null)).unwrap_err();
         assert_eq!(
-            (error.error_type.as_str(), error.cause().as_str()),
+            (error.error_type.as_str(), error.cause("r-1").as_str()),
             ("Exception", "{\"verbatim\": true}")
         );
         assert_eq!(recorded(&[]).call(json!({"x": 1})), Ok(json!({"x": 1})));
