@@ -1,11 +1,15 @@
 //! Comparing what the runner did with what AWS recorded: the status and error name must be
 //! equal, outputs are compared as JSON values (numbers by value, object keys in any order), a
 //! recorded string may be a redaction wildcard, and causes are compared softly (counted, never
-//! failing a case).
+//! failing a case). The payloads sent to the stub functions are checked against the recorded
+//! ones ([`check_payloads`]), softly too.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use serde_json::Value;
 
-use super::case::{Outcome, Status};
+use super::case::{Outcome, RecordedFunction, Response, Status};
 
 /// The replacement values of the transformers every recorded snapshot applies: wherever one of
 /// these is expected, any actual value matches.
@@ -287,6 +291,129 @@ impl<'w, 'c> Walk<'w, 'c> {
     }
 }
 
+/// How the payloads sent to a case's stub functions compare with the payloads AWS sent.
+#[derive(Debug, PartialEq)]
+pub enum PayloadCheck {
+    /// No stub has a recorded payload to check a call against.
+    Unchecked,
+    /// Every function was sent its recorded payloads, as a multiset.
+    Same,
+    /// The first function whose payloads differ.
+    Differs(PayloadDifference),
+}
+
+/// Where a function's payloads first differ from the recorded ones.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PayloadDifference {
+    pub function: String,
+    /// A recorded payload no call matched; `None` for a call beyond the recorded ones.
+    pub expected: Option<Value>,
+    /// A call that matched no recorded payload; `None` when the runner made no such call.
+    pub actual: Option<Value>,
+}
+
+/// Checks the payloads each stub was sent (`sent`, by function name) against the recorded
+/// invocations, as a multiset per function (order is free: Map iterations and Parallel branches
+/// run in any order), each recorded payload matching as an expected output does (wildcards
+/// included). Following FORMAT.md's "Lambda stubs":
+/// - a recorded invocation without a payload, or an echo (a Distributed Map child's call,
+///   whose history AWS did not record), stands for one call with any payload;
+/// - a function with no recorded payload at all is not checked;
+/// - a call beyond the recorded invocations (the stub repeating its last response) is a
+///   difference, and so is a recorded payload no call matched.
+pub fn check_payloads(
+    recorded: &BTreeMap<String, RecordedFunction>,
+    sent: &BTreeMap<String, Vec<Value>>,
+    wildcards: &Wildcards<'_>,
+) -> PayloadCheck {
+    let mut checked = false;
+    for (function, recording) in recorded {
+        let mut expected = Vec::new();
+        let mut free = 0;
+        for invocation in &recording.invocations {
+            match (&invocation.payload, &invocation.response) {
+                (Some(payload), response) if *response != Response::Echoes => {
+                    expected.push(payload)
+                }
+                _ => free += 1,
+            }
+        }
+        if expected.is_empty() {
+            continue;
+        }
+        checked = true;
+        let calls = sent.get(function).map_or(&[][..], Vec::as_slice);
+        let matches = |e: usize, c: usize| {
+            Walk::new(wildcards)
+                .value("$", expected[e], &calls[c])
+                .is_none()
+        };
+        let call_of = max_matching(expected.len(), calls.len(), matches);
+        let used: Vec<bool> = (0..calls.len())
+            .map(|c| call_of.contains(&Some(c)))
+            .collect();
+        let mut unmatched_calls = (0..calls.len()).filter(|c| !used[*c]);
+        let missing = call_of.iter().position(Option::is_none);
+        let difference = match missing {
+            Some(e) => Some((Some(expected[e].clone()), unmatched_calls.next())),
+            // Unmatched calls take the free invocations first; any left are extra.
+            None => unmatched_calls.nth(free).map(|extra| (None, Some(extra))),
+        };
+        if let Some((expected, actual)) = difference {
+            return PayloadCheck::Differs(PayloadDifference {
+                function: function.clone(),
+                expected,
+                actual: actual.map(|c| calls[c].clone()),
+            });
+        }
+    }
+    if checked {
+        PayloadCheck::Same
+    } else {
+        PayloadCheck::Unchecked
+    }
+}
+
+/// A maximum matching of `left` items to `right` items where `fits(l, r)`: for each left item,
+/// its right item (Kuhn's augmenting paths; a case has a handful of calls per function).
+fn max_matching(
+    left: usize,
+    right: usize,
+    fits: impl Fn(usize, usize) -> bool,
+) -> Vec<Option<usize>> {
+    let fits: Vec<Vec<bool>> = (0..left)
+        .map(|l| (0..right).map(|r| fits(l, r)).collect())
+        .collect();
+    let mut left_of: Vec<Option<usize>> = vec![None; right];
+    fn augment(
+        l: usize,
+        fits: &[Vec<bool>],
+        seen: &mut [bool],
+        left_of: &mut [Option<usize>],
+    ) -> bool {
+        for r in 0..seen.len() {
+            if fits[l][r] && !seen[r] {
+                seen[r] = true;
+                if left_of[r].is_none_or(|other| augment(other, fits, seen, left_of)) {
+                    left_of[r] = Some(l);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    for l in 0..left {
+        augment(l, &fits, &mut vec![false; right], &mut left_of);
+    }
+    let mut right_of = vec![None; left];
+    for (r, l) in left_of.iter().enumerate() {
+        if let Some(l) = l {
+            right_of[*l] = Some(r);
+        }
+    }
+    right_of
+}
+
 /// `value` as compact JSON, cut to about `limit` characters.
 pub fn compact(value: &Value, limit: usize) -> String {
     let text = value.to_string();
@@ -431,5 +558,100 @@ mod tests {
             verdict.difference.as_deref(),
             Some("at $.a[1].b: expected 2, actual 3")
         );
+    }
+
+    fn function(invocations: &[(Option<Value>, Response)]) -> RecordedFunction {
+        RecordedFunction {
+            invocations: invocations
+                .iter()
+                .map(
+                    |(payload, response)| crate::conformance::case::RecordedInvocation {
+                        payload: payload.clone(),
+                        response: response.clone(),
+                    },
+                )
+                .collect(),
+        }
+    }
+
+    fn check(recorded: RecordedFunction, sent: &[Value]) -> PayloadCheck {
+        let recorded = BTreeMap::from([("f".to_owned(), recorded)]);
+        let sent = BTreeMap::from([("f".to_owned(), sent.to_vec())]);
+        check_payloads(&recorded, &sent, &Wildcards::new(&[]))
+    }
+
+    fn ok(payload: Value) -> (Option<Value>, Response) {
+        (Some(payload), Response::Returns(json!(null)))
+    }
+
+    fn differs(expected: Option<Value>, actual: Option<Value>) -> PayloadCheck {
+        PayloadCheck::Differs(PayloadDifference {
+            function: "f".into(),
+            expected,
+            actual,
+        })
+    }
+
+    #[test]
+    fn payloads_compare_as_a_multiset_with_wildcards() {
+        let recorded = function(&[ok(json!({"i": 1})), ok(json!({"i": 2, "t": "<uuid:1>"}))]);
+        assert_eq!(
+            check(
+                recorded.clone(),
+                &[json!({"i": 2, "t": "x"}), json!({"i": 1.0})]
+            ),
+            PayloadCheck::Same,
+            "in any order, numbers by value, placeholders matching any text"
+        );
+        // A wildcard payload must not take the call only the other recorded payload fits.
+        let loose = function(&[ok(json!("<any>")), ok(json!({"i": 1}))]);
+        assert_eq!(
+            check(loose, &[json!({"i": 1}), json!(7)]),
+            PayloadCheck::Same
+        );
+    }
+
+    #[test]
+    fn a_missing_or_an_extra_call_is_a_difference() {
+        let recorded = function(&[ok(json!({"i": 1})), ok(json!({"i": 2}))]);
+        assert_eq!(
+            check(recorded.clone(), &[json!({"i": 2})]),
+            differs(Some(json!({"i": 1})), None)
+        );
+        assert_eq!(
+            check(recorded.clone(), &[json!({"i": 2}), json!({"i": 3})]),
+            differs(Some(json!({"i": 1})), Some(json!({"i": 3})))
+        );
+        assert_eq!(
+            check(
+                recorded,
+                &[json!({"i": 2}), json!({"i": 1}), json!({"i": 1})]
+            ),
+            differs(None, Some(json!({"i": 1}))),
+            "a call beyond the recorded ones"
+        );
+    }
+
+    #[test]
+    fn unrecorded_payloads_and_echoes_stand_for_any_one_call() {
+        let partly = function(&[
+            ok(json!({"i": 1})),
+            (None, Response::Returns(json!(null))),
+            (Some(json!({"i": 9})), Response::Echoes),
+        ]);
+        assert_eq!(
+            check(
+                partly.clone(),
+                &[json!({"i": 5}), json!({"i": 1}), json!("x")]
+            ),
+            PayloadCheck::Same
+        );
+        assert_eq!(
+            check(partly, &[json!(1), json!({"i": 1}), json!(2), json!(3)]),
+            differs(None, Some(json!(3)))
+        );
+        let echoes_only = function(&[(Some(json!({"i": 1})), Response::Echoes)]);
+        assert_eq!(check(echoes_only, &[json!(2)]), PayloadCheck::Unchecked);
+        assert_eq!(check(function(&[]), &[json!(2)]), PayloadCheck::Unchecked);
     }
 }

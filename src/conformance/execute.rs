@@ -3,6 +3,8 @@
 //! local directory standing in for S3) and returns how it ended, or that the runner refuses a
 //! feature the case uses.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use etl_lambda::ObjectStore;
@@ -21,8 +23,9 @@ const REGION: &str = "us-east-1";
 /// How running one case went.
 #[derive(Debug)]
 pub enum CaseRun {
-    /// The runner executed the definition.
-    Ended(Outcome),
+    /// The runner executed the definition: how it ended, and the payloads each stub function
+    /// was sent (by function name, in call order).
+    Ended(Outcome, BTreeMap<String, Vec<Value>>),
     /// The definition uses a feature the runner does not support (not a failure): which.
     Unsupported(String),
     /// The runner could not read a definition that AWS ran.
@@ -56,12 +59,17 @@ pub async fn run_case(case: &Case, start_time: Option<DateTime<Utc>>) -> anyhow:
             .await
             .with_context(|| format!("case {}: cannot write s3://{bucket}/{key}", case.id))?;
     }
+    let mut logs = BTreeMap::new();
     let functions = case
         .functions
         .iter()
         .fold(
             Functions::builder().tmp_root(workspace.path()),
-            |functions, (name, recorded)| functions.function(name, Replay::new(recorded)),
+            |functions, (name, recorded)| {
+                let replay = Replay::new(recorded);
+                logs.insert(name.clone(), replay.sent());
+                functions.function(name, replay)
+            },
         )
         .build();
     let spec = ExecutionSpec {
@@ -81,16 +89,28 @@ pub async fn run_case(case: &Case, start_time: Option<DateTime<Utc>>) -> anyhow:
         .execute(&machine, &spec)
         .await;
     let error = outcome.error.as_ref();
-    Ok(CaseRun::Ended(Outcome {
-        status: match outcome.status {
-            ExecutionStatus::Succeeded => Status::Succeeded,
-            ExecutionStatus::Failed => Status::Failed,
-            ExecutionStatus::TimedOut => Status::TimedOut,
+    let sent = logs
+        .into_iter()
+        .map(|(name, log)| {
+            (
+                name,
+                std::mem::take(&mut *log.lock().expect("sent log poisoned")),
+            )
+        })
+        .collect();
+    Ok(CaseRun::Ended(
+        Outcome {
+            status: match outcome.status {
+                ExecutionStatus::Succeeded => Status::Succeeded,
+                ExecutionStatus::Failed => Status::Failed,
+                ExecutionStatus::TimedOut => Status::TimedOut,
+            },
+            output: outcome.output,
+            error: error
+                .map(|error| error.error.clone())
+                .filter(|name| !name.is_empty()),
+            cause: error.map(|error| Value::String(error.cause.clone())),
         },
-        output: outcome.output,
-        error: error
-            .map(|error| error.error.clone())
-            .filter(|name| !name.is_empty()),
-        cause: error.map(|error| Value::String(error.cause.clone())),
-    }))
+        sent,
+    ))
 }

@@ -4,7 +4,8 @@
 //! - [`case`]: the case format, read and checked.
 //! - [`replay`]: stub Lambda functions replaying the recorded invocations.
 //! - [`execute`]: the seam with the runner: runs one case, returns its outcome.
-//! - [`compare`]: status, output (with redaction wildcards), error name; causes softly.
+//! - [`compare`]: status, output (with redaction wildcards), error name; causes and the payloads
+//!   sent to the stubs softly.
 //! - [`report`]: the table per file and the failures, as text or JSON.
 //!
 //! A case the runner cannot run (a feature it refuses, such as a non-Lambda service integration)
@@ -24,9 +25,9 @@ use futures::StreamExt;
 
 use crate::output::{self, OutputArgs, OutputFormat};
 use case::{Case, CaseFile};
-use compare::{Verdict, Wildcards};
+use compare::{PayloadCheck, Verdict, Wildcards};
 use execute::CaseRun;
-use report::{Actual, Failure, FileReport, Report};
+use report::{Actual, Failure, FileReport, PayloadMismatch, Report};
 
 /// Run recorded Step Functions executions in the local runner and compare with AWS's outcomes.
 #[derive(clap::Args, Debug)]
@@ -109,11 +110,29 @@ pub async fn check(paths: &[PathBuf], start_time: Option<DateTime<Utc>>) -> anyh
                 report.unsupported += 1;
                 *report.unsupported_features.entry(feature).or_default() += 1;
             }
-            Checked::Compared { verdict, failure } => {
+            Checked::Compared {
+                verdict,
+                failure,
+                payloads,
+            } => {
                 report.causes_compared += verdict.causes_compared;
                 report.causes_matched += verdict.causes_matched;
                 match failure {
-                    None => report.passed += 1,
+                    None => {
+                        report.passed += 1;
+                        // Payloads are counted for passing cases only: a failure already
+                        // shows its difference.
+                        match *payloads {
+                            (_, PayloadCheck::Unchecked) => {}
+                            (_, PayloadCheck::Same) => report.payloads_checked += 1,
+                            (id, PayloadCheck::Differs(difference)) => {
+                                report.payloads_checked += 1;
+                                report
+                                    .payload_mismatches
+                                    .push(PayloadMismatch { id, difference });
+                            }
+                        }
+                    }
                     Some(failure) => {
                         report.failed += 1;
                         report.failures.push(*failure);
@@ -132,10 +151,13 @@ enum Checked {
     Compared {
         verdict: Verdict,
         failure: Option<Box<Failure>>,
+        /// The case's id and how the payloads sent to its stubs compare with AWS's.
+        payloads: Box<(String, PayloadCheck)>,
     },
 }
 
 async fn check_case(case: Case, start_time: Option<DateTime<Utc>>) -> anyhow::Result<Checked> {
+    let mut payloads = PayloadCheck::Unchecked;
     let (verdict, actual) = match execute::run_case(&case, start_time).await? {
         CaseRun::Unsupported(feature) => return Ok(Checked::Unsupported(feature)),
         CaseRun::Refused(why) => {
@@ -145,12 +167,14 @@ async fn check_case(case: Case, start_time: Option<DateTime<Utc>>) -> anyhow::Re
             };
             (verdict, Actual::Refused { refused: why })
         }
-        CaseRun::Ended(outcome) => {
+        CaseRun::Ended(outcome, sent) => {
             let wildcards = Wildcards::new(&case.wildcards);
             let verdict = compare::compare(&case.expected, &outcome, &wildcards);
+            payloads = compare::check_payloads(&case.functions, &sent, &wildcards);
             (verdict, Actual::Ended(outcome))
         }
     };
+    let id = case.id.clone();
     let failure = verdict.difference.clone().map(|difference| {
         Box::new(Failure {
             id: case.id,
@@ -159,5 +183,9 @@ async fn check_case(case: Case, start_time: Option<DateTime<Utc>>) -> anyhow::Re
             difference,
         })
     });
-    Ok(Checked::Compared { verdict, failure })
+    Ok(Checked::Compared {
+        verdict,
+        failure,
+        payloads: Box::new((id, payloads)),
+    })
 }

@@ -1,9 +1,10 @@
 //! Stub Lambda functions that replay the invocations AWS recorded: each call takes the first
 //! unused recorded invocation whose payload equals the call's, else the first unused one in
 //! recorded order; once all are used the last response repeats; a stub with none returns its
-//! payload.
+//! payload. Each stub keeps the payloads it was sent, for the payload check
+//! ([`super::compare::check_payloads`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -16,14 +17,24 @@ use crate::runner::lambda::{ExecutionEnvironment, LambdaError, LambdaFunction};
 pub struct Replay {
     invocations: Vec<RecordedInvocation>,
     used: Mutex<Vec<bool>>,
+    sent: SentLog,
 }
+
+/// The payloads one stub was sent, in call order; shared with whoever checks them.
+pub type SentLog = Arc<Mutex<Vec<Value>>>;
 
 impl Replay {
     pub fn new(function: &RecordedFunction) -> Self {
         Self {
             invocations: function.invocations.clone(),
             used: Mutex::new(vec![false; function.invocations.len()]),
+            sent: SentLog::default(),
         }
+    }
+
+    /// The log of the payloads this stub is sent.
+    pub fn sent(&self) -> SentLog {
+        self.sent.clone()
     }
 
     /// The response for a call with `payload`, marking its invocation used.
@@ -48,6 +59,10 @@ impl Replay {
     }
 
     fn call(&self, payload: Value) -> Result<Value, LambdaError> {
+        self.sent
+            .lock()
+            .expect("sent log poisoned")
+            .push(payload.clone());
         match self.response_for(&payload) {
             None | Some(Response::Echoes) => Ok(payload),
             Some(Response::Returns(value)) => Ok(value.clone()),
@@ -100,6 +115,10 @@ mod tests {
         assert_eq!(replay.call(json!({"n": 2})), Ok(json!("second")));
         assert_eq!(replay.call(json!({"n": 2})), Ok(json!("first")));
         assert_eq!(replay.call(json!({"n": 1})), Ok(json!("second")));
+        assert_eq!(
+            *replay.sent().lock().unwrap(),
+            [json!({"n": 2}), json!({"n": 2}), json!({"n": 1})]
+        );
     }
 
     #[test]
@@ -118,7 +137,7 @@ mod tests {
         assert_eq!(replay.call(json!(null)), Ok(json!("aaaa")));
         let error = replay.call(json!(null)).unwrap_err();
         assert_eq!(
-            (error.error_type.as_str(), error.cause().as_str()),
+            (error.error_type.as_str(), error.cause("r-1").as_str()),
             ("Exception", "{\"verbatim\": true}")
         );
         assert_eq!(recorded(&[]).call(json!({"x": 1})), Ok(json!({"x": 1})));

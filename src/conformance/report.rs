@@ -1,6 +1,7 @@
-//! What `conformance` shows: per case file the cases, passed, failed and unsupported counts and
-//! the pass rate (passed / (passed + failed)), each failure's expected and actual outcome, and the
-//! soft count of matching causes; as aligned text for people or one JSON document for scripts.
+//! What `conformance` shows: per case file the cases, passed, failed and unsupported counts, the
+//! pass rate (passed / (passed + failed)), the causes matched of those compared, and the passing
+//! cases whose Lambda payloads were checked and differ; each failure's expected and actual
+//! outcome, each payload difference; as aligned text for people or one JSON document for scripts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::case::Outcome;
-use super::compare::{compact, truncate};
+use super::compare::{PayloadDifference, compact, truncate};
 
 /// The results of one case file.
 #[derive(Debug, Default, Serialize)]
@@ -25,6 +26,18 @@ pub struct FileReport {
     /// Causes compared softly (never failing a case), and how many matched.
     pub causes_compared: u32,
     pub causes_matched: u32,
+    /// Passing cases whose stubs had recorded payloads to check the runner's calls against.
+    pub payloads_checked: usize,
+    /// The passing cases among them whose payloads differ (soft: they still pass).
+    pub payload_mismatches: Vec<PayloadMismatch>,
+}
+
+/// A passing case whose stubs were sent payloads other than the recorded ones.
+#[derive(Debug, Serialize)]
+pub struct PayloadMismatch {
+    pub id: String,
+    #[serde(flatten)]
+    pub difference: PayloadDifference,
 }
 
 /// A case whose outcome differs from AWS's.
@@ -79,15 +92,35 @@ impl Report {
             .unwrap_or(0)
             .max("file".len());
         let mut out = format!(
-            "{:<width$}  {:>6}  {:>6}  {:>6}  {:>11}  {:>9}\n",
-            "file", "cases", "passed", "failed", "unsupported", "pass rate"
+            "{:<width$}  {:>6}  {:>6}  {:>6}  {:>11}  {:>9}  {:>9}  {:>16}\n",
+            "file",
+            "cases",
+            "passed",
+            "failed",
+            "unsupported",
+            "pass rate",
+            "causes",
+            "payloads differ"
         );
         for file in &self.files {
             let rate = file.pass_rate().map_or_else(|| "-".to_owned(), shown_rate);
+            let causes = format!("{}/{}", file.causes_matched, file.causes_compared);
+            let payloads = format!(
+                "{}/{}",
+                file.payload_mismatches.len(),
+                file.payloads_checked
+            );
             let _ = writeln!(
                 out,
-                "{:<width$}  {:>6}  {:>6}  {:>6}  {:>11}  {:>9}",
-                file.file, file.total, file.passed, file.failed, file.unsupported, rate
+                "{:<width$}  {:>6}  {:>6}  {:>6}  {:>11}  {:>9}  {:>9}  {:>16}",
+                file.file,
+                file.total,
+                file.passed,
+                file.failed,
+                file.unsupported,
+                rate,
+                causes,
+                payloads
             );
         }
         for file in self.files.iter().filter(|file| file.unsupported > 0) {
@@ -105,12 +138,49 @@ impl Report {
                 let _ = writeln!(out, "    {}", failure.difference);
             }
         }
+        for file in self
+            .files
+            .iter()
+            .filter(|f| !f.payload_mismatches.is_empty())
+        {
+            let _ = writeln!(
+                out,
+                "\npasses whose Lambda payloads differ in {}:",
+                file.file
+            );
+            for mismatch in &file.payload_mismatches {
+                let shown = |payload: &Option<Value>, none: &str| {
+                    payload
+                        .as_ref()
+                        .map_or_else(|| none.to_owned(), |p| compact(p, 300))
+                };
+                let difference = &mismatch.difference;
+                let _ = writeln!(out, "  {} ({})", mismatch.id, difference.function);
+                let _ = writeln!(
+                    out,
+                    "    expected: {}",
+                    shown(&difference.expected, "(no further call)")
+                );
+                let _ = writeln!(
+                    out,
+                    "    actual:   {}",
+                    shown(&difference.actual, "(no such call)")
+                );
+            }
+        }
         let (compared, matched) = self.files.iter().fold((0, 0), |(c, m), file| {
             (c + file.causes_compared, m + file.causes_matched)
+        });
+        let (checked, differ) = self.files.iter().fold((0, 0), |(c, d), file| {
+            (c + file.payloads_checked, d + file.payload_mismatches.len())
         });
         let _ = writeln!(
             out,
             "\ncauses: {matched} of {compared} match AWS's text (compared softly: a different cause never fails a case)"
+        );
+        let _ = writeln!(
+            out,
+            "payloads: {differ} of {checked} passing cases with recorded Lambda payloads sent other payloads (passes whose Lambda payloads differ; soft)"
         );
         out
     }
@@ -206,13 +276,47 @@ mod tests {
             }),
             difference: "status: expected FAILED, actual SUCCEEDED".into(),
         });
-        let text = Report {
+        report.causes_compared = 2;
+        report.causes_matched = 1;
+        report.payloads_checked = 1;
+        report.payload_mismatches.push(PayloadMismatch {
+            id: "case-3".into(),
+            difference: PayloadDifference {
+                function: "stubfn".into(),
+                expected: Some(json!({"n": 1})),
+                actual: None,
+            },
+        });
+        let report = Report {
             files: vec![report],
-        }
-        .text();
+        };
+        let (text, report_json) = (report.text(), report.json());
         assert!(
-            text.contains("cases.jsonl       3       1       1            1      50.0%"),
+            text.contains(
+                "cases.jsonl       3       1       1            1      50.0%        1/2               1/1"
+            ),
             "{text}"
+        );
+        assert!(
+            text.contains(
+                "passes whose Lambda payloads differ in cases.jsonl:\n  case-3 (stubfn)\n    expected: {\"n\":1}\n    actual:   (no such call)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\ncauses: 1 of 2 match") && text.contains("\npayloads: 1 of 1 "),
+            "{text}"
+        );
+        let json: Value = serde_json::from_str(&report_json).unwrap();
+        let file = &json["files"][0];
+        assert_eq!(
+            (&file["causes_matched"], &file["causes_compared"]),
+            (&json!(1), &json!(2))
+        );
+        assert_eq!(file["payloads_checked"], json!(1));
+        assert_eq!(
+            file["payload_mismatches"][0],
+            json!({"id": "case-3", "function": "stubfn", "expected": {"n": 1}, "actual": null})
         );
         assert!(
             text.contains("expected: FAILED States.Runtime: bad path"),

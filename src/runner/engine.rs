@@ -77,6 +77,10 @@ pub struct StateError {
     /// Raised by a Task's work (so `States.TaskFailed` matches it).
     #[serde(skip)]
     from_task: bool,
+    /// A `States.Runtime` whose cause does not name its state yet: the state that raised it
+    /// prefixes AWS's "An error occurred while executing the state ..." ([`Self::located`]).
+    #[serde(skip)]
+    unlocated: bool,
 }
 
 impl StateError {
@@ -85,6 +89,7 @@ impl StateError {
             error: error.into(),
             cause: cause.into(),
             from_task: false,
+            unlocated: false,
         }
     }
 
@@ -95,8 +100,23 @@ impl StateError {
         }
     }
 
+    /// `States.Runtime` raised while a state runs; the state names itself in the cause when the
+    /// error leaves it ([`Self::located`]).
     pub fn runtime(cause: impl Into<String>) -> Self {
-        Self::new("States.Runtime", cause)
+        Self {
+            unlocated: true,
+            ..Self::new("States.Runtime", cause)
+        }
+    }
+
+    /// The error as it leaves the state `state`: a `States.Runtime` raised inside it gets AWS's
+    /// prefix naming the state and the event that entered it; any other error is unchanged.
+    pub fn located(self, state: &str, entered_event: u64) -> Self {
+        if self.unlocated {
+            Self::runtime_in(state, entered_event, self.cause)
+        } else {
+            self
+        }
     }
 
     /// `States.Runtime` worded as AWS words it for a state: naming the state and the history
@@ -121,11 +141,20 @@ impl StateError {
         )
     }
 
-    fn data_limit(state: &str, what: &str, bytes: usize) -> Self {
+    /// AWS's `States.DataLimitExceeded` for a state's input, output or task result over the
+    /// quota. A result or an output is worded as AWS words it ("The state/task 'PostCoeffgen'
+    /// returned a result with a size exceeding the maximum number of bytes service limit.", also
+    /// in LocalStack's AWS-recorded `test_states_errors` snapshots); AWS's wording for an input
+    /// is not known, so it says the same of the input.
+    fn data_limit(state: &str, what: Measured) -> Self {
+        let did = match what {
+            Measured::Input => "received an input",
+            Measured::Output | Measured::Result => "returned a result",
+        };
         Self::new(
             "States.DataLimitExceeded",
             format!(
-                "The state/task '{state}' {what} of {bytes} bytes, exceeding the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES})."
+                "The state/task '{state}' {did} with a size exceeding the maximum number of bytes service limit."
             ),
         )
     }
@@ -583,9 +612,13 @@ impl History {
     fn add(&self, events: u64) -> Result<(), StateError> {
         let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
         if total > self.limit {
-            Err(StateError::runtime(format!(
-                "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
-            )))
+            // The execution's own failure, not a state's: its cause names no state.
+            Err(StateError::new(
+                "States.Runtime",
+                format!(
+                    "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+                ),
+            ))
         } else {
             Ok(())
         }
@@ -729,16 +762,15 @@ impl<'e> Run<'e> {
     /// Measures a state's input, output or result against the quota, keeping the largest.
     fn record(&self, state: &str, what: Measured, value: &Value) -> Result<(), StateError> {
         let bytes = json_len(value);
-        let (map, what) = match what {
-            Measured::Input => (&self.payloads, "received an input"),
-            Measured::Output => (&self.payloads, "returned an output"),
-            Measured::Result => (&self.results, "returned a result"),
+        let map = match what {
+            Measured::Input | Measured::Output => &self.payloads,
+            Measured::Result => &self.results,
         };
         let mut payloads = map.lock().expect("payload map poisoned");
         let largest = payloads.entry(state.to_owned()).or_default();
         *largest = (*largest).max(bytes);
         if bytes > MAX_PAYLOAD_BYTES {
-            return Err(StateError::data_limit(state, what, bytes));
+            return Err(StateError::data_limit(state, what));
         }
         Ok(())
     }
@@ -894,10 +926,8 @@ impl<'e> Run<'e> {
                 };
                 if deadline.is_some_and(|d| *clock > d) {
                     failed_here(kept);
-                    return Err(StateError::new(
-                        "States.Timeout",
-                        "The execution ran past the state machine's TimeoutSeconds.",
-                    ));
+                    // AWS's ExecutionTimedOut event carries no cause.
+                    return Err(StateError::new("States.Timeout", ""));
                 }
                 variables.extend(assigned);
                 match step {
@@ -929,6 +959,21 @@ impl<'e> Run<'e> {
             entered_event: frame.history.events(),
             ..frame
         };
+        let entered_event = frame.entered_event;
+        self.state_body(frame, name, state, raw_input, clock)
+            .await
+            .map_err(|error| error.located(name, entered_event))
+    }
+
+    /// What [`Self::run_state`] does once the state is entered.
+    async fn state_body(
+        &self,
+        frame: Frame<'_>,
+        name: &str,
+        state: &State,
+        raw_input: Value,
+        clock: &mut Duration,
+    ) -> Result<(Step, Variables), StateError> {
         self.record(name, Measured::Input, &raw_input)?;
         let (step, assigned) = match state {
             State::Task(_) | State::Map(_) | State::Parallel(_) => {

@@ -125,11 +125,20 @@ impl LambdaError {
         }
     }
 
-    /// The `Cause` Step Functions records: the function's error payload as a JSON string.
-    pub fn cause(&self) -> String {
+    /// The `Cause` Step Functions records: the function's error payload as a JSON string, as the
+    /// Lambda runtime builds it for the invocation `request_id`:
+    /// `{"errorMessage":…,"errorType":…,"requestId":…,"stackTrace":[…]}` (AWS's order, which
+    /// is also the keys' sorted order). An in-process function has no Python stack to show.
+    pub fn cause(&self, request_id: &str) -> String {
         match &self.payload {
             Some(payload) => payload.clone(),
-            None => json!({"errorMessage": self.message, "errorType": self.error_type}).to_string(),
+            None => json!({
+                "errorMessage": self.message,
+                "errorType": self.error_type,
+                "requestId": request_id,
+                "stackTrace": [],
+            })
+            .to_string(),
         }
     }
 }

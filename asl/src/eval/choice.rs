@@ -65,8 +65,7 @@ fn compare(
     let other = |path: &ReferencePath| {
         path.resolve(input, variables).ok_or_else(|| {
             EvalError::Runtime(format!(
-                "Invalid path in `{}`: it references an invalid value.",
-                comparison.operator()
+                "Invalid path '{path}': The choice state's condition path references an invalid value."
             ))
         })
     };

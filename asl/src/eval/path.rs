@@ -23,6 +23,46 @@ pub enum SetError {
     },
 }
 
+impl ReferencePath {
+    /// Why this path selects nothing in `value`, in the words of the JSONPath library AWS
+    /// evaluates with (Jayway): a missing last step is "No results for path: $['a']['b']", a
+    /// missing step before it "Missing property in path $['a']". AWS's InputPath and
+    /// OutputPath causes end with it ("Invalid path '$.Payload' : No results for path:
+    /// $['Payload']").
+    pub fn not_found_in(&self, value: &Value) -> String {
+        let bracketed = |segments: &[Segment]| {
+            segments.iter().fold("$".to_owned(), |mut text, segment| {
+                match segment {
+                    Segment::Field(name) => text.push_str(&format!("['{name}']")),
+                    Segment::Index(index) => text.push_str(&format!("[{index}]")),
+                }
+                text
+            })
+        };
+        let segments = self.segments();
+        let whole = || format!("No results for path: {}", bracketed(segments));
+        if self.variable().is_some() {
+            return whole();
+        }
+        let mut current = value;
+        for (at, segment) in segments.iter().enumerate() {
+            let next = match (segment, current) {
+                (Segment::Field(name), Value::Object(members)) => members.get(name),
+                (Segment::Index(index), Value::Array(items)) => items.get(*index),
+                _ => None,
+            };
+            match next {
+                Some(next) => current = next,
+                None if at + 1 < segments.len() && matches!(segment, Segment::Field(_)) => {
+                    return format!("Missing property in path {}", bracketed(&segments[..=at]));
+                }
+                None => return whole(),
+            }
+        }
+        whole()
+    }
+}
+
 impl JsonPath {
     /// What the path selects in `value`, as AWS returns it: the one value for a path of names
     /// and indices (`None` when absent; a name list last gives an object of those fields), an
@@ -300,5 +340,28 @@ mod tests {
             path("$[3]").set(&mut v, json!(0)),
             Err(SetError::IndexOutOfRange { .. })
         ));
+    }
+
+    #[test]
+    fn a_path_that_selects_nothing_is_explained_in_jayway_words() {
+        // AWS's wording: "Invalid path '$.Payload' : No results for path: $['Payload']".
+        let path = |text| ReferencePath::parse(text).unwrap();
+        let input = json!({"a": {"b": 1}, "list": [1]});
+        assert_eq!(
+            path("$.Payload").not_found_in(&input),
+            "No results for path: $['Payload']"
+        );
+        assert_eq!(
+            path("$.a.c").not_found_in(&input),
+            "No results for path: $['a']['c']"
+        );
+        assert_eq!(
+            path("$.x.y").not_found_in(&input),
+            "Missing property in path $['x']"
+        );
+        assert_eq!(
+            path("$.list[4]").not_found_in(&input),
+            "No results for path: $['list'][4]"
+        );
     }
 }

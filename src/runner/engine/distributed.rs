@@ -538,7 +538,8 @@ impl Run<'_> {
                 .cloned()
                 .ok_or_else(|| {
                     StateError::runtime(format!(
-                        "Invalid path '{path}' : The {field}Path field references an invalid value."
+                        "Invalid path '{path}' : {}",
+                        path.not_found_in(input)
                     ))
                 }),
             Source::Expression(expression) => {

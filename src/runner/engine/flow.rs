@@ -112,9 +112,11 @@ impl Run<'_> {
             (Some(rule), _) => (&rule.next, rule.output.as_ref(), rule.assign.as_ref()),
             (None, Some(default)) => (default, c.output.as_ref(), c.assign.as_ref()),
             (None, None) => {
-                return Err(StateError::new(
+                return Err(StateError::in_state(
                     "States.NoChoiceMatched",
-                    "No Choice rule matched and the Choice state has no Default.",
+                    at.state,
+                    frame.entered_event,
+                    "Failed to transition out of the state. The state does not point to a next state.",
                 ));
             }
         };

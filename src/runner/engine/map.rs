@@ -125,7 +125,7 @@ impl Run<'_> {
         effective: &Value,
     ) -> Result<Vec<Value>, StateError> {
         if frame.language == QueryLanguage::JsonPath {
-            return items_at(m, at.state, effective, frame.variables);
+            return items_at(m, effective, frame.variables);
         }
         let items = match &m.items {
             None => effective.clone(),
@@ -221,7 +221,6 @@ impl Run<'_> {
 /// an array.
 pub(super) fn items_at(
     m: &MapState,
-    name: &str,
     effective: &Value,
     variables: &Variables,
 ) -> Result<Vec<Value>, StateError> {
@@ -230,12 +229,20 @@ pub(super) fn items_at(
         Some(DataPath::Reference(path)) => path.resolve(effective, variables).cloned(),
         Some(DataPath::Select(path)) => path.select_in(effective, variables),
     };
-    match selected {
-        Some(Value::Array(items)) => Ok(items),
-        _ => Err(StateError::runtime(format!(
-            "the ItemsPath `{}` of the Map `{name}` does not select an array",
-            m.items_path
-                .as_ref()
+    // AWS's wording: a path that selects nothing as for InputPath; a value that is not an
+    // array as AWS words it for a Map's items ("Map state input must be an array but was: 1").
+    match (selected, &m.items_path) {
+        (Some(Value::Array(items)), _) => Ok(items),
+        (Some(other), _) => Err(StateError::runtime(format!(
+            "Map state input must be an array but was: {other}"
+        ))),
+        (None, Some(DataPath::Reference(path))) => Err(StateError::runtime(format!(
+            "Invalid path '{path}' : {}",
+            path.not_found_in(effective)
+        ))),
+        (None, path) => Err(StateError::runtime(format!(
+            "Invalid path '{}' : No results for path: {0}",
+            path.as_ref()
                 .map_or_else(|| "$".to_owned(), ToString::to_string)
         ))),
     }

@@ -9,7 +9,7 @@ pub(super) fn input_path(
     raw: &Value,
     variables: &Variables,
 ) -> Result<Value, StateError> {
-    select_or_runtime(path, raw, variables, "InputPath")
+    select_or_runtime(path, raw, variables)
 }
 
 pub(super) fn output_path(
@@ -20,7 +20,7 @@ pub(super) fn output_path(
     match path {
         None => Ok(output),
         Some(DataPath::Reference(path)) if path.is_root() => Ok(output),
-        Some(path) => select_or_runtime(Some(path), &output, variables, "OutputPath"),
+        Some(path) => select_or_runtime(Some(path), &output, variables),
     }
 }
 
@@ -28,7 +28,6 @@ pub(super) fn select_or_runtime(
     path: Option<&DataPath>,
     value: &Value,
     variables: &Variables,
-    field: &str,
 ) -> Result<Value, StateError> {
     let selected = match path {
         None => Some(value.clone()),
@@ -37,10 +36,14 @@ pub(super) fn select_or_runtime(
         Some(DataPath::Select(path)) => path.select_in(value, variables),
     };
     selected.ok_or_else(|| {
-        StateError::runtime(format!(
-            "Invalid path '{}' : The {field} references an invalid value.",
-            path.expect("the root always selects")
-        ))
+        let path = path.expect("the root always selects");
+        // AWS's wording: "Invalid path '$.Payload' : No results for path: $['Payload']" (the
+        // state's name is prefixed as the error leaves it).
+        let why = match path {
+            DataPath::Reference(path) => path.not_found_in(value),
+            _ => format!("No results for path: {path}"),
+        };
+        StateError::runtime(format!("Invalid path '{path}' : {why}"))
     })
 }
 

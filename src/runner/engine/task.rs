@@ -69,7 +69,7 @@ impl Run<'_> {
         let Some(resolved) = functions.resolve(&function) else {
             return Err(StateError::task(
                 "Lambda.ResourceNotFoundException",
-                format!("Function not found: {function}"),
+                self.function_not_found(&function),
             ));
         };
         let timing = self.engine.invocation_time;
@@ -98,14 +98,13 @@ impl Run<'_> {
         if let Some(timeout) = timeout
             && took > Duration::from_secs(timeout)
         {
-            return Err(StateError::task(
-                "States.Timeout",
-                format!("The task `{name}` ran past its TimeoutSeconds ({timeout})."),
-            ));
+            // AWS's TaskTimedOut and LambdaFunctionTimedOut events carry no cause.
+            return Err(StateError::task("States.Timeout", ""));
         }
-        let payload = invocation
-            .result
-            .map_err(|e| StateError::task(e.error_type.clone(), e.cause()))?;
+        let payload = invocation.result.map_err(|e| {
+            let request_id = asl::eval::random::pseudo_uuid(self.draw());
+            StateError::task(e.error_type.clone(), e.cause(&request_id))
+        })?;
         let result = if optimised {
             let at = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
             invoke_result(payload, &asl::eval::random::pseudo_uuid(self.draw()), at)
@@ -125,6 +124,25 @@ impl Run<'_> {
         })?;
         Ok(result)
     }
+
+    /// AWS's cause for a function that does not exist: Lambda's service error, naming the
+    /// function's ARN, with the AWS SDK's suffix ("Function not found:
+    /// arn:aws:lambda:us-east-1:111111111111:function:no_such_fn (Service: AWSLambda; Status
+    /// Code: 404; Error Code: ResourceNotFoundException; Request ID: …; Proxy: null)").
+    fn function_not_found(&self, function: &str) -> String {
+        let arn = if function.starts_with("arn:") {
+            function.to_owned()
+        } else {
+            format!(
+                "arn:aws:lambda:{}:{}:function:{function}",
+                self.spec.region, self.spec.account
+            )
+        };
+        let request_id = asl::eval::random::pseudo_uuid(self.draw());
+        format!(
+            "Function not found: {arn} (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {request_id}; Proxy: null)"
+        )
+    }
 }
 
 /// A Task's TimeoutSecondsPath (or HeartbeatSecondsPath): a positive integer (`60` or `"60"`),
@@ -137,7 +155,8 @@ pub(super) fn positive_seconds(
 ) -> Result<u64, StateError> {
     let value = path.resolve(effective, variables).ok_or_else(|| {
         StateError::runtime(format!(
-            "Invalid path '{path}' : The {field} field references an invalid value."
+            "Invalid path '{path}' : {}",
+            path.not_found_in(effective)
         ))
     })?;
     let seconds = super::distributed::integer_in(value).and_then(|n| u64::try_from(n).ok());

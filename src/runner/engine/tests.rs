@@ -403,9 +403,7 @@ async fn a_wait_past_2_pow_31_seconds_is_too_long_and_seconds_path_needs_a_long(
     .await;
     assert_eq!(
         out.error.unwrap(),
-        StateError::runtime(
-            "An error occurred while executing the state 'W' (entered at the event id #2). Wait state delay is too long."
-        )
+        StateError::runtime_in("W", 2, "Wait state delay is too long.")
     );
     for (seconds, cause) in [
         (json!(1.5), "cannot be parsed as a long value: $.at == 1.5"),
@@ -1422,5 +1420,173 @@ async fn constant_conditions_null_outputs_comments_and_shadowed_variables_run_as
     assert_eq!(
         out.output,
         Some(json!({"branch": "inner", "after": "outer"}))
+    );
+}
+
+/// The execution's error, as `(Error, Cause)`.
+async fn failure(definition: Value, functions: Functions, input: Value) -> (String, String) {
+    let out = run(definition, functions, input).await;
+    assert_eq!(out.status, ExecutionStatus::Failed, "{:?}", out.output);
+    let error = out.error.unwrap();
+    (error.error, error.cause)
+}
+
+fn pass(fields: Value) -> Value {
+    let mut state = json!({"Type": "Pass", "End": true});
+    state
+        .as_object_mut()
+        .unwrap()
+        .extend(fields.as_object().unwrap().clone());
+    json!({"StartAt": "P", "States": {"P": state}})
+}
+
+#[tokio::test]
+async fn a_path_that_selects_nothing_is_worded_as_aws_words_it() {
+    // AWS: "An error occurred while executing the state 'AggregateIdentityResults' (entered at
+    // the event id #13). Invalid path '$.Payload' : No results for path: $['Payload']".
+    for field in ["InputPath", "OutputPath"] {
+        let (error, cause) = failure(pass(json!({field: "$.Payload"})), echo(), json!({})).await;
+        assert_eq!(error, "States.Runtime");
+        assert_eq!(
+            cause,
+            "An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.Payload' : No results for path: $['Payload']",
+            "{field}"
+        );
+    }
+    // AWS: "... The JSONPath '$.JobName' specified for the field 'JobName.$' could not be found
+    // in the input '{}'".
+    let (_, cause) = failure(
+        pass(json!({"Parameters": {"JobName.$": "$.JobName"}})),
+        echo(),
+        json!({"a": [1]}),
+    )
+    .await;
+    assert_eq!(
+        cause,
+        "An error occurred while executing the state 'P' (entered at the event id #2). The JSONPath '$.JobName' specified for the field 'JobName.$' could not be found in the input '{\"a\":[1]}'"
+    );
+}
+
+#[tokio::test]
+async fn a_map_whose_items_are_not_an_array_names_what_they_are() {
+    // AWS's wording for a Map's items that are not an array: "Map state input must be an array
+    // but was: 1".
+    let definition = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.n",
+        "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let (error, cause) = failure(definition, echo(), json!({"n": 1})).await;
+    assert_eq!(error, "States.Runtime");
+    assert!(
+        cause.ends_with(". Map state input must be an array but was: 1"),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn choice_failures_are_worded_as_aws_words_them() {
+    // AWS: "An error occurred while executing the state 'IsDataset' (entered at the event id
+    // #2). Invalid path '$.processing_type': The choice state's condition path references an
+    // invalid value." The same for a `...Path` operand.
+    let choice = |rule: Value| {
+        let mut rule = rule;
+        rule["Next"] = json!("D");
+        json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [rule]},
+            "D": {"Type": "Succeed"}}})
+    };
+    for (rule, path) in [
+        (json!({"Variable": "$.left", "StringEquals": "x"}), "$.left"),
+        (
+            json!({"Variable": "$.there", "StringEqualsPath": "$.right"}),
+            "$.right",
+        ),
+    ] {
+        let (error, cause) = failure(choice(rule), echo(), json!({"there": "x"})).await;
+        assert_eq!(error, "States.Runtime");
+        assert_eq!(
+            cause,
+            format!(
+                "An error occurred while executing the state 'C' (entered at the event id #2). Invalid path '{path}': The choice state's condition path references an invalid value."
+            )
+        );
+    }
+    let (error, cause) = failure(
+        choice(json!({"Variable": "$.there", "StringEquals": "y"})),
+        echo(),
+        json!({"there": "x"}),
+    )
+    .await;
+    assert_eq!(error, "States.NoChoiceMatched");
+    assert_eq!(
+        cause,
+        "An error occurred while executing the state 'C' (entered at the event id #2). Failed to transition out of the state. The state does not point to a next state."
+    );
+}
+
+#[tokio::test]
+async fn a_state_output_over_the_quota_is_worded_as_aws_words_it() {
+    // AWS: "The state/task 'PostCoeffgen' returned a result with a size exceeding the maximum
+    // number of bytes service limit."
+    let big = pass(json!({"Result": "x".repeat(MAX_PAYLOAD_BYTES)}));
+    let (error, cause) = failure(big, echo(), json!({})).await;
+    assert_eq!(error, "States.DataLimitExceeded");
+    assert_eq!(
+        cause,
+        "The state/task 'P' returned a result with a size exceeding the maximum number of bytes service limit."
+    );
+}
+
+#[tokio::test]
+async fn lambda_failures_are_worded_as_aws_words_them() {
+    // A missing function: Lambda's service error as AWS records it, "Function not found:
+    // arn:aws:lambda:<region>:111111111111:function:no_such_fn (Service: AWSLambda; Status Code:
+    // 404; Error Code: ResourceNotFoundException; Request ID: <request_id>; Proxy: null)".
+    let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "no_such_fn", "Payload": {}}, "End": true}}});
+    let (error, cause) = failure(definition, echo(), json!({})).await;
+    assert_eq!(error, "Lambda.ResourceNotFoundException");
+    let wildcards = crate::conformance::compare::Wildcards::new(&[]);
+    assert!(
+        wildcards.matches_text(
+            "Function not found: arn:aws:lambda:us-east-1:123456789012:function:no_such_fn (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: <request_id>; Proxy: null)",
+            &cause
+        ),
+        "{cause}"
+    );
+    // A function error: the runtime's error payload, {"errorMessage", "errorType",
+    // "requestId", "stackTrace"}, for a function ARN resource as for lambda:invoke.
+    let (functions, _) = flaky("ValueError", 1);
+    let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:flaky", "End": true}}});
+    let (error, cause) = failure(definition, functions, json!({})).await;
+    assert_eq!(error, "ValueError");
+    let cause: Value = serde_json::from_str(&cause).unwrap();
+    assert_eq!(
+        cause.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["errorMessage", "errorType", "requestId", "stackTrace"]
+    );
+    assert_eq!(
+        (&cause["errorMessage"], &cause["errorType"]),
+        (&json!("try again"), &json!("ValueError"))
+    );
+    assert_eq!(cause["requestId"].as_str().map(str::len), Some(36));
+}
+
+#[tokio::test]
+async fn a_task_timeout_has_no_cause_as_in_aws() {
+    // AWS's TaskTimedOut / LambdaFunctionTimedOut and ExecutionFailed events carry only
+    // `"error": "States.Timeout"`.
+    let definition = json!({"StartAt": "T", "States": {"T": {"Type": "Task",
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+        "TimeoutSeconds": 1, "End": true}}});
+    let machine = crate::runner::load::from_json(&definition.to_string()).unwrap();
+    let out = Engine::new(echo())
+        .invocation_time(InvocationTime::Fixed(SECOND * 2))
+        .execute(&machine, &spec(json!({})))
+        .await;
+    let error = out.error.unwrap();
+    assert_eq!(
+        (error.error.as_str(), error.cause.as_str()),
+        ("States.Timeout", "")
     );
 }
