@@ -21,3 +21,7 @@ pub const EXECUTION_SECONDS: u64 = 365 * 24 * 60 * 60;
 /// The longest Wait AWS runs, in seconds: 2^31 - 1 (observed: a Wait of 24,855 days starts, one
 /// of 24,856 days fails with `States.Runtime`, "Wait state delay is too long.").
 pub const WAIT_SECONDS: i64 = i32::MAX as i64;
+
+/// The largest response a synchronous Lambda invocation returns, in bytes (Lambda quotas:
+/// invocation payload, 6 MB each for request and response; observed: 6 MB plus 100 bytes).
+pub const LAMBDA_RESPONSE_BYTES: usize = 6_291_556;
