@@ -160,6 +160,7 @@ fn unsupported_state(states: &States) -> Option<DefinitionError> {
 #[cfg(test)]
 mod tests {
     use asl::{Limit, ProcessorMode};
+    use proptest::prelude::Strategy;
     use serde_json::json;
 
     use super::*;
@@ -432,5 +433,30 @@ mod tests {
         let small = dir.path().join("small.json");
         std::fs::write(&small, "{}").unwrap();
         assert_eq!(read_definition(&small).unwrap(), "{}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 1_000,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Whatever the text, the loader gives a machine or a clean error.
+        #[test]
+        fn generated_definition_text_loads_or_is_refused(
+            text in "\\PC{0,200}",
+            kind in proptest::sample::select(vec!["Pass", "Wait", "Choice", "Map", "Parallel", "Task", "Fail", "X"]),
+            field in proptest::sample::select(vec!["Seconds", "InputPath", "ItemsPath", "TimeoutSeconds", "Result", "Parameters"]),
+            value in proptest::prop_oneof![
+                proptest::prelude::any::<i64>().prop_map(|n| json!(n)),
+                "\\$[\\[\\]().:?@!*a-z0-9-]{0,30}".prop_map(|p| json!(p)),
+                "States\\.[A-Za-z]{0,10}\\([$.a-z0-9, ']{0,20}\\)".prop_map(|c| json!({"x.$": c})),
+            ],
+        ) {
+            let _ = from_json(&text);
+            let definition = json!({"StartAt": "S", "States": {"S": {"Type": kind, field: value, "End": true}}});
+            let _ = from_json(&definition.to_string());
+        }
     }
 }

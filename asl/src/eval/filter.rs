@@ -106,7 +106,7 @@ mod tests {
     use serde_json::json;
 
     fn accepts(filter: &str, item: Value) -> bool {
-        Filter::parse(filter)
+        Filter::parse_nested(filter, 0)
             .unwrap()
             .accepts(&item, &json!({"limit": 2}))
     }
@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn a_filter_that_does_not_parse_says_why() {
         for bad in ["@.a ==", "(@.a == 1", "1", "@.a == 'x", "@.a =~ /x"] {
-            assert!(Filter::parse(bad).is_err(), "{bad}");
+            assert!(Filter::parse_nested(bad, 0).is_err(), "{bad}");
         }
     }
 

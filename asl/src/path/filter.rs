@@ -74,12 +74,8 @@ const RELATIONS: [(&str, Relation); 11] = [
 pub const MAX_FILTER_NESTING: usize = 100;
 
 impl Filter {
-    /// Parses the expression inside `[?( ... )]`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        Self::parse_nested(text, 0)
-    }
-
-    /// Parses a filter that stands `depth` levels deep (inside a path inside a filter).
+    /// Parses the expression inside `[?( ... )]`, which stands `depth` levels deep (0 for a
+    /// path's own filter; more inside a path inside a filter).
     pub(crate) fn parse_nested(text: &str, depth: usize) -> Result<Self, String> {
         let mut parser = Parser { text, at: 0, depth };
         parser.enter()?;
