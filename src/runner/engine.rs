@@ -10,8 +10,9 @@
 //! a child execution with its own history and context object, through [`super::map_run`].
 //! AWS's quotas are enforced: 256 KiB per state input, output and task result
 //! (`States.DataLimitExceeded`: terminal for a state's input or output, a task failure that Retry
-//! and Catch handle for a task's result), 25,000 history events per execution, Lambda's 6 MB
-//! response and its concurrency quota.
+//! and Catch handle for a task's result), 25,000 history events per execution, one year of
+//! virtual time per execution (`States.Timeout`, TIMED_OUT), Lambda's 6 MB response and its
+//! concurrency quota. The limits are [`asl::limits`]'.
 //!
 //! This file holds the execution (its outcome, history, context object) and the loop from state
 //! to state; each concern has its own file: [`flow`] (Pass, Choice, Wait, Fail), [`task`],
