@@ -12,6 +12,8 @@
 //!   to the current ones, on the JSON before parsing.
 //! - [`eval`]: what paths, payload templates, intrinsic functions, Choice conditions and JSONata
 //!   expressions give on a state's input and variables, as AWS evaluates them.
+//! - [`limits`]: Step Functions' hard limits (definition size, payload size, history events,
+//!   execution time), one constant each.
 //! - [`bounds`]: the most events a definition's histories can hold (Step Functions' limit is
 //!   25,000).
 //! - [`bounded`]: short lists and text with their length limit in the type (`BoundedVec`,

@@ -1,4 +1,30 @@
-//! AWS's limits, each declared once, with where AWS states it.
+//! Step Functions' hard limits that a definition, an execution or its data run into, one
+//! constant each, with where AWS states it. Checks elsewhere refer here rather than repeating the
+//! numbers.
+
+/// The largest definition a state machine may have, in bytes (Step Functions quotas: maximum
+/// size of state machine definition, 1 MB, a hard quota).
+pub const DEFINITION_BYTES: usize = 1_048_576;
+
+/// The largest input or output of a task, state or execution, in UTF-8 bytes of its JSON (Step
+/// Functions quotas: maximum input or output size, 256 KiB).
+pub const PAYLOAD_BYTES: usize = 262_144;
+
+/// The most events one execution's history may hold (Step Functions quotas: maximum execution
+/// history size, 25,000 events; the execution fails when it reaches it).
+pub const HISTORY_EVENTS: u64 = 25_000;
+
+/// The longest a Standard execution runs, in seconds (Step Functions quotas: maximum execution
+/// time, Standard, 1 year; past it the execution times out with `States.Timeout`).
+pub const EXECUTION_SECONDS: u64 = 365 * 24 * 60 * 60;
+
+/// The longest Wait AWS runs, in seconds: 2^31 - 1 (observed: a Wait of 24,855 days starts, one
+/// of 24,856 days fails with `States.Runtime`, "Wait state delay is too long.").
+pub const WAIT_SECONDS: i64 = i32::MAX as i64;
+
+/// The largest response a synchronous Lambda invocation returns, in bytes (Lambda quotas:
+/// invocation payload, 6 MB each for request and response; observed: 6 MB plus 100 bytes).
+pub const LAMBDA_RESPONSE_BYTES: usize = 6_291_556;
 
 /// JSONata evaluation depth (nested calls and sub-expressions, about four a level of a
 /// recursive function); past it the expression fails with JSONata's U1001 "Stack overflow".

@@ -129,11 +129,22 @@ impl TryFrom<Map<String, Value>> for Response {
                 .map(Self::Raises)
                 .map_err(|e| invalid(&format!("{{\"type\", \"message\", \"cause\"}} ({e})"))),
             "echo" => Ok(Self::Echoes),
-            _ => value
-                .as_u64()
-                .and_then(|n| usize::try_from(n).ok())
-                .map(Self::ReturnsBig)
-                .ok_or_else(|| invalid("a non-negative integer")),
+            _ => {
+                let length = value
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or_else(|| invalid("a non-negative integer"))?;
+                // Lambda itself refuses a longer response, so AWS cannot have recorded one; and
+                // replaying it would build the whole string in memory.
+                let longest = asl::limits::LAMBDA_RESPONSE_BYTES - 2;
+                if length > longest {
+                    return Err(format!(
+                        "`big` is {length} characters, more than a Lambda function can return (a response of at most {} bytes, {longest} characters in a JSON string); record the function's error with `err` instead",
+                        asl::limits::LAMBDA_RESPONSE_BYTES
+                    ));
+                }
+                Ok(Self::ReturnsBig(length))
+            }
         }
     }
 }
@@ -378,6 +389,23 @@ mod tests {
         assert_eq!((&case.expected.error, &case.expected.cause), (&None, &None));
     }
 
+    fn big(length: u64) -> Value {
+        let mut line = minimal();
+        line["functions"] = json!({"f": {"responses": [{"big": length}]}});
+        line
+    }
+
+    #[test]
+    fn a_big_response_up_to_lambdas_limit_reads_as_recorded() {
+        for length in [263_168, 6_291_554] {
+            let case = &parse(&[big(length)]).unwrap().cases[0];
+            assert_eq!(
+                case.functions["f"].invocations[0].response,
+                Response::ReturnsBig(length as usize)
+            );
+        }
+    }
+
     #[test]
     fn a_malformed_case_names_its_file_and_line() {
         let mut no_output = minimal();
@@ -388,6 +416,11 @@ mod tests {
             (json!({"id": "x"}), "missing field"),
             (no_output, "needs `expected.output`"),
             (two_kinds, "exactly one of"),
+            (
+                big(100_000_000_000),
+                "`big` is 100000000000 characters, more than a Lambda function can return (a response of at most 6291556 bytes",
+            ),
+            (big(6_291_555), "`big` is 6291555 characters"),
         ] {
             let error = parse(&[minimal(), bad]).unwrap_err().to_string();
             assert!(error.starts_with("cases.jsonl:3: "), "{error}");

@@ -13,7 +13,7 @@ use etl_lambda::contract::{ExecutionName, PipelineInput};
 const INPUT_SHAPE: &str = r#"{"date_range": {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}}"#;
 
 /// Step Functions' limit on an execution's input: 256 KiB of UTF-8.
-pub const MAX_INPUT_BYTES: usize = 262_144;
+pub const MAX_INPUT_BYTES: usize = asl::limits::PAYLOAD_BYTES;
 
 /// Reads the input from `--input` or `--input-file` and checks it against the pipeline's input
 /// type. Returns the JSON to send: the checked value, re-serialized.

@@ -10,8 +10,9 @@
 //! a child execution with its own history and context object, through [`super::map_run`].
 //! AWS's quotas are enforced: 256 KiB per state input, output and task result
 //! (`States.DataLimitExceeded`: terminal for a state's input or output, a task failure that Retry
-//! and Catch handle for a task's result), 25,000 history events per execution, Lambda's 6 MB
-//! response and its concurrency quota.
+//! and Catch handle for a task's result), 25,000 history events per execution, one year of
+//! virtual time per execution (`States.Timeout`, TIMED_OUT), Lambda's 6 MB response and its
+//! concurrency quota. The limits are [`asl::limits`]'.
 //!
 //! This file holds the execution (its outcome, history, context object) and the loop from state
 //! to state; each concern has its own file: [`flow`] (Pass, Choice, Wait, Fail), [`task`],
@@ -58,14 +59,15 @@ use query::{Ending, StatesView, query_error, query_failed};
 use retry::Retryable;
 
 /// Step Functions' quota on any state's input, output or task result (UTF-8 bytes of the JSON).
-pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+pub const MAX_PAYLOAD_BYTES: usize = asl::limits::PAYLOAD_BYTES;
 /// Step Functions' quota on one execution's history.
-pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+pub const MAX_HISTORY_EVENTS: u64 = asl::limits::HISTORY_EVENTS;
 /// An inline Map runs at most this many iterations at once, whatever MaxConcurrency says.
 pub const INLINE_MAP_MAX_CONCURRENCY: usize = 40;
-/// The longest Wait AWS accepts, in seconds (2^31 - 1: a Wait of 24,855 days starts, one of
-/// 24,856 days fails).
-pub const MAX_WAIT_SECONDS: i64 = i32::MAX as i64;
+/// The longest Wait AWS accepts, in seconds.
+pub const MAX_WAIT_SECONDS: i64 = asl::limits::WAIT_SECONDS;
+/// The longest a Standard execution runs on the virtual clock: past it, it times out.
+pub const MAX_EXECUTION_TIME: Duration = Duration::from_secs(asl::limits::EXECUTION_SECONDS);
 
 /// An error as Step Functions names it: `Error` and `Cause`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -81,6 +83,9 @@ pub struct StateError {
     /// prefixes AWS's "An error occurred while executing the state ..." ([`Self::located`]).
     #[serde(skip)]
     unlocated: bool,
+    /// The execution ran past [`MAX_EXECUTION_TIME`]: it ends, whatever Retry and Catch say.
+    #[serde(skip)]
+    execution_timed_out: bool,
 }
 
 impl StateError {
@@ -90,6 +95,21 @@ impl StateError {
             cause: cause.into(),
             from_task: false,
             unlocated: false,
+            execution_timed_out: false,
+        }
+    }
+
+    /// The execution ran past Step Functions' one-year maximum execution time.
+    fn execution_timed_out() -> Self {
+        Self {
+            execution_timed_out: true,
+            ..Self::new(
+                "States.Timeout",
+                format!(
+                    "The execution ran past Step Functions' maximum execution time of one year ({} seconds).",
+                    MAX_EXECUTION_TIME.as_secs()
+                ),
+            )
         }
     }
 
@@ -162,11 +182,12 @@ impl StateError {
     /// Errors that end the execution whatever the Retry and Catch say (a task's own result over
     /// the quota is not one: it fails the task, which Retry and Catch handle).
     pub fn is_terminal(&self) -> bool {
-        !self.from_task
-            && matches!(
-                self.error.as_str(),
-                "States.DataLimitExceeded" | "States.Runtime"
-            )
+        self.execution_timed_out
+            || !self.from_task
+                && matches!(
+                    self.error.as_str(),
+                    "States.DataLimitExceeded" | "States.Runtime"
+                )
     }
 
     /// Whether an `ErrorEquals` list matches this error.
@@ -515,10 +536,11 @@ impl Engine {
         let (status, output, error) = match result {
             Ok(output) => (ExecutionStatus::Succeeded, Some(output), None),
             Err(error) => {
-                let status = if error.error == "States.Timeout"
-                    && machine
-                        .timeout_seconds
-                        .is_some_and(|t| clock >= Duration::from_secs(t.into()))
+                let status = if error.execution_timed_out
+                    || error.error == "States.Timeout"
+                        && machine
+                            .timeout_seconds
+                            .is_some_and(|t| clock >= Duration::from_secs(t.into()))
                 {
                     ExecutionStatus::TimedOut
                 } else {
@@ -598,6 +620,18 @@ impl Default for History {
             transitions: AtomicU64::new(0),
         }
     }
+}
+
+/// Advances `clock` by a wait (a Wait state, a retry's delay): an execution that would still be
+/// waiting at [`MAX_EXECUTION_TIME`] times out then.
+fn wait_on(clock: &mut Duration, wait: Duration) -> Result<(), StateError> {
+    let until = clock.saturating_add(wait);
+    if until > MAX_EXECUTION_TIME {
+        *clock = (*clock).max(MAX_EXECUTION_TIME);
+        return Err(StateError::execution_timed_out());
+    }
+    *clock = until;
+    Ok(())
 }
 
 impl History {
@@ -747,6 +781,15 @@ struct CurrentItem<'v> {
 }
 
 impl<'e> Run<'e> {
+    /// The wall-clock instant of virtual time `clock`: saturating at the last instant chrono
+    /// represents (a clock that far has timed out long before).
+    fn instant(&self, clock: Duration) -> DateTime<Utc> {
+        chrono::Duration::from_std(clock)
+            .ok()
+            .and_then(|elapsed| self.started.checked_add_signed(elapsed))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
     fn handled(&self, state: &str, error: &StateError, handled_by: &'static str) {
         let mut handled = self.handled.lock().expect("error list poisoned");
         if handled.len() < KEPT_ERRORS {
@@ -777,7 +820,7 @@ impl<'e> Run<'e> {
 
     fn context(&self, at: At<'_>) -> Value {
         let execution = at.execution;
-        let entered = self.started + chrono::Duration::from_std(at.clock).unwrap_or_default();
+        let entered = self.instant(at.clock);
         let mut context = json!({
             "Execution": {
                 "Id": execution.arn,
@@ -917,6 +960,14 @@ impl<'e> Run<'e> {
                         });
                     }
                 };
+                // However the state ended, an execution past its maximum time has timed out.
+                let ran = match ran {
+                    _ if machine.root && *clock > MAX_EXECUTION_TIME => {
+                        *clock = MAX_EXECUTION_TIME;
+                        Err(StateError::execution_timed_out())
+                    }
+                    ran => ran,
+                };
                 let (step, assigned) = match ran {
                     Ok(ran) => ran,
                     Err(error) => {
@@ -953,6 +1004,9 @@ impl<'e> Run<'e> {
         raw_input: Value,
         clock: &mut Duration,
     ) -> Result<(Step, Variables), StateError> {
+        if *clock >= MAX_EXECUTION_TIME {
+            return Err(StateError::execution_timed_out());
+        }
         frame.history.add(1)?; // *StateEntered
         frame.history.transition();
         let frame = Frame {

@@ -27,7 +27,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 /// Lambda's limit on a synchronous invocation's response: 6 MB plus 100 bytes.
-pub const MAX_RESPONSE_BYTES: usize = 6_291_556;
+pub const MAX_RESPONSE_BYTES: usize = asl::limits::LAMBDA_RESPONSE_BYTES;
 
 /// The error type Lambda reports when a response is over [`MAX_RESPONSE_BYTES`].
 pub const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";

@@ -8,6 +8,11 @@ use asl::{
     CsvDelimiter, ReaderInputType, S3_GET_OBJECT, S3_LIST_OBJECTS_V2, S3_PUT_OBJECT, State,
     StateMachine, States,
 };
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use asl::limits::DEFINITION_BYTES;
 use serde_json::Value;
 
 /// The optimised Lambda integration's resource.
@@ -18,6 +23,11 @@ pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 pub enum DefinitionError {
     #[error("the definition is not valid ASL: {0}")]
     Parse(#[from] serde_json::Error),
+    /// Over Step Functions' 1 MB quota, which AWS refuses too.
+    #[error(
+        "the definition is {bytes} bytes, over Step Functions' limit of {DEFINITION_BYTES} bytes (1 MB) for a state machine definition; AWS refuses it: split the work into state machines that start one another"
+    )]
+    TooLarge { bytes: usize },
     /// What synth's checks refuse (AWS refuses most of it too), every problem.
     #[error("{} problem(s), found by the checks synth runs:\n{}", .0.len(), .0.join("\n"))]
     Invalid(Vec<String>),
@@ -29,7 +39,46 @@ pub enum DefinitionError {
 
 /// Reads a definition's JSON text.
 pub fn from_json(text: &str) -> Result<StateMachine, DefinitionError> {
+    if text.len() > DEFINITION_BYTES {
+        return Err(DefinitionError::TooLarge { bytes: text.len() });
+    }
     load(serde_json::from_str(text)?)
+}
+
+/// The text of the definition file `path`, refused before it is read whole when it is over
+/// Step Functions' 1 MB limit: by its size where the file system knows it, else (a pipe) by
+/// reading at most one byte past the limit.
+pub fn read_definition(path: &Path) -> anyhow::Result<String> {
+    let too_large = |size: String| {
+        anyhow::anyhow!(
+            "the definition {} is {size} bytes, over Step Functions' limit of {DEFINITION_BYTES} bytes (1 MB) for a state machine definition; AWS refuses it: pass a definition of at most 1 MB",
+            path.display()
+        )
+    };
+    let cannot_read = || {
+        format!(
+            "cannot read the definition {}; run from the repository root, run `cargo run -- synth`, or pass --definition PATH",
+            path.display()
+        )
+    };
+    let file = std::fs::File::open(path).with_context(cannot_read)?;
+    let metadata = file.metadata().with_context(cannot_read)?;
+    if metadata.is_file() && metadata.len() > DEFINITION_BYTES as u64 {
+        return Err(too_large(metadata.len().to_string()));
+    }
+    let mut bytes = Vec::new();
+    file.take(DEFINITION_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .with_context(cannot_read)?;
+    if bytes.len() > DEFINITION_BYTES {
+        return Err(too_large(format!("more than {DEFINITION_BYTES}")));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "the definition {} is not UTF-8 text: a definition is JSON",
+            path.display()
+        )
+    })
 }
 
 /// Reads a definition already parsed as JSON.
@@ -111,6 +160,7 @@ fn unsupported_state(states: &States) -> Option<DefinitionError> {
 #[cfg(test)]
 mod tests {
     use asl::{Limit, ProcessorMode};
+    use proptest::prelude::Strategy;
     use serde_json::json;
 
     use super::*;
@@ -321,5 +371,92 @@ mod tests {
                 .any(|p| p.contains("state `P`") && p.contains("`Output/a`")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_definition_over_1_mb_is_refused_before_it_is_parsed() {
+        let machine = |comment_bytes: usize| {
+            let text = json!({"Comment": "", "StartAt": "P",
+                "States": {"P": {"Type": "Pass", "End": true}}})
+            .to_string();
+            let padding = comment_bytes - text.len();
+            text.replacen(
+                "\"Comment\":\"\"",
+                &format!("\"Comment\":\"{}\"", "x".repeat(padding)),
+                1,
+            )
+        };
+        let at_limit = machine(DEFINITION_BYTES);
+        assert_eq!(at_limit.len(), DEFINITION_BYTES);
+        from_json(&at_limit).unwrap();
+        let over = machine(DEFINITION_BYTES + 1);
+        let err = from_json(&over).unwrap_err();
+        assert!(
+            matches!(err, DefinitionError::TooLarge { bytes: 1_048_577 }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().starts_with(
+                "the definition is 1048577 bytes, over Step Functions' limit of 1048576 bytes (1 MB)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_multi_gigabyte_definition_file_is_refused_by_its_size_and_a_stream_is_not_read_past_the_limit()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.json");
+        // Sparse: 5 GB that take no disk and, read whole, would take 5 GB of memory.
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(5 << 30)
+            .unwrap();
+        let err = read_definition(&huge).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "the definition {} is 5368709120 bytes, over Step Functions' limit of 1048576 bytes (1 MB) for a state machine definition; AWS refuses it: pass a definition of at most 1 MB",
+                huge.display()
+            )
+        );
+        let err = read_definition(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "the definition /dev/zero is more than 1048576 bytes, over Step Functions' limit"
+            ),
+            "{err}"
+        );
+        let small = dir.path().join("small.json");
+        std::fs::write(&small, "{}").unwrap();
+        assert_eq!(read_definition(&small).unwrap(), "{}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            cases: 1_000,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Whatever the text, the loader gives a machine or a clean error.
+        #[test]
+        fn generated_definition_text_loads_or_is_refused(
+            text in "\\PC{0,200}",
+            kind in proptest::sample::select(vec!["Pass", "Wait", "Choice", "Map", "Parallel", "Task", "Fail", "X"]),
+            field in proptest::sample::select(vec!["Seconds", "InputPath", "ItemsPath", "TimeoutSeconds", "Result", "Parameters"]),
+            value in proptest::prop_oneof![
+                proptest::prelude::any::<i64>().prop_map(|n| json!(n)),
+                "\\$[\\[\\]().:?@!*a-z0-9-]{0,30}".prop_map(|p| json!(p)),
+                "States\\.[A-Za-z]{0,10}\\([$.a-z0-9, ']{0,20}\\)".prop_map(|c| json!({"x.$": c})),
+            ],
+        ) {
+            let _ = from_json(&text);
+            let definition = json!({"StartAt": "S", "States": {"S": {"Type": kind, field: value, "End": true}}});
+            let _ = from_json(&definition.to_string());
+        }
     }
 }

@@ -698,7 +698,10 @@ impl RecordFile {
 impl ResultRecords {
     fn push(&mut self, plan: &MapRunPlan<'_>, child: &ChildRecord, end: &ChildEnd) {
         let date = |at: Duration| {
-            (plan.epoch + chrono::Duration::from_std(at).unwrap_or_default())
+            chrono::Duration::from_std(at)
+                .ok()
+                .and_then(|at| plan.epoch.checked_add_signed(at))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
                 .to_rfc3339_opts(SecondsFormat::Millis, true)
         };
         let mut record = json!({

@@ -437,12 +437,7 @@ fn refuse_remote_endpoint(url: &str) -> anyhow::Result<()> {
 /// Reads a definition file as the runner executes it (see [`load`]): the deprecated shapes
 /// upgraded, parsed by the ASL model, checked by synth's checks.
 pub fn load_committed(path: &Path) -> anyhow::Result<asl::StateMachine> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read the definition {}; run from the repository root, run `cargo run -- synth`, or pass --definition PATH",
-            path.display()
-        )
-    })?;
+    let text = load::read_definition(path)?;
     load::from_json(&text).with_context(|| format!("cannot run {}", path.display()))
 }
 

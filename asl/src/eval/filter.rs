@@ -17,8 +17,8 @@ impl Filter {
 impl Expr {
     fn holds(&self, item: &Value, root: &Value) -> bool {
         match self {
-            Self::Or(a, b) => a.holds(item, root) || b.holds(item, root),
-            Self::And(a, b) => a.holds(item, root) && b.holds(item, root),
+            Self::Or(terms) => terms.iter().any(|term| term.holds(item, root)),
+            Self::And(terms) => terms.iter().all(|term| term.holds(item, root)),
             Self::Not(inner) => !inner.holds(item, root),
             Self::Exists(operand) => operand.value(item, root).is_some(),
             Self::Relation(left, relation, right) => {
@@ -106,7 +106,7 @@ mod tests {
     use serde_json::json;
 
     fn accepts(filter: &str, item: Value) -> bool {
-        Filter::parse(filter)
+        Filter::parse_nested(filter, 0)
             .unwrap()
             .accepts(&item, &json!({"limit": 2}))
     }
@@ -155,7 +155,43 @@ mod tests {
     #[test]
     fn a_filter_that_does_not_parse_says_why() {
         for bad in ["@.a ==", "(@.a == 1", "1", "@.a == 'x", "@.a =~ /x"] {
-            assert!(Filter::parse(bad).is_err(), "{bad}");
+            assert!(Filter::parse_nested(bad, 0).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_filter_of_100000_nots_or_parentheses_is_refused_without_overflowing_the_stack() {
+        let nots = format!("$[?({}@.a)]", "!".repeat(100_000));
+        let parentheses = format!("$[?({}@.a{})]", "(".repeat(100_000), ")".repeat(100_000));
+        let lists = format!(
+            "$[?(@.a in {}1{})]",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let filters = format!("${}{}", "[?(@".repeat(20_000), ")]".repeat(20_000));
+        for deep in [nots, parentheses, lists, filters] {
+            let err = crate::JsonPath::parse(&deep).unwrap_err();
+            assert!(
+                err.problem.contains("more than 100 levels deep"),
+                "{}",
+                err.problem
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_up_to_the_bound_parses_and_evaluates() {
+        let item = json!({"a": 1});
+        // 98 `!` (an even number) around the test, within the 100 levels with the filter itself.
+        assert!(accepts(&format!("{}@.a", "!".repeat(98)), item.clone()));
+        assert!(accepts(
+            &format!("{}@.a == 1{}", "(".repeat(90), ")".repeat(90)),
+            item.clone()
+        ));
+        // A long flat chain is not nesting: 100,000 `||` terms parse and evaluate.
+        let chain = vec!["@.x"; 100_000].join(" || ") + " || @.a";
+        assert!(accepts(&chain, item.clone()));
+        let chain = vec!["@.a"; 100_000].join(" && ") + " && @.x";
+        assert!(!accepts(&chain, item));
     }
 }

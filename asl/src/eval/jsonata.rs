@@ -179,15 +179,16 @@ pub fn type_name(v: &Value) -> &'static str {
 }
 
 /// Functions `jsonata-rs` gets wrong for AWS, with the hidden names of ours: the seeded
-/// `$random` and `$uuid`, `$append` (never a sequence) and `$match` (JavaScript's index and
-/// singleton). `jsonata-rs` binds its own at every evaluation, over any registered function of
+/// `$random` and `$uuid`, `$append` (never a sequence), `$match` (JavaScript's index and
+/// singleton) and `$pad` (a width past the payload limit is an error, not an abort). `jsonata-rs` binds its own at every evaluation, over any registered function of
 /// the same name, so an expression that uses them is evaluated inside a block that rebinds them
 /// first.
-const REBOUND: [(&str, &str); 4] = [
+const REBOUND: [(&str, &str); 5] = [
     ("$random", "$__asl_random"),
     ("$uuid", "$__asl_uuid"),
     ("$append", "$__asl_append"),
     ("$match", "$__asl_match"),
+    ("$pad", "$__asl_pad"),
 ];
 
 thread_local! {
@@ -605,6 +606,7 @@ fn register_functions<'a>(jsonata: &JsonAta<'a>, arena: &'a Bump) {
         JValue::nativefn(arena, "append", 2, fn_append),
     );
     jsonata.assign_var("__asl_match", JValue::nativefn(arena, "match", 3, fn_match));
+    jsonata.assign_var("__asl_pad", JValue::nativefn(arena, "pad", 3, fn_pad));
 }
 
 /// The members of `object` in the running evaluation's key order.
@@ -814,6 +816,50 @@ fn fn_match<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResul
         result.push(object);
     }
     Ok(result)
+}
+
+/// `$pad(text, width[, chars])`: `text` padded with `chars` (a space by default) to `|width|`
+/// characters, on the right for a positive width, on the left for a negative one. A width whose
+/// result could not fit in a state's payload is an error rather than an allocation.
+fn fn_pad<'a>(ctx: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> JResult<'a> {
+    let (text, width, chars) = (arg(args, 0), arg(args, 1), arg(args, 2));
+    if text.is_undefined() {
+        return Ok(text);
+    }
+    if !text.is_string() {
+        return bad_arg(&ctx, 1);
+    }
+    if !width.is_number() {
+        return bad_arg(&ctx, 2);
+    }
+    let width = width.as_f64().trunc();
+    if width.abs() > limits::PAYLOAD_BYTES as f64 {
+        return Err(JError::D3137Error(format!(
+            "$pad: a width of {width} characters cannot fit in a {}-byte state payload",
+            limits::PAYLOAD_BYTES
+        )));
+    }
+    let chars = if chars.is_undefined() {
+        " ".to_owned()
+    } else if chars.is_string() {
+        chars.as_str().into_owned()
+    } else {
+        return bad_arg(&ctx, 3);
+    };
+    let chars = if chars.is_empty() {
+        " ".to_owned()
+    } else {
+        chars
+    };
+    let text = text.as_str();
+    let missing = (width.abs() as usize).saturating_sub(text.chars().count());
+    let padding: String = chars.chars().cycle().take(missing).collect();
+    let padded = if width > 0.0 {
+        format!("{text}{padding}")
+    } else {
+        format!("{padding}{text}")
+    };
+    Ok(JValue::string(ctx.arena, &padded))
 }
 
 /// Calls the intrinsic `name` (which AWS's JSONata function `ctx.name` mirrors) on the
@@ -1315,5 +1361,32 @@ mod tests {
         let bound = crate::limits::JSONATA_MAX_NESTING;
         let deepest = format!("{}1{}", "[".repeat(bound), "]".repeat(bound));
         assert!(Expression::parse(&deepest).is_ok());
+    }
+
+    /// JSONata's documentation for `$pad`; a width no payload can hold is an error, not an
+    /// allocation of that size.
+    #[test]
+    fn pad_pads_either_side_and_refuses_a_width_past_the_payload_limit() {
+        assert_eq!(run(r#"$pad("foo", 5)"#), json!("foo  "));
+        assert_eq!(run(r#"$pad("foo", -5)"#), json!("  foo"));
+        assert_eq!(run(r##"$pad("foo", -5, "#")"##), json!("##foo"));
+        assert_eq!(run(r#"$pad("foo", 1)"#), json!("foo"));
+        let huge = error(r#"$pad("a", -9223372036854775808)"#);
+        assert!(
+            huge.to_string()
+                .contains("cannot fit in a 262144-byte state payload"),
+            "{huge}"
+        );
+    }
+
+    /// A panic inside the JSONata library (`$round()` indexes an argument it never got) is an
+    /// evaluation error, not a crash of the runner.
+    #[test]
+    fn a_panic_inside_the_evaluator_is_an_evaluation_error() {
+        let failed = error("$round()");
+        assert!(
+            failed.to_string().contains("the JSONata evaluator failed"),
+            "{failed}"
+        );
     }
 }

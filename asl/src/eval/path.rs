@@ -209,10 +209,14 @@ fn apply<'v>(segment: &Step, value: &'v Value, root: &Value, out: &mut Vec<&'v V
                 let clamp = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
                 let from = start.map_or(0, clamp);
                 let to = end.map_or(len, clamp);
+                // A step past the array's length (up to i64::MAX) ends the slice, never overflows.
                 let mut i = from;
                 while i < to {
                     out.push(&items[i as usize]);
-                    i += step;
+                    match i.checked_add(*step) {
+                        Some(next) => i = next,
+                        None => break,
+                    }
                 }
             }
         }
@@ -272,6 +276,30 @@ mod tests {
         assert_eq!(sel("$.items[0:2].id", &v), Some(json!([1, 2])));
         assert_eq!(sel("$..id", &v), Some(json!([1, 2, 9])));
         assert_eq!(sel("$.none[*]", &v), Some(json!([])));
+    }
+
+    #[test]
+    fn slices_with_extreme_bounds_and_steps_select_without_overflow() {
+        let v = json!({"a": [0, 1, 2, 3, 4]});
+        assert_eq!(sel("$.a[1::9223372036854775807]", &v), Some(json!([1])));
+        assert_eq!(
+            sel("$.a[-9223372036854775808:]", &v),
+            Some(json!([0, 1, 2, 3, 4]))
+        );
+        assert_eq!(sel("$.a[:-9223372036854775808]", &v), Some(json!([])));
+        assert_eq!(
+            sel(
+                "$.a[-9223372036854775808:9223372036854775807:9223372036854775807]",
+                &v
+            ),
+            Some(json!([0]))
+        );
+        assert_eq!(sel("$.a[9223372036854775807:]", &v), Some(json!([])));
+        assert_eq!(sel("$.a[-9223372036854775808]", &v), None);
+        // Normal slices as before.
+        assert_eq!(sel("$.a[1:4:2]", &v), Some(json!([1, 3])));
+        assert_eq!(sel("$.a[-2:]", &v), Some(json!([3, 4])));
+        assert!(JsonPath::parse("$.a[1::-9223372036854775808]").is_err());
     }
 
     #[test]

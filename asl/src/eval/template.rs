@@ -152,7 +152,11 @@ pub fn evaluate(
 /// Parses and evaluates an intrinsic function call.
 fn intrinsic_call(field: &str, text: &str, sources: &Sources<'_>) -> Result<Value, EvalError> {
     let text = text.trim();
-    let mut parser = IntrinsicParser { text, at: 0 };
+    let mut parser = IntrinsicParser {
+        text,
+        at: 0,
+        depth: 0,
+    };
     let call = parser.call()?;
     if parser.at != text.len() {
         return Err(EvalError::Runtime(format!(
@@ -165,7 +169,11 @@ fn intrinsic_call(field: &str, text: &str, sources: &Sources<'_>) -> Result<Valu
 /// Whether an intrinsic function call reads as one (without evaluating it).
 pub fn check_intrinsic(text: &str) -> Result<(), EvalError> {
     let text = text.trim();
-    let mut parser = IntrinsicParser { text, at: 0 };
+    let mut parser = IntrinsicParser {
+        text,
+        at: 0,
+        depth: 0,
+    };
     parser.call()?;
     if parser.at == text.len() {
         Ok(())
@@ -191,9 +199,16 @@ struct Call {
     args: Vec<Arg>,
 }
 
+/// The deepest intrinsic function calls may nest (`States.Array(States.Array(...))`): parsing
+/// and evaluating recurse once per level, so 100,000 levels would overflow the stack; no real
+/// call comes near this bound.
+pub const MAX_INTRINSIC_NESTING: usize = 100;
+
 struct IntrinsicParser<'t> {
     text: &'t str,
     at: usize,
+    /// Calls around the parser's position.
+    depth: usize,
 }
 
 impl IntrinsicParser<'_> {
@@ -260,7 +275,15 @@ impl IntrinsicParser<'_> {
             }
             Err(self.fail("unterminated string"))
         } else if rest.starts_with("States.") {
-            Ok(Arg::Call(self.call()?))
+            if self.depth >= MAX_INTRINSIC_NESTING {
+                return Err(self.fail(&format!(
+                    "calls nest more than {MAX_INTRINSIC_NESTING} levels deep; simplify the expression"
+                )));
+            }
+            self.depth += 1;
+            let call = self.call()?;
+            self.depth -= 1;
+            Ok(Arg::Call(call))
         } else {
             let end = argument_end(rest);
             let token = rest[..end].trim().to_owned();
@@ -395,6 +418,29 @@ mod tests {
             json!({"ids": []}),
         );
         assert!(matches!(err, Err(EvalError::Intrinsic(_))));
+    }
+
+    #[test]
+    fn intrinsic_calls_nested_100000_deep_are_refused_without_overflowing_the_stack() {
+        let nested =
+            |depth: usize| format!("{}1{}", "States.Array(".repeat(depth), ")".repeat(depth));
+        let err = check_intrinsic(&nested(100_000)).unwrap_err();
+        let EvalError::Runtime(cause) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            cause.contains("calls nest more than 100 levels deep"),
+            "{cause}"
+        );
+        let err = run(json!({"x.$": nested(100_000)}), json!({})).unwrap_err();
+        assert!(matches!(err, EvalError::Runtime(_)), "{err:?}");
+        // At the bound, the calls evaluate.
+        let out = run(json!({"x.$": nested(MAX_INTRINSIC_NESTING)}), json!({})).unwrap();
+        let mut expected = json!(1);
+        for _ in 0..MAX_INTRINSIC_NESTING {
+            expected = json!([expected]);
+        }
+        assert_eq!(out["x"], expected);
     }
 
     #[test]

@@ -18,8 +18,10 @@ pub struct Filter(pub(crate) Expr);
 
 #[derive(Clone, Debug)]
 pub(crate) enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// `a || b || ...`: flat, so a long chain is no deeper than one `||`.
+    Or(Vec<Expr>),
+    /// `a && b && ...`, flat like `Or`.
+    And(Vec<Expr>),
     Not(Box<Expr>),
     Exists(Operand),
     Relation(Operand, Relation, Operand),
@@ -66,10 +68,17 @@ const RELATIONS: [(&str, Relation); 11] = [
     ("empty", Relation::Empty),
 ];
 
+/// The deepest a filter expression may nest `!`, parentheses, list literals and filters in its
+/// paths. Parsing, evaluating and dropping an expression recurse once per level, so an
+/// expression of 100,000 `!` would overflow the stack; no real filter comes near this bound.
+pub const MAX_FILTER_NESTING: usize = 100;
+
 impl Filter {
-    /// Parses the expression inside `[?( ... )]`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut parser = Parser { text, at: 0 };
+    /// Parses the expression inside `[?( ... )]`, which stands `depth` levels deep (0 for a
+    /// path's own filter; more inside a path inside a filter).
+    pub(crate) fn parse_nested(text: &str, depth: usize) -> Result<Self, String> {
+        let mut parser = Parser { text, at: 0, depth };
+        parser.enter()?;
         let expr = parser.or()?;
         parser.skip_spaces();
         if parser.at != text.len() {
@@ -85,11 +94,28 @@ impl Filter {
 struct Parser<'t> {
     text: &'t str,
     at: usize,
+    /// Levels of nesting around the parser's position.
+    depth: usize,
 }
 
 impl Parser<'_> {
     fn rest(&self) -> &str {
         &self.text[self.at..]
+    }
+
+    /// One level deeper, refused past [`MAX_FILTER_NESTING`]; [`Parser::leave`] undoes it.
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_FILTER_NESTING {
+            return Err(format!(
+                "the filter expression nests `!`, parentheses, lists and filters more than {MAX_FILTER_NESTING} levels deep; simplify it"
+            ));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
     }
 
     fn skip_spaces(&mut self) {
@@ -108,29 +134,40 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, String> {
-        let mut expr = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.eat("||") {
-            expr = Expr::Or(Box::new(expr), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(expr)
+        Ok(match <[Expr; 1]>::try_from(terms) {
+            Ok([term]) => term,
+            Err(terms) => Expr::Or(terms),
+        })
     }
 
     fn and(&mut self) -> Result<Expr, String> {
-        let mut expr = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.eat("&&") {
-            expr = Expr::And(Box::new(expr), Box::new(self.unary()?));
+            terms.push(self.unary()?);
         }
-        Ok(expr)
+        Ok(match <[Expr; 1]>::try_from(terms) {
+            Ok([term]) => term,
+            Err(terms) => Expr::And(terms),
+        })
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
         self.skip_spaces();
         if self.rest().starts_with('!') && !self.rest().starts_with("!=") {
             self.at += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.enter()?;
+            let inner = self.unary()?;
+            self.leave();
+            return Ok(Expr::Not(Box::new(inner)));
         }
         if self.eat("(") {
+            self.enter()?;
             let inner = self.or()?;
+            self.leave();
             if !self.eat(")") {
                 return Err("a `(` in the filter expression is not closed".into());
             }
@@ -163,7 +200,7 @@ impl Parser<'_> {
         match first {
             '@' | '$' => {
                 let len = path_len(rest);
-                let path = JsonPath::parse(&format!("${}", &rest[1..len]))
+                let path = JsonPath::parse_nested(&format!("${}", &rest[1..len]), self.depth)
                     .map_err(|error| error.problem)?;
                 self.at += len;
                 Ok(if first == '@' {
@@ -190,7 +227,7 @@ impl Parser<'_> {
                 Ok(Operand::Pattern(pattern))
             }
             _ => {
-                let (value, len) = literal(rest)?;
+                let (value, len) = literal(rest, self.depth)?;
                 self.at += len;
                 Ok(Operand::Literal(value))
             }
@@ -248,7 +285,7 @@ pub(super) fn bracket_end(text: &str, open: usize) -> Option<usize> {
 
 /// The literal that starts `text` and its length: a number, a quoted string, `true`, `false`,
 /// `null`, or a list of them.
-fn literal(text: &str) -> Result<(Value, usize), String> {
+fn literal(text: &str, depth: usize) -> Result<(Value, usize), String> {
     if let Some(quoted) = text.strip_prefix(['\'', '"']) {
         let quote = text.chars().next().expect("a quote");
         let mut out = String::new();
@@ -263,11 +300,16 @@ fn literal(text: &str) -> Result<(Value, usize), String> {
         return Err("a quoted string in the filter expression is not closed".into());
     }
     if text.starts_with('[') {
+        if depth >= MAX_FILTER_NESTING {
+            return Err(format!(
+                "the filter expression nests `!`, parentheses, lists and filters more than {MAX_FILTER_NESTING} levels deep; simplify it"
+            ));
+        }
         let end = bracket_end(text, 0).ok_or("a list in the filter expression is not closed")?;
         let mut items = Vec::new();
         let mut inner = text[1..end].trim_start();
         while !inner.is_empty() {
-            let (item, len) = literal(inner)?;
+            let (item, len) = literal(inner, depth + 1)?;
             items.push(item);
             inner = inner[len..].trim_start();
             inner = inner.strip_prefix(',').unwrap_or(inner).trim_start();

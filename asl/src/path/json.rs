@@ -51,10 +51,17 @@ impl PartialEq for JsonPath {
 impl JsonPath {
     /// Parses `text`, which must start with `$`.
     pub fn parse(text: &str) -> Result<Self, PathError> {
+        Self::parse_nested(text, 0)
+    }
+
+    /// Parses a path that stands `depth` levels of filters, `!` and parentheses deep (a path in
+    /// a filter expression), so nesting is bounded however the levels alternate.
+    pub(crate) fn parse_nested(text: &str, depth: usize) -> Result<Self, PathError> {
         Parser {
             text,
             bytes: text.as_bytes(),
             at: 0,
+            depth,
         }
         .parse()
     }
@@ -109,6 +116,8 @@ struct Parser<'t> {
     text: &'t str,
     bytes: &'t [u8],
     at: usize,
+    /// How deep in filter expressions this path stands.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -190,7 +199,8 @@ impl Parser<'_> {
                 .and_then(|e| e.strip_suffix(')'))
                 .ok_or_else(|| self.error("a filter is written `[?(expression)]`"))?;
             Step::Filter(Box::new(
-                Filter::parse(expression).map_err(|reason| self.error(reason))?,
+                Filter::parse_nested(expression, self.depth)
+                    .map_err(|reason| self.error(reason))?,
             ))
         } else if inside.starts_with('(') {
             return Err(self.error("script expressions `[(...)]` are not supported"));

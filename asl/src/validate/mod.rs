@@ -36,7 +36,7 @@ use super::state::{
 
 /// The most a state's input or output may hold (`States.DataLimitExceeded` beyond it, which
 /// `States.ALL` cannot catch).
-pub const PAYLOAD_LIMIT_BYTES: usize = 256 * 1024;
+pub const PAYLOAD_LIMIT_BYTES: usize = crate::limits::PAYLOAD_BYTES;
 
 /// The most child executions a Distributed Map runs at once.
 pub const DISTRIBUTED_MAX_CONCURRENCY: u32 = 10_000;

@@ -234,7 +234,7 @@ impl Run<'_> {
             arn: child.arn,
             name: child.name,
             input: child.input.clone(),
-            start_time: self.started + chrono::Duration::from_std(child.start).unwrap_or_default(),
+            start_time: self.instant(child.start),
             state_machine_arn: children.names.child_state_machine_arn.clone(),
             state_machine_name: children.names.child_state_machine_name.clone(),
         };

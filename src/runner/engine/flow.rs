@@ -149,7 +149,7 @@ impl Run<'_> {
             Value::String(text) => text.clone(),
             other => other.to_string(),
         };
-        let now = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
+        let now = self.instant(*clock);
         let until = |field: &str, shown_as: &str, timestamp: &str| {
             let at = wait_timestamp(timestamp).ok_or_else(|| {
                 fails(format!(
@@ -234,7 +234,7 @@ impl Run<'_> {
         if seconds > MAX_WAIT_SECONDS {
             return Err(fails("Wait state delay is too long.".into()));
         }
-        *clock += Duration::from_secs(seconds.unsigned_abs());
+        wait_on(clock, Duration::from_secs(seconds.unsigned_abs()))?;
         let ending = Ending {
             result_path: None,
             output_path: w.output_path.as_ref(),

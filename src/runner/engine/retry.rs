@@ -56,13 +56,16 @@ impl Run<'_> {
                 break Err(error);
             }
             self.handled(name, &error, "retried");
-            *clock += self.retry_delay(
+            let delay = self.retry_delay(
                 &frame.execution.name,
                 name,
                 retrier,
                 attempts[at],
                 retry_count,
             );
+            if let Err(timed_out) = wait_on(clock, delay) {
+                break Err(timed_out);
+            }
             attempts[at] += 1;
             retry_count += 1;
             frame.history.transition();
@@ -119,6 +122,10 @@ impl Run<'_> {
     /// IntervalSeconds x BackoffRate^attempt, capped by MaxDelaySeconds, FULL jitter drawn from a
     /// generator seeded per execution, state and retry, so a run is reproducible (and the child
     /// executions of a Distributed Map, throttled together, do not retry together).
+    ///
+    /// Without MaxDelaySeconds the backoff grows without bound (2^100 seconds and more): the
+    /// delay saturates just past [`MAX_EXECUTION_TIME`], since any longer wait ends the execution
+    /// the same way.
     pub(super) fn retry_delay(
         &self,
         execution: &str,
@@ -129,7 +136,14 @@ impl Run<'_> {
     ) -> Duration {
         let interval = retrier.interval_seconds.unwrap_or(DEFAULT_INTERVAL_SECONDS);
         let backoff = retrier.backoff_rate.unwrap_or(DEFAULT_BACKOFF_RATE);
-        let mut seconds = f64::from(interval) * backoff.powi(attempt as i32);
+        let longest = MAX_EXECUTION_TIME.as_secs_f64() + 1.0;
+        let exponent = i32::try_from(attempt).unwrap_or(i32::MAX);
+        let mut seconds = f64::from(interval) * backoff.powi(exponent);
+        if seconds.is_nan() {
+            // 0 x infinity: an interval of 0 waits 0 however large the backoff.
+            seconds = 0.0;
+        }
+        seconds = seconds.clamp(0.0, longest);
         if let Some(max) = retrier.max_delay_seconds {
             seconds = seconds.min(max as f64);
         }

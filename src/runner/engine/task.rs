@@ -92,7 +92,7 @@ impl Run<'_> {
             InvocationTime::Measured => invocation.real_duration,
             InvocationTime::Fixed(fixed) => fixed,
         };
-        *clock += took;
+        *clock = clock.saturating_add(took);
         self.lambda_billed_ms
             .fetch_add(took.as_micros().div_ceil(1000) as u64, Ordering::Relaxed);
         if let Some(timeout) = timeout
@@ -106,7 +106,7 @@ impl Run<'_> {
             StateError::task(e.error_type.clone(), e.cause(&request_id))
         })?;
         let result = if optimised {
-            let at = self.started + chrono::Duration::from_std(*clock).unwrap_or_default();
+            let at = self.instant(*clock);
             invoke_result(payload, &asl::eval::random::pseudo_uuid(self.draw()), at)
         } else {
             payload

@@ -394,7 +394,9 @@ async fn a_wait_past_2_pow_31_seconds_is_too_long_and_seconds_path_needs_a_long(
         json!({"at": far(24_854).to_string()}),
     )
     .await;
-    assert_eq!(out.status, ExecutionStatus::Succeeded);
+    // AWS starts the Wait; the execution times out in it, at its maximum time of one year.
+    assert_eq!(out.status, ExecutionStatus::TimedOut, "{:?}", out.error);
+    assert_eq!(out.error.unwrap().error, "States.Timeout");
     let out = run(
         wait_on("TimestampPath"),
         echo(),
@@ -1589,4 +1591,174 @@ async fn a_task_timeout_has_no_cause_as_in_aws() {
         (error.error.as_str(), error.cause.as_str()),
         ("States.Timeout", "")
     );
+}
+
+/// One year on the virtual clock: Step Functions' maximum execution time.
+const ONE_YEAR: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+fn assert_timed_out_after_one_year(out: &ExecutionOutcome) {
+    assert_eq!(out.status, ExecutionStatus::TimedOut, "{:?}", out.error);
+    let error = out.error.as_ref().unwrap();
+    assert_eq!(error.error, "States.Timeout");
+    assert!(
+        error.cause.contains("maximum execution time of one year"),
+        "{}",
+        error.cause
+    );
+    assert_eq!(out.virtual_elapsed, ONE_YEAR);
+}
+
+#[tokio::test]
+async fn a_retrier_with_100_attempts_on_a_parallel_that_keeps_failing_ends_without_overflow() {
+    // 1 s x 2^attempt: past attempt 63 the delay no longer fits a Duration; the execution times
+    // out after a year first (attempt 25), and its Catch of States.ALL does not take that.
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel",
+              "Branches": [{"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Boom"}}}],
+              "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 100, "BackoffRate": 2.0}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+              "End": true},
+        "Caught": {"Type": "Succeed"}}});
+    let out = run(definition, echo(), json!({})).await;
+    assert_timed_out_after_one_year(&out);
+    assert!(out.history_events < 1_000, "{}", out.history_events);
+}
+
+#[test]
+fn a_retry_delay_saturates_instead_of_overflowing() {
+    let engine = Engine::new(echo());
+    let spec = spec(json!({}));
+    let run = Run {
+        engine: &engine,
+        spec: &spec,
+        language: QueryLanguage::JsonPath,
+        started: Utc::now(),
+        payloads: Mutex::default(),
+        results: Mutex::default(),
+        handled: Mutex::default(),
+        task_attempts: AtomicU64::new(0),
+        invocations: AtomicU64::new(0),
+        lambda_billed_ms: AtomicU64::new(0),
+        map_runs: Mutex::default(),
+        map_run_sequence: AtomicU64::new(0),
+        random_seed: 0,
+        random_draws: AtomicU64::new(0),
+        redrive_count: 0,
+        resume: Mutex::default(),
+        redriven_map_run: Mutex::default(),
+        failed_at: Mutex::default(),
+        failed_map_run: Mutex::default(),
+    };
+    let retrier = |interval: u32, backoff: f64, jitter: Option<JitterStrategy>| Retrier {
+        comment: None,
+        error_equals: vec![ErrorName::all()],
+        interval_seconds: Some(interval),
+        max_attempts: Some(u32::MAX),
+        backoff_rate: Some(backoff),
+        max_delay_seconds: None,
+        jitter_strategy: jitter,
+    };
+    let delay = |r: &Retrier, attempt: u32| run.retry_delay("e", "S", r, attempt, attempt);
+    let longest = ONE_YEAR + SECOND;
+    assert_eq!(delay(&retrier(1, 2.0, None), 3), 8 * SECOND);
+    assert_eq!(delay(&retrier(1, 2.0, None), 99), longest);
+    assert_eq!(delay(&retrier(u32::MAX, 2.0, None), u32::MAX), longest);
+    assert_eq!(delay(&retrier(u32::MAX, f64::MAX, None), 2), longest);
+    // 0 x infinity is no delay, not NaN.
+    assert_eq!(delay(&retrier(0, f64::MAX, None), 1_000), Duration::ZERO);
+    assert!(delay(&retrier(1, 2.0, Some(JitterStrategy::Full)), 1_000) <= longest);
+}
+
+#[tokio::test]
+async fn a_choice_loop_of_the_longest_waits_times_out_after_one_year_instead_of_overflowing_the_date()
+ {
+    // 2^31 - 1 seconds is 68 years: AWS starts such a Wait, and the execution times out in it.
+    let definition = json!({"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "Seconds": 2_147_483_647, "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Wait"},
+        "Done": {"Type": "Succeed"}}});
+    let out = run(definition, echo(), json!({})).await;
+    assert_timed_out_after_one_year(&out);
+    // Waits that each fit the year time out once they add up past it.
+    let definition = json!({"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "SecondsPath": "$.seconds", "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Wait"},
+        "Done": {"Type": "Succeed"}}});
+    let out = run(definition, echo(), json!({"seconds": 1_000_000})).await;
+    assert_timed_out_after_one_year(&out);
+    // 31 Waits of 1,000,000 s fit in the year (and their Choices); the 32nd does not.
+    assert_eq!(out.state_transitions, 32 + 31);
+}
+
+#[tokio::test]
+async fn a_wait_past_the_longest_or_at_the_end_of_time_fails_cleanly() {
+    for (wait_for, input) in [
+        (
+            json!({"SecondsPath": "$.s"}),
+            json!({"s": 9_223_372_036_854_775_807_i64}),
+        ),
+        (json!({"Timestamp": "9999-12-31T23:59:59Z"}), json!({})),
+        (
+            json!({"TimestampPath": "$.t"}),
+            json!({"t": "+262142-12-31T23:59:59Z"}),
+        ),
+    ] {
+        let mut wait = json!({"Type": "Wait", "End": true});
+        wait.as_object_mut()
+            .unwrap()
+            .extend(wait_for.as_object().unwrap().clone());
+        let definition = json!({"StartAt": "W", "States": {"W": wait}});
+        let out = run(definition, echo(), input).await;
+        assert_eq!(out.status, ExecutionStatus::Failed, "{wait_for}");
+        let error = out.error.unwrap();
+        assert_eq!(error.error, "States.Runtime", "{wait_for}");
+    }
+    // An execution that starts at the last instant chrono represents still runs its Wait.
+    let machine = crate::runner::load::from_json(
+        &json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 86_400, "Next": "P"},
+            "P": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"}, "End": true}}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = Engine::new(echo())
+        .start_time(DateTime::<Utc>::MAX_UTC - chrono::Duration::hours(1))
+        .execute(&machine, &spec(json!({})))
+        .await;
+    assert_eq!(out.status, ExecutionStatus::Succeeded, "{:?}", out.error);
+    assert!(
+        out.output.unwrap()["at"]
+            .as_str()
+            .unwrap()
+            .starts_with("+262142-12-31")
+    );
+}
+
+#[tokio::test]
+async fn an_endless_pass_and_choice_loop_fails_at_25000_history_events() {
+    let definition = json!({"StartAt": "Count", "States": {
+        "Count": {"Type": "Pass", "Next": "Again"},
+        "Again": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "Done"}], "Default": "Count"},
+        "Done": {"Type": "Succeed"}}});
+    let out = run(definition, echo(), json!({})).await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.Runtime");
+    assert!(error.cause.contains("25000"), "{}", error.cause);
+    // The event past the quota is not run: ExecutionFailed is the only one after it.
+    assert_eq!(out.history_events, 25_000 + 2);
+}
+
+#[tokio::test]
+async fn a_huge_execution_input_fails_with_data_limit_exceeded_before_any_state() {
+    let out = run(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
+        echo(),
+        json!({"big": "x".repeat(20 * MAX_PAYLOAD_BYTES)}),
+    )
+    .await;
+    assert_eq!(out.status, ExecutionStatus::Failed);
+    let error = out.error.unwrap();
+    assert_eq!(error.error, "States.DataLimitExceeded");
+    assert!(error.cause.contains("5242890 bytes"), "{}", error.cause);
+    assert_eq!(out.state_transitions, 0);
 }
