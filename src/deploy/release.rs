@@ -49,6 +49,11 @@ impl fmt::Display for MachineVersion {
 pub struct CanaryPercent(u8);
 
 impl CanaryPercent {
+    /// `pct` when it is a canary's share, 1 to 99.
+    fn new(pct: u8) -> Option<Self> {
+        (1..=99).contains(&pct).then_some(Self(pct))
+    }
+
     pub fn get(self) -> u8 {
         self.0
     }
@@ -58,9 +63,14 @@ impl std::str::FromStr for CanaryPercent {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        match text.trim_end_matches('%').parse::<u8>() {
-            Ok(pct) if (1..=99).contains(&pct) => Ok(Self(pct)),
-            _ => Err(format!(
+        match text
+            .trim_end_matches('%')
+            .parse::<u8>()
+            .ok()
+            .and_then(Self::new)
+        {
+            Some(pct) => Ok(pct),
+            None => Err(format!(
                 "`{text}` is not a canary share: give a whole percentage from 1 to 99"
             )),
         }
@@ -107,10 +117,20 @@ impl Routing {
         routes.sort();
         match routes.as_slice() {
             [(version, _)] => Ok(Self::all_to(*version)),
-            [(stable, _), (canary, weight)] => Ok(Self {
-                stable: *stable,
-                canary: Some((*canary, CanaryPercent(u8::try_from(*weight).unwrap_or(0)))),
-            }),
+            [(stable, _), (canary, weight)] => {
+                let share = u8::try_from(*weight)
+                    .ok()
+                    .and_then(CanaryPercent::new)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "the alias sends {weight}% to version {canary}; a canary takes 1 to 99%"
+                        )
+                    })?;
+                Ok(Self {
+                    stable: *stable,
+                    canary: Some((*canary, share)),
+                })
+            }
             _ => anyhow::bail!(
                 "the alias routes to {} versions; Step Functions routes to one or two",
                 routes.len()
