@@ -247,8 +247,8 @@ impl Bounds {
         let history_events = asl::bounds::history_bound(machine)
             .map_err(|unbounded| anyhow::anyhow!("the pipeline cannot be deployed: {unbounded}"))?;
         let limits = Limits {
-            payload_bytes: asl::validate::PAYLOAD_LIMIT_BYTES,
-            history_events: asl::bounds::MAX_HISTORY_EVENTS,
+            payload_bytes: asl::limits::PAYLOAD_BYTES,
+            history_events: asl::limits::HISTORY_EVENTS,
         };
         let mut over = Vec::new();
         let histories = [
@@ -522,7 +522,7 @@ mod tests {
             "{summary}"
         );
         assert!(
-            bounds.history_events.execution_events < asl::bounds::MAX_HISTORY_EVENTS,
+            bounds.history_events.execution_events < asl::limits::HISTORY_EVENTS,
             "{bounds:?}"
         );
 

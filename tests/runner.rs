@@ -21,6 +21,7 @@
 //! is migrated or rejected.
 
 use crate::support;
+use asl::limits::PAYLOAD_BYTES;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -28,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cm_etl::runner::engine::{
-    Engine, ExecutionOutcome, ExecutionSpec, ExecutionStatus, InvocationTime, MAX_PAYLOAD_BYTES,
+    Engine, ExecutionOutcome, ExecutionSpec, ExecutionStatus, InvocationTime,
 };
 use cm_etl::runner::lambda::{ExecutionEnvironment, Functions, LambdaError, SyncFunction};
 use cm_etl::runner::load;
@@ -225,10 +226,7 @@ async fn seed_map_over_full_chunks_fails_with_data_limit_exceeded_at_30_chunks_o
     );
     // Under Lambda's 6 MB (so Lambda returned it) but over Step Functions' 256 KiB.
     let largest = out.largest_result_bytes["GetTask02Chunks"];
-    assert!(
-        largest > MAX_PAYLOAD_BYTES && largest < 1_000_000,
-        "{largest}"
-    );
+    assert!(largest > PAYLOAD_BYTES && largest < 1_000_000, "{largest}");
     assert!(
         seed.calls("process_task02_chunk").is_empty(),
         "the Map never started"
@@ -247,7 +245,7 @@ async fn seed_map_over_full_chunks_below_the_limit_fails_on_its_selector_instead
     let error = out.error.unwrap();
     assert_eq!(error.error, "States.Runtime");
     assert!(error.cause.contains("$.chunk_id"), "{}", error.cause);
-    assert!(out.largest_result_bytes["GetTask02Chunks"] < MAX_PAYLOAD_BYTES);
+    assert!(out.largest_result_bytes["GetTask02Chunks"] < PAYLOAD_BYTES);
     assert!(seed.calls("process_task02_chunk").is_empty());
 }
 

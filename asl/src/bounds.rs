@@ -14,9 +14,6 @@ use std::fmt;
 
 use crate::state::{Branch, State, StateMachine, StateName};
 
-/// Step Functions' limit on the events of one execution's history.
-pub const MAX_HISTORY_EVENTS: u64 = crate::limits::HISTORY_EVENTS;
-
 /// AWS's default `MaxAttempts` of a retrier.
 const DEFAULT_MAX_ATTEMPTS: u64 = 3;
 

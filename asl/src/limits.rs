@@ -38,3 +38,19 @@ pub const JSONATA_TIME_LIMIT_MS: usize = 5_000;
 /// How deeply a JSONata expression's brackets may nest: its parser recurses on them, and 64
 /// levels parse on a 2 MiB thread stack (a debug build overflows one past about 120).
 pub const JSONATA_MAX_NESTING: usize = 64;
+
+/// The most iterations an inline Map runs at once (Step Functions: an inline Map's concurrency
+/// is at most 40; a higher MaxConcurrency has no effect).
+pub const INLINE_MAP_MAX_CONCURRENCY: u32 = 40;
+
+/// The most child executions a Distributed Map runs at once (Step Functions quotas: Distributed
+/// Map concurrency, 10,000; also what it runs when MaxConcurrency is 0 or absent).
+pub const DISTRIBUTED_MAP_MAX_CONCURRENCY: u32 = 10_000;
+
+/// The most items a Distributed Map's ItemReader reads (Step Functions: ReaderConfig MaxItems
+/// is at most 100,000,000).
+pub const READER_MAX_ITEMS: u32 = 100_000_000;
+
+/// The longest a Distributed Map's `Label` may be, in characters (Step Functions: Label, 1 to 40
+/// characters).
+pub const MAP_LABEL_CHARS: usize = 40;

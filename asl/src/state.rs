@@ -461,6 +461,10 @@ impl State {
     }
 }
 
+/// The optimised Lambda integration: a Task with this resource invokes the function named in its
+/// arguments and returns the response with the function's output under `Payload`.
+pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+
 /// A Task: runs a resource (a Lambda function, a service integration, an activity).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]

@@ -93,7 +93,7 @@ macro_rules! record {
         }
         const _: () = assert!(
             <$ty as $crate::typed::PayloadSafe>::MAX_JSON_BYTES
-                <= $crate::validate::PAYLOAD_LIMIT_BYTES,
+                <= $crate::limits::PAYLOAD_BYTES,
             concat!(
                 "`", stringify!($ty), "` can serialize to more than 256 KiB, Step Functions' ",
                 "payload limit: bound its lists and strings tighter, or store the data in S3 ",
@@ -700,7 +700,7 @@ pub struct ItemBatch<Item, BatchInput> {
 
 /// AWS caps a batch (`MaxInputBytesPerBatch`, and a child's input) at the payload limit.
 impl<Item: PayloadSafe, BatchInput: PayloadSafe> PayloadSafe for ItemBatch<Item, BatchInput> {
-    const MAX_JSON_BYTES: usize = crate::validate::PAYLOAD_LIMIT_BYTES;
+    const MAX_JSON_BYTES: usize = crate::limits::PAYLOAD_BYTES;
 }
 
 /// How large a batch may grow (at least one of the two).

@@ -8,13 +8,9 @@ use serde::{Deserialize, Serialize};
 use asl::field;
 use asl::typed::{Path, Processor, Record, Scope, StateInput, Value};
 use asl::{
-    Branch, ErrorName, JitterStrategy, PayloadTemplate, PayloadValue, ResultPath, Retrier, State,
-    StateName, States, TaskState, Transition,
+    Branch, ErrorName, JitterStrategy, LAMBDA_INVOKE, PayloadTemplate, PayloadValue, ResultPath,
+    Retrier, State, StateName, States, TaskState, Transition,
 };
-
-/// The optimised Lambda integration: the request is `Parameters.Payload`, the reply arrives
-/// wrapped in a [`LambdaInvokeResult`].
-pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 
 /// What `lambda:invoke` returns to the state machine: the handler's output under `Payload`.
 /// The fields keep AWS's JSON names, so typed paths into it render as AWS spells them.

@@ -327,12 +327,12 @@ mod tests {
         assert!(
             bounds
                 .values()
-                .all(|bound| bound.largest() <= asl::validate::PAYLOAD_LIMIT_BYTES),
+                .all(|bound| bound.largest() <= asl::limits::PAYLOAD_BYTES),
             "{bounds:?}"
         );
         let history = asl::bounds::history_bound(&machine).unwrap();
-        assert!(history.execution_events <= asl::bounds::MAX_HISTORY_EVENTS);
-        assert!(history.child_execution_events.unwrap() <= asl::bounds::MAX_HISTORY_EVENTS);
+        assert!(history.execution_events <= asl::limits::HISTORY_EVENTS);
+        assert!(history.child_execution_events.unwrap() <= asl::limits::HISTORY_EVENTS);
     }
 
     #[test]

@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 
 use asl::eval::random::splitmix64;
 use asl::eval::{self, EvalError, Sources, Variables};
+use asl::limits::{HISTORY_EVENTS, PAYLOAD_BYTES};
 use asl::{
     Assign, Branch, Catcher, ChoiceState, Condition, DataPath, ErrorName, Evaluated, FailState,
     JitterStrategy, JsonataString, Limit, MapState, ParallelState, PassState, PayloadTemplate,
@@ -43,7 +44,6 @@ use asl::{
 };
 
 use super::lambda::{Functions, InvokeError, TOO_MANY_REQUESTS, json_len};
-use super::load::LAMBDA_INVOKE;
 use super::map_run::MapRunSummary;
 
 mod distributed;
@@ -58,14 +58,6 @@ use paths::{input_path, output_path, result_path};
 use query::{Ending, StatesView, query_error, query_failed};
 use retry::Retryable;
 
-/// Step Functions' quota on any state's input, output or task result (UTF-8 bytes of the JSON).
-pub const MAX_PAYLOAD_BYTES: usize = asl::limits::PAYLOAD_BYTES;
-/// Step Functions' quota on one execution's history.
-pub const MAX_HISTORY_EVENTS: u64 = asl::limits::HISTORY_EVENTS;
-/// An inline Map runs at most this many iterations at once, whatever MaxConcurrency says.
-pub const INLINE_MAP_MAX_CONCURRENCY: usize = 40;
-/// The longest Wait AWS accepts, in seconds.
-pub const MAX_WAIT_SECONDS: i64 = asl::limits::WAIT_SECONDS;
 /// The longest a Standard execution runs on the virtual clock: past it, it times out.
 pub const MAX_EXECUTION_TIME: Duration = Duration::from_secs(asl::limits::EXECUTION_SECONDS);
 
@@ -616,7 +608,7 @@ impl Default for History {
     fn default() -> Self {
         Self {
             events: AtomicU64::new(0),
-            limit: MAX_HISTORY_EVENTS,
+            limit: HISTORY_EVENTS,
             transitions: AtomicU64::new(0),
         }
     }
@@ -650,7 +642,7 @@ impl History {
             Err(StateError::new(
                 "States.Runtime",
                 format!(
-                    "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+                    "The execution reached the maximum number of history events ({HISTORY_EVENTS})."
                 ),
             ))
         } else {
@@ -812,7 +804,7 @@ impl<'e> Run<'e> {
         let mut payloads = map.lock().expect("payload map poisoned");
         let largest = payloads.entry(state.to_owned()).or_default();
         *largest = (*largest).max(bytes);
-        if bytes > MAX_PAYLOAD_BYTES {
+        if bytes > PAYLOAD_BYTES {
             return Err(StateError::data_limit(state, what));
         }
         Ok(())
@@ -891,10 +883,10 @@ impl<'e> Run<'e> {
         let result = async {
             frame.history.add(1)?; // ExecutionStarted
             let bytes = json_len(&input);
-            if bytes > MAX_PAYLOAD_BYTES {
+            if bytes > PAYLOAD_BYTES {
                 return Err(StateError::new(
                     "States.DataLimitExceeded",
-                    format!("The execution input of {bytes} bytes exceeds the maximum number of bytes service limit ({MAX_PAYLOAD_BYTES})."),
+                    format!("The execution input of {bytes} bytes exceeds the maximum number of bytes service limit ({PAYLOAD_BYTES})."),
                 ));
             }
             let output = self.run_machine(frame, machine, input, clock).await?;

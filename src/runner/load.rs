@@ -4,6 +4,7 @@
 //! but the local runner does not (service integrations other than Lambda, some ItemReader
 //! formats) is reported as unsupported.
 
+use asl::LAMBDA_INVOKE;
 use asl::{
     CsvDelimiter, ReaderInputType, S3_GET_OBJECT, S3_LIST_OBJECTS_V2, S3_PUT_OBJECT, State,
     StateMachine, States,
@@ -16,7 +17,6 @@ use asl::limits::DEFINITION_BYTES;
 use serde_json::Value;
 
 /// The optimised Lambda integration's resource.
-pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
 
 /// A definition the runner cannot execute.
 #[derive(Debug, thiserror::Error)]

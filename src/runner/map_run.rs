@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
+use asl::limits::{DISTRIBUTED_MAP_MAX_CONCURRENCY, READER_MAX_ITEMS};
 use chrono::{DateTime, SecondsFormat, Utc};
 use etl_lambda::{ObjectError, ObjectStore};
 use futures::StreamExt;
@@ -26,13 +27,9 @@ use asl::eval::random::pseudo_uuid;
 use super::engine::{ExecutionSpec, StateError};
 use super::lambda::json_len;
 
-/// A Distributed Map whose MaxConcurrency is 0 or absent runs up to this many children at once.
-pub const DEFAULT_MAX_CONCURRENCY: u64 = 10_000;
 /// Children really in flight (tokio tasks) at once, whatever the virtual concurrency: the virtual
 /// schedule does not need more, and each one in flight holds memory and an environment.
 pub const MAX_IN_FLIGHT: usize = 256;
-/// AWS reads at most this many items, whatever MaxItems says.
-const MAX_ITEMS_CAP: u64 = 100_000_000;
 
 /// The error of a failed ItemReader.
 pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
@@ -93,7 +90,7 @@ impl ItemLimit {
         match u64::try_from(max_items) {
             Err(_) => Err(item_reader_failed("field MaxItems must be positive")),
             Ok(0) => Ok(Self::ALL),
-            Ok(n) => Ok(Self(Some(n.min(MAX_ITEMS_CAP)))),
+            Ok(n) => Ok(Self(Some(n.min(u64::from(READER_MAX_ITEMS))))),
         }
     }
 
@@ -454,7 +451,7 @@ pub struct MapRunPlan<'a> {
     /// The Map state's name.
     pub state: &'a str,
     pub names: &'a MapRunNames,
-    /// At most this many children at once on the virtual clock (0: [`DEFAULT_MAX_CONCURRENCY`]).
+    /// At most this many children at once on the virtual clock (0: [`DISTRIBUTED_MAP_MAX_CONCURRENCY`]).
     pub max_concurrency: u64,
     pub tolerance: Tolerance,
     pub items_total: u64,
@@ -519,7 +516,7 @@ where
     Fut: Future<Output = ChildEnd>,
 {
     let virtual_concurrency = match plan.max_concurrency {
-        0 => DEFAULT_MAX_CONCURRENCY,
+        0 => u64::from(DISTRIBUTED_MAP_MAX_CONCURRENCY),
         n => n,
     }
     .min(plan.items_total.max(1));

@@ -2,6 +2,7 @@
 //! end, the status, output, row counts, the largest payload per state against the 256 KiB limit
 //! and each Distributed Map's Map Run, as text for people or as one JSON object for scripts.
 
+use asl::limits::PAYLOAD_BYTES;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,9 +17,7 @@ use crate::cost::{Cost, Prices, Usage};
 use crate::output::OutputFormat;
 use crate::synth::Bounds;
 
-use super::engine::{
-    ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, MAX_PAYLOAD_BYTES, Observer,
-};
+use super::engine::{ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, Observer};
 use super::map_run::MapRunSummary;
 
 /// The terminal progress bar; hidden when stderr is not a terminal or the output is JSON.
@@ -164,7 +163,7 @@ impl RunReport {
             rejected_rows: counts.map(|c| c.rejected_rows),
             largest_payload_bytes: outcome.largest_payload_bytes,
             largest_result_bytes: outcome.largest_result_bytes,
-            payload_limit_bytes: MAX_PAYLOAD_BYTES,
+            payload_limit_bytes: PAYLOAD_BYTES,
             history_events: outcome.history_events,
             handled_errors: outcome.handled_errors,
             task_attempts: outcome.task_attempts,

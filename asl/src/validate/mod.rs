@@ -34,16 +34,10 @@ use super::state::{
     S3_LIST_OBJECTS_V2, S3_PUT_OBJECT, State, StateMachine, StateName, States, WaitFor,
 };
 
-/// The most a state's input or output may hold (`States.DataLimitExceeded` beyond it, which
-/// `States.ALL` cannot catch).
-pub const PAYLOAD_LIMIT_BYTES: usize = crate::limits::PAYLOAD_BYTES;
-
-/// The most child executions a Distributed Map runs at once.
-pub const DISTRIBUTED_MAX_CONCURRENCY: u32 = 10_000;
-/// The most iterations of an inline Map AWS runs at once, whatever its MaxConcurrency.
-pub const INLINE_MAX_CONCURRENCY: u32 = 40;
-/// The most items an ItemReader reads (`ReaderConfig.MaxItems`).
-pub const READER_MAX_ITEMS: u32 = 100_000_000;
+use crate::limits::{
+    DISTRIBUTED_MAP_MAX_CONCURRENCY, INLINE_MAP_MAX_CONCURRENCY, MAP_LABEL_CHARS, PAYLOAD_BYTES,
+    READER_MAX_ITEMS,
+};
 
 /// One finding, located by the state it is in (`Outer/Inner` for nested states).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,8 +79,10 @@ impl Report {
 pub fn label_problem(label: &str) -> Option<String> {
     const FORBIDDEN: &str = "<>{}[]?*\"#%\\^|~`$&,;:/";
     let length = label.chars().count();
-    if !(1..=40).contains(&length) {
-        return Some(format!("a Label is 1 to 40 characters, not {length}"));
+    if !(1..=MAP_LABEL_CHARS).contains(&length) {
+        return Some(format!(
+            "a Label is 1 to {MAP_LABEL_CHARS} characters, not {length}"
+        ));
     }
     label
         .chars()
@@ -279,16 +275,16 @@ impl Checker {
             }
         }
         match map.max_concurrency.as_ref().and_then(Limit::fixed) {
-            Some(&max) if distributed && max > DISTRIBUTED_MAX_CONCURRENCY => self.error(
+            Some(&max) if distributed && max > DISTRIBUTED_MAP_MAX_CONCURRENCY => self.error(
                 Some(label),
                 format!(
-                    "MaxConcurrency {max} is more child executions than a Distributed Map runs at once: use 1 to {DISTRIBUTED_MAX_CONCURRENCY} (0 or none for as many as AWS allows)"
+                    "MaxConcurrency {max} is more child executions than a Distributed Map runs at once: use 1 to {DISTRIBUTED_MAP_MAX_CONCURRENCY} (0 or none for as many as AWS allows)"
                 ),
             ),
-            Some(&max) if !distributed && max > INLINE_MAX_CONCURRENCY => self.warning(
+            Some(&max) if !distributed && max > INLINE_MAP_MAX_CONCURRENCY => self.warning(
                 Some(label),
                 format!(
-                    "MaxConcurrency {max} has no effect above {INLINE_MAX_CONCURRENCY}: AWS runs at most {INLINE_MAX_CONCURRENCY} iterations of an inline Map at once; use a Distributed Map for more"
+                    "MaxConcurrency {max} has no effect above {INLINE_MAP_MAX_CONCURRENCY}: AWS runs at most {INLINE_MAP_MAX_CONCURRENCY} iterations of an inline Map at once; use a Distributed Map for more"
                 ),
             ),
             _ => {}
@@ -432,12 +428,12 @@ impl Checker {
             .max_input_bytes_per_batch
             .as_ref()
             .and_then(Limit::fixed)
-            && bytes as usize > PAYLOAD_LIMIT_BYTES
+            && bytes as usize > PAYLOAD_BYTES
         {
             self.error(
                 Some(label),
                 format!(
-                    "ItemBatcher.MaxInputBytesPerBatch {bytes} is more than a child execution's input may hold: use at most {PAYLOAD_LIMIT_BYTES} (256 KiB)"
+                    "ItemBatcher.MaxInputBytesPerBatch {bytes} is more than a child execution's input may hold: use at most {PAYLOAD_BYTES} (256 KiB)"
                 ),
             );
         }
@@ -518,11 +514,11 @@ impl Checker {
         }
         let message = if map.is_distributed() {
             format!(
-                "the Distributed Map has no ResultWriter writing to S3, so its result is the array of its child executions' outputs (one entry per item or batch), which counts against the {PAYLOAD_LIMIT_BYTES}-byte (256 KiB) limit like any state's output and fails with States.DataLimitExceeded past it; add a ResultWriter with Resource `{S3_PUT_OBJECT}`, or set `ResultPath: null`"
+                "the Distributed Map has no ResultWriter writing to S3, so its result is the array of its child executions' outputs (one entry per item or batch), which counts against the {PAYLOAD_BYTES}-byte (256 KiB) limit like any state's output and fails with States.DataLimitExceeded past it; add a ResultWriter with Resource `{S3_PUT_OBJECT}`, or set `ResultPath: null`"
             )
         } else {
             format!(
-                "the Map keeps its result array (one entry per item) in its output, so the output grows with the number of items and fails with States.DataLimitExceeded past {PAYLOAD_LIMIT_BYTES} bytes (256 KiB); set `ResultPath: null`, keep a summary, or make it a Distributed Map that writes its results to S3 with a ResultWriter"
+                "the Map keeps its result array (one entry per item) in its output, so the output grows with the number of items and fails with States.DataLimitExceeded past {PAYLOAD_BYTES} bytes (256 KiB); set `ResultPath: null`, keep a summary, or make it a Distributed Map that writes its results to S3 with a ResultWriter"
             )
         };
         self.warning(Some(label), message);
@@ -1353,7 +1349,7 @@ mod tests {
             ),
         });
         map.label = Some("chunks".into());
-        map.max_concurrency = Some(Limit::Fixed(DISTRIBUTED_MAX_CONCURRENCY));
+        map.max_concurrency = Some(Limit::Fixed(DISTRIBUTED_MAP_MAX_CONCURRENCY));
         map.tolerated_failure_percentage = Some(Limit::Fixed(100.0));
         map.result_writer = Some(ResultWriter::s3(
             PayloadTemplate::new().with("Bucket", PayloadValue::Literal(json!("results"))),
@@ -1501,7 +1497,7 @@ mod tests {
     #[test]
     fn max_concurrency_is_within_what_aws_runs_at_once() {
         let mut map = distributed_map();
-        map.max_concurrency = Some(Limit::Fixed(DISTRIBUTED_MAX_CONCURRENCY + 1));
+        map.max_concurrency = Some(Limit::Fixed(DISTRIBUTED_MAP_MAX_CONCURRENCY + 1));
         assert_one_error(
             &with_map(map),
             "MaxConcurrency 10001 is more child executions than a Distributed Map runs at once: use 1 to 10000",
@@ -1509,9 +1505,9 @@ mod tests {
 
         let mut inline = inline_map(vec![("Each", pass(Transition::End))], Transition::End);
         inline.result_path = ResultPath::Discard;
-        inline.max_concurrency = Some(Limit::Fixed(INLINE_MAX_CONCURRENCY));
+        inline.max_concurrency = Some(Limit::Fixed(INLINE_MAP_MAX_CONCURRENCY));
         assert_eq!(validate(&with_map(inline.clone())), Report::default());
-        inline.max_concurrency = Some(Limit::Fixed(INLINE_MAX_CONCURRENCY + 1));
+        inline.max_concurrency = Some(Limit::Fixed(INLINE_MAP_MAX_CONCURRENCY + 1));
         let report = validate(&with_map(inline));
         assert!(report.is_ok(), "{report:?}");
         assert_eq!(report.warnings.len(), 1, "{report:?}");
@@ -1536,7 +1532,7 @@ mod tests {
             errors(&with_map(map))
         };
         assert_eq!(
-            check(batcher(Some(1), Some(PAYLOAD_LIMIT_BYTES as u32))),
+            check(batcher(Some(1), Some(PAYLOAD_BYTES as u32))),
             Vec::<String>::new()
         );
         let found = check(batcher(None, None));
@@ -1551,7 +1547,7 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:#?}");
         assert!(found[0].contains("ItemBatcher.MaxItemsPerBatch is 0: a batch holds at least 1"));
         assert!(found[1].contains("ItemBatcher.MaxInputBytesPerBatch is 0"));
-        let found = check(batcher(None, Some(PAYLOAD_LIMIT_BYTES as u32 + 1)));
+        let found = check(batcher(None, Some(PAYLOAD_BYTES as u32 + 1)));
         assert!(
             found.len() == 1 && found[0].contains("ItemBatcher.MaxInputBytesPerBatch 262145 is more than a child execution's input may hold: use at most 262144 (256 KiB)"),
             "{found:#?}"

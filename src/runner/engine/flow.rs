@@ -2,6 +2,7 @@
 //! `run_state`), in either query language.
 
 use super::*;
+use asl::limits::WAIT_SECONDS;
 
 impl Run<'_> {
     /// The error a Fail state raises: Error and Cause as written (in JSONata, evaluated when
@@ -131,7 +132,7 @@ impl Run<'_> {
     }
 
     /// A Wait: Seconds, SecondsPath (a non-negative integer), Timestamp or TimestampPath (see
-    /// [`wait_timestamp`]) advance the virtual clock; a delay past [`MAX_WAIT_SECONDS`] is
+    /// [`wait_timestamp`]) advance the virtual clock; a delay past [`WAIT_SECONDS`] is
     /// `States.Runtime`, as in AWS. In JSONata, Seconds and Timestamp may be JSONata strings.
     pub(super) fn wait(
         &self,
@@ -231,7 +232,7 @@ impl Run<'_> {
                 until("TimestampPath", &path.to_string(), &shown(value))?
             }
         };
-        if seconds > MAX_WAIT_SECONDS {
+        if seconds > WAIT_SECONDS {
             return Err(fails("Wait state delay is too long.".into()));
         }
         wait_on(clock, Duration::from_secs(seconds.unsigned_abs()))?;

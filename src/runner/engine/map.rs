@@ -2,6 +2,7 @@
 //! MaxConcurrency on the virtual clock) and a Parallel. A Distributed Map is [`super::distributed`].
 
 use super::*;
+use asl::limits::INLINE_MAP_MAX_CONCURRENCY;
 
 impl Run<'_> {
     pub(super) async fn map(
@@ -24,10 +25,10 @@ impl Run<'_> {
         frame.history.add(1)?; // MapStateStarted
         self.observer().map_started(name, items.len());
         let concurrency = match max_concurrency {
-            0 => INLINE_MAP_MAX_CONCURRENCY,
+            0 => INLINE_MAP_MAX_CONCURRENCY as usize,
             n => usize::try_from(n)
                 .unwrap_or(usize::MAX)
-                .min(INLINE_MAP_MAX_CONCURRENCY),
+                .min(INLINE_MAP_MAX_CONCURRENCY as usize),
         };
         // Virtual time: each slot is free from some instant; an iteration starts at the earliest.
         let slots = Mutex::new(BinaryHeap::from(vec![Reverse(*clock); concurrency]));

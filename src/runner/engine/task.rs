@@ -3,6 +3,7 @@
 //! integration's envelope and HTTP headers).
 
 use super::*;
+use asl::LAMBDA_INVOKE;
 
 impl Run<'_> {
     pub(super) async fn task(

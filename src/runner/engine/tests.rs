@@ -171,9 +171,7 @@ async fn a_task_result_over_the_quota_fails_the_task_and_retry_and_catch_handle_
     let functions = Functions::builder()
         .function(
             "big",
-            SyncFunction(|_, _: &mut ExecutionEnvironment| {
-                Ok(json!("x".repeat(MAX_PAYLOAD_BYTES)))
-            }),
+            SyncFunction(|_, _: &mut ExecutionEnvironment| Ok(json!("x".repeat(PAYLOAD_BYTES)))),
         )
         .build();
     let mut state = invoke_state(
@@ -195,12 +193,12 @@ async fn a_task_result_over_the_quota_fails_the_task_and_retry_and_catch_handle_
         )
     );
     assert_eq!(out.invocations, 2, "retried once");
-    assert!(out.largest_result_bytes["T"] > MAX_PAYLOAD_BYTES);
+    assert!(out.largest_result_bytes["T"] > PAYLOAD_BYTES);
 }
 
 #[tokio::test]
 async fn a_state_output_over_the_quota_is_terminal_even_under_a_catch() {
-    let big = json!({"Type": "Pass", "Result": "x".repeat(MAX_PAYLOAD_BYTES), "End": true});
+    let big = json!({"Type": "Pass", "Result": "x".repeat(PAYLOAD_BYTES), "End": true});
     let definition = json!({"StartAt": "P", "States": {
         "P": {"Type": "Parallel", "Branches": [{"StartAt": "Big", "States": {"Big": big}}],
               "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
@@ -1528,7 +1526,7 @@ async fn choice_failures_are_worded_as_aws_words_them() {
 async fn a_state_output_over_the_quota_is_worded_as_aws_words_it() {
     // AWS: "The state/task 'PostCoeffgen' returned a result with a size exceeding the maximum
     // number of bytes service limit."
-    let big = pass(json!({"Result": "x".repeat(MAX_PAYLOAD_BYTES)}));
+    let big = pass(json!({"Result": "x".repeat(PAYLOAD_BYTES)}));
     let (error, cause) = failure(big, echo(), json!({})).await;
     assert_eq!(error, "States.DataLimitExceeded");
     assert_eq!(
@@ -1753,7 +1751,7 @@ async fn a_huge_execution_input_fails_with_data_limit_exceeded_before_any_state(
     let out = run(
         json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}),
         echo(),
-        json!({"big": "x".repeat(20 * MAX_PAYLOAD_BYTES)}),
+        json!({"big": "x".repeat(20 * PAYLOAD_BYTES)}),
     )
     .await;
     assert_eq!(out.status, ExecutionStatus::Failed);
