@@ -101,8 +101,12 @@ macro_rules! asl_struct {
             pub query_language: Option<$crate::query::QueryLanguage>,
             $($rest)*);
     };
-    (@munch $head:tt $fields:tt $walks:tt $accessors:tt input_path, $($rest:tt)*) => {
-        $crate::state::fields::asl_struct!(@munch $head $fields $walks $accessors
+    (@munch $head:tt $fields:tt $walks:tt [$($accessors:tt)*] input_path, $($rest:tt)*) => {
+        $crate::state::fields::asl_struct!(@munch $head $fields $walks [$($accessors)*
+            fn input_path_mut(&mut self) -> Option<&mut Option<$crate::path::DataPath>> {
+                Some(&mut self.input_path)
+            }
+        ]
             #[asl("InputPath", JsonPath)]
             /// JSONPath: the part of the input the state works on (`null` gives it `{}`).
             #[serde(
@@ -254,6 +258,10 @@ pub(crate) trait Fields {
     }
     /// `QueryLanguage` to change, for the states that have the field.
     fn query_language_mut(&mut self) -> Option<&mut Option<QueryLanguage>> {
+        None
+    }
+    /// `InputPath` to change, for the states that have the field.
+    fn input_path_mut(&mut self) -> Option<&mut Option<DataPath>> {
         None
     }
     /// `Output` (JSONata).

@@ -32,7 +32,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::path::{PathError, ReferencePath};
+use super::path::{DataPath, PathError, ReferencePath};
 use super::query::{Assign, QueryLanguage};
 use fields::Fields;
 
@@ -298,6 +298,11 @@ impl State {
         self.fields_mut()
             .query_language_mut()
             .expect("every state has `QueryLanguage`")
+    }
+
+    /// The state's `InputPath`, to change; `None` for a Fail, which has none.
+    pub(crate) fn input_path_mut(&mut self) -> Option<&mut Option<DataPath>> {
+        self.fields_mut().input_path_mut()
     }
 
     /// The variables the state sets when it ends normally (a catcher's or a Choice rule's own
