@@ -125,11 +125,10 @@ fn translate_state(state: &State, at: &str) -> Result<State, Untranslatable> {
             if let Some(reader) = &mut map.item_reader {
                 reader.arguments = arguments(reader.parameters.take(), &input, at)?;
             }
-            if let Some(batcher) = &mut map.item_batcher {
-                if let Some(batch_input) = batcher.batch_input.take() {
-                    batcher.batch_input =
-                        Some(literal_template(&template(&batch_input, &input, at)?));
-                }
+            if let Some(batcher) = &mut map.item_batcher
+                && let Some(batch_input) = batcher.batch_input.take()
+            {
+                batcher.batch_input = Some(literal_template(&template(&batch_input, &input, at)?));
             }
             if let Some(writer) = &mut map.result_writer {
                 writer.arguments = arguments(writer.parameters.take(), &input, at)?;

@@ -310,7 +310,7 @@ pub(crate) struct Field<'a> {
     /// is the fixed key (see [`Field::written_key`]).
     pub key: String,
     /// The language the table gives it.
-    pub language: FieldLanguage,
+    pub belongs_to: FieldLanguage,
     /// What it holds.
     pub value: FieldValue<'a>,
 }
@@ -337,14 +337,17 @@ pub(crate) enum FieldValue<'a> {
 /// A [`Limit`] whatever its number type.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum LimitForm<'a> {
+    /// A number written in the definition.
     Fixed,
+    /// JSONPath: the `*Path` twin, read from the input.
     Path(&'a ReferencePath),
+    /// JSONata: a JSONata string.
     Expression(&'a JsonataString),
 }
 
 impl<'a> Field<'a> {
-    /// The key as written, with its parent: a limit read from the input is under its `*Path`
-    /// twin (`MaxConcurrencyPath`).
+    /// The key as written: a limit read from the input is under its `*Path` twin
+    /// (`MaxConcurrencyPath`, `ItemReader.ReaderConfig.MaxItemsPath`).
     pub fn written_key(&self) -> String {
         match self.value {
             FieldValue::Limit(LimitForm::Path(_)) => format!("{}Path", self.key),
@@ -355,7 +358,7 @@ impl<'a> Field<'a> {
     /// The language of the field as written; `None` when it fits both (a fixed limit, a
     /// template of literals).
     pub fn language(&self) -> Option<QueryLanguage> {
-        match (self.language, self.value) {
+        match (self.belongs_to, self.value) {
             (FieldLanguage::JsonPath, _) => Some(QueryLanguage::JsonPath),
             (FieldLanguage::Jsonata, _) => Some(QueryLanguage::Jsonata),
             (_, FieldValue::Limit(LimitForm::Path(_))) => Some(QueryLanguage::JsonPath),
@@ -434,7 +437,7 @@ macro_rules! walk_as {
                 let $value = self;
                 out.push(Field {
                     key: key.to_owned(),
-                    language,
+                    belongs_to: language,
                     value: $field,
                 });
             }
@@ -453,7 +456,7 @@ impl Walk for ResultPath {
         if !self.is_replace() {
             out.push(Field {
                 key: key.to_owned(),
-                language,
+                belongs_to: language,
                 value: FieldValue::Result(self),
             });
         }
@@ -469,7 +472,7 @@ impl<T: 'static> Walk for Limit<T> {
         };
         out.push(Field {
             key: key.to_owned(),
-            language,
+            belongs_to: language,
             value: FieldValue::Limit(form),
         });
     }
@@ -490,5 +493,70 @@ impl<T> LimitMut for Limit<T> {
         if let Limit::Path(path) = self {
             *self = Limit::Expression(expression(path));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::State;
+
+    fn state(json: serde_json::Value) -> State {
+        serde_json::from_value(json).unwrap()
+    }
+
+    /// The walk yields a state's fields in written order, those of an object inside it keyed
+    /// under the object, and a limit read from the input under its `*Path` twin.
+    #[test]
+    fn the_walk_follows_the_written_order_and_names_twins_and_objects() {
+        let map = state(json!({"Type": "Map", "InputPath": "$.in",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "JSON", "MaxItemsPath": "$.max"},
+                "Parameters": {"Bucket": "b", "Key.$": "$.key"}},
+            "ItemBatcher": {"MaxItemsPerBatch": 5},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "MaxConcurrency": "{% $states.input.n %}", "ResultPath": null, "End": true}));
+        let keys: Vec<String> = map.walk().iter().map(|f| f.written_key()).collect();
+        assert_eq!(
+            keys,
+            [
+                "InputPath",
+                "ItemReader.ReaderConfig.MaxItemsPath",
+                "ItemReader.Parameters",
+                "ItemBatcher.MaxItemsPerBatch",
+                "MaxConcurrency",
+                "ResultPath",
+            ]
+        );
+        let languages: Vec<_> = map.walk().iter().map(|f| f.language()).collect();
+        use crate::QueryLanguage::{JsonPath, Jsonata};
+        assert_eq!(
+            languages,
+            [
+                Some(JsonPath),
+                Some(JsonPath),
+                Some(JsonPath),
+                None,
+                Some(Jsonata),
+                Some(JsonPath)
+            ]
+        );
+    }
+
+    /// The accessors come from the table: a state without the field answers none.
+    #[test]
+    fn the_accessors_answer_for_every_kind() {
+        let task = state(
+            json!({"Type": "Task", "Resource": "r", "QueryLanguage": "JSONata",
+            "Output": 1, "Retry": [{"ErrorEquals": ["States.ALL"]}], "End": true}),
+        );
+        assert_eq!(task.query_language(), Some(crate::QueryLanguage::Jsonata));
+        assert_eq!(task.output(), Some(&json!(1)));
+        assert_eq!(task.retry().len(), 1);
+        let fail = state(json!({"Type": "Fail", "Error": "E"}));
+        assert_eq!(fail.transition(), None);
+        assert_eq!(fail.output(), None);
+        assert!(fail.retry().is_empty() && fail.catch().is_empty());
     }
 }

@@ -150,7 +150,7 @@ fn language_fields(state: &State) -> Vec<(String, QueryLanguage)> {
             let language = field.language()?;
             let key = match field.value {
                 // Only a template's `.$` keys tell its language.
-                FieldValue::Template(_) if field.language == FieldLanguage::Both => {
+                FieldValue::Template(_) if field.belongs_to == FieldLanguage::Both => {
                     format!("{} with `.$` keys", field.written_key())
                 }
                 _ => field.written_key(),
@@ -344,7 +344,7 @@ fn jsonata_strings(state: &State) -> Vec<(String, &str)> {
     let mut found = Vec::new();
     let mut values: Vec<(String, &Json)> = Vec::new();
     for field in state.walk() {
-        if field.language == FieldLanguage::JsonPath {
+        if field.belongs_to == FieldLanguage::JsonPath {
             continue;
         }
         match field.value {

@@ -15,9 +15,17 @@
 //! JSONata string that does not parse, an `Assign` of a reserved or outer-scope variable.
 //!
 //! Warnings: a state whose output grows with the number of items (a Map's result array kept in
-//! the state), against the 256 KiB limit on any state's input or output; an inline Map's
-//! MaxConcurrency above the 40 AWS runs; ItemsPath beside an ItemReader, which AWS ignores; a
-//! failure tolerance on an inline Map, which AWS ignores too.
+//! the state), against the [`PAYLOAD_BYTES`](crate::limits::PAYLOAD_BYTES) limit on any state's
+//! input or output; an inline Map's MaxConcurrency above the
+//! [`INLINE_MAP_MAX_CONCURRENCY`](crate::limits::INLINE_MAP_MAX_CONCURRENCY) AWS runs; ItemsPath
+//! beside an ItemReader, which AWS ignores; a failure tolerance on an inline Map, which AWS
+//! ignores too.
+//!
+//! This file holds the report and the checker's walk over each state; the checks are by subject:
+//! `graph.rs` (names, targets, reachability, error matchers), `map.rs` (a Map's settings),
+//! `schema.rs` (the paths a state reads, typed ones resolving in their JSON schema) and
+//! `language.rs`. Which fields a state has, their language and the paths they hold come from the
+//! field table in `state/fields.rs`.
 
 mod graph;
 mod language;

@@ -247,3 +247,33 @@ fn a_retrier_whose_interval_would_shrink_or_overflow_is_refused() {
         );
     }
 }
+
+/// A field inside an ItemReader, an ItemBatcher or a catcher is checked like the state's own: the
+/// field table in `state/fields.rs` names them all.
+#[test]
+fn the_fields_of_an_object_inside_a_state_are_checked_for_their_language() {
+    let found = errors(
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
+        "Type": "Map",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "JSON"},
+            "Arguments": {"Bucket": "b", "Key": "{% $states.input.key( %}"}},
+        "ItemBatcher": {"MaxItemsPerBatchPath": "$.n"},
+        "Output": {}, "End": true}}}),
+    );
+    assert!(
+        found.iter().any(|e| e.contains(
+            "`ItemBatcher.MaxItemsPerBatchPath` is a JSONPath field, but the state runs in JSONata: in JSONata, write the value as a JSONata string"
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|e| e
+                .contains("the JSONata expression in `ItemReader.Arguments/Key` does not parse")),
+        "{found:?}"
+    );
+}
