@@ -1,7 +1,7 @@
 //! A Mermaid flowchart of a state machine, for the `.md` file GitHub renders next to the
 //! definition: one node per state, a subgraph per Map processor or Parallel branch (a Distributed
 //! Map titled as one, with its Label), solid edges for `Next`/`Default`/Choice rules, dotted edges
-//! labelled with the error names for `Catch`.
+//! captioned with the error names for `Catch`.
 
 use std::fmt::Write;
 
@@ -36,7 +36,8 @@ impl Ids {
     }
 }
 
-fn label(text: &str) -> String {
+/// `text` as a node caption or edge text, its quotes escaped for Mermaid.
+fn caption(text: &str) -> String {
     text.replace('"', "#quot;")
 }
 
@@ -44,7 +45,7 @@ fn scope(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, dept
     let indent = "    ".repeat(depth);
     for (name, state) in states {
         let id = ids.of(scope_key, name);
-        let text = label(&format!("{name}<br/><i>{}</i>", state.type_name()));
+        let text = caption(&format!("{name}<br/><i>{}</i>", state.type_name()));
         let nested = state.nested();
         if nested.is_empty() {
             let node = match state {
@@ -63,7 +64,7 @@ fn scope(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, dept
         let _ = writeln!(
             out,
             "{indent}subgraph {id} [\"{}\"]",
-            label(&format!("{name}<br/><i>{detail}</i>"))
+            caption(&format!("{name}<br/><i>{detail}</i>"))
         );
         for (index, branch) in nested.iter().enumerate() {
             let inner = format!("{scope_key}/{name}#{index}");
@@ -135,7 +136,7 @@ fn edges(out: &mut String, ids: &mut Ids, scope_key: &str, states: &States, top:
             let _ = writeln!(
                 out,
                 "    {from} -. \"{}\" .-> {}",
-                label(&errors.join(", ")),
+                caption(&errors.join(", ")),
                 ids.of(scope_key, &catcher.next)
             );
         }

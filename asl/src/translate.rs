@@ -22,8 +22,8 @@ use crate::path::{ContextPath, DataPath, ReferencePath, Segment};
 use crate::payload::{PayloadTemplate, PayloadValue};
 use crate::query::{Assign, JsonataString, QueryLanguage};
 use crate::state::{
-    Branch, Catcher, ChoiceRule, Comparison, Condition, Limit, ResultPath, State, StateMachine,
-    States, WaitFor,
+    Branch, Catcher, ChoiceRule, Comparison, Condition, ResultPath, State, StateMachine, States,
+    WaitFor,
 };
 
 /// Why a machine cannot be rewritten in JSONata.
@@ -51,17 +51,17 @@ fn states(states: &States, parent: &str) -> Result<States, Untranslatable> {
     states
         .iter()
         .map(|(name, state)| {
-            let label = format!("{parent}{name}");
-            Ok((name.clone(), translate_state(state, &label)?))
+            let at = format!("{parent}{name}");
+            Ok((name.clone(), translate_state(state, &at)?))
         })
         .collect()
 }
 
-fn branch(branch: &Branch, label: &str) -> Result<Branch, Untranslatable> {
+fn branch(branch: &Branch, at: &str) -> Result<Branch, Untranslatable> {
     Ok(Branch {
         comment: branch.comment.clone(),
         start_at: branch.start_at.clone(),
-        states: states(&branch.states, &format!("{label}/"))?,
+        states: states(&branch.states, &format!("{at}/"))?,
     })
 }
 
@@ -69,9 +69,9 @@ fn branch(branch: &Branch, label: &str) -> Result<Branch, Untranslatable> {
 const INPUT: &str = "$states.input";
 const RESULT: &str = "$states.result";
 
-fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> {
+fn translate_state(state: &State, at: &str) -> Result<State, Untranslatable> {
     let fail = |field: &str, problem: String| Untranslatable {
-        state: label.to_owned(),
+        state: at.to_owned(),
         field: field.to_owned(),
         problem,
     };
@@ -79,103 +79,86 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
         return Err(fail("QueryLanguage", "the state is already JSONata".into()));
     }
     let mut state = state.clone();
+    *state.query_language_mut() = None;
+    // `$` after InputPath; a Fail, which has no InputPath, reads the state's input.
+    let input = input_root(state.input_path_mut().and_then(Option::take), at)?;
+    for limit in state.limits_mut() {
+        limit.path_to_expression(&|path| JsonataString::of_expression(&reference(path, &input)));
+    }
     match &mut state {
         State::Task(task) => {
-            task.query_language = None;
-            let input = input_root(task.input_path.take(), label)?;
-            task.arguments = arguments(task.parameters.take(), &input, label)?;
-            task.timeout_seconds = limit(task.timeout_seconds.take(), &input);
-            task.heartbeat_seconds = limit(task.heartbeat_seconds.take(), &input);
+            task.arguments = arguments(task.parameters.take(), &input, at)?;
             task.output = output(
                 task.result_selector.take(),
                 std::mem::take(&mut task.result_path),
                 task.output_path.take(),
-                label,
+                at,
             )?;
-            task.assign = assign(task.assign.take(), RESULT, label)?;
-            task.catch = catchers(&task.catch, label)?;
+            task.assign = assign(task.assign.take(), RESULT, at)?;
+            task.catch = catchers(&task.catch, at)?;
         }
         State::Parallel(parallel) => {
-            parallel.query_language = None;
-            let input = input_root(parallel.input_path.take(), label)?;
-            parallel.arguments = arguments(parallel.parameters.take(), &input, label)?;
+            parallel.arguments = arguments(parallel.parameters.take(), &input, at)?;
             parallel.output = output(
                 parallel.result_selector.take(),
                 std::mem::take(&mut parallel.result_path),
                 parallel.output_path.take(),
-                label,
+                at,
             )?;
-            parallel.assign = assign(parallel.assign.take(), RESULT, label)?;
-            parallel.catch = catchers(&parallel.catch, label)?;
+            parallel.assign = assign(parallel.assign.take(), RESULT, at)?;
+            parallel.catch = catchers(&parallel.catch, at)?;
             parallel.branches = parallel
                 .branches
                 .iter()
-                .map(|b| branch(b, label))
+                .map(|b| branch(b, at))
                 .collect::<Result<_, _>>()?;
         }
         State::Map(map) => {
-            map.query_language = None;
-            let input = input_root(map.input_path.take(), label)?;
             if let Some(items) = map.items_path.take() {
-                map.items = Some(jsonata(&data_path(&items, &input, label, "ItemsPath")?));
+                map.items = Some(jsonata(&data_path(&items, &input, at, "ItemsPath")?));
             } else if input != INPUT {
                 map.items = Some(jsonata(&input));
             }
             if let Some(selector) = map.item_selector.take() {
-                map.item_selector = Some(literal_template(&template(&selector, &input, label)?));
+                map.item_selector = Some(literal_template(&template(&selector, &input, at)?));
             }
             if let Some(reader) = &mut map.item_reader {
-                reader.arguments = arguments(reader.parameters.take(), &input, label)?;
-                if let Some(config) = &mut reader.reader_config {
-                    config.max_items = limit(config.max_items.take(), &input);
-                }
+                reader.arguments = arguments(reader.parameters.take(), &input, at)?;
             }
-            if let Some(batcher) = &mut map.item_batcher {
-                if let Some(batch_input) = batcher.batch_input.take() {
-                    batcher.batch_input =
-                        Some(literal_template(&template(&batch_input, &input, label)?));
-                }
-                batcher.max_items_per_batch = limit(batcher.max_items_per_batch.take(), &input);
-                batcher.max_input_bytes_per_batch =
-                    limit(batcher.max_input_bytes_per_batch.take(), &input);
+            if let Some(batcher) = &mut map.item_batcher
+                && let Some(batch_input) = batcher.batch_input.take()
+            {
+                batcher.batch_input = Some(literal_template(&template(&batch_input, &input, at)?));
             }
             if let Some(writer) = &mut map.result_writer {
-                writer.arguments = arguments(writer.parameters.take(), &input, label)?;
+                writer.arguments = arguments(writer.parameters.take(), &input, at)?;
             }
-            map.max_concurrency = limit(map.max_concurrency.take(), &input);
-            map.tolerated_failure_count = limit(map.tolerated_failure_count.take(), &input);
-            map.tolerated_failure_percentage =
-                limit(map.tolerated_failure_percentage.take(), &input);
             map.output = output(
                 map.result_selector.take(),
                 std::mem::take(&mut map.result_path),
                 map.output_path.take(),
-                label,
+                at,
             )?;
-            map.assign = assign(map.assign.take(), RESULT, label)?;
-            map.catch = catchers(&map.catch, label)?;
-            map.item_processor.branch = branch(&map.item_processor.branch, label)?;
+            map.assign = assign(map.assign.take(), RESULT, at)?;
+            map.catch = catchers(&map.catch, at)?;
+            map.item_processor.branch = branch(&map.item_processor.branch, at)?;
         }
         State::Pass(pass) => {
-            pass.query_language = None;
-            let input = input_root(pass.input_path.take(), label)?;
             let result = match (pass.parameters.take(), pass.result.take()) {
-                (Some(parameters), _) => object_expression(&parameters, &input, label)?,
+                (Some(parameters), _) => object_expression(&parameters, &input, at)?,
                 (None, Some(result)) => result.to_string(),
                 (None, None) => input.clone(),
             };
-            let placed = place(&result, std::mem::take(&mut pass.result_path), label)?;
-            let out = select(&placed, pass.output_path.take(), label)?;
+            let placed = place(&result, std::mem::take(&mut pass.result_path), at)?;
+            let out = select(&placed, pass.output_path.take(), at)?;
             pass.output = (out != INPUT).then(|| jsonata(&out));
-            pass.assign = assign(pass.assign.take(), &format!("({result})"), label)?;
+            pass.assign = assign(pass.assign.take(), &format!("({result})"), at)?;
         }
         State::Choice(choice) => {
-            choice.query_language = None;
-            let input = input_root(choice.input_path.take(), label)?;
-            let out = select(&input, choice.output_path.take(), label)?;
+            let out = select(&input, choice.output_path.take(), at)?;
             let output = (out != INPUT).then(|| jsonata(&out));
             choice.output = output.clone();
-            choice.assign = assign(choice.assign.take(), &input, label)?;
+            choice.assign = assign(choice.assign.take(), &input, at)?;
             choice.choices =
                 choice
                     .choices
@@ -184,18 +167,16 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
                         Ok(ChoiceRule {
                             comment: None,
                             condition: Condition::Jsonata(JsonataString::of_expression(
-                                &condition(&rule.condition, &input, label)?,
+                                &condition(&rule.condition, &input, at)?,
                             )),
                             next: rule.next.clone(),
                             output: rule.output.clone().or(output.clone()),
-                            assign: assign(rule.assign.clone(), &input, label)?,
+                            assign: assign(rule.assign.clone(), &input, at)?,
                         })
                     })
                     .collect::<Result<_, _>>()?;
         }
         State::Wait(wait) => {
-            wait.query_language = None;
-            let input = input_root(wait.input_path.take(), label)?;
             wait.wait_for = match &wait.wait_for {
                 WaitFor::SecondsPath(path) => WaitFor::Seconds(crate::Evaluated::Expression(
                     JsonataString::of_expression(&reference(path, &input)),
@@ -208,23 +189,20 @@ fn translate_state(state: &State, label: &str) -> Result<State, Untranslatable> 
                 ),
                 other => other.clone(),
             };
-            let out = select(&input, wait.output_path.take(), label)?;
+            let out = select(&input, wait.output_path.take(), at)?;
             wait.output = (out != INPUT).then(|| jsonata(&out));
-            wait.assign = assign(wait.assign.take(), &input, label)?;
+            wait.assign = assign(wait.assign.take(), &input, at)?;
         }
         State::Succeed(succeed) => {
-            succeed.query_language = None;
-            let input = input_root(succeed.input_path.take(), label)?;
-            let out = select(&input, succeed.output_path.take(), label)?;
+            let out = select(&input, succeed.output_path.take(), at)?;
             succeed.output = (out != INPUT).then(|| jsonata(&out));
         }
         State::Fail(fail_state) => {
-            fail_state.query_language = None;
             if let Some(error) = fail_state.error_path.take() {
-                fail_state.error = Some(expression_string(&error, INPUT, label, "ErrorPath")?);
+                fail_state.error = Some(expression_string(&error, INPUT, at, "ErrorPath")?);
             }
             if let Some(cause) = fail_state.cause_path.take() {
-                fail_state.cause = Some(expression_string(&cause, INPUT, label, "CausePath")?);
+                fail_state.cause = Some(expression_string(&cause, INPUT, at, "CausePath")?);
             }
         }
     }
@@ -236,33 +214,28 @@ fn jsonata(expression: &str) -> Json {
     Json::String(JsonataString::of_expression(expression).as_str().to_owned())
 }
 
-fn untranslatable(label: &str, field: &str, problem: impl Into<String>) -> Untranslatable {
+fn untranslatable(at: &str, field: &str, problem: impl Into<String>) -> Untranslatable {
     Untranslatable {
-        state: label.to_owned(),
+        state: at.to_owned(),
         field: field.to_owned(),
         problem: problem.into(),
     }
 }
 
 /// What `$` means after InputPath: `$states.input`, or an expression into it.
-fn input_root(input_path: Option<DataPath>, label: &str) -> Result<String, Untranslatable> {
+fn input_root(input_path: Option<DataPath>, at: &str) -> Result<String, Untranslatable> {
     match input_path {
         None => Ok(INPUT.to_owned()),
-        Some(path) => data_path(&path, INPUT, label, "InputPath"),
+        Some(path) => data_path(&path, INPUT, at, "InputPath"),
     }
 }
 
-fn data_path(
-    path: &DataPath,
-    root: &str,
-    label: &str,
-    field: &str,
-) -> Result<String, Untranslatable> {
+fn data_path(path: &DataPath, root: &str, at: &str, field: &str) -> Result<String, Untranslatable> {
     match path {
         DataPath::Null => Ok("{}".to_owned()),
         DataPath::Reference(path) => Ok(reference(path, root)),
         DataPath::Select(path) => Err(untranslatable(
-            label,
+            at,
             field,
             format!(
                 "`{path}` selects with wildcards or filters, which have no JSONata rendering here; write the state in JSONata"
@@ -310,32 +283,32 @@ fn context(path: &ContextPath) -> String {
 fn value_expression(
     value: &PayloadValue,
     root: &str,
-    label: &str,
+    at: &str,
     field: &str,
 ) -> Result<String, Untranslatable> {
     match value {
         PayloadValue::Literal(json) => Ok(json.to_string()),
-        PayloadValue::Object(template) => object_expression(template, root, label),
+        PayloadValue::Object(template) => object_expression(template, root, at),
         PayloadValue::Array(items) => Ok(format!(
             "[{}]",
             items
                 .iter()
-                .map(|item| value_expression(item, root, label, field))
+                .map(|item| value_expression(item, root, at, field))
                 .collect::<Result<Vec<_>, _>>()?
                 .join(", ")
         )),
         PayloadValue::Path(path) => Ok(reference(path, root)),
-        PayloadValue::Select(path) => data_path(&DataPath::Select(path.clone()), root, label, field),
+        PayloadValue::Select(path) => data_path(&DataPath::Select(path.clone()), root, at, field),
         PayloadValue::Context(path) => Ok(context(path)),
         PayloadValue::Intrinsic(call) => format_call(call, root)
-            .ok_or_else(|| untranslatable(label, field, format!("`{call}` has no JSONata rendering here (only States.Format of paths and States.Hash of a path do); write the state in JSONata"))),
+            .ok_or_else(|| untranslatable(at, field, format!("`{call}` has no JSONata rendering here (only States.Format of paths and States.Hash of a path do); write the state in JSONata"))),
     }
 }
 
 fn object_expression(
     template: &PayloadTemplate,
     root: &str,
-    label: &str,
+    at: &str,
 ) -> Result<String, Untranslatable> {
     let members = template
         .iter()
@@ -343,7 +316,7 @@ fn object_expression(
             Ok(format!(
                 "{}: {}",
                 Json::String(name.to_owned()),
-                value_expression(value, root, label, name)?
+                value_expression(value, root, at, name)?
             ))
         })
         .collect::<Result<Vec<_>, Untranslatable>>()?;
@@ -352,10 +325,10 @@ fn object_expression(
 
 /// A payload template as a JSONata template: literals stay, every value read at run time
 /// becomes a `{% %}` string.
-fn template(template: &PayloadTemplate, root: &str, label: &str) -> Result<Json, Untranslatable> {
+fn template(template: &PayloadTemplate, root: &str, at: &str) -> Result<Json, Untranslatable> {
     let mut object = Map::new();
     for (name, value) in template.iter() {
-        object.insert(name.to_owned(), template_value(value, root, label, name)?);
+        object.insert(name.to_owned(), template_value(value, root, at, name)?);
     }
     Ok(Json::Object(object))
 }
@@ -363,18 +336,18 @@ fn template(template: &PayloadTemplate, root: &str, label: &str) -> Result<Json,
 fn template_value(
     value: &PayloadValue,
     root: &str,
-    label: &str,
+    at: &str,
     field: &str,
 ) -> Result<Json, Untranslatable> {
     match value {
         PayloadValue::Literal(json) => Ok(json.clone()),
-        PayloadValue::Object(nested) => template(nested, root, label),
+        PayloadValue::Object(nested) => template(nested, root, at),
         PayloadValue::Array(items) => items
             .iter()
-            .map(|item| template_value(item, root, label, field))
+            .map(|item| template_value(item, root, at, field))
             .collect::<Result<Vec<_>, _>>()
             .map(Json::Array),
-        dynamic => Ok(jsonata(&value_expression(dynamic, root, label, field)?)),
+        dynamic => Ok(jsonata(&value_expression(dynamic, root, at, field)?)),
     }
 }
 
@@ -388,21 +361,12 @@ fn literal_template(json: &Json) -> PayloadTemplate {
 fn arguments(
     parameters: Option<PayloadTemplate>,
     input: &str,
-    label: &str,
+    at: &str,
 ) -> Result<Option<Json>, Untranslatable> {
     match parameters {
-        Some(parameters) => template(&parameters, input, label).map(Some),
+        Some(parameters) => template(&parameters, input, at).map(Some),
         None if input == INPUT => Ok(None),
         None => Ok(Some(jsonata(input))),
-    }
-}
-
-fn limit<T>(limit: Option<Limit<T>>, input: &str) -> Option<Limit<T>> {
-    match limit {
-        Some(Limit::Path(path)) => Some(Limit::Expression(JsonataString::of_expression(
-            &reference(&path, input),
-        ))),
-        other => other,
     }
 }
 
@@ -412,25 +376,25 @@ fn output(
     result_selector: Option<PayloadTemplate>,
     result_path: ResultPath,
     output_path: Option<DataPath>,
-    label: &str,
+    at: &str,
 ) -> Result<Option<Json>, Untranslatable> {
     // The common case reads best as a template: a selector placed as the whole output.
     if let (Some(selector), ResultPath::Replace, None) =
         (&result_selector, &result_path, &output_path)
     {
-        return template(selector, RESULT, label).map(Some);
+        return template(selector, RESULT, at).map(Some);
     }
     let selected = match &result_selector {
-        Some(selector) => object_expression(selector, RESULT, label)?,
+        Some(selector) => object_expression(selector, RESULT, at)?,
         None => RESULT.to_owned(),
     };
-    let placed = place(&selected, result_path, label)?;
-    let out = select(&placed, output_path, label)?;
+    let placed = place(&selected, result_path, at)?;
+    let out = select(&placed, output_path, at)?;
     Ok((out != RESULT).then(|| jsonata(&out)))
 }
 
 /// Where ResultPath puts `result`: replacing the input, dropped, or merged as one field.
-fn place(result: &str, result_path: ResultPath, label: &str) -> Result<String, Untranslatable> {
+fn place(result: &str, result_path: ResultPath, at: &str) -> Result<String, Untranslatable> {
     match result_path {
         ResultPath::Replace => Ok(result.to_owned()),
         ResultPath::Discard => Ok(INPUT.to_owned()),
@@ -440,7 +404,7 @@ fn place(result: &str, result_path: ResultPath, label: &str) -> Result<String, U
                 Json::String(name.clone())
             )),
             _ => Err(untranslatable(
-                label,
+                at,
                 "ResultPath",
                 format!(
                     "`{path}` is deeper than one field, which has no JSONata rendering here; write the state in JSONata"
@@ -451,11 +415,7 @@ fn place(result: &str, result_path: ResultPath, label: &str) -> Result<String, U
 }
 
 /// OutputPath applied to `value`.
-fn select(
-    value: &str,
-    output_path: Option<DataPath>,
-    label: &str,
-) -> Result<String, Untranslatable> {
+fn select(value: &str, output_path: Option<DataPath>, at: &str) -> Result<String, Untranslatable> {
     match output_path {
         None => Ok(value.to_owned()),
         Some(DataPath::Reference(path)) if path.is_root() => Ok(value.to_owned()),
@@ -465,12 +425,12 @@ fn select(
             } else {
                 format!("({value})")
             };
-            data_path(&path, &root, label, "OutputPath")
+            data_path(&path, &root, at, "OutputPath")
         }
     }
 }
 
-fn catchers(catchers: &[Catcher], label: &str) -> Result<Vec<Catcher>, Untranslatable> {
+fn catchers(catchers: &[Catcher], at: &str) -> Result<Vec<Catcher>, Untranslatable> {
     catchers
         .iter()
         .map(|catcher| {
@@ -478,10 +438,10 @@ fn catchers(catchers: &[Catcher], label: &str) -> Result<Vec<Catcher>, Untransla
             let placed = place(
                 "$states.errorOutput",
                 std::mem::take(&mut catcher.result_path),
-                label,
+                at,
             )?;
             catcher.output = (placed != "$states.errorOutput").then(|| jsonata(&placed));
-            catcher.assign = assign(catcher.assign.take(), "$states.errorOutput", label)?;
+            catcher.assign = assign(catcher.assign.take(), "$states.errorOutput", at)?;
             Ok(catcher)
         })
         .collect()
@@ -491,14 +451,14 @@ fn catchers(catchers: &[Catcher], label: &str) -> Result<Vec<Catcher>, Untransla
 fn assign(
     assign: Option<Assign>,
     dollar: &str,
-    label: &str,
+    at: &str,
 ) -> Result<Option<Assign>, Untranslatable> {
     let Some(assign) = assign else {
         return Ok(None);
     };
     let parsed: PayloadTemplate = serde_json::from_value(assign.to_object())
-        .map_err(|err| untranslatable(label, "Assign", err.to_string()))?;
-    let Json::Object(object) = template(&parsed, dollar, label)? else {
+        .map_err(|err| untranslatable(at, "Assign", err.to_string()))?;
+    let Json::Object(object) = template(&parsed, dollar, at)? else {
         unreachable!("a template renders as an object")
     };
     Ok(Some(Assign(object.into_iter().collect())))
@@ -508,21 +468,21 @@ fn assign(
 fn expression_string(
     value: &PayloadValue,
     root: &str,
-    label: &str,
+    at: &str,
     field: &str,
 ) -> Result<String, Untranslatable> {
-    let expression = value_expression(value, root, label, field)?;
+    let expression = value_expression(value, root, at, field)?;
     Ok(JsonataString::of_expression(&expression)
         .as_str()
         .to_owned())
 }
 
 /// A Choice condition as a JSONata boolean expression.
-fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, Untranslatable> {
+fn condition(condition: &Condition, input: &str, at: &str) -> Result<String, Untranslatable> {
     let all = |conditions: &[Condition], joiner: &str| -> Result<String, Untranslatable> {
         Ok(conditions
             .iter()
-            .map(|c| Ok(format!("({})", self::condition(c, input, label)?)))
+            .map(|c| Ok(format!("({})", self::condition(c, input, at)?)))
             .collect::<Result<Vec<_>, Untranslatable>>()?
             .join(joiner))
     };
@@ -531,7 +491,7 @@ fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, 
         Condition::Constant(holds) => Ok(holds.to_string()),
         Condition::And(conditions) => all(conditions, " and "),
         Condition::Or(conditions) => all(conditions, " or "),
-        Condition::Not(inner) => Ok(format!("$not({})", self::condition(inner, input, label)?)),
+        Condition::Not(inner) => Ok(format!("$not({})", self::condition(inner, input, at)?)),
         Condition::Compare {
             variable,
             comparison,
@@ -576,7 +536,7 @@ fn condition(condition: &Condition, input: &str, label: &str) -> Result<String, 
                 C::IsBoolean(yes) => format!("($type({value}) = \"boolean\") = {yes}"),
                 other => {
                     return Err(untranslatable(
-                        label,
+                        at,
                         "Choices",
                         format!(
                             "`{}` has no JSONata rendering here; write the rule as a JSONata Condition",

@@ -12,9 +12,9 @@ use serde_json::Value as Json;
 
 use super::Checker;
 use crate::eval::jsonata;
-use crate::payload::PayloadTemplate;
 use crate::query::{Assign, QueryLanguage};
-use crate::state::{Condition, Limit, State, StateMachine, States, WaitFor};
+use crate::state::fields::{self, FieldLanguage, FieldValue, LimitForm};
+use crate::state::{Condition, State, StateMachine, States, WaitFor};
 
 use QueryLanguage::{JsonPath, Jsonata};
 
@@ -37,11 +37,11 @@ impl Checker {
     ) {
         let mut assigned = BTreeSet::new();
         for (name, state) in states {
-            let label = super::qualified(parent, name);
+            let at = super::qualified(parent, name);
             let language = state.query_language().unwrap_or(machine);
             if machine == Jsonata && language == JsonPath {
                 self.error(
-                    Some(&label),
+                    Some(&at),
                     "a state of a JSONata machine cannot use JSONPath (AWS refuses it): write the \
                      state in JSONata, or make the machine JSONPath and the JSONata states say so"
                         .into(),
@@ -50,10 +50,10 @@ impl Checker {
             for (field, belongs_to) in language_fields(state) {
                 if belongs_to != language {
                     self.error(
-                        Some(&label),
+                        Some(&at),
                         format!(
                             "`{field}` is a {belongs_to} field, but the state runs in {language}: {}",
-                            alternative(field)
+                            alternative(&field)
                         ),
                     );
                 }
@@ -62,7 +62,7 @@ impl Checker {
                 for (field, text) in jsonata_strings(state) {
                     if let Some(Err(err)) = jsonata::expression_in(text) {
                         self.error(
-                            Some(&label),
+                            Some(&at),
                             format!("the JSONata expression in `{field}` does not parse: {err}"),
                         );
                     }
@@ -73,18 +73,18 @@ impl Checker {
                     let variable = match variable {
                         Ok(variable) => variable,
                         Err(problem) => {
-                            self.error(Some(&label), format!("`Assign`: {problem}"));
+                            self.error(Some(&at), format!("`Assign`: {problem}"));
                             continue;
                         }
                     };
                     if variable.is_reserved() {
                         self.error(
-                            Some(&label),
+                            Some(&at),
                             format!("`Assign` cannot set `${variable}`: AWS reserves the name"),
                         );
                     } else if language == Jsonata && key.ends_with(".$") {
                         self.error(
-                            Some(&label),
+                            Some(&at),
                             format!(
                                 "`Assign` key `{key}` is JSONPath: in a JSONata state write \
                                  `\"{variable}\": \"{{% ... %}}\"`"
@@ -94,7 +94,7 @@ impl Checker {
                         // AWS accepts it: the body gets a variable of its own, and the outer
                         // one keeps its value.
                         self.warning(
-                            Some(&label),
+                            Some(&at),
                             format!(
                                 "`Assign` sets `${variable}`, a name an enclosing scope also \
                                  assigns: inside this Map or Parallel body it is a variable of \
@@ -110,7 +110,7 @@ impl Checker {
         let mut chain = outer.to_vec();
         chain.push(assigned);
         for (name, state) in states {
-            let label = super::qualified(parent, name);
+            let at = super::qualified(parent, name);
             let language = state.query_language().unwrap_or(machine);
             for read in variable_reads(state, language) {
                 if chain.iter().any(|scope| scope.contains(&read.name)) {
@@ -121,128 +121,50 @@ impl Checker {
                     read.field, read.name
                 );
                 if read.typed {
-                    self.error(Some(&label), message);
+                    self.error(Some(&at), message);
                 } else {
-                    self.warning(Some(&label), message);
+                    self.warning(Some(&at), message);
                 }
             }
             // A Distributed Map's children are executions of their own: no outer variable.
             let distributed = matches!(state, State::Map(map) if map.is_distributed());
             let outer = if distributed { &[][..] } else { &chain[..] };
             for branch in state.nested() {
-                self.language_scope(Some(&label), &branch.states, machine, outer);
+                self.language_scope(Some(&at), &branch.states, machine, outer);
             }
         }
     }
 }
 
-/// The language-specific fields `state` holds, each with the language it belongs to.
-fn language_fields(state: &State) -> Vec<(&'static str, QueryLanguage)> {
-    let mut fields = Vec::new();
-    let mut has = |present: bool, field: &'static str, language: QueryLanguage| {
-        if present {
-            fields.push((field, language));
-        }
-    };
-    macro_rules! data_flow {
-        ($s:expr) => {
-            has($s.input_path.is_some(), "InputPath", JsonPath);
-            has($s.output_path.is_some(), "OutputPath", JsonPath);
-            has($s.output.is_some(), "Output", Jsonata);
-        };
+/// The language-specific fields `state` holds (as they are written), each with the language it
+/// belongs to: the state's fields from the table in `state/fields.rs`, its catchers', and the
+/// forms of a Choice rule, a Wait and its own that tell the language.
+fn language_fields(state: &State) -> Vec<(String, QueryLanguage)> {
+    let mut walked = state.walk();
+    for catcher in state.catch() {
+        fields::nested("Catch", catcher, &mut walked);
     }
-    macro_rules! result {
-        ($s:expr) => {
-            has($s.result_selector.is_some(), "ResultSelector", JsonPath);
-            has(!$s.result_path.is_replace(), "ResultPath", JsonPath);
-            for catcher in &$s.catch {
-                has(
-                    !catcher.result_path.is_replace(),
-                    "Catch.ResultPath",
-                    JsonPath,
-                );
-                has(catcher.output.is_some(), "Catch.Output", Jsonata);
-            }
-        };
-    }
-    let limit = |limit: Option<&Limit<u32>>| match limit {
-        Some(Limit::Path(_)) => Some(JsonPath),
-        Some(Limit::Expression(_)) => Some(Jsonata),
-        _ => None,
-    };
-    let mut limits: Vec<(&'static str, Option<QueryLanguage>)> = Vec::new();
-    match state {
-        State::Task(s) => {
-            data_flow!(s);
-            result!(s);
-            has(s.parameters.is_some(), "Parameters", JsonPath);
-            has(s.arguments.is_some(), "Arguments", Jsonata);
-            limits.push(("TimeoutSeconds", limit(s.timeout_seconds.as_ref())));
-            limits.push(("HeartbeatSeconds", limit(s.heartbeat_seconds.as_ref())));
-        }
-        State::Map(s) => {
-            data_flow!(s);
-            result!(s);
-            has(s.items_path.is_some(), "ItemsPath", JsonPath);
-            has(s.items.is_some(), "Items", Jsonata);
-            has(
-                s.item_selector
-                    .as_ref()
-                    .is_some_and(PayloadTemplate::has_dynamic),
-                "ItemSelector with `.$` keys",
-                JsonPath,
-            );
-            if let Some(reader) = &s.item_reader {
-                has(
-                    reader.parameters.is_some(),
-                    "ItemReader.Parameters",
-                    JsonPath,
-                );
-                has(reader.arguments.is_some(), "ItemReader.Arguments", Jsonata);
-                let max_items = reader
-                    .reader_config
-                    .as_ref()
-                    .and_then(|c| c.max_items.as_ref());
-                limits.push(("ItemReader.ReaderConfig.MaxItems", limit(max_items)));
-            }
-            if let Some(writer) = &s.result_writer {
-                has(
-                    writer.parameters.is_some(),
-                    "ResultWriter.Parameters",
-                    JsonPath,
-                );
-                has(
-                    writer.arguments.is_some(),
-                    "ResultWriter.Arguments",
-                    Jsonata,
-                );
-            }
-            limits.push(("MaxConcurrency", limit(s.max_concurrency.as_ref())));
-            limits.push((
-                "ToleratedFailureCount",
-                limit(s.tolerated_failure_count.as_ref()),
-            ));
-            let percentage = match &s.tolerated_failure_percentage {
-                Some(Limit::Path(_)) => Some(JsonPath),
-                Some(Limit::Expression(_)) => Some(Jsonata),
-                _ => None,
+    let mut fields: Vec<(String, QueryLanguage)> = walked
+        .iter()
+        .filter_map(|field| {
+            let language = field.language()?;
+            let key = match field.value {
+                // Only a template's `.$` keys tell its language.
+                FieldValue::Template(_) if field.belongs_to == FieldLanguage::Both => {
+                    format!("{} with `.$` keys", field.written_key())
+                }
+                _ => field.written_key(),
             };
-            limits.push(("ToleratedFailurePercentage", percentage));
+            Some((key, language))
+        })
+        .collect();
+    let mut has = |present: bool, field: &str, language: QueryLanguage| {
+        if present {
+            fields.push((field.to_owned(), language));
         }
-        State::Parallel(s) => {
-            data_flow!(s);
-            result!(s);
-            has(s.parameters.is_some(), "Parameters", JsonPath);
-            has(s.arguments.is_some(), "Arguments", Jsonata);
-        }
-        State::Pass(s) => {
-            data_flow!(s);
-            has(s.parameters.is_some(), "Parameters", JsonPath);
-            has(s.result.is_some(), "Result", JsonPath);
-            has(!s.result_path.is_replace(), "ResultPath", JsonPath);
-        }
+    };
+    match state {
         State::Choice(s) => {
-            data_flow!(s);
             for rule in &s.choices {
                 let jsonata = matches!(
                     rule.condition,
@@ -253,76 +175,44 @@ fn language_fields(state: &State) -> Vec<(&'static str, QueryLanguage)> {
                 has(rule.output.is_some(), "Choices.Output", Jsonata);
             }
         }
-        State::Wait(s) => {
-            data_flow!(s);
-            match &s.wait_for {
-                WaitFor::SecondsPath(_) => has(true, "SecondsPath", JsonPath),
-                WaitFor::TimestampPath(_) => has(true, "TimestampPath", JsonPath),
-                WaitFor::Seconds(seconds) => {
-                    has(
-                        seconds.fixed().is_none(),
-                        "Seconds (a JSONata string)",
-                        Jsonata,
-                    );
-                }
-                WaitFor::Timestamp(_) => {}
+        State::Wait(s) => match &s.wait_for {
+            WaitFor::SecondsPath(_) => has(true, "SecondsPath", JsonPath),
+            WaitFor::TimestampPath(_) => has(true, "TimestampPath", JsonPath),
+            WaitFor::Seconds(seconds) => {
+                has(
+                    seconds.fixed().is_none(),
+                    "Seconds (a JSONata string)",
+                    Jsonata,
+                );
             }
-        }
-        State::Succeed(s) => {
-            data_flow!(s);
-        }
-        State::Fail(s) => {
-            has(s.error_path.is_some(), "ErrorPath", JsonPath);
-            has(s.cause_path.is_some(), "CausePath", JsonPath);
-        }
-    }
-    for (field, language) in limits {
-        if let Some(language) = language {
-            fields.push((
-                if language == JsonPath {
-                    path_key(field)
-                } else {
-                    field
-                },
-                language,
-            ));
-        }
+            WaitFor::Timestamp(_) => {}
+        },
+        _ => {}
     }
     fields
 }
 
-/// `MaxConcurrency` -> `MaxConcurrencyPath`, for the few keys that have a `*Path` twin.
-fn path_key(field: &'static str) -> &'static str {
-    match field {
-        "TimeoutSeconds" => "TimeoutSecondsPath",
-        "HeartbeatSeconds" => "HeartbeatSecondsPath",
-        "MaxConcurrency" => "MaxConcurrencyPath",
-        "ToleratedFailureCount" => "ToleratedFailureCountPath",
-        "ToleratedFailurePercentage" => "ToleratedFailurePercentagePath",
-        "ItemReader.ReaderConfig.MaxItems" => "ItemReader.ReaderConfig.MaxItemsPath",
-        other => other,
-    }
-}
-
-/// What to write instead of `field` in the other language.
+/// What to write instead of `field` in the other language; a field inside an object
+/// (`ItemReader.Parameters`, `Catch.Output`) is answered by its own key.
 fn alternative(field: &str) -> &'static str {
-    match field {
-        "Parameters" | "ItemReader.Parameters" | "ResultWriter.Parameters" => {
-            "JSONata states take `Arguments`"
+    let key = match field.rsplit_once('.') {
+        Some((_, key)) if !field.contains('`') => key,
+        _ => field,
+    };
+    match key {
+        "Parameters" => "JSONata states take `Arguments`",
+        "Arguments" => "JSONPath states take `Parameters`",
+        "InputPath" | "ResultSelector" | "ResultPath" | "OutputPath" | "Result" => {
+            "JSONata states shape their output with `Output` (and `$states.input`)"
         }
-        "Arguments" | "ItemReader.Arguments" | "ResultWriter.Arguments" => {
-            "JSONPath states take `Parameters`"
-        }
-        "InputPath" | "ResultSelector" | "ResultPath" | "OutputPath" | "Catch.ResultPath"
-        | "Result" => "JSONata states shape their output with `Output` (and `$states.input`)",
-        "Output" | "Catch.Output" | "Choices.Output" => {
+        "Output" => {
             "JSONPath states shape their output with ResultSelector, ResultPath and OutputPath"
         }
         "ItemsPath" => "JSONata Maps take `Items`",
         "Items" => "JSONPath Maps take `ItemsPath`",
         "Condition" => "JSONPath rules compare a `Variable`",
         "Variable (a JSONPath rule)" => "JSONata rules take a `Condition`",
-        field if field.ends_with("Path") => {
+        key if key.ends_with("Path") => {
             "in JSONata, write the value as a JSONata string `{% ... %}`"
         }
         _ => "set the state's `QueryLanguage` to the language of this field",
@@ -342,7 +232,7 @@ struct VariableRead {
 fn variable_reads(state: &State, language: QueryLanguage) -> Vec<VariableRead> {
     let mut reads = Vec::new();
     if language == JsonPath {
-        for (field, path) in super::reference_paths(state) {
+        for (field, path) in super::schema::reference_paths(state) {
             if let Some(name) = path.variable() {
                 reads.push(VariableRead {
                     name: name.as_str().to_owned(),
@@ -447,12 +337,24 @@ fn assigns(state: &State) -> Vec<&Assign> {
     all
 }
 
-/// Every string of a JSONata state that may hold an expression, with the field it is in.
+/// Every string of a JSONata state that may hold an expression, with the field it is in: its
+/// fields of JSONata (or either language) from the table, its `Assign`s, its catchers' `Output`
+/// and the conditions and timestamps of a Choice and a Wait.
 fn jsonata_strings(state: &State) -> Vec<(String, &str)> {
     let mut found = Vec::new();
     let mut values: Vec<(String, &Json)> = Vec::new();
-    if let Some(output) = state.output() {
-        values.push(("Output".into(), output));
+    for field in state.walk() {
+        if field.belongs_to == FieldLanguage::JsonPath {
+            continue;
+        }
+        match field.value {
+            FieldValue::Json(json) => values.push((field.key, json)),
+            FieldValue::Text(text) => found.push((field.key, text)),
+            FieldValue::Limit(LimitForm::Expression(expression)) => {
+                found.push((field.key, expression.as_str()));
+            }
+            _ => {}
+        }
     }
     for assign in assigns(state) {
         for (key, value) in &assign.0 {
@@ -465,15 +367,6 @@ fn jsonata_strings(state: &State) -> Vec<(String, &str)> {
         }
     }
     match state {
-        State::Task(s) => {
-            values.extend(s.arguments.as_ref().map(|a| ("Arguments".into(), a)));
-        }
-        State::Parallel(s) => {
-            values.extend(s.arguments.as_ref().map(|a| ("Arguments".into(), a)));
-        }
-        State::Map(s) => {
-            values.extend(s.items.as_ref().map(|a| ("Items".into(), a)));
-        }
         State::Choice(s) => {
             for rule in &s.choices {
                 if let Condition::Jsonata(condition) = &rule.condition {
@@ -487,11 +380,7 @@ fn jsonata_strings(state: &State) -> Vec<(String, &str)> {
                 found.push(("Timestamp".into(), timestamp.as_str()));
             }
         }
-        State::Fail(s) => {
-            found.extend(s.error.as_deref().map(|e| ("Error".to_owned(), e)));
-            found.extend(s.cause.as_deref().map(|c| ("Cause".to_owned(), c)));
-        }
-        State::Pass(_) | State::Succeed(_) => {}
+        _ => {}
     }
     for (field, value) in values {
         strings_in(field, value, &mut found);
@@ -513,260 +402,5 @@ fn strings_in<'a>(field: String, value: &'a Json, found: &mut Vec<(String, &'a s
             }
         }
         _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use crate::validate::validate;
-
-    /// The errors of a definition given as JSON.
-    fn errors(definition: serde_json::Value) -> Vec<String> {
-        let machine = crate::parse(&definition.to_string()).unwrap();
-        validate(&machine)
-            .errors
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    #[test]
-    fn a_field_of_the_other_language_is_refused_with_what_to_write_instead() {
-        let found = errors(json!({"StartAt": "T", "States": {"T": {"Type": "Task",
-            "QueryLanguage": "JSONata", "Resource": "arn:aws:lambda:us-east-1:1:function:f",
-            "InputPath": "$.a", "TimeoutSecondsPath": "$.t", "End": true}}}));
-        assert_eq!(
-            found,
-            [
-                "state `T`: `InputPath` is a JSONPath field, but the state runs in JSONata: JSONata states shape their output with `Output` (and `$states.input`)",
-                "state `T`: `TimeoutSecondsPath` is a JSONPath field, but the state runs in JSONata: in JSONata, write the value as a JSONata string `{% ... %}`",
-            ]
-        );
-        let found = errors(json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
-            "Output": {"a": 1}, "End": true}}}));
-        assert_eq!(
-            found,
-            [
-                "state `P`: `Output` is a JSONata field, but the state runs in JSONPath: JSONPath states shape their output with ResultSelector, ResultPath and OutputPath"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_jsonata_machine_has_no_jsonpath_state_and_its_expressions_parse() {
-        let found = errors(
-            json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {
-            "Type": "Map", "ItemProcessor": {"StartAt": "In", "States": {"In": {"Type": "Pass",
-                "QueryLanguage": "JSONPath", "End": true}}},
-            "Output": {"n": "{% $count( %}"}, "End": true}}}),
-        );
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(
-            found[0].starts_with("state `M`: the JSONata expression in `Output/n` does not parse")
-        );
-        assert!(
-            found[1].starts_with("state `M/In`: a state of a JSONata machine cannot use JSONPath")
-        );
-    }
-
-    fn warnings(definition: serde_json::Value) -> Vec<String> {
-        let machine = crate::parse(&definition.to_string()).unwrap();
-        validate(&machine)
-            .warnings
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    }
-
-    #[test]
-    fn a_variable_no_state_assigns_is_a_warning_and_an_error_when_typed() {
-        let read = |parameters: serde_json::Value| {
-            json!({"StartAt": "Set", "States": {
-                "Set": {"Type": "Pass", "Assign": {"known": 1}, "Next": "Read"},
-                "Read": {"Type": "Pass", "Parameters": parameters, "End": true}}})
-        };
-        assert_eq!(
-            warnings(read(json!({"a.$": "$known", "b.$": "$unknown.x"}))),
-            [
-                "state `Read`: Parameters reads `$unknown`, which no state of its scope or an enclosing one assigns: it is undefined when the state runs"
-            ]
-        );
-        let jsonata = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {
-            "Type": "Pass", "End": true,
-            "Output": "{% ($n := 2; $map([1], function($v) { $v * $n + $sum([$missing]) })) %}"}}});
-        assert_eq!(
-            warnings(jsonata),
-            [
-                "state `P`: Output reads `$missing`, which no state of its scope or an enclosing one assigns: it is undefined when the state runs"
-            ]
-        );
-
-        let mut machine = crate::parse(&read(json!({})).to_string()).unwrap();
-        let crate::State::Pass(pass) = &mut machine.states[1] else {
-            panic!("the Pass")
-        };
-        let typed = crate::typed::Variable::<u64>::new("total");
-        let scope = crate::typed::StateInput::<u64>::new();
-        use crate::Scope as _;
-        pass.parameters = Some(
-            crate::PayloadTemplate::new().with(
-                "t",
-                scope
-                    .variable_at(&typed, crate::typed::Path::root())
-                    .into_payload(),
-            ),
-        );
-        let errors: Vec<String> = validate(&machine)
-            .errors
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(
-            errors,
-            [
-                "state `Read`: Parameters reads `$total`, which no state of its scope or an enclosing one assigns: it is undefined when the state runs"
-            ]
-        );
-    }
-
-    /// AWS reserves `$states` and refuses a name that is not an identifier; a body assigning an
-    /// outer variable's name is accepted (AWS ran a Parallel whose branch and Catch both assign
-    /// `inputVar`): the body gets a variable of its own, which is worth a warning.
-    #[test]
-    fn assign_sets_no_reserved_name_and_an_outer_name_is_only_a_warning() {
-        let definition = json!({"StartAt": "Set", "States": {
-            "Set": {"Type": "Pass", "Assign": {"total": 0, "states": 1, "1x": 2}, "Next": "P"},
-            "P": {"Type": "Parallel", "Branches": [{"StartAt": "In", "States": {"In": {
-                "Type": "Pass", "Assign": {"total.$": "$.n", "mine": 1}, "End": true}}}],
-                "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"mine": 2}, "Next": "Set"}],
-                "End": true}}});
-        let found = errors(definition.clone());
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(found[0].contains("`Assign` cannot set `$states`: AWS reserves the name"));
-        assert!(found[1].contains("`1x` is not a variable name"));
-        let warned = warnings(definition);
-        for name in ["total", "mine"] {
-            assert!(
-                warned.iter().any(|w| w.starts_with(&format!(
-                    "state `P/In`: `Assign` sets `${name}`, a name an enclosing scope also assigns"
-                ))),
-                "{warned:?}"
-            );
-        }
-    }
-
-    /// The ASL grammar allows `Comment` in a retrier, a catcher and any Choice rule, nested ones
-    /// too; a rule's, a retrier's and a catcher's are kept when the definition is written back.
-    #[test]
-    fn a_comment_is_accepted_in_retriers_catchers_and_choice_rules() {
-        let definition = json!({"StartAt": "P", "States": {
-            "P": {"Type": "Parallel", "Branches": [{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}],
-                "Retry": [{"Comment": "once more", "ErrorEquals": ["E"], "MaxAttempts": 1}],
-                "Catch": [{"Comment": "then decide", "ErrorEquals": ["States.ALL"], "Next": "C"}],
-                "End": true},
-            "C": {"Type": "Choice", "Choices": [
-                {"Comment": "named", "Variable": "$.Error", "StringEquals": "E", "Next": "S"},
-                {"And": [{"Comment": "nested", "Variable": "$.Error", "IsPresent": true}], "Next": "S"}],
-                "Default": "S"},
-            "S": {"Type": "Succeed"}}});
-        assert_eq!(errors(definition.clone()), Vec::<String>::new());
-        let machine = crate::parse(&definition.to_string()).unwrap();
-        let written = serde_json::to_value(&machine).unwrap();
-        assert_eq!(written["States"]["P"]["Retry"][0]["Comment"], "once more");
-        assert_eq!(written["States"]["P"]["Catch"][0]["Comment"], "then decide");
-        assert_eq!(written["States"]["C"]["Choices"][0]["Comment"], "named");
-    }
-
-    /// AWS's grammar: a JSONata rule's `Condition` is `true`, `false` or a `{% %}` string; it is
-    /// a JSONata field, and anything else is refused.
-    #[test]
-    fn a_constant_condition_is_a_jsonata_rule() {
-        let choice = |language: &str, condition: serde_json::Value| {
-            json!({"QueryLanguage": language, "StartAt": "C", "States": {
-                "C": {"Type": "Choice", "Choices": [{"Condition": condition, "Next": "S"}], "Default": "S"},
-                "S": {"Type": "Succeed"}}})
-        };
-        let definition = choice("JSONata", json!(true));
-        assert_eq!(errors(definition.clone()), Vec::<String>::new());
-        let machine = crate::parse(&definition.to_string()).unwrap();
-        let written = serde_json::to_value(&machine).unwrap();
-        assert_eq!(written["States"]["C"]["Choices"][0]["Condition"], true);
-        let found = errors(choice("JSONPath", json!(false)));
-        assert!(
-            found
-                .iter()
-                .any(|e| e.contains("`Condition` is a JSONata field")),
-            "{found:?}"
-        );
-        let refused = crate::parse(&choice("JSONata", json!(1)).to_string()).unwrap_err();
-        assert!(
-            refused
-                .to_string()
-                .contains("`Condition` must be true, false or a JSONata string"),
-            "{refused}"
-        );
-    }
-
-    /// AWS's grammar allows `null` as a JSONata `Output` (and a Pass's `Result`): the state's
-    /// output is null, not its input.
-    #[test]
-    fn a_written_null_output_is_a_value_not_an_absent_field() {
-        let definition = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
-            "A": {"Type": "Pass", "Output": null, "End": true}}});
-        let machine = crate::parse(&definition.to_string()).unwrap();
-        let crate::State::Pass(pass) = &machine.states[&crate::StateName::new("A").unwrap()] else {
-            panic!("a Pass");
-        };
-        assert_eq!(pass.output, Some(serde_json::Value::Null));
-        let written = serde_json::to_value(&machine).unwrap();
-        assert_eq!(
-            written["States"]["A"].get("Output"),
-            Some(&serde_json::Value::Null)
-        );
-    }
-
-    /// The ASL specification: BackoffRate is at least 1.0, IntervalSeconds and MaxDelaySeconds
-    /// are positive; AWS caps IntervalSeconds and MaxAttempts at 99999999 and MaxDelaySeconds at
-    /// 31622400.
-    #[test]
-    fn a_retrier_whose_interval_would_shrink_or_overflow_is_refused() {
-        let retry = |retrier: serde_json::Value| {
-            let mut retrier = retrier;
-            retrier["ErrorEquals"] = json!(["States.ALL"]);
-            errors(json!({"StartAt": "P", "States": {"P": {"Type": "Parallel",
-                "Branches": [{"StartAt": "S", "States": {"S": {"Type": "Succeed"}}}],
-                "Retry": [retrier], "End": true}}}))
-        };
-        assert_eq!(
-            retry(
-                json!({"BackoffRate": 1.0, "IntervalSeconds": 1, "MaxAttempts": 0, "MaxDelaySeconds": 31_622_400})
-            ),
-            Vec::<String>::new()
-        );
-        let found = retry(json!({"BackoffRate": 0.5}));
-        assert_eq!(
-            found,
-            [
-                "state `P`: Retry[0]: BackoffRate is 0.5, but a retry interval may not shrink: give a number of at least 1.0"
-            ]
-        );
-        for (field, value) in [
-            ("IntervalSeconds", 0),
-            ("IntervalSeconds", 100_000_000),
-            ("MaxAttempts", 100_000_000),
-            ("MaxDelaySeconds", 0),
-            ("MaxDelaySeconds", 31_622_401),
-        ] {
-            let found = retry(json!({field: value}));
-            assert_eq!(found.len(), 1, "{field} {value}: {found:?}");
-            assert!(
-                found[0].starts_with(&format!(
-                    "state `P`: Retry[0]: {field} is {value}: give a whole number from"
-                )),
-                "{found:?}"
-            );
-        }
     }
 }
