@@ -22,6 +22,8 @@ pub(super) struct Outcome {
     pub(super) pruned: Vec<MachineVersion>,
 }
 
+/// What the steps of one deploy write with: the clients, what is desired, the package, and the
+/// spinner that shows each step.
 pub(super) struct StepContext<'a> {
     pub(super) aws: &'a AwsClients,
     pub(super) config: &'a DeployConfig,

@@ -37,7 +37,7 @@ impl fmt::Display for ReleaseVersion {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct RoutingPlan {
     pub(super) release: ReleaseVersion,
-    pub(super) beside: Option<(MachineVersion, CanaryPercent)>,
+    beside: Option<(MachineVersion, CanaryPercent)>,
 }
 
 impl RoutingPlan {
@@ -196,13 +196,13 @@ pub(super) struct ReleasePlan {
     /// The state machine itself: created, updated (each publishes a version) or unchanged.
     pub(super) machine: StateMachinePlan,
     /// `$LATEST` is the release but no version of it is left: publish one.
-    pub(super) publish_existing: bool,
+    publish_existing: bool,
     /// Where the alias will route.
     pub(super) target: RoutingPlan,
     /// The alias's routing now (`None`: no alias yet), when it must change.
-    pub(super) routing_change: Option<Option<Routing>>,
+    routing_change: Option<Option<Routing>>,
     /// Prune past this many versions, after publishing one.
-    pub(super) prune: Option<u32>,
+    prune: Option<u32>,
 }
 
 impl ReleasePlan {
@@ -334,7 +334,7 @@ pub(super) fn plan_steps(
 
 /// The published version whose definition is `shipped`: one the alias routes to, else the newest
 /// listed; `None` when there is none.
-pub(super) async fn published_release(
+async fn published_release(
     aws: &AwsClients,
     config: &DeployConfig,
     machine_arn: &str,
