@@ -504,7 +504,7 @@ mod tests {
         let redrives = statements_with(&policy, |action| action == "states:RedriveExecution");
         assert_eq!(redrives.len(), 1, "{redrives:?}");
         assert_eq!(redrives[0]["Resource"], serde_json::json!([children]));
-        // The label follows deploy.toml.
+        // The Map's Label follows deploy.toml.
         let relabelled =
             edited_config(|text| text.replace("label = \"chunks\"", "label = \"parts\""));
         let policy = document(&relabelled, "state-machine-role-policy.json");

@@ -4,14 +4,13 @@
 //! Dependencies run one way: the `asl` crate (the typed Amazon States Language model) knows
 //! nothing of this pipeline or of AWS; the `pipeline` crate writes the one state machine with
 //! `asl` and the handler contract (`etl_lambda::contract`); `synth`, `runner`, `deploy` and
-//! `execution`, `bootstrap` and `conformance` here build on those, and only `deploy`, `execution` and
-//! `bootstrap` call AWS (through `aws`).
+//! `execution`, `bootstrap` and `conformance` here build on those. `deploy`, `execution`,
+//! `bootstrap` and `run` (with an S3 chunk store) call AWS, only through `aws`.
 
 pub use asl;
 pub use pipeline;
 
 pub mod aws;
-pub mod aws_error;
 pub mod bootstrap;
 pub mod config;
 pub mod conformance;

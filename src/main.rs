@@ -18,7 +18,7 @@ struct Cli {
 enum Command {
     Synth(synth::SynthArgs),
     Run(runner::RunArgs),
-    Diff(deploy::DiffArgs),
+    Diff(deploy::diff::DiffArgs),
     Deploy(deploy::DeployArgs),
     Releases(deploy::release::ReleasesArgs),
     Rollback(deploy::release::RollbackArgs),
@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Synth(args) => synth::main(args),
         Command::Run(args) => runner::main(args).await,
-        Command::Diff(args) => deploy::diff_main(args).await,
+        Command::Diff(args) => deploy::diff::main(args).await,
         Command::Deploy(args) => deploy::main(args).await,
         Command::Releases(args) => deploy::release::releases_main(args).await,
         Command::Rollback(args) => deploy::release::rollback_main(args).await,

@@ -766,11 +766,11 @@ fn each_architecture_and_profile_ships_a_provided_al2023_binary() {
         assert_eq!(live.code_sha256(), summary["code_sha256"].as_str());
 
         let binary = repo().join(format!(
-            "target/lambda/out-{architecture}-{profile}/bootstrap/bootstrap"
+            "target/lambda/out-{architecture}-{profile}/etl-lambda/bootstrap"
         ));
         let bytes = std::fs::read(&binary).unwrap();
         assert_eq!(
-            cm_etl::deploy::package::Package::from_bootstrap(&bytes)
+            cm_etl::deploy::package::Package::from_binary(&bytes)
                 .unwrap()
                 .code_sha256,
             summary["code_sha256"].as_str().unwrap(),

@@ -1,4 +1,5 @@
-//! The `bootstrap` binary: the Lambda runtime loop around the handlers.
+//! The `etl-lambda` binary, deployed as the zip entry `bootstrap`: the Lambda runtime loop around
+//! the handlers.
 //!
 //! Configuration comes from the environment deploy sets (see `etl_lambda::settings`): the
 //! warehouse secret's ARN (or `DATABASE_URL` for local runs), `CHUNK_STORE_URI`, optional

@@ -23,7 +23,8 @@ use aws_sdk_s3::types::{
 };
 use serde_json::{Value, json};
 
-use super::{Clients, error_code};
+use crate::aws::AwsClients;
+use crate::aws::error::service_error_code;
 use crate::config::{DeployConfig, KmsKeyArn};
 
 /// The id of the lifecycle rule bootstrap owns.
@@ -218,9 +219,9 @@ impl ChunkBucket {
     }
 
     /// Reads the bucket and each setting; the steps that make them what deploy.toml says.
-    pub async fn plan(&self, clients: &Clients) -> anyhow::Result<Vec<BucketStep>> {
+    pub async fn plan(&self, aws: &AwsClients) -> anyhow::Result<Vec<BucketStep>> {
         let bucket = self.name.clone();
-        let exists = match clients.s3.head_bucket().bucket(&bucket).send().await {
+        let exists = match aws.s3.head_bucket().bucket(&bucket).send().await {
             Ok(_) => true,
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => false,
             Err(err)
@@ -232,7 +233,7 @@ impl ChunkBucket {
                     "the bucket {bucket} exists but these credentials cannot use it (bucket names are global: another account may own it); name another `[chunk_store] bucket` in deploy.toml, or run bootstrap as its owner"
                 );
             }
-            Err(err) => return Err(clients.fail(&err, "HeadBucket")),
+            Err(err) => return Err(aws.fail(&err, "HeadBucket")),
         };
         if !exists {
             return Ok(vec![
@@ -257,13 +258,7 @@ impl ChunkBucket {
         }
 
         let mut steps = Vec::new();
-        let live_encryption = match clients
-            .s3
-            .get_bucket_encryption()
-            .bucket(&bucket)
-            .send()
-            .await
-        {
+        let live_encryption = match aws.s3.get_bucket_encryption().bucket(&bucket).send().await {
             Ok(output) => output
                 .server_side_encryption_configuration()
                 .map(|c| c.rules())
@@ -279,17 +274,18 @@ impl ChunkBucket {
                 })
                 .unwrap_or(LiveEncryption::None),
             Err(err)
-                if error_code(&err) == Some("ServerSideEncryptionConfigurationNotFoundError") =>
+                if service_error_code(&err)
+                    == Some("ServerSideEncryptionConfigurationNotFoundError") =>
             {
                 LiveEncryption::None
             }
-            Err(err) => return Err(clients.fail(&err, "GetBucketEncryption")),
+            Err(err) => return Err(aws.fail(&err, "GetBucketEncryption")),
         };
         if self.must_encrypt(&live_encryption)? {
             steps.push(self.encrypt());
         }
 
-        let blocked = match clients
+        let blocked = match aws
             .s3
             .get_public_access_block()
             .bucket(&bucket)
@@ -302,8 +298,12 @@ impl ChunkBucket {
                     && c.block_public_policy() == Some(true)
                     && c.restrict_public_buckets() == Some(true)
             }),
-            Err(err) if error_code(&err) == Some("NoSuchPublicAccessBlockConfiguration") => false,
-            Err(err) => return Err(clients.fail(&err, "GetPublicAccessBlock")),
+            Err(err)
+                if service_error_code(&err) == Some("NoSuchPublicAccessBlockConfiguration") =>
+            {
+                false
+            }
+            Err(err) => return Err(aws.fail(&err, "GetPublicAccessBlock")),
         };
         if !blocked {
             steps.push(BucketStep::BlockPublicAccess {
@@ -311,10 +311,10 @@ impl ChunkBucket {
             });
         }
 
-        let live_policy = match clients.s3.get_bucket_policy().bucket(&bucket).send().await {
+        let live_policy = match aws.s3.get_bucket_policy().bucket(&bucket).send().await {
             Ok(output) => output.policy().map(str::to_owned),
-            Err(err) if error_code(&err) == Some("NoSuchBucketPolicy") => None,
-            Err(err) => return Err(clients.fail(&err, "GetBucketPolicy")),
+            Err(err) if service_error_code(&err) == Some("NoSuchBucketPolicy") => None,
+            Err(err) => return Err(aws.fail(&err, "GetBucketPolicy")),
         };
         let ours = self.tls_only_statement();
         let live_policy: Option<Value> = match live_policy {
@@ -334,7 +334,7 @@ impl ChunkBucket {
             });
         }
 
-        let live_rules = match clients
+        let live_rules = match aws
             .s3
             .get_bucket_lifecycle_configuration()
             .bucket(&bucket)
@@ -342,8 +342,10 @@ impl ChunkBucket {
             .await
         {
             Ok(output) => output.rules().to_vec(),
-            Err(err) if error_code(&err) == Some("NoSuchLifecycleConfiguration") => Vec::new(),
-            Err(err) => return Err(clients.fail(&err, "GetBucketLifecycleConfiguration")),
+            Err(err) if service_error_code(&err) == Some("NoSuchLifecycleConfiguration") => {
+                Vec::new()
+            }
+            Err(err) => return Err(aws.fail(&err, "GetBucketLifecycleConfiguration")),
         };
         let current = live_rules
             .iter()
@@ -380,16 +382,14 @@ fn policy_with(policy: Option<Value>, statement: Value) -> String {
 }
 
 impl BucketStep {
-    pub async fn apply(&self, clients: &Clients) -> anyhow::Result<()> {
-        let s3 = &clients.s3;
+    pub async fn apply(&self, aws: &AwsClients) -> anyhow::Result<()> {
+        let s3 = &aws.s3;
         match self {
             BucketStep::Create { bucket } => {
                 // us-east-1 is the one region that takes no location constraint.
-                let location = (clients.region != "us-east-1").then(|| {
+                let location = (aws.region != "us-east-1").then(|| {
                     CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(
-                            clients.region.as_str(),
-                        ))
+                        .location_constraint(BucketLocationConstraint::from(aws.region.as_str()))
                         .build()
                 });
                 s3.create_bucket()
@@ -397,7 +397,7 @@ impl BucketStep {
                     .set_create_bucket_configuration(location)
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "CreateBucket"))?;
+                    .map_err(|err| aws.fail(&err, "CreateBucket"))?;
             }
             BucketStep::Encrypt { bucket, key } => {
                 let algorithm = match key {
@@ -423,7 +423,7 @@ impl BucketStep {
                     .server_side_encryption_configuration(configuration)
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "PutBucketEncryption"))?;
+                    .map_err(|err| aws.fail(&err, "PutBucketEncryption"))?;
             }
             BucketStep::BlockPublicAccess { bucket } => {
                 s3.put_public_access_block()
@@ -438,7 +438,7 @@ impl BucketStep {
                     )
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "PutPublicAccessBlock"))?;
+                    .map_err(|err| aws.fail(&err, "PutPublicAccessBlock"))?;
             }
             BucketStep::RequireTls { bucket, policy } => {
                 s3.put_bucket_policy()
@@ -446,7 +446,7 @@ impl BucketStep {
                     .policy(policy)
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "PutBucketPolicy"))?;
+                    .map_err(|err| aws.fail(&err, "PutBucketPolicy"))?;
             }
             BucketStep::ExpireChunks { bucket, rules, .. } => {
                 s3.put_bucket_lifecycle_configuration()
@@ -458,7 +458,7 @@ impl BucketStep {
                     )
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "PutBucketLifecycleConfiguration"))?;
+                    .map_err(|err| aws.fail(&err, "PutBucketLifecycleConfiguration"))?;
             }
         }
         Ok(())

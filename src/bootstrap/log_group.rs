@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::Clients;
+use crate::aws::AwsClients;
 use crate::config::{DeployConfig, LogLevel};
 
 /// A log group to create.
@@ -56,10 +56,10 @@ pub fn desired(config: &DeployConfig) -> anyhow::Result<Vec<String>> {
 }
 
 /// The log groups among `names` that do not exist yet.
-pub async fn plan(clients: &Clients, names: &[String]) -> anyhow::Result<Vec<CreateLogGroup>> {
+pub async fn plan(aws: &AwsClients, names: &[String]) -> anyhow::Result<Vec<CreateLogGroup>> {
     let mut steps = Vec::new();
     for name in names {
-        let mut pages = clients
+        let mut pages = aws
             .logs
             .describe_log_groups()
             .log_group_name_prefix(name)
@@ -67,7 +67,7 @@ pub async fn plan(clients: &Clients, names: &[String]) -> anyhow::Result<Vec<Cre
             .send();
         let mut exists = false;
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|err| clients.fail(&err, "DescribeLogGroups"))?;
+            let page = page.map_err(|err| aws.fail(&err, "DescribeLogGroups"))?;
             exists |= page
                 .log_groups()
                 .iter()
@@ -81,14 +81,13 @@ pub async fn plan(clients: &Clients, names: &[String]) -> anyhow::Result<Vec<Cre
 }
 
 impl CreateLogGroup {
-    pub async fn apply(&self, clients: &Clients) -> anyhow::Result<()> {
-        clients
-            .logs
+    pub async fn apply(&self, aws: &AwsClients) -> anyhow::Result<()> {
+        aws.logs
             .create_log_group()
             .log_group_name(&self.name)
             .send()
             .await
-            .map_err(|err| clients.fail(&err, "CreateLogGroup"))?;
+            .map_err(|err| aws.fail(&err, "CreateLogGroup"))?;
         Ok(())
     }
 }

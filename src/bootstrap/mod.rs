@@ -14,13 +14,13 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use aws_sdk_iam::config::http::HttpResponse;
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
-use crate::aws::AwsArgs;
-use crate::config::{ConfigArgs, DeployConfig};
-use crate::deploy::calls::{ApiCallCount, ApiCalls, CallFailure};
+use crate::aws::calls::ApiCallCount;
+use crate::aws::error::stopped_part_way;
+use crate::aws::summary::{dry_run_note, print_changes};
+use crate::aws::{AwsArgs, AwsClients};
+use crate::config::ConfigArgs;
 use crate::output::{OutputArgs, OutputFormat};
 
 /// Create or update the IAM roles, the chunk bucket and the log group deploy.toml names.
@@ -35,59 +35,6 @@ pub struct BootstrapArgs {
     pub output: OutputArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
-}
-
-/// The AWS clients of one bootstrap, sharing one call log.
-pub struct Clients {
-    iam: aws_sdk_iam::Client,
-    s3: aws_sdk_s3::Client,
-    logs: aws_sdk_cloudwatchlogs::Client,
-    calls: ApiCalls,
-    /// Where calls go, for messages.
-    endpoint: String,
-    /// The region the clients talk to (where the bucket and the log group are created).
-    region: String,
-}
-
-impl Clients {
-    async fn connect(args: &AwsArgs, config: &DeployConfig) -> Self {
-        let sdk = crate::aws::sdk_config(args, config).await;
-        let calls = ApiCalls::default();
-        let iam = aws_sdk_iam::config::Builder::from(&sdk).interceptor(calls.clone());
-        // A custom endpoint (moto, MinIO) serves buckets by path, not by host name.
-        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .force_path_style(args.endpoint_url.is_some());
-        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk).interceptor(calls.clone());
-        let region = sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| config.region.to_string());
-        Self {
-            iam: aws_sdk_iam::Client::from_conf(iam.build()),
-            s3: aws_sdk_s3::Client::from_conf(s3.build()),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs.build()),
-            calls,
-            endpoint: crate::deploy::endpoint_description(args, &region),
-            region,
-        }
-    }
-
-    /// One line for a failed call.
-    fn fail<E>(&self, err: &SdkError<E, HttpResponse>, operation: &str) -> anyhow::Error
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        anyhow::anyhow!(CallFailure::of(err).explain(operation, &self.endpoint))
-    }
-}
-
-/// The service's error code of a failed call, when the service answered.
-fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
-    match err {
-        SdkError::ServiceError(service) => service.err().code(),
-        _ => None,
-    }
 }
 
 /// One write bootstrap makes, in the order it makes them.
@@ -108,11 +55,11 @@ impl fmt::Display for Step {
 }
 
 impl Step {
-    async fn apply(&self, clients: &Clients) -> anyhow::Result<()> {
+    async fn apply(&self, aws: &AwsClients) -> anyhow::Result<()> {
         match self {
-            Step::Role(step) => step.apply(clients).await,
-            Step::Bucket(step) => step.apply(clients).await,
-            Step::LogGroup(step) => step.apply(clients).await,
+            Step::Role(step) => step.apply(aws).await,
+            Step::Bucket(step) => step.apply(aws).await,
+            Step::LogGroup(step) => step.apply(aws).await,
         }
     }
 }
@@ -129,32 +76,15 @@ pub struct BootstrapSummary {
 
 impl BootstrapSummary {
     fn print_text(&self) {
-        let mode = if self.dry_run {
-            " (dry run: nothing was changed)"
-        } else {
-            ""
-        };
-        println!("bootstrap{mode}");
-        if self.changes.is_empty() {
-            println!(
-                "  nothing to do: the roles, the chunk bucket and the log group are as deploy.toml describes them"
-            );
-        } else {
-            println!(
-                "  {}:",
-                if self.dry_run {
-                    "would change"
-                } else {
-                    "changed"
-                }
-            );
-            for change in &self.changes {
-                println!("    - {change}");
-            }
-        }
+        println!("bootstrap{}", dry_run_note(self.dry_run));
+        print_changes(
+            &self.changes,
+            self.dry_run,
+            "nothing to do: the roles, the chunk bucket and the log group are as deploy.toml describes them",
+        );
         println!(
-            "  API calls: {} ({} mutating), {:.1}s",
-            self.api_calls.total, self.api_calls.mutating, self.elapsed_seconds
+            "  API calls: {}, {:.1}s",
+            self.api_calls, self.elapsed_seconds
         );
     }
 }
@@ -167,43 +97,27 @@ pub async fn main(args: BootstrapArgs) -> anyhow::Result<ExitCode> {
     let log_groups = log_group::desired(&config)?;
     let chunk_bucket = bucket::ChunkBucket::from_config(&config);
 
-    let clients = Clients::connect(&args.aws, &config).await;
+    let aws = AwsClients::connect(&args.aws, &config).await;
     let mut steps: Vec<Step> = Vec::new();
+    steps.extend(roles::plan(&aws, &roles).await?.into_iter().map(Step::Role));
+    steps.extend(chunk_bucket.plan(&aws).await?.into_iter().map(Step::Bucket));
     steps.extend(
-        roles::plan(&clients, &roles)
-            .await?
-            .into_iter()
-            .map(Step::Role),
-    );
-    steps.extend(
-        chunk_bucket
-            .plan(&clients)
-            .await?
-            .into_iter()
-            .map(Step::Bucket),
-    );
-    steps.extend(
-        log_group::plan(&clients, &log_groups)
+        log_group::plan(&aws, &log_groups)
             .await?
             .into_iter()
             .map(Step::LogGroup),
     );
     if !args.dry_run {
         for (index, step) in steps.iter().enumerate() {
-            if let Err(err) = step.apply(&clients).await {
-                return Err(crate::deploy::stopped_part_way(
-                    "bootstrap",
-                    &steps,
-                    index,
-                    err,
-                ));
+            if let Err(err) = step.apply(&aws).await {
+                return Err(stopped_part_way("bootstrap", &steps, index, err));
             }
         }
     }
     let summary = BootstrapSummary {
         dry_run: args.dry_run,
         changes: steps.iter().map(Step::to_string).collect(),
-        api_calls: clients.calls.count(),
+        api_calls: aws.calls.count(),
         elapsed_seconds: started.elapsed().as_secs_f64(),
     };
     match args.output.format {

@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use super::{Clients, same_document};
+use super::same_document;
+use crate::aws::AwsClients;
 use crate::config::{Arn, DeployConfig};
 use crate::iam::{IAM_DIR, RoleDocuments};
 
@@ -128,7 +129,7 @@ impl fmt::Display for RoleStep {
 }
 
 /// Reads each role and its inline policy; the steps that make them what `roles` says.
-pub async fn plan(clients: &Clients, roles: &[DesiredRole]) -> anyhow::Result<Vec<RoleStep>> {
+pub async fn plan(aws: &AwsClients, roles: &[DesiredRole]) -> anyhow::Result<Vec<RoleStep>> {
     let mut steps = Vec::new();
     for DesiredRole { role, documents } in roles {
         let kind = documents.kind;
@@ -139,7 +140,7 @@ pub async fn plan(clients: &Clients, roles: &[DesiredRole]) -> anyhow::Result<Ve
             kind,
             drifted,
         };
-        let live = match clients.iam.get_role().role_name(&role.name).send().await {
+        let live = match aws.iam.get_role().role_name(&role.name).send().await {
             Ok(output) => output.role,
             Err(err)
                 if err
@@ -154,7 +155,7 @@ pub async fn plan(clients: &Clients, roles: &[DesiredRole]) -> anyhow::Result<Ve
                 steps.push(put_policy(false));
                 continue;
             }
-            Err(err) => return Err(clients.fail(&err, "GetRole")),
+            Err(err) => return Err(aws.fail(&err, "GetRole")),
         };
         let Some(live) = live else {
             anyhow::bail!("GetRole answered without the role {}", role.arn);
@@ -178,7 +179,7 @@ pub async fn plan(clients: &Clients, roles: &[DesiredRole]) -> anyhow::Result<Ve
                 kind,
             });
         }
-        match clients
+        match aws
             .iam
             .get_role_policy()
             .role_name(&role.name)
@@ -195,18 +196,17 @@ pub async fn plan(clients: &Clients, roles: &[DesiredRole]) -> anyhow::Result<Ve
             {
                 steps.push(put_policy(false));
             }
-            Err(err) => return Err(clients.fail(&err, "GetRolePolicy")),
+            Err(err) => return Err(aws.fail(&err, "GetRolePolicy")),
         }
     }
     Ok(steps)
 }
 
 impl RoleStep {
-    pub async fn apply(&self, clients: &Clients) -> anyhow::Result<()> {
+    pub async fn apply(&self, aws: &AwsClients) -> anyhow::Result<()> {
         match self {
             RoleStep::Create { role, trust, kind } => {
-                clients
-                    .iam
+                aws.iam
                     .create_role()
                     .role_name(&role.name)
                     .path(&role.path)
@@ -216,17 +216,16 @@ impl RoleStep {
                     ))
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "CreateRole"))?;
+                    .map_err(|err| aws.fail(&err, "CreateRole"))?;
             }
             RoleStep::PutBackTrust { role, trust, .. } => {
-                clients
-                    .iam
+                aws.iam
                     .update_assume_role_policy()
                     .role_name(&role.name)
                     .policy_document(trust)
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "UpdateAssumeRolePolicy"))?;
+                    .map_err(|err| aws.fail(&err, "UpdateAssumeRolePolicy"))?;
             }
             RoleStep::PutPolicy {
                 role,
@@ -234,15 +233,14 @@ impl RoleStep {
                 policy,
                 ..
             } => {
-                clients
-                    .iam
+                aws.iam
                     .put_role_policy()
                     .role_name(&role.name)
                     .policy_name(policy_name)
                     .policy_document(policy)
                     .send()
                     .await
-                    .map_err(|err| clients.fail(&err, "PutRolePolicy"))?;
+                    .map_err(|err| aws.fail(&err, "PutRolePolicy"))?;
             }
         }
         Ok(())

@@ -1,7 +1,87 @@
-//! Semantic definition diff: both sides are parsed and compared as JSON values (so formatting and
-//! whitespace never count), and a difference is shown as a unified diff of their pretty forms.
+//! `diff`: the deployed definition against the local one. Both sides are parsed and compared as
+//! JSON values (so formatting and whitespace never count), and a difference is shown as a unified
+//! diff of their pretty forms.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
 
 use similar::{ChangeTag, TextDiff};
+
+use super::{release, state_machine};
+use crate::aws::{AwsArgs, AwsClients};
+use crate::config::{ConfigArgs, StateMachineArgs};
+use crate::synth::{FunctionVersion, render_definition, render_release_definition};
+
+/// Compare the local definition (rendered from the pipeline and deploy.toml) with the deployed
+/// one, as JSON.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub state_machine: StateMachineArgs,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Exit with 1 when the definitions differ (or the state machine is not deployed), 0 when
+    /// they are the same.
+    #[arg(long)]
+    pub exit_code: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+pub async fn main(args: DiffArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config.load()?;
+    let (name, _) = config.state_machine(args.state_machine.name.as_deref(), &args.config.path)?;
+    let aws = AwsClients::connect(&args.aws, &config).await;
+    let arn = config.state_machine_arn(name);
+    // What new executions run: the alias's stable release, else (before the first release)
+    // the state machine's current definition.
+    let live = match release::read_routing(&aws, &config.state_machine_alias_arn(name)).await? {
+        Some(routing) => release::read_release(&aws, &config, &arn, routing.stable)
+            .await?
+            .map(|release| (Some(release.version), release.definition)),
+        None => state_machine::read(&aws, &arn, false)
+            .await?
+            .map(|live| (None, live.definition)),
+    };
+    let differs = match live {
+        None => {
+            println!("{name} is not deployed ({arn}): everything would be created");
+            true
+        }
+        Some((version, live)) => {
+            // The local definition pinned to the function version the live one invokes, so
+            // that only what the pipeline changes shows.
+            let pinned = FunctionVersion::pinned_in(&live, &config.function_arn());
+            let local = match pinned {
+                Some(function) => render_release_definition(&config, name, function)?,
+                None => render_definition(&config, name)?,
+            };
+            let what = match (version, pinned) {
+                (Some(version), Some(function)) => {
+                    format!("release {version} (function version {function})")
+                }
+                (Some(version), None) => format!("release {version}"),
+                (None, _) => "deployed definition".to_owned(),
+            };
+            match compare(&live, &local, std::io::stdout().is_terminal())? {
+                DefinitionDiff::Same => {
+                    println!("no differences: the {what} of {name} is the local definition");
+                    false
+                }
+                DefinitionDiff::Differs(text) => {
+                    println!("the {what} of {name} (-) against the local definition (+):");
+                    print!("{text}");
+                    true
+                }
+            }
+        }
+    };
+    Ok(if differs && args.exit_code {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
 
 /// How two definitions compare.
 #[derive(Debug, PartialEq, Eq)]

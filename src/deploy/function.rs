@@ -17,8 +17,8 @@ use aws_sdk_lambda::types::{
 
 use etl_lambda::contract::env;
 
-use super::Aws;
 use super::package::Package;
+use crate::aws::AwsClients;
 use crate::config::{Architecture, DeployConfig};
 
 /// Every Task invokes this one binary; provided.al2023 runs `bootstrap` whatever the handler says.
@@ -192,7 +192,7 @@ pub struct LiveFunction {
 }
 
 impl LiveFunction {
-    pub async fn read(aws: &Aws, desired: &DesiredFunction) -> anyhow::Result<Self> {
+    pub async fn read(aws: &AwsClients, desired: &DesiredFunction) -> anyhow::Result<Self> {
         let latest = get_configuration(aws, &desired.name, None).await?;
         let aliased = match latest {
             Some(_) => get_configuration(aws, &desired.name, Some(&desired.alias)).await?,
@@ -208,7 +208,7 @@ impl LiveFunction {
 }
 
 async fn get_configuration(
-    aws: &Aws,
+    aws: &AwsClients,
     name: &str,
     qualifier: Option<&str>,
 ) -> anyhow::Result<Option<FunctionConfiguration>> {
@@ -310,7 +310,11 @@ impl FunctionPlan {
 }
 
 /// Creates the function and waits until it is Active.
-pub async fn create(aws: &Aws, desired: &DesiredFunction, package: &Package) -> anyhow::Result<()> {
+pub async fn create(
+    aws: &AwsClients,
+    desired: &DesiredFunction,
+    package: &Package,
+) -> anyhow::Result<()> {
     aws.lambda
         .create_function()
         .function_name(&desired.name)
@@ -326,7 +330,7 @@ pub async fn create(aws: &Aws, desired: &DesiredFunction, package: &Package) -> 
         .send()
         .await
         .map_err(|err| {
-            let failure = super::calls::CallFailure::of(&err);
+            let failure = crate::aws::error::CallFailure::of(&err);
             if failure.code() == Some("InvalidParameterValueException")
                 && format!("{failure:?}").contains("role")
             {
@@ -352,7 +356,7 @@ pub async fn create(aws: &Aws, desired: &DesiredFunction, package: &Package) -> 
 
 /// Uploads the code to `$LATEST` and waits until the update is Successful.
 pub async fn upload_code(
-    aws: &Aws,
+    aws: &AwsClients,
     desired: &DesiredFunction,
     package: &Package,
 ) -> anyhow::Result<()> {
@@ -371,7 +375,7 @@ pub async fn upload_code(
 /// configuration is sent only when it is one of the `changed` fields: Lambda re-creates the
 /// function's network interfaces for it.
 pub async fn update_configuration(
-    aws: &Aws,
+    aws: &AwsClients,
     desired: &DesiredFunction,
     changed: &[&str],
 ) -> anyhow::Result<()> {
@@ -394,7 +398,11 @@ pub async fn update_configuration(
     wait_updated(aws, desired, "updating the configuration").await
 }
 
-async fn wait_updated(aws: &Aws, desired: &DesiredFunction, doing: &str) -> anyhow::Result<()> {
+async fn wait_updated(
+    aws: &AwsClients,
+    desired: &DesiredFunction,
+    doing: &str,
+) -> anyhow::Result<()> {
     let waited = aws
         .lambda
         .wait_until_function_updated_v2()
@@ -408,7 +416,7 @@ async fn wait_updated(aws: &Aws, desired: &DesiredFunction, doing: &str) -> anyh
 }
 
 /// The Lambda update failed or never finished: say why, from the function's own status.
-async fn update_failed(aws: &Aws, desired: &DesiredFunction, doing: &str) -> anyhow::Error {
+async fn update_failed(aws: &AwsClients, desired: &DesiredFunction, doing: &str) -> anyhow::Error {
     let reason = match aws
         .lambda
         .get_function_configuration()
@@ -436,7 +444,7 @@ async fn update_failed(aws: &Aws, desired: &DesiredFunction, doing: &str) -> any
 
 /// Publishes `$LATEST` as a version, only if its code is still ours; returns the version number.
 pub async fn publish(
-    aws: &Aws,
+    aws: &AwsClients,
     desired: &DesiredFunction,
     package: &Package,
     description: &str,
@@ -458,7 +466,7 @@ pub async fn publish(
 
 /// Points the alias at `version`, creating it when missing.
 pub async fn point_alias(
-    aws: &Aws,
+    aws: &AwsClients,
     desired: &DesiredFunction,
     create: bool,
     version: &str,

@@ -1,9 +1,10 @@
-//! Build and package: compiles the lambda crate's `bootstrap` for provided.al2023 (glibc 2.34)
-//! with cargo-lambda, and packs it into a deterministic zip whose CodeSha256 Lambda can compare.
+//! Build and package: compiles the lambda crate's `etl-lambda` binary for provided.al2023 (glibc
+//! 2.34) with cargo-lambda, and packs it into a deterministic zip whose CodeSha256 Lambda can
+//! compare.
 //!
 //! The zip is written here rather than by cargo-lambda so that its bytes depend only on the
-//! binary: one entry `bootstrap`, a fixed 1980-01-01 timestamp, mode 0755 and a fixed deflate
-//! level. The same binary therefore always gives the same CodeSha256, and deploy can skip the
+//! binary: one entry `bootstrap` (the file provided.al2023 runs), a fixed 1980-01-01 timestamp,
+//! mode 0755 and a fixed deflate level. The same binary therefore always gives the same CodeSha256, and deploy can skip the
 //! upload when it matches the live function's.
 
 use std::io::{Cursor, Write};
@@ -29,9 +30,12 @@ pub const TARGET_DIR_ENV: &str = "CM_ETL_LAMBDA_TARGET_DIR";
 /// The file, in a build's output directory, naming the checkout it was last built from.
 const BUILT_FROM: &str = "built-from";
 
-/// The package and binary the function runs.
+/// The package and binary target the function runs (lambda/Cargo.toml's `[[bin]]`).
 const LAMBDA_PACKAGE: &str = "etl-lambda";
-const BOOTSTRAP: &str = "bootstrap";
+const LAMBDA_BINARY: &str = "etl-lambda";
+/// The file name provided.al2023 runs: the zip's one entry, and what cargo-lambda names the
+/// binary it writes to `<lambda-dir>/<binary>/`.
+const RUNTIME_ENTRY: &str = "bootstrap";
 
 /// Which cargo profile builds the Lambda: release for real deploys, dev for quick test cycles.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -90,7 +94,8 @@ pub struct Package {
     pub code_sha256: String,
 }
 
-/// Lambda's quotas on a function's code: a zip sent in the request, and the code unzipped.
+/// Lambda's quotas on a function's code (Lambda's, not Step Functions': they stay here, the only
+/// place that checks them): a zip sent in the request, and the code unzipped.
 const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
 const MAX_UNZIPPED_BYTES: usize = 250 * 1024 * 1024;
 
@@ -98,40 +103,42 @@ const MAX_UNZIPPED_BYTES: usize = 250 * 1024 * 1024;
 fn check_code_size(zip_bytes: usize, unzipped_bytes: usize) -> anyhow::Result<()> {
     if unzipped_bytes > MAX_UNZIPPED_BYTES {
         bail!(
-            "the bootstrap binary is {unzipped_bytes} bytes, over Lambda's {MAX_UNZIPPED_BYTES}-byte limit for unzipped code; build with the release profile (the default) and keep debug info out of it; nothing was changed in AWS"
+            "the Lambda binary is {unzipped_bytes} bytes, over Lambda's {MAX_UNZIPPED_BYTES}-byte limit for unzipped code; build with the release profile (the default) and keep debug info out of it; nothing was changed in AWS"
         );
     }
     if zip_bytes > MAX_ZIP_BYTES {
         bail!(
-            "the zipped bootstrap is {zip_bytes} bytes, over Lambda's {MAX_ZIP_BYTES}-byte limit for a direct upload; build with the release profile (the default) and trim dependencies; nothing was changed in AWS"
+            "the zipped Lambda binary is {zip_bytes} bytes, over Lambda's {MAX_ZIP_BYTES}-byte limit for a direct upload; build with the release profile (the default) and trim dependencies; nothing was changed in AWS"
         );
     }
     Ok(())
 }
 
 impl Package {
-    /// Packs the `bootstrap` binary's bytes; fails when Lambda would refuse the result.
-    pub fn from_bootstrap(bootstrap: &[u8]) -> anyhow::Result<Self> {
-        let zip = deterministic_zip(bootstrap)?;
-        check_code_size(zip.len(), bootstrap.len())?;
+    /// Packs the Lambda binary's bytes; fails when Lambda would refuse the result.
+    pub fn from_binary(binary: &[u8]) -> anyhow::Result<Self> {
+        let zip = deterministic_zip(binary)?;
+        check_code_size(zip.len(), binary.len())?;
         let code_sha256 = code_sha256(&zip);
         Ok(Self { zip, code_sha256 })
     }
 }
 
 /// The zip Lambda runs: one entry `bootstrap`, fixed timestamp and mode, fixed compression.
-pub fn deterministic_zip(bootstrap: &[u8]) -> anyhow::Result<Vec<u8>> {
+pub fn deterministic_zip(binary: &[u8]) -> anyhow::Result<Vec<u8>> {
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(6))
         .last_modified_time(DateTime::DEFAULT)
         .unix_permissions(0o755);
     let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    // The entry must be named `bootstrap`: provided.al2023 runs the file of that name at the
+    // zip's root, whatever the binary target is called.
     writer
-        .start_file(BOOTSTRAP, options)
+        .start_file(RUNTIME_ENTRY, options)
         .context("cannot start the zip entry")?;
     writer
-        .write_all(bootstrap)
+        .write_all(binary)
         .context("cannot write the zip entry")?;
     Ok(writer
         .finish()
@@ -223,7 +230,7 @@ impl LambdaBuild {
         Ok(())
     }
 
-    /// Runs cargo-lambda and returns the `bootstrap` binary's bytes.
+    /// Runs cargo-lambda and returns the Lambda binary's bytes.
     pub fn run(&self) -> anyhow::Result<Vec<u8>> {
         require_cargo_lambda()?;
         let lambda_dir = self.lambda_dir();
@@ -238,7 +245,7 @@ impl LambdaBuild {
                 "--package",
                 LAMBDA_PACKAGE,
                 "--bin",
-                BOOTSTRAP,
+                LAMBDA_BINARY,
             ])
             .args(["--target", &target_triple(self.architecture)])
             .arg("--lambda-dir")
@@ -278,7 +285,7 @@ impl LambdaBuild {
         }
         std::fs::write(lambda_dir.join(BUILT_FROM), self.workspace_id()?)
             .with_context(|| format!("cannot write {}", lambda_dir.join(BUILT_FROM).display()))?;
-        let binary = lambda_dir.join(BOOTSTRAP).join(BOOTSTRAP);
+        let binary = lambda_dir.join(LAMBDA_BINARY).join(RUNTIME_ENTRY);
         std::fs::read(&binary)
             .with_context(|| format!("cargo lambda build did not produce {}", binary.display()))
     }
@@ -361,23 +368,23 @@ mod tests {
     #[test]
     fn the_same_binary_gives_the_same_zip_and_sha() {
         let binary: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let first = Package::from_bootstrap(&binary).unwrap();
+        let first = Package::from_binary(&binary).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        let second = Package::from_bootstrap(&binary).unwrap();
+        let second = Package::from_binary(&binary).unwrap();
         assert_eq!(first.zip, second.zip);
         assert_eq!(first.code_sha256, second.code_sha256);
 
         let mut changed = binary.clone();
         changed[1000] ^= 1;
         assert_ne!(
-            Package::from_bootstrap(&changed).unwrap().code_sha256,
+            Package::from_binary(&changed).unwrap().code_sha256,
             first.code_sha256
         );
     }
 
     #[test]
     fn the_zip_holds_one_executable_bootstrap_dated_1980() {
-        let package = Package::from_bootstrap(b"#!/bin/sh\necho hi\n").unwrap();
+        let package = Package::from_binary(b"#!/bin/sh\necho hi\n").unwrap();
         let mut archive = zip::ZipArchive::new(Cursor::new(&package.zip)).unwrap();
         assert_eq!(archive.len(), 1);
         let entry = archive.by_index(0).unwrap();

@@ -16,8 +16,8 @@ use aws_sdk_sfn::types::{ExecutionStatus, RoutingConfigurationListItem};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Aws, state_machine};
-use crate::aws::AwsArgs;
+use super::state_machine;
+use crate::aws::{AwsArgs, AwsClients};
 use crate::config::{ConfigArgs, DeployConfig, StateMachineArgs, StateMachineName};
 use crate::output::{OutputArgs, OutputFormat};
 use crate::synth::FunctionVersion;
@@ -171,7 +171,7 @@ impl fmt::Display for Routing {
 }
 
 /// The alias's routing; `None` when the alias (or the state machine) does not exist.
-pub async fn read_routing(aws: &Aws, alias_arn: &str) -> anyhow::Result<Option<Routing>> {
+pub async fn read_routing(aws: &AwsClients, alias_arn: &str) -> anyhow::Result<Option<Routing>> {
     match aws
         .sfn
         .describe_state_machine_alias()
@@ -193,7 +193,7 @@ pub async fn read_routing(aws: &Aws, alias_arn: &str) -> anyhow::Result<Option<R
 
 /// Points the alias `name` of `machine_arn` at `routing`, creating it when `create`.
 pub async fn route_alias(
-    aws: &Aws,
+    aws: &AwsClients,
     machine_arn: &str,
     name: &str,
     create: bool,
@@ -241,7 +241,7 @@ pub struct Release {
 /// DescribeStateMachine of one version; `None` when it does not exist (deleted, or never
 /// published).
 pub async fn read_release(
-    aws: &Aws,
+    aws: &AwsClients,
     config: &DeployConfig,
     machine_arn: &str,
     version: MachineVersion,
@@ -271,7 +271,7 @@ pub async fn read_release(
 /// The published versions, newest first; a warning instead when the endpoint does not implement
 /// ListStateMachineVersions (moto).
 pub async fn list_versions(
-    aws: &Aws,
+    aws: &AwsClients,
     machine_arn: &str,
 ) -> anyhow::Result<Result<Vec<MachineVersion>, String>> {
     let mut versions = Vec::new();
@@ -326,7 +326,7 @@ pub struct RunningExecution {
 
 /// Every running execution of the state machine, with its version.
 pub async fn running_executions(
-    aws: &Aws,
+    aws: &AwsClients,
     machine_arn: &str,
 ) -> anyhow::Result<Vec<RunningExecution>> {
     let mut running = Vec::new();
@@ -401,7 +401,7 @@ pub fn prunable(
 
 /// Deletes `versions` of the state machine.
 pub async fn delete_versions(
-    aws: &Aws,
+    aws: &AwsClients,
     machine_arn: &str,
     versions: &[MachineVersion],
 ) -> anyhow::Result<()> {
@@ -444,7 +444,7 @@ pub struct ReleaseList {
 pub async fn releases_main(args: ReleasesArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     let (name, _) = config.state_machine(args.state_machine.name.as_deref(), &args.config.path)?;
-    let aws = Aws::connect(&args.aws, &config).await;
+    let aws = AwsClients::connect(&args.aws, &config).await;
     let list = release_list(&aws, &config, name).await?;
     match args.output.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
@@ -490,7 +490,7 @@ pub async fn releases_main(args: ReleasesArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn release_list(
-    aws: &Aws,
+    aws: &AwsClients,
     config: &DeployConfig,
     name: &StateMachineName,
 ) -> anyhow::Result<ReleaseList> {
@@ -579,7 +579,7 @@ impl RoutingChange {
 pub async fn rollback_main(args: RollbackArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     let (name, _) = config.state_machine(args.state_machine.name.as_deref(), &args.config.path)?;
-    let aws = Aws::connect(&args.aws, &config).await;
+    let aws = AwsClients::connect(&args.aws, &config).await;
     let machine_arn = config.state_machine_arn(name);
     let alias_arn = config.state_machine_alias_arn(name);
     let Some(from) = read_routing(&aws, &alias_arn).await? else {
@@ -628,7 +628,7 @@ pub async fn rollback_main(args: RollbackArgs) -> anyhow::Result<ExitCode> {
 
 /// `deploy --promote`: the canary takes every new execution.
 pub async fn promote(
-    aws: &Aws,
+    aws: &AwsClients,
     config: &DeployConfig,
     name: &StateMachineName,
     dry_run: bool,
@@ -659,7 +659,7 @@ pub async fn promote(
 /// Routes the state machine's alias from `from` to `to` and the function's alias to
 /// `function_version`, after saying which executions keep running on their version.
 async fn move_alias(
-    aws: &Aws,
+    aws: &AwsClients,
     config: &DeployConfig,
     name: &StateMachineName,
     from: Routing,

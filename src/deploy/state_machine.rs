@@ -11,7 +11,7 @@ use aws_sdk_sfn::types::{
     StateMachineType, Tag, ValidateStateMachineDefinitionResultCode,
 };
 
-use super::Aws;
+use crate::aws::AwsClients;
 use crate::config::{DeployConfig, LogLevel, StateMachineConfig, StateMachineName};
 
 /// How long deploy waits for the live definition to become ours.
@@ -128,7 +128,7 @@ pub struct LiveStateMachine {
 
 /// DescribeStateMachine of a state machine or one of its versions; `None` when it does not exist.
 pub async fn describe(
-    aws: &Aws,
+    aws: &AwsClients,
     arn: &str,
 ) -> anyhow::Result<
     Option<aws_sdk_sfn::operation::describe_state_machine::DescribeStateMachineOutput>,
@@ -155,7 +155,7 @@ pub async fn describe(
 /// Reads the deployed state machine; `None` when it does not exist. Tags are read only when
 /// `with_tags` (diff does not need them).
 pub async fn read(
-    aws: &Aws,
+    aws: &AwsClients,
     arn: &str,
     with_tags: bool,
 ) -> anyhow::Result<Option<LiveStateMachine>> {
@@ -258,7 +258,7 @@ pub enum Validation {
 
 /// Asks Step Functions to validate the definition; FAIL stops the deploy with every diagnostic.
 /// Retries are off for this one call: moto answers it with HTTP 500, which the SDK would retry.
-pub async fn validate(aws: &Aws, definition: &str) -> anyhow::Result<Validation> {
+pub async fn validate(aws: &AwsClients, definition: &str) -> anyhow::Result<Validation> {
     let result = aws
         .sfn
         .validate_state_machine_definition()
@@ -316,7 +316,7 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 /// Creates the state machine with its first published version; returns the version ARN.
 pub async fn create(
-    aws: &Aws,
+    aws: &AwsClients,
     desired: &DesiredStateMachine,
     version_description: &str,
 ) -> anyhow::Result<Option<String>> {
@@ -339,7 +339,7 @@ pub async fn create(
 
 /// Updates the state machine and publishes a version; returns the version ARN.
 pub async fn update(
-    aws: &Aws,
+    aws: &AwsClients,
     desired: &DesiredStateMachine,
     version_description: &str,
 ) -> anyhow::Result<Option<String>> {
@@ -358,7 +358,11 @@ pub async fn update(
     Ok(output.state_machine_version_arn().map(str::to_owned))
 }
 
-pub async fn tag(aws: &Aws, arn: &str, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+pub async fn tag(
+    aws: &AwsClients,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
     aws.sfn
         .tag_resource()
         .resource_arn(arn)
@@ -371,7 +375,11 @@ pub async fn tag(aws: &Aws, arn: &str, tags: &BTreeMap<String, String>) -> anyho
 
 /// Publishes the current definition as a version (Step Functions returns the existing version
 /// when this revision was published already); returns the version ARN.
-pub async fn publish(aws: &Aws, arn: &str, version_description: &str) -> anyhow::Result<String> {
+pub async fn publish(
+    aws: &AwsClients,
+    arn: &str,
+    version_description: &str,
+) -> anyhow::Result<String> {
     Ok(aws
         .sfn
         .publish_state_machine_version()
@@ -385,7 +393,7 @@ pub async fn publish(aws: &Aws, arn: &str, version_description: &str) -> anyhow:
 }
 
 /// Polls DescribeStateMachine until the live definition is byte for byte ours.
-pub async fn wait_converged(aws: &Aws, desired: &DesiredStateMachine) -> anyhow::Result<()> {
+pub async fn wait_converged(aws: &AwsClients, desired: &DesiredStateMachine) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut interval = Duration::from_millis(200);
     loop {

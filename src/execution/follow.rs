@@ -5,13 +5,12 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use aws_sdk_sfn::Client;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::history::{self, HistoryTally};
 use super::report::{ExecutionReport, Status, duration_ms, rfc3339};
 use super::resolve::{self, Throttled, throttled_or};
-use crate::aws_error;
+use crate::aws::AwsClients;
 
 const FIRST_POLL: Duration = Duration::from_millis(200);
 const LONGEST_POLL: Duration = Duration::from_secs(5);
@@ -22,18 +21,15 @@ const MAX_THROTTLED_POLLS: u32 = 20;
 
 /// Looks at one execution, remembering the history read so far.
 pub struct ExecutionWatch<'a> {
-    client: &'a Client,
-    /// Where the client's calls go, for messages.
-    endpoint: &'a str,
+    aws: &'a AwsClients,
     execution_arn: String,
     tally: HistoryTally,
 }
 
 impl<'a> ExecutionWatch<'a> {
-    pub fn new(client: &'a Client, endpoint: &'a str, execution_arn: impl Into<String>) -> Self {
+    pub fn new(aws: &'a AwsClients, execution_arn: impl Into<String>) -> Self {
         Self {
-            client,
-            endpoint,
+            aws,
             execution_arn: execution_arn.into(),
             tally: HistoryTally::default(),
         }
@@ -46,30 +42,20 @@ impl<'a> ExecutionWatch<'a> {
     /// The execution as it is now. Describes it before reading the history, so once the status
     /// says it ended, the history read after it is complete.
     pub async fn observe(&mut self) -> anyhow::Result<ExecutionReport> {
-        let described =
-            resolve::describe_execution(self.client, self.endpoint, &self.execution_arn).await?;
-        history::read_new_events(self.client, &self.execution_arn, &mut self.tally)
+        let described = resolve::describe_execution(self.aws, &self.execution_arn).await?;
+        history::read_new_events(&self.aws.sfn, &self.execution_arn, &mut self.tally)
             .await
-            .map_err(|err| {
-                throttled_or(
-                    &err,
-                    aws_error::describe("GetExecutionHistory", self.endpoint, &err),
-                )
-            })?;
+            .map_err(|err| throttled_or(&err, self.aws.fail(&err, "GetExecutionHistory")))?;
         let map_runs: Vec<String> = self.tally.map_run_arns().map(str::to_owned).collect();
         for arn in map_runs {
             let run = self
-                .client
+                .aws
+                .sfn
                 .describe_map_run()
                 .map_run_arn(&arn)
                 .send()
                 .await
-                .map_err(|err| {
-                    throttled_or(
-                        &err,
-                        aws_error::describe("DescribeMapRun", self.endpoint, &err),
-                    )
-                })?;
+                .map_err(|err| throttled_or(&err, self.aws.fail(&err, "DescribeMapRun")))?;
             if let Some(counts) = run.item_counts() {
                 self.tally.set_map_run_counts(&arn, counts);
             }

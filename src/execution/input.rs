@@ -6,14 +6,12 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::path::Path;
 
+use asl::limits::PAYLOAD_BYTES;
 use chrono::{DateTime, Utc};
 use etl_lambda::contract::{ExecutionName, PipelineInput};
 
 /// What a valid input looks like, for error messages.
 const INPUT_SHAPE: &str = r#"{"date_range": {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}}"#;
-
-/// Step Functions' limit on an execution's input: 256 KiB of UTF-8.
-pub const MAX_INPUT_BYTES: usize = asl::limits::PAYLOAD_BYTES;
 
 /// Reads the input from `--input` or `--input-file` and checks it against the pipeline's input
 /// type. Returns the JSON to send: the checked value, re-serialized.
@@ -27,8 +25,8 @@ pub fn pipeline_input(inline: Option<&str>, file: Option<&Path>) -> anyhow::Resu
         _ => anyhow::bail!("pass the pipeline input with --input JSON or --input-file PATH"),
     };
     anyhow::ensure!(
-        bytes.len() <= MAX_INPUT_BYTES,
-        "{origin} is over {MAX_INPUT_BYTES} bytes, Step Functions' limit for an execution's input (256 KiB); the pipeline's input is a few dozen bytes: {INPUT_SHAPE}"
+        bytes.len() <= PAYLOAD_BYTES,
+        "{origin} is over {PAYLOAD_BYTES} bytes, Step Functions' limit for an execution's input (256 KiB); the pipeline's input is a few dozen bytes: {INPUT_SHAPE}"
     );
     let text =
         String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{origin} is not UTF-8 text"))?;
@@ -38,14 +36,14 @@ pub fn pipeline_input(inline: Option<&str>, file: Option<&Path>) -> anyhow::Resu
     Ok(serde_json::to_string(&input).expect("a PipelineInput always serializes"))
 }
 
-/// The file's bytes, reading at most one past [`MAX_INPUT_BYTES`] (enough to tell it is too
+/// The file's bytes, reading at most one past [`PAYLOAD_BYTES`] (enough to tell it is too
 /// long): `/dev/zero` or a pipe that never ends is refused, not read until memory runs out.
 fn read_bounded(path: &Path, origin: &str) -> anyhow::Result<Vec<u8>> {
     let cannot_read = |err: std::io::Error| anyhow::anyhow!("cannot read {origin}: {err}");
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(cannot_read)?
-        .take(MAX_INPUT_BYTES as u64 + 1)
+        .take(PAYLOAD_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(cannot_read)?;
     Ok(bytes)
@@ -132,7 +130,7 @@ mod tests {
 
     #[test]
     fn an_input_over_256_kib_is_refused_and_a_file_is_not_read_past_it() {
-        let long = format!("{{\"pad\": \"{}\"}}", "x".repeat(MAX_INPUT_BYTES));
+        let long = format!("{{\"pad\": \"{}\"}}", "x".repeat(PAYLOAD_BYTES));
         let err = pipeline_input(Some(&long), None).unwrap_err().to_string();
         assert!(err.starts_with("--input is over 262144 bytes"), "{err}");
         let err = pipeline_input(None, Some(Path::new("/dev/zero")))
@@ -144,7 +142,7 @@ mod tests {
         );
         assert_eq!(
             read_bounded(Path::new("/dev/zero"), "").unwrap().len(),
-            MAX_INPUT_BYTES + 1
+            PAYLOAD_BYTES + 1
         );
     }
 

@@ -16,13 +16,10 @@ mod resolve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aws_sdk_sfn::Client;
-
 pub use history::MapIterations;
 pub use report::{ExecutionReport, Status};
 
-use crate::aws::{AwsArgs, sdk_config};
-use crate::aws_error;
+use crate::aws::{AwsArgs, AwsClients};
 use crate::config::{ConfigArgs, DeployConfig, StateMachineArgs};
 use crate::output::{OutputArgs, OutputFormat, to_stdout};
 use follow::{ExecutionProgress, ExecutionWatch};
@@ -114,14 +111,13 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     let (machine, _) =
         config.state_machine(args.state_machine.name.as_deref(), &args.config.path)?;
 
-    let sdk = sdk_config(&args.aws, &config).await;
-    let endpoint = aws_error::endpoint_name(&sdk);
-    let client = Client::new(&sdk);
-    let machine_arn = resolve::state_machine_arn(&client, &endpoint, &config, machine).await?;
+    let aws = AwsClients::connect(&args.aws, &config).await;
+    let machine_arn = resolve::state_machine_arn(&aws, &config, machine).await?;
     // The alias: new executions start on the release it routes to, and run on it to the end.
     let alias = &config.state_machines[machine].releases.alias;
     let alias_arn = format!("{machine_arn}:{alias}");
-    let started = client
+    let started = aws
+        .sfn
         .start_execution()
         .state_machine_arn(&alias_arn)
         .name(name.as_str())
@@ -142,7 +138,7 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
                      routes the alias to it"
                 )
             } else {
-                aws_error::describe("StartExecution", &endpoint, &err)
+                aws.fail(&err, "StartExecution")
             }
         })?;
     let execution_arn = started.execution_arn().to_owned();
@@ -152,34 +148,25 @@ pub async fn start_main(args: StartArgs) -> anyhow::Result<ExitCode> {
     }
     if !args.wait {
         if args.output.format == OutputFormat::Json {
-            let report = ExecutionWatch::new(&client, &endpoint, &execution_arn)
-                .observe()
-                .await?;
+            let report = ExecutionWatch::new(&aws, &execution_arn).observe().await?;
             to_stdout(&format!("{}\n", report.to_json()))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    watch(&client, &endpoint, &execution_arn, true, args.output.format).await
+    watch(&aws, &execution_arn, true, args.output.format).await
 }
 
 pub async fn status_main(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let config = args.target.config.load()?;
-    let (client, endpoint, execution_arn) = connect_to_execution(&args.target, &config).await?;
-    watch(
-        &client,
-        &endpoint,
-        &execution_arn,
-        args.wait,
-        args.output.format,
-    )
-    .await
+    let (aws, execution_arn) = connect_to_execution(&args.target, &config).await?;
+    watch(&aws, &execution_arn, args.wait, args.output.format).await
 }
 
 pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     let config = args.target.config.load()?;
-    let (client, endpoint, execution_arn) = connect_to_execution(&args.target, &config).await?;
+    let (aws, execution_arn) = connect_to_execution(&args.target, &config).await?;
     let expire_after_days = config.chunk_store.expire_after_days.get();
-    let redriven = redrive::redrive(&client, &endpoint, &execution_arn, expire_after_days).await?;
+    let redriven = redrive::redrive(&aws, &execution_arn, expire_after_days).await?;
     let line = format!(
         "redrove {} at {}",
         redriven.execution_arn, redriven.redrive_date
@@ -192,17 +179,17 @@ pub async fn redrive_main(args: RedriveArgs) -> anyhow::Result<ExitCode> {
     if !args.wait {
         return Ok(ExitCode::SUCCESS);
     }
-    redrive::wait_until_restarted(&client, &endpoint, &redriven).await?;
-    watch(&client, &endpoint, &execution_arn, true, args.output.format).await
+    redrive::wait_until_restarted(&aws, &redriven).await?;
+    watch(&aws, &execution_arn, true, args.output.format).await
 }
 
-/// The client and the execution ARN that `target` means: an ARN as it is, or a bare name under the
-/// state machine (`--state-machine`, or the only one in deploy.toml). What can be checked locally
-/// is checked before the client is built.
+/// The AWS clients and the execution ARN that `target` means: an ARN as it is, or a bare name
+/// under the state machine (`--state-machine`, or the only one in deploy.toml). What can be
+/// checked locally is checked before the clients are built.
 async fn connect_to_execution(
     target: &ExecutionTarget,
     config: &DeployConfig,
-) -> anyhow::Result<(Client, String, String)> {
+) -> anyhow::Result<(AwsClients, String)> {
     let given = target.execution.as_str();
     let bare_name = if given.starts_with("arn:") {
         None
@@ -216,30 +203,26 @@ async fn connect_to_execution(
             config.state_machine(target.state_machine.name.as_deref(), &target.config.path)?;
         Some((name, machine))
     };
-    let sdk = sdk_config(&target.aws, config).await;
-    let endpoint = aws_error::endpoint_name(&sdk);
-    let client = Client::new(&sdk);
+    let aws = AwsClients::connect(&target.aws, config).await;
     let execution_arn = match bare_name {
         Some((name, machine)) => {
-            let machine_arn =
-                resolve::state_machine_arn(&client, &endpoint, config, machine).await?;
+            let machine_arn = resolve::state_machine_arn(&aws, config, machine).await?;
             resolve::execution_arn(&machine_arn, name.as_str())?
         }
         None => given.to_owned(),
     };
-    Ok((client, endpoint, execution_arn))
+    Ok((aws, execution_arn))
 }
 
 /// Looks at the execution once, or follows it until it ends (until Ctrl-C, which leaves it
 /// running), prints the report and turns its status into the exit code.
 async fn watch(
-    client: &Client,
-    endpoint: &str,
+    aws: &AwsClients,
     execution_arn: &str,
     wait: bool,
     output: OutputFormat,
 ) -> anyhow::Result<ExitCode> {
-    let mut observer = ExecutionWatch::new(client, endpoint, execution_arn);
+    let mut observer = ExecutionWatch::new(aws, execution_arn);
     let report = if wait {
         let progress = ExecutionProgress::on_stderr();
         tokio::select! {

@@ -6,14 +6,13 @@
 
 use std::time::Duration;
 
-use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 use aws_sdk_sfn::types::ExecutionRedriveStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::report::{Status, rfc3339};
-use crate::aws_error;
+use crate::aws::AwsClients;
 
 /// AWS redrives an execution only within this many days of its stop.
 pub const REDRIVE_WINDOW_DAYS: i64 = 14;
@@ -117,28 +116,24 @@ pub struct Redriven {
     pub redrives_before: i32,
 }
 
-async fn describe(
-    client: &Client,
-    endpoint: &str,
-    execution_arn: &str,
-) -> anyhow::Result<RedriveFacts> {
-    let described = super::resolve::describe_execution(client, endpoint, execution_arn).await?;
+async fn describe(aws: &AwsClients, execution_arn: &str) -> anyhow::Result<RedriveFacts> {
+    let described = super::resolve::describe_execution(aws, execution_arn).await?;
     RedriveFacts::of(&described)
 }
 
 /// Checks that `execution_arn` may be redriven, then redrives it.
 pub async fn redrive(
-    client: &Client,
-    endpoint: &str,
+    aws: &AwsClients,
     execution_arn: &str,
     expire_after_days: u32,
 ) -> anyhow::Result<Redriven> {
-    let facts = describe(client, endpoint, execution_arn).await?;
+    let facts = describe(aws, execution_arn).await?;
     if let Some(refusal) = facts.refusal(execution_arn, expire_after_days, Utc::now()) {
         anyhow::bail!("{refusal}; nothing was redriven");
     }
     // The SDK fills in the idempotency token (clientToken), so its own retries redrive once.
-    let output = client
+    let output = aws
+        .sfn
         .redrive_execution()
         .execution_arn(execution_arn)
         .send()
@@ -148,7 +143,7 @@ pub async fn redrive(
                 "AWS will not redrive {execution_arn}: {}; start a new execution with `cm-etl start`",
                 e.meta().message().unwrap_or("no reason given")
             ),
-            _ => aws_error::describe("RedriveExecution", endpoint, &err),
+            _ => aws.fail(&err, "RedriveExecution"),
         })?;
     Ok(Redriven {
         execution_arn: execution_arn.to_owned(),
@@ -159,15 +154,11 @@ pub async fn redrive(
 
 /// Waits until DescribeExecution shows the redrive (a higher redrive count, or RUNNING), so that
 /// following it does not report the stop before it.
-pub async fn wait_until_restarted(
-    client: &Client,
-    endpoint: &str,
-    redriven: &Redriven,
-) -> anyhow::Result<()> {
+pub async fn wait_until_restarted(aws: &AwsClients, redriven: &Redriven) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let mut delay = Duration::from_millis(200);
     loop {
-        let facts = describe(client, endpoint, &redriven.execution_arn).await?;
+        let facts = describe(aws, &redriven.execution_arn).await?;
         if facts.redrive_count > redriven.redrives_before || facts.status == Status::Running {
             return Ok(());
         }

@@ -100,8 +100,8 @@ impl ExecutionReport {
 
 impl fmt::Display for ExecutionReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let line = |f: &mut fmt::Formatter<'_>, label: &str, value: &dyn fmt::Display| {
-            writeln!(f, "{label:<14}{value}")
+        let line = |f: &mut fmt::Formatter<'_>, heading: &str, value: &dyn fmt::Display| {
+            writeln!(f, "{heading:<14}{value}")
         };
         line(f, "execution", &self.execution_arn)?;
         line(f, "status", &self.status.as_str())?;

@@ -3,22 +3,21 @@
 //! `[state_machines.NAME]` table is meant is `DeployConfig::state_machine`'s to say); and the one
 //! DescribeExecution call that `status`, `--wait` and `redrive` share.
 
-use aws_sdk_sfn::Client;
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
 
-use crate::aws_error;
+use crate::aws::{AwsClients, error};
 use crate::config::{DeployConfig, StateMachineName};
 
 /// The deployed state machine's ARN: the one deploy.toml implies, else the one with that name in
 /// the account and region the SDK talks to (a different account, or a `--region` override).
 pub async fn state_machine_arn(
-    client: &Client,
-    endpoint: &str,
+    aws: &AwsClients,
     config: &DeployConfig,
     name: &StateMachineName,
 ) -> anyhow::Result<String> {
     let computed = config.state_machine_arn(name);
-    match client
+    match aws
+        .sfn
         .describe_state_machine()
         .state_machine_arn(&computed)
         .send()
@@ -29,11 +28,11 @@ pub async fn state_machine_arn(
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_state_machine_does_not_exist() || e.is_invalid_arn()) => {}
-        Err(err) => return Err(aws_error::describe("DescribeStateMachine", endpoint, &err)),
+        Err(err) => return Err(aws.fail(&err, "DescribeStateMachine")),
     }
-    let mut pages = client.list_state_machines().into_paginator().send();
+    let mut pages = aws.sfn.list_state_machines().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|err| aws_error::describe("ListStateMachines", endpoint, &err))?;
+        let page = page.map_err(|err| aws.fail(&err, "ListStateMachines"))?;
         if let Some(item) = page
             .state_machines()
             .iter()
@@ -58,7 +57,7 @@ pub fn throttled_or<E: aws_sdk_sfn::error::ProvideErrorMetadata, R>(
     err: &aws_sdk_sfn::error::SdkError<E, R>,
     described: anyhow::Error,
 ) -> anyhow::Error {
-    if aws_error::is_throttling(err) {
+    if error::is_throttling(err) {
         Throttled(described).into()
     } else {
         described
@@ -66,13 +65,12 @@ pub fn throttled_or<E: aws_sdk_sfn::error::ProvideErrorMetadata, R>(
 }
 
 /// DescribeExecution of `execution_arn`: an execution that does not exist is said in our words,
-/// any other failure as `aws_error` explains it ([`Throttled`] when AWS throttled the call).
+/// any other failure as `crate::aws::error` explains it ([`Throttled`] when AWS throttled the call).
 pub async fn describe_execution(
-    client: &Client,
-    endpoint: &str,
+    aws: &AwsClients,
     execution_arn: &str,
 ) -> anyhow::Result<DescribeExecutionOutput> {
-    client
+    aws.sfn
         .describe_execution()
         .execution_arn(execution_arn)
         .send()
@@ -86,10 +84,7 @@ pub async fn describe_execution(
                     "there is no execution {execution_arn}; check the name, --state-machine and --region"
                 )
             } else {
-                throttled_or(
-                    &err,
-                    aws_error::describe("DescribeExecution", endpoint, &err),
-                )
+                throttled_or(&err, aws.fail(&err, "DescribeExecution"))
             }
         })
 }

@@ -1,6 +1,6 @@
-//! Counting and explaining AWS calls: an SDK interceptor records every operation (waiter polls
-//! included) so the summary can say how many calls a deploy made and how many of them wrote; an
-//! SDK error becomes one line through `crate::aws_error`, as in every command.
+//! The call log: an SDK interceptor on every client of [`super::AwsClients`] records each
+//! operation (waiter polls included), so a summary can say how many calls a command made and how
+//! many of them wrote.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,8 +10,6 @@ use aws_sdk_lambda::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_lambda::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use serde::Serialize;
-
-pub use crate::aws_error::CallFailure;
 
 /// Operation names that change something in AWS start with one of these.
 const MUTATING_PREFIXES: [&str; 9] = [

@@ -1,10 +1,11 @@
 //! The one explanation of a failed AWS call, for every command that calls AWS (`deploy`, `diff`,
-//! `start`, `status`, `bootstrap`, `redrive`): no credentials, an endpoint that cannot be reached or does not answer, a
-//! throttled call, a refused one. Each is one line saying what to do, worded the same everywhere.
+//! `start`, `status`, `bootstrap`, `redrive`): no credentials, an endpoint that cannot be reached
+//! or does not answer, a throttled call, a refused one. Each is one line saying what to do, worded
+//! the same everywhere; and the one line of a command that stopped part way through its writes.
 
 use std::error::Error as StdError;
+use std::fmt;
 
-use aws_config::SdkConfig;
 // The same smithy types every aws-sdk-* crate re-exports: Lambda's errors are these too.
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
@@ -83,7 +84,7 @@ impl CallFailure {
     }
 
     /// One line: what failed, why, what to do. `operation` is the AWS operation
-    /// (`DescribeStateMachine`); `endpoint` where calls go ([`endpoint_name`]).
+    /// (`DescribeStateMachine`); `endpoint` where calls go ([`super::endpoint_name`]).
     pub fn explain(&self, operation: &str, endpoint: &str) -> String {
         match self {
             CallFailure::NoCredentials => "no AWS credentials found: set AWS_PROFILE or pass --profile NAME (or `profile` in deploy.toml; run `aws sso login` first for an SSO profile), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_owned(),
@@ -104,22 +105,20 @@ impl CallFailure {
     }
 }
 
-/// Where a configuration's calls go, for messages: its endpoint URL (`--endpoint-url`,
-/// `AWS_ENDPOINT_URL`), else `AWS <region>`.
-pub fn endpoint_name(sdk: &SdkConfig) -> String {
-    match (sdk.endpoint_url(), sdk.region()) {
-        (Some(url), _) => url.to_owned(),
-        (None, Some(region)) => format!("AWS {region}"),
-        (None, None) => "AWS".to_owned(),
-    }
-}
-
 /// Whether `err` says "slow down" rather than "this failed".
 pub fn is_throttling<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     matches!(err, SdkError::ServiceError(_))
         && err
             .code()
             .is_some_and(|code| THROTTLING_CODES.contains(&code))
+}
+
+/// The service's error code of a failed call, when the service answered.
+pub fn service_error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
 }
 
 /// [`CallFailure::explain`] as an error.
@@ -129,6 +128,33 @@ where
     R: std::fmt::Debug + 'static,
 {
     anyhow::anyhow!(CallFailure::of(err).explain(operation, endpoint))
+}
+
+/// The one line of a `command` that stopped at `steps[index]` with `err`: what changed before it,
+/// what did not, and that a re-run continues (every step is an upsert planned from what is live).
+pub fn stopped_part_way<S: fmt::Display>(
+    command: &str,
+    steps: &[S],
+    index: usize,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    let list = |steps: &[S]| {
+        if steps.is_empty() {
+            "nothing".to_owned()
+        } else {
+            steps
+                .iter()
+                .map(S::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+    };
+    anyhow::anyhow!(
+        "{command} stopped at `{}`: {err:#}. Changed: {}. Not changed: {}. Re-run {command} to continue from here (every step is an upsert)",
+        steps[index],
+        list(&steps[..index]),
+        list(&steps[index..])
+    )
 }
 
 /// The innermost message of the chain: for a connection failure, "Connection refused" and the like.
