@@ -8,7 +8,7 @@ mod common;
 
 use common::required_env;
 use etl_lambda::Warehouse;
-use etl_lambda::contract::ErrorName;
+use etl_lambda::contract::HandlerErrorName;
 use etl_lambda::warehouse::{InsecureTransport, TlsOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -44,7 +44,7 @@ async fn refusal(url: &str) -> String {
         .await
         .err()
         .unwrap_or_else(|| panic!("{url} is accepted"));
-    assert_eq!(err.name, ErrorName::InvalidInput, "{err}");
+    assert_eq!(err.name, HandlerErrorName::InvalidInput, "{err}");
     assert_eq!(err.message.lines().count(), 1, "{err}");
     err.message
 }

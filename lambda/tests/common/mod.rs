@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use etl_lambda::chunks::KeySpan;
 use etl_lambda::contract::{
-    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ErrorName,
-    ExecutionArn, ExecutionName, GetTask02ChunksInput, ProcessChunkInput, Task02Chunks,
+    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ExecutionArn,
+    ExecutionName, GetTask02ChunksInput, HandlerErrorName, ProcessChunkInput, Task02Chunks,
 };
 use etl_lambda::{ChunkKey, ChunkStores, Handlers, SampleData, Warehouse};
 use tempfile::TempDir;
@@ -203,7 +203,7 @@ pub async fn same_name_executions_never_share_chunks(handlers: &Handlers, sample
     let mut mismatched = input("machine-a");
     mismatched.execution_arn = execution_arn_in("machine-a", "other");
     let error = handlers.get_task02_chunks(mismatched).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput, "{error}");
+    assert_eq!(error.name, HandlerErrorName::InvalidInput, "{error}");
 
     // The first migrates and deletes its folder; it may not delete the second's.
     process_all(handlers, &first).await;
@@ -213,7 +213,7 @@ pub async fn same_name_executions_never_share_chunks(handlers: &Handlers, sample
         chunk_store: second.chunk_store.clone(),
     };
     let error = handlers.delete_task02_chunks(crossed).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput, "{error}");
+    assert_eq!(error.name, HandlerErrorName::InvalidInput, "{error}");
     let deleted = handlers
         .delete_task02_chunks(DeleteChunksInput {
             execution: execution(NAME),
@@ -366,7 +366,7 @@ pub async fn process_all_retrying(handlers: &Handlers, chunks: &Task02Chunks) {
                 .await
             {
                 Ok(_) => break,
-                Err(e) if e.name == ErrorName::Transient && attempt < 3 => attempt += 1,
+                Err(e) if e.name == HandlerErrorName::Transient && attempt < 3 => attempt += 1,
                 Err(e) => panic!("chunk {id} after {attempt} retries: {e}"),
             }
         }
