@@ -14,14 +14,13 @@
 //! removes its folder only. On SQLite, rows whose visit_date is not a date are rejected with
 //! `bad_visit_date`.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{
-    Engine, LOCAL_BUCKET, World, covered, covers, execution, expected_keys, process_all,
+use crate::common::{
+    self, Engine, LOCAL_BUCKET, World, covered, covers, execution, expected_keys, process_all,
     process_input, sample,
 };
+use crate::on_both_engines;
 use etl_lambda::chunks::KeySpan;
 use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, HandlerErrorName};
 use etl_lambda::warehouse::{MigratedRow, RejectReason};

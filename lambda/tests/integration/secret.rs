@@ -3,9 +3,7 @@
 //! mode and CA certificate), and a missing or malformed secret stops it with an error that names
 //! the secret and never quotes its value.
 
-mod common;
-
-use common::{Engine, database_url, get_chunks, moto_sdk_config, sample, unique};
+use crate::common::{self, Engine, database_url, get_chunks, moto_sdk_config, sample, unique};
 use etl_lambda::contract::{ChunkBudget, HandlerErrorName, env};
 use etl_lambda::settings::FunctionSettings;
 use etl_lambda::warehouse::InsecureTransport;

@@ -7,9 +7,9 @@
 //! `cm-etl bootstrap` sets it with `chunk_store.kms_key_arn`: an object header would override it);
 //! an unreachable endpoint is `Task02.Transient`.
 
-mod common;
-
-use common::{Engine, World, moto_bucket, moto_sdk_config, process_all, process_input, sample};
+use crate::common::{
+    self, Engine, World, moto_bucket, moto_sdk_config, process_all, process_input, sample,
+};
 use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, HandlerErrorName};
 use etl_lambda::{ChunkStores, Handlers, Warehouse};
 

@@ -4,9 +4,7 @@
 //! without TLS are refused, each with one line saying what to do; the weaker sslmodes need the
 //! explicit opt-out `cm_etl_insecure_transport`, and with it behave as libpq's.
 
-mod common;
-
-use common::required_env;
+use crate::common::required_env;
 use etl_lambda::Warehouse;
 use etl_lambda::contract::HandlerErrorName;
 use etl_lambda::warehouse::{InsecureTransport, TlsOptions};

@@ -3,6 +3,7 @@
 //! chunk store, plus the moto-backed S3 configuration.
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -470,4 +471,31 @@ impl<'w> MakeWriter<'w> for Captured {
     fn make_writer(&'w self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// Runs `test` as `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` does, with every
+/// thread of its runtime (the blocking ones too) and the test's own thread logging to
+/// `subscriber`. The tests of this binary share one process: a global subscriber could be set only
+/// once, and would log the other tests' events too.
+pub fn run_logging_to<S>(subscriber: S, test: impl Future<Output = ()>)
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    thread_local! {
+        /// The runtime thread's subscriber, until the thread stops.
+        static RUNTIME_THREAD: RefCell<Option<tracing::dispatcher::DefaultGuard>> =
+            const { RefCell::new(None) };
+    }
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let _test_thread = tracing::dispatcher::set_default(&dispatch);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            RUNTIME_THREAD.set(Some(tracing::dispatcher::set_default(&dispatch)));
+        })
+        .on_thread_stop(|| drop(RUNTIME_THREAD.take()))
+        .build()
+        .expect("the test's runtime starts");
+    runtime.block_on(test);
 }

@@ -10,10 +10,9 @@
 //!
 //! Also here: a source table whose values the migration cannot read is one clear error.
 
-mod common;
-
+use crate::common::{self, Engine, database_url, local_stores, process_all, unique};
+use crate::on_both_engines;
 use chrono::NaiveDate;
-use common::{Engine, database_url, local_stores, process_all, unique};
 use etl_lambda::Handlers;
 use etl_lambda::contract::{
     ChunkBudget, ChunkStoreUri, DateRange, GetTask02ChunksInput, HandlerErrorName,
