@@ -428,8 +428,10 @@ fn pad_pads_either_side_and_refuses_a_width_past_the_payload_limit() {
     assert_eq!(run(r#"$pad("foo", 1)"#), json!("foo"));
     let huge = error(r#"$pad("a", -9223372036854775808)"#);
     assert!(
-        huge.to_string()
-            .contains("cannot fit in a 262144-byte state payload"),
+        huge.to_string().contains(&format!(
+            "cannot fit in a {}-byte state payload",
+            limits::PAYLOAD_BYTES
+        )),
         "{huge}"
     );
 }
