@@ -20,14 +20,14 @@
 //! What rustc cannot check (the JSON names serde gives the fields) synth checks against each
 //! path's schema root (see `validate`).
 //!
-//! - [`payload_safe`]: which types may travel in a payload, and their worst-case JSON size
+//! - `payload_safe`: which types may travel in a payload, and their worst-case JSON size
 //!   (`record!`, `payload_safe!`);
-//! - [`paths`]: field lenses and typed paths (`field!`, `path!`), and where a Map reads its items;
+//! - `paths`: field lenses and typed paths (`field!`, `path!`), and where a Map reads its items;
 //! - [`context`]: the context object's values as types;
-//! - [`scope`]: what `$` is where a payload is evaluated, typed values and whole selectors
+//! - `scope`: what `$` is where a payload is evaluated, typed values and whole selectors
 //!   (`selector!`);
-//! - [`variables`]: typed workflow variables and a state's `Assign` (`variable!`);
-//! - [`map`]: Maps (`map_over`, `distributed_map_over`), their processors and item batches.
+//! - `variables`: typed workflow variables and a state's `Assign` (`variable!`);
+//! - `map`: Maps (`map_over`, `distributed_map_over`), their processors and item batches.
 
 pub mod context;
 mod map;

@@ -64,8 +64,8 @@ macro_rules! variable {
 }
 
 /// A state's `Assign`, built with types: each variable gets a value of its own type, evaluated in
-/// the scope `S` the Assign is evaluated in ([`StateResult`] for a state with a result,
-/// [`StateInput`] otherwise).
+/// the scope `S` the Assign is evaluated in ([`StateResult`](super::StateResult) for a state with
+/// a result, [`StateInput`](super::StateInput) otherwise).
 pub struct Assignments<S> {
     /// By variable name, in the order first set.
     values: PayloadTemplate,

@@ -23,9 +23,9 @@ use crate::limits;
 
 /// Functions `jsonata-rs` gets wrong for AWS, with the hidden names of ours: the seeded
 /// `$random` and `$uuid`, `$append` (never a sequence), `$match` (JavaScript's index and
-/// singleton) and `$pad` (a width past the payload limit is an error, not an abort). `jsonata-rs` binds its
-/// own at every evaluation, over any registered function of the same name, so an expression that
-/// uses them is evaluated inside a block that rebinds them first.
+/// singleton) and `$pad` (a width past the payload limit is an error, not an abort).
+/// `jsonata-rs` binds its own at every evaluation, over any registered function of the same name,
+/// so an expression that uses them is evaluated inside a block that rebinds them first.
 pub(super) const REBOUND: [(&str, &str); 5] = [
     ("$random", "$__asl_random"),
     ("$uuid", "$__asl_uuid"),

@@ -4,9 +4,9 @@
 //!
 //! The language itself comes from `jsonata-rs`; this module runs it within AWS-like bounds (stack,
 //! depth, time) and converts values between it and `serde_json`. What it adds lives beside it:
-//! - [`functions`]: AWS's own functions and the standard ones `jsonata-rs` lacks or gets wrong
+//! - `functions`: AWS's own functions and the standard ones `jsonata-rs` lacks or gets wrong
 //!   for AWS, with the reproducible draws behind `$random`, `$uuid` and `$shuffle`;
-//! - [`order`]: the key order of the result's objects, as AWS (JavaScript) would write them.
+//! - `order`: the key order of the result's objects, as AWS (JavaScript) would write them.
 
 mod functions;
 mod order;

@@ -4,6 +4,7 @@
 //! constructors in written order, an object with the same keys as one of the inputs in the
 //! input's order, and integer-like keys first, ascending, as JavaScript enumerates them.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use jsonata_rs::Value as JValue;
@@ -11,7 +12,7 @@ use serde_json::Value;
 
 thread_local! {
     /// The key order of the evaluation running on this thread, when it lists objects' members.
-    pub(super) static ENTRY_ORDER: std::cell::RefCell<Option<KeyOrder>> = const { std::cell::RefCell::new(None) };
+    pub(super) static ENTRY_ORDER: RefCell<Option<KeyOrder>> = const { RefCell::new(None) };
 }
 
 /// Where the keys of a result's objects most likely stand in AWS's (JavaScript's) output.
