@@ -637,7 +637,7 @@ impl Handler for DeleteTask02Chunks {
 /// The error names a handler fails with (the Lambda `errorType`), so a Retry or Catch matches them
 /// by type rather than by a string typed twice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorName {
+pub enum HandlerErrorName {
     /// The request does not match the contract: do not retry.
     InvalidInput,
     /// The chunk or its manifest is not in the store: do not retry.
@@ -648,32 +648,32 @@ pub enum ErrorName {
     Transient,
 }
 
-impl ErrorName {
+impl HandlerErrorName {
     /// Every error name a handler fails with.
-    pub const ALL: [ErrorName; 4] = [
-        ErrorName::InvalidInput,
-        ErrorName::ChunkNotFound,
-        ErrorName::ChunkFormatMismatch,
-        ErrorName::Transient,
+    pub const ALL: [HandlerErrorName; 4] = [
+        HandlerErrorName::InvalidInput,
+        HandlerErrorName::ChunkNotFound,
+        HandlerErrorName::ChunkFormatMismatch,
+        HandlerErrorName::Transient,
     ];
 
     /// The name as the Lambda `errorType` and `ErrorEquals` spell it (`Task02.Transient`).
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorName::InvalidInput => "Task02.InvalidInput",
-            ErrorName::ChunkNotFound => "Task02.ChunkNotFound",
-            ErrorName::ChunkFormatMismatch => "Task02.ChunkFormatMismatch",
-            ErrorName::Transient => "Task02.Transient",
+            HandlerErrorName::InvalidInput => "Task02.InvalidInput",
+            HandlerErrorName::ChunkNotFound => "Task02.ChunkNotFound",
+            HandlerErrorName::ChunkFormatMismatch => "Task02.ChunkFormatMismatch",
+            HandlerErrorName::Transient => "Task02.Transient",
         }
     }
 
     /// Whether the state machine should retry a task that failed with this error.
     pub fn is_retryable(self) -> bool {
-        matches!(self, ErrorName::Transient)
+        matches!(self, HandlerErrorName::Transient)
     }
 }
 
-impl fmt::Display for ErrorName {
+impl fmt::Display for HandlerErrorName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -4,21 +4,21 @@
 
 use std::fmt;
 
-use crate::contract::{ChunkId, ChunkStoreUri, ContractError, ErrorName};
+use crate::contract::{ChunkId, ChunkStoreUri, ContractError, HandlerErrorName};
 
 /// What a handler fails with: a Lambda `errorType` and a message free of data values.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{name}: {message}")]
 pub struct HandlerError {
     /// The Lambda `errorType` a Retry or Catch matches.
-    pub name: ErrorName,
+    pub name: HandlerErrorName,
     /// What failed, naming fields, ids and URIs only.
     pub message: String,
 }
 
 impl HandlerError {
     /// An error named `name`; `message` must hold no data value.
-    pub fn new(name: ErrorName, message: impl Into<String>) -> Self {
+    pub fn new(name: HandlerErrorName, message: impl Into<String>) -> Self {
         Self {
             name,
             message: message.into(),
@@ -28,7 +28,7 @@ impl HandlerError {
     /// The request does not match the contract; `field` is its JSON path.
     pub fn invalid_input(field: &str, rule: impl fmt::Display) -> Self {
         Self::new(
-            ErrorName::InvalidInput,
+            HandlerErrorName::InvalidInput,
             format!("`{field}` {rule}; fix the request to match the handler's input schema"),
         )
     }
@@ -37,7 +37,7 @@ impl HandlerError {
     pub fn chunk_not_found(what: &str, chunk_id: Option<ChunkId>, uri: &ChunkStoreUri) -> Self {
         let chunk = chunk_id.map_or(String::new(), |id| format!(" for chunk {id}"));
         Self::new(
-            ErrorName::ChunkNotFound,
+            HandlerErrorName::ChunkNotFound,
             format!(
                 "{what}{chunk} not found under {uri}; run GetTask02Chunks for this execution first"
             ),
@@ -48,7 +48,7 @@ impl HandlerError {
     /// `detail` must be free of data values (an error code, a safe driver message).
     pub fn transient(operation: &str, detail: impl fmt::Display) -> Self {
         Self::new(
-            ErrorName::Transient,
+            HandlerErrorName::Transient,
             format!("{operation} failed: {detail}"),
         )
     }

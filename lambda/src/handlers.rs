@@ -10,7 +10,8 @@ use tokio::task::JoinSet;
 use crate::chunks::{Manifest, PackedChunk, StoredChunk};
 use crate::contract::{
     Action, CHUNK_FORMAT_VERSION, ChunkId, ChunkStoreUri, ChunkSummary, ChunksDeleted,
-    DeleteChunksInput, ErrorName, GetTask02ChunksInput, ProcessChunkInput, Request, Task02Chunks,
+    DeleteChunksInput, GetTask02ChunksInput, HandlerErrorName, ProcessChunkInput, Request,
+    Task02Chunks,
 };
 use crate::error::HandlerError;
 use crate::store::{ChunkStore, ChunkStores};
@@ -166,7 +167,7 @@ impl Handlers {
     ) -> Result<ChunkSummary, HandlerError> {
         if input.format_version != CHUNK_FORMAT_VERSION {
             return Err(HandlerError::new(
-                ErrorName::ChunkFormatMismatch,
+                HandlerErrorName::ChunkFormatMismatch,
                 format!(
                     "`input.format_version` is {}, this build reads {}; rerun GetTask02Chunks \
                      with this build",
@@ -192,7 +193,7 @@ impl Handlers {
         let chunk = store.get_chunk(input.chunk_id).await?;
         if chunk.execution != input.execution || chunk.chunk_id != input.chunk_id {
             return Err(HandlerError::new(
-                ErrorName::ChunkFormatMismatch,
+                HandlerErrorName::ChunkFormatMismatch,
                 format!(
                     "chunk object {} under {} is stamped with another execution or id",
                     input.chunk_id,
@@ -399,7 +400,7 @@ mod tests {
 
     fn invalid(event: Value) -> HandlerError {
         let error = parse_request(event).unwrap_err();
-        assert_eq!(error.name, ErrorName::InvalidInput);
+        assert_eq!(error.name, HandlerErrorName::InvalidInput);
         error
     }
 

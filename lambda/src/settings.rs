@@ -12,7 +12,7 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use crate::contract::{ChunkStoreUri, ErrorName, env};
+use crate::contract::{ChunkStoreUri, HandlerErrorName, env};
 use crate::warehouse::{InsecureTransport, SslMode, TlsOptions};
 use crate::{ChunkStores, HandlerError, Handlers, Warehouse};
 
@@ -295,7 +295,7 @@ fn secret_read_error<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, arn: &str
 
 /// The function's configuration is wrong: not retryable, and no request to blame.
 fn config_error(message: String) -> HandlerError {
-    HandlerError::new(ErrorName::InvalidInput, message)
+    HandlerError::new(HandlerErrorName::InvalidInput, message)
 }
 
 #[cfg(test)]

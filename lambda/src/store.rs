@@ -14,8 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::chunks::{Manifest, StoredChunk};
 use crate::contract::{
-    CHUNK_FORMAT_VERSION, CHUNK_IDS, ChunkId, ChunkStoreUri, ErrorName, ExecutionArn,
-    ExecutionName, S3Items,
+    CHUNK_FORMAT_VERSION, CHUNK_IDS, ChunkId, ChunkStoreUri, ExecutionArn, ExecutionName,
+    HandlerErrorName, S3Items,
 };
 use crate::error::HandlerError;
 use crate::objects::{ObjectError, ObjectStore};
@@ -243,7 +243,7 @@ impl ChunkStore {
         };
         let unreadable = || {
             HandlerError::new(
-                ErrorName::ChunkFormatMismatch,
+                HandlerErrorName::ChunkFormatMismatch,
                 format!(
                     "{what} object {name} under {} is not a chunk-format object",
                     self.uri
@@ -253,7 +253,7 @@ impl ChunkStore {
         let probe: FormatProbe = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
         if probe.format_version != CHUNK_FORMAT_VERSION {
             return Err(HandlerError::new(
-                ErrorName::ChunkFormatMismatch,
+                HandlerErrorName::ChunkFormatMismatch,
                 format!(
                     "{what} object {name} under {} has format version {}, this build reads {}; \
                      rerun GetTask02Chunks with this build",

@@ -26,12 +26,12 @@
 //! chunk's events go to its own child execution's history.
 
 pub mod bounds;
-pub mod lambda;
+pub mod lambda_task;
 mod payloads;
 
 use etl_lambda::contract::{
-    ChunkBudget, ChunkStoreUri, DeleteChunksInput, DeleteTask02Chunks, ErrorName as HandlerError,
-    GetTask02Chunks, GetTask02ChunksInput, Handler, MAP_RESULTS_FOLDER, PipelineInput,
+    ChunkBudget, ChunkStoreUri, DeleteChunksInput, DeleteTask02Chunks, GetTask02Chunks,
+    GetTask02ChunksInput, Handler, HandlerErrorName, MAP_RESULTS_FOLDER, PipelineInput,
     ProcessChunkInput, ProcessTask02Chunk,
 };
 pub use payloads::Task02State;
@@ -144,13 +144,16 @@ fn get_task02_chunks(budget: ChunkBudget, function: &str) -> TaskState {
         date_range: state.input(path!(PipelineInput.date_range)),
         budget: Value::literal(&budget),
     });
-    let mut task = lambda::invoke::<GetTask02Chunks, _>(
+    let mut task = lambda_task::invoke::<GetTask02Chunks, _>(
         function,
         input,
         Transition::Next(name(PROCESS_TASK02_CHUNKS)),
     );
-    task.result_selector = Some(lambda::unwrap_payload::<<GetTask02Chunks as Handler>::Output>());
-    task.result_path = lambda::result_at::<GetTask02Chunks, _>(path!(Task02State.task02_chunks));
+    task.result_selector = Some(lambda_task::unwrap_payload::<
+        <GetTask02Chunks as Handler>::Output,
+    >());
+    task.result_path =
+        lambda_task::result_at::<GetTask02Chunks, _>(path!(Task02State.task02_chunks));
     task.catch = vec![Catcher::new(refused(), name(TASK02_REJECTED))];
     task
 }
@@ -172,7 +175,7 @@ fn process_task02_chunks(settings: &PipelineSettings, function: &str) -> MapStat
             })
         })
         .processor(
-            lambda::processor::<ProcessTask02Chunk>(function),
+            lambda_task::processor::<ProcessTask02Chunk>(function),
             Transition::Next(name(DeleteTask02Chunks::STATE_NAME)),
         );
     let run = &settings.map;
@@ -236,7 +239,7 @@ fn delete_task02_chunks(function: &str) -> TaskState {
         execution_arn: state.context(context::ExecutionId),
         chunk_store: state.input(path!(Task02State.task02_chunks.chunk_store)),
     });
-    let mut task = lambda::invoke::<DeleteTask02Chunks, _>(
+    let mut task = lambda_task::invoke::<DeleteTask02Chunks, _>(
         function,
         input,
         Transition::Next(name(TASK02_MIGRATED)),
@@ -251,7 +254,7 @@ fn delete_task02_chunks(function: &str) -> TaskState {
 /// error, a Lambda or Step Functions error) is not caught, so the execution fails in the state
 /// that failed, and a redrive restarts it there rather than in a Fail state that fails again.
 fn refused() -> Vec<ErrorName> {
-    HandlerError::ALL
+    HandlerErrorName::ALL
         .into_iter()
         .filter(|error| !error.is_retryable())
         .map(|error| ErrorName::new(error.as_str()))
@@ -409,10 +412,10 @@ mod tests {
     }
 
     fn refused_names() -> Vec<&'static str> {
-        HandlerError::ALL
+        HandlerErrorName::ALL
             .into_iter()
             .filter(|e| !e.is_retryable())
-            .map(HandlerError::as_str)
+            .map(HandlerErrorName::as_str)
             .collect()
     }
 
@@ -523,7 +526,7 @@ mod tests {
         // No catcher anywhere takes a retryable error, nor States.ALL, to a Fail state.
         let rendered = machine.to_string();
         assert!(!rendered.contains("States.ALL"), "{rendered}");
-        assert!(!refused_names().contains(&HandlerError::Transient.as_str()));
+        assert!(!refused_names().contains(&HandlerErrorName::Transient.as_str()));
         let fails: Vec<&String> = machine["States"]
             .as_object()
             .unwrap()
@@ -535,7 +538,7 @@ mod tests {
         let retry = &machine["States"][GetTask02Chunks::STATE_NAME]["Retry"];
         assert_eq!(
             retry[0]["ErrorEquals"],
-            json!([HandlerError::Transient.as_str()])
+            json!([HandlerErrorName::Transient.as_str()])
         );
         assert_eq!(retry[1]["IntervalSeconds"], 2);
         assert_eq!(retry[1]["MaxAttempts"], 6);

@@ -844,7 +844,7 @@ fn rows_of_kind_sql(dialect: &Dialect, kind: KeyKind) -> String {
 /// an existing warehouse whose `visits` table is not of the shape the migration reads.
 fn unreadable_source_column(column: &str, shape: &str) -> HandlerError {
     HandlerError::new(
-        crate::contract::ErrorName::InvalidInput,
+        crate::contract::HandlerErrorName::InvalidInput,
         format!(
             "the warehouse's visits.{column} holds a value the migration cannot read; it must be \
              {shape}: fix the source table (or the view the warehouse reads) and start again"

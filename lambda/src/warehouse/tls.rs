@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::config::SslMode as WireMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::contract::ErrorName;
+use crate::contract::HandlerErrorName;
 use crate::error::HandlerError;
 
 /// The URL parameter that opts out of verified TLS; the tool takes it out of the URL.
@@ -263,7 +263,10 @@ impl Parameters {
 
 /// The warehouse is configured wrongly (not retryable): the URL, the secret or deploy.toml.
 fn url_error(rule: impl std::fmt::Display) -> HandlerError {
-    HandlerError::new(ErrorName::InvalidInput, format!("the warehouse URL {rule}"))
+    HandlerError::new(
+        HandlerErrorName::InvalidInput,
+        format!("the warehouse URL {rule}"),
+    )
 }
 
 fn connector(
@@ -310,7 +313,7 @@ fn file_roots(path: &Path) -> Result<RootCertStore, HandlerError> {
 fn pem_roots(pem: &str) -> Result<RootCertStore, HandlerError> {
     let unusable = || {
         HandlerError::new(
-            ErrorName::InvalidInput,
+            HandlerErrorName::InvalidInput,
             "the warehouse secret's sslrootcert is not PEM CA certificates; store the text of a bundle such as RDS's global-bundle.pem",
         )
     };

@@ -3,7 +3,7 @@
 // ProcessChunkInput; it would refuse every batch.
 use asl::typed::PayloadSafe;
 use asl::{distributed_map_over, path, selector, BatchLimits, Scope, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ExecutionName, ProcessChunkInput, ProcessTask02Chunk};
 
 /// What every chunk of a batch shares.
@@ -32,5 +32,5 @@ fn main() {
                 })
             },
         )
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

@@ -2,7 +2,7 @@
 // chunk ids. `$` is the Map's whole input (an InlineChunks), not the item.
 use asl::typed::Path;
 use asl::{map_over, path, selector, BoundedVec, Scope, Transition};
-use pipeline::lambda;
+use pipeline::lambda_task;
 use etl_lambda::contract::{ChunkId, ProcessChunkInput, ProcessTask02Chunk, Task02Chunks};
 
 /// A state holding the chunk ids as an array, payload-safe as the pipeline's states are, so that
@@ -26,5 +26,5 @@ fn main() {
                 chunk_id: chunk.input(Path::root()),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

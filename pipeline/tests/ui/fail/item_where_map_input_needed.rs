@@ -2,7 +2,7 @@
 // processor needs a value of the Map's input, the execution name; every child would get a chunk
 // id as its execution.
 use asl::{distributed_map_over, path, selector, Scope, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
@@ -15,5 +15,5 @@ fn main() {
                 chunk_id: chunk.item(),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

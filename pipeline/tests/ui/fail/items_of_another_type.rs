@@ -2,7 +2,7 @@
 // but the processor needs a ChunkId as `chunk_id`; each child would get a name as its chunk id.
 use asl::typed::{Field, S3ItemsObject};
 use asl::{distributed_map_over, field, path, selector, ReaderInputType, Scope, Transition};
-use pipeline::lambda;
+use pipeline::lambda_task;
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk, Task02Chunks};
 
 /// Names an S3 object holding a JSON array of names.
@@ -40,5 +40,5 @@ fn main() {
                 chunk_id: chunk.item(),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

@@ -3,7 +3,7 @@
 // chunk id, the item, is needed) is refused before any JSONata is written: the expression
 // `{% $states.input.task02_chunks.execution %}` never reaches the definition.
 use asl::{distributed_map_over, path, selector, Scope, State, StateMachine, StateName, States, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
@@ -16,7 +16,7 @@ fn main() {
                 chunk_id: chunk.input(path!(Task02State.task02_chunks.execution)),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
     let name = StateName::new("Map").unwrap();
     let mut states = States::new();
     states.insert(name.clone(), State::Map(map));

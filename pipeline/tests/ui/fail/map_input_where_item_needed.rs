@@ -3,7 +3,7 @@
 // `chunk.item()`.
 use asl::typed::Path;
 use asl::{distributed_map_over, path, selector, Scope, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
@@ -16,5 +16,5 @@ fn main() {
                 chunk_id: chunk.input(Path::root()),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

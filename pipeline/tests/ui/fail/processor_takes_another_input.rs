@@ -1,7 +1,7 @@
 // Must not compile: the ItemSelector builds ProcessChunkInput but the Distributed Map's processor
 // is the GetTask02Chunks handler, which takes GetTask02ChunksInput.
 use asl::{distributed_map_over, path, selector, Scope, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{GetTask02Chunks, ProcessChunkInput};
 
 fn main() {
@@ -14,5 +14,5 @@ fn main() {
                 chunk_id: chunk.item(),
             })
         })
-        .processor(lambda::processor::<GetTask02Chunks>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<GetTask02Chunks>("arn:fn"), Transition::End);
 }

@@ -1,7 +1,7 @@
 // Must not compile: the ItemSelector leaves out `chunk_id`, a field of ProcessChunkInput, so
 // every child execution would fail at run time with a missing field.
 use asl::{distributed_map_over, path, selector, Scope, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
@@ -13,5 +13,5 @@ fn main() {
                 chunk_store: chunk.input(path!(Task02State.task02_chunks.chunk_store)),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

@@ -1,7 +1,7 @@
 // Must not compile: the ItemSelector sets `keys`, which ProcessChunkInput does not have (the
 // seed's old `"keys.$": "$.keys"`); the handler would refuse the unknown field.
 use asl::{distributed_map_over, path, selector, Scope, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
@@ -15,5 +15,5 @@ fn main() {
                 keys: chunk.input(path!(Task02State.task02_chunks.chunk_ids)),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

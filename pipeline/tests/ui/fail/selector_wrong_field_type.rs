@@ -1,7 +1,7 @@
 // Must not compile: `execution` is given the chunk store URI, a value of the wrong type
 // (ChunkStoreUri where ExecutionName is expected).
 use asl::{distributed_map_over, path, selector, Scope, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
@@ -14,5 +14,5 @@ fn main() {
                 chunk_id: chunk.item(),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
 }

@@ -2,7 +2,7 @@
 // items are few and already in the payload: ItemsPath points at a `BoundedVec<ChunkId, N>` and each
 // iteration's chunk id is the item.
 use asl::{map_over, path, selector, BoundedVec, Scope, Transition};
-use pipeline::lambda;
+use pipeline::lambda_task;
 use etl_lambda::contract::{ChunkId, ProcessChunkInput, ProcessTask02Chunk, Task02Chunks};
 
 /// A state holding the chunk ids as an array.
@@ -22,7 +22,7 @@ fn main() {
                 chunk_id: chunk.item(),
             })
         })
-        .processor(lambda::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
+        .processor(lambda_task::processor::<ProcessTask02Chunk>("arn:fn"), Transition::End);
     assert!(!map.is_distributed());
     assert_eq!(map.items_path.unwrap().to_string(), "$.chunk_ids");
 }

@@ -2,7 +2,7 @@
 // S3 object `chunk_ids` names, the ItemSelector builds exactly ProcessChunkInput, the chunk id is
 // the item, and the processor takes ProcessChunkInput.
 use asl::{distributed_map_over, path, selector, Scope, StateName, Transition};
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
 
 fn main() {
@@ -16,7 +16,7 @@ fn main() {
             })
         })
         .processor(
-            lambda::processor::<ProcessTask02Chunk>("arn:aws:lambda:us-east-1:123456789012:function:f:live"),
+            lambda_task::processor::<ProcessTask02Chunk>("arn:aws:lambda:us-east-1:123456789012:function:f:live"),
             Transition::Next(StateName::new("Done").unwrap()),
         );
     assert!(map.is_distributed() && map.items_path.is_none());

@@ -8,7 +8,7 @@ use asl::{
 use etl_lambda::contract::{
     ChunkStoreUri, DeleteChunksInput, DeleteTask02Chunks, ExecutionName, Task02Chunks,
 };
-use pipeline::{lambda, Task02State};
+use pipeline::{lambda_task, Task02State};
 use serde_json::json;
 
 fn main() {
@@ -42,7 +42,7 @@ fn main() {
         execution_arn: state.context(context::ExecutionId),
         chunk_store: state.variable(&chunk_store),
     });
-    let task = lambda::invoke::<DeleteTask02Chunks, _>("arn:fn", input, Transition::End);
+    let task = lambda_task::invoke::<DeleteTask02Chunks, _>("arn:fn", input, Transition::End);
     assert_eq!(
         serde_json::to_value(&task).unwrap()["Parameters"]["Payload"],
         json!({

@@ -1,7 +1,7 @@
 //! Lambda Tasks: a handler of the one function invoked through `arn:aws:states:::lambda:invoke`,
 //! its result unwrapped from `Payload`, and the retries AWS recommends for Lambda.
 
-use etl_lambda::contract::{ErrorName as HandlerError, Handler};
+use etl_lambda::contract::{Handler, HandlerErrorName};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -88,11 +88,11 @@ pub fn processor<H: Handler>(function: &str) -> Processor<H::Input, H> {
 }
 
 /// The retries of every Lambda Task, most specific first:
-/// 1. our handlers' retryable errors (`ErrorName::is_retryable`);
+/// 1. our handlers' retryable errors (`HandlerErrorName::is_retryable`);
 /// 2. AWS's recommended retrier for Lambda service errors (2 s, 6 attempts, backoff 2);
 /// 3. throttling, with full jitter and a cap, so a Map's iterations do not retry in lockstep.
 pub fn retriers() -> Vec<Retrier> {
-    let handler_retryable = HandlerError::ALL
+    let handler_retryable = HandlerErrorName::ALL
         .into_iter()
         .filter(|error| error.is_retryable())
         .map(|error| ErrorName::new(error.as_str()));

@@ -1,10 +1,8 @@
 //! No SSN from the sample data appears in any log line (the bootstrap's JSON subscriber at TRACE
-//! level, installed globally so blocking threads are captured too), any error message, or any
-//! response, through a full run with bad rows, bad requests and failures, on both engines.
+//! level, on every thread of the test's runtime, blocking threads included), any error message,
+//! or any response, through a full run with bad rows, bad requests and failures, on both engines.
 
-mod common;
-
-use common::{Captured, Engine, World, process_all, process_input, sample};
+use crate::common::{self, Captured, Engine, World, process_all, process_input, sample};
 use etl_lambda::contract::{CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, Request};
 use serde_json::json;
 
@@ -77,15 +75,18 @@ async fn exercise(engine: Engine, outputs: &mut Vec<String>) -> World {
     world
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_ssn_reaches_a_log_line_an_error_or_a_response() {
+#[test]
+fn no_ssn_reaches_a_log_line_an_error_or_a_response() {
     let captured = Captured::default();
-    tracing::subscriber::set_global_default(etl_lambda::logging::json_subscriber(
+    let subscriber = etl_lambda::logging::json_subscriber(
         etl_lambda::logging::filter(Some("trace")),
         captured.clone(),
-    ))
-    .unwrap();
+    );
+    common::run_logging_to(subscriber, exercise_and_check(captured));
+}
 
+/// The run and its checks, logging to `captured`.
+async fn exercise_and_check(captured: Captured) {
     let mut outputs = Vec::new();
     let mut samples = Vec::new();
     for engine in [Engine::Sqlite, Engine::Postgres] {

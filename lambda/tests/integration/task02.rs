@@ -14,16 +14,15 @@
 //! removes its folder only. On SQLite, rows whose visit_date is not a date are rejected with
 //! `bad_visit_date`.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{
-    Engine, LOCAL_BUCKET, World, covered, covers, execution, expected_keys, process_all,
+use crate::common::{
+    self, Engine, LOCAL_BUCKET, World, covered, covers, execution, expected_keys, process_all,
     process_input, sample,
 };
+use crate::on_both_engines;
 use etl_lambda::chunks::KeySpan;
-use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, ErrorName};
+use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, HandlerErrorName};
 use etl_lambda::warehouse::{MigratedRow, RejectReason};
 
 on_both_engines!(
@@ -411,7 +410,7 @@ async fn two_executions_at_once_do_not_see_each_other(engine: Engine) {
         .process_task02_chunk(crossed)
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert_eq!(error.name, HandlerErrorName::InvalidInput);
 
     // Both run to the end concurrently, over the same keys: on PostgreSQL the two meet on the
     // target's key, the one that loses fails as Transient and its retry replaces the other's
@@ -486,7 +485,7 @@ async fn a_fault_mid_chunk_leaves_the_target_as_before_and_the_retry_succeeds(en
         .process_task02_chunk(process_input(&chunks, ChunkId(0)))
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::Transient, "{error}");
+    assert_eq!(error.name, HandlerErrorName::Transient, "{error}");
     let after_fault = (
         world.warehouse.migrated_rows().await.unwrap(),
         world.warehouse.rejected_rows().await.unwrap(),
@@ -539,7 +538,7 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
         .process_task02_chunk(never.clone())
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::ChunkNotFound);
+    assert_eq!(error.name, HandlerErrorName::ChunkNotFound);
     assert!(
         error.message.contains(never.chunk_store.as_str()),
         "{error}"
@@ -548,7 +547,7 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
     // A chunk id past the manifest, and a chunk object that disappeared.
     let past = process_input(&chunks, ChunkId(chunks.num_chunks));
     let error = world.handlers.process_task02_chunk(past).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::ChunkNotFound);
+    assert_eq!(error.name, HandlerErrorName::ChunkNotFound);
     assert!(
         error
             .message
@@ -568,7 +567,7 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
         .process_task02_chunk(process_input(&chunks, ChunkId(1)))
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::ChunkNotFound);
+    assert_eq!(error.name, HandlerErrorName::ChunkNotFound);
     assert!(
         error.message.contains("chunk 1") && error.message.contains(chunks.chunk_store.as_str())
     );
@@ -577,7 +576,7 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
     let mut old = process_input(&chunks, ChunkId(0));
     old.format_version += 1;
     let error = world.handlers.process_task02_chunk(old).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::ChunkFormatMismatch);
+    assert_eq!(error.name, HandlerErrorName::ChunkFormatMismatch);
     let path = format!("{dir}chunk-00000002.json");
     let mut stored: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -588,7 +587,7 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
         .process_task02_chunk(process_input(&chunks, ChunkId(2)))
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::ChunkFormatMismatch);
+    assert_eq!(error.name, HandlerErrorName::ChunkFormatMismatch);
     assert!(error.message.contains("99"), "{error}");
 
     // Nothing was written by any of the failures.
@@ -608,7 +607,7 @@ async fn missing_or_foreign_chunks_fail_with_named_errors(engine: Engine) {
         })
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert_eq!(error.name, HandlerErrorName::InvalidInput);
     assert!(error.message.contains("input.budget.max_rows"), "{error}");
 }
 
@@ -669,7 +668,7 @@ async fn deleting_an_executions_chunks_removes_its_folder_only(engine: Engine) {
         .delete_task02_chunks(crossed)
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert_eq!(error.name, HandlerErrorName::InvalidInput);
     let mut elsewhere = input(&kept);
     elsewhere.chunk_store = ChunkStoreUri::new("s3://another-bucket/task02/done-2/").unwrap();
     let error = world
@@ -677,7 +676,7 @@ async fn deleting_an_executions_chunks_removes_its_folder_only(engine: Engine) {
         .delete_task02_chunks(elsewhere)
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput);
+    assert_eq!(error.name, HandlerErrorName::InvalidInput);
     assert_eq!(
         objects(kept.chunk_store.prefix().to_owned()).await,
         u64::from(kept.num_chunks) + 2

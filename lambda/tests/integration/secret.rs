@@ -3,10 +3,8 @@
 //! mode and CA certificate), and a missing or malformed secret stops it with an error that names
 //! the secret and never quotes its value.
 
-mod common;
-
-use common::{Engine, database_url, get_chunks, moto_sdk_config, sample, unique};
-use etl_lambda::contract::{ChunkBudget, ErrorName, env};
+use crate::common::{self, Engine, database_url, get_chunks, moto_sdk_config, sample, unique};
+use etl_lambda::contract::{ChunkBudget, HandlerErrorName, env};
 use etl_lambda::settings::FunctionSettings;
 use etl_lambda::warehouse::InsecureTransport;
 
@@ -168,7 +166,7 @@ async fn a_missing_or_malformed_secret_is_named_and_never_quoted() {
         .await
         .err()
         .expect("a missing secret fails the cold start");
-    assert_eq!(err.name, ErrorName::InvalidInput);
+    assert_eq!(err.name, HandlerErrorName::InvalidInput);
     assert!(err.message.contains(missing), "{err}");
     assert!(err.message.contains("does not exist"), "{err}");
 

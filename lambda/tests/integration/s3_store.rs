@@ -7,10 +7,10 @@
 //! `cm-etl bootstrap` sets it with `chunk_store.kms_key_arn`: an object header would override it);
 //! an unreachable endpoint is `Task02.Transient`.
 
-mod common;
-
-use common::{Engine, World, moto_bucket, moto_sdk_config, process_all, process_input, sample};
-use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, ErrorName};
+use crate::common::{
+    self, Engine, World, moto_bucket, moto_sdk_config, process_all, process_input, sample,
+};
+use etl_lambda::contract::{ChunkBudget, ChunkId, ChunkStoreUri, HandlerErrorName};
 use etl_lambda::{ChunkStores, Handlers, Warehouse};
 
 /// A SQLite world whose chunk store is `task02/` in the moto bucket `bucket`, and handlers
@@ -147,7 +147,7 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
         .process_task02_chunk(process_input(&chunks, ChunkId(0)))
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::ChunkNotFound);
+    assert_eq!(error.name, HandlerErrorName::ChunkNotFound);
     assert!(
         error.message.contains("chunk 0") && error.message.contains(chunks.chunk_store.as_str()),
         "{error}"
@@ -155,7 +155,7 @@ async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
     let mut nowhere = process_input(&chunks, ChunkId(0));
     nowhere.chunk_store = ChunkStoreUri::new(format!("s3://{bucket}-missing/{folder}")).unwrap();
     let error = reader.process_task02_chunk(nowhere).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::ChunkNotFound, "{error}");
+    assert_eq!(error.name, HandlerErrorName::ChunkNotFound, "{error}");
 }
 
 /// Two state machines whose chunk stores share a bucket prefix, each running an execution of the
@@ -197,7 +197,7 @@ async fn an_unreachable_store_is_transient() {
         })
         .await
         .unwrap_err();
-    assert_eq!(error.name, ErrorName::Transient, "{error}");
+    assert_eq!(error.name, HandlerErrorName::Transient, "{error}");
 }
 
 /// S3 answers GetObject of a missing key with 403 AccessDenied, not 404, when the caller may not
@@ -225,7 +225,11 @@ async fn a_missing_chunk_is_not_found_with_or_without_list_bucket() {
         .process_task02_chunk(past_manifest.clone())
         .await
         .unwrap_err();
-    assert_eq!(with_list.name, ErrorName::ChunkNotFound, "{with_list}");
+    assert_eq!(
+        with_list.name,
+        HandlerErrorName::ChunkNotFound,
+        "{with_list}"
+    );
 
     let proxy = no_list_bucket::Proxy::start(&common::required_env("MOTO_ENDPOINT"));
     let mut config = moto_sdk_config().into_builder();
@@ -240,7 +244,7 @@ async fn a_missing_chunk_is_not_found_with_or_without_list_bucket() {
         .await
         .unwrap_err();
     assert!(proxy.denied() > 0, "the proxy answered no 403");
-    assert_eq!(error.name, ErrorName::ChunkNotFound, "{error}");
+    assert_eq!(error.name, HandlerErrorName::ChunkNotFound, "{error}");
     assert!(error.message.contains("AccessDenied"), "{error}");
     assert!(!error.name.is_retryable());
 }

@@ -4,11 +4,9 @@
 //! without TLS are refused, each with one line saying what to do; the weaker sslmodes need the
 //! explicit opt-out `cm_etl_insecure_transport`, and with it behave as libpq's.
 
-mod common;
-
-use common::required_env;
+use crate::common::required_env;
 use etl_lambda::Warehouse;
-use etl_lambda::contract::ErrorName;
+use etl_lambda::contract::HandlerErrorName;
 use etl_lambda::warehouse::{InsecureTransport, TlsOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -44,7 +42,7 @@ async fn refusal(url: &str) -> String {
         .await
         .err()
         .unwrap_or_else(|| panic!("{url} is accepted"));
-    assert_eq!(err.name, ErrorName::InvalidInput, "{err}");
+    assert_eq!(err.name, HandlerErrorName::InvalidInput, "{err}");
     assert_eq!(err.message.lines().count(), 1, "{err}");
     err.message
 }

@@ -3,6 +3,7 @@
 //! chunk store, plus the moto-backed S3 configuration.
 #![allow(dead_code)]
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use etl_lambda::chunks::KeySpan;
 use etl_lambda::contract::{
-    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ErrorName,
-    ExecutionArn, ExecutionName, GetTask02ChunksInput, ProcessChunkInput, Task02Chunks,
+    CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ExecutionArn,
+    ExecutionName, GetTask02ChunksInput, HandlerErrorName, ProcessChunkInput, Task02Chunks,
 };
 use etl_lambda::{ChunkKey, ChunkStores, Handlers, SampleData, Warehouse};
 use tempfile::TempDir;
@@ -203,7 +204,7 @@ pub async fn same_name_executions_never_share_chunks(handlers: &Handlers, sample
     let mut mismatched = input("machine-a");
     mismatched.execution_arn = execution_arn_in("machine-a", "other");
     let error = handlers.get_task02_chunks(mismatched).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput, "{error}");
+    assert_eq!(error.name, HandlerErrorName::InvalidInput, "{error}");
 
     // The first migrates and deletes its folder; it may not delete the second's.
     process_all(handlers, &first).await;
@@ -213,7 +214,7 @@ pub async fn same_name_executions_never_share_chunks(handlers: &Handlers, sample
         chunk_store: second.chunk_store.clone(),
     };
     let error = handlers.delete_task02_chunks(crossed).await.unwrap_err();
-    assert_eq!(error.name, ErrorName::InvalidInput, "{error}");
+    assert_eq!(error.name, HandlerErrorName::InvalidInput, "{error}");
     let deleted = handlers
         .delete_task02_chunks(DeleteChunksInput {
             execution: execution(NAME),
@@ -366,7 +367,7 @@ pub async fn process_all_retrying(handlers: &Handlers, chunks: &Task02Chunks) {
                 .await
             {
                 Ok(_) => break,
-                Err(e) if e.name == ErrorName::Transient && attempt < 3 => attempt += 1,
+                Err(e) if e.name == HandlerErrorName::Transient && attempt < 3 => attempt += 1,
                 Err(e) => panic!("chunk {id} after {attempt} retries: {e}"),
             }
         }
@@ -470,4 +471,31 @@ impl<'w> MakeWriter<'w> for Captured {
     fn make_writer(&'w self) -> Self::Writer {
         self.clone()
     }
+}
+
+/// Runs `test` as `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` does, with every
+/// thread of its runtime (the blocking ones too) and the test's own thread logging to
+/// `subscriber`. The tests of this binary share one process: a global subscriber could be set only
+/// once, and would log the other tests' events too.
+pub fn run_logging_to<S>(subscriber: S, test: impl Future<Output = ()>)
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    thread_local! {
+        /// The runtime thread's subscriber, until the thread stops.
+        static RUNTIME_THREAD: RefCell<Option<tracing::dispatcher::DefaultGuard>> =
+            const { RefCell::new(None) };
+    }
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let _test_thread = tracing::dispatcher::set_default(&dispatch);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            RUNTIME_THREAD.set(Some(tracing::dispatcher::set_default(&dispatch)));
+        })
+        .on_thread_stop(|| drop(RUNTIME_THREAD.take()))
+        .build()
+        .expect("the test's runtime starts");
+    runtime.block_on(test);
 }

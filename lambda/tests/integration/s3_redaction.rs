@@ -5,21 +5,24 @@
 //! spelling, though the chunk objects themselves do. The SDK's events that print whole HTTP
 //! requests and responses are dropped by the subscriber, its other events kept.
 
-mod common;
-
-use common::{Captured, Engine, World, moto_bucket, moto_sdk_config, process_all, sample};
+use crate::common::{
+    self, Captured, Engine, World, moto_bucket, moto_sdk_config, process_all, sample,
+};
 use etl_lambda::contract::{ChunkBudget, ChunkId};
 use etl_lambda::{ChunkStores, Handlers};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_ssn_reaches_a_log_line_with_s3_at_trace_level() {
+#[test]
+fn no_ssn_reaches_a_log_line_with_s3_at_trace_level() {
     let captured = Captured::default();
-    tracing::subscriber::set_global_default(etl_lambda::logging::json_subscriber(
+    let subscriber = etl_lambda::logging::json_subscriber(
         etl_lambda::logging::filter(Some("trace")),
         captured.clone(),
-    ))
-    .unwrap();
+    );
+    common::run_logging_to(subscriber, run_with_s3_and_check(captured));
+}
 
+/// The run and its checks, logging to `captured`.
+async fn run_with_s3_and_check(captured: Captured) {
     let (s3, bucket) = moto_bucket("redaction").await;
     let mut world = World::new(Engine::Sqlite, "s3_redaction", sample(120, 2, 20)).await;
     world.chunk_store =

@@ -10,13 +10,12 @@
 //!
 //! Also here: a source table whose values the migration cannot read is one clear error.
 
-mod common;
-
+use crate::common::{self, Engine, database_url, local_stores, process_all, unique};
+use crate::on_both_engines;
 use chrono::NaiveDate;
-use common::{Engine, database_url, local_stores, process_all, unique};
 use etl_lambda::Handlers;
 use etl_lambda::contract::{
-    ChunkBudget, ChunkStoreUri, DateRange, ErrorName, GetTask02ChunksInput,
+    ChunkBudget, ChunkStoreUri, DateRange, GetTask02ChunksInput, HandlerErrorName,
 };
 use etl_lambda::warehouse::{RejectReason, Warehouse};
 
@@ -410,7 +409,7 @@ async fn an_unreadable_source_column_is_one_clear_error(engine: Engine) {
             })
             .await
             .expect_err("a source the migration cannot read");
-        assert_eq!(error.name, ErrorName::InvalidInput, "{error}");
+        assert_eq!(error.name, HandlerErrorName::InvalidInput, "{error}");
         assert!(
             error.message.contains(&format!("visits.{column}"))
                 && error.message.contains("must be"),
