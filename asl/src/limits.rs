@@ -54,3 +54,36 @@ pub const READER_MAX_ITEMS: u32 = 100_000_000;
 /// The longest a Distributed Map's `Label` may be, in characters (Step Functions: Label, 1 to 40
 /// characters).
 pub const MAP_LABEL_CHARS: usize = 40;
+
+/// The longest name of a state, a state machine, an execution or a workflow variable, in
+/// characters (Step Functions: names are 1 to 80 characters).
+pub const NAME_CHARS: usize = 80;
+
+/// The longest ARN, in characters (IAM: an ARN is at most 2,048 characters).
+pub const ARN_CHARS: usize = 2048;
+
+/// The longest error name and cause a state may report, in characters (Step Functions: a Fail
+/// state's or a task failure's error is at most 256 characters, its cause 32,768).
+pub const ERROR_NAME_CHARS: usize = 256;
+/// See [`ERROR_NAME_CHARS`].
+pub const ERROR_CAUSE_CHARS: usize = 32_768;
+
+/// The largest `IntervalSeconds` and `MaxAttempts` of a retrier (Step Functions: both are at
+/// most 99,999,999).
+pub const RETRY_MAX: u32 = 99_999_999;
+
+/// The largest `MaxDelaySeconds` of a retrier, 366 days (Step Functions: MaxDelaySeconds is at
+/// most 31,622,400).
+pub const RETRY_MAX_DELAY_SECONDS: u32 = 31_622_400;
+
+/// The longest an Express execution runs, in seconds (Step Functions quotas: maximum execution
+/// time, Express, 5 minutes).
+pub const EXPRESS_EXECUTION_SECONDS: u32 = 300;
+
+/// How long after it stopped an execution may be redriven, in days (Step Functions: redrive is
+/// available for 14 days after a failed execution stops).
+pub const REDRIVE_WINDOW_DAYS: i64 = 14;
+
+/// The most published versions a state machine may have (Step Functions quotas: versions per
+/// state machine, 1,000).
+pub const STATE_MACHINE_VERSIONS: u32 = 1000;

@@ -164,8 +164,11 @@ impl VariableName {
                 "`{name}` is not a variable name: use a letter or `_`, then letters, digits or `_`"
             ));
         }
-        if name.len() > 80 {
-            return Err(format!("the variable name `{name}` is over 80 characters"));
+        if name.len() > crate::limits::NAME_CHARS {
+            return Err(format!(
+                "the variable name `{name}` is over {} characters",
+                crate::limits::NAME_CHARS
+            ));
         }
         Ok(Self(name.to_owned()))
     }

@@ -52,7 +52,7 @@ pub struct ExecutionName(String);
 
 impl ExecutionName {
     /// Step Functions' limit on an execution name.
-    pub const MAX_LEN: usize = 80;
+    pub const MAX_LEN: usize = asl::limits::NAME_CHARS;
 
     /// Step Functions allows 1 to 80 characters; we further keep to characters that are safe in
     /// an S3 key and a file name.
@@ -111,7 +111,7 @@ pub struct ExecutionArn(String);
 
 impl ExecutionArn {
     /// IAM's limit on an ARN.
-    pub const MAX_LEN: usize = 2048;
+    pub const MAX_LEN: usize = asl::limits::ARN_CHARS;
 
     /// `arn:...`, at most 2,048 printable ASCII characters with no space.
     pub fn new(arn: impl Into<String>) -> Result<Self, ContractError> {

@@ -40,9 +40,7 @@ impl PayloadBound {
 /// 1 KiB in the local runner's rendering of AWS's).
 pub const LAMBDA_ENVELOPE_BYTES: usize = 2048;
 
-/// Step Functions' limits on an error's name and cause, in characters.
-const ERROR_NAME_CHARS: usize = 256;
-const ERROR_CAUSE_CHARS: usize = 32_768;
+use asl::limits::{ERROR_CAUSE_CHARS, ERROR_NAME_CHARS};
 
 /// `{"Error": .., "Cause": ..}`: what a Catch passes on.
 const ERROR_OUTPUT_BYTES: usize = r#"{"Error":,"Cause":}"#.len()

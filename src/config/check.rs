@@ -1,6 +1,7 @@
 //! The rules of deploy.toml that span several keys (a KMS key in the bucket's region, an EXPRESS
 //! Map within its time limit, ...), each reported on the line of the key to change.
 
+use asl::limits::EXPRESS_EXECUTION_SECONDS;
 use etl_lambda::contract::{ChunkStoreUri, env};
 
 use super::error::{ConfigError, Source};
@@ -50,15 +51,15 @@ impl DeployConfig {
         let function = &self.function;
         for (name, machine) in &self.state_machines {
             if machine.map.execution_type == ChildExecutionType::Express
-                && function.timeout_seconds.get() > ChildExecutionType::EXPRESS_LIMIT_SECONDS
+                && function.timeout_seconds.get() > EXPRESS_EXECUTION_SECONDS
             {
                 return invalid(
                     &["state_machines", name.as_str(), "map", "execution_type"],
                     format!(
                         "`state_machines.{name}.map.execution_type` is EXPRESS, whose child executions stop after {} s, but `function.timeout_seconds` is {}: lower the timeout to {} or use STANDARD",
-                        ChildExecutionType::EXPRESS_LIMIT_SECONDS,
+                        EXPRESS_EXECUTION_SECONDS,
                         function.timeout_seconds.get(),
-                        ChildExecutionType::EXPRESS_LIMIT_SECONDS
+                        EXPRESS_EXECUTION_SECONDS
                     ),
                 );
             }

@@ -111,11 +111,6 @@ pub enum ChildExecutionType {
     Express,
 }
 
-impl ChildExecutionType {
-    /// The longest an EXPRESS execution may run.
-    pub const EXPRESS_LIMIT_SECONDS: u32 = 300;
-}
-
 /// CloudWatch Logs settings of a state machine.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

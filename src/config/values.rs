@@ -149,7 +149,7 @@ checked_range!(
 
 checked_range!(
     /// State machine versions deploy keeps: Step Functions allows 1,000 per state machine.
-    KeptReleases, 1..=1000
+    KeptReleases, 1..={ asl::limits::STATE_MACHINE_VERSIONS }
 );
 
 impl Default for KeptReleases {

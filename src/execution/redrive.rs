@@ -14,8 +14,7 @@ use serde::Serialize;
 use super::report::{Status, rfc3339};
 use crate::aws::AwsClients;
 
-/// AWS redrives an execution only within this many days of its stop.
-pub const REDRIVE_WINDOW_DAYS: i64 = 14;
+use asl::limits::REDRIVE_WINDOW_DAYS;
 /// How long to wait for a redrive AWS accepted to show in DescribeExecution.
 const RESTART_WAIT: Duration = Duration::from_secs(60);
 

@@ -85,13 +85,13 @@ impl StateName {
     /// The name, or an error unless it is 1 to 80 characters long.
     pub fn new(name: impl Into<String>) -> Result<Self, PathError> {
         let name = name.into();
-        if (1..=80).contains(&name.chars().count()) {
+        if (1..=crate::limits::NAME_CHARS).contains(&name.chars().count()) {
             Ok(Self(name))
         } else {
             Err(PathError {
                 text: name,
                 kind: "state name",
-                problem: "it must be 1 to 80 characters".into(),
+                problem: format!("it must be 1 to {} characters", crate::limits::NAME_CHARS),
             })
         }
     }

@@ -63,7 +63,7 @@ pub mod __private {
     /// Whether AWS accepts `name` as a workflow variable's (see [`VariableName`]), at compile time.
     pub const fn is_variable_name(name: &str) -> bool {
         let bytes = name.as_bytes();
-        if bytes.is_empty() || bytes.len() > 80 || is_reserved(bytes) {
+        if bytes.is_empty() || bytes.len() > crate::limits::NAME_CHARS || is_reserved(bytes) {
             return false;
         }
         if !(bytes[0].is_ascii_alphabetic() || bytes[0] == b'_') {

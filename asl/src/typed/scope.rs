@@ -22,11 +22,11 @@ use crate::payload::{PayloadTemplate, PayloadValue};
 pub trait FromContext<C> {}
 // Step Functions' limits: an ARN 2,048 characters, a name 80, a timestamp as AWS writes it
 // (`2026-12-05T10:28:05.123Z`) 24.
-impl FromContext<context::ExecutionId> for BoundedString<2048> {}
-impl FromContext<context::ExecutionName> for BoundedString<80> {}
+impl FromContext<context::ExecutionId> for BoundedString<{ crate::limits::ARN_CHARS }> {}
+impl FromContext<context::ExecutionName> for BoundedString<{ crate::limits::NAME_CHARS }> {}
 impl FromContext<context::ExecutionStartTime> for BoundedString<24> {}
-impl FromContext<context::StateMachineName> for BoundedString<80> {}
-impl FromContext<context::StateName> for BoundedString<80> {}
+impl FromContext<context::StateMachineName> for BoundedString<{ crate::limits::NAME_CHARS }> {}
+impl FromContext<context::StateName> for BoundedString<{ crate::limits::NAME_CHARS }> {}
 impl FromContext<context::StateEnteredTime> for BoundedString<24> {}
 impl FromContext<context::StateRetryCount> for u32 {}
 

@@ -178,10 +178,7 @@ fn closure<'a>(
 
 /// What AWS refuses in a retrier's numbers (the ASL specification's bounds, and AWS's maxima).
 pub(super) fn retrier_problems(retrier: &Retrier) -> Vec<String> {
-    /// AWS's largest IntervalSeconds and MaxAttempts.
-    const MAX_RETRY_COUNT_OR_INTERVAL: u32 = 99_999_999;
-    /// AWS's largest MaxDelaySeconds (366 days).
-    const MAX_RETRY_DELAY_SECONDS: u32 = 31_622_400;
+    use crate::limits::{RETRY_MAX as MAX_RETRY_COUNT_OR_INTERVAL, RETRY_MAX_DELAY_SECONDS};
     let mut problems = Vec::new();
     if let Some(rate) = retrier.backoff_rate
         && !(rate >= 1.0 && rate.is_finite())
@@ -213,7 +210,7 @@ pub(super) fn retrier_problems(retrier: &Retrier) -> Vec<String> {
         "MaxDelaySeconds",
         retrier.max_delay_seconds,
         1,
-        MAX_RETRY_DELAY_SECONDS,
+        RETRY_MAX_DELAY_SECONDS,
     );
     problems
 }
