@@ -1,7 +1,7 @@
 //! The cm-etl-pipeline-phase2 Lambda function.
 //!
 //! `contract` is always compiled and shared with the CLI; the handlers, the warehouse and the chunk
-//! store need the `handlers` feature, and the Lambda runtime loop (the `bootstrap` binary) needs
+//! store need the `handlers` feature, and the Lambda runtime loop (the `etl-lambda` binary) needs
 //! `runtime`.
 //!
 //! Entry points with `handlers`: [`Handlers::handle`] (one request in, one JSON value or a named

@@ -1,4 +1,4 @@
-//! The bootstrap's log subscriber: JSON lines of tracing events, filtered by `RUST_LOG`
+//! The Lambda binary's log subscriber: JSON lines of tracing events, filtered by `RUST_LOG`
 //! ([`filter`]). Handlers log ids and counts only.
 //!
 //! Whatever `RUST_LOG` says, two sources never reach a line:

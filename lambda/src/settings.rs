@@ -52,7 +52,7 @@ pub struct FunctionSettings {
 }
 
 impl FunctionSettings {
-    /// Reads the settings through `var` (the process environment in the `bootstrap` binary).
+    /// Reads the settings through `var` (the process environment in the `etl-lambda` binary).
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, HandlerError> {
         let var = |name: &str| var(name).filter(|value| !value.is_empty());
         let warehouse = match (var(env::DATABASE_URL), var(env::WAREHOUSE_SECRET_ARN)) {

@@ -1,4 +1,4 @@
-//! No SSN from the sample data appears in any log line (the bootstrap's JSON subscriber at TRACE
+//! No SSN from the sample data appears in any log line (the Lambda binary's JSON subscriber at TRACE
 //! level, on every thread of the test's runtime, blocking threads included), any error message,
 //! or any response, through a full run with bad rows, bad requests and failures, on both engines.
 

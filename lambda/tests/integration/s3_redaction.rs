@@ -1,5 +1,5 @@
 //! No SSN reaches a log line when the chunk store is S3 (moto server), whatever `RUST_LOG` asks
-//! for: the bootstrap's own subscriber and filter, given `RUST_LOG=trace`, capture every crate's
+//! for: the Lambda binary's own subscriber and filter, given `RUST_LOG=trace`, capture every crate's
 //! events (the AWS SDK's included) through a full run (chunks put, with and without request
 //! checksums, read back by another environment, deleted), and none holds an SSN in either
 //! spelling, though the chunk objects themselves do. The SDK's events that print whole HTTP

@@ -29,7 +29,7 @@ async fn s3_world(bucket: &str, name: &str, sample: etl_lambda::SampleData) -> (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_in_s3_are_encrypted_and_read_by_another_environment() {
     let (s3, bucket) = moto_bucket("chunks").await;
-    // What bootstrap puts with a `kms_key_arn` (moto takes any key id).
+    // What `cm-etl bootstrap` puts with a `kms_key_arn` (moto takes any key id).
     let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     {
         use aws_sdk_s3::types::*;
