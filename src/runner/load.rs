@@ -16,8 +16,6 @@ use anyhow::Context;
 use asl::limits::DEFINITION_BYTES;
 use serde_json::Value;
 
-/// The optimised Lambda integration's resource.
-
 /// A definition the runner cannot execute.
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
