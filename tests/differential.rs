@@ -30,10 +30,10 @@ use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use cm_etl::aws::{AwsArgs, sdk_config};
 use cm_etl::config::DeployConfig;
 use cm_etl::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
-use cm_etl::runner::handlers::InProcessHandlers;
-use cm_etl::runner::lambda::{
+use cm_etl::runner::function::{
     ExecutionEnvironment, Functions, LambdaError, LambdaFunction, SyncFunction,
 };
+use cm_etl::runner::handlers::InProcessHandlers;
 use cm_etl::runner::load;
 use etl_lambda::{ChunkStores, ObjectStore};
 use futures::future::BoxFuture;

@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cm_etl::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
+use cm_etl::runner::function::{ExecutionEnvironment, Functions, LambdaError, LambdaFunction};
 use cm_etl::runner::handlers::InProcessHandlers;
-use cm_etl::runner::lambda::{ExecutionEnvironment, Functions, LambdaError, LambdaFunction};
 use cm_etl::runner::load;
 use cm_etl::synth::{FunctionVersion, render_definition, render_release_definition};
 use etl_lambda::contract::PipelineInput;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::case::{Case, Outcome, Status};
 use super::replay::Replay;
 use crate::runner::engine::{Engine, ExecutionSpec, ExecutionStatus, InvocationTime};
-use crate::runner::lambda::Functions;
+use crate::runner::function::Functions;
 use crate::runner::load::{self, DefinitionError};
 
 /// The account and Region every recorded case ran in.

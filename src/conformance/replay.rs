@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::case::{RecordedFunction, RecordedInvocation, Response};
 use super::compare::same_json;
-use crate::runner::lambda::{ExecutionEnvironment, LambdaError, LambdaFunction};
+use crate::runner::function::{ExecutionEnvironment, LambdaError, LambdaFunction};
 
 /// One stub function and which of its recorded invocations were used.
 pub struct Replay {

@@ -14,8 +14,9 @@
 //! virtual time per execution (`States.Timeout`, TIMED_OUT), Lambda's 6 MB response and its
 //! concurrency quota. The limits are [`asl::limits`]'.
 //!
-//! This file holds the execution (its outcome, history, context object) and the loop from state
-//! to state; each concern has its own file: [`flow`] (Pass, Choice, Wait, Fail), [`task`],
+//! This file holds the engine, the execution's context object and the loop from state to state;
+//! each concern has its own file: [`error`] (a state's error), [`outcome`] (an execution's spec,
+//! outcome and redrive point), [`history`] (its event quota), [`flow`] (Pass, Choice, Wait, Fail), [`task`],
 //! [`map`] (inline Map, Parallel), [`distributed`], [`retry`] (Retry and Catch), [`paths`]
 //! (JSONPath's InputPath, ResultPath, OutputPath) and [`query`] (variables, JSONata, how a state
 //! ends in either language).
@@ -30,193 +31,45 @@ use chrono::{DateTime, Utc};
 use etl_lambda::ObjectStore;
 use futures::StreamExt;
 use futures::future::BoxFuture;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use asl::eval::random::splitmix64;
 use asl::eval::{self, EvalError, Sources, Variables};
-use asl::limits::{HISTORY_EVENTS, PAYLOAD_BYTES};
+use asl::limits::PAYLOAD_BYTES;
 use asl::{
-    Assign, Branch, Catcher, ChoiceState, Condition, DataPath, ErrorName, Evaluated, FailState,
+    Assign, Branch, Catcher, ChoiceState, Condition, DataPath, Evaluated, FailState,
     JitterStrategy, JsonataString, Limit, MapState, ParallelState, PassState, PayloadTemplate,
     PayloadValue, QueryLanguage, ReferencePath, ResultPath, Retrier, State, StateMachine,
     StateName, States, TaskState, Transition, WaitFor, WaitState,
 };
 
-use super::lambda::{Functions, InvokeError, TOO_MANY_REQUESTS, json_len};
+use super::function::{Functions, InvokeError, TOO_MANY_REQUESTS, json_len};
 use super::map_run::MapRunSummary;
 
 mod distributed;
+mod error;
 mod flow;
+mod history;
 mod map;
+mod outcome;
 mod paths;
 mod query;
 mod retry;
 mod task;
 
+pub use error::StateError;
+use history::History;
+use outcome::FailedMapRun;
+pub use outcome::{
+    ExecutionOutcome, ExecutionSpec, ExecutionStatus, HandledError, KEPT_ERRORS, RedrivePoint,
+    RedriveRefused,
+};
 use paths::{input_path, output_path, result_path};
 use query::{Ending, StatesView, query_error, query_failed};
 use retry::Retryable;
 
 /// The longest a Standard execution runs on the virtual clock: past it, it times out.
 pub const MAX_EXECUTION_TIME: Duration = Duration::from_secs(asl::limits::EXECUTION_SECONDS);
-
-/// An error as Step Functions names it: `Error` and `Cause`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct StateError {
-    #[serde(rename = "Error")]
-    pub error: String,
-    #[serde(rename = "Cause")]
-    pub cause: String,
-    /// Raised by a Task's work (so `States.TaskFailed` matches it).
-    #[serde(skip)]
-    from_task: bool,
-    /// A `States.Runtime` whose cause does not name its state yet: the state that raised it
-    /// prefixes AWS's "An error occurred while executing the state ..." ([`Self::located`]).
-    #[serde(skip)]
-    unlocated: bool,
-    /// The execution ran past [`MAX_EXECUTION_TIME`]: it ends, whatever Retry and Catch say.
-    #[serde(skip)]
-    execution_timed_out: bool,
-}
-
-impl StateError {
-    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Self {
-            error: error.into(),
-            cause: cause.into(),
-            from_task: false,
-            unlocated: false,
-            execution_timed_out: false,
-        }
-    }
-
-    /// The execution ran past Step Functions' one-year maximum execution time.
-    fn execution_timed_out() -> Self {
-        Self {
-            execution_timed_out: true,
-            ..Self::new(
-                "States.Timeout",
-                format!(
-                    "The execution ran past Step Functions' maximum execution time of one year ({} seconds).",
-                    MAX_EXECUTION_TIME.as_secs()
-                ),
-            )
-        }
-    }
-
-    fn task(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        Self {
-            from_task: true,
-            ..Self::new(error, cause)
-        }
-    }
-
-    /// `States.Runtime` raised while a state runs; the state names itself in the cause when the
-    /// error leaves it ([`Self::located`]).
-    pub fn runtime(cause: impl Into<String>) -> Self {
-        Self {
-            unlocated: true,
-            ..Self::new("States.Runtime", cause)
-        }
-    }
-
-    /// The error as it leaves the state `state`: a `States.Runtime` raised inside it gets AWS's
-    /// prefix naming the state and the event that entered it; any other error is unchanged.
-    pub fn located(self, state: &str, entered_event: u64) -> Self {
-        if self.unlocated {
-            Self::runtime_in(state, entered_event, self.cause)
-        } else {
-            self
-        }
-    }
-
-    /// `States.Runtime` worded as AWS words it for a state: naming the state and the history
-    /// event that entered it.
-    pub fn runtime_in(state: &str, entered_event: u64, cause: impl std::fmt::Display) -> Self {
-        Self::in_state("States.Runtime", state, entered_event, cause)
-    }
-
-    /// `error` worded as AWS words an error raised while a state runs: the cause names the state
-    /// and the history event that entered it.
-    fn in_state(
-        error: &str,
-        state: &str,
-        entered_event: u64,
-        cause: impl std::fmt::Display,
-    ) -> Self {
-        Self::new(
-            error,
-            format!(
-                "An error occurred while executing the state '{state}' (entered at the event id #{entered_event}). {cause}"
-            ),
-        )
-    }
-
-    /// AWS's `States.DataLimitExceeded` for a state's input, output or task result over the
-    /// quota. A result or an output is worded as AWS words it ("The state/task 'PostCoeffgen'
-    /// returned a result with a size exceeding the maximum number of bytes service limit.", also
-    /// in LocalStack's AWS-recorded `test_states_errors` snapshots); AWS's wording for an input
-    /// is not known, so it says the same of the input.
-    fn data_limit(state: &str, what: Measured) -> Self {
-        let did = match what {
-            Measured::Input => "received an input",
-            Measured::Output | Measured::Result => "returned a result",
-        };
-        Self::new(
-            "States.DataLimitExceeded",
-            format!(
-                "The state/task '{state}' {did} with a size exceeding the maximum number of bytes service limit."
-            ),
-        )
-    }
-
-    /// Errors that end the execution whatever the Retry and Catch say (a task's own result over
-    /// the quota is not one: it fails the task, which Retry and Catch handle).
-    pub fn is_terminal(&self) -> bool {
-        self.execution_timed_out
-            || !self.from_task
-                && matches!(
-                    self.error.as_str(),
-                    "States.DataLimitExceeded" | "States.Runtime"
-                )
-    }
-
-    /// Whether an `ErrorEquals` list matches this error.
-    fn matched_by(&self, names: &[ErrorName]) -> bool {
-        !self.is_terminal()
-            && names.iter().map(ErrorName::as_str).any(|name| {
-                name == self.error
-                    || name == "States.ALL"
-                    || (name == "States.TaskFailed"
-                        && self.from_task
-                        && self.error != "States.Timeout")
-            })
-    }
-}
-
-impl From<EvalError> for StateError {
-    /// A path that selects nothing and an intrinsic function that fails are both `States.Runtime`
-    /// (AWS reserves `States.IntrinsicFailure`).
-    fn from(err: EvalError) -> Self {
-        match err {
-            EvalError::Runtime(cause) | EvalError::Intrinsic(cause) => Self::runtime(cause),
-        }
-    }
-}
-
-/// How many handled errors an outcome keeps.
-pub const KEPT_ERRORS: usize = 20;
-
-/// An error a Retry or Catch handled, with the state it happened in.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HandledError {
-    pub state: String,
-    pub error: String,
-    pub cause: String,
-    /// `retried` or `caught`.
-    pub handled_by: &'static str,
-}
 
 /// How long an invocation lasts on the virtual clock.
 #[derive(Clone, Copy, Debug)]
@@ -239,132 +92,6 @@ pub trait Observer: Send + Sync {
 /// An observer that ignores everything.
 pub struct Quiet;
 impl Observer for Quiet {}
-
-/// Who and what is executed: the names the context object (`$$`) reports.
-#[derive(Clone, Debug)]
-pub struct ExecutionSpec {
-    pub region: String,
-    pub account: String,
-    pub state_machine: String,
-    pub name: String,
-    pub role_arn: String,
-    pub input: Value,
-}
-
-impl ExecutionSpec {
-    pub fn state_machine_arn(&self) -> String {
-        format!(
-            "arn:aws:states:{}:{}:stateMachine:{}",
-            self.region, self.account, self.state_machine
-        )
-    }
-
-    pub fn execution_arn(&self) -> String {
-        format!(
-            "arn:aws:states:{}:{}:execution:{}:{}",
-            self.region, self.account, self.state_machine, self.name
-        )
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExecutionStatus {
-    Succeeded,
-    Failed,
-    TimedOut,
-}
-
-/// How an execution ended, with what the report shows.
-#[derive(Clone, Debug, Serialize)]
-pub struct ExecutionOutcome {
-    pub status: ExecutionStatus,
-    pub output: Option<Value>,
-    pub error: Option<StateError>,
-    pub virtual_elapsed: Duration,
-    pub history_events: u64,
-    /// The largest input or output per state, in bytes.
-    pub largest_payload_bytes: BTreeMap<String, usize>,
-    /// The largest raw result per Task, Map or Parallel state (before ResultSelector and
-    /// ResultPath: a Lambda envelope, a Map's array of iteration outputs), in bytes. AWS limits
-    /// these too.
-    pub largest_result_bytes: BTreeMap<String, usize>,
-    /// Errors that a Retry or Catch handled, in the order they happened (at most
-    /// [`KEPT_ERRORS`]): what AWS's execution history would show.
-    pub handled_errors: Vec<HandledError>,
-    /// Task attempts, retries included (TaskScheduled events).
-    pub task_attempts: u64,
-    /// Lambda invocations that ran a function.
-    pub invocations: u64,
-    /// Their durations, each rounded up to the millisecond as Lambda bills them.
-    pub lambda_billed_ms: u64,
-    /// State transitions of the execution itself (each state entered, each retry), as Step
-    /// Functions bills a Standard execution; its Map Runs' children count their own.
-    pub state_transitions: u64,
-    pub environments: usize,
-    /// Every Distributed Map's Map Run, in the order they ended.
-    pub map_runs: Vec<MapRunSummary>,
-    /// Where a failed execution stopped, for [`Engine::redrive`].
-    #[serde(skip)]
-    pub redrive: Option<RedrivePoint>,
-}
-
-impl ExecutionOutcome {
-    /// The top-level state the execution failed in (the one a redrive restarts from).
-    pub fn failed_state(&self) -> Option<&str> {
-        self.redrive.as_ref().map(|point| point.state.as_str())
-    }
-}
-
-/// Where a failed execution stopped, as AWS keeps it for RedriveExecution: the top-level state
-/// that failed (the unsuccessful step) with the input and variables it had, and, when that state
-/// is a Distributed Map whose Map Run failed, which of its child executions succeeded.
-#[derive(Clone, Debug)]
-pub struct RedrivePoint {
-    /// The state a redrive re-enters.
-    pub state: String,
-    input: Value,
-    variables: Variables,
-    /// The execution's start: a redrive keeps its `$$.Execution.StartTime`.
-    started: DateTime<Utc>,
-    /// Virtual time and history events so far: a redrive continues both.
-    clock: Duration,
-    history_events: u64,
-    /// Redrives so far (`$$.Execution.RedriveCount`).
-    redrive_count: u32,
-    map_run: Option<FailedMapRun>,
-}
-
-impl RedrivePoint {
-    /// How many child executions of the failed Map Run succeeded (a redrive does not run them
-    /// again); `None` when the failed state did not run a Map Run a redrive continues.
-    pub fn map_run_children_succeeded(&self) -> Option<usize> {
-        self.map_run.as_ref().map(|run| run.succeeded.len())
-    }
-}
-
-/// A failed Map Run as a redrive continues it: the same Map Run (its sequence in the execution
-/// gives its names, so the same ARN and child execution names) and the outputs of the children
-/// that succeeded, by child execution name.
-#[derive(Clone, Debug)]
-struct FailedMapRun {
-    state: String,
-    sequence: u64,
-    succeeded: HashMap<String, Value>,
-}
-
-/// Why [`Engine::redrive`] refused.
-#[derive(Debug, thiserror::Error)]
-pub enum RedriveRefused {
-    #[error("the execution SUCCEEDED: there is nothing to redrive")]
-    Succeeded,
-    #[error("the execution failed before entering any state: there is no state to restart from")]
-    NoFailedState,
-    #[error(
-        "the execution failed in `{0}`, a Parallel or inline Map: AWS redrives only its failed branches or iterations, which the local runner does not keep; start a new execution"
-    )]
-    NestedState(String),
-}
 
 /// Runs executions against a set of functions.
 pub struct Engine {
@@ -596,24 +323,6 @@ struct FailedAt {
     variables: Variables,
 }
 
-/// One execution's (or Distributed Map child execution's) event count, against its quota, and
-/// its state transitions.
-struct History {
-    events: AtomicU64,
-    limit: u64,
-    transitions: AtomicU64,
-}
-
-impl Default for History {
-    fn default() -> Self {
-        Self {
-            events: AtomicU64::new(0),
-            limit: HISTORY_EVENTS,
-            transitions: AtomicU64::new(0),
-        }
-    }
-}
-
 /// Advances `clock` by a wait (a Wait state, a retry's delay): an execution that would still be
 /// waiting at [`MAX_EXECUTION_TIME`] times out then.
 fn wait_on(clock: &mut Duration, wait: Duration) -> Result<(), StateError> {
@@ -624,44 +333,6 @@ fn wait_on(clock: &mut Duration, wait: Duration) -> Result<(), StateError> {
     }
     *clock = until;
     Ok(())
-}
-
-impl History {
-    /// An EXPRESS execution keeps no history, so it has no quota; its events are still counted.
-    fn unbounded() -> Self {
-        Self {
-            limit: u64::MAX,
-            ..Self::default()
-        }
-    }
-
-    fn add(&self, events: u64) -> Result<(), StateError> {
-        let total = self.events.fetch_add(events, Ordering::Relaxed) + events;
-        if total > self.limit {
-            // The execution's own failure, not a state's: its cause names no state.
-            Err(StateError::new(
-                "States.Runtime",
-                format!(
-                    "The execution reached the maximum number of history events ({HISTORY_EVENTS})."
-                ),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-
-    fn events(&self) -> u64 {
-        self.events.load(Ordering::Relaxed)
-    }
-
-    /// A state entered or retried: what Step Functions bills a Standard execution for.
-    fn transition(&self) {
-        self.transitions.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn transitions(&self) -> u64 {
-        self.transitions.load(Ordering::Relaxed)
-    }
 }
 
 /// The execution states run in, as the context object (`$$.Execution`, `$$.StateMachine`)

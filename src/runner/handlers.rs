@@ -10,7 +10,7 @@ use etl_lambda::{ChunkStores, HandlerError, Handlers, Warehouse};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::lambda::{ExecutionEnvironment, LambdaError, LambdaFunction};
+use super::function::{ExecutionEnvironment, LambdaError, LambdaFunction};
 
 /// The deployed function's handlers, run in process.
 pub struct InProcessHandlers {

@@ -4,9 +4,9 @@
 //! virtual time under MaxConcurrency until the tolerated failure threshold is exceeded, and
 //! writing their results (ResultWriter).
 //!
-//! Plain values in ([`ItemSource`], [`ItemLimit`], [`BatchLimits`], [`Tolerance`], a closure that
-//! runs one [`Child`]), JSON values out. The engine (`super::engine`) evaluates the `asl` Map's
-//! fields into these; this module never sees the definition.
+//! Plain values in ([`ItemSource`], [`ItemLimit`], [`ResolvedBatchLimits`], [`Tolerance`], a
+//! closure that runs one [`Child`]), JSON values out. The engine (`super::engine`) evaluates the
+//! `asl` Map's fields into these; this module never sees the definition.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 use asl::eval::random::pseudo_uuid;
 
 use super::engine::{ExecutionSpec, StateError};
-use super::lambda::json_len;
+use super::function::json_len;
 
 /// Children really in flight (tokio tasks) at once, whatever the virtual concurrency: the virtual
 /// schedule does not need more, and each one in flight holds memory and an environment.
@@ -268,7 +268,7 @@ impl ChildInput {
 /// ItemBatcher's limits, resolved: at most `max_items` items per batch, and at most `max_bytes`
 /// bytes of child input (`{"Items": [...], "BatchInput": ...}` as compact JSON).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BatchLimits {
+pub struct ResolvedBatchLimits {
     pub max_items: Option<u64>,
     pub max_bytes: Option<u64>,
 }
@@ -277,7 +277,7 @@ pub struct BatchLimits {
 /// given), each as large as the limits allow. Lazy: a batch is built when a child needs it.
 pub struct Batches<I> {
     items: I,
-    limits: BatchLimits,
+    limits: ResolvedBatchLimits,
     batch_input: Option<Value>,
     /// The size of a batch with no items.
     empty_bytes: u64,
@@ -286,7 +286,7 @@ pub struct Batches<I> {
 }
 
 impl<I> Batches<I> {
-    pub fn new(items: I, limits: BatchLimits, batch_input: Option<Value>) -> Self {
+    pub fn new(items: I, limits: ResolvedBatchLimits, batch_input: Option<Value>) -> Self {
         let empty_bytes = json_len(&batch_value(Vec::new(), batch_input.as_ref())) as u64;
         Self {
             items,
@@ -390,8 +390,8 @@ impl MapRunNames {
     pub fn new(spec: &ExecutionSpec, label: Option<&str>, seed: u64) -> Self {
         let id = pseudo_uuid(seed);
         // Without a Label, AWS puts a generated id in its place.
-        let label = label.map_or_else(|| pseudo_uuid(!seed), str::to_owned);
-        let machine = format!("{}/{label}", spec.state_machine);
+        let label_or_id = label.map_or_else(|| pseudo_uuid(!seed), str::to_owned);
+        let machine = format!("{}/{label_or_id}", spec.state_machine);
         let arn_prefix = format!("arn:aws:states:{}:{}", spec.region, spec.account);
         Self {
             arn: format!("{arn_prefix}:mapRun:{machine}:{id}"),

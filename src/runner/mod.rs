@@ -6,8 +6,8 @@
 //!   evaluates paths, payload templates, intrinsic functions and Choice rules with `asl::eval`.
 //! - [`map_run`]: a Distributed Map's Map Run (ItemReader, ItemBatcher, child executions,
 //!   tolerated failures, ResultWriter) on plain values the engine evaluates from the Map.
-//! - [`lambda`]: simulated Lambda (functions, execution environments with their own `/tmp`, the
-//!   concurrency quota).
+//! - [`function`]: the Lambda function emulated locally (functions, versions and aliases, execution
+//!   environments with their own `/tmp`, invocations under the concurrency quota).
 //! - [`handlers`]: the real Task 02 handlers as an in-process Lambda function.
 //! - [`report`]: what a person (or a script, `--output json`) sees at the end.
 //!
@@ -17,8 +17,8 @@
 //! is no second reading of ASL here.
 
 pub mod engine;
+pub mod function;
 pub mod handlers;
-pub mod lambda;
 pub mod load;
 pub mod map_run;
 pub mod report;
@@ -39,7 +39,7 @@ use crate::config::{ConfigArgs, DeployConfig};
 use crate::output::OutputArgs;
 use crate::synth::Bounds;
 use engine::{Engine, ExecutionSpec};
-use lambda::Functions;
+use function::Functions;
 use report::{RunProgress, RunReport};
 
 /// The generator's seed: the same flags always give the same rows.

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod local_run;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

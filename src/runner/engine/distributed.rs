@@ -5,8 +5,8 @@
 
 use super::*;
 use crate::runner::map_run::{
-    self, BatchLimits, Batches, Child, ChildEnd, ChildInput, CsvHeader, ITEM_READER_FAILED,
-    ItemFormat, ItemLimit, ItemSource, MapRunNames, MapRunPlan, RESULT_WRITER_FAILED,
+    self, Batches, Child, ChildEnd, ChildInput, CsvHeader, ITEM_READER_FAILED, ItemFormat,
+    ItemLimit, ItemSource, MapRunNames, MapRunPlan, RESULT_WRITER_FAILED, ResolvedBatchLimits,
     ResultDestination, Results, Tolerance,
 };
 use asl::{CsvHeaderLocation, ExecutionType, ItemReader, ReaderInputType, ResultWriter};
@@ -389,7 +389,7 @@ struct Settings {
     max_concurrency: u64,
     tolerance: Tolerance,
     max_items: ItemLimit,
-    batch_limits: BatchLimits,
+    batch_limits: ResolvedBatchLimits,
 }
 
 impl Settings {
@@ -423,7 +423,7 @@ impl Settings {
             }
         };
         let batch_limits = match &m.item_batcher {
-            Some(batcher) => BatchLimits {
+            Some(batcher) => ResolvedBatchLimits {
                 max_items: reader
                     .positive("MaxItemsPerBatch", batcher.max_items_per_batch.as_ref())?,
                 max_bytes: reader.positive(
@@ -431,7 +431,7 @@ impl Settings {
                     batcher.max_input_bytes_per_batch.as_ref(),
                 )?,
             },
-            None => BatchLimits::default(),
+            None => ResolvedBatchLimits::default(),
         };
         Ok(Self {
             max_concurrency,

@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::runner::lambda::{ExecutionEnvironment, LambdaError, LambdaFunction, SyncFunction};
+use crate::runner::function::{ExecutionEnvironment, LambdaError, LambdaFunction, SyncFunction};
+use asl::ErrorName;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -228,7 +229,7 @@ async fn a_lambda_response_over_six_megabytes_is_a_catchable_function_error() {
     assert_eq!(out.status, ExecutionStatus::Succeeded);
     assert_eq!(
         out.output.unwrap()["Error"],
-        json!(crate::runner::lambda::RESPONSE_TOO_LARGE)
+        json!(crate::runner::function::RESPONSE_TOO_LARGE)
     );
 }
 

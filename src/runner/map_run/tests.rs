@@ -191,7 +191,7 @@ async fn a_listing_gives_each_objects_etag_key_date_size_and_class_in_key_order(
     assert!(now.abs_diff(modified) < 600, "{modified} vs {now}");
 }
 
-fn batches(items: usize, limits: BatchLimits, batch_input: Option<Value>) -> Vec<Value> {
+fn batches(items: usize, limits: ResolvedBatchLimits, batch_input: Option<Value>) -> Vec<Value> {
     Batches::new((0..items).map(|i| Ok(json!(i))), limits, batch_input)
         .map(|batch| batch.unwrap().input)
         .collect()
@@ -199,7 +199,7 @@ fn batches(items: usize, limits: BatchLimits, batch_input: Option<Value>) -> Vec
 
 #[test]
 fn batches_hold_at_most_max_items_with_the_batch_input() {
-    let limits = BatchLimits {
+    let limits = ResolvedBatchLimits {
         max_items: Some(2),
         max_bytes: None,
     };
@@ -217,7 +217,7 @@ fn batches_hold_at_most_max_items_with_the_batch_input() {
 #[test]
 fn batches_stay_within_max_input_bytes_and_an_item_too_big_alone_is_an_error() {
     // `{"Items":[]}` is 12 bytes; each one-digit item adds 1, and a comma before all but the first.
-    let limits = BatchLimits {
+    let limits = ResolvedBatchLimits {
         max_items: None,
         max_bytes: Some(17),
     };
@@ -231,7 +231,7 @@ fn batches_stay_within_max_input_bytes_and_an_item_too_big_alone_is_an_error() {
             .sum::<usize>(),
         10
     );
-    let tiny = BatchLimits {
+    let tiny = ResolvedBatchLimits {
         max_items: None,
         max_bytes: Some(12),
     };
@@ -314,14 +314,14 @@ fn map_run_and_child_names_follow_aws_and_are_reproducible() {
     assert_eq!(MapRunNames::new(&spec(), Some("chunks"), 42).arn, names.arn);
     assert_ne!(MapRunNames::new(&spec(), Some("chunks"), 43).id, names.id);
     let unlabelled = MapRunNames::new(&spec(), None, 42);
-    let label = unlabelled
+    let generated_id = unlabelled
         .arn
         .strip_prefix("arn:aws:states:us-east-1:123456789012:mapRun:sm/")
         .unwrap()
         .split(':')
         .next()
         .unwrap();
-    assert!(is_uuid(label), "{}", unlabelled.arn);
+    assert!(is_uuid(generated_id), "{}", unlabelled.arn);
 }
 
 fn plan<'a>(

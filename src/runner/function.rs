@@ -4,7 +4,7 @@
 //! An environment is reused only the way Lambda may reuse one: by a later invocation that starts
 //! after the previous one finished, in virtual time as well as in real time. Concurrent
 //! invocations (a Map's iterations) therefore get distinct environments, which is what broke the
-//! seed's "chunks in /tmp" design.
+//! design note's "chunks in /tmp" design.
 //!
 //! A function may have published versions and aliases ([`Functions::publish`],
 //! [`Functions::point_alias`]), changed while an execution runs, as a deploy changes them: a
@@ -472,9 +472,9 @@ mod tests {
         }
     }
 
-    /// A function answering with `label`.
-    fn answering(label: &'static str) -> impl LambdaFunction {
-        SyncFunction(move |_, _: &mut ExecutionEnvironment| Ok(Value::from(label)))
+    /// A function whose every invocation returns `answer` (which tells its code apart).
+    fn answering(answer: &'static str) -> impl LambdaFunction {
+        SyncFunction(move |_, _: &mut ExecutionEnvironment| Ok(Value::from(answer)))
     }
 
     async fn answer(functions: &Functions, function: &str) -> Option<Value> {
