@@ -11,6 +11,7 @@ mod definition;
 mod deploy;
 mod design_note;
 mod differential;
+mod docs;
 mod execution;
 mod redrive;
 mod releases;

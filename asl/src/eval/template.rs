@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn the_whole_input_is_dollar_not_the_map_item() {
-        // The seed's `{"chunk_id.$": "$"}`: the whole state input, whatever the item is.
+        // The design note's `{"chunk_id.$": "$"}`: the whole state input, whatever the item is.
         let out = run(json!({"chunk_id.$": "$"}), json!({"chunk_ids": [0, 1]})).unwrap();
         assert_eq!(out, json!({"chunk_id": {"chunk_ids": [0, 1]}}));
     }

@@ -1,4 +1,4 @@
-// Must not compile: the seed's defect, `{"chunk_id.$": "$"}`, in an inline Map over an array of
+// Must not compile: the design note's defect, `{"chunk_id.$": "$"}`, in an inline Map over an array of
 // chunk ids. `$` is the Map's whole input (an InlineChunks), not the item.
 use asl::typed::Path;
 use asl::{map_over, path, selector, BoundedVec, Scope, Transition};

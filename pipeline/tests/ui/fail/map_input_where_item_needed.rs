@@ -1,4 +1,4 @@
-// Must not compile: the seed's defect, `{"chunk_id.$": "$"}`, in the Distributed Map. Inside the
+// Must not compile: the design note's defect, `{"chunk_id.$": "$"}`, in the Distributed Map. Inside the
 // ItemSelector `$` is the Map's whole input (a Task02State), not the item; the chunk id is only
 // `chunk.item()`.
 use asl::typed::Path;

@@ -1,4 +1,4 @@
-// Must not compile: the path names `chunks`, a field Task02Chunks does not have (the seed's
+// Must not compile: the path names `chunks`, a field Task02Chunks does not have (the design note's
 // `$.task02_chunks.chunks`), so the ItemReader would read the bucket and key of nothing.
 use asl::{distributed_map_over, path};
 use pipeline::Task02State;

@@ -1,5 +1,5 @@
 // Must not compile: the ItemSelector sets `keys`, which ProcessChunkInput does not have (the
-// seed's old `"keys.$": "$.keys"`); the handler would refuse the unknown field.
+// design note's old `"keys.$": "$.keys"`); the handler would refuse the unknown field.
 use asl::{distributed_map_over, path, selector, Scope, Transition};
 use pipeline::{lambda_task, Task02State};
 use etl_lambda::contract::{ProcessChunkInput, ProcessTask02Chunk};
