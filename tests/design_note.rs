@@ -10,12 +10,11 @@
 //! with one environment, as in the design note's local test; `{"chunk_id.$": "$"}` gives every
 //! iteration the Map's whole input.
 
-use asl::limits::PAYLOAD_BYTES;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use asl::limits::PAYLOAD_BYTES;
 use cm_etl::runner::engine::{
     Engine, ExecutionOutcome, ExecutionSpec, ExecutionStatus, InvocationTime,
 };

@@ -9,7 +9,7 @@ use crate::support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::local_run::modes_under;
+use support::local_run::{cm_etl_run, modes_under, printed};
 
 /// Asserts that nothing under `dir` can be read by anyone but its owner.
 fn assert_private(dir: &Path) -> usize {
@@ -164,9 +164,8 @@ fn a_refused_database_url_never_shows_its_password() {
     // Nothing listens on port 1: the connection is refused, after every other check passed.
     let url = "postgres://etl:Secret1@127.0.0.1:1/w?password=Secret2&sslpassword=Secret3&pass%77ord=Secret4";
     for args in [
-        vec!["run", "--database-url", url],
+        vec!["--database-url", url],
         vec![
-            "run",
             "--database-url",
             url,
             "--date-from",
@@ -175,17 +174,8 @@ fn a_refused_database_url_never_shows_its_password() {
             "2024-01-31",
         ],
     ] {
-        let output = assert_cmd::Command::cargo_bin("cm-etl")
-            .unwrap()
-            .current_dir(support::repo())
-            .args(&args)
-            .output()
-            .unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = cm_etl_run(&args);
+        let all = printed(&output);
         assert_eq!(output.status.code(), Some(2), "{all}");
         assert!(!all.contains("Secret"), "a password is shown: {all}");
         assert_eq!(all.lines().count(), 1, "{all}");
@@ -197,18 +187,15 @@ fn a_refused_database_url_never_shows_its_password() {
 #[test]
 fn an_unverified_database_url_is_refused_with_its_fix() {
     let url = "postgres://etl:Secret1@127.0.0.1:1/w?sslmode=require";
-    let output = assert_cmd::Command::cargo_bin("cm-etl")
-        .unwrap()
-        .current_dir(support::repo())
-        .args(["run", "--database-url", url])
-        .args(["--date-from", "2024-01-01", "--date-to", "2024-01-31"])
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = cm_etl_run(&[
+        "--database-url",
+        url,
+        "--date-from",
+        "2024-01-01",
+        "--date-to",
+        "2024-01-31",
+    ]);
+    let all = printed(&output);
     assert_eq!(output.status.code(), Some(2), "{all}");
     assert_eq!(all.lines().count(), 1, "{all}");
     assert!(

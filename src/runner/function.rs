@@ -23,13 +23,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use asl::limits::LAMBDA_RESPONSE_BYTES;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-/// Lambda's limit on a synchronous invocation's response: 6 MB plus 100 bytes.
-pub const MAX_RESPONSE_BYTES: usize = asl::limits::LAMBDA_RESPONSE_BYTES;
-
-/// The error type Lambda reports when a response is over [`MAX_RESPONSE_BYTES`].
+/// The error type Lambda reports when a response is over [`LAMBDA_RESPONSE_BYTES`].
 pub const RESPONSE_TOO_LARGE: &str = "Function.ResponseSizeTooLarge";
 
 /// Lambda's default quota of concurrent executions (per account and Region; applied here to each
@@ -322,11 +320,11 @@ impl Functions {
         let (result, response_bytes) = match result {
             Ok(value) => {
                 let bytes = json_len(&value);
-                if bytes > MAX_RESPONSE_BYTES {
+                if bytes > LAMBDA_RESPONSE_BYTES {
                     let error = LambdaError::new(
                         RESPONSE_TOO_LARGE,
                         format!(
-                            "Response payload size ({bytes} bytes) exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                            "Response payload size ({bytes} bytes) exceeded maximum allowed payload size ({LAMBDA_RESPONSE_BYTES} bytes)."
                         ),
                     );
                     (Err(error), bytes)
@@ -615,7 +613,7 @@ mod tests {
             .function(
                 "big",
                 SyncFunction(|_, _: &mut ExecutionEnvironment| {
-                    Ok(Value::String("x".repeat(MAX_RESPONSE_BYTES - 1)))
+                    Ok(Value::String("x".repeat(LAMBDA_RESPONSE_BYTES - 1)))
                 }),
             )
             .build();
@@ -630,6 +628,6 @@ mod tests {
             .unwrap();
         let err = out.result.unwrap_err();
         assert_eq!(err.error_type, RESPONSE_TOO_LARGE);
-        assert_eq!(out.response_bytes, MAX_RESPONSE_BYTES + 1);
+        assert_eq!(out.response_bytes, LAMBDA_RESPONSE_BYTES + 1);
     }
 }

@@ -4,16 +4,15 @@
 //! but the local runner does not (service integrations other than Lambda, some ItemReader
 //! formats) is reported as unsupported.
 
-use asl::LAMBDA_INVOKE;
-use asl::{
-    CsvDelimiter, ReaderInputType, S3_GET_OBJECT, S3_LIST_OBJECTS_V2, S3_PUT_OBJECT, State,
-    StateMachine, States,
-};
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
 use asl::limits::DEFINITION_BYTES;
+use asl::{
+    CsvDelimiter, LAMBDA_INVOKE, ReaderInputType, S3_GET_OBJECT, S3_LIST_OBJECTS_V2, S3_PUT_OBJECT,
+    State, StateMachine, States,
+};
 use serde_json::Value;
 
 /// A definition the runner cannot execute.

@@ -2,12 +2,12 @@
 //! end, the status, output, row counts, the largest payload per state against the 256 KiB limit
 //! and each Distributed Map's Map Run, as text for people or as one JSON object for scripts.
 
-use asl::limits::PAYLOAD_BYTES;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use asl::limits::PAYLOAD_BYTES;
 use etl_lambda::{RequestCounts, WarehouseCounts};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;

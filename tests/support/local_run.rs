@@ -31,6 +31,15 @@ pub fn cm_etl_run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Everything a command printed, stdout then stderr.
+pub fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// deploy.toml with `[chunking] max_keys` set to `max_keys` (and any other `edit`), and the
 /// pipeline `synth` renders for it, written in `dir`.
 pub struct Deployment {

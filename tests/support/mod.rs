@@ -2,8 +2,6 @@
 //! roles (made with plain HTTP, moto's query API), SDK clients for checking what deploy left in
 //! moto, a copy of the workspace for edits, and running the real `cm-etl` binary.
 
-#![allow(dead_code)]
-
 pub mod fault_proxy;
 pub mod local_run;
 

@@ -1,7 +1,6 @@
 //! Shared test setup: a fresh warehouse per test on either engine (SQLite in a temporary
 //! directory; PostgreSQL in a schema of its own on `TEST_DATABASE_URL`), sample data and a local
 //! chunk store, plus the moto-backed S3 configuration.
-#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,7 +14,7 @@ use etl_lambda::contract::{
     CHUNK_FORMAT_VERSION, ChunkBudget, ChunkId, ChunkStoreUri, DeleteChunksInput, ExecutionArn,
     ExecutionName, GetTask02ChunksInput, HandlerErrorName, ProcessChunkInput, Task02Chunks,
 };
-use etl_lambda::{ChunkKey, ChunkStores, Handlers, SampleData, Warehouse};
+use etl_lambda::{ChunkStores, Handlers, SampleData, Warehouse};
 use tempfile::TempDir;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -92,7 +91,6 @@ pub async fn local_stores(dir: &TempDir) -> ChunkStores {
 
 /// One test's world: a loaded warehouse, a local chunk store and the handlers over both.
 pub struct World {
-    pub engine: Engine,
     pub dir: TempDir,
     pub database_url: String,
     pub warehouse: Warehouse,
@@ -114,7 +112,6 @@ impl World {
         let handlers =
             Handlers::with_stores(warehouse.clone(), chunk_store.clone(), stores.clone());
         Self {
-            engine,
             dir,
             database_url,
             warehouse,
@@ -383,10 +380,6 @@ pub fn covered<'a>(
         .iter()
         .filter(|((date, ssn), _)| covers(span, *date, ssn))
         .collect()
-}
-
-pub fn key_of(key: &ChunkKey) -> (Option<NaiveDate>, String) {
-    (key.visit_date, key.ssn.expose().to_owned())
 }
 
 /// The S3 configuration of the tests: moto on loopback, static test credentials.
